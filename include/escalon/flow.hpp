@@ -1,0 +1,243 @@
+#pragma once
+/// @file flow.hpp
+/// The flow model: what a YAML flow file means once loaded and checked. A Flow is immutable
+/// and shared (`std::shared_ptr<const Flow>`); every element remembers where it was written so
+/// that later errors can point at the file. The format is documented in docs/flow-format.md.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "escalon/error.hpp"
+#include "escalon/expr.hpp"
+#include "escalon/time.hpp"
+#include "escalon/value.hpp"
+
+namespace escalon {
+
+/// A data field of a flow, or a field of a step's `form:`.
+struct DataField {
+  std::string name;
+  Type type;
+  bool required = false;
+  std::optional<Value> default_value;
+  std::string description;
+  SourceLocation where;
+};
+
+/// Working time within one local day, in minutes from local midnight: [start, end).
+struct WorkInterval {
+  int start_minute = 0;
+  int end_minute = 0;
+  friend bool operator==(const WorkInterval&, const WorkInterval&) = default;
+};
+
+/// A business calendar as written: time zone, weekly hours, holidays and exceptions.
+struct CalendarSpec {
+  std::string name;
+  std::string timezone;                              ///< IANA name, e.g. Europe/Zagreb
+  std::array<std::vector<WorkInterval>, 7> weekly;   ///< index 0 = Monday ... 6 = Sunday
+  std::vector<std::chrono::year_month_day> holidays; ///< sorted
+  /// Dates with other hours than usual (an empty list: closed that day).
+  std::map<std::chrono::year_month_day, std::vector<WorkInterval>> exceptions;
+  SourceLocation where;
+};
+
+/// `field: expression` inside `set:`, `with:`, `input:` or `output:`.
+struct Assignment {
+  std::string field;
+  Expression value;
+  SourceLocation where;
+};
+
+/// One rung of an escalation ladder.
+struct Escalation {
+  enum class Anchor : std::uint8_t { share, after };
+  Anchor anchor = Anchor::share;
+  double share = 1.0;                  ///< anchor == share: 0.8 for `at: 80%`
+  DurationSpec offset;                 ///< anchor == after: this long after the due time
+  std::vector<std::string> notify;     ///< roles, or people as `user:NAME`
+  std::string message;
+  std::string reassign;                ///< role or `user:NAME`; empty = keep
+  std::vector<Assignment> set;
+  std::string priority;                ///< shorthand for set: { priority: ... }
+  std::string emit;                    ///< event sent to the case
+  std::string go_to;                   ///< step the case moves to
+  std::int32_t go_to_index = -1;
+  std::optional<DurationSpec> repeat;  ///< `repeat: every D`
+  std::optional<std::int32_t> max;     ///< repeat at most this many times
+  SourceLocation where;
+};
+
+/// What a change of calendar or flow version does to a running deadline.
+enum class ReschedulePolicy : std::uint8_t {
+  keep,       ///< keep the due time already computed
+  recompute,  ///< compute again from the start with the new calendar/flow
+  carry,      ///< keep the business time still remaining, measured on the new calendar
+};
+
+/// Catch-up when rungs of a repeating escalation fell due while the engine was down.
+enum class CatchUp : std::uint8_t { all, latest };
+
+struct Deadline {
+  std::optional<DurationSpec> within;  ///< relative length, or
+  Expression at;                       ///< an absolute datetime expression
+  std::string calendar;                ///< empty: the flow's default calendar
+  std::vector<Escalation> escalate;
+  std::string expire;                  ///< step to move to when due
+  std::int32_t expire_index = -1;
+  ReschedulePolicy on_change = ReschedulePolicy::keep;
+  CatchUp catch_up = CatchUp::all;
+  SourceLocation where;
+};
+
+/// A case-level clock (customer SLA), or a team clock (OLA) when `role` is set.
+struct Sla {
+  std::string name;
+  DurationSpec within;
+  std::string calendar;
+  std::vector<std::string> pause_in;   ///< steps where the clock stops
+  std::vector<std::string> stop_in;    ///< steps where the target is met (default: end steps)
+  std::string role;                    ///< OLA: counts only while the case is in steps of this role
+  std::optional<double> warn_at;       ///< share, e.g. 0.75
+  std::vector<Escalation> escalate;
+  SourceLocation where;
+};
+
+struct Transition {
+  std::string event;                   ///< empty for decision branches
+  std::string target;                  ///< empty: stay in the step (an internal transition)
+  std::int32_t target_index = -1;
+  Expression when;
+  std::vector<Assignment> set;
+  SourceLocation where;
+};
+
+/// An `on_enter` / `on_exit` entry.
+struct Hook {
+  enum class Kind : std::uint8_t { call, set, notify };
+  Kind kind = Kind::call;
+  std::string action;                  ///< call: host action name
+  std::vector<Assignment> with;        ///< call: inputs; set: assignments
+  std::vector<std::string> notify;     ///< notify: roles or `user:NAME`
+  std::string message;
+  SourceLocation where;
+};
+
+struct RetryPolicy {
+  std::int32_t attempts = 3;           ///< total attempts before an incident
+  Duration backoff = std::chrono::seconds{30};
+  double factor = 2.0;
+  Duration max_backoff = std::chrono::hours{1};
+};
+
+enum class StepKind : std::uint8_t { task, action, decision, wait, subflow, parallel, join, end };
+[[nodiscard]] std::string_view step_kind_name(StepKind k) noexcept;
+
+enum class JoinMode : std::uint8_t { all, any, n_of_m };
+
+struct Step {
+  std::string name;
+  StepKind kind = StepKind::task;
+  std::string title;
+  std::string role;
+  Expression assign;                   ///< who gets the work (role or `user:NAME`)
+  std::string guide;
+  std::vector<DataField> form;         ///< fields the completing event must carry
+  std::vector<Transition> on;          ///< events handled here, in order
+  std::optional<Deadline> deadline;
+  std::vector<Hook> on_enter, on_exit;
+  // action
+  std::string call;
+  std::vector<Assignment> with;
+  RetryPolicy retry;
+  std::string on_error;                ///< step after the last failed attempt (else: incident)
+  std::int32_t on_error_index = -1;
+  // decision
+  std::vector<Transition> branches;
+  std::string rule;                    ///< decision by rule table: its `to` output names the step
+  // wait
+  std::optional<DurationSpec> wait_for;
+  Expression wait_until;
+  // sub-flow
+  std::string subflow;
+  std::vector<Assignment> input, output;
+  std::string on_failure;
+  std::int32_t on_failure_index = -1;
+  // parallel
+  std::vector<std::string> parallel;   ///< first step of each branch
+  std::vector<std::int32_t> parallel_index;
+  std::string join;                    ///< parallel: the join step its branches meet at
+  std::int32_t join_index = -1;
+  // join
+  JoinMode join_mode = JoinMode::all;
+  std::int32_t join_n = 0;
+  // action, wait, sub-flow, join: where to go next
+  std::string next;
+  std::int32_t next_index = -1;
+  // end
+  std::string outcome;
+  SourceLocation where;
+};
+
+enum class HitPolicy : std::uint8_t { first, unique, collect };
+
+struct RuleColumn {
+  std::string name;
+  Type type;
+  Expression input;                    ///< inputs only: what the column tests
+  SourceLocation where;
+};
+
+struct RuleRow {
+  std::vector<Expression> tests;       ///< one per input; empty Expression = any value ("-")
+  std::vector<Expression> outputs;     ///< one per output
+  SourceLocation where;
+};
+
+/// A decision table. rule('name') evaluates to a map of its outputs (first, unique; null when
+/// no row matches) or a list of such maps (collect).
+struct RuleTable {
+  std::string name;
+  HitPolicy hit = HitPolicy::first;
+  std::vector<RuleColumn> inputs, outputs;
+  std::vector<RuleRow> rows;
+  SourceLocation where;
+  /// map<outputs> (or list of them for collect).
+  [[nodiscard]] Type result_type() const;
+};
+
+struct Flow {
+  std::string id;
+  std::int64_t version = 1;
+  std::string title;
+  std::string description;
+  std::string calendar;                ///< default calendar name
+  std::map<std::string, CalendarSpec, std::less<>> calendars;
+  std::vector<DataField> data;
+  std::vector<std::string> roles;      ///< declared roles (empty: not declared, not checked)
+  std::vector<Sla> slas;
+  std::string start;
+  std::int32_t start_index = -1;
+  std::vector<Step> steps;
+  std::vector<RuleTable> rules;
+  std::vector<std::string> includes;   ///< resolved paths of included files
+  std::string file;
+  std::string content_hash;            ///< hex FNV-1a 64 of the file and its includes
+  SourceLocation where;
+
+  [[nodiscard]] const Step* find_step(std::string_view name) const noexcept;
+  [[nodiscard]] std::int32_t step_index(std::string_view name) const noexcept;
+  [[nodiscard]] const DataField* find_field(std::string_view name) const noexcept;
+  [[nodiscard]] const RuleTable* find_rule(std::string_view name) const noexcept;
+};
+
+using FlowPtr = std::shared_ptr<const Flow>;
+
+}  // namespace escalon

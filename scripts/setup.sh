@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Escalon needs to build, test, benchmark and run its demo.
+# Idempotent: safe to run again; apt-get skips what is already installed.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libboost-dev libboost-graph-dev         # Graph (flow checks), Spirit X3 (expressions)
+  libfmt-dev libyaml-cpp-dev libcli11-dev
+  libhowardhinnant-date-dev tzdata        # IANA time zones on the system tz database
+  nlohmann-json3-dev libsqlite3-dev sqlite3
+  catch2 libbenchmark-dev
+  pybind11-dev python3-dev python3-pytest python3-yaml python3-jsonschema
+  graphviz                                # `dot` renders `escalon graph` output in tests
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then exec sudo -E bash "$0" "$@"; fi
+  echo "setup.sh: run as root (apt-get install needs it)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup.sh: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${missing[@]}"

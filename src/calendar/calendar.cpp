@@ -1,0 +1,195 @@
+// Business calendar arithmetic. Each local day's working intervals are converted to UTC
+// instants through the zone (so DST days have 23 or 25 hours and intervals move with them);
+// every operation then walks days forward, bounded to ten years so a calendar that never
+// opens again cannot loop forever.
+
+#include "escalon/calendar.hpp"
+
+#include <date/tz.h>
+#include <fmt/format.h>
+
+#include <set>
+
+#include "escalon/error.hpp"
+
+namespace escalon {
+
+namespace {
+constexpr int max_days_searched = 3660;
+using LocalDay = date::local_days;
+
+std::int32_t day_number(const std::chrono::year_month_day& ymd) {
+  return static_cast<std::int32_t>(std::chrono::sys_days(ymd).time_since_epoch().count());
+}
+}  // namespace
+
+struct Calendar::Impl {
+  std::string name;
+  std::string tz_name;
+  const date::time_zone* zone = nullptr;
+  bool always = false;
+  std::array<std::vector<WorkInterval>, 7> weekly;
+  std::set<std::int32_t> holidays;
+  std::map<std::int32_t, std::vector<WorkInterval>> exceptions;
+
+  const std::vector<WorkInterval>& intervals(LocalDay d) const {
+    static const std::vector<WorkInterval> none;
+    const auto n = static_cast<std::int32_t>(d.time_since_epoch().count());
+    if (auto it = exceptions.find(n); it != exceptions.end()) return it->second;
+    if (holidays.count(n)) return none;
+    const unsigned wd = date::weekday(d).iso_encoding() - 1;  // Monday = 0
+    return weekly[wd];
+  }
+
+  LocalDay local_day(TimePoint t) const { return date::floor<date::days>(zone->to_local(t)); }
+
+  // A local time of day on `d` as an instant; see calendar.hpp for the DST rules.
+  TimePoint to_sys(LocalDay d, Duration time_of_day, bool is_end) const {
+    const date::local_time<Duration> lt = d + time_of_day;
+    const auto info = zone->get_info(date::floor<std::chrono::seconds>(lt));
+    switch (info.result) {
+      case date::local_info::unique: return TimePoint{(lt - info.first.offset).time_since_epoch()};
+      case date::local_info::nonexistent: return TimePoint{info.first.end.time_since_epoch()};
+      case date::local_info::ambiguous:
+        return TimePoint{(lt - (is_end ? info.second.offset : info.first.offset)).time_since_epoch()};
+    }
+    return TimePoint{(lt - info.first.offset).time_since_epoch()};
+  }
+
+  template <class F>  // F(TimePoint begin, TimePoint end) -> bool (true = stop)
+  bool for_each_interval(LocalDay d, F&& f) const {
+    for (const auto& iv : intervals(d)) {
+      const auto b = to_sys(d, std::chrono::minutes{iv.start_minute}, false);
+      const auto e = to_sys(d, std::chrono::minutes{iv.end_minute}, true);
+      if (e > b && f(b, e)) return true;
+    }
+    return false;
+  }
+
+  [[noreturn]] void no_time() const {
+    throw EvalError(fmt::format("calendar '{}' has no working time within ten years", name));
+  }
+};
+
+Calendar::Calendar(const CalendarSpec& spec) {
+  auto impl = std::make_shared<Impl>();
+  impl->name = spec.name;
+  impl->tz_name = spec.timezone;
+  try {
+    impl->zone = date::locate_zone(spec.timezone);
+  } catch (const std::exception&) {
+    throw Error(fmt::format("unknown time zone '{}'; use an IANA name such as Europe/Zagreb", spec.timezone),
+                spec.where);
+  }
+  impl->weekly = spec.weekly;
+  bool any = false;
+  for (const auto& day : spec.weekly) any = any || !day.empty();
+  for (const auto& h : spec.holidays) impl->holidays.insert(day_number(h));
+  for (const auto& [d, ivs] : spec.exceptions) {
+    impl->exceptions[day_number(d)] = ivs;
+    any = any || !ivs.empty();
+  }
+  if (!any)
+    throw Error(fmt::format("calendar '{}' has no working time; give it `hours:`", spec.name), spec.where);
+  impl_ = std::move(impl);
+}
+
+Calendar Calendar::always_open() {
+  auto impl = std::make_shared<Impl>();
+  impl->name = "always";
+  impl->tz_name = "UTC";
+  impl->always = true;
+  return Calendar(std::shared_ptr<const Impl>(std::move(impl)));
+}
+
+const std::string& Calendar::name() const noexcept { return impl_->name; }
+const std::string& Calendar::timezone() const noexcept { return impl_->tz_name; }
+
+bool Calendar::is_working(TimePoint t) const {
+  if (impl_->always) return true;
+  return impl_->for_each_interval(impl_->local_day(t), [&](TimePoint b, TimePoint e) { return b <= t && t < e; });
+}
+
+TimePoint Calendar::next_open(TimePoint t) const {
+  if (impl_->always) return t;
+  LocalDay d = impl_->local_day(t) - date::days{1};  // an interval of yesterday may still run (DST)
+  TimePoint found{};
+  for (int i = 0; i < max_days_searched; ++i, d += date::days{1}) {
+    if (impl_->for_each_interval(d, [&](TimePoint b, TimePoint e) {
+          if (t < e) { found = std::max(b, t); return true; }
+          return false;
+        }))
+      return found;
+  }
+  impl_->no_time();
+}
+
+TimePoint Calendar::add_business_time(TimePoint from, Duration amount) const {
+  if (impl_->always || amount <= Duration{0}) return from + std::max(amount, Duration{0});
+  LocalDay d = impl_->local_day(from) - date::days{1};
+  TimePoint result{};
+  for (int i = 0; i < max_days_searched; ++i, d += date::days{1}) {
+    if (impl_->for_each_interval(d, [&](TimePoint b, TimePoint e) {
+          if (e <= from) return false;
+          const TimePoint s = std::max(b, from);
+          if (amount <= e - s) { result = s + amount; return true; }
+          amount -= e - s;
+          return false;
+        }))
+      return result;
+  }
+  impl_->no_time();
+}
+
+TimePoint Calendar::add_business_days(TimePoint from, std::int64_t days) const {
+  if (impl_->always) return from + std::chrono::hours{24} * days;
+  const TimePoint start = next_open(from);
+  const LocalDay start_day = impl_->local_day(start);
+  const Duration tod = std::chrono::duration_cast<Duration>(impl_->zone->to_local(start) - start_day);
+  LocalDay d = start_day;
+  for (std::int64_t k = 0, i = 0; k < days; ++i) {
+    if (i > max_days_searched) impl_->no_time();
+    d += date::days{1};
+    if (!impl_->intervals(d).empty()) ++k;
+  }
+  // Clamp into the day's working time: before opening -> opening; in a break or after
+  // closing -> the close of the interval before.
+  const auto& ivs = impl_->intervals(d);
+  const WorkInterval* prev = nullptr;
+  for (const auto& iv : ivs) {
+    const Duration b = std::chrono::minutes{iv.start_minute}, e = std::chrono::minutes{iv.end_minute};
+    if (tod < b) {
+      if (prev) return impl_->to_sys(d, std::chrono::minutes{prev->end_minute}, true);
+      return impl_->to_sys(d, b, false);
+    }
+    if (tod <= e) return impl_->to_sys(d, tod, false);
+    prev = &iv;
+  }
+  return impl_->to_sys(d, std::chrono::minutes{prev->end_minute}, true);
+}
+
+Duration Calendar::business_time_between(TimePoint a, TimePoint b) const {
+  if (b < a) return -business_time_between(b, a);
+  if (impl_->always) return b - a;
+  Duration total{0};
+  const LocalDay last = impl_->local_day(b);
+  for (LocalDay d = impl_->local_day(a) - date::days{1}; d <= last; d += date::days{1}) {
+    impl_->for_each_interval(d, [&](TimePoint s, TimePoint e) {
+      const TimePoint lo = std::max(s, a), hi = std::min(e, b);
+      if (hi > lo) total += hi - lo;
+      return false;
+    });
+  }
+  return total;
+}
+
+TimePoint Calendar::due(TimePoint from, const DurationSpec& spec) const {
+  switch (spec.basis) {
+    case TimeBasis::wall: return from + spec.length;
+    case TimeBasis::business_hours: return add_business_time(from, spec.length);
+    case TimeBasis::business_days: return add_business_days(from, spec.days);
+  }
+  return from;
+}
+
+}  // namespace escalon

@@ -1,0 +1,259 @@
+// `escalon` command-line tool. Subcommands:
+//   validate PATH...            check flows, gcc-style diagnostics (or --json), exit 1 on errors
+//   graph FLOW [--format ...]   the flow as Graphviz DOT or Mermaid
+//   eval 'EXPR' [--data JSON]   try one expression against sample data
+// Argument parsing is CLI11's; every subcommand has --help.
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "escalon/escalon.hpp"
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_invalid = 1;
+
+escalon::Value from_json(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null: return {};
+    case json::value_t::boolean: return j.get<bool>();
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return j.get<std::int64_t>();
+    case json::value_t::number_float: return j.get<double>();
+    case json::value_t::string: {
+      const auto& s = j.get_ref<const std::string&>();
+      if (auto t = escalon::parse_iso8601(s)) return *t;  // untyped data: ISO instants are datetimes
+      return s;
+    }
+    case json::value_t::array: {
+      escalon::List l;
+      for (const auto& x : j) l.push_back(from_json(x));
+      return l;
+    }
+    case json::value_t::object: {
+      escalon::Map m;
+      for (const auto& [k, v] : j.items()) m.emplace(k, from_json(v));
+      return m;
+    }
+    default: return {};
+  }
+}
+
+json diagnostic_json(const escalon::Diagnostic& d) {
+  return {{"file", d.where.file},
+          {"line", d.where.line},
+          {"column", d.where.column},
+          {"severity", d.severity == escalon::Severity::error ? "error" : "warning"},
+          {"message", d.message}};
+}
+
+int cmd_validate(const std::vector<std::string>& paths, bool as_json, bool strict) {
+  escalon::LoadOptions opts;
+  opts.strict = strict;
+  const auto r = escalon::validate(std::span<const std::string>(paths), opts);
+  const bool ok = r.ok(strict);
+  if (as_json) {
+    json out;
+    out["ok"] = ok;
+    out["files"] = r.files;
+    out["flows"] = json::array();
+    for (const auto& f : r.flows)
+      out["flows"].push_back({{"id", f->id}, {"version", f->version}, {"file", f->file}, {"hash", f->content_hash}});
+    out["errors"] = r.error_count();
+    out["warnings"] = r.warning_count();
+    out["diagnostics"] = json::array();
+    for (const auto& d : r.diagnostics) out["diagnostics"].push_back(diagnostic_json(d));
+    std::cout << out.dump(2) << '\n';
+  } else {
+    for (const auto& d : r.diagnostics) {
+      auto dd = d;
+      if (strict) dd.severity = escalon::Severity::error;
+      std::cout << dd.str() << '\n';
+    }
+    std::cerr << fmt::format("{} file{}, {} valid flow{}: {} error{}, {} warning{}\n", r.files.size(),
+                             r.files.size() == 1 ? "" : "s", r.flows.size(), r.flows.size() == 1 ? "" : "s",
+                             r.error_count(), r.error_count() == 1 ? "" : "s", r.warning_count(),
+                             r.warning_count() == 1 ? "" : "s");
+  }
+  return ok ? exit_ok : exit_invalid;
+}
+
+int cmd_graph(const std::string& target, std::vector<std::string> paths, const std::string& format, const std::string& output) {
+  std::string file, id;
+  if (fs::is_regular_file(target)) {
+    file = fs::path(target).lexically_normal().string();
+    if (paths.empty()) paths.push_back(fs::path(file).parent_path().empty() ? "." : fs::path(file).parent_path().string());
+    paths.push_back(file);
+  } else {
+    id = target;
+    if (paths.empty()) paths.emplace_back("flows");
+  }
+  const auto r = escalon::validate(std::span<const std::string>(paths));
+  escalon::FlowPtr flow;
+  for (const auto& f : r.flows)
+    if ((!file.empty() && f->file == file) || (!id.empty() && f->id == id))
+      if (!flow || f->version > flow->version) flow = f;
+  if (!flow) {
+    bool printed = false;
+    for (const auto& d : r.diagnostics)
+      if (d.severity == escalon::Severity::error && (file.empty() || d.where.file == file)) {
+        std::cerr << d.str() << '\n';
+        printed = true;
+      }
+    if (!printed) std::cerr << fmt::format("escalon graph: no valid flow '{}' found in {}\n", target, fmt::join(paths, ", "));
+    return exit_invalid;
+  }
+  const std::string text = escalon::render_graph(*flow, format == "mermaid" ? escalon::GraphFormat::mermaid : escalon::GraphFormat::dot);
+  if (output.empty() || output == "-") {
+    std::cout << text;
+  } else {
+    std::ofstream out(output);
+    out << text;
+    if (!out) {
+      std::cerr << fmt::format("escalon graph: cannot write {}\n", output);
+      return exit_invalid;
+    }
+  }
+  return exit_ok;
+}
+
+int cmd_eval(const std::string& text, const std::string& data_json, const std::string& now_text, const std::string& flow_path,
+             bool show_type) {
+  escalon::ExprEnv env;
+  escalon::Map data;
+  escalon::FlowPtr flow;
+  std::optional<escalon::Calendar> calendar;
+  json j;
+  try {
+    j = json::parse(data_json);
+  } catch (const json::parse_error& e) {
+    std::cerr << fmt::format("escalon eval: --data is not valid JSON: {}\n", e.what());
+    return exit_invalid;
+  }
+  if (!j.is_object()) {
+    std::cerr << "escalon eval: --data must be a JSON object, e.g. '{\"priority\": \"high\"}'\n";
+    return exit_invalid;
+  }
+  if (!flow_path.empty()) {
+    try {
+      auto flows = escalon::load_flows({flow_path});
+      if (flows.empty()) throw escalon::Error("no flow in " + flow_path);
+      flow = flows.front();
+    } catch (const escalon::FlowError& e) {
+      for (const auto& d : e.diagnostics()) std::cerr << d.str() << '\n';
+      return exit_invalid;
+    }
+    for (const auto& f : flow->data) env.data[f.name] = f.type;
+    env.rules = &flow->rules;
+    if (!flow->calendar.empty()) calendar.emplace(flow->calendars.at(flow->calendar));
+  }
+  try {
+    for (const auto& [k, v] : j.items()) {
+      escalon::Value val = from_json(v);
+      if (flow) {
+        const auto* f = flow->find_field(k);
+        if (!f) throw escalon::DataError(fmt::format("--data: flow '{}' has no data field '{}'", flow->id, k));
+        val = f->type.coerce(val, k);
+      } else {
+        escalon::Type t;
+        switch (val.kind()) {
+          case escalon::Value::Kind::boolean: t = escalon::Type::of(escalon::Type::Kind::boolean); break;
+          case escalon::Value::Kind::integer: t = escalon::Type::of(escalon::Type::Kind::integer); break;
+          case escalon::Value::Kind::number: t = escalon::Type::of(escalon::Type::Kind::number); break;
+          case escalon::Value::Kind::string: t = escalon::Type::of(escalon::Type::Kind::string); break;
+          case escalon::Value::Kind::datetime: t = escalon::Type::of(escalon::Type::Kind::datetime); break;
+          case escalon::Value::Kind::list: t = escalon::Type::list_of({}); break;
+          case escalon::Value::Kind::map: t = escalon::Type::of(escalon::Type::Kind::map); break;
+          default: break;
+        }
+        env.data[k] = t;
+      }
+      data.emplace(k, std::move(val));
+    }
+  } catch (const escalon::DataError& e) {
+    std::cerr << fmt::format("escalon eval: {}\n", e.what());
+    return exit_invalid;
+  }
+  escalon::TimePoint now = std::chrono::time_point_cast<escalon::Duration>(std::chrono::system_clock::now());
+  if (!now_text.empty()) {
+    auto t = escalon::parse_iso8601(now_text);
+    if (!t) {
+      std::cerr << fmt::format("escalon eval: --now '{}' is not an ISO-8601 instant such as 2026-11-23T08:00:00Z\n", now_text);
+      return exit_invalid;
+    }
+    now = *t;
+  }
+  try {
+    auto e = escalon::compile_expression(text, env);
+    escalon::EvalContext ctx;
+    ctx.data = &data;
+    ctx.now = now;
+    ctx.rules = flow ? &flow->rules : nullptr;
+    ctx.calendar = calendar ? &*calendar : nullptr;
+    const auto v = e.evaluate(ctx);
+    std::cout << v.to_json() << '\n';
+    if (show_type) std::cerr << "type: " << e.type().str() << '\n';
+    return exit_ok;
+  } catch (const escalon::ExprError& e) {
+    std::cerr << fmt::format("<expr>:1:{}: error: {}\n  {}\n  {}^\n", e.offset() + 1, e.message(), text, std::string(e.offset(), ' '));
+  } catch (const escalon::Error& e) {
+    std::cerr << fmt::format("error: {}\n", e.what());
+  }
+  return exit_invalid;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Escalon: a workflow and rules engine for contact centers"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "escalon 0.1.0");
+
+  std::vector<std::string> v_paths;
+  bool v_json = false, v_strict = false;
+  auto* validate = app.add_subcommand("validate", "Check flow files and folders; prints file:line:col: error: message");
+  validate->add_option("paths", v_paths, "Flow files or folders (folders: every *.yaml/*.yml below)")->required();
+  validate->add_flag("--json", v_json, "Print a JSON report for tools");
+  validate->add_flag("--strict", v_strict, "Treat warnings as errors");
+
+  std::string g_target, g_format = "dot", g_output;
+  std::vector<std::string> g_paths;
+  auto* graph = app.add_subcommand("graph", "Print a flow as a graph (Graphviz DOT or Mermaid)");
+  graph->add_option("flow", g_target, "A flow file, or a flow id found under --path")->required();
+  graph->add_option("--path", g_paths, "Files or folders to load (default: the flow file's folder, or flows/)");
+  graph->add_option("--format", g_format, "dot or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
+  graph->add_option("-o,--output", g_output, "Write to this file instead of standard output");
+
+  std::string e_expr, e_data = "{}", e_now, e_flow;
+  bool e_type = false;
+  auto* eval = app.add_subcommand("eval", "Evaluate one expression against sample data");
+  eval->add_option("expression", e_expr, "The expression, e.g. 'priority == high && len(customer) > 0'")->required();
+  eval->add_option("--data", e_data, "Case data as a JSON object (ISO-8601 strings become datetimes)");
+  eval->add_option("--now", e_now, "What now() returns (ISO-8601); default: the system clock");
+  eval->add_option("--flow", e_flow, "Type the data with this flow's schema and make its rules and calendar available");
+  eval->add_flag("--type", e_type, "Also print the expression's static type (to standard error)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*validate) return cmd_validate(v_paths, v_json, v_strict);
+    if (*graph) return cmd_graph(g_target, g_paths, g_format, g_output);
+    if (*eval) return cmd_eval(e_expr, e_data, e_now, e_flow, e_type);
+  } catch (const std::exception& e) {
+    std::cerr << "escalon: " << e.what() << '\n';
+    return exit_invalid;
+  }
+  return exit_ok;
+}

@@ -1,0 +1,335 @@
+// Evaluator: a recursive walk of the checked tree. Lookups of data, event and case fields
+// return references into the caller's storage, so guards like `priority == high` copy nothing.
+// Null propagates through arithmetic; ordering with null is false; && and || treat null as false.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+
+#include "escalon/calendar.hpp"
+#include "escalon/error.hpp"
+#include "escalon/flow.hpp"
+#include "expr/node.hpp"
+
+namespace escalon::detail {
+namespace {
+
+using VK = Value::Kind;
+const Value null_value;
+
+[[noreturn]] void fail(const std::string& msg) { throw EvalError(msg); }
+
+const Value& eval_ref(const ExprNode& n, const EvalContext& ctx, Value& tmp);
+
+const Value& lookup_member(const Value& obj, const std::string& name) {
+  if (const Value* v = obj.find(name)) return *v;
+  return null_value;
+}
+
+const Value& eval_ref(const ExprNode& n, const EvalContext& ctx, Value& tmp) {
+  switch (n.op) {
+    case Op::literal: return n.literal;
+    case Op::data: {
+      if (!ctx.data) return null_value;
+      auto it = ctx.data->find(n.name);
+      return it == ctx.data->end() ? null_value : it->second;
+    }
+    case Op::event: return ctx.event ? *ctx.event : null_value;
+    case Op::subject: return ctx.subject ? *ctx.subject : null_value;
+    case Op::member: {
+      const ExprNode& obj = *n.kids[0];
+      if (obj.op == Op::case_info) {
+        if (!ctx.case_info) return null_value;
+        auto it = ctx.case_info->find(n.name);
+        return it == ctx.case_info->end() ? null_value : it->second;
+      }
+      Value t2;
+      const Value& o = eval_ref(obj, ctx, t2);
+      if (&o == &t2) {  // a temporary: copy the member out before t2 dies
+        tmp = lookup_member(o, n.name);
+        return tmp;
+      }
+      return lookup_member(o, n.name);
+    }
+    default:
+      tmp = eval_node(n, ctx);
+      return tmp;
+  }
+}
+
+bool truthy(const Value& v) { return v.kind() == VK::boolean && v.as_bool(); }
+
+std::int64_t checked(bool overflow, std::int64_t r) {
+  if (overflow) fail("integer overflow");
+  return r;
+}
+
+int compare(const Value& a, const Value& b, bool& ok) {
+  ok = true;
+  if (a.kind() == VK::integer && b.kind() == VK::integer) return (a.as_int() > b.as_int()) - (a.as_int() < b.as_int());
+  if (a.is_numeric() && b.is_numeric()) return (a.as_number() > b.as_number()) - (a.as_number() < b.as_number());
+  if (a.kind() == VK::string && b.kind() == VK::string) return a.as_string().compare(b.as_string()) < 0 ? -1 : a.as_string() == b.as_string() ? 0 : 1;
+  if (a.kind() == VK::datetime && b.kind() == VK::datetime) return (a.as_datetime() > b.as_datetime()) - (a.as_datetime() < b.as_datetime());
+  if (a.kind() == VK::duration && b.kind() == VK::duration) return (a.as_duration() > b.as_duration()) - (a.as_duration() < b.as_duration());
+  ok = false;
+  return 0;
+}
+
+Value arith(Op op, const Value& a, const Value& b) {
+  if (a.is_null() || b.is_null()) return {};
+  const VK ka = a.kind(), kb = b.kind();
+  std::int64_t r = 0;
+  switch (op) {
+    case Op::add:
+      if (ka == VK::integer && kb == VK::integer) return checked(__builtin_add_overflow(a.as_int(), b.as_int(), &r), r);
+      if (a.is_numeric() && b.is_numeric()) return a.as_number() + b.as_number();
+      if (ka == VK::string && kb == VK::string) return a.as_string() + b.as_string();
+      if (ka == VK::datetime && kb == VK::duration) return a.as_datetime() + b.as_duration();
+      if (ka == VK::duration && kb == VK::datetime) return b.as_datetime() + a.as_duration();
+      if (ka == VK::duration && kb == VK::duration) return a.as_duration() + b.as_duration();
+      if (ka == VK::list && kb == VK::list) {
+        List l = a.as_list();
+        l.insert(l.end(), b.as_list().begin(), b.as_list().end());
+        return l;
+      }
+      break;
+    case Op::sub:
+      if (ka == VK::integer && kb == VK::integer) return checked(__builtin_sub_overflow(a.as_int(), b.as_int(), &r), r);
+      if (a.is_numeric() && b.is_numeric()) return a.as_number() - b.as_number();
+      if (ka == VK::datetime && kb == VK::duration) return a.as_datetime() - b.as_duration();
+      if (ka == VK::datetime && kb == VK::datetime) return Duration(a.as_datetime() - b.as_datetime());
+      if (ka == VK::duration && kb == VK::duration) return a.as_duration() - b.as_duration();
+      break;
+    case Op::mul:
+      if (ka == VK::integer && kb == VK::integer) return checked(__builtin_mul_overflow(a.as_int(), b.as_int(), &r), r);
+      if (a.is_numeric() && b.is_numeric()) return a.as_number() * b.as_number();
+      if (ka == VK::duration && b.is_numeric()) return Duration(std::llround(static_cast<double>(a.as_duration().count()) * b.as_number()));
+      if (a.is_numeric() && kb == VK::duration) return Duration(std::llround(static_cast<double>(b.as_duration().count()) * a.as_number()));
+      break;
+    case Op::div:
+      if (a.is_numeric() && b.is_numeric()) {
+        if (b.as_number() == 0) fail("division by zero");
+        return a.as_number() / b.as_number();
+      }
+      if (ka == VK::duration && b.is_numeric()) {
+        if (b.as_number() == 0) fail("division by zero");
+        return Duration(std::llround(static_cast<double>(a.as_duration().count()) / b.as_number()));
+      }
+      if (ka == VK::duration && kb == VK::duration) {
+        if (b.as_duration().count() == 0) fail("division by a zero duration");
+        return static_cast<double>(a.as_duration().count()) / static_cast<double>(b.as_duration().count());
+      }
+      break;
+    case Op::mod:
+      if (ka == VK::integer && kb == VK::integer) {
+        if (b.as_int() == 0) fail("modulo by zero");
+        return a.as_int() % b.as_int();
+      }
+      break;
+    default: break;
+  }
+  fail(fmt::format("cannot apply an arithmetic operator to {} and {}", kind_name(ka), kind_name(kb)));
+}
+
+bool contains(const Value& hay, const Value& needle) {
+  switch (hay.kind()) {
+    case VK::list:
+      return std::any_of(hay.as_list().begin(), hay.as_list().end(), [&](const Value& x) { return x == needle; });
+    case VK::string:
+      return needle.kind() == VK::string && hay.as_string().find(needle.as_string()) != std::string::npos;
+    case VK::map: return needle.kind() == VK::string && hay.find(needle.as_string()) != nullptr;
+    case VK::null: return false;
+    default: fail(fmt::format("'in' needs a list, string or map, got {}", kind_name(hay.kind())));
+  }
+}
+
+std::string map_chars(std::string s, int (*f)(int)) {
+  for (auto& c : s) c = static_cast<char>(f(static_cast<unsigned char>(c)));
+  return s;
+}
+
+Value call(const ExprNode& n, const EvalContext& ctx) {
+  std::vector<Value> a;
+  a.reserve(n.kids.size());
+  if (n.fn != Fn::rule)
+    for (const auto& k : n.kids) a.push_back(eval_node(*k, ctx));
+  auto str = [&](std::size_t i) -> const std::string* { return a[i].kind() == VK::string ? &a[i].as_string() : nullptr; };
+  switch (n.fn) {
+    case Fn::now: return ctx.now;
+    case Fn::len:
+      switch (a[0].kind()) {
+        case VK::string: return static_cast<std::int64_t>(a[0].as_string().size());
+        case VK::list: return static_cast<std::int64_t>(a[0].as_list().size());
+        case VK::map: return static_cast<std::int64_t>(a[0].as_map().size());
+        case VK::null: return std::int64_t{0};
+        default: fail(fmt::format("len() of a {}", kind_name(a[0].kind())));
+      }
+    case Fn::contains: return contains(a[0], a[1]);
+    case Fn::lower: return str(0) ? Value(map_chars(*str(0), ::tolower)) : Value();
+    case Fn::upper: return str(0) ? Value(map_chars(*str(0), ::toupper)) : Value();
+    case Fn::trim: {
+      if (!str(0)) return {};
+      const auto& s = *str(0);
+      auto b = s.find_first_not_of(" \t\r\n");
+      if (b == std::string::npos) return std::string();
+      return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
+    }
+    case Fn::starts_with: return str(0) && str(1) && str(0)->starts_with(*str(1));
+    case Fn::ends_with: return str(0) && str(1) && str(0)->ends_with(*str(1));
+    case Fn::min:
+    case Fn::max: {
+      const Value* best = nullptr;
+      bool all_int = true;
+      for (const auto& v : a) {
+        if (v.is_null()) continue;
+        all_int = all_int && v.kind() == VK::integer;
+        if (!best) { best = &v; continue; }
+        bool ok = false;
+        int c = compare(v, *best, ok);
+        if (!ok) fail(fmt::format("{}() cannot compare {} and {}", fn_name(n.fn), kind_name(v.kind()), kind_name(best->kind())));
+        if ((n.fn == Fn::min && c < 0) || (n.fn == Fn::max && c > 0)) best = &v;
+      }
+      if (!best) return {};
+      if (best->is_numeric() && !all_int) return best->as_number();
+      return *best;
+    }
+    case Fn::abs:
+      if (a[0].kind() == VK::integer) return a[0].as_int() < 0 ? -a[0].as_int() : a[0].as_int();
+      if (a[0].kind() == VK::number) return std::fabs(a[0].as_number());
+      if (a[0].kind() == VK::duration) return a[0].as_duration() < Duration{0} ? -a[0].as_duration() : a[0].as_duration();
+      return {};
+    case Fn::round:
+    case Fn::floor:
+    case Fn::ceil: {
+      if (!a[0].is_numeric()) return {};
+      double d = a[0].as_number();
+      d = n.fn == Fn::round ? std::round(d) : n.fn == Fn::floor ? std::floor(d) : std::ceil(d);
+      if (!(std::fabs(d) < 9.0e18)) fail(fmt::format("{}() result does not fit an int", fn_name(n.fn)));
+      return static_cast<std::int64_t>(d);
+    }
+    case Fn::coalesce:
+      for (auto& v : a)
+        if (!v.is_null()) return v;
+      return {};
+    case Fn::is_set: return !a[0].is_null();
+    case Fn::string: return a[0].to_display();
+    case Fn::to_hours:
+      return a[0].kind() == VK::duration ? Value(static_cast<double>(a[0].as_duration().count()) / 3.6e6) : Value();
+    case Fn::to_minutes:
+      return a[0].kind() == VK::duration ? Value(static_cast<double>(a[0].as_duration().count()) / 6e4) : Value();
+    case Fn::business_hours_between: {
+      if (a[0].kind() != VK::datetime || a[1].kind() != VK::datetime) return {};
+      if (!ctx.calendar) return Duration(a[1].as_datetime() - a[0].as_datetime());
+      return ctx.calendar->business_time_between(a[0].as_datetime(), a[1].as_datetime());
+    }
+    case Fn::rule: {
+      if (!ctx.rules || n.rule < 0 || static_cast<std::size_t>(n.rule) >= ctx.rules->size())
+        fail("rule tables are not available in this context");
+      return evaluate_rule((*ctx.rules)[static_cast<std::size_t>(n.rule)], ctx);
+    }
+    case Fn::none: break;
+  }
+  fail(fmt::format("unknown function {}", n.name));
+}
+
+}  // namespace
+
+Value eval_node(const ExprNode& n, const EvalContext& ctx) {
+  Value t1, t2;
+  switch (n.op) {
+    case Op::literal: return n.literal;
+    case Op::data: case Op::event: case Op::subject: case Op::member:
+      return eval_ref(n, ctx, t1);
+    case Op::case_info: {
+      if (!ctx.case_info) return {};
+      return Value(*ctx.case_info);
+    }
+    case Op::name: fail(fmt::format("unresolved name {}", n.name));  // the checker resolves every name
+    case Op::index: {
+      const Value& o = eval_ref(*n.kids[0], ctx, t1);
+      const Value& i = eval_ref(*n.kids[1], ctx, t2);
+      if (o.kind() == VK::list && i.kind() == VK::integer) {
+        auto idx = i.as_int();
+        const auto& l = o.as_list();
+        if (idx < 0) idx += static_cast<std::int64_t>(l.size());
+        if (idx < 0 || idx >= static_cast<std::int64_t>(l.size())) return {};
+        return l[static_cast<std::size_t>(idx)];
+      }
+      if (o.kind() == VK::map && i.kind() == VK::string) return lookup_member(o, i.as_string());
+      return {};
+    }
+    case Op::list: {
+      List l;
+      l.reserve(n.kids.size());
+      for (const auto& k : n.kids) l.push_back(eval_node(*k, ctx));
+      return l;
+    }
+    case Op::not_: return !truthy(eval_ref(*n.kids[0], ctx, t1));
+    case Op::neg: {
+      const Value& v = eval_ref(*n.kids[0], ctx, t1);
+      switch (v.kind()) {
+        case VK::integer:
+          if (v.as_int() == std::numeric_limits<std::int64_t>::min()) fail("integer overflow");
+          return -v.as_int();
+        case VK::number: return -v.as_number();
+        case VK::duration: return -v.as_duration();
+        case VK::null: return {};
+        default: fail(fmt::format("cannot negate a {}", kind_name(v.kind())));
+      }
+    }
+    case Op::and_: return truthy(eval_ref(*n.kids[0], ctx, t1)) && truthy(eval_ref(*n.kids[1], ctx, t2));
+    case Op::or_: return truthy(eval_ref(*n.kids[0], ctx, t1)) || truthy(eval_ref(*n.kids[1], ctx, t2));
+    case Op::eq: return eval_ref(*n.kids[0], ctx, t1) == eval_ref(*n.kids[1], ctx, t2);
+    case Op::ne: return !(eval_ref(*n.kids[0], ctx, t1) == eval_ref(*n.kids[1], ctx, t2));
+    case Op::lt: case Op::le: case Op::gt: case Op::ge: {
+      const Value& a = eval_ref(*n.kids[0], ctx, t1);
+      const Value& b = eval_ref(*n.kids[1], ctx, t2);
+      if (a.is_null() || b.is_null()) return false;
+      bool ok = false;
+      int c = compare(a, b, ok);
+      if (!ok) fail(fmt::format("cannot order {} and {}", kind_name(a.kind()), kind_name(b.kind())));
+      switch (n.op) {
+        case Op::lt: return c < 0;
+        case Op::le: return c <= 0;
+        case Op::gt: return c > 0;
+        default: return c >= 0;
+      }
+    }
+    case Op::in: return contains(eval_ref(*n.kids[1], ctx, t2), eval_ref(*n.kids[0], ctx, t1));
+    case Op::not_in: return !contains(eval_ref(*n.kids[1], ctx, t2), eval_ref(*n.kids[0], ctx, t1));
+    case Op::add: case Op::sub: case Op::mul: case Op::div: case Op::mod:
+      return arith(n.op, eval_ref(*n.kids[0], ctx, t1), eval_ref(*n.kids[1], ctx, t2));
+    case Op::cond: return truthy(eval_ref(*n.kids[0], ctx, t1)) ? eval_node(*n.kids[1], ctx) : eval_node(*n.kids[2], ctx);
+    case Op::call: return call(n, ctx);
+  }
+  return {};
+}
+
+}  // namespace escalon::detail
+
+namespace escalon {
+
+Value Expression::evaluate(const EvalContext& ctx) const {
+  if (!root_) return {};
+  try {
+    return detail::eval_node(*root_, ctx);
+  } catch (const EvalError& e) {
+    throw EvalError(fmt::format("in '{}': {}", text_, e.message()));
+  }
+}
+
+bool Expression::test(const EvalContext& ctx) const {
+  if (!root_) return true;
+  Value tmp;
+  try {
+    const Value& v = detail::eval_ref(*root_, ctx, tmp);
+    return v.kind() == Value::Kind::boolean && v.as_bool();
+  } catch (const EvalError& e) {
+    throw EvalError(fmt::format("in '{}': {}", text_, e.message()));
+  }
+}
+
+}  // namespace escalon

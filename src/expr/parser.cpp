@@ -1,0 +1,292 @@
+// Expression parser: the one translation unit that includes Boost.Spirit X3.
+//
+// Grammar (lowest precedence first; docs/expressions.md has the user-facing version):
+//   expr    = or ('?' expr ':' expr)?
+//   or      = and ('||' and)*          and  = rel ('&&' rel)*
+//   rel     = add (('=='|'!='|'<='|'>='|'<'|'>'|'in'|'not in') add)?
+//   add     = mul (('+'|'-') mul)*     mul  = unary (('*'|'/'|'%') unary)*
+//   unary   = ('!'|'-') unary | postfix
+//   postfix = primary ('.' ident | '[' expr ']')*
+//   primary = datetime | duration | number | string | true | false | null
+//           | '[' (expr (',' expr)*)? ']' | ident '(' args ')' | ident | '?' | '(' expr ')'
+// Semantic actions build detail::ExprNode trees directly; every node records the offset of its
+// first character so that the checker can point at the exact column.
+
+#include <boost/spirit/home/x3.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "escalon/error.hpp"
+#include "expr/node.hpp"
+
+namespace escalon::detail {
+namespace {
+
+namespace x3 = boost::spirit::x3;
+using Iter = const char*;
+struct base_tag;
+
+NodePtr make(Op op, std::uint32_t pos) {
+  auto n = std::make_shared<ExprNode>();
+  n->op = op;
+  n->pos = pos;
+  return n;
+}
+
+template <class Ctx>
+std::uint32_t where(const Ctx& ctx) {
+  Iter base = x3::get<base_tag>(ctx);
+  return static_cast<std::uint32_t>(x3::_where(ctx).begin() - base);
+}
+
+auto const set_val = [](auto& ctx) { x3::_val(ctx) = x3::_attr(ctx); };
+
+// Folds `_val OP rhs` into a new binary node positioned at the operator.
+auto fold(Op op) {
+  return [op](auto& ctx) {
+    auto n = make(op, where(ctx));
+    n->kids = {x3::_val(ctx), x3::_attr(ctx)};
+    x3::_val(ctx) = n;
+  };
+}
+auto const fold_char = [](auto& ctx) {
+  auto& a = x3::_attr(ctx);
+  const char c = boost::fusion::at_c<0>(a);
+  Op op = c == '+' ? Op::add : c == '-' ? Op::sub : c == '*' ? Op::mul : c == '/' ? Op::div : Op::mod;
+  auto n = make(op, where(ctx));
+  n->kids = {x3::_val(ctx), boost::fusion::at_c<1>(a)};
+  x3::_val(ctx) = n;
+};
+auto const fold_rel = [](auto& ctx) {
+  auto& a = x3::_attr(ctx);
+  auto n = make(boost::fusion::at_c<0>(a), where(ctx));
+  n->kids = {x3::_val(ctx), boost::fusion::at_c<1>(a)};
+  x3::_val(ctx) = n;
+};
+auto const make_cond = [](auto& ctx) {
+  auto& a = x3::_attr(ctx);
+  auto n = make(Op::cond, where(ctx));
+  n->kids = {x3::_val(ctx), boost::fusion::at_c<0>(a), boost::fusion::at_c<1>(a)};
+  x3::_val(ctx) = n;
+};
+auto unary(Op op) {
+  return [op](auto& ctx) {
+    auto n = make(op, where(ctx));
+    n->kids = {x3::_attr(ctx)};
+    x3::_val(ctx) = n;
+  };
+}
+auto const make_member = [](auto& ctx) {
+  auto n = make(Op::member, where(ctx) + 1);
+  n->name = x3::_attr(ctx);
+  n->kids = {x3::_val(ctx)};
+  x3::_val(ctx) = n;
+};
+auto const make_index = [](auto& ctx) {
+  auto n = make(Op::index, where(ctx));
+  n->kids = {x3::_val(ctx), x3::_attr(ctx)};
+  x3::_val(ctx) = n;
+};
+auto const make_name = [](auto& ctx) {
+  auto n = make(Op::name, where(ctx));
+  n->name = x3::_attr(ctx);
+  x3::_val(ctx) = n;
+};
+auto const make_subject = [](auto& ctx) { x3::_val(ctx) = make(Op::subject, where(ctx)); };
+auto const start_call = [](auto& ctx) {
+  auto n = make(Op::call, where(ctx));
+  n->name = x3::_attr(ctx);
+  x3::_val(ctx) = n;
+};
+auto const start_list = [](auto& ctx) { x3::_val(ctx) = make(Op::list, where(ctx)); };
+auto const push_kid = [](auto& ctx) { x3::_val(ctx)->kids.push_back(x3::_attr(ctx)); };
+
+auto literal(Value v) {
+  return [v = std::move(v)](auto& ctx) {
+    auto n = make(Op::literal, where(ctx));
+    n->literal = v;
+    x3::_val(ctx) = n;
+  };
+}
+auto const make_string = [](auto& ctx) {
+  auto n = make(Op::literal, where(ctx));
+  n->literal = Value(std::move(x3::_attr(ctx)));
+  x3::_val(ctx) = n;
+};
+auto const make_number = [](auto& ctx) {
+  const auto& r = x3::_attr(ctx);
+  std::string text(r.begin(), r.end());
+  auto n = make(Op::literal, where(ctx));
+  if (text.find_first_of(".eE") != std::string::npos) {
+    n->literal = Value(std::stod(text));
+  } else {
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || p != text.data() + text.size())
+      throw ExprError(fmt::format("number {} is too large for an int", text), n->pos);
+    n->literal = Value(v);
+  }
+  x3::_val(ctx) = n;
+};
+auto const make_duration = [](auto& ctx) {
+  const auto& r = x3::_attr(ctx);
+  auto n = make(Op::literal, where(ctx));
+  try {
+    n->literal = Value(parse_duration(std::string_view(&*r.begin(), static_cast<std::size_t>(r.end() - r.begin()))));
+  } catch (const Error& e) {
+    throw ExprError(e.message(), n->pos);
+  }
+  x3::_val(ctx) = n;
+};
+auto const make_datetime = [](auto& ctx) {
+  const auto& r = x3::_attr(ctx);
+  std::string text(r.begin(), r.end());
+  auto n = make(Op::literal, where(ctx));
+  if (text.size() == 10)
+    throw ExprError(fmt::format("the date {} needs a time and an offset, e.g. {}T00:00:00Z", text, text), n->pos);
+  auto t = parse_iso8601(text);
+  if (!t) throw ExprError(fmt::format("{} is not a valid datetime", text), n->pos);
+  n->literal = Value(*t);
+  x3::_val(ctx) = n;
+};
+
+struct cmp_ops_t : x3::symbols<Op> {
+  cmp_ops_t() { add("==", Op::eq)("!=", Op::ne)("<=", Op::le)(">=", Op::ge)("<", Op::lt)(">", Op::gt); }
+} const cmp_ops;
+
+struct escapes_t : x3::symbols<char> {
+  escapes_t() { add("\\n", '\n')("\\t", '\t')("\\\\", '\\')("\\'", '\'')("\\\"", '"'); }
+} const escapes;
+
+struct units_t : x3::symbols<char> {
+  units_t() { add("ms", 'x')("s", 's')("m", 'm')("h", 'h')("d", 'd')("w", 'w'); }
+} const units;
+
+auto const ident_char = x3::alnum | x3::char_('_');
+auto kw(const char* k) { return x3::lexeme[x3::lit(k) >> !ident_char]; }
+auto const d2 = x3::repeat(2)[x3::digit];
+
+x3::rule<class expr_c, NodePtr> const expr_r = "an expression";
+x3::rule<class or_c, NodePtr> const or_r = "an expression";
+x3::rule<class and_c, NodePtr> const and_r = "an operand";
+x3::rule<class rel_c, NodePtr> const rel_r = "an operand";
+x3::rule<class add_c, NodePtr> const add_r = "an operand";
+x3::rule<class mul_c, NodePtr> const mul_r = "an operand";
+x3::rule<class unary_c, NodePtr> const unary_r = "an operand";
+x3::rule<class postfix_c, NodePtr> const postfix_r = "an operand";
+x3::rule<class primary_c, NodePtr> const primary_r = "a value, name or '('";
+x3::rule<class ident_c, std::string> const ident_r = "a name";
+x3::rule<class list_c, NodePtr> const list_r = "a list";
+x3::rule<class call_c, NodePtr> const call_r = "a function call";
+x3::rule<class lit_c, NodePtr> const literal_r = "a literal";
+x3::rule<class str_c, std::string> const str_r = "a string";
+x3::rule<class rel_op_c, Op> const rel_op_r = "a comparison";
+
+auto const ident_r_def = x3::lexeme[(x3::alpha | x3::char_('_')) >> *ident_char] - (kw("true") | kw("false") | kw("null") | kw("in") | kw("not"));
+
+auto const str_r_def = x3::lexeme['\'' > *(escapes | ~x3::char_("'\\")) > '\''] |
+                       x3::lexeme['"' > *(escapes | ~x3::char_("\"\\")) > '"'];
+
+auto const datetime_p = x3::raw[x3::lexeme[x3::repeat(4)[x3::digit] >> '-' >> d2 >> '-' >> d2 >>
+                                           -('T' >> d2 >> ':' >> d2 >> -(':' >> d2 >> -('.' >> +x3::digit)) >>
+                                             (x3::lit('Z') | (x3::char_("+-") >> d2 >> ':' >> d2)))]];
+auto const duration_p = x3::raw[x3::lexeme[+(+x3::digit >> units) >> !ident_char]];
+auto const number_p = x3::raw[x3::lexeme[+x3::digit >> -('.' >> +x3::digit) >>
+                                         -(x3::char_("eE") >> -x3::char_("+-") >> +x3::digit) >> !ident_char]];
+
+auto const literal_r_def = datetime_p[make_datetime] | duration_p[make_duration] | number_p[make_number] |
+                           str_r[make_string] | kw("true")[literal(Value(true))] |
+                           kw("false")[literal(Value(false))] | kw("null")[literal(Value())];
+
+auto const list_r_def = x3::lit('[')[start_list] >> -(expr_r[push_kid] % ',') > ']';
+auto const call_r_def = (ident_r >> '(')[start_call] >> -(expr_r[push_kid] % ',') > ')';
+
+auto const primary_r_def = literal_r[set_val] | list_r[set_val] | call_r[set_val] | ident_r[make_name] |
+                           x3::lit('?')[make_subject] | ('(' > expr_r > ')')[set_val];
+
+auto const postfix_r_def = primary_r[set_val] >> *(('.' > ident_r)[make_member] | ('[' > expr_r > ']')[make_index]);
+
+auto const unary_r_def = ('!' > unary_r)[unary(Op::not_)] | ('-' > unary_r)[unary(Op::neg)] | postfix_r[set_val];
+
+auto const mul_r_def = unary_r[set_val] >> *((x3::char_("*/%") > unary_r)[fold_char]);
+auto const add_r_def = mul_r[set_val] >> *((x3::char_("+-") > mul_r)[fold_char]);
+
+auto const rel_op_r_def = cmp_ops | (kw("not") >> kw("in") >> x3::attr(Op::not_in)) | (kw("in") >> x3::attr(Op::in));
+auto const rel_r_def = add_r[set_val] >> -((rel_op_r > add_r)[fold_rel]);
+auto const and_r_def = rel_r[set_val] >> *(("&&" > rel_r)[fold(Op::and_)]);
+auto const or_r_def = and_r[set_val] >> *(("||" > and_r)[fold(Op::or_)]);
+auto const expr_r_def = or_r[set_val] >> -(('?' > expr_r > ':' > expr_r)[make_cond]);
+
+BOOST_SPIRIT_DEFINE(expr_r, or_r, and_r, rel_r, add_r, mul_r, unary_r, postfix_r, primary_r, ident_r, list_r,
+                    call_r, literal_r, str_r, rel_op_r)
+
+// Bounds nesting before X3 recurses, so that hostile input cannot exhaust the stack.
+void check_nesting(std::string_view text) {
+  std::size_t depth = 0, run = 0;
+  char quote = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quote) {
+      if (c == '\\') ++i;
+      else if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '"') quote = c;
+    if (c == '(' || c == '[') ++depth;
+    if (c == ')' || c == ']') depth = depth ? depth - 1 : 0;
+    if (c == '!' || c == '-') ++run;
+    else if (c != ' ') run = 0;
+    if (depth + run > max_expression_depth)
+      throw ExprError(fmt::format("expression nests deeper than {} levels; split it or use a rule table",
+                                  max_expression_depth),
+                      i);
+  }
+}
+
+std::size_t tree_depth(const ExprNode& n) {
+  std::size_t d = 0;
+  for (const auto& k : n.kids) d = std::max(d, tree_depth(*k));
+  return d + 1;
+}
+
+}  // namespace
+
+NodePtr parse_expression(std::string_view text) {
+  if (text.size() > max_expression_length)
+    throw ExprError(fmt::format("expression is {} characters long; at most {} are allowed", text.size(),
+                                max_expression_length),
+                    max_expression_length);
+  check_nesting(text);
+  Iter first = text.data();
+  Iter const last = text.data() + text.size();
+  Iter const base = first;
+  NodePtr root;
+  try {
+    bool ok = x3::phrase_parse(first, last, x3::with<base_tag>(base)[expr_r], x3::space, root);
+    if (!ok || !root) {
+      if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) throw ExprError("expression is empty", 0);
+      throw ExprError(fmt::format("unexpected '{}'; expected a value, a name or '('", *first),
+                      static_cast<std::size_t>(first - base));
+    }
+  } catch (const x3::expectation_failure<Iter>& e) {
+    const auto at = static_cast<std::size_t>(e.where() - base);
+    if (e.where() == last)
+      throw ExprError(fmt::format("expression ends too early: expected {}", e.which()), at);
+    throw ExprError(fmt::format("expected {} at '{}'", e.which(), *e.where()), at);
+  }
+  if (first != last) {
+    const auto at = static_cast<std::size_t>(first - base);
+    const char c = *first;
+    if (c == '=' ) throw ExprError("unexpected '='; compare with '=='", at);
+    if (c == '&' || c == '|') throw ExprError(fmt::format("unexpected '{}'; write '{}{}'", c, c, c), at);
+    throw ExprError(fmt::format("unexpected '{}' after a complete expression", c), at);
+  }
+  if (tree_depth(*root) > 4 * max_expression_depth)
+    throw ExprError(fmt::format("expression has more than {} nested operations; split it or use a rule table",
+                                4 * max_expression_depth),
+                    0);
+  return root;
+}
+
+}  // namespace escalon::detail

@@ -1,0 +1,29 @@
+#pragma once
+// The flow as a Boost.Graph graph: one vertex per step, one edge per way a case can move
+// (events, decision branches, next, errors, expiries, escalation gotos, parallel branches).
+// Internal to src/graph: Boost.Graph never reaches a public header.
+
+#include <boost/graph/adjacency_list.hpp>
+
+#include <string>
+
+#include "escalon/flow.hpp"
+
+namespace escalon::detail {
+
+enum class EdgeKind { event, branch, next, error, expire, escalation, parallel, start };
+
+struct EdgeInfo {
+  EdgeKind kind = EdgeKind::event;
+  std::string label;
+};
+
+using FlowGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, boost::no_property, EdgeInfo>;
+
+FlowGraph build_flow_graph(const Flow& flow);
+
+// "every 1 business hour", "80% -> notify parts-lead" ...
+std::string describe_rung(const Escalation& e, std::size_t level);
+std::string describe_deadline(const Deadline& d);
+
+}  // namespace escalon::detail

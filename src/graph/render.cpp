@@ -1,0 +1,164 @@
+// Rendering a flow graph. DOT goes through Boost's write_graphviz_dp, which quotes and escapes
+// every label; Mermaid has no library here, so its few special characters are replaced with
+// the entity codes Mermaid documents (#quot; #124; ...).
+
+#include <boost/graph/graphviz.hpp>
+#include <fmt/format.h>
+
+#include <sstream>
+
+#include "escalon/graph.hpp"
+#include "graph/flow_graph.hpp"
+
+namespace escalon {
+
+namespace {
+
+std::string step_label(const Step& s, std::string_view newline) {
+  std::vector<std::string> lines{s.name};
+  if (s.kind != StepKind::task) lines.push_back(fmt::format("({})", step_kind_name(s.kind)));
+  if (!s.role.empty()) lines.push_back(fmt::format("role: {}", s.role));
+  if (!s.call.empty()) lines.push_back(fmt::format("call {}", s.call));
+  if (!s.subflow.empty()) lines.push_back(fmt::format("sub-flow {}", s.subflow));
+  if (!s.rule.empty()) lines.push_back(fmt::format("rule {}", s.rule));
+  if (s.wait_for) lines.push_back(fmt::format("wait {}", s.wait_for->str()));
+  if (!s.wait_until.empty()) lines.push_back(fmt::format("wait until {}", s.wait_until.text()));
+  if (s.kind == StepKind::join)
+    lines.push_back(s.join_mode == JoinMode::all ? "join all" : s.join_mode == JoinMode::any ? "join any" : fmt::format("join {}", s.join_n));
+  if (!s.outcome.empty()) lines.push_back(fmt::format("outcome: {}", s.outcome));
+  if (s.deadline) {
+    lines.push_back(detail::describe_deadline(*s.deadline));
+    for (std::size_t l = 0; l < s.deadline->escalate.size(); ++l) lines.push_back(detail::describe_rung(s.deadline->escalate[l], l + 1));
+  }
+  return fmt::format("{}", fmt::join(lines, newline));
+}
+
+const char* shape_of(StepKind k) {
+  switch (k) {
+    case StepKind::decision: return "diamond";
+    case StepKind::end: return "doublecircle";
+    case StepKind::action: return "component";
+    case StepKind::wait: return "octagon";
+    case StepKind::subflow: return "box3d";
+    case StepKind::parallel:
+    case StepKind::join: return "trapezium";
+    default: return "box";
+  }
+}
+
+std::string edge_style(detail::EdgeKind k) {
+  switch (k) {
+    case detail::EdgeKind::expire: return "dashed";
+    case detail::EdgeKind::escalation: return "dotted";
+    case detail::EdgeKind::error: return "dashed";
+    default: return "solid";
+  }
+}
+
+std::string edge_color(detail::EdgeKind k) {
+  switch (k) {
+    case detail::EdgeKind::expire: return "firebrick";
+    case detail::EdgeKind::escalation: return "darkorange";
+    case detail::EdgeKind::error: return "red";
+    default: return "black";
+  }
+}
+
+std::string render_dot(const Flow& flow) {
+  detail::FlowGraph g = detail::build_flow_graph(flow);
+  // A point-shaped vertex marks where cases start.
+  const auto start = boost::add_vertex(g);
+  if (flow.start_index >= 0)
+    boost::add_edge(start, static_cast<std::size_t>(flow.start_index), detail::EdgeInfo{detail::EdgeKind::start, ""}, g);
+  const std::size_t n = boost::num_vertices(g);
+  std::vector<std::string> id(n), label(n), shape(n), style(n);
+  for (std::size_t i = 0; i < flow.steps.size(); ++i) {
+    const Step& s = flow.steps[i];
+    id[i] = s.name;
+    label[i] = step_label(s, "\n");
+    shape[i] = shape_of(s.kind);
+    style[i] = s.kind == StepKind::end ? "filled" : "rounded";
+  }
+  id[start] = "__start__";
+  label[start] = "";
+  shape[start] = "point";
+  style[start] = "filled";
+  boost::dynamic_properties dp;
+  auto vidx = boost::get(boost::vertex_index, g);
+  dp.property("node_id", boost::make_iterator_property_map(id.begin(), vidx));
+  dp.property("label", boost::make_iterator_property_map(label.begin(), vidx));
+  dp.property("shape", boost::make_iterator_property_map(shape.begin(), vidx));
+  dp.property("style", boost::make_iterator_property_map(style.begin(), vidx));
+  std::map<detail::FlowGraph::edge_descriptor, std::string> elabel, estyle, ecolor;
+  for (auto [e, e_end] = boost::edges(g); e != e_end; ++e) {
+    elabel[*e] = g[*e].label;
+    estyle[*e] = edge_style(g[*e].kind);
+    ecolor[*e] = edge_color(g[*e].kind);
+  }
+  dp.property("label", boost::make_assoc_property_map(elabel));
+  dp.property("style", boost::make_assoc_property_map(estyle));
+  dp.property("color", boost::make_assoc_property_map(ecolor));
+  std::ostringstream out;
+  boost::write_graphviz_dp(out, g, dp, "node_id");
+  std::string dot = out.str();
+  // write_graphviz_dp has no graph attributes; add layout and a title after the header.
+  const auto brace = dot.find('{');
+  std::string title = flow.title.empty() ? flow.id : flow.title;
+  for (auto& c : title)
+    if (c == '"' || c == '\\') c = '\'';
+  dot.insert(brace + 1, fmt::format("\nlabel=\"{} (v{})\";\nlabelloc=t;\nrankdir=LR;\nnode [fontname=Helvetica fontsize=10];\n"
+                                    "edge [fontname=Helvetica fontsize=9];",
+                                    title, flow.version));
+  return dot;
+}
+
+std::string mermaid_text(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "#quot;"; break;
+      case '|': out += "#124;"; break;
+      case '<': out += "#lt;"; break;
+      case '>': out += "#gt;"; break;
+      case '\n': out += "<br/>"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string render_mermaid(const Flow& flow) {
+  const detail::FlowGraph g = detail::build_flow_graph(flow);
+  std::ostringstream out;
+  out << "flowchart LR\n";
+  out << "  start((\" \"))\n";
+  for (std::size_t i = 0; i < flow.steps.size(); ++i) {
+    const Step& s = flow.steps[i];
+    const std::string text = mermaid_text(step_label(s, "\n"));
+    const char* open = "[\"";
+    const char* close = "\"]";
+    if (s.kind == StepKind::decision) { open = "{\""; close = "\"}"; }
+    if (s.kind == StepKind::end) { open = "([\""; close = "\"])"; }
+    out << "  s" << i << open << text << close << "\n";
+  }
+  if (flow.start_index >= 0) out << "  start --> s" << flow.start_index << "\n";
+  for (auto [e, e_end] = boost::edges(g); e != e_end; ++e) {
+    const auto& info = g[*e];
+    const char* arrow = info.kind == detail::EdgeKind::expire || info.kind == detail::EdgeKind::escalation ||
+                                info.kind == detail::EdgeKind::error
+                            ? "-.->"
+                            : "-->";
+    out << "  s" << boost::source(*e, g) << " " << arrow;
+    if (!info.label.empty()) out << "|\"" << mermaid_text(info.label) << "\"|";
+    out << " s" << boost::target(*e, g) << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace
+
+std::string render_graph(const Flow& flow, GraphFormat format) {
+  return format == GraphFormat::dot ? render_dot(flow) : render_mermaid(flow);
+}
+
+}  // namespace escalon

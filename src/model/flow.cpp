@@ -1,0 +1,51 @@
+#include "escalon/flow.hpp"
+
+namespace escalon {
+
+std::string_view step_kind_name(StepKind k) noexcept {
+  switch (k) {
+    case StepKind::task: return "task";
+    case StepKind::action: return "action";
+    case StepKind::decision: return "decision";
+    case StepKind::wait: return "wait";
+    case StepKind::subflow: return "subflow";
+    case StepKind::parallel: return "parallel";
+    case StepKind::join: return "join";
+    case StepKind::end: return "end";
+  }
+  return "?";
+}
+
+const Step* Flow::find_step(std::string_view name) const noexcept {
+  auto i = step_index(name);
+  return i < 0 ? nullptr : &steps[static_cast<std::size_t>(i)];
+}
+
+std::int32_t Flow::step_index(std::string_view name) const noexcept {
+  for (std::size_t i = 0; i < steps.size(); ++i)
+    if (steps[i].name == name) return static_cast<std::int32_t>(i);
+  return -1;
+}
+
+const DataField* Flow::find_field(std::string_view name) const noexcept {
+  for (const auto& f : data)
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+const RuleTable* Flow::find_rule(std::string_view name) const noexcept {
+  for (const auto& r : rules)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
+Type RuleTable::result_type() const {
+  auto fields = std::make_shared<std::map<std::string, Type, std::less<>>>();
+  for (const auto& o : outputs) (*fields)[o.name] = o.type;
+  Type row;
+  row.kind = Type::Kind::map;
+  row.fields = std::move(fields);
+  return hit == HitPolicy::collect ? Type::list_of(row) : row;
+}
+
+}  // namespace escalon

@@ -1,0 +1,164 @@
+#include "escalon/time.hpp"
+
+// GCC 12 reports a false -Wmaybe-uninitialized inside <chrono> for date::parse's
+// instantiation (the variable is written before use on every path that reads it).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <date/date.h>
+#include <fmt/format.h>
+
+#include <cctype>
+#include <charconv>
+#include <sstream>
+
+#include "escalon/error.hpp"
+
+namespace escalon {
+
+std::optional<TimePoint> parse_iso8601(std::string_view text) {
+  // date::parse wants a stream; try the offset forms first, then the Z form.
+  static constexpr const char* formats[] = {"%FT%T%Ez", "%FT%TZ", "%FT%T%z"};
+  for (const char* f : formats) {
+    std::istringstream in{std::string(text)};
+    date::sys_time<std::chrono::milliseconds> tp;
+    in >> date::parse(f, tp);
+    if (!in.fail() && in.peek() == std::char_traits<char>::eof()) return TimePoint{tp.time_since_epoch()};
+  }
+  return std::nullopt;
+}
+
+std::string format_iso8601(TimePoint t) {
+  auto secs = std::chrono::floor<std::chrono::seconds>(t);
+  auto ms = (t - secs).count();
+  if (ms == 0) return date::format("%FT%TZ", secs);
+  return fmt::format("{}.{:03}Z", date::format("%FT%T", secs), ms);
+}
+
+std::string format_duration(Duration d) {
+  if (d.count() == 0) return "0s";
+  std::string out;
+  if (d.count() < 0) { out = "-"; d = -d; }
+  using namespace std::chrono;
+  const auto days_ = duration_cast<hours>(d).count() / 24;
+  const auto h = duration_cast<hours>(d).count() % 24;
+  const auto m = duration_cast<minutes>(d).count() % 60;
+  const auto s = duration_cast<seconds>(d).count() % 60;
+  const auto msec = d.count() % 1000;
+  if (days_) out += fmt::format("{}d", days_);
+  if (h) out += fmt::format("{}h", h);
+  if (m) out += fmt::format("{}m", m);
+  if (s) out += fmt::format("{}s", s);
+  if (msec) out += fmt::format("{}ms", msec);
+  return out;
+}
+
+namespace {
+
+constexpr const char* accepted_forms =
+    "write a number and a unit, e.g. \"90s\", \"15 minutes\", \"2h\", \"1h30m\", \"3 days\", "
+    "\"4 business hours\" or \"2 business days\"";
+
+std::optional<Duration> unit_length(std::string_view u) {
+  using namespace std::chrono;
+  if (u == "ms" || u == "millisecond" || u == "milliseconds") return milliseconds{1};
+  if (u == "s" || u == "sec" || u == "secs" || u == "second" || u == "seconds") return seconds{1};
+  if (u == "m" || u == "min" || u == "mins" || u == "minute" || u == "minutes") return minutes{1};
+  if (u == "h" || u == "hr" || u == "hrs" || u == "hour" || u == "hours") return hours{1};
+  if (u == "d" || u == "day" || u == "days") return hours{24};
+  if (u == "w" || u == "week" || u == "weeks") return hours{24 * 7};
+  return std::nullopt;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// Reads "<int> <unit>" pairs, spaces optional: "1h30m", "15 minutes", "2 business days".
+struct Lexer {
+  std::string_view s;
+  std::size_t i = 0;
+  void skip() { while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i; }
+  bool done() { skip(); return i >= s.size(); }
+  std::optional<std::int64_t> number() {
+    skip();
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data() + i, s.data() + s.size(), v);
+    if (ec != std::errc{} || v < 0) return std::nullopt;
+    i = static_cast<std::size_t>(p - s.data());
+    return v;
+  }
+  std::string_view word() {
+    skip();
+    std::size_t b = i;
+    while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
+    return s.substr(b, i - b);
+  }
+};
+
+[[noreturn]] void bad(std::string_view text, std::string_view why) {
+  throw Error(fmt::format("invalid duration \"{}\": {}; {}", text, why, accepted_forms));
+}
+
+}  // namespace
+
+DurationSpec parse_duration_spec(std::string_view text) {
+  const std::string_view t = trim(text);
+  if (t.empty()) bad(text, "it is empty");
+  Lexer lx{t};
+  DurationSpec spec;
+  bool any = false;
+  while (!lx.done()) {
+    auto n = lx.number();
+    if (!n) bad(text, "expected a whole number");
+    auto w = lx.word();
+    if (w.empty()) bad(text, fmt::format("the number {} has no unit", *n));
+    if (w == "business") {
+      if (any) bad(text, "business time cannot be combined with other units");
+      auto u = lx.word();
+      if (u == "day" || u == "days") {
+        spec.basis = TimeBasis::business_days;
+        spec.days = *n;
+      } else if (u == "hour" || u == "hours" || u == "minute" || u == "minutes") {
+        spec.basis = TimeBasis::business_hours;
+        spec.length = *unit_length(u) * *n;
+      } else {
+        bad(text, fmt::format("unknown business unit \"{}\" (use business days, hours or minutes)", u));
+      }
+      if (!lx.done()) bad(text, "unexpected text after the business unit");
+      return spec;
+    }
+    auto unit = unit_length(w);
+    if (!unit) bad(text, fmt::format("unknown unit \"{}\"", w));
+    if (*n > (std::int64_t{1} << 40) / std::max<std::int64_t>(1, unit->count() / 1000 + 1)) bad(text, "it is too long");
+    spec.length += *unit * *n;
+    any = true;
+  }
+  return spec;
+}
+
+Duration parse_duration(std::string_view text) {
+  auto spec = parse_duration_spec(text);
+  if (spec.is_business())
+    throw Error(fmt::format("\"{}\" is business time; a plain duration such as \"2h\" is needed here", text));
+  return spec.length;
+}
+
+std::string DurationSpec::str() const {
+  switch (basis) {
+    case TimeBasis::business_days: return fmt::format("{} business day{}", days, days == 1 ? "" : "s");
+    case TimeBasis::business_hours: {
+      using namespace std::chrono;
+      if (length % hours{1} == Duration{0}) {
+        auto h = duration_cast<hours>(length).count();
+        return fmt::format("{} business hour{}", h, h == 1 ? "" : "s");
+      }
+      auto m = duration_cast<minutes>(length).count();
+      return fmt::format("{} business minute{}", m, m == 1 ? "" : "s");
+    }
+    case TimeBasis::wall: break;
+  }
+  return format_duration(length);
+}
+
+}  // namespace escalon

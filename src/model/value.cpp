@@ -1,0 +1,253 @@
+#include "escalon/value.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "escalon/error.hpp"
+
+namespace escalon {
+
+std::string_view kind_name(Value::Kind k) noexcept {
+  switch (k) {
+    case Value::Kind::null: return "null";
+    case Value::Kind::boolean: return "bool";
+    case Value::Kind::integer: return "int";
+    case Value::Kind::number: return "number";
+    case Value::Kind::string: return "string";
+    case Value::Kind::datetime: return "datetime";
+    case Value::Kind::duration: return "duration";
+    case Value::Kind::list: return "list";
+    case Value::Kind::map: return "map";
+  }
+  return "?";
+}
+
+namespace {
+[[noreturn]] void wrong_kind(const Value& v, std::string_view wanted) {
+  throw DataError(fmt::format("expected a {} value, got {} {}", wanted, kind_name(v.kind()), v.to_json()));
+}
+}  // namespace
+
+bool Value::as_bool() const {
+  if (auto* p = std::get_if<bool>(&v_)) return *p;
+  wrong_kind(*this, "bool");
+}
+std::int64_t Value::as_int() const {
+  if (auto* p = std::get_if<std::int64_t>(&v_)) return *p;
+  wrong_kind(*this, "int");
+}
+double Value::as_number() const {
+  if (auto* p = std::get_if<double>(&v_)) return *p;
+  if (auto* p = std::get_if<std::int64_t>(&v_)) return static_cast<double>(*p);
+  wrong_kind(*this, "number");
+}
+const std::string& Value::as_string() const {
+  if (auto* p = std::get_if<std::string>(&v_)) return *p;
+  wrong_kind(*this, "string");
+}
+TimePoint Value::as_datetime() const {
+  if (auto* p = std::get_if<TimePoint>(&v_)) return *p;
+  wrong_kind(*this, "datetime");
+}
+Duration Value::as_duration() const {
+  if (auto* p = std::get_if<Duration>(&v_)) return *p;
+  wrong_kind(*this, "duration");
+}
+const List& Value::as_list() const {
+  if (auto* p = std::get_if<std::shared_ptr<const List>>(&v_)) return **p;
+  wrong_kind(*this, "list");
+}
+const Map& Value::as_map() const {
+  if (auto* p = std::get_if<std::shared_ptr<const Map>>(&v_)) return **p;
+  wrong_kind(*this, "map");
+}
+
+const Value* Value::find(std::string_view key) const noexcept {
+  auto* p = std::get_if<std::shared_ptr<const Map>>(&v_);
+  if (!p) return nullptr;
+  auto it = (*p)->find(key);
+  return it == (*p)->end() ? nullptr : &it->second;
+}
+
+namespace {
+nlohmann::ordered_json to_jsonv(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::null: return nullptr;
+    case Value::Kind::boolean: return v.as_bool();
+    case Value::Kind::integer: return v.as_int();
+    case Value::Kind::number: return v.as_number();
+    case Value::Kind::string: return v.as_string();
+    case Value::Kind::datetime: return format_iso8601(v.as_datetime());
+    case Value::Kind::duration: return format_duration(v.as_duration());
+    case Value::Kind::list: {
+      auto a = nlohmann::ordered_json::array();
+      for (const auto& x : v.as_list()) a.push_back(to_jsonv(x));
+      return a;
+    }
+    case Value::Kind::map: {
+      auto o = nlohmann::ordered_json::object();
+      for (const auto& [k, x] : v.as_map()) o[k] = to_jsonv(x);  // std::map: already sorted
+      return o;
+    }
+  }
+  return nullptr;
+}
+}  // namespace
+
+std::string Value::to_json() const { return to_jsonv(*this).dump(); }
+
+std::string Value::to_display() const {
+  if (kind() == Kind::string) return as_string();
+  return to_json();
+}
+
+bool operator==(const Value& a, const Value& b) noexcept {
+  if (a.is_numeric() && b.is_numeric()) {
+    if (a.kind() == Value::Kind::integer && b.kind() == Value::Kind::integer)
+      return std::get<std::int64_t>(a.v_) == std::get<std::int64_t>(b.v_);
+    return a.as_number() == b.as_number();
+  }
+  if (a.kind() != b.kind()) return false;
+  switch (a.kind()) {
+    case Value::Kind::list: return a.as_list() == b.as_list();
+    case Value::Kind::map: return a.as_map() == b.as_map();
+    default: return a.v_ == b.v_;
+  }
+}
+
+// ---------------------------------------------------------------------------------- Type
+
+Type Type::list_of(Type item) {
+  Type t;
+  t.kind = Kind::list;
+  t.item = std::make_shared<const Type>(std::move(item));
+  return t;
+}
+
+Type Type::enumeration(std::vector<std::string> values) {
+  Type t;
+  t.kind = Kind::enumeration;
+  t.values = std::move(values);
+  return t;
+}
+
+std::string Type::str() const {
+  switch (kind) {
+    case Kind::any: return "any";
+    case Kind::null: return "null";
+    case Kind::boolean: return "bool";
+    case Kind::integer: return "int";
+    case Kind::number: return "number";
+    case Kind::string: return "string";
+    case Kind::datetime: return "datetime";
+    case Kind::duration: return "duration";
+    case Kind::enumeration: return fmt::format("enum[{}]", fmt::join(values, ", "));
+    case Kind::list: return item && item->kind != Kind::any ? fmt::format("list<{}>", item->str()) : "list";
+    case Kind::map: return "map";
+  }
+  return "?";
+}
+
+bool operator==(const Type& a, const Type& b) {
+  if (a.kind != b.kind || a.values != b.values) return false;
+  if (a.kind == Type::Kind::list) {
+    const bool ai = a.item && a.item->kind != Type::Kind::any, bi = b.item && b.item->kind != Type::Kind::any;
+    if (ai != bi) return false;
+    if (ai && !(*a.item == *b.item)) return false;
+  }
+  return true;
+}
+
+bool Type::accepts(const Value& v) const {
+  using VK = Value::Kind;
+  if (v.is_null()) return true;
+  switch (kind) {
+    case Kind::any: return true;
+    case Kind::null: return false;
+    case Kind::boolean: return v.kind() == VK::boolean;
+    case Kind::integer: return v.kind() == VK::integer;
+    case Kind::number: return v.is_numeric();
+    case Kind::string: return v.kind() == VK::string;
+    case Kind::datetime: return v.kind() == VK::datetime;
+    case Kind::duration: return v.kind() == VK::duration;
+    case Kind::enumeration:
+      return v.kind() == VK::string && std::find(values.begin(), values.end(), v.as_string()) != values.end();
+    case Kind::list:
+      if (v.kind() != VK::list) return false;
+      if (!item) return true;
+      for (const auto& x : v.as_list())
+        if (!item->accepts(x)) return false;
+      return true;
+    case Kind::map:
+      if (v.kind() != VK::map) return false;
+      if (!fields) return true;
+      for (const auto& [k, x] : v.as_map()) {
+        auto it = fields->find(k);
+        if (it != fields->end() && !it->second.accepts(x)) return false;
+      }
+      return true;
+  }
+  return false;
+}
+
+Value Type::coerce(const Value& v, std::string_view what) const {
+  using VK = Value::Kind;
+  if (accepts(v)) {
+    if (kind == Kind::number && v.kind() == VK::integer) return Value(v.as_number());
+    return v;
+  }
+  switch (kind) {
+    case Kind::integer:
+      if (v.kind() == VK::number) {
+        double d = v.as_number();
+        if (std::nearbyint(d) == d && std::abs(d) < 9.0e15) return Value(static_cast<std::int64_t>(d));
+      }
+      break;
+    case Kind::datetime:
+      if (v.kind() == VK::string) {
+        if (auto t = parse_iso8601(v.as_string())) return Value(*t);
+        throw DataError(fmt::format("{}: \"{}\" is not a datetime; write ISO-8601 with an offset, e.g. "
+                                    "2026-11-23T08:00:00Z",
+                                    what, v.as_string()));
+      }
+      break;
+    case Kind::duration:
+      if (v.kind() == VK::string) {
+        try {
+          return Value(parse_duration(v.as_string()));
+        } catch (const Error& e) {
+          throw DataError(fmt::format("{}: {}", what, e.message()));
+        }
+      }
+      break;
+    case Kind::enumeration:
+      if (v.kind() == VK::string)
+        throw DataError(fmt::format("{}: \"{}\" is not one of {}", what, v.as_string(), fmt::join(values, ", ")));
+      break;
+    case Kind::list:
+      if (v.kind() == VK::list && item) {
+        List out;
+        out.reserve(v.as_list().size());
+        std::size_t i = 0;
+        for (const auto& x : v.as_list()) out.push_back(item->coerce(x, fmt::format("{}[{}]", what, i++)));
+        return Value(std::move(out));
+      }
+      break;
+    case Kind::map:
+      if (v.kind() == VK::map && fields) {
+        Map out;
+        for (const auto& [k, x] : v.as_map()) {
+          auto it = fields->find(k);
+          out.emplace(k, it == fields->end() ? x : it->second.coerce(x, fmt::format("{}.{}", what, k)));
+        }
+        return Value(std::move(out));
+      }
+      break;
+    default: break;
+  }
+  throw DataError(fmt::format("{}: expected {}, got {} {}", what, str(), kind_name(v.kind()), v.to_json()));
+}
+
+}  // namespace escalon
