@@ -130,6 +130,8 @@ class Checker {
     if (enum_ctx && enum_ctx->kind == K::enumeration)
       for (const auto& v : enum_ctx->values) names.push_back(v);
     std::string hint = did_you_mean(n.name, names);
+    if (enum_ctx && enum_ctx->kind == K::enumeration)
+      fail(n, fmt::format("unknown name '{}': not a data field, nor one of {}{}", n.name, fmt::join(enum_ctx->values, ", "), hint));
     if (hint.empty()) {
       if (n.name == "event")
         hint = "; `event` exists only where an event is handled (transitions, forms)";

@@ -62,10 +62,9 @@ const Value& eval_ref(const ExprNode& n, const EvalContext& ctx, Value& tmp) {
 
 bool truthy(const Value& v) { return v.kind() == VK::boolean && v.as_bool(); }
 
-std::int64_t checked(bool overflow, std::int64_t r) {
-  if (overflow) fail("integer overflow");
-  return r;
-}
+// Usage: `if (__builtin_add_overflow(a, b, &r)) overflow();` (never pass r in the same call:
+// argument evaluation order is unspecified).
+[[noreturn]] void overflow() { fail("integer overflow"); }
 
 int compare(const Value& a, const Value& b, bool& ok) {
   ok = true;
@@ -84,7 +83,10 @@ Value arith(Op op, const Value& a, const Value& b) {
   std::int64_t r = 0;
   switch (op) {
     case Op::add:
-      if (ka == VK::integer && kb == VK::integer) return checked(__builtin_add_overflow(a.as_int(), b.as_int(), &r), r);
+      if (ka == VK::integer && kb == VK::integer) {
+        if (__builtin_add_overflow(a.as_int(), b.as_int(), &r)) overflow();
+        return r;
+      }
       if (a.is_numeric() && b.is_numeric()) return a.as_number() + b.as_number();
       if (ka == VK::string && kb == VK::string) return a.as_string() + b.as_string();
       if (ka == VK::datetime && kb == VK::duration) return a.as_datetime() + b.as_duration();
@@ -97,14 +99,20 @@ Value arith(Op op, const Value& a, const Value& b) {
       }
       break;
     case Op::sub:
-      if (ka == VK::integer && kb == VK::integer) return checked(__builtin_sub_overflow(a.as_int(), b.as_int(), &r), r);
+      if (ka == VK::integer && kb == VK::integer) {
+        if (__builtin_sub_overflow(a.as_int(), b.as_int(), &r)) overflow();
+        return r;
+      }
       if (a.is_numeric() && b.is_numeric()) return a.as_number() - b.as_number();
       if (ka == VK::datetime && kb == VK::duration) return a.as_datetime() - b.as_duration();
       if (ka == VK::datetime && kb == VK::datetime) return Duration(a.as_datetime() - b.as_datetime());
       if (ka == VK::duration && kb == VK::duration) return a.as_duration() - b.as_duration();
       break;
     case Op::mul:
-      if (ka == VK::integer && kb == VK::integer) return checked(__builtin_mul_overflow(a.as_int(), b.as_int(), &r), r);
+      if (ka == VK::integer && kb == VK::integer) {
+        if (__builtin_mul_overflow(a.as_int(), b.as_int(), &r)) overflow();
+        return r;
+      }
       if (a.is_numeric() && b.is_numeric()) return a.as_number() * b.as_number();
       if (ka == VK::duration && b.is_numeric()) return Duration(std::llround(static_cast<double>(a.as_duration().count()) * b.as_number()));
       if (a.is_numeric() && kb == VK::duration) return Duration(std::llround(static_cast<double>(b.as_duration().count()) * a.as_number()));
@@ -272,7 +280,7 @@ Value eval_node(const ExprNode& n, const EvalContext& ctx) {
       const Value& v = eval_ref(*n.kids[0], ctx, t1);
       switch (v.kind()) {
         case VK::integer:
-          if (v.as_int() == std::numeric_limits<std::int64_t>::min()) fail("integer overflow");
+          if (v.as_int() == std::numeric_limits<std::int64_t>::min()) overflow();
           return -v.as_int();
         case VK::number: return -v.as_number();
         case VK::duration: return -v.as_duration();

@@ -2,8 +2,8 @@
 //
 // Grammar (lowest precedence first; docs/expressions.md has the user-facing version):
 //   expr    = or ('?' expr ':' expr)?
-//   or      = and ('||' and)*          and  = rel ('&&' rel)*
-//   rel     = add (('=='|'!='|'<='|'>='|'<'|'>'|'in'|'not in') add)?
+//   or      = and ('||' and)*          and  = eq ('&&' eq)*
+//   eq      = rel (('=='|'!=') rel)*   rel  = add (('<='|'>='|'<'|'>'|'in'|'not in') add)?
 //   add     = mul (('+'|'-') mul)*     mul  = unary (('*'|'/'|'%') unary)*
 //   unary   = ('!'|'-') unary | postfix
 //   postfix = primary ('.' ident | '[' expr ']')*
@@ -34,90 +34,122 @@ NodePtr make(Op op, std::uint32_t pos) {
   return n;
 }
 
-template <class Ctx>
-std::uint32_t where(const Ctx& ctx) {
-  Iter base = x3::get<base_tag>(ctx);
-  return static_cast<std::uint32_t>(x3::_where(ctx).begin() - base);
+// The offset of the next token (after skipping spaces) as an attribute. X3's _where() in
+// Boost 1.74 is the input *after* a match, so node positions come from this instead.
+struct pos_parser : x3::parser<pos_parser> {
+  using attribute_type = std::uint32_t;
+  static bool const has_attribute = true;
+  template <class It, class Ctx, class RCtx, class Attr>
+  bool parse(It& first, It const& last, Ctx const& ctx, RCtx&, Attr& attr) const {
+    x3::skip_over(first, last, ctx);
+    x3::traits::move_to(static_cast<std::uint32_t>(first - x3::get<base_tag>(ctx)), attr);
+    return true;
+  }
+};
+pos_parser const pos{};
+
+template <std::size_t I, class A>
+decltype(auto) at(A& a) {
+  return boost::fusion::at_c<I>(a);
 }
 
 auto const set_val = [](auto& ctx) { x3::_val(ctx) = x3::_attr(ctx); };
 
-// Folds `_val OP rhs` into a new binary node positioned at the operator.
+// (pos, rhs): folds `_val OP rhs` into a binary node positioned at the operator.
 auto fold(Op op) {
   return [op](auto& ctx) {
-    auto n = make(op, where(ctx));
-    n->kids = {x3::_val(ctx), x3::_attr(ctx)};
+    auto& a = x3::_attr(ctx);
+    auto n = make(op, at<0>(a));
+    n->kids = {x3::_val(ctx), at<1>(a)};
     x3::_val(ctx) = n;
   };
 }
+// (pos, op char, rhs)
 auto const fold_char = [](auto& ctx) {
   auto& a = x3::_attr(ctx);
-  const char c = boost::fusion::at_c<0>(a);
+  const char c = at<1>(a);
   Op op = c == '+' ? Op::add : c == '-' ? Op::sub : c == '*' ? Op::mul : c == '/' ? Op::div : Op::mod;
-  auto n = make(op, where(ctx));
-  n->kids = {x3::_val(ctx), boost::fusion::at_c<1>(a)};
+  auto n = make(op, at<0>(a));
+  n->kids = {x3::_val(ctx), at<2>(a)};
   x3::_val(ctx) = n;
 };
+// (pos, Op, rhs)
 auto const fold_rel = [](auto& ctx) {
   auto& a = x3::_attr(ctx);
-  auto n = make(boost::fusion::at_c<0>(a), where(ctx));
-  n->kids = {x3::_val(ctx), boost::fusion::at_c<1>(a)};
+  auto n = make(at<1>(a), at<0>(a));
+  n->kids = {x3::_val(ctx), at<2>(a)};
   x3::_val(ctx) = n;
 };
+// (pos, then, else)
 auto const make_cond = [](auto& ctx) {
   auto& a = x3::_attr(ctx);
-  auto n = make(Op::cond, where(ctx));
-  n->kids = {x3::_val(ctx), boost::fusion::at_c<0>(a), boost::fusion::at_c<1>(a)};
+  auto n = make(Op::cond, at<0>(a));
+  n->kids = {x3::_val(ctx), at<1>(a), at<2>(a)};
   x3::_val(ctx) = n;
 };
+// (pos, operand)
 auto unary(Op op) {
   return [op](auto& ctx) {
-    auto n = make(op, where(ctx));
-    n->kids = {x3::_attr(ctx)};
+    auto& a = x3::_attr(ctx);
+    auto n = make(op, at<0>(a));
+    n->kids = {at<1>(a)};
     x3::_val(ctx) = n;
   };
 }
+// (pos of '.', name)
 auto const make_member = [](auto& ctx) {
-  auto n = make(Op::member, where(ctx) + 1);
-  n->name = x3::_attr(ctx);
+  auto& a = x3::_attr(ctx);
+  auto n = make(Op::member, at<0>(a) + 1);
+  n->name = at<1>(a);
   n->kids = {x3::_val(ctx)};
   x3::_val(ctx) = n;
 };
+// (pos of '[', index)
 auto const make_index = [](auto& ctx) {
-  auto n = make(Op::index, where(ctx));
-  n->kids = {x3::_val(ctx), x3::_attr(ctx)};
+  auto& a = x3::_attr(ctx);
+  auto n = make(Op::index, at<0>(a));
+  n->kids = {x3::_val(ctx), at<1>(a)};
   x3::_val(ctx) = n;
 };
+// (pos, name)
 auto const make_name = [](auto& ctx) {
-  auto n = make(Op::name, where(ctx));
-  n->name = x3::_attr(ctx);
+  auto& a = x3::_attr(ctx);
+  auto n = make(Op::name, at<0>(a));
+  n->name = at<1>(a);
   x3::_val(ctx) = n;
 };
-auto const make_subject = [](auto& ctx) { x3::_val(ctx) = make(Op::subject, where(ctx)); };
+auto const make_subject = [](auto& ctx) { x3::_val(ctx) = make(Op::subject, x3::_attr(ctx)); };
 auto const start_call = [](auto& ctx) {
-  auto n = make(Op::call, where(ctx));
-  n->name = x3::_attr(ctx);
+  auto& a = x3::_attr(ctx);
+  auto n = make(Op::call, at<0>(a));
+  n->name = at<1>(a);
   x3::_val(ctx) = n;
 };
-auto const start_list = [](auto& ctx) { x3::_val(ctx) = make(Op::list, where(ctx)); };
+auto const start_list = [](auto& ctx) { x3::_val(ctx) = make(Op::list, x3::_attr(ctx)); };
 auto const push_kid = [](auto& ctx) { x3::_val(ctx)->kids.push_back(x3::_attr(ctx)); };
 
 auto literal(Value v) {
   return [v = std::move(v)](auto& ctx) {
-    auto n = make(Op::literal, where(ctx));
+    auto n = make(Op::literal, x3::_attr(ctx));
     n->literal = v;
     x3::_val(ctx) = n;
   };
 }
 auto const make_string = [](auto& ctx) {
-  auto n = make(Op::literal, where(ctx));
-  n->literal = Value(std::move(x3::_attr(ctx)));
+  auto& a = x3::_attr(ctx);
+  auto n = make(Op::literal, at<0>(a));
+  n->literal = Value(std::move(at<1>(a)));
   x3::_val(ctx) = n;
 };
+template <class Ctx, class Range>
+std::uint32_t offset_of(const Ctx& ctx, const Range& r) {
+  Iter base = x3::get<base_tag>(ctx);
+  return static_cast<std::uint32_t>(r.begin() - base);
+}
 auto const make_number = [](auto& ctx) {
   const auto& r = x3::_attr(ctx);
   std::string text(r.begin(), r.end());
-  auto n = make(Op::literal, where(ctx));
+  auto n = make(Op::literal, offset_of(ctx, r));
   if (text.find_first_of(".eE") != std::string::npos) {
     n->literal = Value(std::stod(text));
   } else {
@@ -131,7 +163,7 @@ auto const make_number = [](auto& ctx) {
 };
 auto const make_duration = [](auto& ctx) {
   const auto& r = x3::_attr(ctx);
-  auto n = make(Op::literal, where(ctx));
+  auto n = make(Op::literal, offset_of(ctx, r));
   try {
     n->literal = Value(parse_duration(std::string_view(&*r.begin(), static_cast<std::size_t>(r.end() - r.begin()))));
   } catch (const Error& e) {
@@ -142,7 +174,7 @@ auto const make_duration = [](auto& ctx) {
 auto const make_datetime = [](auto& ctx) {
   const auto& r = x3::_attr(ctx);
   std::string text(r.begin(), r.end());
-  auto n = make(Op::literal, where(ctx));
+  auto n = make(Op::literal, offset_of(ctx, r));
   if (text.size() == 10)
     throw ExprError(fmt::format("the date {} needs a time and an offset, e.g. {}T00:00:00Z", text, text), n->pos);
   auto t = parse_iso8601(text);
@@ -151,9 +183,12 @@ auto const make_datetime = [](auto& ctx) {
   x3::_val(ctx) = n;
 };
 
-struct cmp_ops_t : x3::symbols<Op> {
-  cmp_ops_t() { add("==", Op::eq)("!=", Op::ne)("<=", Op::le)(">=", Op::ge)("<", Op::lt)(">", Op::gt); }
-} const cmp_ops;
+struct eq_ops_t : x3::symbols<Op> {
+  eq_ops_t() { add("==", Op::eq)("!=", Op::ne); }
+} const eq_ops;
+struct ord_ops_t : x3::symbols<Op> {
+  ord_ops_t() { add("<=", Op::le)(">=", Op::ge)("<", Op::lt)(">", Op::gt); }
+} const ord_ops;
 
 struct escapes_t : x3::symbols<char> {
   escapes_t() { add("\\n", '\n')("\\t", '\t')("\\\\", '\\')("\\'", '\'')("\\\"", '"'); }
@@ -171,6 +206,7 @@ x3::rule<class expr_c, NodePtr> const expr_r = "an expression";
 x3::rule<class or_c, NodePtr> const or_r = "an expression";
 x3::rule<class and_c, NodePtr> const and_r = "an operand";
 x3::rule<class rel_c, NodePtr> const rel_r = "an operand";
+x3::rule<class eq_c, NodePtr> const eq_r = "an operand";
 x3::rule<class add_c, NodePtr> const add_r = "an operand";
 x3::rule<class mul_c, NodePtr> const mul_r = "an operand";
 x3::rule<class unary_c, NodePtr> const unary_r = "an operand";
@@ -196,29 +232,32 @@ auto const number_p = x3::raw[x3::lexeme[+x3::digit >> -('.' >> +x3::digit) >>
                                          -(x3::char_("eE") >> -x3::char_("+-") >> +x3::digit) >> !ident_char]];
 
 auto const literal_r_def = datetime_p[make_datetime] | duration_p[make_duration] | number_p[make_number] |
-                           str_r[make_string] | kw("true")[literal(Value(true))] |
-                           kw("false")[literal(Value(false))] | kw("null")[literal(Value())];
+                           (pos >> str_r)[make_string] | (pos >> kw("true"))[literal(Value(true))] |
+                           (pos >> kw("false"))[literal(Value(false))] | (pos >> kw("null"))[literal(Value())];
 
-auto const list_r_def = x3::lit('[')[start_list] >> -(expr_r[push_kid] % ',') > ']';
-auto const call_r_def = (ident_r >> '(')[start_call] >> -(expr_r[push_kid] % ',') > ')';
+auto const list_r_def = (pos >> '[')[start_list] >> -(expr_r[push_kid] % ',') > ']';
+auto const call_r_def = (pos >> ident_r >> '(')[start_call] >> -(expr_r[push_kid] % ',') > ')';
 
-auto const primary_r_def = literal_r[set_val] | list_r[set_val] | call_r[set_val] | ident_r[make_name] |
-                           x3::lit('?')[make_subject] | ('(' > expr_r > ')')[set_val];
+auto const primary_r_def = literal_r[set_val] | list_r[set_val] | call_r[set_val] | (pos >> ident_r)[make_name] |
+                           (pos >> '?')[make_subject] | ('(' > expr_r > ')')[set_val];
 
-auto const postfix_r_def = primary_r[set_val] >> *(('.' > ident_r)[make_member] | ('[' > expr_r > ']')[make_index]);
+auto const postfix_r_def =
+    primary_r[set_val] >> *((pos >> '.' > ident_r)[make_member] | (pos >> '[' > expr_r > ']')[make_index]);
 
-auto const unary_r_def = ('!' > unary_r)[unary(Op::not_)] | ('-' > unary_r)[unary(Op::neg)] | postfix_r[set_val];
+auto const unary_r_def =
+    (pos >> '!' > unary_r)[unary(Op::not_)] | (pos >> '-' > unary_r)[unary(Op::neg)] | postfix_r[set_val];
 
-auto const mul_r_def = unary_r[set_val] >> *((x3::char_("*/%") > unary_r)[fold_char]);
-auto const add_r_def = mul_r[set_val] >> *((x3::char_("+-") > mul_r)[fold_char]);
+auto const mul_r_def = unary_r[set_val] >> *((pos >> x3::char_("*/%") > unary_r)[fold_char]);
+auto const add_r_def = mul_r[set_val] >> *((pos >> x3::char_("+-") > mul_r)[fold_char]);
 
-auto const rel_op_r_def = cmp_ops | (kw("not") >> kw("in") >> x3::attr(Op::not_in)) | (kw("in") >> x3::attr(Op::in));
-auto const rel_r_def = add_r[set_val] >> -((rel_op_r > add_r)[fold_rel]);
-auto const and_r_def = rel_r[set_val] >> *(("&&" > rel_r)[fold(Op::and_)]);
-auto const or_r_def = and_r[set_val] >> *(("||" > and_r)[fold(Op::or_)]);
-auto const expr_r_def = or_r[set_val] >> -(('?' > expr_r > ':' > expr_r)[make_cond]);
+auto const rel_op_r_def = ord_ops | (kw("not") >> kw("in") >> x3::attr(Op::not_in)) | (kw("in") >> x3::attr(Op::in));
+auto const rel_r_def = add_r[set_val] >> -((pos >> rel_op_r > add_r)[fold_rel]);
+auto const eq_r_def = rel_r[set_val] >> *((pos >> eq_ops > rel_r)[fold_rel]);
+auto const and_r_def = eq_r[set_val] >> *((pos >> "&&" > eq_r)[fold(Op::and_)]);
+auto const or_r_def = and_r[set_val] >> *((pos >> "||" > and_r)[fold(Op::or_)]);
+auto const expr_r_def = or_r[set_val] >> -((pos >> '?' > expr_r > ':' > expr_r)[make_cond]);
 
-BOOST_SPIRIT_DEFINE(expr_r, or_r, and_r, rel_r, add_r, mul_r, unary_r, postfix_r, primary_r, ident_r, list_r,
+BOOST_SPIRIT_DEFINE(expr_r, or_r, and_r, eq_r, rel_r, add_r, mul_r, unary_r, postfix_r, primary_r, ident_r, list_r,
                     call_r, literal_r, str_r, rel_op_r)
 
 // Bounds nesting before X3 recurses, so that hostile input cannot exhaust the stack.

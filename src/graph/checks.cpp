@@ -144,6 +144,11 @@ std::vector<Diagnostic> check_flow_graph(const Flow& flow) {
   for (std::size_t i = 0; i < n; ++i) {
     if (can_end[i] || !reachable[i]) continue;
     const Step& s = flow.steps[i];
+    // Report where the trap is, not every step that leads into it: a step with an edge into
+    // another (necessarily trapped) component is upstream of the real problem.
+    bool upstream = false;
+    for (auto [e, e_end] = boost::out_edges(i, g); e != e_end; ++e) upstream = upstream || comp[boost::target(*e, g)] != comp[i];
+    if (upstream) continue;
     bool self_loop = false;
     for (auto [e, e_end] = boost::out_edges(i, g); e != e_end; ++e) self_loop = self_loop || boost::target(*e, g) == i;
     std::string msg;
@@ -155,7 +160,7 @@ std::vector<Diagnostic> check_flow_graph(const Flow& flow) {
       msg = fmt::format("step '{}' is in a closed loop ({}) with no way to an end step", s.name,
                         fmt::join(members[comp[i]], ", "));
     else
-      msg = fmt::format("no end step can be reached from step '{}'", s.name);
+      msg = fmt::format("no end step can be reached from step '{}'", s.name);  // unreachable in practice; kept for safety
     out.push_back({Severity::error, s.where, std::move(msg)});
   }
 

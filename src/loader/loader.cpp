@@ -138,6 +138,7 @@ class FlowBuilder {
   bool roles_declared_ = false;
   std::vector<RoleRef> role_refs_;
   std::set<std::string> used_calendars_;
+  std::set<std::string> failed_calendars_;  // defined but invalid: already reported
   std::set<std::string> used_rules_;
   std::vector<PendingSubflow> pending_;
   std::vector<std::pair<std::string, SourceLocation>> emitted_;
@@ -266,7 +267,7 @@ const Source* Loader::read_include(const std::string& path, const Source& from, 
   if (auto it = by_path_.find(norm); it != by_path_.end()) return it->second;
   std::ifstream in(norm, std::ios::binary);
   if (!in) {
-    rep_.error(location(from, at), fmt::format("included file '{}' not found (looked for {})", path, norm));
+    rep_.error(location(from, at), fmt::format("included file '{}' not found; include paths are relative to the including file", path));
     return nullptr;
   }
   std::ostringstream ss;
@@ -507,7 +508,7 @@ void FlowBuilder::build(const YAML::Node& root) {
   rule_bodies();
   if (auto n = top.get("steps")) steps(*n);
   else rep_.error(flow_.where, "missing `steps`: a flow needs at least one step");
-  if (auto n = top.get("start")) {
+  if (auto n = top.get("start"); n && !flow_.steps.empty()) {
     flow_.start_index = step_ref(*n, "`start`");
     if (flow_.start_index >= 0) flow_.start = n->Scalar();
   } else if (!flow_.steps.empty()) {
@@ -571,6 +572,7 @@ void FlowBuilder::calendars(const Source& src, const YAML::Node& n) {
       continue;
     }
     if (auto c = calendar(src, name, v)) flow_.calendars.emplace(name, std::move(*c));
+    else failed_calendars_.insert(name);
   }
 }
 
@@ -782,7 +784,7 @@ void FlowBuilder::calendar_ref(const std::string& name, SourceLocation where, bo
     return;
   }
   used_calendars_.insert(name);
-  if (flow_.calendars.count(name)) return;
+  if (flow_.calendars.count(name) || failed_calendars_.count(name)) return;
   std::vector<std::string> names;
   for (const auto& [k, v] : flow_.calendars) names.push_back(k);
   std::string hint = did_you_mean(name, names);
@@ -804,7 +806,7 @@ std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& 
       rep_.error(loc(src, n), fmt::format("{} needs a `type` (one of {})", what, fmt::join(type_names, ", ")));
       return std::nullopt;
     }
-    tnode = *t;
+    tnode.reset(*t);  // rebind: operator= would overwrite the map node itself
   }
   auto name = read_string(rep_, src, tnode, fmt::format("the type of {}", what));
   if (!name) return std::nullopt;
@@ -1514,6 +1516,7 @@ std::optional<Transition> FlowBuilder::transition(const YAML::Node& n, const std
     ExprEnv e = env;
     e.expected = Type::of(K::boolean);
     t.when = expr(*w, e, "`when`");
+    if (t.when.empty()) return std::nullopt;  // reported; keeping it unguarded would mislead later checks
   }
   if (auto s = m.get("set")) t.set = assignments(src_, *s, env, "`set`", true);
   return t;

@@ -240,8 +240,12 @@ std::optional<YAML::Node> parse_yaml(Reporter& rep, const Source& src) {
   try {
     return YAML::Load(src.text);
   } catch (const YAML::ParserException& e) {
+    std::string msg = e.msg;
+    if (msg == "end of map flow not found") msg += " (a '{' opened before this point is not closed with '}')";
+    else if (msg == "end of sequence flow not found") msg += " (a '[' opened before this point is not closed with ']')";
+    else if (msg == "illegal map value") msg += " (a ':' where a value was expected; quote text that contains ': ')";
     rep.error({src.file, static_cast<std::uint32_t>(e.mark.line + 1), static_cast<std::uint32_t>(e.mark.column + 1)},
-              fmt::format("invalid YAML: {}", e.msg));
+              fmt::format("invalid YAML: {}", msg));
   } catch (const YAML::Exception& e) {
     rep.error({src.file, 0, 0}, fmt::format("invalid YAML: {}", e.msg));
   }

@@ -1,0 +1,269 @@
+#include "support.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include "escalon/loader.hpp"
+
+using namespace escalon;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+const std::string src_dir = ESCALON_SOURCE_DIR;
+
+std::string messages(const LoadResult& r) {
+  std::string out;
+  for (const auto& d : r.diagnostics) out += d.str() + "\n";
+  return out;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / fs::path("escalon-test-" + std::to_string(::getpid()) + "-" +
+                                                std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string write(const std::string& name, const std::string& text) const {
+    auto p = path / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    return p.string();
+  }
+};
+}  // namespace
+
+TEST_CASE("the issue's technician-visit example loads with its full meaning", "[loader]") {
+  auto r = validate({src_dir + "/tests/flows/valid/issue-example.yaml"});
+  INFO(messages(r));
+  REQUIRE(r.ok(true));
+  REQUIRE(r.flows.size() == 1);
+  const Flow& f = *r.flows[0];
+  CHECK(f.id == "technician-visit");
+  CHECK(f.version == 1);
+  CHECK(f.title == "Technician visit");
+  CHECK(f.calendar == "office");
+  CHECK(f.content_hash.size() == 16);
+  const auto& cal = f.calendars.at("office");
+  CHECK(cal.timezone == "Europe/Zagreb");
+  CHECK(cal.weekly[0] == std::vector<WorkInterval>{{480, 960}});
+  CHECK(cal.weekly[4] == std::vector<WorkInterval>{{480, 960}});
+  CHECK(cal.weekly[5].empty());
+  CHECK(cal.holidays.size() == 2);
+
+  REQUIRE(f.data.size() == 4);
+  CHECK(f.find_field("customer")->required);
+  CHECK(f.find_field("parts_needed")->default_value == Value(false));
+  CHECK(f.find_field("priority")->type.values == std::vector<std::string>{"normal", "high", "urgent"});
+  CHECK(f.find_field("slot")->type.kind == Type::Kind::datetime);
+
+  REQUIRE(f.slas.size() == 1);
+  CHECK(f.slas[0].within.str() == "2 business days");
+  CHECK(f.slas[0].pause_in == std::vector<std::string>{"waiting-customer"});
+  CHECK(f.slas[0].warn_at == Approx(0.75));
+
+  CHECK(f.start == "intake");
+  CHECK(f.steps.size() == 6);
+  const Step& intake = *f.find_step("intake");
+  CHECK(intake.kind == StepKind::task);
+  CHECK(intake.role == "front-office");
+  CHECK(intake.guide.find("preferred visit slots") != std::string::npos);
+  CHECK(intake.deadline->within->length == 15min);
+  REQUIRE(intake.on.size() == 2);
+  CHECK(intake.on[0].event == "submit");
+  CHECK(intake.on[0].target == "order-parts");
+  CHECK(intake.on[0].when.text() == "parts_needed");
+  CHECK(intake.on[1].when.empty());
+  CHECK(intake.on[1].target_index == f.step_index("schedule"));
+  CHECK(intake.where.line == 19);
+
+  const Step& parts = *f.find_step("order-parts");
+  REQUIRE(parts.deadline->escalate.size() == 2);
+  CHECK(parts.deadline->escalate[0].share == Approx(0.8));
+  CHECK(parts.deadline->escalate[0].notify == std::vector<std::string>{"parts-lead"});
+  CHECK(parts.deadline->escalate[1].reassign == "parts-lead");
+  CHECK(parts.deadline->escalate[1].set.at(0).field == "priority");
+
+  const Step& sched = *f.find_step("schedule");
+  CHECK(sched.deadline->within->str() == "4 business hours");
+  CHECK(sched.deadline->escalate[0].repeat->str() == "1 business hour");
+  CHECK(sched.on[0].set.at(0).value.text() == "event.slot");
+
+  const Step& waiting = *f.find_step("waiting-customer");
+  CHECK(waiting.deadline->expire == "closed");
+  CHECK(waiting.deadline->within->length == 72h);
+  CHECK(f.find_step("closed")->kind == StepKind::end);
+}
+
+TEST_CASE("a file reports all its errors, not only the first", "[loader]") {
+  auto r = validate_text(R"(flow: demo
+tittle: x
+start: a
+steps:
+  a:
+    rol: agent
+    on: { done: zz }
+  z: { end: true }
+)", "many.yaml");
+  CHECK(r.error_count() == 3);
+  CHECK(messages(r) ==
+        "many.yaml:2:1: error: unknown key 'tittle' in the flow; did you mean 'title'?\n"
+        "many.yaml:6:5: error: unknown key 'rol' in step 'a'; did you mean 'role'?\n"
+        "many.yaml:7:17: error: unknown step 'zz' in `to`; did you mean 'z'?\n");
+}
+
+TEST_CASE("step kinds beyond tasks load and check", "[loader]") {
+  auto r = validate({src_dir + "/tests/flows/valid/all-kinds.yaml", src_dir + "/tests/flows/valid/child.yaml"});
+  INFO(messages(r));
+  REQUIRE(r.ok(true));
+  REQUIRE(r.flows.size() == 2);
+  const Flow& f = r.flows[0]->id == "all-kinds" ? *r.flows[0] : *r.flows[1];
+  CHECK(f.find_step("lookup")->kind == StepKind::action);
+  CHECK(f.find_step("lookup")->call == "crm.lookup");
+  CHECK(f.find_step("lookup")->retry.attempts == 5);
+  CHECK(f.find_step("lookup")->retry.backoff == 10s);
+  CHECK(f.find_step("lookup")->on_error == "manual");
+  CHECK(f.find_step("route")->kind == StepKind::decision);
+  CHECK(f.find_step("route")->branches.size() == 2);
+  CHECK(f.find_step("by-rule")->rule == "routing");
+  CHECK(f.find_step("cool-off")->wait_for->length == 2h);
+  CHECK(f.find_step("until-slot")->wait_until.text() == "slot - 1h");
+  CHECK(f.find_step("parts")->subflow == "child");
+  CHECK(f.find_step("parts")->input.size() == 1);
+  CHECK(f.find_step("parts")->output.size() == 1);
+  CHECK(f.find_step("split")->parallel == std::vector<std::string>{"call-customer", "book-van"});
+  CHECK(f.find_step("meet")->join_mode == JoinMode::all);
+  CHECK(f.find_step("done")->outcome == "resolved");
+  CHECK(f.find_step("intake")->form.size() == 2);
+  CHECK(f.find_step("intake")->on_enter.size() == 2);
+  CHECK(f.find_step("intake")->on_enter[0].kind == Hook::Kind::call);
+  CHECK(f.find_step("intake")->on_exit.at(0).kind == Hook::Kind::notify);
+  CHECK(f.find_step("intake")->assign.text() == "rule('routing').team");
+  CHECK(f.roles.size() == 4);
+}
+
+TEST_CASE("includes bring calendars, roles and rules from library files", "[loader]") {
+  TempDir dir;
+  dir.write("lib/zagreb.yaml", R"(library: zagreb
+calendars:
+  zagreb:
+    timezone: Europe/Zagreb
+    hours: { mon-thu: "08:00-16:00", fri: "08:00-14:00" }
+    holidays: [2026-12-25]
+    exceptions: { 2026-12-24: "08:00-12:00", 2026-12-31: closed }
+roles: [agent, lead]
+)");
+  const auto flow = dir.write("flow.yaml", R"(flow: inc
+include: [lib/zagreb.yaml]
+calendar: zagreb
+start: a
+steps:
+  a:
+    role: agent
+    deadline: { within: 1 business day, escalate: [ { at: 100%, notify: lead } ] }
+    on: { done: z }
+  z: { end: true }
+)");
+  auto r = validate({flow});
+  INFO(messages(r));
+  REQUIRE(r.ok(true));
+  const Flow& f = *r.flows.at(0);
+  CHECK(f.includes.size() == 1);
+  CHECK(f.calendars.at("zagreb").weekly[4] == std::vector<WorkInterval>{{480, 840}});
+  CHECK(f.calendars.at("zagreb").exceptions.size() == 2);
+  CHECK(f.roles == std::vector<std::string>{"agent", "lead"});
+
+  // An unknown role is now checked against the library's roles, with the library's location for calendars.
+  const auto bad = dir.write("bad.yaml", R"(flow: inc2
+include: [lib/zagreb.yaml]
+calendar: zagreb
+start: a
+steps:
+  a: { role: agnet, on: { done: z } }
+  z: { end: true }
+)");
+  auto r2 = validate({bad});
+  CHECK(messages(r2) == bad + ":6:14: error: unknown role 'agnet' in `role`; did you mean 'agent'?\n");
+}
+
+TEST_CASE("changing an included file changes the flow's content hash", "[loader]") {
+  TempDir dir;
+  dir.write("roles.yaml", "roles: [agent]\n");
+  const auto flow = dir.write("f.yaml", "flow: h\ninclude: roles.yaml\nstart: a\nsteps:\n  a: { role: agent, on: { x: z } }\n  z: { end: true }\n");
+  const auto h1 = validate({flow}).flows.at(0)->content_hash;
+  dir.write("roles.yaml", "roles: [agent, lead]\n");
+  const auto h2 = validate({flow}).flows.at(0)->content_hash;
+  CHECK(h1 != h2);
+}
+
+TEST_CASE("folders load every flow; duplicate ids and versions are errors", "[loader]") {
+  TempDir dir;
+  const std::string body = "start: a\nsteps:\n  a: { on: { x: z } }\n  z: { end: true }\n";
+  dir.write("one.yaml", "flow: same\n" + body);
+  dir.write("sub/two.yml", "flow: same\nversion: 2\n" + body);
+  auto r = validate({dir.path.string()});
+  INFO(messages(r));
+  CHECK(r.ok());
+  CHECK(r.flows.size() == 2);
+  dir.write("sub/three.yaml", "flow: same\nversion: 2\n" + body);
+  auto r2 = validate({dir.path.string()});
+  CHECK(r2.error_count() == 1);
+  CHECK(messages(r2).find("flow 'same' version 2 is also defined in") != std::string::npos);
+  auto r3 = validate({(dir.path / "nothing-here").string()});
+  CHECK(messages(r3).find("no such file or folder") != std::string::npos);
+}
+
+TEST_CASE("limits give clear errors instead of crashes", "[loader][limits]") {
+  LoadOptions small;
+  small.max_file_bytes = 100;
+  auto big = validate_text(std::string(200, '#'), "big.yaml", ".", small);
+  CHECK(messages(big) == "big.yaml: error: file is 200 bytes; at most 100 are allowed (LoadOptions::max_file_bytes)\n");
+
+  std::string deep = "flow: x\nextra:\n";
+  for (int i = 0; i < 80; ++i) deep += std::string(static_cast<std::size_t>(2 * i + 2), ' ') + "k:\n";
+  auto d = validate_text(deep, "deep.yaml");
+  CHECK(messages(d).find("YAML nests deeper than 64 levels") != std::string::npos);
+
+  LoadOptions short_strings;
+  short_strings.max_string_length = 10;
+  auto s = validate_text("flow: x\ntitle: a title that is far too long\nstart: a\nsteps:\n  a: { on: { x: z } }\n  z: { end: true }\n",
+                         "long.yaml", ".", short_strings);
+  CHECK(messages(s) == "long.yaml:2:8: error: `title` is 28 characters long; at most 10 are allowed\n");
+
+  // An alias bomb: each level doubles the nodes a reader would visit.
+  std::string bomb = "flow: bomb\nstart: a\nsteps:\n  a: { on: { x: z } }\n  z: { end: true }\ncalendars:\n  c0: &a0 [x, x]\n";
+  for (int i = 1; i < 30; ++i) bomb += "  c" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) + ", *a" + std::to_string(i - 1) + "]\n";
+  LoadOptions few;
+  few.max_nodes = 10'000;
+  auto b = validate_text(bomb, "bomb.yaml", ".", few);
+  CHECK(b.error_count() >= 1);
+  CHECK_FALSE(b.ok());
+
+  auto empty = validate_text("", "empty.yaml");
+  CHECK(messages(empty) == "empty.yaml:1:1: error: file is empty; a flow starts with `flow: NAME`\n");
+}
+
+TEST_CASE("warnings are kept apart from errors and strict mode counts them", "[loader]") {
+  auto r = validate_text(R"(flow: warn
+calendars:
+  unused: { timezone: UTC, hours: { mon-fri: "09:00-17:00" } }
+start: a
+steps:
+  a:
+    on:
+      x:
+        - { to: z }
+        - { to: z, when: "1 > 0" }
+  z: { end: true }
+)", "warn.yaml");
+  CHECK(r.error_count() == 0);
+  CHECK(r.warning_count() == 2);
+  CHECK(r.ok());
+  CHECK_FALSE(r.ok(true));
+  CHECK(r.flows.size() == 1);
+  LoadOptions strict;
+  strict.strict = true;
+  CHECK_THROWS_AS(load_flows({src_dir + "/tests/flows/invalid/unknown-calendar.yaml"}, strict), FlowError);
+}
