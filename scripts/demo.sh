@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The main job: build, check the real flows in flows/, and draw each as a graph.
+# Usage: bash scripts/demo.sh [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" --target escalon_cli
+escalon="$build/src/escalon"
+echo "== escalon validate flows/"
+"$escalon" validate flows/
+mkdir -p out
+for f in flows/*.yaml; do
+  name=$(basename "$f" .yaml)
+  "$escalon" graph "$f" -o "out/$name.dot"
+  dot -Tsvg "out/$name.dot" -o "out/$name.svg"
+  echo "== out/$name.svg"
+done
+echo "== escalon eval (a guard tried against sample data)"
+"$escalon" eval --flow flows/technician-visit.yaml --type \
+  --data '{"customer": "ACME", "priority": "high", "slot": "2026-11-24T10:00:00Z"}' \
+  "priority in [high, urgent] && slot - 2h > 2026-11-24T07:00:00Z"

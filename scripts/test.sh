@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds everything with warnings as errors and runs every test (Catch2, CLI, schema, install).
+# Usage: bash scripts/test.sh [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESCALON_WERROR=ON -DESCALON_BUILD_TESTS=ON
+cmake --build "$build"
+ctest --test-dir "$build" --output-on-failure --timeout 900

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# End-to-end checks of the `escalon` command line: exit codes, gcc-style diagnostics, JSON,
+# graph output that Graphviz renders, eval results and errors, --help everywhere.
+# Usage: test_cli.sh PATH/TO/escalon SOURCE_DIR
+set -u
+bin=$1
+src=$2
+cd "$src" || exit 1
+pass=0
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+check() {  # check NAME EXPECTED_EXIT EXPECTED_SUBSTRING -- command...
+  local name=$1 want_rc=$2 want=$3
+  shift 4
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" -ne "$want_rc" ] || [[ "$out" != *"$want"* ]]; then
+    echo "FAIL $name: exit $rc (wanted $want_rc); output:"
+    echo "$out" | head -20
+    echo "  wanted to contain: $want"
+    fail=$((fail + 1))
+  else
+    pass=$((pass + 1))
+  fi
+}
+
+check "validate flows/" 0 "0 errors" -- "$bin" validate flows/
+check "validate valid examples" 0 "valid flows: 0 errors, 0 warnings" -- "$bin" validate tests/flows/valid
+check "validate invalid file" 1 "tests/flows/invalid/undefined-target.yaml:6:13: error: unknown step 'closd' in \`to\`; did you mean 'closed'?" \
+  -- "$bin" validate tests/flows/invalid/undefined-target.yaml
+check "validate reports every file" 1 "63 files, 0 valid flows" -- "$bin" validate tests/flows/invalid
+check "validate missing path" 1 "no such file or folder" -- "$bin" validate does/not/exist.yaml
+check "validate --strict turns warnings into errors" 1 "error: calendar 'office' is never used" \
+  -- "$bin" validate --strict tests/flows/invalid/unknown-calendar.yaml
+check "validate --json" 0 '"ok": true' -- "$bin" validate --json flows/
+out=$("$bin" validate --json tests/flows/invalid/sla-bad.yaml 2>/dev/null)
+if echo "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["ok"] is False and d["errors"]==2; x=d["diagnostics"][0]; assert (x["line"],x["column"],x["severity"])==(8,53,"error"), x' ; then
+  pass=$((pass + 1)); else echo "FAIL validate --json structure"; fail=$((fail + 1)); fi
+
+check "graph dot" 0 "digraph G {" -- "$bin" graph flows/technician-visit.yaml
+check "graph by id" 0 'label="Technician visit (v1)"' -- "$bin" graph technician-visit --path flows
+check "graph mermaid" 0 "flowchart LR" -- "$bin" graph flows/technician-visit.yaml --format mermaid
+check "graph bad format" 105 "not in" -- "$bin" graph flows/technician-visit.yaml --format png
+check "graph invalid flow" 1 "error: unknown step 'closd'" -- "$bin" graph tests/flows/invalid/undefined-target.yaml
+check "graph unknown id" 1 "no valid flow 'nope'" -- "$bin" graph nope --path flows
+if command -v dot >/dev/null; then
+  for f in flows/*.yaml tests/flows/valid/*.yaml; do
+    "$bin" graph "$f" -o "$tmp/g.dot" >/dev/null 2>&1 || continue   # libraries have no graph
+    if dot -Tsvg "$tmp/g.dot" -o "$tmp/g.svg" && grep -q "<svg" "$tmp/g.svg"; then pass=$((pass + 1)); else
+      echo "FAIL dot -Tsvg on $f"; fail=$((fail + 1)); fi
+  done
+else
+  echo "FAIL graphviz 'dot' is not installed (scripts/setup.sh installs it)"; fail=$((fail + 1))
+fi
+
+check "eval arithmetic" 0 "7" -- "$bin" eval '1 + 2 * 3'
+check "eval enum context" 0 "true" -- "$bin" eval --flow flows/technician-visit.yaml --data '{"customer":"ACME","priority":"high"}' 'priority == high'
+check "eval datetime" 0 '"2026-11-24T08:00:00Z"' -- "$bin" eval --data '{"slot":"2026-11-24T10:00:00Z"}' 'slot - 2h'
+check "eval now" 0 '"2026-11-23T08:00:00Z"' -- "$bin" eval --now 2026-11-23T08:00:00Z 'now()'
+check "eval business hours" 0 '"5h"' -- "$bin" eval --flow flows/technician-visit.yaml \
+  --data '{"customer":"x","slot":"2026-11-27T13:00:00Z"}' --now 2026-11-30T09:00:00Z "business_hours_between(slot, now()) + 1h"
+check "eval type" 0 "type: datetime" -- "$bin" eval --type --data '{"slot":"2026-11-24T10:00:00Z"}' 'slot + 1d'
+check "eval syntax error with caret" 1 "<expr>:1:7: error: unexpected '='; compare with '=='" -- "$bin" eval --data '{"count":1}' 'count = 1'
+check "eval unknown name" 1 "unknown name 'coutn'; did you mean 'count'?" -- "$bin" eval --data '{"count":1}' 'coutn > 0'
+check "eval bad json" 1 "--data is not valid JSON" -- "$bin" eval --data '{oops' '1'
+check "eval wrong data type for flow" 1 "priority: \"hgh\" is not one of normal, high, urgent" \
+  -- "$bin" eval --flow flows/technician-visit.yaml --data '{"priority":"hgh"}' 'priority'
+check "eval runtime error" 1 "division by zero" -- "$bin" eval --data '{"n":0}' '1 / n'
+
+check "--help" 0 "validate" -- "$bin" --help
+for sub in validate graph eval; do check "$sub --help" 0 "Usage" -- "$bin" "$sub" --help; done
+check "--version" 0 "escalon 0.1.0" -- "$bin" --version
+check "no subcommand" 106 "A subcommand is required" -- "$bin"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

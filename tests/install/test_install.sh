@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the build tree into a temporary prefix, then configures, builds and runs
+# examples/consumer against it with find_package(escalon CONFIG REQUIRED).
+# Usage: test_install.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+test -f "$tmp/prefix/include/escalon/escalon.hpp"
+test -f "$tmp/prefix/lib/cmake/escalon/escalonConfig.cmake"
+test -x "$tmp/prefix/bin/escalon"
+# No third-party header may leak into the public ones.
+if grep -rE '#include <(yaml-cpp|boost|date|fmt|nlohmann|sqlite3)' "$tmp/prefix/include/escalon"; then
+  echo "FAIL: a public header includes a private dependency"; exit 1
+fi
+cmake -S "$src/examples/consumer" -B "$tmp/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/consumer" >/dev/null
+out=$("$tmp/consumer/consumer" "$src/flows")
+echo "$out"
+[[ "$out" == *"technician-visit v1: 6 steps"* ]]
+"$tmp/prefix/bin/escalon" validate "$src/flows" 2>/dev/null
+echo "1 passed, 0 failed"
