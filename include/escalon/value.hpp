@@ -63,7 +63,7 @@ class Value {
   /// Canonical JSON text: datetimes as ISO-8601 strings, durations as compact text ("90s").
   /// Map keys are sorted, so equal values always print the same.
   [[nodiscard]] std::string to_json() const;
-  /// Short text for messages: strings unquoted, others like to_json().
+  /// Text for people and string(): strings, datetimes and durations unquoted, others like to_json().
   [[nodiscard]] std::string to_display() const;
 
   /// Structural equality; 2 == 2.0 is true (ints and numbers compare by value).

@@ -99,8 +99,12 @@ nlohmann::ordered_json to_jsonv(const Value& v) {
 std::string Value::to_json() const { return to_jsonv(*this).dump(); }
 
 std::string Value::to_display() const {
-  if (kind() == Kind::string) return as_string();
-  return to_json();
+  switch (kind()) {
+    case Kind::string: return as_string();
+    case Kind::datetime: return format_iso8601(as_datetime());
+    case Kind::duration: return format_duration(as_duration());
+    default: return to_json();
+  }
 }
 
 bool operator==(const Value& a, const Value& b) noexcept {

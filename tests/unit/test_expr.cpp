@@ -134,6 +134,9 @@ TEST_CASE("function library", "[expr]") {
   CHECK(eval("coalesce(null, customer)") == Value("ACME d.o.o."));
   CHECK(eval("is_set(info.missing)") == Value(false));
   CHECK(eval("string(count)") == Value("3"));
+  CHECK(eval("string(slot)") == Value("2026-11-24T10:00:00Z"));
+  CHECK(eval("string(wait)") == Value("2h"));
+  CHECK(eval("string(tags)") == Value(R"(["vip","tv"])"));
   CHECK(eval("now()") == Value(*parse_iso8601("2026-11-23T08:00:00Z")));
 }
 
@@ -189,6 +192,7 @@ TEST_CASE("syntax errors point at the offending character", "[expr]") {
   CHECK(error_message("'open") == "expression ends too early: expected '''");
   CHECK(error_message("") == "expression is empty");
   CHECK(error_message("count 1") == "unexpected '1' after a complete expression");
+  CHECK(error_message("1 < count < 3") == "unexpected '<' after a complete expression");  // no chaining
   CHECK(error_message("2026-12-25") == "the date 2026-12-25 needs a time and an offset, e.g. 2026-12-25T00:00:00Z");
   CHECK(error_message("99999999999999999999") == "number 99999999999999999999 is too large for an int");
 }
