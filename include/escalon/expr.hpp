@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,7 +37,8 @@ class Calendar;
 
 /// What an expression may see while it runs. Pointers are borrowed for the call only.
 struct EvalContext {
-  const Map* data = nullptr;            ///< case data
+  std::span<const Value> fields;        ///< case data by slot (see ExprEnv::slots); preferred
+  const Map* data = nullptr;            ///< case data by name, for names without a slot
   const Value* event = nullptr;         ///< payload of the event being handled (`event.x`)
   const Map* case_info = nullptr;       ///< `case.id`, `case.flow`, `case.step`, `case.started`, ...
   TimePoint now{};                      ///< what now() returns
@@ -48,6 +50,9 @@ struct EvalContext {
 /// The names an expression may use, and their types, for type-checking at load.
 struct ExprEnv {
   std::map<std::string, Type, std::less<>> data;  ///< case data fields
+  /// Optional: the position of each data field in EvalContext::fields, so evaluation reads
+  /// fields by index instead of by name. Names without a slot are looked up in EvalContext::data.
+  std::map<std::string, std::int32_t, std::less<>> slots;
   std::optional<Type> event;                      ///< set where `event` is in scope
   bool case_info = true;                          ///< whether `case.*` is in scope
   const std::vector<RuleTable>* rules = nullptr;  ///< tables callable as rule('name')

@@ -107,6 +107,7 @@ class Checker {
   Type name(ExprNode& n, const Type* enum_ctx) {
     if (auto it = env_.data.find(n.name); it != env_.data.end()) {
       n.op = Op::data;
+      if (auto sl = env_.slots.find(n.name); sl != env_.slots.end()) n.slot = sl->second;
       return it->second;
     }
     if (n.name == "event" && env_.event) {

@@ -33,6 +33,7 @@ const Value& eval_ref(const ExprNode& n, const EvalContext& ctx, Value& tmp) {
   switch (n.op) {
     case Op::literal: return n.literal;
     case Op::data: {
+      if (n.slot >= 0 && static_cast<std::size_t>(n.slot) < ctx.fields.size()) return ctx.fields[static_cast<std::size_t>(n.slot)];
       if (!ctx.data) return null_value;
       auto it = ctx.data->find(n.name);
       return it == ctx.data->end() ? null_value : it->second;

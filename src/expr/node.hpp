@@ -37,6 +37,7 @@ struct ExprNode {
   Fn fn = Fn::none;
   std::uint32_t pos = 0;      // offset of the node's first character in the expression text
   std::int32_t rule = -1;     // Fn::rule: index into EvalContext::rules
+  std::int32_t slot = -1;     // Op::data: index into EvalContext::fields, when the env gave one
   std::string name;           // name, member, call
   Value literal;
   std::vector<NodePtr> kids;

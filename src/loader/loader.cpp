@@ -364,7 +364,10 @@ void Loader::resolve_subflows() {
       }
       Step& s = p.flow->steps[p.step];
       ExprEnv child_env;
-      for (const auto& f : child->data) child_env.data[f.name] = f.type;
+      for (std::size_t ci = 0; ci < child->data.size(); ++ci) {
+        child_env.data[child->data[ci].name] = child->data[ci].type;
+        child_env.slots[child->data[ci].name] = static_cast<std::int32_t>(ci);
+      }
       child_env.rules = &child->rules;
       if (p.input) {
         MapReader m(rep_, *p.src, *p.input, "`input`", std::vector<std::string>{});
@@ -503,7 +506,10 @@ void FlowBuilder::build(const YAML::Node& root) {
       if (auto f = field(src_, k.Scalar(), v, fmt::format("data field '{}'", k.Scalar()))) flow_.data.push_back(std::move(*f));
     }
   }
-  for (const auto& f : flow_.data) env_.data[f.name] = f.type;
+  for (std::size_t i = 0; i < flow_.data.size(); ++i) {
+    env_.data[flow_.data[i].name] = flow_.data[i].type;
+    env_.slots[flow_.data[i].name] = static_cast<std::int32_t>(i);
+  }
   env_.rules = &flow_.rules;
   rule_bodies();
   if (auto n = top.get("steps")) steps(*n);

@@ -3,9 +3,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <nlohmann/json.hpp>
-
 #include "escalon/error.hpp"
+#include "model/json.hpp"
 
 namespace escalon {
 
@@ -71,8 +70,9 @@ const Value* Value::find(std::string_view key) const noexcept {
   return it == (*p)->end() ? nullptr : &it->second;
 }
 
-namespace {
-nlohmann::ordered_json to_jsonv(const Value& v) {
+namespace detail {
+nlohmann::ordered_json value_to_json(const Value& v) {
+  const auto& to_jsonv = value_to_json;
   switch (v.kind()) {
     case Value::Kind::null: return nullptr;
     case Value::Kind::boolean: return v.as_bool();
@@ -94,9 +94,9 @@ nlohmann::ordered_json to_jsonv(const Value& v) {
   }
   return nullptr;
 }
-}  // namespace
+}  // namespace detail
 
-std::string Value::to_json() const { return to_jsonv(*this).dump(); }
+std::string Value::to_json() const { return detail::value_to_json(*this).dump(); }
 
 std::string Value::to_display() const {
   switch (kind()) {

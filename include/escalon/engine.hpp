@@ -1,0 +1,244 @@
+#pragma once
+/// @file engine.hpp
+/// The engine a host application embeds: it runs cases of loaded flows, fires deadlines,
+/// escalations and SLAs on a clock the host controls, calls the host's actions and
+/// notification listeners, and records every change in the journal.
+///
+/// @code
+///   escalon::ManualClock clock{"2026-11-23T08:00:00Z"};
+///   escalon::Engine engine{{.clock = &clock}};
+///   engine.load({"flows/"});
+///   engine.on_action("erp.order_parts", [](escalon::ActionContext& a) { a.set("order_id", "PO-1"); });
+///   engine.on_notify([](const escalon::Notification& n) { /* mail, pager, dashboard */ });
+///   auto id = engine.start("technician-visit", {{"customer", "ACME"}, {"parts_needed", true}});
+///   engine.send(id, "submit", {{"preferred_slots", escalon::List{}}}, {.actor = "agent-17", .channel = "phone"});
+///   clock.advance(std::chrono::hours{30});
+///   engine.run_due();                       // deadlines and escalations, in time order
+///   auto c = engine.get(id);                // step, data, assignee, deadlines, SLAs
+/// @endcode
+///
+/// What happens when (the write path of one call):
+///   1. everything that fell due up to now() fires first, in (time, scheduling order);
+///   2. the call is applied, or refused: a refused call throws and leaves a `rejected` record,
+///      the case is unchanged;
+///   3. entering a step sets its role and assignee, runs on_enter hooks, starts its deadline,
+///      pauses or resumes SLAs, and runs automatic steps (decisions, actions, waits) at once;
+///   4. host callbacks (actions, notifications) run after the engine's lock is released, in the
+///      order they arose, so a handler may call the engine again.
+///
+/// Thread-safety: every member may be called from any thread. Calls are serialized by one lock,
+/// so events to one case apply in a single order and the journal is one sequence.
+/// Determinism: same flows, same calls in the same order, same clock readings => same journal.
+
+#include <chrono>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "escalon/clock.hpp"
+#include "escalon/error.hpp"
+#include "escalon/flow.hpp"
+#include "escalon/journal.hpp"
+#include "escalon/value.hpp"
+
+namespace escalon {
+
+/// A case id that the engine does not know.
+class CaseError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// An event or call that the case cannot take now (not handled in this step, no guard holds,
+/// bad payload, case already closed). A `rejected` record was written; the case is unchanged.
+class EventError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Who sent an event and through which channel (phone, email, chat, web...).
+struct EventOptions {
+  std::string actor;
+  std::string channel;
+};
+
+struct StartOptions {
+  std::string id;        ///< the case id; empty: the engine numbers cases "<flow>-<n>"
+  std::string actor;
+  std::string channel;
+  std::int64_t version = 0;  ///< 0: the newest loaded version of the flow
+};
+
+/// What an action handler sees and returns.
+class ActionContext {
+ public:
+  ActionContext(std::string_view case_id, std::string_view step, std::string_view action, std::int32_t attempt,
+                Map inputs, Map data)
+      : case_id_(case_id), step_(step), action_(action), attempt_(attempt), inputs_(std::move(inputs)), data_(std::move(data)) {}
+  [[nodiscard]] const std::string& case_id() const noexcept { return case_id_; }
+  [[nodiscard]] const std::string& step() const noexcept { return step_; }
+  [[nodiscard]] const std::string& action() const noexcept { return action_; }
+  /// 1 for the first attempt.
+  [[nodiscard]] std::int32_t attempt() const noexcept { return attempt_; }
+  /// The step's `with:` values.
+  [[nodiscard]] const Map& inputs() const noexcept { return inputs_; }
+  /// A copy of the case data when the action was called.
+  [[nodiscard]] const Map& data() const noexcept { return data_; }
+  /// A result, merged into the case data when the handler returns (must be a data field).
+  void set(std::string name, Value v) { results_[std::move(name)] = std::move(v); }
+  [[nodiscard]] const Map& results() const noexcept { return results_; }
+
+ private:
+  std::string case_id_, step_, action_;
+  std::int32_t attempt_;
+  Map inputs_, data_, results_;
+};
+
+/// A handler signals failure by throwing (any exception): the step retries with backoff, then
+/// goes to `on_error` or raises an incident. The exception's message is kept in the journal.
+using ActionHandler = std::function<void(ActionContext&)>;
+
+struct Notification {
+  TimePoint at{};
+  std::string case_id;
+  std::string flow;
+  std::string step;
+  std::vector<std::string> to;   ///< roles or user:NAME
+  std::string message;
+  std::string reason;            ///< "escalation", "sla-warning", "sla-breached", "on_enter", "on_exit"
+  std::int32_t level = 0;
+  std::int32_t repeat = 0;
+};
+using NotifyHandler = std::function<void(const Notification&)>;
+
+enum class CaseStatus : std::uint8_t { active, completed, cancelled, incident };
+[[nodiscard]] std::string_view case_status_name(CaseStatus s) noexcept;
+
+struct DeadlineView {
+  std::string step;
+  TimePoint started{};
+  TimePoint due{};
+  bool overdue = false;
+  std::int32_t level = 0;        ///< highest escalation level fired so far (0 = none)
+};
+
+struct SlaView {
+  std::string name;
+  enum class State : std::uint8_t { running, paused, met, breached } state = State::running;
+  Duration elapsed{0};           ///< counted time (business time on business calendars)
+  Duration remaining{0};         ///< until the target; negative once breached
+  TimePoint due{};               ///< when it runs out if it keeps running
+  bool warned = false;
+  std::int32_t level = 0;
+};
+[[nodiscard]] std::string_view sla_state_name(SlaView::State s) noexcept;
+
+/// A snapshot of one case.
+struct CaseView {
+  std::string id;
+  std::string flow;
+  std::int64_t version = 0;
+  CaseStatus status = CaseStatus::active;
+  std::vector<std::string> steps;   ///< current step(s)
+  std::string role;
+  std::string assignee;
+  std::string priority;             ///< the data field `priority`, when the flow has one
+  Map data;
+  TimePoint started{};
+  TimePoint entered{};              ///< when the current step was entered
+  std::vector<DeadlineView> deadlines;
+  std::vector<SlaView> slas;
+  std::string outcome;
+  std::string incident;             ///< why the case needs a person (status incident)
+  [[nodiscard]] bool overdue() const noexcept;
+  [[nodiscard]] std::int32_t level() const noexcept;   ///< highest escalation level of open deadlines
+};
+
+/// A work-queue query; empty fields do not filter. Results are sorted by priority (when the
+/// flow's `priority` enum lists values from low to high: highest first), then by entered time.
+struct Query {
+  std::string flow;
+  std::string step;
+  std::string role;
+  std::string assignee;
+  std::optional<CaseStatus> status = CaseStatus::active;
+  std::optional<bool> overdue;
+  std::int32_t min_level = 0;        ///< at least this escalation level
+  std::size_t limit = 0;             ///< 0: no limit
+};
+
+struct EngineOptions {
+  /// The clock; null: the system clock. Not owned: it must outlive the engine.
+  const Clock* clock = nullptr;
+  /// Keep the journal in memory for history() and journal(). A host that streams records to
+  /// its own store (see `journal_sink`) can turn this off to save memory.
+  bool keep_journal = true;
+  /// Called for every record, in order, while the engine lock is held: keep it short and do
+  /// not call the engine from it.
+  std::function<void(const Record&)> journal_sink;
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Loads and checks flow files and folders (see loader.hpp). Throws FlowError with every
+  /// diagnostic; on error nothing of the call is loaded.
+  void load(std::span<const std::string> paths);
+  void load(std::initializer_list<std::string> paths);
+  /// Adds flows loaded elsewhere.
+  void add_flows(std::span<const FlowPtr> flows);
+  /// The loaded flows (every version).
+  [[nodiscard]] std::vector<FlowPtr> flows() const;
+
+  /// Registers the handler of `call: name`; replaces an earlier one.
+  void on_action(std::string name, ActionHandler handler);
+  /// Adds a notification listener.
+  void on_notify(NotifyHandler handler);
+
+  /// Starts a case. Data is checked against the flow's schema: defaults applied, values
+  /// converted where lossless (ISO text to datetime...), required fields demanded.
+  /// Throws EventError (unknown flow), DataError (bad data) or EventError (duplicate id).
+  std::string start(std::string_view flow, Map data = {}, StartOptions options = {});
+  /// Sends an event. Throws CaseError for an unknown case, EventError when the case cannot
+  /// take it (recorded as `rejected`), DataError for a payload that does not fit the form.
+  void send(std::string_view case_id, std::string_view event, Map payload = {}, EventOptions options = {});
+  /// Changes case data from outside (a customer moved the visit): checked like `set`;
+  /// deadlines whose `at:` reads a changed field are rescheduled.
+  void update(std::string_view case_id, Map changes, EventOptions options = {});
+  /// Cancels an active case: its deadlines and SLAs stop.
+  void cancel(std::string_view case_id, std::string_view reason = {}, EventOptions options = {});
+  /// Moves the due time of the running deadline of the case's current step (e.g. a new
+  /// visit slot). Throws EventError when the step has no deadline.
+  void reschedule(std::string_view case_id, TimePoint due, EventOptions options = {});
+  /// For a case in an incident: `retry` runs the failed action again; `resolve` moves the case
+  /// on to `next` (or a given step) as if the action had succeeded, merging `data`.
+  void retry(std::string_view case_id, EventOptions options = {});
+  void resolve(std::string_view case_id, Map data = {}, std::string_view to_step = {}, EventOptions options = {});
+
+  /// Fires everything due up to the clock's now(), in time order; returns how many timers fired.
+  std::size_t run_due();
+  /// When the next timer is due, if any (for a host's own scheduler).
+  [[nodiscard]] std::optional<TimePoint> next_due() const;
+
+  [[nodiscard]] CaseView get(std::string_view case_id) const;
+  [[nodiscard]] std::vector<CaseView> query(const Query& q = {}) const;
+  [[nodiscard]] std::vector<Record> history(std::string_view case_id) const;
+  /// The whole journal (or one case's) as JSON Lines.
+  [[nodiscard]] std::string journal_jsonl(std::string_view case_id = {}) const;
+  [[nodiscard]] std::size_t case_count() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace escalon

@@ -1,0 +1,32 @@
+#include "escalon/clock.hpp"
+
+#include <fmt/format.h>
+
+#include "escalon/error.hpp"
+
+namespace escalon {
+
+TimePoint SystemClock::now() const {
+  return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+}
+
+ManualClock::ManualClock(std::string_view iso8601) : ms_(0) {
+  auto t = parse_iso8601(iso8601);
+  if (!t) throw Error(fmt::format("'{}' is not an ISO-8601 instant such as 2026-11-23T08:00:00Z", iso8601));
+  ms_.store(t->time_since_epoch().count());
+}
+
+void ManualClock::advance(Duration d) {
+  if (d < Duration{0}) throw Error(fmt::format("a clock cannot move backwards (advance by {})", format_duration(d)));
+  ms_.fetch_add(d.count(), std::memory_order_acq_rel);
+}
+
+void ManualClock::set(TimePoint t) {
+  const auto now = ms_.load(std::memory_order_acquire);
+  if (t.time_since_epoch().count() < now)
+    throw Error(fmt::format("a clock cannot move backwards (from {} to {})", format_iso8601(TimePoint{Duration{now}}),
+                            format_iso8601(t)));
+  ms_.store(t.time_since_epoch().count(), std::memory_order_release);
+}
+
+}  // namespace escalon

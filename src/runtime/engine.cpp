@@ -1,0 +1,1434 @@
+// The engine: cases, steps, clocks (deadlines, SLAs, waits, retries), the journal.
+//
+// Design:
+// - A case keeps its data as a vector indexed like the flow's `data:` list (expressions were
+//   compiled with those slots), its current step, and a few clocks.
+// - Deadlines and SLAs are one kind of clock: a length `total` measured in wall or business
+//   time, `consumed` before `since`, and a `running` flag (SLAs pause). Escalation shares,
+//   warnings and the due time are points on that clock; `after:` levels and repeats are
+//   offsets from the due time or the previous firing.
+// - One binary heap of (time, sequence) holds the next point of every clock. Cancelling is
+//   O(1): the clock's generation moves on and stale heap entries are skipped when popped.
+//   Processing a point happens at the point's own time, so a journal does not depend on how
+//   late run_due() was called.
+// - Host callbacks run with the lock released, in the order they arose (FIFO): action handlers
+//   right after the unit of work that called them, notifications at the end of the API call.
+
+#include "escalon/engine.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <mutex>
+#include <queue>
+#include <unordered_map>
+
+#include "escalon/calendar.hpp"
+#include "escalon/loader.hpp"
+#include "expr/node.hpp"
+#include "model/suggest.hpp"
+
+namespace escalon {
+
+std::string_view case_status_name(CaseStatus s) noexcept {
+  switch (s) {
+    case CaseStatus::active: return "active";
+    case CaseStatus::completed: return "completed";
+    case CaseStatus::cancelled: return "cancelled";
+    case CaseStatus::incident: return "incident";
+  }
+  return "?";
+}
+
+std::string_view sla_state_name(SlaView::State s) noexcept {
+  switch (s) {
+    case SlaView::State::running: return "running";
+    case SlaView::State::paused: return "paused";
+    case SlaView::State::met: return "met";
+    case SlaView::State::breached: return "breached";
+  }
+  return "?";
+}
+
+bool CaseView::overdue() const noexcept {
+  return std::any_of(deadlines.begin(), deadlines.end(), [](const DeadlineView& d) { return d.overdue; });
+}
+
+std::int32_t CaseView::level() const noexcept {
+  std::int32_t l = 0;
+  for (const auto& d : deadlines) l = std::max(l, d.level);
+  return l;
+}
+
+namespace {
+
+constexpr int max_automatic_moves = 1000;
+const std::string engine_actor = "escalon";
+
+// Runtime companion of a loaded flow: compiled calendars and per-step lookups.
+struct FlowRt {
+  FlowPtr flow;
+  std::map<std::string, std::unique_ptr<Calendar>, std::less<>> calendars;
+  const Calendar* default_cal = nullptr;
+  std::int32_t priority_slot = -1;
+  std::vector<std::vector<char>> sla_pause, sla_stop;  // [sla][step]
+  bool uses_case = false;                               // some expression reads case.*
+
+  const Calendar* calendar(const std::string& name) const {
+    if (name.empty()) return default_cal;
+    auto it = calendars.find(name);
+    return it == calendars.end() ? nullptr : it->second.get();
+  }
+};
+
+enum class ClockKind : std::uint8_t { sla, deadline, timer };
+enum class TimerPurpose : std::uint8_t { none, wait, retry };
+
+struct RungState {
+  std::int32_t count = 0;
+  TimePoint last{};
+};
+
+struct ClockState {
+  ClockKind kind = ClockKind::deadline;
+  TimerPurpose purpose = TimerPurpose::none;
+  bool active = false;
+  bool running = false;
+  bool warned = false;
+  bool done = false;  // deadline: due passed; SLA: breached
+  bool met = false;
+  bool business = false;
+  std::int32_t index = -1;  // SLA index, or the step index
+  std::int32_t level = 0;
+  std::int32_t attempt = 0;  // retry timers
+  std::uint32_t gen = 0;
+  std::uint32_t visit = 0;   // the step visit a deadline or timer belongs to
+  const Calendar* cal = nullptr;
+  Duration total{0};
+  Duration consumed{0};
+  TimePoint started{};
+  TimePoint since{};
+  TimePoint at{};  // timers
+  std::vector<RungState> rungs;
+};
+
+struct Case {
+  std::string id;
+  FlowRt* rt = nullptr;
+  CaseStatus status = CaseStatus::active;
+  std::int32_t step = -1;
+  std::uint32_t visit = 0;
+  std::uint32_t slot = 0;
+  std::vector<Value> data;
+  std::string assignee;
+  std::string outcome;
+  std::string incident;
+  TimePoint started{};
+  TimePoint entered{};
+  std::vector<ClockState> clocks;  // [0, slas) SLAs, then the step deadline, then the step timer
+  std::vector<std::uint32_t> records;
+  const Flow& flow() const { return *rt->flow; }
+  const Step& current() const { return flow().steps[static_cast<std::size_t>(step)]; }
+  std::size_t deadline_clock() const { return flow().slas.size(); }
+  std::size_t timer_clock() const { return flow().slas.size() + 1; }
+};
+
+struct HeapEntry {
+  TimePoint at;
+  std::uint64_t seq;
+  std::uint32_t slot;
+  std::uint16_t clock;
+  std::uint32_t gen;
+  bool operator>(const HeapEntry& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+};
+
+struct Job {  // an action call waiting to run outside the lock
+  std::uint32_t slot;
+  std::uint32_t visit;
+  std::int32_t attempt;
+  TimePoint at;
+  bool hook = false;         // on_enter/on_exit call: results merged, no retry or incident
+  const Hook* hook_def = nullptr;
+};
+
+enum class PointKind : std::uint8_t { warn, rung, due, timer };
+struct Point {
+  TimePoint at;
+  PointKind kind;
+  std::int32_t rung = -1;
+};
+
+// A change that passed every check and can now be applied.
+struct Change {
+  std::int32_t slot;
+  Value value;
+};
+
+std::string join(const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, ",")); }
+
+}  // namespace
+
+struct Engine::Impl {
+  EngineOptions options;
+  SystemClock system_clock;
+  const Clock* clock;
+
+  mutable std::mutex mutex;
+  std::vector<std::unique_ptr<FlowRt>> flows;
+  std::map<std::string, ActionHandler, std::less<>> actions;
+  std::vector<NotifyHandler> listeners;
+
+  std::vector<std::unique_ptr<Case>> cases;
+  std::unordered_map<std::string, std::uint32_t> by_id;
+  std::map<std::string, std::uint64_t, std::less<>> id_counters;
+
+  mutable std::priority_queue<HeapEntry, std::vector<HeapEntry>, std::greater<>> heap;
+  std::uint64_t timer_seq = 0;
+  std::uint64_t record_seq = 0;
+  std::vector<Record> journal;
+  std::vector<Record> orphan_records;  // rejected calls for unknown cases
+  std::deque<Job> jobs;
+  std::vector<Notification> outbox;
+
+  explicit Impl(EngineOptions o) : options(std::move(o)), clock(options.clock ? options.clock : &system_clock) {}
+
+  // ------------------------------------------------------------------------- journal
+
+  Record make(const Case& c, RecordType type, TimePoint at) const {
+    Record r;
+    r.at = at;
+    r.case_id = c.id;
+    r.type = type;
+    if (c.step >= 0) r.step = c.current().name;
+    return r;
+  }
+
+  void commit(Case* c, Record r) {
+    r.seq = ++record_seq;
+    if (options.journal_sink) options.journal_sink(r);
+    if (!options.keep_journal) return;
+    if (c) c->records.push_back(static_cast<std::uint32_t>(journal.size()));
+    journal.push_back(std::move(r));
+  }
+
+  // ------------------------------------------------------------------------- flows
+
+  void add_flow(FlowPtr f) {
+    for (const auto& rt : flows)
+      if (rt->flow->id == f->id && rt->flow->version == f->version) {
+        if (rt->flow->content_hash == f->content_hash) return;
+        throw Error(fmt::format("flow '{}' version {} is already loaded with other content; give the changed flow a "
+                                "new version",
+                                f->id, f->version),
+                    f->where);
+      }
+    auto rt = std::make_unique<FlowRt>();
+    rt->flow = f;
+    for (const auto& [name, spec] : f->calendars) rt->calendars.emplace(name, std::make_unique<Calendar>(spec));
+    rt->default_cal = rt->calendar(f->calendar);
+    for (std::size_t i = 0; i < f->data.size(); ++i)
+      if (f->data[i].name == "priority") rt->priority_slot = static_cast<std::int32_t>(i);
+    for (const auto& sla : f->slas) {
+      std::vector<char> pause(f->steps.size(), 0), stop(f->steps.size(), 0);
+      for (const auto& p : sla.pause_in) pause[static_cast<std::size_t>(f->step_index(p))] = 1;
+      for (const auto& p : sla.stop_in) stop[static_cast<std::size_t>(f->step_index(p))] = 1;
+      if (sla.stop_in.empty())
+        for (std::size_t i = 0; i < f->steps.size(); ++i) stop[i] = f->steps[i].kind == StepKind::end;
+      rt->sla_pause.push_back(std::move(pause));
+      rt->sla_stop.push_back(std::move(stop));
+    }
+    auto scan = [&](const Expression& e) { rt->uses_case = rt->uses_case || e.text().find("case") != std::string::npos; };
+    for (const auto& s : f->steps) {
+      scan(s.assign);
+      for (const auto& t : s.on) { scan(t.when); for (const auto& a : t.set) scan(a.value); }
+      for (const auto& t : s.branches) { scan(t.when); for (const auto& a : t.set) scan(a.value); }
+      for (const auto& a : s.with) scan(a.value);
+      if (s.deadline) scan(s.deadline->at);
+      scan(s.wait_until);
+    }
+    flows.push_back(std::move(rt));
+  }
+
+  FlowRt* find_flow(std::string_view id, std::int64_t version) const {
+    FlowRt* best = nullptr;
+    for (const auto& rt : flows) {
+      if (rt->flow->id != id) continue;
+      if (version ? rt->flow->version == version : (!best || rt->flow->version > best->flow->version)) best = rt.get();
+    }
+    return best;
+  }
+
+  // ------------------------------------------------------------------------- expressions
+
+  Map case_info(const Case& c) const {
+    Map m{{"id", c.id}, {"flow", c.flow().id}, {"version", c.flow().version}, {"started", c.started},
+          {"entered", c.entered}, {"assignee", c.assignee}};
+    if (c.step >= 0) {
+      m["step"] = c.current().name;
+      m["role"] = c.current().role;
+    }
+    return m;
+  }
+
+  struct Ctx {
+    EvalContext ctx;
+    Map info;
+  };
+
+  // The evaluation context of a case at time `at` (with `event` as payload, if any).
+  void fill(Ctx& x, const Case& c, TimePoint at, const Value* event) const {
+    x.ctx.fields = std::span<const Value>(c.data);
+    x.ctx.event = event;
+    x.ctx.now = at;
+    x.ctx.calendar = c.rt->default_cal;
+    x.ctx.rules = &c.flow().rules;
+    if (c.rt->uses_case) {
+      x.info = case_info(c);
+      x.ctx.case_info = &x.info;
+    }
+  }
+
+  // Evaluates assignments into checked changes without touching the case.
+  std::vector<Change> changes_for(const Case& c, const std::vector<Assignment>& set, const EvalContext& ctx) const {
+    std::vector<Change> out;
+    for (const auto& a : set) {
+      const auto slot = c.flow().find_field(a.field) - c.flow().data.data();
+      const DataField& f = c.flow().data[static_cast<std::size_t>(slot)];
+      out.push_back({static_cast<std::int32_t>(slot), f.type.coerce(a.value.evaluate(ctx), a.field)});
+    }
+    return out;
+  }
+
+  void apply_changes(Case& c, const std::vector<Change>& changes, TimePoint at, const std::string& actor = {},
+                     const std::string& channel = {}) {
+    bool changed = false;
+    for (const auto& ch : changes) {
+      Value& v = c.data[static_cast<std::size_t>(ch.slot)];
+      if (v == ch.value && v.kind() == ch.value.kind()) continue;
+      Record r = make(c, RecordType::data_changed, at);
+      r.target = c.flow().data[static_cast<std::size_t>(ch.slot)].name;
+      r.old_value = v;
+      r.new_value = ch.value;
+      r.actor = actor;
+      r.channel = channel;
+      v = ch.value;
+      commit(&c, std::move(r));
+      changed = true;
+    }
+    if (changed) data_changed(c, at);
+  }
+
+  // A deadline with `at:` follows the data it reads (e.g. the booked slot).
+  void data_changed(Case& c, TimePoint at) {
+    if (c.status != CaseStatus::active || c.step < 0) return;
+    const auto& dl = c.current().deadline;
+    if (!dl || dl->at.empty()) return;
+    ClockState& k = c.clocks[c.deadline_clock()];
+    Ctx x;
+    fill(x, c, at, nullptr);
+    Value due;
+    try {
+      due = dl->at.evaluate(x.ctx);
+    } catch (const EvalError& e) {
+      raise_incident(c, at, e.what());
+      return;
+    }
+    if (due.kind() != Value::Kind::datetime) return;
+    if (k.active && due_instant(k) == due.as_datetime()) return;
+    set_absolute_deadline(c, due.as_datetime(), at);
+  }
+
+  // ------------------------------------------------------------------------- clocks
+
+  static TimePoint advance(const ClockState& k, TimePoint from, Duration d) {
+    if (d <= Duration{0}) return from;
+    return k.business && k.cal ? k.cal->add_business_time(from, d) : from + d;
+  }
+  static Duration measured(const ClockState& k, TimePoint a, TimePoint b) {
+    return k.business && k.cal ? k.cal->business_time_between(a, b) : b - a;
+  }
+  static TimePoint due_instant(const ClockState& k) { return advance(k, k.since, k.total - k.consumed); }
+  static TimePoint share_instant(const ClockState& k, double share) {
+    const Duration threshold{static_cast<std::int64_t>(static_cast<double>(k.total.count()) * share)};
+    return advance(k, k.since, threshold - k.consumed);
+  }
+  static TimePoint after(const ClockState& k, TimePoint from, const DurationSpec& d) {
+    if (!d.is_business() || !k.cal) return from + d.length;
+    return k.cal->due(from, d);
+  }
+  Duration elapsed(const ClockState& k, TimePoint now) const {
+    return k.consumed + (k.running ? measured(k, k.since, now) : Duration{0});
+  }
+
+  const std::vector<Escalation>& ladder(const Case& c, const ClockState& k) const {
+    static const std::vector<Escalation> none;
+    if (k.kind == ClockKind::sla) return c.flow().slas[static_cast<std::size_t>(k.index)].escalate;
+    if (k.kind == ClockKind::deadline) return c.flow().steps[static_cast<std::size_t>(k.index)].deadline->escalate;
+    return none;
+  }
+
+  std::optional<Point> next_point(const Case& c, const ClockState& k) const {
+    if (!k.active) return std::nullopt;
+    if (k.kind == ClockKind::timer) return Point{k.at, PointKind::timer};
+    if (!k.running) return std::nullopt;
+    std::optional<Point> best;
+    auto consider = [&](TimePoint t, PointKind kind, std::int32_t rung) {
+      if (!best || t < best->at) best = Point{t, kind, rung};  // ties: the earlier candidate wins
+    };
+    if (k.kind == ClockKind::sla && !k.warned) {
+      const auto& sla = c.flow().slas[static_cast<std::size_t>(k.index)];
+      if (sla.warn_at) consider(share_instant(k, *sla.warn_at), PointKind::warn, -1);
+    }
+    const auto& rungs = ladder(c, k);
+    for (std::size_t i = 0; i < rungs.size(); ++i) {
+      const Escalation& e = rungs[i];
+      const RungState& st = k.rungs[i];
+      if (st.count == 0) {
+        consider(e.anchor == Escalation::Anchor::share ? share_instant(k, e.share) : after(k, due_instant(k), e.offset),
+                 PointKind::rung, static_cast<std::int32_t>(i));
+      } else if (e.repeat && (!e.max || st.count <= *e.max)) {
+        consider(after(k, st.last, *e.repeat), PointKind::rung, static_cast<std::int32_t>(i));
+      }
+    }
+    if (!k.done) consider(due_instant(k), PointKind::due, -1);
+    return best;
+  }
+
+  void schedule(Case& c, std::size_t idx) {
+    ClockState& k = c.clocks[idx];
+    ++k.gen;
+    if (auto p = next_point(c, k))
+      heap.push({p->at, ++timer_seq, c.slot, static_cast<std::uint16_t>(idx), k.gen});
+  }
+
+  // Reinitialises a clock slot. The generation carries on, so heap entries of the clock's
+  // previous use can never match the new one.
+  static void reset_clock(ClockState& k) {
+    const auto gen = k.gen + 1;
+    k = ClockState{};
+    k.gen = gen;
+  }
+
+  void stop_clock(Case& c, std::size_t idx) {
+    ClockState& k = c.clocks[idx];
+    k.active = false;
+    ++k.gen;
+  }
+
+  void start_deadline(Case& c, TimePoint at) {
+    const Step& s = c.current();
+    ClockState& k = c.clocks[c.deadline_clock()];
+    reset_clock(k);
+    k.kind = ClockKind::deadline;
+    k.index = c.step;
+    k.visit = c.visit;
+    k.started = k.since = at;
+    k.rungs.resize(s.deadline->escalate.size());
+    if (s.deadline->within) {
+      const DurationSpec& d = *s.deadline->within;
+      k.cal = c.rt->calendar(s.deadline->calendar);
+      k.business = d.is_business() && k.cal;
+      k.total = d.basis == TimeBasis::business_days && k.cal ? k.cal->business_time_between(at, k.cal->add_business_days(at, d.days))
+                                                             : d.length;
+      k.active = k.running = true;
+      record_deadline(c, k, at);
+      schedule(c, c.deadline_clock());
+      return;
+    }
+    // `at:` — absolute; no deadline while the expression gives null (e.g. no slot booked yet).
+    Ctx x;
+    fill(x, c, at, nullptr);
+    const Value due = s.deadline->at.evaluate(x.ctx);
+    if (due.kind() == Value::Kind::datetime) set_absolute_deadline(c, due.as_datetime(), at);
+  }
+
+  // Sets (or moves) the running deadline of the current step to an absolute due time. Levels
+  // already fired stay fired: every level fires once per deadline.
+  void set_absolute_deadline(Case& c, TimePoint due, TimePoint at) {
+    const Step& s = c.current();
+    ClockState& k = c.clocks[c.deadline_clock()];
+    if (!k.active || k.visit != c.visit) {
+      reset_clock(k);
+      k.kind = ClockKind::deadline;
+      k.index = c.step;
+      k.visit = c.visit;
+      k.started = at;
+      k.rungs.resize(s.deadline->escalate.size());
+    }
+    k.business = false;
+    k.since = k.started;
+    k.consumed = Duration{0};
+    k.total = std::max(Duration{0}, due - k.started);
+    k.done = due <= at && k.done;
+    k.active = k.running = true;
+    record_deadline(c, k, at);
+    schedule(c, c.deadline_clock());
+  }
+
+  void record_deadline(Case& c, const ClockState& k, TimePoint at, const std::string& sla = {}) {
+    Record r = make(c, RecordType::deadline_set, at);
+    r.due = due_instant(k);
+    r.target = sla;
+    commit(&c, std::move(r));
+  }
+
+  void start_slas(Case& c, TimePoint at) {
+    for (std::size_t i = 0; i < c.flow().slas.size(); ++i) {
+      const Sla& sla = c.flow().slas[i];
+      ClockState& k = c.clocks[i];
+      k.kind = ClockKind::sla;
+      k.index = static_cast<std::int32_t>(i);
+      k.cal = c.rt->calendar(sla.calendar);
+      k.business = sla.within.is_business() && k.cal;
+      k.total = sla.within.basis == TimeBasis::business_days && k.cal
+                    ? k.cal->business_time_between(at, k.cal->add_business_days(at, sla.within.days))
+                    : sla.within.length;
+      k.started = k.since = at;
+      k.rungs.resize(sla.escalate.size());
+      k.active = true;
+      k.running = false;  // the start step decides (pause_in, role)
+    }
+  }
+
+  // Pauses, resumes or stops each SLA for the step just entered.
+  void update_slas(Case& c, TimePoint at) {
+    const auto step = static_cast<std::size_t>(c.step);
+    for (std::size_t i = 0; i < c.flow().slas.size(); ++i) {
+      const Sla& sla = c.flow().slas[i];
+      ClockState& k = c.clocks[i];
+      if (!k.active || k.met) continue;
+      if (c.rt->sla_stop[i][step]) {
+        if (k.running) k.consumed += measured(k, k.since, at);
+        k.running = false;
+        k.met = true;
+        if (!k.done) {
+          Record r = make(c, RecordType::sla_met, at);
+          r.target = sla.name;
+          commit(&c, std::move(r));
+        }
+        schedule(c, i);
+        continue;
+      }
+      const bool run = !c.rt->sla_pause[i][step] && (sla.role.empty() || c.current().role == sla.role);
+      if (run == k.running) continue;
+      const bool first = !run ? false : k.consumed == Duration{0} && k.since == k.started && !k.warned;
+      if (run) {
+        k.since = at;
+        k.running = true;
+        if (first) {
+          record_deadline(c, k, at, sla.name);
+        } else {
+          Record r = make(c, RecordType::resumed, at);
+          r.target = sla.name;
+          commit(&c, std::move(r));
+        }
+      } else {
+        k.consumed += measured(k, k.since, at);
+        k.running = false;
+        Record r = make(c, RecordType::paused, at);
+        r.target = sla.name;
+        commit(&c, std::move(r));
+      }
+      schedule(c, i);
+    }
+  }
+
+  void fire(Case& c, std::size_t idx, const Point& p) {
+    ClockState& k = c.clocks[idx];
+    const TimePoint at = p.at;
+    switch (p.kind) {
+      case PointKind::timer: {
+        stop_clock(c, idx);
+        if (k.purpose == TimerPurpose::wait) {
+          if (c.step == k.index && c.visit == k.visit) move_to(c, c.current().next_index, at);
+        } else if (k.purpose == TimerPurpose::retry) {
+          jobs.push_back({c.slot, k.visit, k.attempt, at});
+        }
+        return;
+      }
+      case PointKind::warn: {
+        k.warned = true;
+        Record r = make(c, RecordType::sla_warning, at);
+        r.target = c.flow().slas[static_cast<std::size_t>(k.index)].name;
+        commit(&c, std::move(r));
+        break;
+      }
+      case PointKind::due: {
+        k.done = true;
+        if (k.kind == ClockKind::sla) {
+          Record r = make(c, RecordType::sla_breached, at);
+          r.target = c.flow().slas[static_cast<std::size_t>(k.index)].name;
+          commit(&c, std::move(r));
+          notify(c, at, {}, fmt::format("SLA '{}' breached", r.target), "sla-breached", 0, 0);
+        } else if (const auto& dl = c.current().deadline; dl && dl->expire_index >= 0) {
+          Record r = make(c, RecordType::expired, at);
+          r.target = dl->expire;
+          commit(&c, std::move(r));
+          move_to(c, dl->expire_index, at);
+          return;
+        }
+        break;
+      }
+      case PointKind::rung: {
+        const Escalation& e = ladder(c, k)[static_cast<std::size_t>(p.rung)];
+        RungState& st = k.rungs[static_cast<std::size_t>(p.rung)];
+        ++st.count;
+        st.last = at;
+        k.level = std::max(k.level, p.rung + 1);
+        escalate(c, k, e, p.rung + 1, st.count - 1, at);
+        if (!k.active) return;  // the level moved the case on, or closed it
+        break;
+      }
+    }
+    schedule(c, idx);
+  }
+
+  void escalate(Case& c, const ClockState& k, const Escalation& e, std::int32_t level, std::int32_t repeat, TimePoint at) {
+    const std::uint32_t visit = c.visit;
+    Record r = make(c, RecordType::escalated, at);
+    r.level = level;
+    r.repeat = repeat;
+    r.target = join(e.notify);
+    r.message = e.message;
+    if (k.kind == ClockKind::sla)
+      r.message = fmt::format("SLA '{}'{}{}", c.flow().slas[static_cast<std::size_t>(k.index)].name, e.message.empty() ? "" : ": ",
+                              e.message);
+    commit(&c, std::move(r));
+    if (!e.notify.empty())
+      notify(c, at, e.notify, e.message.empty() ? fmt::format("escalation level {}", level) : e.message, "escalation",
+             level, repeat);
+    if (!e.reassign.empty()) assign(c, e.reassign, at);
+    try {
+      Ctx x;
+      fill(x, c, at, nullptr);
+      auto changes = changes_for(c, e.set, x.ctx);
+      if (!e.priority.empty() && c.rt->priority_slot >= 0) changes.push_back({c.rt->priority_slot, Value(e.priority)});
+      apply_changes(c, changes, at, engine_actor);
+    } catch (const Error& err) {
+      raise_incident(c, at, fmt::format("escalation level {}: {}", level, err.message()));
+      return;
+    }
+    if (!e.emit.empty() && c.visit == visit) {
+      try {
+        apply_event(c, e.emit, Map{}, EventOptions{engine_actor, "escalation"}, at);
+      } catch (const EventError&) {
+        // recorded as `rejected`; an escalation does not fail because its event was refused
+      }
+    }
+    if (e.go_to_index >= 0 && c.visit == visit && c.status == CaseStatus::active) move_to(c, e.go_to_index, at);
+  }
+
+  void notify(const Case& c, TimePoint at, std::vector<std::string> to, std::string message, std::string reason,
+              std::int32_t level, std::int32_t repeat) {
+    if (listeners.empty()) return;
+    Notification n;
+    n.at = at;
+    n.case_id = c.id;
+    n.flow = c.flow().id;
+    if (c.step >= 0) n.step = c.current().name;
+    n.to = std::move(to);
+    n.message = std::move(message);
+    n.reason = std::move(reason);
+    n.level = level;
+    n.repeat = repeat;
+    outbox.push_back(std::move(n));
+  }
+
+  void assign(Case& c, const std::string& who, TimePoint at) {
+    if (who == c.assignee) return;
+    c.assignee = who;
+    Record r = make(c, RecordType::assigned, at);
+    r.target = who;
+    commit(&c, std::move(r));
+  }
+
+  void raise_incident(Case& c, TimePoint at, std::string why) {
+    c.status = CaseStatus::incident;
+    c.incident = why;
+    Record r = make(c, RecordType::incident, at);
+    r.message = std::move(why);
+    commit(&c, std::move(r));
+  }
+
+  // ------------------------------------------------------------------------- steps
+
+  void leave(Case& c, TimePoint at) {
+    const Step& s = c.current();
+    run_hooks(c, s.on_exit, at, "on_exit");
+    stop_clock(c, c.deadline_clock());
+    stop_clock(c, c.timer_clock());
+    commit(&c, make(c, RecordType::left, at));
+  }
+
+  // Moves the case to `target`, then follows automatic steps (decisions...) iteratively.
+  void move_to(Case& c, std::int32_t target, TimePoint at) {
+    if (target < 0 || c.status != CaseStatus::active) return;
+    for (int moves = 0; target >= 0; ++moves) {
+      if (moves > max_automatic_moves) {
+        raise_incident(c, at, fmt::format("more than {} automatic moves in a row: decisions loop", max_automatic_moves));
+        return;
+      }
+      if (c.step >= 0) leave(c, at);
+      target = enter(c, target, at);
+      if (c.status != CaseStatus::active) return;
+    }
+  }
+
+  // Enters a step; returns the next step when the step passes on at once (decisions), else -1.
+  std::int32_t enter(Case& c, std::int32_t idx, TimePoint at) {
+    c.step = idx;
+    ++c.visit;
+    c.entered = at;
+    const Step& s = c.current();
+    commit(&c, make(c, RecordType::entered, at));
+    try {
+      if (!s.role.empty() || !s.assign.empty()) {
+        std::string who = s.role;
+        if (!s.assign.empty()) {
+          Ctx x;
+          fill(x, c, at, nullptr);
+          const Value v = s.assign.evaluate(x.ctx);
+          if (v.kind() == Value::Kind::string && !v.as_string().empty()) who = v.as_string();
+        }
+        assign(c, who, at);
+      }
+      update_slas(c, at);
+      run_hooks(c, s.on_enter, at, "on_enter");
+      if (s.deadline) start_deadline(c, at);
+      switch (s.kind) {
+        case StepKind::task: return -1;
+        case StepKind::end: complete(c, at); return -1;
+        case StepKind::decision: return decide(c, at);
+        case StepKind::action:
+          jobs.push_back({c.slot, c.visit, 1, at});
+          return -1;
+        case StepKind::wait: {
+          TimePoint until{};
+          if (s.wait_for) {
+            const Calendar* cal = c.rt->default_cal;
+            until = s.wait_for->is_business() && cal ? cal->due(at, *s.wait_for) : at + s.wait_for->length;
+          } else {
+            Ctx x;
+            fill(x, c, at, nullptr);
+            const Value v = s.wait_until.evaluate(x.ctx);
+            if (v.kind() != Value::Kind::datetime) {
+              raise_incident(c, at, fmt::format("wait step '{}': `until: {}` gave {}, not a datetime", s.name,
+                                                s.wait_until.text(), v.to_json()));
+              return -1;
+            }
+            until = std::max(at, v.as_datetime());
+          }
+          start_timer(c, TimerPurpose::wait, until, 0);
+          return -1;
+        }
+        case StepKind::subflow:
+        case StepKind::parallel:
+        case StepKind::join:
+          raise_incident(c, at, fmt::format("step '{}' is a {} step, which this version of the engine does not run yet",
+                                            s.name, step_kind_name(s.kind)));
+          return -1;
+      }
+    } catch (const Error& e) {
+      raise_incident(c, at, fmt::format("entering step '{}': {}", s.name, e.message()));
+    }
+    return -1;
+  }
+
+  void start_timer(Case& c, TimerPurpose purpose, TimePoint when, std::int32_t attempt) {
+    ClockState& k = c.clocks[c.timer_clock()];
+    reset_clock(k);
+    k.kind = ClockKind::timer;
+    k.purpose = purpose;
+    k.index = c.step;
+    k.visit = c.visit;
+    k.at = when;
+    k.attempt = attempt;
+    k.active = true;
+    schedule(c, c.timer_clock());
+  }
+
+  std::int32_t decide(Case& c, TimePoint at) {
+    const Step& s = c.current();
+    Ctx x;
+    fill(x, c, at, nullptr);
+    if (!s.rule.empty()) {
+      const RuleTable* t = c.flow().find_rule(s.rule);
+      const Value out = detail::evaluate_rule(*t, x.ctx);
+      const Value* to = out.find("to");
+      if (!to || to->kind() != Value::Kind::string) {
+        raise_incident(c, at, fmt::format("decision '{}': rule table '{}' matched no row", s.name, s.rule));
+        return -1;
+      }
+      const auto idx = c.flow().step_index(to->as_string());
+      if (idx < 0) raise_incident(c, at, fmt::format("decision '{}': rule table '{}' chose unknown step '{}'", s.name, s.rule, to->as_string()));
+      return idx;
+    }
+    for (const auto& b : s.branches) {
+      if (!b.when.test(x.ctx)) continue;
+      apply_changes(c, changes_for(c, b.set, x.ctx), at, engine_actor);
+      return b.target_index;
+    }
+    raise_incident(c, at, fmt::format("decision '{}': no branch applies (add one without `when` as the default)", s.name));
+    return -1;
+  }
+
+  void complete(Case& c, TimePoint at) {
+    c.status = CaseStatus::completed;
+    c.outcome = c.current().outcome;
+    for (std::size_t i = 0; i < c.clocks.size(); ++i) stop_clock(c, i);
+    Record r = make(c, RecordType::completed, at);
+    r.target = c.outcome;
+    commit(&c, std::move(r));
+  }
+
+  void run_hooks(Case& c, const std::vector<Hook>& hooks, TimePoint at, const char* when) {
+    for (const auto& h : hooks) {
+      switch (h.kind) {
+        case Hook::Kind::set: {
+          Ctx x;
+          fill(x, c, at, nullptr);
+          apply_changes(c, changes_for(c, h.with, x.ctx), at, engine_actor);
+          break;
+        }
+        case Hook::Kind::notify:
+          notify(c, at, h.notify, h.message, when, 0, 0);
+          break;
+        case Hook::Kind::call: {
+          Job j{c.slot, c.visit, 1, at};
+          j.hook = true;
+          j.hook_def = &h;
+          jobs.push_back(j);
+          break;
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------- events
+
+  [[noreturn]] void reject(Case* c, std::string_view case_id, std::string_view event, const EventOptions& o, TimePoint at,
+                           std::string why) {
+    Record r;
+    if (c) r = make(*c, RecordType::rejected, at);
+    r.type = RecordType::rejected;
+    r.at = at;
+    r.case_id = std::string(case_id);
+    r.event = std::string(event);
+    r.actor = o.actor;
+    r.channel = o.channel;
+    r.message = why;
+    if (c) {
+      commit(c, std::move(r));
+    } else {
+      r.seq = ++record_seq;
+      if (options.journal_sink) options.journal_sink(r);
+      if (options.keep_journal) orphan_records.push_back(std::move(r));
+    }
+    if (!c) throw CaseError(why);
+    throw EventError(why);
+  }
+
+  void apply_event(Case& c, std::string_view event, const Map& payload, const EventOptions& o, TimePoint at) {
+    if (c.status != CaseStatus::active)
+      reject(&c, c.id, event, o, at,
+             fmt::format("case '{}' is {}; it takes no events{}", c.id, case_status_name(c.status),
+                         c.status == CaseStatus::incident ? " until the incident is retried or resolved" : ""));
+    const Step& s = c.current();
+    std::vector<const Transition*> candidates;
+    for (const auto& t : s.on)
+      if (t.event == event) candidates.push_back(&t);
+    if (candidates.empty()) {
+      std::vector<std::string> handled;
+      for (const auto& t : s.on)
+        if (std::find(handled.begin(), handled.end(), t.event) == handled.end()) handled.push_back(t.event);
+      std::string hint = detail::did_you_mean(event, handled);
+      reject(&c, c.id, event, o, at,
+             fmt::format("step '{}' of case '{}' does not handle event '{}'{}", s.name, c.id, event,
+                         !hint.empty() ? hint
+                         : handled.empty() ? std::string("; it handles no events")
+                                           : fmt::format("; it handles {}", fmt::join(handled, ", "))));
+    }
+    // The payload must carry the step's form, with the form's types.
+    Map checked = payload;
+    std::vector<Change> changes;
+    for (const auto& f : s.form) {
+      auto it = checked.find(f.name);
+      if (it == checked.end() || it->second.is_null()) {
+        if (f.required)
+          reject(&c, c.id, event, o, at,
+                 fmt::format("event '{}' must carry form field '{}' ({}) in step '{}'", event, f.name, f.type.str(), s.name));
+        continue;
+      }
+      try {
+        it->second = f.type.coerce(it->second, fmt::format("form field '{}'", f.name));
+      } catch (const DataError& e) {
+        reject(&c, c.id, event, o, at, e.message());
+      }
+      if (const DataField* d = c.flow().find_field(f.name))
+        changes.push_back({static_cast<std::int32_t>(d - c.flow().data.data()), it->second});
+    }
+    const Value ev(checked);
+    Ctx x;
+    fill(x, c, at, &ev);
+    // Guards and `set` see the values the form captured, as if already stored.
+    std::vector<Value> tentative;
+    if (!changes.empty()) {
+      tentative = c.data;
+      for (const auto& ch : changes) tentative[static_cast<std::size_t>(ch.slot)] = ch.value;
+      x.ctx.fields = std::span<const Value>(tentative);
+    }
+    const Transition* chosen = nullptr;
+    try {
+      for (const Transition* t : candidates)
+        if (t->when.test(x.ctx)) {
+          chosen = t;
+          break;
+        }
+      if (!chosen)
+        reject(&c, c.id, event, o, at,
+               fmt::format("event '{}' in step '{}': no transition applies (every `when` is false)", event, s.name));
+      auto more = changes_for(c, chosen->set, x.ctx);
+      changes.insert(changes.end(), more.begin(), more.end());
+    } catch (const EventError&) {
+      throw;
+    } catch (const Error& e) {
+      reject(&c, c.id, event, o, at, fmt::format("event '{}' in step '{}': {}", event, s.name, e.message()));
+    }
+    // Every check passed: apply.
+    Record r = make(c, RecordType::event, at);
+    r.event = std::string(event);
+    r.actor = o.actor;
+    r.channel = o.channel;
+    if (!payload.empty()) r.data = Value(checked);
+    commit(&c, std::move(r));
+    apply_changes(c, changes, at, o.actor, o.channel);
+    if (chosen->target_index >= 0 && c.status == CaseStatus::active) move_to(c, chosen->target_index, at);
+  }
+
+  // ------------------------------------------------------------------------- actions
+
+  void run_jobs(std::unique_lock<std::mutex>& lk) {
+    while (!jobs.empty()) {
+      Job j = jobs.front();
+      jobs.pop_front();
+      Case* c = cases[j.slot].get();
+      if (!c || c->visit != j.visit || (c->status != CaseStatus::active && !j.hook)) continue;
+      const Step& s = c->current();
+      const std::string& name = j.hook ? j.hook_def->action : s.call;
+      const auto& with = j.hook ? j.hook_def->with : s.with;
+      ActionHandler handler;
+      if (auto it = actions.find(name); it != actions.end()) handler = it->second;
+      Map inputs, data;
+      std::string error;
+      try {
+        Ctx x;
+        fill(x, *c, j.at, nullptr);
+        for (const auto& a : with) inputs[a.field] = a.value.evaluate(x.ctx);
+      } catch (const Error& e) {
+        error = fmt::format("action '{}' inputs: {}", name, e.message());
+      }
+      for (std::size_t i = 0; i < c->data.size(); ++i) data[c->flow().data[i].name] = c->data[i];
+      ActionContext ac(c->id, s.name, name, j.attempt, std::move(inputs), std::move(data));
+      if (error.empty() && !handler) error = fmt::format("no handler is registered for action '{}' (Engine::on_action)", name);
+      if (error.empty()) {
+        lk.unlock();
+        try {
+          handler(ac);
+        } catch (const std::exception& e) {
+          error = e.what()[0] ? e.what() : "the handler failed";
+        } catch (...) {
+          error = "the handler threw a non-standard exception";
+        }
+        lk.lock();
+      }
+      c = cases[j.slot].get();
+      if (!c || c->visit != j.visit || (c->status != CaseStatus::active && !j.hook)) continue;  // moved on meanwhile
+      std::vector<Change> changes;
+      if (error.empty()) {
+        for (const auto& [k, v] : ac.results()) {
+          const DataField* f = c->flow().find_field(k);
+          if (!f) {
+            error = fmt::format("action '{}' returned '{}', which is not a data field of flow '{}'", name, k, c->flow().id);
+            break;
+          }
+          try {
+            changes.push_back({static_cast<std::int32_t>(f - c->flow().data.data()), f->type.coerce(v, k)});
+          } catch (const DataError& e) {
+            error = fmt::format("action '{}' result: {}", name, e.message());
+            break;
+          }
+        }
+      }
+      if (error.empty()) {
+        apply_changes(*c, changes, j.at, engine_actor);
+        if (!j.hook && c->status == CaseStatus::active) move_to(*c, s.next_index, j.at);
+        continue;
+      }
+      Record r = make(*c, RecordType::action_failed, j.at);
+      r.target = name;
+      r.repeat = j.attempt;
+      r.message = error;
+      commit(c, std::move(r));
+      if (j.hook) continue;
+      if (j.attempt < s.retry.attempts && handler) {
+        double delay = static_cast<double>(s.retry.backoff.count());
+        for (int i = 1; i < j.attempt; ++i) delay *= s.retry.factor;
+        const Duration d{static_cast<std::int64_t>(std::min(delay, static_cast<double>(s.retry.max_backoff.count())))};
+        start_timer(*c, TimerPurpose::retry, j.at + d, j.attempt + 1);
+      } else if (s.on_error_index >= 0) {
+        move_to(*c, s.on_error_index, j.at);
+      } else {
+        raise_incident(*c, j.at, fmt::format("action '{}' failed after {} attempt{}: {}", name, j.attempt,
+                                             j.attempt == 1 ? "" : "s", error));
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------- timers
+
+  std::size_t fire_due(std::unique_lock<std::mutex>& lk, TimePoint now) {
+    std::size_t fired = 0;
+    run_jobs(lk);
+    while (!heap.empty() && heap.top().at <= now) {
+      const HeapEntry e = heap.top();
+      heap.pop();
+      Case* c = e.slot < cases.size() ? cases[e.slot].get() : nullptr;
+      if (!c || e.clock >= c->clocks.size() || c->clocks[e.clock].gen != e.gen) continue;
+      const auto p = next_point(*c, c->clocks[e.clock]);
+      if (!p || p->at != e.at) continue;  // defensive: the generation already rules this out
+      ++fired;
+      fire(*c, e.clock, Point{e.at, p->kind, p->rung});
+      run_jobs(lk);
+    }
+    return fired;
+  }
+
+  void drop_stale() const {
+    while (!heap.empty()) {
+      const auto& e = heap.top();
+      const Case* c = e.slot < cases.size() ? cases[e.slot].get() : nullptr;
+      if (c && e.clock < c->clocks.size() && c->clocks[e.clock].gen == e.gen) return;
+      heap.pop();
+    }
+  }
+
+  // Dispatches notifications with the lock released (a listener may call the engine).
+  void dispatch(std::unique_lock<std::mutex>& lk) {
+    while (!outbox.empty()) {
+      auto notes = std::move(outbox);
+      outbox.clear();
+      auto listeners_copy = listeners;
+      lk.unlock();
+      for (const auto& n : notes)
+        for (const auto& l : listeners_copy) {
+          try {
+            l(n);
+          } catch (...) {
+            // A listener's failure is the listener's: the engine's state is already committed.
+          }
+        }
+      lk.lock();
+    }
+  }
+
+  // ------------------------------------------------------------------------- views
+
+  Case& find(std::string_view id, std::string_view event, const EventOptions& o, TimePoint at) {
+    auto it = by_id.find(std::string(id));
+    if (it == by_id.end()) reject(nullptr, id, event, o, at, fmt::format("unknown case '{}'", id));
+    return *cases[it->second];
+  }
+
+  const Case& find(std::string_view id) const {
+    auto it = by_id.find(std::string(id));
+    if (it == by_id.end()) throw CaseError(fmt::format("unknown case '{}'", id));
+    return *cases[it->second];
+  }
+
+  CaseView view(const Case& c, TimePoint now) const {
+    CaseView v;
+    v.id = c.id;
+    v.flow = c.flow().id;
+    v.version = c.flow().version;
+    v.status = c.status;
+    if (c.step >= 0) {
+      v.steps.push_back(c.current().name);
+      v.role = c.current().role;
+    }
+    v.assignee = c.assignee;
+    if (c.rt->priority_slot >= 0) v.priority = c.data[static_cast<std::size_t>(c.rt->priority_slot)].to_display();
+    for (std::size_t i = 0; i < c.data.size(); ++i)
+      if (!c.data[i].is_null()) v.data[c.flow().data[i].name] = c.data[i];
+    v.started = c.started;
+    v.entered = c.entered;
+    v.outcome = c.outcome;
+    v.incident = c.incident;
+    const auto& dk = c.clocks[c.deadline_clock()];
+    if (dk.active && dk.visit == c.visit) {
+      DeadlineView d;
+      d.step = c.current().name;
+      d.started = dk.started;
+      d.due = due_instant(dk);
+      d.overdue = now >= d.due;
+      d.level = dk.level;
+      v.deadlines.push_back(d);
+    }
+    for (std::size_t i = 0; i < c.flow().slas.size(); ++i) {
+      const ClockState& k = c.clocks[i];
+      SlaView s;
+      s.name = c.flow().slas[i].name;
+      s.elapsed = elapsed(k, now);
+      s.remaining = k.total - s.elapsed;
+      s.due = k.running ? due_instant(k) : TimePoint{};
+      s.warned = k.warned;
+      s.level = k.level;
+      s.state = k.done ? SlaView::State::breached
+                : k.met ? SlaView::State::met
+                : k.running ? SlaView::State::running
+                            : SlaView::State::paused;
+      v.slas.push_back(s);
+    }
+    return v;
+  }
+};
+
+// =============================================================================== Engine
+
+Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Engine::~Engine() = default;
+
+void Engine::load(std::span<const std::string> paths) {
+  auto flows = load_flows(paths);
+  add_flows(flows);
+}
+
+void Engine::load(std::initializer_list<std::string> paths) {
+  load(std::span<const std::string>(paths.begin(), paths.size()));
+}
+
+void Engine::add_flows(std::span<const FlowPtr> flows) {
+  std::lock_guard lk(impl_->mutex);
+  for (const auto& f : flows) impl_->add_flow(f);
+}
+
+std::vector<FlowPtr> Engine::flows() const {
+  std::lock_guard lk(impl_->mutex);
+  std::vector<FlowPtr> out;
+  for (const auto& rt : impl_->flows) out.push_back(rt->flow);
+  return out;
+}
+
+void Engine::on_action(std::string name, ActionHandler handler) {
+  std::lock_guard lk(impl_->mutex);
+  impl_->actions[std::move(name)] = std::move(handler);
+}
+
+void Engine::on_notify(NotifyHandler handler) {
+  std::lock_guard lk(impl_->mutex);
+  impl_->listeners.push_back(std::move(handler));
+}
+
+std::string Engine::start(std::string_view flow_id, Map data, StartOptions options) {
+  auto& m = *impl_;
+  std::unique_lock lk(m.mutex);
+  const TimePoint now = m.clock->now();
+  m.fire_due(lk, now);
+  FlowRt* rt = m.find_flow(flow_id, options.version);
+  if (!rt) {
+    std::vector<std::string> ids;
+    for (const auto& f : m.flows) ids.push_back(f->flow->id);
+    std::string hint = detail::did_you_mean(flow_id, ids);
+    throw EventError(fmt::format("unknown flow '{}'{}{}", flow_id, options.version ? fmt::format(" version {}", options.version) : "",
+                                 hint.empty() ? "; load it first" : hint));
+  }
+  const Flow& f = *rt->flow;
+  std::vector<Value> values(f.data.size());
+  for (const auto& [k, v] : data) {
+    const DataField* field = f.find_field(k);
+    if (!field) {
+      std::vector<std::string> names;
+      for (const auto& d : f.data) names.push_back(d.name);
+      throw DataError(fmt::format("flow '{}' has no data field '{}'{}", f.id, k, detail::did_you_mean(k, names)));
+    }
+    values[static_cast<std::size_t>(field - f.data.data())] = field->type.coerce(v, k);
+  }
+  for (std::size_t i = 0; i < f.data.size(); ++i) {
+    if (values[i].is_null() && f.data[i].default_value) values[i] = *f.data[i].default_value;
+    if (values[i].is_null() && f.data[i].required)
+      throw DataError(fmt::format("flow '{}' needs '{}' ({}) to start a case", f.id, f.data[i].name, f.data[i].type.str()));
+  }
+  std::string id = options.id;
+  if (id.empty()) {
+    do id = fmt::format("{}-{}", f.id, ++m.id_counters[f.id]);
+    while (m.by_id.count(id));
+  } else if (m.by_id.count(id)) {
+    throw EventError(fmt::format("a case with id '{}' already exists", id));
+  }
+  auto c = std::make_unique<Case>();
+  c->id = id;
+  c->rt = rt;
+  c->slot = static_cast<std::uint32_t>(m.cases.size());
+  c->data = std::move(values);
+  c->started = now;
+  c->clocks.resize(f.slas.size() + 2);
+  Case& cr = *c;
+  m.by_id.emplace(id, c->slot);
+  m.cases.push_back(std::move(c));
+  Record r = m.make(cr, RecordType::started, now);
+  r.actor = options.actor;
+  r.channel = options.channel;
+  r.target = f.id;
+  r.level = 0;
+  Map start_data;
+  for (std::size_t i = 0; i < f.data.size(); ++i)
+    if (!cr.data[i].is_null()) start_data[f.data[i].name] = cr.data[i];
+  r.data = Value(std::move(start_data));
+  r.message = fmt::format("version {}", f.version);
+  m.commit(&cr, std::move(r));
+  m.start_slas(cr, now);
+  m.move_to(cr, f.start_index, now);
+  m.run_jobs(lk);
+  m.fire_due(lk, now);
+  m.dispatch(lk);
+  return id;
+}
+
+void Engine::send(std::string_view case_id, std::string_view event, Map payload, EventOptions options) {
+  auto& m = *impl_;
+  std::unique_lock lk(m.mutex);
+  const TimePoint now = m.clock->now();
+  m.fire_due(lk, now);
+  try {
+    Case& c = m.find(case_id, event, options, now);
+    m.apply_event(c, event, payload, options, now);
+  } catch (...) {
+    m.dispatch(lk);
+    throw;
+  }
+  m.run_jobs(lk);
+  m.fire_due(lk, now);
+  m.dispatch(lk);
+}
+
+void Engine::update(std::string_view case_id, Map changes, EventOptions options) {
+  auto& m = *impl_;
+  std::unique_lock lk(m.mutex);
+  const TimePoint now = m.clock->now();
+  m.fire_due(lk, now);
+  Case& c = m.find(case_id, "update", options, now);
+  if (c.status == CaseStatus::completed || c.status == CaseStatus::cancelled)
+    m.reject(&c, case_id, "update", options, now, fmt::format("case '{}' is {}", c.id, case_status_name(c.status)));
+  std::vector<Change> checked;
+  for (const auto& [k, v] : changes) {
+    const DataField* f = c.flow().find_field(k);
+    if (!f) m.reject(&c, case_id, "update", options, now, fmt::format("flow '{}' has no data field '{}'", c.flow().id, k));
+    try {
+      checked.push_back({static_cast<std::int32_t>(f - c.flow().data.data()), f->type.coerce(v, k)});
+    } catch (const DataError& e) {
+      m.reject(&c, case_id, "update", options, now, e.message());
+    }
+  }
+  m.apply_changes(c, checked, now, options.actor, options.channel);
+  m.run_jobs(lk);
+  m.fire_due(lk, now);
+  m.dispatch(lk);
+}
+
+void Engine::cancel(std::string_view case_id, std::string_view reason, EventOptions options) {
+  auto& m = *impl_;
+  std::unique_lock lk(m.mutex);
+  const TimePoint now = m.clock->now();
+  m.fire_due(lk, now);
+  Case& c = m.find(case_id, "cancel", options, now);
+  if (c.status == CaseStatus::completed || c.status == CaseStatus::cancelled)
+    m.reject(&c, case_id, "cancel", options, now, fmt::format("case '{}' is already {}", c.id, case_status_name(c.status)));
+  c.status = CaseStatus::cancelled;
+  for (std::size_t i = 0; i < c.clocks.size(); ++i) m.stop_clock(c, i);
+  Record r = m.make(c, RecordType::cancelled, now);
+  r.actor = options.actor;
+  r.channel = options.channel;
+  r.message = std::string(reason);
+  m.commit(&c, std::move(r));
+  m.dispatch(lk);
+}
+
+void Engine::reschedule(std::string_view case_id, TimePoint due, EventOptions options) {
+  auto& m = *impl_;
+  std::unique_lock lk(m.mutex);
+  const TimePoint now = m.clock->now();
+  m.fire_due(lk, now);
+  Case& c = m.find(case_id, "reschedule", options, now);
+  if (c.status != CaseStatus::active || !c.current().deadline)
+    m.reject(&c, case_id, "reschedule", options, now,
+             fmt::format("case '{}' has no running deadline to reschedule (step '{}')", c.id, c.step >= 0 ? c.current().name : ""));
+  m.set_absolute_deadline(c, due, now);
+  m.fire_due(lk, now);
+  m.dispatch(lk);
+}
+
+void Engine::retry(std::string_view case_id, EventOptions options) {
+  auto& m = *impl_;
+  std::unique_lock lk(m.mutex);
+  const TimePoint now = m.clock->now();
+  m.fire_due(lk, now);
+  Case& c = m.find(case_id, "retry", options, now);
+  if (c.status != CaseStatus::incident || c.current().kind != StepKind::action)
+    m.reject(&c, case_id, "retry", options, now,
+             fmt::format("case '{}' has no failed action to retry (it is {} in step '{}')", c.id, case_status_name(c.status),
+                         c.current().name));
+  c.status = CaseStatus::active;
+  c.incident.clear();
+  Record r = m.make(c, RecordType::resolved, now);
+  r.actor = options.actor;
+  r.channel = options.channel;
+  r.message = "retry";
+  m.commit(&c, std::move(r));
+  m.jobs.push_back({c.slot, c.visit, 1, now});
+  m.run_jobs(lk);
+  m.fire_due(lk, now);
+  m.dispatch(lk);
+}
+
+void Engine::resolve(std::string_view case_id, Map data, std::string_view to_step, EventOptions options) {
+  auto& m = *impl_;
+  std::unique_lock lk(m.mutex);
+  const TimePoint now = m.clock->now();
+  m.fire_due(lk, now);
+  Case& c = m.find(case_id, "resolve", options, now);
+  if (c.status != CaseStatus::incident)
+    m.reject(&c, case_id, "resolve", options, now, fmt::format("case '{}' has no incident (it is {})", c.id, case_status_name(c.status)));
+  std::int32_t target = c.current().next_index;
+  if (!to_step.empty()) {
+    target = c.flow().step_index(to_step);
+    if (target < 0) m.reject(&c, case_id, "resolve", options, now, fmt::format("flow '{}' has no step '{}'", c.flow().id, to_step));
+  }
+  if (target < 0)
+    m.reject(&c, case_id, "resolve", options, now,
+             fmt::format("step '{}' has no `next`; say which step the case goes to", c.current().name));
+  std::vector<Change> checked;
+  for (const auto& [k, v] : data) {
+    const DataField* f = c.flow().find_field(k);
+    if (!f) m.reject(&c, case_id, "resolve", options, now, fmt::format("flow '{}' has no data field '{}'", c.flow().id, k));
+    try {
+      checked.push_back({static_cast<std::int32_t>(f - c.flow().data.data()), f->type.coerce(v, k)});
+    } catch (const DataError& e) {
+      m.reject(&c, case_id, "resolve", options, now, e.message());
+    }
+  }
+  c.status = CaseStatus::active;
+  c.incident.clear();
+  Record r = m.make(c, RecordType::resolved, now);
+  r.actor = options.actor;
+  r.channel = options.channel;
+  r.target = c.flow().steps[static_cast<std::size_t>(target)].name;
+  m.commit(&c, std::move(r));
+  m.apply_changes(c, checked, now, options.actor, options.channel);
+  m.move_to(c, target, now);
+  m.run_jobs(lk);
+  m.fire_due(lk, now);
+  m.dispatch(lk);
+}
+
+std::size_t Engine::run_due() {
+  auto& m = *impl_;
+  std::unique_lock lk(m.mutex);
+  const auto n = m.fire_due(lk, m.clock->now());
+  m.dispatch(lk);
+  return n;
+}
+
+std::optional<TimePoint> Engine::next_due() const {
+  std::lock_guard lk(impl_->mutex);
+  impl_->drop_stale();
+  if (impl_->heap.empty()) return std::nullopt;
+  return impl_->heap.top().at;
+}
+
+CaseView Engine::get(std::string_view case_id) const {
+  std::lock_guard lk(impl_->mutex);
+  return impl_->view(impl_->find(case_id), impl_->clock->now());
+}
+
+std::vector<CaseView> Engine::query(const Query& q) const {
+  std::lock_guard lk(impl_->mutex);
+  const auto& m = *impl_;
+  const TimePoint now = m.clock->now();
+  struct Hit {
+    const Case* c;
+    int prio;
+  };
+  std::vector<Hit> hits;
+  for (const auto& cp : m.cases) {
+    const Case& c = *cp;
+    if (q.status && c.status != *q.status) continue;
+    if (!q.flow.empty() && c.flow().id != q.flow) continue;
+    if (c.step < 0) continue;
+    if (!q.step.empty() && c.current().name != q.step) continue;
+    if (!q.role.empty() && c.current().role != q.role) continue;
+    if (!q.assignee.empty() && c.assignee != q.assignee) continue;
+    const auto& dk = c.clocks[c.deadline_clock()];
+    const bool has_deadline = dk.active && dk.visit == c.visit;
+    if (q.overdue && (has_deadline && now >= m.due_instant(dk)) != *q.overdue) continue;
+    if (q.min_level > 0 && (!has_deadline || dk.level < q.min_level)) continue;
+    int prio = 0;
+    if (c.rt->priority_slot >= 0) {
+      const auto& pf = c.flow().data[static_cast<std::size_t>(c.rt->priority_slot)];
+      const Value& pv = c.data[static_cast<std::size_t>(c.rt->priority_slot)];
+      if (pv.kind() == Value::Kind::string) {
+        auto it = std::find(pf.type.values.begin(), pf.type.values.end(), pv.as_string());
+        prio = static_cast<int>(it - pf.type.values.begin());
+      } else if (pv.kind() == Value::Kind::integer) {
+        prio = static_cast<int>(pv.as_int());
+      }
+    }
+    hits.push_back({&c, prio});
+  }
+  std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+    if (a.prio != b.prio) return a.prio > b.prio;
+    return a.c->entered < b.c->entered;
+  });
+  if (q.limit && hits.size() > q.limit) hits.resize(q.limit);
+  std::vector<CaseView> out;
+  out.reserve(hits.size());
+  for (const auto& h : hits) out.push_back(m.view(*h.c, now));
+  return out;
+}
+
+std::vector<Record> Engine::history(std::string_view case_id) const {
+  std::lock_guard lk(impl_->mutex);
+  const Case& c = impl_->find(case_id);
+  std::vector<Record> out;
+  out.reserve(c.records.size());
+  for (auto i : c.records) out.push_back(impl_->journal[i]);
+  return out;
+}
+
+std::string Engine::journal_jsonl(std::string_view case_id) const {
+  std::lock_guard lk(impl_->mutex);
+  std::string out;
+  auto add = [&](const Record& r) {
+    out += r.to_json();
+    out += '\n';
+  };
+  if (!case_id.empty()) {
+    for (auto i : impl_->find(case_id).records) add(impl_->journal[i]);
+    return out;
+  }
+  // Merge case records and refused calls for unknown cases by sequence number.
+  std::size_t a = 0, b = 0;
+  const auto& j = impl_->journal;
+  const auto& o = impl_->orphan_records;
+  while (a < j.size() || b < o.size()) {
+    if (b >= o.size() || (a < j.size() && j[a].seq < o[b].seq)) add(j[a++]);
+    else add(o[b++]);
+  }
+  return out;
+}
+
+std::size_t Engine::case_count() const {
+  std::lock_guard lk(impl_->mutex);
+  return impl_->by_id.size();
+}
+
+}  // namespace escalon
