@@ -10,5 +10,6 @@
 #include "escalon/graph.hpp"
 #include "escalon/journal.hpp"
 #include "escalon/loader.hpp"
+#include "escalon/scenario.hpp"
 #include "escalon/time.hpp"
 #include "escalon/value.hpp"

@@ -2,6 +2,7 @@
 //   validate PATH...            check flows, gcc-style diagnostics (or --json), exit 1 on errors
 //   graph FLOW [--format ...]   the flow as Graphviz DOT or Mermaid
 //   eval 'EXPR' [--data JSON]   try one expression against sample data
+//   run FLOW... --scenario S    run a scenario on a virtual clock; journal as JSON Lines
 // Argument parsing is CLI11's; every subcommand has --help.
 
 #include <CLI/CLI.hpp>
@@ -211,6 +212,36 @@ int cmd_eval(const std::string& text, const std::string& data_json, const std::s
   return exit_invalid;
 }
 
+int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_path, bool quiet) {
+  std::vector<escalon::FlowPtr> flows;
+  escalon::Scenario sc;
+  try {
+    flows = escalon::load_flows(std::span<const std::string>(paths));
+    sc = escalon::load_scenario(scenario_path);
+  } catch (const escalon::FlowError& e) {
+    for (const auto& d : e.diagnostics()) std::cerr << d.str() << '\n';
+    return exit_invalid;
+  }
+  const auto result = escalon::run_scenario(sc, flows);
+  std::string out;
+  for (const auto& r : result.journal) {
+    out += r.to_json();
+    out += '\n';
+  }
+  std::cout << out << std::flush;
+  if (quiet) return exit_ok;
+  for (const auto& msg : result.refused) std::cerr << "refused: " << msg << '\n';
+  for (const auto& c : result.cases) {
+    std::string slas;
+    for (const auto& [name, state] : c.slas) slas += fmt::format(", SLA {} {}", name, state);
+    std::cerr << fmt::format("{}: {}, {} at {}{}{}{}, {} records{}\n", c.id, c.flow, c.status, c.step,
+                             c.outcome.empty() ? "" : " (" + c.outcome + ")",
+                             c.incident.empty() ? "" : " [" + c.incident + "]",
+                             c.level ? fmt::format(", escalation level {}", c.level) : "", c.records, slas);
+  }
+  return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -242,6 +273,14 @@ int main(int argc, char** argv) {
   eval->add_option("--flow", e_flow, "Type the data with this flow's schema and make its rules and calendar available");
   eval->add_flag("--type", e_type, "Also print the expression's static type (to standard error)");
 
+  std::vector<std::string> r_paths;
+  std::string r_scenario;
+  bool r_quiet = false;
+  auto* run = app.add_subcommand("run", "Run a scenario on a virtual clock; prints the journal as JSON Lines, then a summary per case (on standard error)");
+  run->add_option("flows", r_paths, "Flow files or folders")->required();
+  run->add_option("-s,--scenario", r_scenario, "The scenario file (docs/scenarios.md)")->required()->check(CLI::ExistingFile);
+  run->add_flag("-q,--quiet", r_quiet, "Only the journal");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -251,6 +290,7 @@ int main(int argc, char** argv) {
     if (*validate) return cmd_validate(v_paths, v_json, v_strict);
     if (*graph) return cmd_graph(g_target, g_paths, g_format, g_output);
     if (*eval) return cmd_eval(e_expr, e_data, e_now, e_flow, e_type);
+    if (*run) return cmd_run(r_paths, r_scenario, r_quiet);
   } catch (const std::exception& e) {
     std::cerr << "escalon: " << e.what() << '\n';
     return exit_invalid;

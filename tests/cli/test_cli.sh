@@ -70,8 +70,27 @@ check "eval wrong data type for flow" 1 "priority: \"hgh\" is not one of normal,
   -- "$bin" eval --flow flows/technician-visit.yaml --data '{"priority":"hgh"}' 'priority'
 check "eval runtime error" 1 "division by zero" -- "$bin" eval --data '{"n":0}' '1 / n'
 
+check "run scenario" 0 '"case":"c1","type":"completed","step":"closed"' -- "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml
+check "run summary" 0 "c2: technician-visit v1, completed at closed" -- "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml
+check "run refused event" 0 "refused: examples/scenarios/technician-visit.yaml:24:5: step 'waiting-customer' of case 'c2' does not handle event 'booked'" \
+  -- "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml
+a=$("$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml 2>/dev/null | md5sum)
+b=$("$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml 2>/dev/null | md5sum)
+if [ "$a" = "$b" ]; then pass=$((pass + 1)); else echo "FAIL run is not deterministic"; fail=$((fail + 1)); fi
+if "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+recs = [json.loads(l) for l in sys.stdin]
+assert all({"seq", "at", "case", "type"} <= r.keys() for r in recs)
+assert [r["seq"] for r in recs] == list(range(1, len(recs) + 1))
+assert any(r["type"] == "escalated" and r.get("level") == 1 for r in recs)
+'; then pass=$((pass + 1)); else echo "FAIL run journal is not valid JSON Lines"; fail=$((fail + 1)); fi
+printf 'clock: 2026-11-23T08:00:00Z\ncases:\n  - { id: c1, flow: nope }\nevents:\n  - { at: 2026-11-23, case: c9, send: x }\n' > "$tmp/bad.yaml"
+check "run bad scenario" 1 "bad.yaml:5:11: error: \`at\` '2026-11-23' is not an instant" -- "$bin" run flows/ --scenario "$tmp/bad.yaml"
+check "run bad scenario case" 1 "bad.yaml:5:29: error: unknown case 'c9'; list it under" -- "$bin" run flows/ --scenario "$tmp/bad.yaml"
+check "run unknown flow" 0 "refused: $tmp/bad2.yaml" -- bash -c "printf 'clock: 2026-11-23T08:00:00Z\ncases:\n  - { id: c1, flow: nope }\n' > $tmp/bad2.yaml; $bin run flows/ --scenario $tmp/bad2.yaml"
+
 check "--help" 0 "validate" -- "$bin" --help
-for sub in validate graph eval; do check "$sub --help" 0 "Usage" -- "$bin" "$sub" --help; done
+for sub in validate graph eval run; do check "$sub --help" 0 "Usage" -- "$bin" "$sub" --help; done
 check "--version" 0 "escalon 0.1.0" -- "$bin" --version
 check "no subcommand" 106 "A subcommand is required" -- "$bin"
 

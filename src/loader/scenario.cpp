@@ -1,0 +1,172 @@
+// Scenario files (YAML): the only other reader of yaml-cpp besides the flow loader.
+
+#include "escalon/scenario.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "loader/yaml_reader.hpp"
+
+namespace escalon {
+namespace {
+
+using detail::MapReader;
+using detail::Reporter;
+using detail::Source;
+
+// Untyped YAML -> Value: the engine converts to the flow's types (ISO text -> datetime...).
+Value to_value(const YAML::Node& n) {
+  if (n.IsNull()) return {};
+  if (n.IsSequence()) {
+    List l;
+    for (const auto& x : n) l.push_back(to_value(x));
+    return l;
+  }
+  if (n.IsMap()) {
+    Map m;
+    for (auto it = n.begin(); it != n.end(); ++it) m[it->first.Scalar()] = to_value(it->second);
+    return m;
+  }
+  const std::string& s = n.Scalar();
+  if (n.Tag() == "!") return s;  // quoted: text
+  if (s == "true") return true;
+  if (s == "false") return false;
+  std::int64_t i = 0;
+  if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i); ec == std::errc{} && p == s.data() + s.size()) return i;
+  double d = 0;
+  if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d); ec == std::errc{} && p == s.data() + s.size()) return d;
+  return s;
+}
+
+Map to_map(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what) {
+  if (!n.IsMap()) {
+    rep.error(detail::location(src, n), fmt::format("{} must be a map of name: value", what));
+    return {};
+  }
+  return to_value(n).as_map();
+}
+
+std::optional<TimePoint> instant(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what) {
+  auto s = detail::read_string(rep, src, n, what);
+  if (!s) return std::nullopt;
+  auto t = parse_iso8601(*s);
+  if (!t) rep.error(detail::location(src, n), fmt::format("{} '{}' is not an instant; write e.g. 2026-11-23T08:05:00Z", what, *s));
+  return t;
+}
+
+}  // namespace
+
+Scenario load_scenario(const std::string& path) {
+  std::vector<Diagnostic> diags;
+  LoadOptions opts;
+  Reporter rep(diags, opts);
+  Source src{path, {}};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FlowError({{Severity::error, {path, 0, 0}, "cannot read the scenario file"}});
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  src.text = ss.str();
+  Scenario sc;
+  sc.file = path;
+  auto root = detail::parse_yaml(rep, src);
+  if (root) {
+    MapReader top(rep, src, *root, "the scenario", {"clock", "cases", "events", "until", "description"});
+    if (top.ok()) {
+      if (auto c = top.get("clock")) sc.clock = instant(rep, src, *c, "`clock`").value_or(TimePoint{});
+      else rep.error({path, 1, 1}, "missing `clock`: when the scenario starts, e.g. clock: 2026-11-23T08:00:00Z");
+      sc.until = sc.clock;
+      std::set<std::string> ids;
+      if (auto cs = top.get("cases")) {
+        if (!cs->IsSequence()) rep.error(detail::location(src, *cs), "`cases` must be a list");
+        else
+          for (const auto& n : *cs) {
+            MapReader m(rep, src, n, "a case", {"id", "flow", "data", "at", "actor", "channel"});
+            if (!m.ok()) continue;
+            ScenarioCase c;
+            c.where = m.where();
+            if (auto v = m.get("id")) c.id = detail::read_string(rep, src, *v, "`id`").value_or("");
+            if (auto v = m.get("flow")) c.flow = detail::read_string(rep, src, *v, "`flow`").value_or("");
+            else rep.error(m.where(), "a case needs `flow: FLOW-ID`");
+            if (c.id.empty()) rep.error(m.where(), "a case needs `id:`; events name it");
+            else if (!ids.insert(c.id).second) rep.error(m.where(), fmt::format("case id '{}' is used twice", c.id));
+            if (auto v = m.get("data")) c.data = to_map(rep, src, *v, "`data`");
+            if (auto v = m.get("at")) c.at = instant(rep, src, *v, "`at`");
+            if (auto v = m.get("actor")) c.actor = detail::read_string(rep, src, *v, "`actor`").value_or("");
+            if (auto v = m.get("channel")) c.channel = detail::read_string(rep, src, *v, "`channel`").value_or("");
+            sc.cases.push_back(std::move(c));
+          }
+      }
+      if (auto es = top.get("events")) {
+        if (!es->IsSequence()) rep.error(detail::location(src, *es), "`events` must be a list");
+        else
+          for (const auto& n : *es) {
+            MapReader m(rep, src, n, "an event",
+                        {"at", "case", "send", "data", "actor", "channel", "update", "cancel", "retry", "resolve", "to"});
+            if (!m.ok()) continue;
+            ScenarioStep e;
+            e.where = m.where();
+            bool timed = false;
+            if (auto v = m.get("at")) {
+              auto t = instant(rep, src, *v, "`at`");
+              timed = t.has_value();
+              e.at = t.value_or(sc.clock);
+            } else {
+              rep.error(m.where(), "an event needs `at:` (when it happens)");
+            }
+            if (auto v = m.get("case")) {
+              e.case_id = detail::read_string(rep, src, *v, "`case`").value_or("");
+              if (!ids.count(e.case_id))
+                rep.error(detail::location(src, *v), fmt::format("unknown case '{}'; list it under `cases:`", e.case_id));
+            } else {
+              rep.error(m.where(), "an event needs `case: ID`");
+            }
+            const int kinds = int(m.has("send")) + int(m.has("update")) + int(m.has("cancel")) + int(m.has("retry")) +
+                              int(m.has("resolve"));
+            if (kinds != 1) {
+              rep.error(m.where(), "an event does one thing: `send: EVENT`, `update: {...}`, `cancel: REASON`, "
+                                   "`retry: true` or `resolve: {...}`");
+              continue;
+            }
+            if (auto v = m.get("send")) {
+              e.kind = ScenarioStep::Kind::send;
+              e.event = detail::read_string(rep, src, *v, "`send`").value_or("");
+              if (auto d = m.get("data")) e.data = to_map(rep, src, *d, "`data`");
+            } else if (auto v = m.get("update")) {
+              e.kind = ScenarioStep::Kind::update;
+              e.data = to_map(rep, src, *v, "`update`");
+            } else if (auto v = m.get("cancel")) {
+              e.kind = ScenarioStep::Kind::cancel;
+              e.reason = v->IsScalar() ? v->Scalar() : "";
+            } else if (m.has("retry")) {
+              e.kind = ScenarioStep::Kind::retry;
+            } else if (auto v = m.get("resolve")) {
+              e.kind = ScenarioStep::Kind::resolve;
+              if (!v->IsNull()) e.data = to_map(rep, src, *v, "`resolve`");
+              if (auto t = m.get("to")) e.event = detail::read_string(rep, src, *t, "`to`").value_or("");
+            }
+            if (m.has("data") && e.kind != ScenarioStep::Kind::send)
+              rep.error(detail::location(src, *m.get("data")), "`data` goes with `send`");
+            if (auto v = m.get("actor")) e.actor = detail::read_string(rep, src, *v, "`actor`").value_or("");
+            if (auto v = m.get("channel")) e.channel = detail::read_string(rep, src, *v, "`channel`").value_or("");
+            if (timed && e.at < sc.clock) rep.error(e.where, "this event is before the scenario's `clock`");
+            sc.events.push_back(std::move(e));
+          }
+      }
+      if (auto u = top.get("until")) {
+        sc.until = instant(rep, src, *u, "`until`").value_or(sc.clock);
+        if (sc.until < sc.clock) rep.error(detail::location(src, *u), "`until` is before `clock`");
+      } else {
+        for (const auto& e : sc.events) sc.until = std::max(sc.until, e.at);
+      }
+    }
+  }
+  bool errors = std::any_of(diags.begin(), diags.end(), [](const Diagnostic& d) { return d.severity == Severity::error; });
+  if (errors) throw FlowError(std::move(diags));
+  return sc;
+}
+
+}  // namespace escalon
