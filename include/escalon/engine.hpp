@@ -224,6 +224,13 @@ class Engine {
   void retry(std::string_view case_id, EventOptions options = {});
   void resolve(std::string_view case_id, Map data = {}, std::string_view to_step = {}, EventOptions options = {});
 
+  /// Replaces calendar `spec.name` in every loaded flow that has it (new holidays, changed
+  /// hours). Running deadlines on it follow their `on_change` policy: `keep` the due time,
+  /// `recompute` it from the deadline's start on the new calendar, or `carry` the business
+  /// time still remaining onto the new calendar. Running SLAs always carry. Each changed due
+  /// time is recorded (`deadline-set`). Returns how many flows had the calendar.
+  std::size_t update_calendar(const CalendarSpec& spec);
+
   /// Fires everything due up to the clock's now(), in time order; returns how many timers fired.
   std::size_t run_due();
   /// When the next timer is due, if any (for a host's own scheduler).

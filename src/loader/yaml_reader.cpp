@@ -77,8 +77,10 @@ void MapReader::read(Reporter& rep, const std::vector<std::string_view>& allowed
   std::vector<std::string> seen;
   std::vector<SourceLocation> seen_at;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
-    if (!rep.count(src_, it->second)) { ok_ = false; return; }
-    const YAML::Node& k = it->first;
+    // Copies: yaml-cpp's iterator returns a temporary proxy, so a reference to it->first dangles.
+    const YAML::Node k = it->first;
+    const YAML::Node v = it->second;
+    if (!rep.count(src_, v)) { ok_ = false; return; }
     if (!k.IsScalar()) {
       rep.error(location(src_, k), fmt::format("keys in {} must be plain names, not {}", what_, node_kind(k)));
       continue;
@@ -98,7 +100,7 @@ void MapReader::read(Reporter& rep, const std::vector<std::string_view>& allowed
       rep.error(location(src_, k), fmt::format("unknown key '{}' in {}{}", key, what_, hint));
       continue;
     }
-    entries_.emplace_back(k, it->second);
+    entries_.emplace_back(k, v);
   }
 }
 

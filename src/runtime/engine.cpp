@@ -1330,6 +1330,76 @@ void Engine::resolve(std::string_view case_id, Map data, std::string_view to_ste
   m.dispatch(lk);
 }
 
+std::size_t Engine::update_calendar(const CalendarSpec& spec) {
+  auto& m = *impl_;
+  std::unique_lock lk(m.mutex);
+  const TimePoint now = m.clock->now();
+  m.fire_due(lk, now);
+  auto fresh = std::make_shared<Calendar>(spec);  // throws for a bad zone or no working time
+  std::size_t flows_changed = 0;
+  std::vector<std::unique_ptr<Calendar>> retired;  // old calendars live until every clock moved off them
+  for (auto& rt : m.flows) {
+    auto it = rt->calendars.find(spec.name);
+    if (it == rt->calendars.end()) continue;
+    ++flows_changed;
+    const Calendar* old_cal = it->second.get();
+    auto replacement = std::make_unique<Calendar>(*fresh);
+    const Calendar* new_cal = replacement.get();
+    for (auto& cp : m.cases) {
+      Case& c = *cp;
+      if (c.rt != rt.get() || c.status == CaseStatus::completed || c.status == CaseStatus::cancelled) continue;
+      for (std::size_t i = 0; i < c.clocks.size(); ++i) {
+        ClockState& k = c.clocks[i];
+        if (!k.active || k.cal != old_cal || k.kind == ClockKind::timer) continue;
+        ReschedulePolicy policy = ReschedulePolicy::carry;
+        if (k.kind == ClockKind::deadline) policy = c.flow().steps[static_cast<std::size_t>(k.index)].deadline->on_change;
+        const TimePoint old_due = k.running ? m.due_instant(k) : TimePoint{};
+        switch (policy) {
+          case ReschedulePolicy::keep:
+            // Same due time, now measured in wall time so it no longer depends on the calendar.
+            if (k.running) {
+              k.consumed = k.since - k.started;
+              k.total = old_due - k.started;
+              k.business = false;
+            }
+            k.cal = new_cal;
+            break;
+          case ReschedulePolicy::recompute: {
+            const auto& d = *c.flow().steps[static_cast<std::size_t>(k.index)].deadline->within;
+            k.cal = new_cal;
+            k.since = k.started;
+            k.consumed = Duration{0};
+            k.total = d.basis == TimeBasis::business_days ? new_cal->business_time_between(k.started, new_cal->add_business_days(k.started, d.days))
+                                                          : d.length;
+            break;
+          }
+          case ReschedulePolicy::carry:
+            if (k.running) {
+              k.consumed += m.measured(k, k.since, now);
+              k.since = now;
+            }
+            k.cal = new_cal;
+            break;
+        }
+        if (k.running && m.due_instant(k) != old_due) {
+          Record r = m.make(c, RecordType::deadline_set, now);
+          r.due = m.due_instant(k);
+          if (k.kind == ClockKind::sla) r.target = c.flow().slas[static_cast<std::size_t>(k.index)].name;
+          r.message = fmt::format("calendar '{}' changed", spec.name);
+          m.commit(&c, std::move(r));
+        }
+        m.schedule(c, i);
+      }
+    }
+    if (rt->default_cal == old_cal) rt->default_cal = new_cal;
+    retired.push_back(std::move(it->second));
+    it->second = std::move(replacement);
+  }
+  m.fire_due(lk, now);
+  m.dispatch(lk);
+  return flows_changed;
+}
+
 std::size_t Engine::run_due() {
   auto& m = *impl_;
   std::unique_lock lk(m.mutex);

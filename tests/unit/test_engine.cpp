@@ -6,6 +6,7 @@
 
 #include "escalon/engine.hpp"
 #include "escalon/loader.hpp"
+#include "escalon/scenario.hpp"
 #include "support.hpp"
 
 using namespace escalon;
@@ -34,10 +35,11 @@ std::vector<std::string> types(const std::vector<Record>& h) {
   return out;
 }
 
-const Record* find_record(const std::vector<Record>& h, RecordType t, int nth = 0) {
+// A copy, so that `find_record(engine.history(id), ...)` never points into a temporary.
+std::optional<Record> find_record(const std::vector<Record>& h, RecordType t, int nth = 0) {
   for (const auto& r : h)
-    if (r.type == t && nth-- == 0) return &r;
-  return nullptr;
+    if (r.type == t && nth-- == 0) return r;
+  return std::nullopt;
 }
 
 std::size_t count(const std::vector<Record>& h, RecordType t) {
@@ -152,7 +154,7 @@ TEST_CASE("events move cases; guards, forms and set apply; bad events change not
   auto c = engine.get(id);
   CHECK(c.steps[0] == "working");
   CHECK(c.data.at("note") == Value("checked"));
-  const Record* ev = find_record(engine.history(id), RecordType::event);
+  const auto ev = find_record(engine.history(id), RecordType::event);
   REQUIRE(ev);
   CHECK(ev->actor == "agent-1");
   CHECK(ev->channel == "chat");
@@ -162,7 +164,7 @@ TEST_CASE("events move cases; guards, forms and set apply; bad events change not
   engine.send(id, "note", {{"text", "called back"}});
   CHECK(engine.get(id).steps[0] == "working");
   CHECK(engine.get(id).data.at("note") == Value("called back"));
-  const Record* change = find_record(engine.history(id), RecordType::data_changed, 2);
+  const auto change = find_record(engine.history(id), RecordType::data_changed, 2);
   REQUIRE(change);
   CHECK(change->target == "note");
   CHECK(change->old_value == Value("checked"));
@@ -211,7 +213,7 @@ TEST_CASE("an escalation ladder fires each level once, in time order, with repea
   // Journal times never go backwards.
   for (std::size_t i = 1; i < h.size(); ++i) CHECK(h[i - 1].at <= h[i].at);
   // The SLA warning (50% of 4 business hours) came at 10:00Z, after the level-3 repeat of the same instant.
-  const Record* warn = find_record(h, RecordType::sla_warning);
+  const auto warn = find_record(h, RecordType::sla_warning);
   REQUIRE(warn);
   CHECK(warn->at == at("2026-11-23T10:00:00Z"));
 }
@@ -232,7 +234,7 @@ TEST_CASE("leaving a step cancels its deadline; expiry moves the case", "[runtim
   engine.run_due();
   auto c = engine.get(id);
   CHECK(c.status == CaseStatus::completed);
-  const Record* exp = find_record(engine.history(id), RecordType::expired);
+  const auto exp = find_record(engine.history(id), RecordType::expired);
   REQUIRE(exp);
   CHECK(exp->at == at("2026-11-25T13:20:00Z"));
   CHECK(exp->step == "waiting");
@@ -487,7 +489,7 @@ steps:
   clock.set(at("2026-11-23T14:00:00Z"));
   engine.run_due();
   CHECK(engine.get(id).status == CaseStatus::completed);
-  const Record* done = find_record(engine.history(id), RecordType::completed);
+  const auto done = find_record(engine.history(id), RecordType::completed);
   CHECK(done->at == at("2026-11-23T14:00:00Z"));
 }
 
@@ -650,4 +652,107 @@ TEST_CASE("the technician-visit flow from flows/ runs end to end", "[runtime][fl
   CHECK(c.status == CaseStatus::completed);
   CHECK(c.slas.at(0).state == SlaView::State::breached);
   CHECK(std::any_of(notes.begin(), notes.end(), [](const Notification& n) { return n.reason == "sla-breached"; }));
+}
+
+TEST_CASE("a team clock (OLA) counts only while the case is with that team", "[runtime][sla]") {
+  const char* yaml = R"(flow: handover
+roles: [front-office, back-office]
+sla:
+  customer: { within: 8h }
+  back-office-ola: { within: 2h, role: back-office }
+start: front
+steps:
+  front: { role: front-office, on: { hand-over: back } }
+  back: { role: back-office, on: { ask-front: front-again, solved: done } }
+  front-again: { role: front-office, on: { answered: back } }
+  done: { end: true }
+)";
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine{{.clock = &clock}};
+  engine.add_flows(flows_from(yaml));
+  const auto id = engine.start("handover");
+  clock.advance(1h);
+  CHECK(engine.get(id).slas[1].state == SlaView::State::paused);  // not with the back office yet
+  engine.send(id, "hand-over");
+  clock.advance(30min);
+  engine.send(id, "ask-front");
+  clock.advance(3h);  // the front office takes its time: not the back office's
+  engine.send(id, "answered");
+  clock.advance(1h);
+  auto c = engine.get(id);
+  CHECK(c.slas[0].elapsed == 5h + 30min);  // the customer's clock saw everything
+  CHECK(c.slas[1].elapsed == 90min);       // the back office: 30 min + 1 h
+  CHECK(c.slas[1].state == SlaView::State::running);
+  clock.advance(31min);
+  engine.run_due();
+  CHECK(engine.get(id).slas[1].state == SlaView::State::breached);
+  const auto h = engine.history(id);
+  CHECK(find_record(h, RecordType::sla_breached)->target == "back-office-ola");
+  CHECK(find_record(h, RecordType::sla_breached)->at == at("2026-11-23T14:00:00Z"));
+}
+
+TEST_CASE("a calendar change moves running deadlines by each deadline's policy", "[runtime][calendar]") {
+  const char* yaml = R"(flow: policies
+calendar: office
+calendars:
+  office: { timezone: UTC, hours: { mon-fri: "08:00-16:00" } }
+data: { policy: { type: enum, values: [keep, recompute, carry] } }
+sla:
+  resolution: { within: 8 business hours }
+start: pick
+steps:
+  pick:
+    decide:
+      - { to: keep, when: policy == keep }
+      - { to: recompute, when: policy == recompute }
+      - { to: carry }
+  keep: { deadline: { within: 8 business hours, on_change: keep }, on: { x: z } }
+  recompute: { deadline: { within: 8 business hours, on_change: recompute }, on: { x: z } }
+  carry: { deadline: { within: 8 business hours, on_change: carry }, on: { x: z } }
+  z: { end: true }
+)";
+  ManualClock clock{"2026-11-23T08:00:00Z"};  // Monday 08:00 UTC
+  Engine engine{{.clock = &clock}};
+  engine.add_flows(flows_from(yaml));
+  const auto keep = engine.start("policies", {{"policy", "keep"}});
+  const auto recompute = engine.start("policies", {{"policy", "recompute"}});
+  const auto carry = engine.start("policies", {{"policy", "carry"}});
+  CHECK(engine.get(keep).deadlines.at(0).due == at("2026-11-23T16:00:00Z"));
+  clock.advance(4h);
+  // The office closes on Monday after all (a new holiday), announced at noon.
+  CalendarSpec closed_monday;
+  closed_monday.name = "office";
+  closed_monday.timezone = "UTC";
+  for (int d = 0; d < 5; ++d) closed_monday.weekly[static_cast<std::size_t>(d)] = {{8 * 60, 16 * 60}};
+  closed_monday.holidays = {std::chrono::year{2026} / std::chrono::November / 23};
+  CHECK(engine.update_calendar(closed_monday) == 1);
+  CHECK(engine.get(keep).deadlines.at(0).due == at("2026-11-23T16:00:00Z"));       // keep: unchanged
+  CHECK(engine.get(recompute).deadlines.at(0).due == at("2026-11-24T16:00:00Z"));  // from Monday 08:00 again: all of Tuesday
+  CHECK(engine.get(carry).deadlines.at(0).due == at("2026-11-24T12:00:00Z"));      // 4h used, 4h left from Tuesday 08:00
+  CHECK(engine.get(carry).slas.at(0).due == at("2026-11-24T12:00:00Z"));          // SLAs carry
+  const auto moved = find_record(engine.history(carry), RecordType::deadline_set, 2);
+  REQUIRE(moved);
+  CHECK(moved->message == "calendar 'office' changed");
+  CalendarSpec unknown = closed_monday;
+  unknown.name = "elsewhere";
+  CHECK(engine.update_calendar(unknown) == 0);
+}
+
+TEST_CASE("scenarios run in time order and report refused events", "[runtime][scenario]") {
+  const auto flows = load_flows({std::string(ESCALON_SOURCE_DIR) + "/flows"});
+  const auto sc = load_scenario(std::string(ESCALON_SOURCE_DIR) + "/examples/scenarios/technician-visit.yaml");
+  const auto r = run_scenario(sc, flows);
+  REQUIRE(r.cases.size() == 2);
+  CHECK(r.cases[0].status == "completed");
+  CHECK(r.cases[1].step == "closed");
+  REQUIRE(r.refused.size() == 1);
+  CHECK(r.refused[0].find("does not handle event 'booked'") != std::string::npos);
+  for (std::size_t i = 0; i < r.journal.size(); ++i) CHECK(r.journal[i].seq == i + 1);
+  for (std::size_t i = 1; i < r.journal.size(); ++i) CHECK(r.journal[i - 1].at <= r.journal[i].at);
+  // The visit deadline followed the moved slot (update at 2026-11-25T16:00Z): slot + 2h.
+  bool moved = false;
+  for (const auto& rec : r.journal)
+    moved = moved || (rec.type == RecordType::deadline_set && rec.step == "visit" && rec.due == at("2026-11-27T15:00:00Z"));
+  CHECK(moved);
+  CHECK_THROWS_AS(load_scenario(std::string(ESCALON_SOURCE_DIR) + "/flows/technician-visit.yaml"), FlowError);
 }

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Builds the benchmarks in Release and runs each; paste the output into bench/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DESCALON_BUILD_BENCH=ON -DESCALON_BUILD_TESTS=OFF >/dev/null
+cmake --build build-release --target engine_bench
+for what in events memory timers; do build-release/bench/engine_bench "$what"; done
