@@ -73,7 +73,9 @@ int events(std::size_t n) {
   engine.add_flows(bench_flows());
   std::vector<std::string> ids;
   ids.reserve(n);
+  const auto s0 = Stopwatch::now();
   for (std::size_t i = 0; i < n; ++i) ids.push_back(engine.start("bench-ticket"));
+  std::printf("events: started %zu cases in %.3f s (%.0f starts/s)\n", n, seconds_since(s0), static_cast<double>(n) / seconds_since(s0));
   const char* script[] = {"take", "assign", "start", "wait", "reply", "resolve", "close"};
   const std::size_t before = records;
   const auto t0 = Stopwatch::now();

@@ -167,6 +167,12 @@ struct Change {
 
 std::string join(const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, ",")); }
 
+// Lets the id index be searched with a string_view, without building a std::string per call.
+struct IdHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
 }  // namespace
 
 struct Engine::Impl {
@@ -180,7 +186,7 @@ struct Engine::Impl {
   std::vector<NotifyHandler> listeners;
 
   std::vector<std::unique_ptr<Case>> cases;
-  std::unordered_map<std::string, std::uint32_t> by_id;
+  std::unordered_map<std::string, std::uint32_t, IdHash, std::equal_to<>> by_id;
   std::map<std::string, std::uint64_t, std::less<>> id_counters;
 
   mutable std::priority_queue<HeapEntry, std::vector<HeapEntry>, std::greater<>> heap;
@@ -850,8 +856,9 @@ struct Engine::Impl {
                                            : fmt::format("; it handles {}", fmt::join(handled, ", "))));
     }
     // The payload must carry the step's form, with the form's types.
-    Map checked = payload;
     std::vector<Change> changes;
+    Map checked;
+    if (!s.form.empty()) checked = payload;
     for (const auto& f : s.form) {
       auto it = checked.find(f.name);
       if (it == checked.end() || it->second.is_null()) {
@@ -868,7 +875,9 @@ struct Engine::Impl {
       if (const DataField* d = c.flow().find_field(f.name))
         changes.push_back({static_cast<std::int32_t>(d - c.flow().data.data()), it->second});
     }
-    const Value ev(checked);
+    // Most events carry no payload: then `event` is an empty map that costs no allocation.
+    static const Value empty_event{Map{}};
+    const Value ev = payload.empty() ? empty_event : Value(s.form.empty() ? payload : checked);
     Ctx x;
     fill(x, c, at, &ev);
     // Guards and `set` see the values the form captured, as if already stored.
@@ -900,7 +909,7 @@ struct Engine::Impl {
     r.event = std::string(event);
     r.actor = o.actor;
     r.channel = o.channel;
-    if (!payload.empty()) r.data = Value(checked);
+    if (!payload.empty()) r.data = ev;
     commit(&c, std::move(r));
     apply_changes(c, changes, at, o.actor, o.channel);
     if (chosen->target_index >= 0 && c.status == CaseStatus::active) move_to(c, chosen->target_index, at);
@@ -1035,13 +1044,13 @@ struct Engine::Impl {
   // ------------------------------------------------------------------------- views
 
   Case& find(std::string_view id, std::string_view event, const EventOptions& o, TimePoint at) {
-    auto it = by_id.find(std::string(id));
+    auto it = by_id.find(id);
     if (it == by_id.end()) reject(nullptr, id, event, o, at, fmt::format("unknown case '{}'", id));
     return *cases[it->second];
   }
 
   const Case& find(std::string_view id) const {
-    auto it = by_id.find(std::string(id));
+    auto it = by_id.find(id);
     if (it == by_id.end()) throw CaseError(fmt::format("unknown case '{}'", id));
     return *cases[it->second];
   }
