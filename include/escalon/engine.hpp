@@ -155,6 +155,8 @@ struct CaseView {
   std::vector<SlaView> slas;
   std::string outcome;
   std::string incident;             ///< why the case needs a person (status incident)
+  std::string parent;               ///< the case whose sub-flow step started this one
+  std::vector<std::string> children;  ///< sub-flow cases this case started
   [[nodiscard]] bool overdue() const noexcept;
   [[nodiscard]] std::int32_t level() const noexcept;   ///< highest escalation level of open deadlines
 };
@@ -235,6 +237,13 @@ class Engine {
   std::size_t run_due();
   /// When the next timer is due, if any (for a host's own scheduler).
   [[nodiscard]] std::optional<TimePoint> next_due() const;
+
+  /// Starts a background thread that fires deadlines on time: it sleeps until next_due() (at
+  /// most `max_sleep`, so a ManualClock moved by the host is noticed too) and wakes early when
+  /// a call schedules an earlier timer. Action handlers and listeners then also run on that
+  /// thread. Idempotent; stop_runner() or the destructor stops and joins it.
+  void start_runner(Duration max_sleep = std::chrono::seconds{1});
+  void stop_runner();
 
   [[nodiscard]] CaseView get(std::string_view case_id) const;
   [[nodiscard]] std::vector<CaseView> query(const Query& q = {}) const;

@@ -19,6 +19,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <thread>
 #include <deque>
 #include <mutex>
 #include <queue>
@@ -128,6 +130,10 @@ struct Case {
   TimePoint entered{};
   std::vector<ClockState> clocks;  // [0, slas) SLAs, then the step deadline, then the step timer
   std::vector<std::uint32_t> records;
+  std::int64_t parent = -1;        // slot of the case whose sub-flow step started this one
+  std::uint32_t parent_visit = 0;
+  std::int32_t depth = 0;          // sub-flow nesting
+  std::vector<std::uint32_t> children;
   const Flow& flow() const { return *rt->flow; }
   const Step& current() const { return flow().steps[static_cast<std::size_t>(step)]; }
   std::size_t deadline_clock() const { return flow().slas.size(); }
@@ -143,14 +149,19 @@ struct HeapEntry {
   bool operator>(const HeapEntry& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
 
-struct Job {  // an action call waiting to run outside the lock
+struct Job {  // work that runs after the current unit: an action call, or a parent's resumption
   std::uint32_t slot;
   std::uint32_t visit;
   std::int32_t attempt;
   TimePoint at;
   bool hook = false;         // on_enter/on_exit call: results merged, no retry or incident
   const Hook* hook_def = nullptr;
+  bool resume = false;       // a sub-flow case ended: resume its parent (slot, visit)
+  std::uint32_t child = 0;
+  std::string failure;       // why the child failed (empty: it completed)
 };
+
+constexpr int max_subflow_depth = 8;
 
 enum class PointKind : std::uint8_t { warn, rung, due, timer };
 struct Point {
@@ -196,6 +207,11 @@ struct Engine::Impl {
   std::vector<Record> orphan_records;  // rejected calls for unknown cases
   std::deque<Job> jobs;
   std::vector<Notification> outbox;
+
+  std::thread runner;
+  std::condition_variable wake;
+  bool runner_on = false;
+  bool runner_stop = false;
 
   explicit Impl(EngineOptions o) : options(std::move(o)), clock(options.clock ? options.clock : &system_clock) {}
 
@@ -404,8 +420,10 @@ struct Engine::Impl {
   void schedule(Case& c, std::size_t idx) {
     ClockState& k = c.clocks[idx];
     ++k.gen;
-    if (auto p = next_point(c, k))
+    if (auto p = next_point(c, k)) {
       heap.push({p->at, ++timer_seq, c.slot, static_cast<std::uint16_t>(idx), k.gen});
+      if (runner_on) wake.notify_one();
+    }
   }
 
   // Reinitialises a clock slot. The generation carries on, so heap entries of the clock's
@@ -653,14 +671,161 @@ struct Engine::Impl {
     c.status = CaseStatus::incident;
     c.incident = why;
     Record r = make(c, RecordType::incident, at);
-    r.message = std::move(why);
+    r.message = why;
     commit(&c, std::move(r));
+    tell_parent(c, at, fmt::format("sub-flow case '{}' has an incident: {}", c.id, why));
+  }
+
+  // A sub-flow case ended (failure empty: completed); its parent resumes after this unit.
+  void tell_parent(const Case& c, TimePoint at, std::string failure) {
+    if (c.parent < 0) return;
+    Job j{static_cast<std::uint32_t>(c.parent), c.parent_visit, 0, at};
+    j.resume = true;
+    j.child = c.slot;
+    j.failure = std::move(failure);
+    jobs.push_back(std::move(j));
+  }
+
+  void cancel_case(Case& c, TimePoint at, const std::string& reason, const EventOptions& o) {
+    c.status = CaseStatus::cancelled;
+    for (std::size_t i = 0; i < c.clocks.size(); ++i) stop_clock(c, i);
+    Record r = make(c, RecordType::cancelled, at);
+    r.actor = o.actor;
+    r.channel = o.channel;
+    r.message = reason;
+    commit(&c, std::move(r));
+    cancel_children(c, at, fmt::format("case '{}' was cancelled", c.id));
+  }
+
+  void cancel_children(Case& c, TimePoint at, const std::string& reason) {
+    for (auto slot : c.children) {
+      Case& child = *cases[slot];
+      if (child.status == CaseStatus::active || child.status == CaseStatus::incident)
+        cancel_case(child, at, reason, EventOptions{engine_actor, "subflow"});
+    }
+  }
+
+  // Creates a case and runs it into its start step. Throws DataError / EventError for bad input
+  // before anything is created.
+  Case& create_case(FlowRt* rt, const Map& data, std::string id, TimePoint now, const std::string& actor,
+                    const std::string& channel, Case* parent) {
+    const Flow& f = *rt->flow;
+    std::vector<Value> values(f.data.size());
+    for (const auto& [k, v] : data) {
+      const DataField* field = f.find_field(k);
+      if (!field) {
+        std::vector<std::string> names;
+        for (const auto& d : f.data) names.push_back(d.name);
+        throw DataError(fmt::format("flow '{}' has no data field '{}'{}", f.id, k, detail::did_you_mean(k, names)));
+      }
+      values[static_cast<std::size_t>(field - f.data.data())] = field->type.coerce(v, k);
+    }
+    for (std::size_t i = 0; i < f.data.size(); ++i) {
+      if (values[i].is_null() && f.data[i].default_value) values[i] = *f.data[i].default_value;
+      if (values[i].is_null() && f.data[i].required)
+        throw DataError(fmt::format("flow '{}' needs '{}' ({}) to start a case", f.id, f.data[i].name, f.data[i].type.str()));
+    }
+    if (id.empty()) {
+      do id = fmt::format("{}-{}", f.id, ++id_counters[f.id]);
+      while (by_id.count(id));
+    } else if (by_id.count(id)) {
+      throw EventError(fmt::format("a case with id '{}' already exists", id));
+    }
+    auto c = std::make_unique<Case>();
+    c->id = id;
+    c->rt = rt;
+    c->slot = static_cast<std::uint32_t>(cases.size());
+    c->data = std::move(values);
+    c->started = now;
+    c->clocks.resize(f.slas.size() + 2);
+    if (parent) {
+      c->parent = parent->slot;
+      c->parent_visit = parent->visit;
+      c->depth = parent->depth + 1;
+      parent->children.push_back(c->slot);
+    }
+    Case& cr = *c;
+    by_id.emplace(id, c->slot);
+    cases.push_back(std::move(c));
+    Record r = make(cr, RecordType::started, now);
+    r.actor = actor;
+    r.channel = channel;
+    r.target = f.id;
+    Map start_data;
+    for (std::size_t i = 0; i < f.data.size(); ++i)
+      if (!cr.data[i].is_null()) start_data[f.data[i].name] = cr.data[i];
+    r.data = Value(std::move(start_data));
+    r.message = parent ? fmt::format("version {}, sub-flow of case '{}' (step '{}')", f.version, parent->id, parent->current().name)
+                       : fmt::format("version {}", f.version);
+    commit(&cr, std::move(r));
+    start_slas(cr, now);
+    move_to(cr, f.start_index, now);
+    return cr;
+  }
+
+  void start_subflow(Case& c, TimePoint at) {
+    const Step& s = c.current();
+    if (c.depth >= max_subflow_depth) {
+      raise_incident(c, at, fmt::format("sub-flows nest deeper than {} levels (step '{}')", max_subflow_depth, s.name));
+      return;
+    }
+    FlowRt* rt = find_flow(s.subflow, 0);
+    if (!rt) {
+      raise_incident(c, at, fmt::format("sub-flow '{}' of step '{}' is not loaded", s.subflow, s.name));
+      return;
+    }
+    Map input;
+    try {
+      Ctx x;
+      fill(x, c, at, nullptr);
+      for (const auto& a : s.input) input[a.field] = a.value.evaluate(x.ctx);
+      std::string id = fmt::format("{}/{}", c.id, s.name);
+      for (int n = 2; by_id.count(id); ++n) id = fmt::format("{}/{}-{}", c.id, s.name, n);
+      create_case(rt, input, id, at, engine_actor, "subflow", &c);
+    } catch (const Error& e) {
+      raise_incident(c, at, fmt::format("sub-flow '{}' could not start: {}", s.subflow, e.message()));
+    }
+  }
+
+  void resume_parent(const Job& j) {
+    Case& parent = *cases[j.slot];
+    const Case& child = *cases[j.child];
+    if (parent.visit != j.visit || parent.status != CaseStatus::active || parent.current().kind != StepKind::subflow) return;
+    const Step& s = parent.current();
+    if (!j.failure.empty()) {
+      if (s.on_failure_index >= 0) {
+        Record r = make(parent, RecordType::event, j.at);
+        r.event = "subflow-failed";
+        r.actor = engine_actor;
+        r.message = j.failure;
+        commit(&parent, std::move(r));
+        move_to(parent, s.on_failure_index, j.at);
+      } else {
+        raise_incident(parent, j.at, j.failure);
+      }
+      return;
+    }
+    try {
+      Ctx x;
+      fill(x, child, j.at, nullptr);
+      std::vector<Change> changes;
+      for (const auto& a : s.output) {
+        const DataField* f = parent.flow().find_field(a.field);
+        changes.push_back({static_cast<std::int32_t>(f - parent.flow().data.data()), f->type.coerce(a.value.evaluate(x.ctx), a.field)});
+      }
+      apply_changes(parent, changes, j.at, engine_actor, "subflow");
+    } catch (const Error& e) {
+      raise_incident(parent, j.at, fmt::format("sub-flow '{}' output: {}", s.subflow, e.message()));
+      return;
+    }
+    move_to(parent, s.next_index, j.at);
   }
 
   // ------------------------------------------------------------------------- steps
 
   void leave(Case& c, TimePoint at) {
     const Step& s = c.current();
+    if (s.kind == StepKind::subflow) cancel_children(c, at, fmt::format("case '{}' left step '{}'", c.id, s.name));
     run_hooks(c, s.on_exit, at, "on_exit");
     stop_clock(c, c.deadline_clock());
     stop_clock(c, c.timer_clock());
@@ -729,6 +894,8 @@ struct Engine::Impl {
           return -1;
         }
         case StepKind::subflow:
+          start_subflow(c, at);
+          return -1;
         case StepKind::parallel:
         case StepKind::join:
           raise_incident(c, at, fmt::format("step '{}' is a {} step, which this version of the engine does not run yet",
@@ -786,6 +953,7 @@ struct Engine::Impl {
     Record r = make(c, RecordType::completed, at);
     r.target = c.outcome;
     commit(&c, std::move(r));
+    tell_parent(c, at, {});
   }
 
   void run_hooks(Case& c, const std::vector<Hook>& hooks, TimePoint at, const char* when) {
@@ -921,6 +1089,10 @@ struct Engine::Impl {
     while (!jobs.empty()) {
       Job j = jobs.front();
       jobs.pop_front();
+      if (j.resume) {
+        resume_parent(j);
+        continue;
+      }
       Case* c = cases[j.slot].get();
       if (!c || c->visit != j.visit || (c->status != CaseStatus::active && !j.hook)) continue;
       const Step& s = c->current();
@@ -1073,6 +1245,8 @@ struct Engine::Impl {
     v.entered = c.entered;
     v.outcome = c.outcome;
     v.incident = c.incident;
+    if (c.parent >= 0) v.parent = cases[static_cast<std::size_t>(c.parent)]->id;
+    for (auto slot : c.children) v.children.push_back(cases[slot]->id);
     const auto& dk = c.clocks[c.deadline_clock()];
     if (dk.active && dk.visit == c.visit) {
       DeadlineView d;
@@ -1105,7 +1279,7 @@ struct Engine::Impl {
 // =============================================================================== Engine
 
 Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
-Engine::~Engine() = default;
+Engine::~Engine() { stop_runner(); }
 
 void Engine::load(std::span<const std::string> paths) {
   auto flows = load_flows(paths);
@@ -1151,52 +1325,8 @@ std::string Engine::start(std::string_view flow_id, Map data, StartOptions optio
     throw EventError(fmt::format("unknown flow '{}'{}{}", flow_id, options.version ? fmt::format(" version {}", options.version) : "",
                                  hint.empty() ? "; load it first" : hint));
   }
-  const Flow& f = *rt->flow;
-  std::vector<Value> values(f.data.size());
-  for (const auto& [k, v] : data) {
-    const DataField* field = f.find_field(k);
-    if (!field) {
-      std::vector<std::string> names;
-      for (const auto& d : f.data) names.push_back(d.name);
-      throw DataError(fmt::format("flow '{}' has no data field '{}'{}", f.id, k, detail::did_you_mean(k, names)));
-    }
-    values[static_cast<std::size_t>(field - f.data.data())] = field->type.coerce(v, k);
-  }
-  for (std::size_t i = 0; i < f.data.size(); ++i) {
-    if (values[i].is_null() && f.data[i].default_value) values[i] = *f.data[i].default_value;
-    if (values[i].is_null() && f.data[i].required)
-      throw DataError(fmt::format("flow '{}' needs '{}' ({}) to start a case", f.id, f.data[i].name, f.data[i].type.str()));
-  }
-  std::string id = options.id;
-  if (id.empty()) {
-    do id = fmt::format("{}-{}", f.id, ++m.id_counters[f.id]);
-    while (m.by_id.count(id));
-  } else if (m.by_id.count(id)) {
-    throw EventError(fmt::format("a case with id '{}' already exists", id));
-  }
-  auto c = std::make_unique<Case>();
-  c->id = id;
-  c->rt = rt;
-  c->slot = static_cast<std::uint32_t>(m.cases.size());
-  c->data = std::move(values);
-  c->started = now;
-  c->clocks.resize(f.slas.size() + 2);
-  Case& cr = *c;
-  m.by_id.emplace(id, c->slot);
-  m.cases.push_back(std::move(c));
-  Record r = m.make(cr, RecordType::started, now);
-  r.actor = options.actor;
-  r.channel = options.channel;
-  r.target = f.id;
-  r.level = 0;
-  Map start_data;
-  for (std::size_t i = 0; i < f.data.size(); ++i)
-    if (!cr.data[i].is_null()) start_data[f.data[i].name] = cr.data[i];
-  r.data = Value(std::move(start_data));
-  r.message = fmt::format("version {}", f.version);
-  m.commit(&cr, std::move(r));
-  m.start_slas(cr, now);
-  m.move_to(cr, f.start_index, now);
+  Case& c = m.create_case(rt, data, options.id, now, options.actor, options.channel, nullptr);
+  std::string id = c.id;
   m.run_jobs(lk);
   m.fire_due(lk, now);
   m.dispatch(lk);
@@ -1252,13 +1382,10 @@ void Engine::cancel(std::string_view case_id, std::string_view reason, EventOpti
   Case& c = m.find(case_id, "cancel", options, now);
   if (c.status == CaseStatus::completed || c.status == CaseStatus::cancelled)
     m.reject(&c, case_id, "cancel", options, now, fmt::format("case '{}' is already {}", c.id, case_status_name(c.status)));
-  c.status = CaseStatus::cancelled;
-  for (std::size_t i = 0; i < c.clocks.size(); ++i) m.stop_clock(c, i);
-  Record r = m.make(c, RecordType::cancelled, now);
-  r.actor = options.actor;
-  r.channel = options.channel;
-  r.message = std::string(reason);
-  m.commit(&c, std::move(r));
+  m.cancel_case(c, now, std::string(reason), options);
+  m.tell_parent(c, now, fmt::format("sub-flow case '{}' was cancelled{}{}", c.id, reason.empty() ? "" : ": ", reason));
+  m.run_jobs(lk);
+  m.fire_due(lk, now);
   m.dispatch(lk);
 }
 
@@ -1407,6 +1534,42 @@ std::size_t Engine::update_calendar(const CalendarSpec& spec) {
   m.fire_due(lk, now);
   m.dispatch(lk);
   return flows_changed;
+}
+
+void Engine::start_runner(Duration max_sleep) {
+  auto& m = *impl_;
+  std::lock_guard lk(m.mutex);
+  if (m.runner_on) return;
+  m.runner_on = true;
+  m.runner_stop = false;
+  m.runner = std::thread([&m, max_sleep] {
+    std::unique_lock lk(m.mutex);
+    while (!m.runner_stop) {
+      const TimePoint now = m.clock->now();
+      m.drop_stale();
+      if (!m.heap.empty() && m.heap.top().at <= now) {
+        m.fire_due(lk, now);
+        m.dispatch(lk);
+        continue;
+      }
+      Duration sleep = max_sleep;
+      if (!m.heap.empty()) sleep = std::min(sleep, m.heap.top().at - now);
+      m.wake.wait_for(lk, sleep);
+    }
+  });
+}
+
+void Engine::stop_runner() {
+  auto& m = *impl_;
+  {
+    std::lock_guard lk(m.mutex);
+    if (!m.runner_on) return;
+    m.runner_stop = true;
+    m.wake.notify_all();
+  }
+  m.runner.join();
+  std::lock_guard lk(m.mutex);
+  m.runner_on = false;
 }
 
 std::size_t Engine::run_due() {

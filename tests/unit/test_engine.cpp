@@ -1,7 +1,11 @@
 // Runtime behaviour on a manual clock. Expected instants are worked out by hand in the
 // comments (Europe/Zagreb is UTC+1 in November; office hours 08:00-16:00 local).
 
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "escalon/engine.hpp"
@@ -755,4 +759,142 @@ TEST_CASE("scenarios run in time order and report refused events", "[runtime][sc
     moved = moved || (rec.type == RecordType::deadline_set && rec.step == "visit" && rec.due == at("2026-11-27T15:00:00Z"));
   CHECK(moved);
   CHECK_THROWS_AS(load_scenario(std::string(ESCALON_SOURCE_DIR) + "/flows/technician-visit.yaml"), FlowError);
+}
+
+namespace {
+const char* parent_flow = R"(flow: parent
+data:
+  item: { type: string, required: true }
+  order: string
+start: intake
+steps:
+  intake: { on: { go: parts } }
+  parts:
+    subflow: { flow: child, input: { item: item }, output: { order: order_id }, on_failure: manual }
+    next: done
+  manual: { on: { fixed: done } }
+  done: { end: true }
+)";
+const char* child_flow = R"(flow: child
+data:
+  item: { type: string, required: true }
+  order_id: string
+start: order
+steps:
+  order: { call: erp.order, retry: { attempts: 1 }, next: confirm }
+  confirm: { on: { confirmed: z, lost: broken } }
+  broken: { on: { x: z } }
+  z: { end: true }
+)";
+}  // namespace
+
+// Writes flows to a temporary folder and loads them together (sub-flows are checked across files).
+std::vector<FlowPtr> load_together(const std::vector<std::pair<std::string, std::string>>& files) {
+  const auto dir = std::filesystem::temp_directory_path() / ("escalon-flows-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::vector<std::string> paths;
+  for (const auto& [name, text] : files) {
+    std::ofstream(dir / name) << text;
+    paths.push_back((dir / name).string());
+  }
+  auto flows = load_flows(std::span<const std::string>(paths));
+  std::filesystem::remove_all(dir);
+  return flows;
+}
+
+TEST_CASE("a sub-flow runs as a child case; its output and failure reach the parent", "[runtime][subflow]") {
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine{{.clock = &clock}};
+  engine.add_flows(load_together({{"parent.yaml", parent_flow}, {"child.yaml", child_flow}}));
+  int n = 0;
+  engine.on_action("erp.order", [&](ActionContext& a) {
+    CHECK(a.data().at("item") == Value("tv"));
+    a.set("order_id", "PO-" + std::to_string(++n));
+  });
+  const auto p = engine.start("parent", {{"item", "tv"}});
+  engine.send(p, "go");
+  auto pv = engine.get(p);
+  REQUIRE(pv.children.size() == 1);
+  const auto child = pv.children[0];
+  CHECK(child == p + "/parts");
+  CHECK(engine.get(child).parent == p);
+  CHECK(engine.get(child).steps[0] == "confirm");
+  CHECK(engine.get(p).steps[0] == "parts");
+  engine.send(child, "confirmed");
+  pv = engine.get(p);
+  CHECK(engine.get(child).status == CaseStatus::completed);
+  CHECK(pv.status == CaseStatus::completed);
+  CHECK(pv.data.at("order") == Value("PO-1"));  // output: { order: order_id }
+
+  // A child that fails (its action has no retries left) sends the parent to on_failure.
+  engine.on_action("erp.order", [](ActionContext&) { throw std::runtime_error("ERP down"); });
+  const auto p2 = engine.start("parent", {{"item", "tv"}});
+  engine.send(p2, "go");
+  CHECK(engine.get(p2).steps[0] == "manual");
+  const auto h = engine.history(p2);
+  CHECK(find_record(h, RecordType::event, 1)->event == "subflow-failed");
+  CHECK(find_record(h, RecordType::event, 1)->message.find("ERP down") != std::string::npos);
+
+  // Cancelling the parent cancels its child.
+  engine.on_action("erp.order", [](ActionContext& a) { a.set("order_id", "PO-x"); });
+  const auto p3 = engine.start("parent", {{"item", "tv"}});
+  engine.send(p3, "go");
+  const auto c3 = engine.get(p3).children.at(0);
+  engine.cancel(p3, "customer withdrew");
+  CHECK(engine.get(c3).status == CaseStatus::cancelled);
+  CHECK(find_record(engine.history(c3), RecordType::cancelled)->message == "case 'parent-3' was cancelled");
+}
+
+TEST_CASE("an escalation can emit an event to its own case", "[runtime][escalation]") {
+  const char* yaml = R"(flow: nudge
+start: a
+steps:
+  a:
+    deadline: { within: 1h, escalate: [ { at: 100%, emit: timeout }, { after: 1h, emit: nobody-listens } ] }
+    on: { timeout: b }
+  b: { on: { done: z } }
+  z: { end: true }
+)";
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine{{.clock = &clock}};
+  auto r = validate_text(yaml, "nudge.yaml");
+  REQUIRE(r.error_count() == 0);
+  REQUIRE(r.warning_count() == 1);  // nobody-listens is handled nowhere
+  engine.add_flows(r.flows);
+  const auto id = engine.start("nudge");
+  clock.advance(3h);
+  engine.run_due();
+  CHECK(engine.get(id).steps[0] == "b");
+  const auto ev = find_record(engine.history(id), RecordType::event);
+  REQUIRE(ev);
+  CHECK(ev->event == "timeout");
+  CHECK(ev->actor == "escalon");
+  CHECK(ev->at == at("2026-11-23T09:00:00Z"));
+}
+
+TEST_CASE("the background runner fires deadlines on the system clock and stops cleanly", "[runtime][runner]") {
+  const char* yaml = R"(flow: quick
+start: a
+steps:
+  a: { deadline: { within: 150ms, expire: z, escalate: [ { at: 50%, notify: lead } ] } }
+  z: { end: true }
+)";
+  std::atomic<int> notes{0};
+  std::string id;
+  {
+    Engine engine;  // system clock
+    engine.add_flows(flows_from(yaml));
+    engine.on_notify([&](const Notification&) { ++notes; });
+    engine.start_runner(std::chrono::milliseconds{50});
+    engine.start_runner();  // idempotent
+    id = engine.start("quick");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+    while (engine.get(id).status != CaseStatus::completed && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    CHECK(engine.get(id).status == CaseStatus::completed);
+    CHECK(notes == 1);
+    engine.stop_runner();
+    engine.start_runner();
+  }  // the destructor stops the running runner
+  SUCCEED("no hang, no crash");
 }
