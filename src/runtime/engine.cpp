@@ -134,6 +134,11 @@ struct Case {
   std::uint32_t parent_visit = 0;
   std::int32_t depth = 0;          // sub-flow nesting
   std::vector<std::uint32_t> children;
+  // Parallel branches are child cases of the same flow. A branch ends when it reaches its
+  // join step; the fields it changed since the fork (fork_data) are merged into the parent.
+  std::int32_t join_step = -1;
+  std::vector<Value> fork_data;
+  std::int32_t arrivals = 0;       // parent: branches arrived at the current parallel step
   const Flow& flow() const { return *rt->flow; }
   const Step& current() const { return flow().steps[static_cast<std::size_t>(step)]; }
   std::size_t deadline_clock() const { return flow().slas.size(); }
@@ -763,6 +768,68 @@ struct Engine::Impl {
     return cr;
   }
 
+  void start_branches(Case& c, TimePoint at) {
+    const Step& s = c.current();
+    c.arrivals = 0;
+    for (std::size_t i = 0; i < s.parallel_index.size(); ++i) {
+      std::string id = fmt::format("{}/{}", c.id, s.parallel[i]);
+      for (int n = 2; by_id.count(id); ++n) id = fmt::format("{}/{}-{}", c.id, s.parallel[i], n);
+      auto b = std::make_unique<Case>();
+      b->id = id;
+      b->rt = c.rt;
+      b->slot = static_cast<std::uint32_t>(cases.size());
+      b->data = c.data;
+      b->fork_data = c.data;
+      b->started = at;
+      b->clocks.resize(c.clocks.size());
+      b->parent = c.slot;
+      b->parent_visit = c.visit;
+      b->depth = c.depth;
+      b->join_step = s.join_index;
+      c.children.push_back(b->slot);
+      Case& br = *b;
+      by_id.emplace(id, b->slot);
+      cases.push_back(std::move(b));
+      Record r = make(br, RecordType::started, at);
+      r.actor = engine_actor;
+      r.channel = "parallel";
+      r.target = c.flow().id;
+      r.message = fmt::format("branch '{}' of case '{}' (step '{}')", s.parallel[i], c.id, s.name);
+      commit(&br, std::move(r));
+      move_to(br, s.parallel_index[i], at);
+      if (c.status != CaseStatus::active || c.step < 0 || c.current().kind != StepKind::parallel) return;
+    }
+  }
+
+  // A branch reached its join step.
+  void arrive(Case& b, TimePoint at) {
+    b.status = CaseStatus::completed;
+    for (std::size_t i = 0; i < b.clocks.size(); ++i) stop_clock(b, i);
+    Record r = make(b, RecordType::completed, at);
+    r.target = "joined";
+    r.message = fmt::format("arrived at join '{}'", b.flow().steps[static_cast<std::size_t>(b.join_step)].name);
+    commit(&b, std::move(r));
+    tell_parent(b, at, {});
+  }
+
+  void branch_arrived(Case& parent, const Case& b, TimePoint at) {
+    const Step& s = parent.current();
+    std::vector<Change> changes;
+    for (std::size_t i = 0; i < b.data.size(); ++i)
+      if (!(b.data[i] == b.fork_data[i]) || b.data[i].kind() != b.fork_data[i].kind())
+        changes.push_back({static_cast<std::int32_t>(i), b.data[i]});
+    apply_changes(parent, changes, at, engine_actor, "parallel");
+    ++parent.arrivals;
+    const Step& join = parent.flow().steps[static_cast<std::size_t>(s.join_index)];
+    const auto branches = static_cast<std::int32_t>(s.parallel.size());
+    const bool met = join.join_mode == JoinMode::all ? parent.arrivals >= branches
+                     : join.join_mode == JoinMode::any ? parent.arrivals >= 1
+                                                        : parent.arrivals >= join.join_n;
+    if (!met) return;
+    cancel_children(parent, at, fmt::format("join '{}' is complete", join.name));
+    move_to(parent, s.join_index, at);
+  }
+
   void start_subflow(Case& c, TimePoint at) {
     const Step& s = c.current();
     if (c.depth >= max_subflow_depth) {
@@ -790,7 +857,13 @@ struct Engine::Impl {
   void resume_parent(const Job& j) {
     Case& parent = *cases[j.slot];
     const Case& child = *cases[j.child];
-    if (parent.visit != j.visit || parent.status != CaseStatus::active || parent.current().kind != StepKind::subflow) return;
+    if (parent.visit != j.visit || parent.status != CaseStatus::active) return;
+    if (parent.current().kind == StepKind::parallel) {
+      if (j.failure.empty()) branch_arrived(parent, child, j.at);
+      else raise_incident(parent, j.at, j.failure);
+      return;
+    }
+    if (parent.current().kind != StepKind::subflow) return;
     const Step& s = parent.current();
     if (!j.failure.empty()) {
       if (s.on_failure_index >= 0) {
@@ -825,7 +898,8 @@ struct Engine::Impl {
 
   void leave(Case& c, TimePoint at) {
     const Step& s = c.current();
-    if (s.kind == StepKind::subflow) cancel_children(c, at, fmt::format("case '{}' left step '{}'", c.id, s.name));
+    if (s.kind == StepKind::subflow || s.kind == StepKind::parallel)
+      cancel_children(c, at, fmt::format("case '{}' left step '{}'", c.id, s.name));
     run_hooks(c, s.on_exit, at, "on_exit");
     stop_clock(c, c.deadline_clock());
     stop_clock(c, c.timer_clock());
@@ -841,6 +915,10 @@ struct Engine::Impl {
         return;
       }
       if (c.step >= 0) leave(c, at);
+      if (c.join_step >= 0 && target == c.join_step) {
+        arrive(c, at);
+        return;
+      }
       target = enter(c, target, at);
       if (c.status != CaseStatus::active) return;
     }
@@ -897,10 +975,10 @@ struct Engine::Impl {
           start_subflow(c, at);
           return -1;
         case StepKind::parallel:
-        case StepKind::join:
-          raise_incident(c, at, fmt::format("step '{}' is a {} step, which this version of the engine does not run yet",
-                                            s.name, step_kind_name(s.kind)));
+          start_branches(c, at);
           return -1;
+        case StepKind::join:
+          return s.next_index;  // the parent passes through once its branches have met
       }
     } catch (const Error& e) {
       raise_incident(c, at, fmt::format("entering step '{}': {}", s.name, e.message()));
@@ -1339,8 +1417,21 @@ void Engine::send(std::string_view case_id, std::string_view event, Map payload,
   const TimePoint now = m.clock->now();
   m.fire_due(lk, now);
   try {
-    Case& c = m.find(case_id, event, options, now);
-    m.apply_event(c, event, payload, options, now);
+    Case* c = &m.find(case_id, event, options, now);
+    // A case waiting at a parallel step takes events through its branches: the first active
+    // branch whose step handles the event gets it.
+    if (c->status == CaseStatus::active && c->current().kind == StepKind::parallel) {
+      for (auto slot : c->children) {
+        Case& b = *m.cases[slot];
+        if (b.join_step < 0 || b.parent_visit != c->visit || b.status != CaseStatus::active) continue;
+        const auto& on = b.current().on;
+        if (std::any_of(on.begin(), on.end(), [&](const Transition& t) { return t.event == event; })) {
+          c = &b;
+          break;
+        }
+      }
+    }
+    m.apply_event(*c, event, payload, options, now);
   } catch (...) {
     m.dispatch(lk);
     throw;

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "escalon/engine.hpp"
 #include "escalon/loader.hpp"
 #include "escalon/scenario.hpp"
@@ -897,4 +899,87 @@ steps:
     engine.start_runner();
   }  // the destructor stops the running runner
   SUCCEED("no hang, no crash");
+}
+
+TEST_CASE("parallel branches run at once and meet at a join (all / any)", "[runtime][parallel]") {
+  auto yaml = [](const char* mode) {
+    return fmt::format(R"(flow: par
+data: {{ called: {{ type: bool, default: false }}, van: string, note: string }}
+start: split
+steps:
+  split: {{ parallel: {{ branches: [call-customer, book-van], join: meet }} }}
+  call-customer: {{ role: agent, on: {{ called: {{ to: meet, set: {{ called: "true" }} }} }} }}
+  book-van:
+    role: dispatcher
+    deadline: {{ within: 1h, escalate: [ {{ at: 100%, notify: lead }} ] }}
+    on: {{ booked: {{ to: meet, set: {{ van: event.van }} }} }}
+  meet: {{ join: {}, next: done }}
+  done: {{ end: true }}
+)",
+                       mode);
+  };
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine{{.clock = &clock}};
+  engine.add_flows(flows_from(yaml("all")));
+  const auto id = engine.start("par");
+  auto v = engine.get(id);
+  CHECK(v.steps[0] == "split");
+  CHECK(v.children == std::vector<std::string>{id + "/call-customer", id + "/book-van"});
+  // Each branch is in its team's work queue.
+  REQUIRE(engine.query({.role = "agent"}).size() == 1);
+  CHECK(engine.query({.role = "agent"})[0].id == id + "/call-customer");
+  CHECK(engine.query({.role = "dispatcher"})[0].parent == id);
+  // Events to the case go to the branch that handles them.
+  engine.send(id, "called");
+  CHECK(engine.get(id).steps[0] == "split");
+  CHECK(engine.get(id + "/call-customer").status == CaseStatus::completed);
+  clock.advance(2h);
+  engine.run_due();  // the van branch escalates on its own deadline
+  CHECK(count(engine.history(id + "/book-van"), RecordType::escalated) == 1);
+  CHECK_THROWS_AS(engine.send(id, "called"), EventError);  // nobody waits for it any more
+  engine.send(id, "booked", {{"van", "V7"}});
+  v = engine.get(id);
+  CHECK(v.status == CaseStatus::completed);
+  CHECK(v.data.at("called") == Value(true));  // both branches' changes merged
+  CHECK(v.data.at("van") == Value("V7"));
+
+  Engine any_engine{{.clock = &clock}};
+  any_engine.add_flows(flows_from(yaml("any")));
+  const auto id2 = any_engine.start("par");
+  any_engine.send(id2, "booked", {{"van", "V9"}});
+  v = any_engine.get(id2);
+  CHECK(v.status == CaseStatus::completed);
+  CHECK(v.data.at("van") == Value("V9"));
+  CHECK(v.data.at("called") == Value(false));
+  CHECK(any_engine.get(id2 + "/call-customer").status == CaseStatus::cancelled);
+  CHECK(find_record(any_engine.history(id2 + "/call-customer"), RecordType::cancelled)->message == "join 'meet' is complete");
+}
+
+TEST_CASE("an escalation level can move the case to another step", "[runtime][escalation]") {
+  const char* yaml = R"(flow: hop
+data: { priority: { type: enum, values: [normal, high], default: normal } }
+start: first-line
+steps:
+  first-line:
+    role: agent
+    deadline: { within: 30m, escalate: [ { at: 100%, notify: lead, goto: second-line, priority: high } ] }
+    on: { solved: z }
+  second-line: { role: expert, on: { solved: z } }
+  z: { end: true }
+)";
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine{{.clock = &clock}};
+  engine.add_flows(flows_from(yaml));
+  const auto id = engine.start("hop");
+  clock.advance(45min);
+  engine.run_due();
+  const auto v = engine.get(id);
+  CHECK(v.steps[0] == "second-line");
+  CHECK(v.assignee == "expert");
+  CHECK(v.priority == "high");
+  CHECK(v.deadlines.empty());  // the first-line deadline ended with the step
+  const auto h = engine.history(id);
+  CHECK(types(h) == std::vector<std::string>{"started", "entered", "assigned", "deadline-set", "escalated", "data-changed",
+                                             "left", "entered", "assigned"});
+  CHECK(find_record(h, RecordType::left)->at == at("2026-11-23T08:30:00Z"));
 }
