@@ -20,10 +20,10 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <thread>
 #include <deque>
 #include <mutex>
 #include <queue>
+#include <thread>
 #include <unordered_map>
 
 #include "escalon/calendar.hpp"
@@ -35,20 +35,28 @@ namespace escalon {
 
 std::string_view case_status_name(CaseStatus s) noexcept {
   switch (s) {
-    case CaseStatus::active: return "active";
-    case CaseStatus::completed: return "completed";
-    case CaseStatus::cancelled: return "cancelled";
-    case CaseStatus::incident: return "incident";
+    case CaseStatus::active:
+      return "active";
+    case CaseStatus::completed:
+      return "completed";
+    case CaseStatus::cancelled:
+      return "cancelled";
+    case CaseStatus::incident:
+      return "incident";
   }
   return "?";
 }
 
 std::string_view sla_state_name(SlaView::State s) noexcept {
   switch (s) {
-    case SlaView::State::running: return "running";
-    case SlaView::State::paused: return "paused";
-    case SlaView::State::met: return "met";
-    case SlaView::State::breached: return "breached";
+    case SlaView::State::running:
+      return "running";
+    case SlaView::State::paused:
+      return "paused";
+    case SlaView::State::met:
+      return "met";
+    case SlaView::State::breached:
+      return "breached";
   }
   return "?";
 }
@@ -75,7 +83,7 @@ struct FlowRt {
   const Calendar* default_cal = nullptr;
   std::int32_t priority_slot = -1;
   std::vector<std::vector<char>> sla_pause, sla_stop;  // [sla][step]
-  bool uses_case = false;                               // some expression reads case.*
+  bool uses_case = false;                              // some expression reads case.*
 
   const Calendar* calendar(const std::string& name) const {
     if (name.empty()) return default_cal;
@@ -105,7 +113,7 @@ struct ClockState {
   std::int32_t level = 0;
   std::int32_t attempt = 0;  // retry timers
   std::uint32_t gen = 0;
-  std::uint32_t visit = 0;   // the step visit a deadline or timer belongs to
+  std::uint32_t visit = 0;  // the step visit a deadline or timer belongs to
   const Calendar* cal = nullptr;
   Duration total{0};
   Duration consumed{0};
@@ -130,15 +138,15 @@ struct Case {
   TimePoint entered{};
   std::vector<ClockState> clocks;  // [0, slas) SLAs, then the step deadline, then the step timer
   std::vector<std::uint32_t> records;
-  std::int64_t parent = -1;        // slot of the case whose sub-flow step started this one
+  std::int64_t parent = -1;  // slot of the case whose sub-flow step started this one
   std::uint32_t parent_visit = 0;
-  std::int32_t depth = 0;          // sub-flow nesting
+  std::int32_t depth = 0;  // sub-flow nesting
   std::vector<std::uint32_t> children;
   // Parallel branches are child cases of the same flow. A branch ends when it reaches its
   // join step; the fields it changed since the fork (fork_data) are merged into the parent.
   std::int32_t join_step = -1;
   std::vector<Value> fork_data;
-  std::int32_t arrivals = 0;       // parent: branches arrived at the current parallel step
+  std::int32_t arrivals = 0;  // parent: branches arrived at the current parallel step
   const Flow& flow() const { return *rt->flow; }
   const Step& current() const { return flow().steps[static_cast<std::size_t>(step)]; }
   std::size_t deadline_clock() const { return flow().slas.size(); }
@@ -159,11 +167,11 @@ struct Job {  // work that runs after the current unit: an action call, or a par
   std::uint32_t visit;
   std::int32_t attempt;
   TimePoint at;
-  bool hook = false;         // on_enter/on_exit call: results merged, no retry or incident
+  bool hook = false;  // on_enter/on_exit call: results merged, no retry or incident
   const Hook* hook_def = nullptr;
-  bool resume = false;       // a sub-flow case ended: resume its parent (slot, visit)
+  bool resume = false;  // a sub-flow case ended: resume its parent (slot, visit)
   std::uint32_t child = 0;
-  std::string failure;       // why the child failed (empty: it completed)
+  std::string failure;  // why the child failed (empty: it completed)
 };
 
 constexpr int max_subflow_depth = 8;
@@ -265,11 +273,19 @@ struct Engine::Impl {
       rt->sla_pause.push_back(std::move(pause));
       rt->sla_stop.push_back(std::move(stop));
     }
-    auto scan = [&](const Expression& e) { rt->uses_case = rt->uses_case || e.text().find("case") != std::string::npos; };
+    auto scan = [&](const Expression& e) {
+      rt->uses_case = rt->uses_case || e.text().find("case") != std::string::npos;
+    };
     for (const auto& s : f->steps) {
       scan(s.assign);
-      for (const auto& t : s.on) { scan(t.when); for (const auto& a : t.set) scan(a.value); }
-      for (const auto& t : s.branches) { scan(t.when); for (const auto& a : t.set) scan(a.value); }
+      for (const auto& t : s.on) {
+        scan(t.when);
+        for (const auto& a : t.set) scan(a.value);
+      }
+      for (const auto& t : s.branches) {
+        scan(t.when);
+        for (const auto& a : t.set) scan(a.value);
+      }
       for (const auto& a : s.with) scan(a.value);
       if (s.deadline) scan(s.deadline->at);
       scan(s.wait_until);
@@ -289,8 +305,8 @@ struct Engine::Impl {
   // ------------------------------------------------------------------------- expressions
 
   Map case_info(const Case& c) const {
-    Map m{{"id", c.id}, {"flow", c.flow().id}, {"version", c.flow().version}, {"started", c.started},
-          {"entered", c.entered}, {"assignee", c.assignee}};
+    Map m{{"id", c.id},           {"flow", c.flow().id},  {"version", c.flow().version},
+          {"started", c.started}, {"entered", c.entered}, {"assignee", c.assignee}};
     if (c.step >= 0) {
       m["step"] = c.current().name;
       m["role"] = c.current().role;
@@ -458,8 +474,9 @@ struct Engine::Impl {
       const DurationSpec& d = *s.deadline->within;
       k.cal = c.rt->calendar(s.deadline->calendar);
       k.business = d.is_business() && k.cal;
-      k.total = d.basis == TimeBasis::business_days && k.cal ? k.cal->business_time_between(at, k.cal->add_business_days(at, d.days))
-                                                             : d.length;
+      k.total = d.basis == TimeBasis::business_days && k.cal
+                    ? k.cal->business_time_between(at, k.cal->add_business_days(at, d.days))
+                    : d.length;
       k.active = k.running = true;
       record_deadline(c, k, at);
       schedule(c, c.deadline_clock());
@@ -613,7 +630,8 @@ struct Engine::Impl {
     schedule(c, idx);
   }
 
-  void escalate(Case& c, const ClockState& k, const Escalation& e, std::int32_t level, std::int32_t repeat, TimePoint at) {
+  void escalate(Case& c, const ClockState& k, const Escalation& e, std::int32_t level, std::int32_t repeat,
+                TimePoint at) {
     const std::uint32_t visit = c.visit;
     Record r = make(c, RecordType::escalated, at);
     r.level = level;
@@ -621,8 +639,8 @@ struct Engine::Impl {
     r.target = join(e.notify);
     r.message = e.message;
     if (k.kind == ClockKind::sla)
-      r.message = fmt::format("SLA '{}'{}{}", c.flow().slas[static_cast<std::size_t>(k.index)].name, e.message.empty() ? "" : ": ",
-                              e.message);
+      r.message = fmt::format("SLA '{}'{}{}", c.flow().slas[static_cast<std::size_t>(k.index)].name,
+                              e.message.empty() ? "" : ": ", e.message);
     commit(&c, std::move(r));
     if (!e.notify.empty())
       notify(c, at, e.notify, e.message.empty() ? fmt::format("escalation level {}", level) : e.message, "escalation",
@@ -716,19 +734,12 @@ struct Engine::Impl {
                     const std::string& channel, Case* parent) {
     const Flow& f = *rt->flow;
     std::vector<Value> values(f.data.size());
-    for (const auto& [k, v] : data) {
-      const DataField* field = f.find_field(k);
-      if (!field) {
-        std::vector<std::string> names;
-        for (const auto& d : f.data) names.push_back(d.name);
-        throw DataError(fmt::format("flow '{}' has no data field '{}'{}", f.id, k, detail::did_you_mean(k, names)));
-      }
-      values[static_cast<std::size_t>(field - f.data.data())] = field->type.coerce(v, k);
-    }
+    for (auto& ch : checked_changes(f, data)) values[static_cast<std::size_t>(ch.slot)] = std::move(ch.value);
     for (std::size_t i = 0; i < f.data.size(); ++i) {
       if (values[i].is_null() && f.data[i].default_value) values[i] = *f.data[i].default_value;
       if (values[i].is_null() && f.data[i].required)
-        throw DataError(fmt::format("flow '{}' needs '{}' ({}) to start a case", f.id, f.data[i].name, f.data[i].type.str()));
+        throw DataError(
+            fmt::format("flow '{}' needs '{}' ({}) to start a case", f.id, f.data[i].name, f.data[i].type.str()));
     }
     if (id.empty()) {
       do id = fmt::format("{}-{}", f.id, ++id_counters[f.id]);
@@ -760,7 +771,8 @@ struct Engine::Impl {
     for (std::size_t i = 0; i < f.data.size(); ++i)
       if (!cr.data[i].is_null()) start_data[f.data[i].name] = cr.data[i];
     r.data = Value(std::move(start_data));
-    r.message = parent ? fmt::format("version {}, sub-flow of case '{}' (step '{}')", f.version, parent->id, parent->current().name)
+    r.message = parent ? fmt::format("version {}, sub-flow of case '{}' (step '{}')", f.version, parent->id,
+                                     parent->current().name)
                        : fmt::format("version {}", f.version);
     commit(&cr, std::move(r));
     start_slas(cr, now);
@@ -822,9 +834,9 @@ struct Engine::Impl {
     ++parent.arrivals;
     const Step& join = parent.flow().steps[static_cast<std::size_t>(s.join_index)];
     const auto branches = static_cast<std::int32_t>(s.parallel.size());
-    const bool met = join.join_mode == JoinMode::all ? parent.arrivals >= branches
+    const bool met = join.join_mode == JoinMode::all   ? parent.arrivals >= branches
                      : join.join_mode == JoinMode::any ? parent.arrivals >= 1
-                                                        : parent.arrivals >= join.join_n;
+                                                       : parent.arrivals >= join.join_n;
     if (!met) return;
     cancel_children(parent, at, fmt::format("join '{}' is complete", join.name));
     move_to(parent, s.join_index, at);
@@ -859,8 +871,10 @@ struct Engine::Impl {
     const Case& child = *cases[j.child];
     if (parent.visit != j.visit || parent.status != CaseStatus::active) return;
     if (parent.current().kind == StepKind::parallel) {
-      if (j.failure.empty()) branch_arrived(parent, child, j.at);
-      else raise_incident(parent, j.at, j.failure);
+      if (j.failure.empty())
+        branch_arrived(parent, child, j.at);
+      else
+        raise_incident(parent, j.at, j.failure);
       return;
     }
     if (parent.current().kind != StepKind::subflow) return;
@@ -884,7 +898,8 @@ struct Engine::Impl {
       std::vector<Change> changes;
       for (const auto& a : s.output) {
         const DataField* f = parent.flow().find_field(a.field);
-        changes.push_back({static_cast<std::int32_t>(f - parent.flow().data.data()), f->type.coerce(a.value.evaluate(x.ctx), a.field)});
+        changes.push_back({static_cast<std::int32_t>(f - parent.flow().data.data()),
+                           f->type.coerce(a.value.evaluate(x.ctx), a.field)});
       }
       apply_changes(parent, changes, j.at, engine_actor, "subflow");
     } catch (const Error& e) {
@@ -911,7 +926,8 @@ struct Engine::Impl {
     if (target < 0 || c.status != CaseStatus::active) return;
     for (int moves = 0; target >= 0; ++moves) {
       if (moves > max_automatic_moves) {
-        raise_incident(c, at, fmt::format("more than {} automatic moves in a row: decisions loop", max_automatic_moves));
+        raise_incident(c, at,
+                       fmt::format("more than {} automatic moves in a row: decisions loop", max_automatic_moves));
         return;
       }
       if (c.step >= 0) leave(c, at);
@@ -946,9 +962,13 @@ struct Engine::Impl {
       run_hooks(c, s.on_enter, at, "on_enter");
       if (s.deadline) start_deadline(c, at);
       switch (s.kind) {
-        case StepKind::task: return -1;
-        case StepKind::end: complete(c, at); return -1;
-        case StepKind::decision: return decide(c, at);
+        case StepKind::task:
+          return -1;
+        case StepKind::end:
+          complete(c, at);
+          return -1;
+        case StepKind::decision:
+          return decide(c, at);
         case StepKind::action:
           jobs.push_back({c.slot, c.visit, 1, at});
           return -1;
@@ -962,8 +982,9 @@ struct Engine::Impl {
             fill(x, c, at, nullptr);
             const Value v = s.wait_until.evaluate(x.ctx);
             if (v.kind() != Value::Kind::datetime) {
-              raise_incident(c, at, fmt::format("wait step '{}': `until: {}` gave {}, not a datetime", s.name,
-                                                s.wait_until.text(), v.to_json()));
+              raise_incident(c, at,
+                             fmt::format("wait step '{}': `until: {}` gave {}, not a datetime", s.name,
+                                         s.wait_until.text(), v.to_json()));
               return -1;
             }
             until = std::max(at, v.as_datetime());
@@ -1012,7 +1033,10 @@ struct Engine::Impl {
         return -1;
       }
       const auto idx = c.flow().step_index(to->as_string());
-      if (idx < 0) raise_incident(c, at, fmt::format("decision '{}': rule table '{}' chose unknown step '{}'", s.name, s.rule, to->as_string()));
+      if (idx < 0)
+        raise_incident(
+            c, at,
+            fmt::format("decision '{}': rule table '{}' chose unknown step '{}'", s.name, s.rule, to->as_string()));
       return idx;
     }
     for (const auto& b : s.branches) {
@@ -1020,7 +1044,8 @@ struct Engine::Impl {
       apply_changes(c, changes_for(c, b.set, x.ctx), at, engine_actor);
       return b.target_index;
     }
-    raise_incident(c, at, fmt::format("decision '{}': no branch applies (add one without `when` as the default)", s.name));
+    raise_incident(c, at,
+                   fmt::format("decision '{}': no branch applies (add one without `when` as the default)", s.name));
     return -1;
   }
 
@@ -1059,8 +1084,8 @@ struct Engine::Impl {
 
   // ------------------------------------------------------------------------- events
 
-  [[noreturn]] void reject(Case* c, std::string_view case_id, std::string_view event, const EventOptions& o, TimePoint at,
-                           std::string why) {
+  [[noreturn]] void reject(Case* c, std::string_view case_id, std::string_view event, const EventOptions& o,
+                           TimePoint at, std::string why) {
     Record r;
     if (c) r = make(*c, RecordType::rejected, at);
     r.type = RecordType::rejected;
@@ -1097,7 +1122,7 @@ struct Engine::Impl {
       std::string hint = detail::did_you_mean(event, handled);
       reject(&c, c.id, event, o, at,
              fmt::format("step '{}' of case '{}' does not handle event '{}'{}", s.name, c.id, event,
-                         !hint.empty() ? hint
+                         !hint.empty()     ? hint
                          : handled.empty() ? std::string("; it handles no events")
                                            : fmt::format("; it handles {}", fmt::join(handled, ", "))));
     }
@@ -1110,7 +1135,8 @@ struct Engine::Impl {
       if (it == checked.end() || it->second.is_null()) {
         if (f.required)
           reject(&c, c.id, event, o, at,
-                 fmt::format("event '{}' must carry form field '{}' ({}) in step '{}'", event, f.name, f.type.str(), s.name));
+                 fmt::format("event '{}' must carry form field '{}' ({}) in step '{}'", event, f.name, f.type.str(),
+                             s.name));
         continue;
       }
       try {
@@ -1189,7 +1215,8 @@ struct Engine::Impl {
       }
       for (std::size_t i = 0; i < c->data.size(); ++i) data[c->flow().data[i].name] = c->data[i];
       ActionContext ac(c->id, s.name, name, j.attempt, std::move(inputs), std::move(data));
-      if (error.empty() && !handler) error = fmt::format("no handler is registered for action '{}' (Engine::on_action)", name);
+      if (error.empty() && !handler)
+        error = fmt::format("no handler is registered for action '{}' (Engine::on_action)", name);
       if (error.empty()) {
         lk.unlock();
         try {
@@ -1205,17 +1232,17 @@ struct Engine::Impl {
       if (!c || c->visit != j.visit || (c->status != CaseStatus::active && !j.hook)) continue;  // moved on meanwhile
       std::vector<Change> changes;
       if (error.empty()) {
-        for (const auto& [k, v] : ac.results()) {
-          const DataField* f = c->flow().find_field(k);
-          if (!f) {
-            error = fmt::format("action '{}' returned '{}', which is not a data field of flow '{}'", name, k, c->flow().id);
+        for (const auto& [k, v] : ac.results())
+          if (!c->flow().find_field(k)) {
+            error =
+                fmt::format("action '{}' returned '{}', which is not a data field of flow '{}'", name, k, c->flow().id);
             break;
           }
+        if (error.empty()) {
           try {
-            changes.push_back({static_cast<std::int32_t>(f - c->flow().data.data()), f->type.coerce(v, k)});
+            changes = checked_changes(c->flow(), ac.results());
           } catch (const DataError& e) {
             error = fmt::format("action '{}' result: {}", name, e.message());
-            break;
           }
         }
       }
@@ -1238,8 +1265,9 @@ struct Engine::Impl {
       } else if (s.on_error_index >= 0) {
         move_to(*c, s.on_error_index, j.at);
       } else {
-        raise_incident(*c, j.at, fmt::format("action '{}' failed after {} attempt{}: {}", name, j.attempt,
-                                             j.attempt == 1 ? "" : "s", error));
+        raise_incident(*c, j.at,
+                       fmt::format("action '{}' failed after {} attempt{}: {}", name, j.attempt,
+                                   j.attempt == 1 ? "" : "s", error));
       }
     }
   }
@@ -1288,6 +1316,63 @@ struct Engine::Impl {
           }
         }
       lk.lock();
+    }
+  }
+
+  // ------------------------------------------------------------------------- API plumbing
+
+  // Every changing API call: take the lock, fire what fell due before now, do the work, then
+  // run the handlers it queued, fire what became due, and notify listeners (lock released).
+  // A refused call throws after its `rejected` record; listeners still hear what fired before.
+  template <class F>
+  auto locked_call(F&& work) {
+    std::unique_lock lk(mutex);
+    const TimePoint now = clock->now();
+    fire_due(lk, now);
+    try {
+      if constexpr (std::is_void_v<std::invoke_result_t<F&, TimePoint>>) {
+        work(now);
+        finish(lk, now);
+      } else {
+        auto result = work(now);
+        finish(lk, now);
+        return result;
+      }
+    } catch (...) {
+      dispatch(lk);
+      throw;
+    }
+  }
+
+  void finish(std::unique_lock<std::mutex>& lk, TimePoint now) {
+    run_jobs(lk);
+    fire_due(lk, now);
+    dispatch(lk);
+  }
+
+  // Values for data fields from outside (start data, update, resolve, action results), checked
+  // and converted against the flow's schema. Throws DataError naming the field.
+  std::vector<Change> checked_changes(const Flow& f, const Map& values) const {
+    std::vector<Change> out;
+    for (const auto& [k, v] : values) {
+      const DataField* field = f.find_field(k);
+      if (!field) {
+        std::vector<std::string> names;
+        for (const auto& d : f.data) names.push_back(d.name);
+        throw DataError(fmt::format("flow '{}' has no data field '{}'{}", f.id, k, detail::did_you_mean(k, names)));
+      }
+      out.push_back({static_cast<std::int32_t>(field - f.data.data()), field->type.coerce(v, k)});
+    }
+    return out;
+  }
+
+  // As checked_changes, but a failure is recorded as the case's `rejected` call.
+  std::vector<Change> checked_changes(Case& c, const Map& values, std::string_view call, const EventOptions& o,
+                                      TimePoint at) {
+    try {
+      return checked_changes(c.flow(), values);
+    } catch (const DataError& e) {
+      reject(&c, c.id, call, o, at, e.message());
     }
   }
 
@@ -1344,8 +1429,8 @@ struct Engine::Impl {
       s.due = k.running ? due_instant(k) : TimePoint{};
       s.warned = k.warned;
       s.level = k.level;
-      s.state = k.done ? SlaView::State::breached
-                : k.met ? SlaView::State::met
+      s.state = k.done      ? SlaView::State::breached
+                : k.met     ? SlaView::State::met
                 : k.running ? SlaView::State::running
                             : SlaView::State::paused;
       v.slas.push_back(s);
@@ -1392,31 +1477,23 @@ void Engine::on_notify(NotifyHandler handler) {
 
 std::string Engine::start(std::string_view flow_id, Map data, StartOptions options) {
   auto& m = *impl_;
-  std::unique_lock lk(m.mutex);
-  const TimePoint now = m.clock->now();
-  m.fire_due(lk, now);
-  FlowRt* rt = m.find_flow(flow_id, options.version);
-  if (!rt) {
-    std::vector<std::string> ids;
-    for (const auto& f : m.flows) ids.push_back(f->flow->id);
-    std::string hint = detail::did_you_mean(flow_id, ids);
-    throw EventError(fmt::format("unknown flow '{}'{}{}", flow_id, options.version ? fmt::format(" version {}", options.version) : "",
-                                 hint.empty() ? "; load it first" : hint));
-  }
-  Case& c = m.create_case(rt, data, options.id, now, options.actor, options.channel, nullptr);
-  std::string id = c.id;
-  m.run_jobs(lk);
-  m.fire_due(lk, now);
-  m.dispatch(lk);
-  return id;
+  return m.locked_call([&](TimePoint now) {
+    FlowRt* rt = m.find_flow(flow_id, options.version);
+    if (!rt) {
+      std::vector<std::string> ids;
+      for (const auto& f : m.flows) ids.push_back(f->flow->id);
+      std::string hint = detail::did_you_mean(flow_id, ids);
+      throw EventError(fmt::format("unknown flow '{}'{}{}", flow_id,
+                                   options.version ? fmt::format(" version {}", options.version) : "",
+                                   hint.empty() ? "; load it first" : hint));
+    }
+    return m.create_case(rt, data, options.id, now, options.actor, options.channel, nullptr).id;
+  });
 }
 
 void Engine::send(std::string_view case_id, std::string_view event, Map payload, EventOptions options) {
   auto& m = *impl_;
-  std::unique_lock lk(m.mutex);
-  const TimePoint now = m.clock->now();
-  m.fire_due(lk, now);
-  try {
+  m.locked_call([&](TimePoint now) {
     Case* c = &m.find(case_id, event, options, now);
     // A case waiting at a parallel step takes events through its branches: the first active
     // branch whose step handles the event gets it.
@@ -1432,199 +1509,159 @@ void Engine::send(std::string_view case_id, std::string_view event, Map payload,
       }
     }
     m.apply_event(*c, event, payload, options, now);
-  } catch (...) {
-    m.dispatch(lk);
-    throw;
-  }
-  m.run_jobs(lk);
-  m.fire_due(lk, now);
-  m.dispatch(lk);
+  });
 }
 
 void Engine::update(std::string_view case_id, Map changes, EventOptions options) {
   auto& m = *impl_;
-  std::unique_lock lk(m.mutex);
-  const TimePoint now = m.clock->now();
-  m.fire_due(lk, now);
-  Case& c = m.find(case_id, "update", options, now);
-  if (c.status == CaseStatus::completed || c.status == CaseStatus::cancelled)
-    m.reject(&c, case_id, "update", options, now, fmt::format("case '{}' is {}", c.id, case_status_name(c.status)));
-  std::vector<Change> checked;
-  for (const auto& [k, v] : changes) {
-    const DataField* f = c.flow().find_field(k);
-    if (!f) m.reject(&c, case_id, "update", options, now, fmt::format("flow '{}' has no data field '{}'", c.flow().id, k));
-    try {
-      checked.push_back({static_cast<std::int32_t>(f - c.flow().data.data()), f->type.coerce(v, k)});
-    } catch (const DataError& e) {
-      m.reject(&c, case_id, "update", options, now, e.message());
-    }
-  }
-  m.apply_changes(c, checked, now, options.actor, options.channel);
-  m.run_jobs(lk);
-  m.fire_due(lk, now);
-  m.dispatch(lk);
+  m.locked_call([&](TimePoint now) {
+    Case& c = m.find(case_id, "update", options, now);
+    if (c.status == CaseStatus::completed || c.status == CaseStatus::cancelled)
+      m.reject(&c, case_id, "update", options, now, fmt::format("case '{}' is {}", c.id, case_status_name(c.status)));
+    m.apply_changes(c, m.checked_changes(c, changes, "update", options, now), now, options.actor, options.channel);
+  });
 }
 
 void Engine::cancel(std::string_view case_id, std::string_view reason, EventOptions options) {
   auto& m = *impl_;
-  std::unique_lock lk(m.mutex);
-  const TimePoint now = m.clock->now();
-  m.fire_due(lk, now);
-  Case& c = m.find(case_id, "cancel", options, now);
-  if (c.status == CaseStatus::completed || c.status == CaseStatus::cancelled)
-    m.reject(&c, case_id, "cancel", options, now, fmt::format("case '{}' is already {}", c.id, case_status_name(c.status)));
-  m.cancel_case(c, now, std::string(reason), options);
-  m.tell_parent(c, now, fmt::format("sub-flow case '{}' was cancelled{}{}", c.id, reason.empty() ? "" : ": ", reason));
-  m.run_jobs(lk);
-  m.fire_due(lk, now);
-  m.dispatch(lk);
+  m.locked_call([&](TimePoint now) {
+    Case& c = m.find(case_id, "cancel", options, now);
+    if (c.status == CaseStatus::completed || c.status == CaseStatus::cancelled)
+      m.reject(&c, case_id, "cancel", options, now,
+               fmt::format("case '{}' is already {}", c.id, case_status_name(c.status)));
+    m.cancel_case(c, now, std::string(reason), options);
+    m.tell_parent(c, now,
+                  fmt::format("sub-flow case '{}' was cancelled{}{}", c.id, reason.empty() ? "" : ": ", reason));
+  });
 }
 
 void Engine::reschedule(std::string_view case_id, TimePoint due, EventOptions options) {
   auto& m = *impl_;
-  std::unique_lock lk(m.mutex);
-  const TimePoint now = m.clock->now();
-  m.fire_due(lk, now);
-  Case& c = m.find(case_id, "reschedule", options, now);
-  if (c.status != CaseStatus::active || !c.current().deadline)
-    m.reject(&c, case_id, "reschedule", options, now,
-             fmt::format("case '{}' has no running deadline to reschedule (step '{}')", c.id, c.step >= 0 ? c.current().name : ""));
-  m.set_absolute_deadline(c, due, now);
-  m.fire_due(lk, now);
-  m.dispatch(lk);
+  m.locked_call([&](TimePoint now) {
+    Case& c = m.find(case_id, "reschedule", options, now);
+    if (c.status != CaseStatus::active || !c.current().deadline)
+      m.reject(&c, case_id, "reschedule", options, now,
+               fmt::format("case '{}' has no running deadline to reschedule (step '{}')", c.id,
+                           c.step >= 0 ? c.current().name : ""));
+    m.set_absolute_deadline(c, due, now);
+  });
 }
 
 void Engine::retry(std::string_view case_id, EventOptions options) {
   auto& m = *impl_;
-  std::unique_lock lk(m.mutex);
-  const TimePoint now = m.clock->now();
-  m.fire_due(lk, now);
-  Case& c = m.find(case_id, "retry", options, now);
-  if (c.status != CaseStatus::incident || c.current().kind != StepKind::action)
-    m.reject(&c, case_id, "retry", options, now,
-             fmt::format("case '{}' has no failed action to retry (it is {} in step '{}')", c.id, case_status_name(c.status),
-                         c.current().name));
-  c.status = CaseStatus::active;
-  c.incident.clear();
-  Record r = m.make(c, RecordType::resolved, now);
-  r.actor = options.actor;
-  r.channel = options.channel;
-  r.message = "retry";
-  m.commit(&c, std::move(r));
-  m.jobs.push_back({c.slot, c.visit, 1, now});
-  m.run_jobs(lk);
-  m.fire_due(lk, now);
-  m.dispatch(lk);
+  m.locked_call([&](TimePoint now) {
+    Case& c = m.find(case_id, "retry", options, now);
+    if (c.status != CaseStatus::incident || c.current().kind != StepKind::action)
+      m.reject(&c, case_id, "retry", options, now,
+               fmt::format("case '{}' has no failed action to retry (it is {} in step '{}')", c.id,
+                           case_status_name(c.status), c.current().name));
+    c.status = CaseStatus::active;
+    c.incident.clear();
+    Record r = m.make(c, RecordType::resolved, now);
+    r.actor = options.actor;
+    r.channel = options.channel;
+    r.message = "retry";
+    m.commit(&c, std::move(r));
+    m.jobs.push_back({c.slot, c.visit, 1, now});
+  });
 }
 
 void Engine::resolve(std::string_view case_id, Map data, std::string_view to_step, EventOptions options) {
   auto& m = *impl_;
-  std::unique_lock lk(m.mutex);
-  const TimePoint now = m.clock->now();
-  m.fire_due(lk, now);
-  Case& c = m.find(case_id, "resolve", options, now);
-  if (c.status != CaseStatus::incident)
-    m.reject(&c, case_id, "resolve", options, now, fmt::format("case '{}' has no incident (it is {})", c.id, case_status_name(c.status)));
-  std::int32_t target = c.current().next_index;
-  if (!to_step.empty()) {
-    target = c.flow().step_index(to_step);
-    if (target < 0) m.reject(&c, case_id, "resolve", options, now, fmt::format("flow '{}' has no step '{}'", c.flow().id, to_step));
-  }
-  if (target < 0)
-    m.reject(&c, case_id, "resolve", options, now,
-             fmt::format("step '{}' has no `next`; say which step the case goes to", c.current().name));
-  std::vector<Change> checked;
-  for (const auto& [k, v] : data) {
-    const DataField* f = c.flow().find_field(k);
-    if (!f) m.reject(&c, case_id, "resolve", options, now, fmt::format("flow '{}' has no data field '{}'", c.flow().id, k));
-    try {
-      checked.push_back({static_cast<std::int32_t>(f - c.flow().data.data()), f->type.coerce(v, k)});
-    } catch (const DataError& e) {
-      m.reject(&c, case_id, "resolve", options, now, e.message());
+  m.locked_call([&](TimePoint now) {
+    Case& c = m.find(case_id, "resolve", options, now);
+    if (c.status != CaseStatus::incident)
+      m.reject(&c, case_id, "resolve", options, now,
+               fmt::format("case '{}' has no incident (it is {})", c.id, case_status_name(c.status)));
+    std::int32_t target = c.current().next_index;
+    if (!to_step.empty()) {
+      target = c.flow().step_index(to_step);
+      if (target < 0)
+        m.reject(&c, case_id, "resolve", options, now, fmt::format("flow '{}' has no step '{}'", c.flow().id, to_step));
     }
-  }
-  c.status = CaseStatus::active;
-  c.incident.clear();
-  Record r = m.make(c, RecordType::resolved, now);
-  r.actor = options.actor;
-  r.channel = options.channel;
-  r.target = c.flow().steps[static_cast<std::size_t>(target)].name;
-  m.commit(&c, std::move(r));
-  m.apply_changes(c, checked, now, options.actor, options.channel);
-  m.move_to(c, target, now);
-  m.run_jobs(lk);
-  m.fire_due(lk, now);
-  m.dispatch(lk);
+    if (target < 0)
+      m.reject(&c, case_id, "resolve", options, now,
+               fmt::format("step '{}' has no `next`; say which step the case goes to", c.current().name));
+    const auto checked = m.checked_changes(c, data, "resolve", options, now);
+    c.status = CaseStatus::active;
+    c.incident.clear();
+    Record r = m.make(c, RecordType::resolved, now);
+    r.actor = options.actor;
+    r.channel = options.channel;
+    r.target = c.flow().steps[static_cast<std::size_t>(target)].name;
+    m.commit(&c, std::move(r));
+    m.apply_changes(c, checked, now, options.actor, options.channel);
+    m.move_to(c, target, now);
+  });
 }
 
 std::size_t Engine::update_calendar(const CalendarSpec& spec) {
   auto& m = *impl_;
-  std::unique_lock lk(m.mutex);
-  const TimePoint now = m.clock->now();
-  m.fire_due(lk, now);
-  auto fresh = std::make_shared<Calendar>(spec);  // throws for a bad zone or no working time
-  std::size_t flows_changed = 0;
-  std::vector<std::unique_ptr<Calendar>> retired;  // old calendars live until every clock moved off them
-  for (auto& rt : m.flows) {
-    auto it = rt->calendars.find(spec.name);
-    if (it == rt->calendars.end()) continue;
-    ++flows_changed;
-    const Calendar* old_cal = it->second.get();
-    auto replacement = std::make_unique<Calendar>(*fresh);
-    const Calendar* new_cal = replacement.get();
-    for (auto& cp : m.cases) {
-      Case& c = *cp;
-      if (c.rt != rt.get() || c.status == CaseStatus::completed || c.status == CaseStatus::cancelled) continue;
-      for (std::size_t i = 0; i < c.clocks.size(); ++i) {
-        ClockState& k = c.clocks[i];
-        if (!k.active || k.cal != old_cal || k.kind == ClockKind::timer) continue;
-        ReschedulePolicy policy = ReschedulePolicy::carry;
-        if (k.kind == ClockKind::deadline) policy = c.flow().steps[static_cast<std::size_t>(k.index)].deadline->on_change;
-        const TimePoint old_due = k.running ? m.due_instant(k) : TimePoint{};
-        switch (policy) {
-          case ReschedulePolicy::keep:
-            // Same due time, now measured in wall time so it no longer depends on the calendar.
-            if (k.running) {
-              k.consumed = k.since - k.started;
-              k.total = old_due - k.started;
-              k.business = false;
+  return m.locked_call([&](TimePoint now) {
+    auto fresh = std::make_shared<Calendar>(spec);  // throws for a bad zone or no working time
+    std::size_t flows_changed = 0;
+    std::vector<std::unique_ptr<Calendar>> retired;  // old calendars live until every clock moved off them
+    for (auto& rt : m.flows) {
+      auto it = rt->calendars.find(spec.name);
+      if (it == rt->calendars.end()) continue;
+      ++flows_changed;
+      const Calendar* old_cal = it->second.get();
+      auto replacement = std::make_unique<Calendar>(*fresh);
+      const Calendar* new_cal = replacement.get();
+      for (auto& cp : m.cases) {
+        Case& c = *cp;
+        if (c.rt != rt.get() || c.status == CaseStatus::completed || c.status == CaseStatus::cancelled) continue;
+        for (std::size_t i = 0; i < c.clocks.size(); ++i) {
+          ClockState& k = c.clocks[i];
+          if (!k.active || k.cal != old_cal || k.kind == ClockKind::timer) continue;
+          ReschedulePolicy policy = ReschedulePolicy::carry;
+          if (k.kind == ClockKind::deadline)
+            policy = c.flow().steps[static_cast<std::size_t>(k.index)].deadline->on_change;
+          const TimePoint old_due = k.running ? m.due_instant(k) : TimePoint{};
+          switch (policy) {
+            case ReschedulePolicy::keep:
+              // Same due time, now measured in wall time so it no longer depends on the calendar.
+              if (k.running) {
+                k.consumed = k.since - k.started;
+                k.total = old_due - k.started;
+                k.business = false;
+              }
+              k.cal = new_cal;
+              break;
+            case ReschedulePolicy::recompute: {
+              const auto& d = *c.flow().steps[static_cast<std::size_t>(k.index)].deadline->within;
+              k.cal = new_cal;
+              k.since = k.started;
+              k.consumed = Duration{0};
+              k.total = d.basis == TimeBasis::business_days
+                            ? new_cal->business_time_between(k.started, new_cal->add_business_days(k.started, d.days))
+                            : d.length;
+              break;
             }
-            k.cal = new_cal;
-            break;
-          case ReschedulePolicy::recompute: {
-            const auto& d = *c.flow().steps[static_cast<std::size_t>(k.index)].deadline->within;
-            k.cal = new_cal;
-            k.since = k.started;
-            k.consumed = Duration{0};
-            k.total = d.basis == TimeBasis::business_days ? new_cal->business_time_between(k.started, new_cal->add_business_days(k.started, d.days))
-                                                          : d.length;
-            break;
+            case ReschedulePolicy::carry:
+              if (k.running) {
+                k.consumed += m.measured(k, k.since, now);
+                k.since = now;
+              }
+              k.cal = new_cal;
+              break;
           }
-          case ReschedulePolicy::carry:
-            if (k.running) {
-              k.consumed += m.measured(k, k.since, now);
-              k.since = now;
-            }
-            k.cal = new_cal;
-            break;
+          if (k.running && m.due_instant(k) != old_due) {
+            Record r = m.make(c, RecordType::deadline_set, now);
+            r.due = m.due_instant(k);
+            if (k.kind == ClockKind::sla) r.target = c.flow().slas[static_cast<std::size_t>(k.index)].name;
+            r.message = fmt::format("calendar '{}' changed", spec.name);
+            m.commit(&c, std::move(r));
+          }
+          m.schedule(c, i);
         }
-        if (k.running && m.due_instant(k) != old_due) {
-          Record r = m.make(c, RecordType::deadline_set, now);
-          r.due = m.due_instant(k);
-          if (k.kind == ClockKind::sla) r.target = c.flow().slas[static_cast<std::size_t>(k.index)].name;
-          r.message = fmt::format("calendar '{}' changed", spec.name);
-          m.commit(&c, std::move(r));
-        }
-        m.schedule(c, i);
       }
+      if (rt->default_cal == old_cal) rt->default_cal = new_cal;
+      retired.push_back(std::move(it->second));
+      it->second = std::move(replacement);
     }
-    if (rt->default_cal == old_cal) rt->default_cal = new_cal;
-    retired.push_back(std::move(it->second));
-    it->second = std::move(replacement);
-  }
-  m.fire_due(lk, now);
-  m.dispatch(lk);
-  return flows_changed;
+    return flows_changed;
+  });
 }
 
 void Engine::start_runner(Duration max_sleep) {
@@ -1753,8 +1790,10 @@ std::string Engine::journal_jsonl(std::string_view case_id) const {
   const auto& j = impl_->journal;
   const auto& o = impl_->orphan_records;
   while (a < j.size() || b < o.size()) {
-    if (b >= o.size() || (a < j.size() && j[a].seq < o[b].seq)) add(j[a++]);
-    else add(o[b++]);
+    if (b >= o.size() || (a < j.size() && j[a].seq < o[b].seq))
+      add(j[a++]);
+    else
+      add(o[b++]);
   }
   return out;
 }

@@ -358,7 +358,7 @@ steps:
   clock.advance(10min);
   engine.run_due();
   REQUIRE(engine.get(id2).status == CaseStatus::incident);
-  CHECK_THROWS_WITH(engine.resolve(id2, {{"order_idd", "x"}}), "flow 'order' has no data field 'order_idd'");
+  CHECK_THROWS_WITH(engine.resolve(id2, {{"order_idd", "x"}}), "flow 'order' has no data field 'order_idd'; did you mean 'order_id'?");
   engine.resolve(id2, {{"order_id", "PO-manual"}}, {}, {.actor = "ops"});
   CHECK(engine.get(id2).status == CaseStatus::completed);
   CHECK(engine.get(id2).data.at("order_id") == Value("PO-manual"));
