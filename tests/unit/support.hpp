@@ -5,6 +5,15 @@
 #include "escalon/time.hpp"
 #include "escalon/value.hpp"
 
+namespace escalon::test {
+/// An instant from ISO-8601 text; fails the test when the text is not one.
+inline TimePoint at(const char* iso) {
+  auto t = parse_iso8601(iso);
+  REQUIRE(t);
+  return *t;
+}
+}  // namespace escalon::test
+
 namespace Catch {
 template <>
 struct StringMaker<escalon::Value> {

@@ -9,15 +9,10 @@
 
 using namespace escalon;
 using namespace std::chrono_literals;
+using escalon::test::at;
 using namespace std::chrono;
 
 namespace {
-
-TimePoint at(const char* iso) {
-  auto t = parse_iso8601(iso);
-  REQUIRE(t);
-  return *t;
-}
 
 CalendarSpec office(const std::string& tz, std::vector<WorkInterval> day = {{8 * 60, 16 * 60}}) {
   CalendarSpec s;

@@ -17,14 +17,9 @@
 
 using namespace escalon;
 using namespace std::chrono_literals;
+using escalon::test::at;
 
 namespace {
-
-TimePoint at(const char* iso) {
-  auto t = parse_iso8601(iso);
-  REQUIRE(t);
-  return *t;
-}
 
 std::vector<FlowPtr> flows_from(const std::string& yaml, const std::string& name = "test.yaml") {
   auto r = validate_text(yaml, name, std::string(ESCALON_SOURCE_DIR) + "/flows");

@@ -46,25 +46,19 @@ Value eval(const std::string& text, ExprEnv env = sample_env()) {
   return e.evaluate(ctx);
 }
 
-std::size_t error_offset(const std::string& text, ExprEnv env = sample_env()) {
+// The ExprError that compiling `text` must raise.
+ExprError compile_error(const std::string& text, const ExprEnv& env) {
   try {
     (void)compile_expression(text, env);
   } catch (const ExprError& e) {
-    return e.offset();
+    return e;
   }
   FAIL("no ExprError for: " << text);
-  return 0;
+  return ExprError("", 0);
 }
 
-std::string error_message(const std::string& text, ExprEnv env = sample_env()) {
-  try {
-    (void)compile_expression(text, env);
-  } catch (const ExprError& e) {
-    return e.message();
-  }
-  FAIL("no ExprError for: " << text);
-  return {};
-}
+std::size_t error_offset(const std::string& text, ExprEnv env = sample_env()) { return compile_error(text, env).offset(); }
+std::string error_message(const std::string& text, ExprEnv env = sample_env()) { return compile_error(text, env).message(); }
 
 }  // namespace
 
