@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: build, check the real flows in flows/, and draw each as a graph.
+# The main job: build, check the real flows in flows/, draw each as a graph, and run a week of
+# technician visits on a virtual clock (journal in out/journal.jsonl).
 # Usage: bash scripts/demo.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,3 +21,7 @@ echo "== escalon eval (a guard tried against sample data)"
 "$escalon" eval --flow flows/technician-visit.yaml --type \
   --data '{"customer": "ACME", "priority": "high", "slot": "2026-11-24T10:00:00Z"}' \
   "priority in [high, urgent] && slot - 2h > 2026-11-24T07:00:00Z"
+echo "== escalon run flows/ --scenario examples/scenarios/technician-visit.yaml (a week on a virtual clock)"
+"$escalon" run flows/ --scenario examples/scenarios/technician-visit.yaml > out/journal.jsonl
+echo "== out/journal.jsonl: $(wc -l < out/journal.jsonl) records; the escalations:"
+grep -E '"type":"(escalated|sla-warning|sla-breached|expired)"' out/journal.jsonl
