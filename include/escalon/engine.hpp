@@ -44,6 +44,7 @@
 #include "escalon/error.hpp"
 #include "escalon/flow.hpp"
 #include "escalon/journal.hpp"
+#include "escalon/store.hpp"
 #include "escalon/value.hpp"
 
 namespace escalon {
@@ -183,6 +184,10 @@ struct EngineOptions {
   /// Called for every record, in order, while the engine lock is held: keep it short and do
   /// not call the engine from it.
   std::function<void(const Record&)> journal_sink;
+  /// Where cases are kept durably; null: only in memory. Not owned: it must outlive the engine.
+  /// Each API call commits its records and the touched cases' states before it returns (and
+  /// before listeners hear of it). After a store failure the engine refuses further changes.
+  Store* store = nullptr;
 };
 
 class Engine {
@@ -200,6 +205,13 @@ class Engine {
   void add_flows(std::span<const FlowPtr> flows);
   /// The loaded flows (every version).
   [[nodiscard]] std::vector<FlowPtr> flows() const;
+
+  /// With a store: loads every open case with its step, data, deadlines, escalation levels
+  /// already fired and SLA clocks, then fires what fell due while the engine was down, in time
+  /// order, each point exactly once (`catch_up: latest` deadlines fire only the latest missed
+  /// repeat). Call it after load() and before starting cases. Throws StoreError when a stored
+  /// case's flow version is not loaded or its state is damaged. Returns the cases recovered.
+  std::size_t recover();
 
   /// Registers the handler of `call: name`; replaces an earlier one.
   void on_action(std::string name, ActionHandler handler);

@@ -11,5 +11,6 @@
 #include "escalon/journal.hpp"
 #include "escalon/loader.hpp"
 #include "escalon/scenario.hpp"
+#include "escalon/store.hpp"
 #include "escalon/time.hpp"
 #include "escalon/value.hpp"

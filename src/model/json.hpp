@@ -7,3 +7,8 @@
 namespace escalon::detail {
 nlohmann::ordered_json value_to_json(const Value& v);
 }  // namespace escalon::detail
+
+namespace escalon::detail {
+// Untyped JSON -> Value (strings stay strings; Type::coerce gives them their declared type).
+Value value_from_json(const nlohmann::ordered_json& j);
+}  // namespace escalon::detail

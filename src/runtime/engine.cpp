@@ -29,6 +29,7 @@
 #include "escalon/calendar.hpp"
 #include "escalon/loader.hpp"
 #include "expr/node.hpp"
+#include "runtime/state.hpp"
 #include "model/suggest.hpp"
 
 namespace escalon {
@@ -71,87 +72,17 @@ std::int32_t CaseView::level() const noexcept {
   return l;
 }
 
+using detail::Case;
+using detail::ClockKind;
+using detail::ClockState;
+using detail::FlowRt;
+using detail::RungState;
+using detail::TimerPurpose;
+
 namespace {
 
 constexpr int max_automatic_moves = 1000;
 const std::string engine_actor = "escalon";
-
-// Runtime companion of a loaded flow: compiled calendars and per-step lookups.
-struct FlowRt {
-  FlowPtr flow;
-  std::map<std::string, std::unique_ptr<Calendar>, std::less<>> calendars;
-  const Calendar* default_cal = nullptr;
-  std::int32_t priority_slot = -1;
-  std::vector<std::vector<char>> sla_pause, sla_stop;  // [sla][step]
-  bool uses_case = false;                              // some expression reads case.*
-
-  const Calendar* calendar(const std::string& name) const {
-    if (name.empty()) return default_cal;
-    auto it = calendars.find(name);
-    return it == calendars.end() ? nullptr : it->second.get();
-  }
-};
-
-enum class ClockKind : std::uint8_t { sla, deadline, timer };
-enum class TimerPurpose : std::uint8_t { none, wait, retry };
-
-struct RungState {
-  std::int32_t count = 0;
-  TimePoint last{};
-};
-
-struct ClockState {
-  ClockKind kind = ClockKind::deadline;
-  TimerPurpose purpose = TimerPurpose::none;
-  bool active = false;
-  bool running = false;
-  bool warned = false;
-  bool done = false;  // deadline: due passed; SLA: breached
-  bool met = false;
-  bool business = false;
-  std::int32_t index = -1;  // SLA index, or the step index
-  std::int32_t level = 0;
-  std::int32_t attempt = 0;  // retry timers
-  std::uint32_t gen = 0;
-  std::uint32_t visit = 0;  // the step visit a deadline or timer belongs to
-  const Calendar* cal = nullptr;
-  Duration total{0};
-  Duration consumed{0};
-  TimePoint started{};
-  TimePoint since{};
-  TimePoint at{};  // timers
-  std::vector<RungState> rungs;
-};
-
-struct Case {
-  std::string id;
-  FlowRt* rt = nullptr;
-  CaseStatus status = CaseStatus::active;
-  std::int32_t step = -1;
-  std::uint32_t visit = 0;
-  std::uint32_t slot = 0;
-  std::vector<Value> data;
-  std::string assignee;
-  std::string outcome;
-  std::string incident;
-  TimePoint started{};
-  TimePoint entered{};
-  std::vector<ClockState> clocks;  // [0, slas) SLAs, then the step deadline, then the step timer
-  std::vector<std::uint32_t> records;
-  std::int64_t parent = -1;  // slot of the case whose sub-flow step started this one
-  std::uint32_t parent_visit = 0;
-  std::int32_t depth = 0;  // sub-flow nesting
-  std::vector<std::uint32_t> children;
-  // Parallel branches are child cases of the same flow. A branch ends when it reaches its
-  // join step; the fields it changed since the fork (fork_data) are merged into the parent.
-  std::int32_t join_step = -1;
-  std::vector<Value> fork_data;
-  std::int32_t arrivals = 0;  // parent: branches arrived at the current parallel step
-  const Flow& flow() const { return *rt->flow; }
-  const Step& current() const { return flow().steps[static_cast<std::size_t>(step)]; }
-  std::size_t deadline_clock() const { return flow().slas.size(); }
-  std::size_t timer_clock() const { return flow().slas.size() + 1; }
-};
 
 struct HeapEntry {
   TimePoint at;
@@ -221,6 +152,12 @@ struct Engine::Impl {
   std::deque<Job> jobs;
   std::vector<Notification> outbox;
 
+  // Store: what the current unit of work wrote, committed together at its end.
+  std::vector<Record> unit_records;
+  std::vector<std::uint32_t> touched;
+  bool recovering = false;
+  std::string store_failure;  // set once a commit failed: changes are refused from then on
+
   std::thread runner;
   std::condition_variable wake;
   bool runner_on = false;
@@ -239,8 +176,19 @@ struct Engine::Impl {
     return r;
   }
 
+  void touch(Case& c) {
+    if (!options.store || recovering || c.dirty) return;
+    c.dirty = true;
+    touched.push_back(c.slot);
+  }
+
   void commit(Case* c, Record r) {
     r.seq = ++record_seq;
+    if (c) {
+      c->last_seq = r.seq;
+      touch(*c);
+    }
+    if (options.store) unit_records.push_back(r);
     if (options.journal_sink) options.journal_sink(r);
     if (!options.keep_journal) return;
     if (c) c->records.push_back(static_cast<std::uint32_t>(journal.size()));
@@ -441,9 +389,34 @@ struct Engine::Impl {
   void schedule(Case& c, std::size_t idx) {
     ClockState& k = c.clocks[idx];
     ++k.gen;
+    touch(c);
     if (auto p = next_point(c, k)) {
       heap.push({p->at, ++timer_seq, c.slot, static_cast<std::uint16_t>(idx), k.gen});
       if (runner_on) wake.notify_one();
+    }
+  }
+
+  // `catch_up: latest`: of the repeats of a level missed while the engine was down, only the
+  // latest fires on recovery (the skipped ones keep their numbers, so the latest is numbered
+  // as if all had fired).
+  void catch_up_latest(Case& c, std::size_t idx, TimePoint now) {
+    ClockState& k = c.clocks[idx];
+    if (k.kind != ClockKind::deadline || !k.running) return;
+    const auto& dl = c.flow().steps[static_cast<std::size_t>(k.index)].deadline;
+    if (!dl || dl->catch_up != CatchUp::latest) return;
+    const auto& rungs = dl->escalate;
+    for (std::size_t i = 0; i < rungs.size(); ++i) {
+      const Escalation& e = rungs[i];
+      RungState& st = k.rungs[i];
+      if (!e.repeat || st.count == 0) continue;
+      while (!e.max || st.count <= *e.max) {
+        const TimePoint next = after(k, st.last, *e.repeat);
+        if (next > now) break;
+        const TimePoint after_next = after(k, next, *e.repeat);
+        if (after_next > now || (e.max && st.count + 1 > *e.max)) break;  // `next` is the latest missed one
+        ++st.count;
+        st.last = next;
+      }
     }
   }
 
@@ -457,6 +430,7 @@ struct Engine::Impl {
 
   void stop_clock(Case& c, std::size_t idx) {
     ClockState& k = c.clocks[idx];
+    touch(c);
     k.active = false;
     ++k.gen;
   }
@@ -1099,6 +1073,7 @@ struct Engine::Impl {
       commit(c, std::move(r));
     } else {
       r.seq = ++record_seq;
+      if (options.store) unit_records.push_back(r);
       if (options.journal_sink) options.journal_sink(r);
       if (options.keep_journal) orphan_records.push_back(std::move(r));
     }
@@ -1274,6 +1249,8 @@ struct Engine::Impl {
 
   // ------------------------------------------------------------------------- timers
 
+  std::size_t last_fired = 0;  // timers fired by the latest fire_due(); run_due() reports it
+
   std::size_t fire_due(std::unique_lock<std::mutex>& lk, TimePoint now) {
     std::size_t fired = 0;
     run_jobs(lk);
@@ -1288,6 +1265,7 @@ struct Engine::Impl {
       fire(*c, e.clock, Point{e.at, p->kind, p->rung});
       run_jobs(lk);
     }
+    last_fired = fired;
     return fired;
   }
 
@@ -1327,6 +1305,7 @@ struct Engine::Impl {
   template <class F>
   auto locked_call(F&& work) {
     std::unique_lock lk(mutex);
+    check_store();
     const TimePoint now = clock->now();
     fire_due(lk, now);
     try {
@@ -1338,16 +1317,51 @@ struct Engine::Impl {
         finish(lk, now);
         return result;
       }
+    } catch (const StoreError&) {
+      throw;
     } catch (...) {
+      flush();  // a refused call leaves its `rejected` record, durably too
       dispatch(lk);
       throw;
     }
   }
 
+  void check_store() const {
+    if (!store_failure.empty())
+      throw StoreError(fmt::format("the store failed earlier ({}); nothing more is changed: open the engine again", store_failure));
+  }
+
   void finish(std::unique_lock<std::mutex>& lk, TimePoint now) {
     run_jobs(lk);
     fire_due(lk, now);
+    flush();
     dispatch(lk);
+  }
+
+  // Commits the unit of work: its records and the new state of every case it touched.
+  void flush() {
+    if (!options.store || (unit_records.empty() && touched.empty())) return;
+    std::vector<StoredCase> snaps;
+    snaps.reserve(touched.size());
+    const auto id_of = [this](std::uint32_t slot) { return cases[slot]->id; };
+    for (auto slot : touched) {
+      Case& c = *cases[slot];
+      c.dirty = false;
+      snaps.push_back({c.id, c.last_seq, c.status == CaseStatus::active || c.status == CaseStatus::incident,
+                       detail::save_case(c, id_of)});
+    }
+    StoreBatch batch{unit_records, snaps, {}};
+    for (const auto& [flow, n] : id_counters) batch.meta["case-number/" + flow] = std::to_string(n);
+    try {
+      options.store->commit(batch);
+    } catch (const std::exception& e) {
+      store_failure = e.what();
+      unit_records.clear();
+      touched.clear();
+      throw StoreError(fmt::format("the store could not commit: {}", e.what()));
+    }
+    unit_records.clear();
+    touched.clear();
   }
 
   // Values for data fields from outside (start data, update, resolve, action results), checked
@@ -1463,6 +1477,47 @@ std::vector<FlowPtr> Engine::flows() const {
   std::vector<FlowPtr> out;
   for (const auto& rt : impl_->flows) out.push_back(rt->flow);
   return out;
+}
+
+std::size_t Engine::recover() {
+  auto& m = *impl_;
+  std::unique_lock lk(m.mutex);
+  if (!m.options.store) throw Error("recover() needs a store (EngineOptions::store)");
+  if (!m.cases.empty()) throw Error("recover() must come before any case is started or recovered");
+  const TimePoint now = m.clock->now();
+  auto stored = m.options.store->open_cases();
+  std::vector<detail::LoadedCase> loaded;
+  loaded.reserve(stored.size());
+  const auto find_flow = [&m](std::string_view id, std::int64_t version) { return version ? m.find_flow(id, version) : nullptr; };
+  for (const auto& sc : stored) loaded.push_back(detail::load_case(sc.state, find_flow));  // throws before anything changes
+  for (auto& l : loaded) {
+    l.c->slot = static_cast<std::uint32_t>(m.cases.size());
+    m.by_id.emplace(l.c->id, l.c->slot);
+    m.cases.push_back(std::move(l.c));
+  }
+  for (std::size_t i = 0; i < loaded.size(); ++i) {
+    Case& c = *m.cases[i];
+    if (!loaded[i].parent.empty())
+      if (auto it = m.by_id.find(loaded[i].parent); it != m.by_id.end()) c.parent = it->second;
+    for (const auto& ch : loaded[i].children)
+      if (auto it = m.by_id.find(ch); it != m.by_id.end()) c.children.push_back(it->second);
+  }
+  m.record_seq = m.options.store->last_seq();
+  for (const auto& [k, v] : m.options.store->meta())
+    if (k.rfind("case-number/", 0) == 0) m.id_counters[k.substr(12)] = std::stoull(v);
+  m.recovering = true;
+  for (auto& cp : m.cases) {
+    Case& c = *cp;
+    for (std::size_t i = 0; i < c.clocks.size(); ++i) {
+      if (!c.clocks[i].active) continue;
+      m.catch_up_latest(c, i, now);
+      m.schedule(c, i);
+    }
+  }
+  m.recovering = false;
+  m.fire_due(lk, now);  // what fell due while the engine was down, in time order, once
+  m.finish(lk, now);
+  return loaded.size();
 }
 
 void Engine::on_action(std::string name, ActionHandler handler) {
@@ -1677,6 +1732,11 @@ void Engine::start_runner(Duration max_sleep) {
       m.drop_stale();
       if (!m.heap.empty() && m.heap.top().at <= now) {
         m.fire_due(lk, now);
+        try {
+          m.flush();
+        } catch (const StoreError&) {
+          return;  // the engine refuses changes from now on; the host sees it on its next call
+        }
         m.dispatch(lk);
         continue;
       }
@@ -1703,9 +1763,11 @@ void Engine::stop_runner() {
 std::size_t Engine::run_due() {
   auto& m = *impl_;
   std::unique_lock lk(m.mutex);
-  const auto n = m.fire_due(lk, m.clock->now());
-  m.dispatch(lk);
-  return n;
+  m.check_store();
+  const TimePoint now = m.clock->now();
+  const std::size_t fired = m.fire_due(lk, now);
+  m.finish(lk, now);  // action handlers, what they made due, commit, listeners
+  return fired + m.last_fired;
 }
 
 std::optional<TimePoint> Engine::next_due() const {
@@ -1767,6 +1829,11 @@ std::vector<CaseView> Engine::query(const Query& q) const {
 
 std::vector<Record> Engine::history(std::string_view case_id) const {
   std::lock_guard lk(impl_->mutex);
+  if (impl_->options.store) {
+    auto h = impl_->options.store->history(case_id);
+    if (h.empty()) (void)impl_->find(case_id);  // unknown case: CaseError
+    return h;
+  }
   const Case& c = impl_->find(case_id);
   std::vector<Record> out;
   out.reserve(c.records.size());

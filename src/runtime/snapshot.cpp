@@ -1,0 +1,198 @@
+// Case snapshots for stores: everything a restarted engine needs to carry on exactly where the
+// case was, clocks included (how much time each counted, which levels fired, how often).
+// Data values are written as JSON and read back through the flow's declared types, so
+// datetimes and durations come back as datetimes and durations.
+
+#include <fmt/format.h>
+
+#include "escalon/store.hpp"
+#include "model/json.hpp"
+#include "runtime/state.hpp"
+
+namespace escalon::detail {
+namespace {
+
+using json = nlohmann::ordered_json;
+constexpr int snapshot_version = 1;
+
+std::int64_t ms(TimePoint t) { return t.time_since_epoch().count(); }
+TimePoint tp(const json& j) { return TimePoint{Duration{j.get<std::int64_t>()}}; }
+
+std::string calendar_name(const FlowRt& rt, const Calendar* cal) {
+  for (const auto& [name, c] : rt.calendars)
+    if (c.get() == cal) return name;
+  return {};
+}
+
+json values_json(const Flow& f, const std::vector<Value>& values) {
+  json out = json::object();
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!values[i].is_null()) out[f.data[i].name] = value_to_json(values[i]);
+  return out;
+}
+
+std::vector<Value> values_from(const Flow& f, const json& j, const std::string& case_id) {
+  std::vector<Value> out(f.data.size());
+  for (const auto& [k, v] : j.items()) {
+    const DataField* field = f.find_field(k);
+    if (!field) throw StoreError(fmt::format("stored case '{}' has data field '{}', which flow '{}' v{} does not declare", case_id, k, f.id, f.version));
+    out[static_cast<std::size_t>(field - f.data.data())] = field->type.coerce(value_from_json(v), k);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string save_case(const Case& c, const std::function<std::string(std::uint32_t)>& id_of) {
+  const Flow& f = c.flow();
+  json j;
+  j["v"] = snapshot_version;
+  j["id"] = c.id;
+  j["flow"] = f.id;
+  j["version"] = f.version;
+  j["hash"] = f.content_hash;
+  j["status"] = static_cast<int>(c.status);
+  j["step"] = c.step;
+  j["visit"] = c.visit;
+  j["data"] = values_json(f, c.data);
+  j["assignee"] = c.assignee;
+  if (!c.outcome.empty()) j["outcome"] = c.outcome;
+  if (!c.incident.empty()) j["incident"] = c.incident;
+  j["started"] = ms(c.started);
+  j["entered"] = ms(c.entered);
+  if (c.parent >= 0) {
+    j["parent"] = id_of(static_cast<std::uint32_t>(c.parent));
+    j["parent_visit"] = c.parent_visit;
+  }
+  j["depth"] = c.depth;
+  if (!c.children.empty()) {
+    json ch = json::array();
+    for (auto s : c.children) ch.push_back(id_of(s));
+    j["children"] = ch;
+  }
+  if (c.join_step >= 0) {
+    j["join_step"] = c.join_step;
+    j["fork_data"] = values_json(f, c.fork_data);
+  }
+  j["arrivals"] = c.arrivals;
+  json clocks = json::array();
+  for (const auto& k : c.clocks) {
+    json x;
+    x["kind"] = static_cast<int>(k.kind);
+    x["active"] = k.active;
+    if (k.active) {
+      x["purpose"] = static_cast<int>(k.purpose);
+      x["running"] = k.running;
+      x["warned"] = k.warned;
+      x["done"] = k.done;
+      x["met"] = k.met;
+      x["business"] = k.business;
+      x["index"] = k.index;
+      x["level"] = k.level;
+      x["attempt"] = k.attempt;
+      x["visit"] = k.visit;
+      x["calendar"] = calendar_name(*c.rt, k.cal);
+      x["total"] = k.total.count();
+      x["consumed"] = k.consumed.count();
+      x["started"] = ms(k.started);
+      x["since"] = ms(k.since);
+      x["at"] = ms(k.at);
+      json rungs = json::array();
+      for (const auto& r : k.rungs) rungs.push_back(json::array({r.count, ms(r.last)}));
+      x["rungs"] = rungs;
+    } else {
+      x["met"] = k.met;  // an SLA that was met stays met
+      x["done"] = k.done;
+      x["warned"] = k.warned;
+      x["level"] = k.level;
+    }
+    clocks.push_back(x);
+  }
+  j["clocks"] = clocks;
+  return j.dump();
+}
+
+LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::string_view, std::int64_t)>& find_flow) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw StoreError(fmt::format("a stored case is damaged (not JSON: {})", e.what()));
+  }
+  const std::string id = j.value("id", std::string("?"));
+  try {
+    if (j.at("v").get<int>() > snapshot_version)
+      throw StoreError(fmt::format("stored case '{}' was written by a newer Escalon (snapshot format {})", id, j.at("v").get<int>()));
+    const std::string flow_id = j.at("flow").get<std::string>();
+    const auto version = j.at("version").get<std::int64_t>();
+    FlowRt* rt = find_flow(flow_id, version);
+    if (!rt)
+      throw StoreError(fmt::format("stored case '{}' runs flow '{}' version {}, which is not loaded; load that version "
+                                   "before recovering",
+                                   id, flow_id, version));
+    const Flow& f = *rt->flow;
+    if (j.at("hash").get<std::string>() != f.content_hash)
+      throw StoreError(fmt::format("stored case '{}' runs flow '{}' version {} with other content (hash {}, loaded {}); "
+                                   "a changed flow needs a new version",
+                                   id, flow_id, version, j.at("hash").get<std::string>(), f.content_hash));
+    auto c = std::make_unique<Case>();
+    c->id = id;
+    c->rt = rt;
+    c->status = static_cast<CaseStatus>(j.at("status").get<int>());
+    c->step = j.at("step").get<std::int32_t>();
+    if (c->step >= static_cast<std::int32_t>(f.steps.size())) throw StoreError(fmt::format("stored case '{}' is in an unknown step", id));
+    c->visit = j.at("visit").get<std::uint32_t>();
+    c->data = values_from(f, j.at("data"), id);
+    c->assignee = j.at("assignee").get<std::string>();
+    c->outcome = j.value("outcome", std::string());
+    c->incident = j.value("incident", std::string());
+    c->started = tp(j.at("started"));
+    c->entered = tp(j.at("entered"));
+    c->parent_visit = j.value("parent_visit", 0u);
+    c->depth = j.at("depth").get<std::int32_t>();
+    c->join_step = j.value("join_step", -1);
+    if (c->join_step >= 0) c->fork_data = values_from(f, j.at("fork_data"), id);
+    c->arrivals = j.at("arrivals").get<std::int32_t>();
+    const auto& clocks = j.at("clocks");
+    if (clocks.size() != f.slas.size() + 2) throw StoreError(fmt::format("stored case '{}' has the wrong number of clocks", id));
+    for (const auto& x : clocks) {
+      ClockState k;
+      k.kind = static_cast<ClockKind>(x.at("kind").get<int>());
+      k.active = x.at("active").get<bool>();
+      k.met = x.at("met").get<bool>();
+      k.done = x.at("done").get<bool>();
+      k.warned = x.at("warned").get<bool>();
+      k.level = x.at("level").get<std::int32_t>();
+      if (k.active) {
+        k.purpose = static_cast<TimerPurpose>(x.at("purpose").get<int>());
+        k.running = x.at("running").get<bool>();
+        k.business = x.at("business").get<bool>();
+        k.index = x.at("index").get<std::int32_t>();
+        k.attempt = x.at("attempt").get<std::int32_t>();
+        k.visit = x.at("visit").get<std::uint32_t>();
+        const auto cal = x.at("calendar").get<std::string>();
+        k.cal = cal.empty() ? nullptr : rt->calendar(cal);
+        if (!cal.empty() && !k.cal) throw StoreError(fmt::format("stored case '{}' uses calendar '{}', which flow '{}' lacks", id, cal, f.id));
+        k.total = Duration{x.at("total").get<std::int64_t>()};
+        k.consumed = Duration{x.at("consumed").get<std::int64_t>()};
+        k.started = tp(x.at("started"));
+        k.since = tp(x.at("since"));
+        k.at = tp(x.at("at"));
+        for (const auto& r : x.at("rungs")) k.rungs.push_back({r.at(0).get<std::int32_t>(), tp(r.at(1))});
+      }
+      c->clocks.push_back(std::move(k));
+    }
+    LoadedCase out;
+    out.parent = j.value("parent", std::string());
+    if (j.contains("children"))
+      for (const auto& ch : j.at("children")) out.children.push_back(ch.get<std::string>());
+    out.c = std::move(c);
+    return out;
+  } catch (const json::exception& e) {
+    throw StoreError(fmt::format("stored case '{}' is damaged: {}", id, e.what()));
+  } catch (const DataError& e) {
+    throw StoreError(fmt::format("stored case '{}' has data that no longer fits its flow: {}", id, e.message()));
+  }
+}
+
+}  // namespace escalon::detail

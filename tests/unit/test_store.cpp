@@ -1,0 +1,197 @@
+// Recovery through a store: a restarted engine carries on exactly where the stored cases were.
+
+#include "escalon/engine.hpp"
+#include "escalon/loader.hpp"
+#include "escalon/store.hpp"
+#include "support.hpp"
+
+using namespace escalon;
+using namespace std::chrono_literals;
+using escalon::test::at;
+
+namespace {
+
+std::vector<FlowPtr> flows() { return load_flows({std::string(ESCALON_SOURCE_DIR) + "/flows"}); }
+
+std::string journal_of(Store& s, const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids)
+    for (const auto& r : s.history(id)) out += r.to_json() + "\n";
+  return out;
+}
+
+const char* ladder_flow = R"(flow: ladder
+start: a
+steps:
+  a:
+    deadline:
+      within: 1h
+      catch_up: latest
+      escalate:
+        - { at: 50%, notify: lead }
+        - { at: 100%, notify: boss, repeat: every 1h, max: 20 }
+    on: { done: z }
+  z: { end: true }
+)";
+
+// The same script of calls, optionally with a restart (and an outage) after step `restart_after`.
+std::string run_script(bool restart, std::vector<std::string>& ids) {
+  MemoryStore store;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  auto engine = std::make_unique<Engine>(EngineOptions{.clock = &clock, .store = &store});
+  engine->add_flows(flows());
+  ids.clear();
+  for (int i = 0; i < 6; ++i) {
+    ids.push_back(engine->start("technician-visit", {{"customer", "C" + std::to_string(i)}}));
+    clock.advance(7min);
+    engine->send(ids.back(), "submit",
+                 {{"preferred_slots", List{"2026-11-26T09:00:00Z"}}, {"product", "tv"}, {"parts_needed", i % 2 == 0}});
+  }
+  clock.advance(3h);
+  engine->run_due();
+  engine->send(ids[1], "booked", {{"slot", "2026-11-25T09:00:00Z"}});
+  engine->send(ids[3], "customer-unreachable");
+  if (restart) {
+    engine.reset();              // the process goes away...
+    clock.advance(18h);          // ...for 18 hours
+    engine = std::make_unique<Engine>(EngineOptions{.clock = &clock, .store = &store});
+    engine->add_flows(flows());
+    CHECK(engine->recover() == 6);
+  } else {
+    clock.advance(18h);
+    engine->run_due();
+  }
+  engine->send(ids[0], "parts-arrived");
+  engine->send(ids[3], "customer-replied");
+  clock.advance(2 * 24h);
+  engine->run_due();
+  engine->send(ids[1], "fixed");
+  return journal_of(store, ids);
+}
+
+}  // namespace
+
+TEST_CASE("a restarted engine gives the same journal as one that never stopped", "[store][recovery]") {
+  std::vector<std::string> a_ids, b_ids;
+  const auto uninterrupted = run_script(false, a_ids);
+  const auto restarted = run_script(true, b_ids);
+  CHECK(a_ids == b_ids);
+  CHECK(uninterrupted.size() > 5000);
+  CHECK(restarted == uninterrupted);
+}
+
+TEST_CASE("deadlines that fell due while the engine was down fire on recovery, once, in time order", "[store][recovery]") {
+  MemoryStore store;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::string id;
+  {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(flows());
+    id = engine.start("technician-visit", {{"customer", "ACME"}});
+    engine.send(id, "submit", {{"preferred_slots", List{"2026-11-26T09:00:00Z"}}, {"product", "tv"}, {"parts_needed", true}});
+  }
+  clock.advance(40h);
+  std::vector<Notification> notes;
+  Engine engine({.clock = &clock, .store = &store});
+  engine.add_flows(flows());
+  engine.on_notify([&](const Notification& n) { notes.push_back(n); });
+  CHECK(engine.recover() == 1);
+  auto c = engine.get(id);
+  CHECK(c.steps[0] == "order-parts");
+  CHECK(c.assignee == "parts-lead");  // level 2 reassigned while "down"
+  CHECK(c.priority == "high");
+  CHECK(notes.size() == 1);           // level 1 notified parts-lead (level 2 only reassigns)
+  const auto h = engine.history(id);
+  std::vector<TimePoint> escalations;
+  for (const auto& r : h)
+    if (r.type == RecordType::escalated) escalations.push_back(r.at);
+  // 80% of the business day from Monday 09:00 local: 6h24m of working time = 15:24 local.
+  CHECK(escalations == std::vector<TimePoint>{at("2026-11-23T14:24:00Z"), at("2026-11-24T08:00:00Z")});
+  CHECK(engine.run_due() == 0);  // nothing twice
+  // A third engine sees the same state and fires nothing again.
+  Engine again({.clock = &clock, .store = &store});
+  again.add_flows(flows());
+  CHECK(again.recover() == 1);
+  CHECK(again.history(id).size() == h.size());
+}
+
+TEST_CASE("catch_up: latest fires only the newest missed repeat", "[store][recovery]") {
+  MemoryStore store;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  auto fl = load_flows({});
+  std::string id;
+  {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(std::vector<FlowPtr>{validate_text(ladder_flow, "ladder.yaml").flows.at(0)});
+    id = engine.start("ladder");
+    clock.advance(61min);
+    CHECK(engine.run_due() == 3);  // 50%, 100%, due
+  }
+  clock.advance(10h);  // now 19:01: the repeats at 10:00, 11:00 ... 19:00 were missed
+  Engine engine({.clock = &clock, .store = &store});
+  engine.add_flows(std::vector<FlowPtr>{validate_text(ladder_flow, "ladder.yaml").flows.at(0)});
+  engine.recover();
+  const auto h = engine.history(id);
+  std::vector<std::pair<int, TimePoint>> repeats;
+  for (const auto& r : h)
+    if (r.type == RecordType::escalated && r.level == 2) repeats.emplace_back(r.repeat, r.at);
+  REQUIRE(repeats.size() == 2);
+  CHECK(repeats[0].first == 0);
+  CHECK(repeats[0].second == at("2026-11-23T09:00:00Z"));
+  CHECK(repeats[1].first == 10);  // numbered as if all had fired
+  CHECK(repeats[1].second == at("2026-11-23T19:00:00Z"));
+}
+
+TEST_CASE("recovery refuses what it cannot trust, and changes nothing", "[store][recovery]") {
+  MemoryStore store;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(flows());
+    (void)engine.start("technician-visit", {{"customer", "ACME"}});
+  }
+  Engine no_flows({.clock = &clock, .store = &store});
+  CHECK_THROWS_WITH(no_flows.recover(), Catch::Contains("runs flow 'technician-visit' version 1, which is not loaded"));
+  CHECK(no_flows.case_count() == 0);
+
+  Engine no_store({.clock = &clock});
+  CHECK_THROWS_WITH(no_store.recover(), Catch::Contains("needs a store"));
+
+  MemoryStore damaged;
+  Record r;
+  damaged.commit({std::span<const Record>(&r, 1), std::vector<StoredCase>{{"x", 1, true, "{not json"}}, {}});
+  Engine e2({.clock = &clock, .store = &damaged});
+  e2.add_flows(flows());
+  CHECK_THROWS_AS(e2.recover(), StoreError);
+}
+
+TEST_CASE("a failing store stops changes but keeps what was committed", "[store]") {
+  struct Flaky final : Store {
+    MemoryStore inner;
+    bool fail = false;
+    void commit(const StoreBatch& b) override {
+      if (fail) throw std::runtime_error("disk full");
+      inner.commit(b);
+    }
+    std::vector<StoredCase> open_cases() override { return inner.open_cases(); }
+    std::vector<Record> history(std::string_view id) override { return inner.history(id); }
+    std::uint64_t last_seq() override { return inner.last_seq(); }
+    std::map<std::string, std::string> meta() override { return inner.meta(); }
+  } store;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine({.clock = &clock, .store = &store});
+  engine.add_flows(flows());
+  const auto id = engine.start("technician-visit", {{"customer", "ACME"}});
+  const auto before = store.inner.record_count();
+  store.fail = true;
+  CHECK_THROWS_WITH(engine.send(id, "submit", {{"preferred_slots", List{}}, {"product", "x"}}),
+                    Catch::Contains("the store could not commit: disk full"));
+  CHECK_THROWS_WITH(engine.start("technician-visit", {{"customer", "B"}}), Catch::Contains("the store failed earlier"));
+  CHECK(store.inner.record_count() == before);
+  // A new engine on the intact store finds the case where it was last committed.
+  store.fail = false;
+  Engine fresh({.clock = &clock, .store = &store});
+  fresh.add_flows(flows());
+  CHECK(fresh.recover() == 1);
+  CHECK(fresh.get(id).steps[0] == "intake");
+}
