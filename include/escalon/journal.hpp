@@ -58,6 +58,9 @@ struct Record {
   /// One JSON object on one line: {"seq":..,"at":"2026-11-23T08:00:00Z","case":..,"type":..,...};
   /// fields that do not apply are left out.
   [[nodiscard]] std::string to_json() const;
+  /// Reads to_json() text back (values come back untyped: datetimes as ISO text). Throws
+  /// escalon::Error for text that is not a record.
+  [[nodiscard]] static Record from_json(std::string_view text);
 };
 
 }  // namespace escalon

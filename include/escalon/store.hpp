@@ -32,6 +32,7 @@ class StoreError : public Error {
 /// A case's full state after a unit of work, as the engine serializes it (JSON text).
 struct StoredCase {
   std::string id;
+  std::string flow;
   std::uint64_t seq = 0;  ///< the last record of the case in this state
   bool open = true;       ///< false once completed or cancelled
   std::string state;
@@ -77,5 +78,16 @@ class MemoryStore final : public Store {
   std::vector<std::string> order_;  // case ids in start order
   std::map<std::string, std::string> meta_;
 };
+
+/// Opens a store by location:
+///   "memory:"                 a MemoryStore;
+///   "sqlite:PATH"             SQLite in WAL mode, created if missing, schema migrated on open;
+///                             each commit is fsynced before it returns (synchronous=FULL);
+///   "sqlite:PATH?sync=normal" fsync at checkpoints only: survives a crash of the process, not
+///                             of the machine.
+/// One engine writes a SQLite store at a time (the file is locked while open). Throws
+/// StoreError with the reason: not an SQLite file, another program's database, written by a
+/// newer Escalon, locked by another writer, read-only, corrupt. docs/store.md has the details.
+[[nodiscard]] std::unique_ptr<Store> open_store(std::string_view location);
 
 }  // namespace escalon

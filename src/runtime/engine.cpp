@@ -1347,7 +1347,7 @@ struct Engine::Impl {
     for (auto slot : touched) {
       Case& c = *cases[slot];
       c.dirty = false;
-      snaps.push_back({c.id, c.last_seq, c.status == CaseStatus::active || c.status == CaseStatus::incident,
+      snaps.push_back({c.id, c.flow().id, c.last_seq, c.status == CaseStatus::active || c.status == CaseStatus::incident,
                        detail::save_case(c, id_of)});
     }
     StoreBatch batch{unit_records, snaps, {}};

@@ -1,5 +1,8 @@
 #include "escalon/journal.hpp"
 
+#include <fmt/format.h>
+
+#include "escalon/error.hpp"
 #include "model/json.hpp"
 
 namespace escalon {
@@ -51,6 +54,44 @@ std::string Record::to_json() const {
   if (!data.is_null()) j["data"] = detail::value_to_json(data);
   if (!message.empty()) j["message"] = message;
   return j.dump();
+}
+
+Record Record::from_json(std::string_view text) {
+  try {
+    const auto j = nlohmann::ordered_json::parse(text);
+    Record r;
+    r.seq = j.at("seq").get<std::uint64_t>();
+    auto instant = [](const std::string& s) {
+      auto t = parse_iso8601(s);
+      if (!t) throw Error(fmt::format("'{}' is not an instant", s));
+      return *t;
+    };
+    r.at = instant(j.at("at").get<std::string>());
+    r.case_id = j.at("case").get<std::string>();
+    const auto type = j.at("type").get<std::string>();
+    bool known = false;
+    for (int t = 0; t <= static_cast<int>(RecordType::cancelled); ++t)
+      if (record_type_name(static_cast<RecordType>(t)) == type) {
+        r.type = static_cast<RecordType>(t);
+        known = true;
+      }
+    if (!known) throw Error(fmt::format("unknown record type '{}'", type));
+    r.step = j.value("step", std::string());
+    r.event = j.value("event", std::string());
+    r.actor = j.value("actor", std::string());
+    r.channel = j.value("channel", std::string());
+    r.target = j.value("target", std::string());
+    r.level = j.value("level", 0);
+    r.repeat = j.value("repeat", 0);
+    if (j.contains("due")) r.due = instant(j.at("due").get<std::string>());
+    if (j.contains("old")) r.old_value = detail::value_from_json(j.at("old"));
+    if (j.contains("new")) r.new_value = detail::value_from_json(j.at("new"));
+    if (j.contains("data")) r.data = detail::value_from_json(j.at("data"));
+    r.message = j.value("message", std::string());
+    return r;
+  } catch (const nlohmann::ordered_json::exception& e) {
+    throw Error(fmt::format("not a journal record: {}", e.what()));
+  }
 }
 
 }  // namespace escalon

@@ -1,5 +1,11 @@
 // Recovery through a store: a restarted engine carries on exactly where the stored cases were.
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
 #include "escalon/engine.hpp"
 #include "escalon/loader.hpp"
 #include "escalon/store.hpp"
@@ -35,8 +41,9 @@ steps:
 )";
 
 // The same script of calls, optionally with a restart (and an outage) after step `restart_after`.
-std::string run_script(bool restart, std::vector<std::string>& ids) {
-  MemoryStore store;
+std::string run_script(bool restart, std::vector<std::string>& ids, const std::function<std::unique_ptr<Store>()>& open) {
+  auto owned = open();
+  Store& store = *owned;
   ManualClock clock{"2026-11-23T08:00:00Z"};
   auto engine = std::make_unique<Engine>(EngineOptions{.clock = &clock, .store = &store});
   engine->add_flows(flows());
@@ -53,8 +60,10 @@ std::string run_script(bool restart, std::vector<std::string>& ids) {
   engine->send(ids[3], "customer-unreachable");
   if (restart) {
     engine.reset();              // the process goes away...
+    owned.reset();
     clock.advance(18h);          // ...for 18 hours
-    engine = std::make_unique<Engine>(EngineOptions{.clock = &clock, .store = &store});
+    owned = open();
+    engine = std::make_unique<Engine>(EngineOptions{.clock = &clock, .store = owned.get()});
     engine->add_flows(flows());
     CHECK(engine->recover() == 6);
   } else {
@@ -66,18 +75,36 @@ std::string run_script(bool restart, std::vector<std::string>& ids) {
   clock.advance(2 * 24h);
   engine->run_due();
   engine->send(ids[1], "fixed");
-  return journal_of(store, ids);
+  return journal_of(*owned, ids);
 }
 
 }  // namespace
 
 TEST_CASE("a restarted engine gives the same journal as one that never stopped", "[store][recovery]") {
-  std::vector<std::string> a_ids, b_ids;
-  const auto uninterrupted = run_script(false, a_ids);
-  const auto restarted = run_script(true, b_ids);
-  CHECK(a_ids == b_ids);
+  std::vector<std::string> a_ids, b_ids, c_ids;
+  const auto memory = [] { return std::unique_ptr<Store>(std::make_unique<MemoryStore>()); };
+  const auto uninterrupted = run_script(false, a_ids, memory);
   CHECK(uninterrupted.size() > 5000);
+  // The same run with the engine stopped and started again, kept in memory...
+  static MemoryStore shared;
+  struct Borrowed final : Store {
+    Store& s;
+    explicit Borrowed(Store& x) : s(x) {}
+    void commit(const StoreBatch& b) override { s.commit(b); }
+    std::vector<StoredCase> open_cases() override { return s.open_cases(); }
+    std::vector<Record> history(std::string_view id) override { return s.history(id); }
+    std::uint64_t last_seq() override { return s.last_seq(); }
+    std::map<std::string, std::string> meta() override { return s.meta(); }
+  };
+  const auto restarted = run_script(true, b_ids, [] { return std::unique_ptr<Store>(std::make_unique<Borrowed>(shared)); });
+  CHECK(a_ids == b_ids);
   CHECK(restarted == uninterrupted);
+  // ...and in a SQLite file, closed and reopened in between.
+  const auto file = std::filesystem::temp_directory_path() / ("escalon-restart-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(file);
+  const auto in_sqlite = run_script(true, c_ids, [&] { return open_store("sqlite:" + file.string()); });
+  CHECK(in_sqlite == uninterrupted);
+  for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(file.string() + ext);
 }
 
 TEST_CASE("deadlines that fell due while the engine was down fire on recovery, once, in time order", "[store][recovery]") {
@@ -159,7 +186,7 @@ TEST_CASE("recovery refuses what it cannot trust, and changes nothing", "[store]
 
   MemoryStore damaged;
   Record r;
-  damaged.commit({std::span<const Record>(&r, 1), std::vector<StoredCase>{{"x", 1, true, "{not json"}}, {}});
+  damaged.commit({std::span<const Record>(&r, 1), std::vector<StoredCase>{{"x", "f", 1, true, "{not json"}}, {}});
   Engine e2({.clock = &clock, .store = &damaged});
   e2.add_flows(flows());
   CHECK_THROWS_AS(e2.recover(), StoreError);
@@ -194,4 +221,74 @@ TEST_CASE("a failing store stops changes but keeps what was committed", "[store]
   fresh.add_flows(flows());
   CHECK(fresh.recover() == 1);
   CHECK(fresh.get(id).steps[0] == "intake");
+}
+
+TEST_CASE("the SQLite store refuses files it must not touch, and leaves them unchanged", "[store][sqlite]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("escalon-sqlite-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = [&](const char* name) { return (dir / name).string(); };
+  auto read = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+
+  std::ofstream(path("notes.txt")) << "not a database\n";
+  CHECK_THROWS_WITH(open_store("sqlite:" + path("notes.txt")), Catch::Contains("is not an SQLite file"));
+  CHECK(read(path("notes.txt")) == "not a database\n");
+
+  {  // another program's database
+    auto s = open_store("sqlite:" + path("other.db"));  // creates an Escalon store...
+  }
+  {
+    // ...which another program then marks as its own
+    std::string cmd = "sqlite3 " + path("foreign.db") + " 'CREATE TABLE t(x); INSERT INTO t VALUES(1);'";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+  }
+  const auto before = read(path("foreign.db"));
+  CHECK_THROWS_WITH(open_store("sqlite:" + path("foreign.db")), Catch::Contains("an SQLite database of another program"));
+  CHECK(read(path("foreign.db")) == before);
+
+  {  // written by a newer Escalon
+    auto s = open_store("sqlite:" + path("newer.db"));
+  }
+  REQUIRE(std::system(("sqlite3 " + path("newer.db") + " 'PRAGMA user_version=99;'").c_str()) == 0);
+  CHECK_THROWS_WITH(open_store("sqlite:" + path("newer.db")), Catch::Contains("was written by a newer Escalon (schema 99"));
+
+  {  // one writer at a time
+    auto first = open_store("sqlite:" + path("busy.db"));
+    ManualClock clock{"2026-11-23T08:00:00Z"};
+    Engine engine({.clock = &clock, .store = first.get()});
+    engine.add_flows(flows());
+    (void)engine.start("technician-visit", {{"customer", "A"}});
+    CHECK_THROWS_WITH(open_store("sqlite:" + path("busy.db")), Catch::Contains("locked by another writer"));
+  }
+  {  // and after the first closed, the file opens and the case is there
+    auto again = open_store("sqlite:" + path("busy.db"));
+    CHECK(again->open_cases().size() == 1);
+    CHECK(again->last_seq() > 0);
+  }
+
+  {  // a damaged file: an error, never a crash
+    auto s = open_store("sqlite:" + path("broken.db"));
+    ManualClock clock{"2026-11-23T08:00:00Z"};
+    Engine engine({.clock = &clock, .store = s.get()});
+    engine.add_flows(flows());
+    for (int i = 0; i < 50; ++i) (void)engine.start("technician-visit", {{"customer", std::string(200, 'x')}});
+  }
+  {
+    std::fstream f(path("broken.db"), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 + 100);
+    const std::string junk(3000, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  try {
+    auto s = open_store("sqlite:" + path("broken.db"));
+    (void)s->open_cases();
+    (void)s->history("technician-visit-1");
+  } catch (const StoreError& e) {
+    CHECK(std::string(e.what()).find("broken.db") != std::string::npos);
+  }
+  CHECK_THROWS_WITH(open_store("postgres://x"), Catch::Contains("unknown store"));
+  CHECK_THROWS_WITH(open_store("sqlite:x.db?sync=sometimes"), Catch::Contains("unknown store option"));
+  std::filesystem::remove_all(dir);
 }

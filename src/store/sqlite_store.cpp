@@ -1,0 +1,275 @@
+// SQLite store: the embedded default for durable cases. The only code that sees sqlite3.h.
+//
+// Schema (version 1; PRAGMA user_version, application_id 'ESCL' marks our files):
+//   records(seq PRIMARY KEY, case_id, at, type, json)   the journal, one row per record
+//   cases(id PRIMARY KEY, flow, seq, open, state)       the latest state of each case
+//   meta(key PRIMARY KEY, value)                        engine counters
+// A unit of work is one transaction; in WAL mode with synchronous=FULL a commit is on disk
+// when it returns. The database is opened with locking_mode=EXCLUSIVE so that a second engine
+// cannot write the same file.
+
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "escalon/store.hpp"
+
+namespace escalon {
+namespace {
+
+constexpr int schema_version = 1;
+constexpr int application_id = 0x4553434C;  // "ESCL"
+
+// Each step brings a database from version i to i + 1.
+const char* const migrations[] = {
+    R"(CREATE TABLE records(seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL, at INTEGER NOT NULL,
+                           type TEXT NOT NULL, json TEXT NOT NULL);
+       CREATE INDEX records_case ON records(case_id, seq);
+       CREATE TABLE cases(id TEXT PRIMARY KEY, flow TEXT NOT NULL, seq INTEGER NOT NULL,
+                          open INTEGER NOT NULL, state TEXT NOT NULL);
+       CREATE INDEX cases_open ON cases(open);
+       CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);)",
+};
+static_assert(std::size(migrations) == schema_version);
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql, const std::string& where) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
+      throw StoreError(fmt::format("{}: {}", where, sqlite3_errmsg(db)));
+  }
+  ~Statement() { sqlite3_finalize(st_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  sqlite3_stmt* get() const { return st_; }
+  void reset() const {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+  }
+  void bind(int i, std::string_view s) const { sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT); }
+  void bind(int i, std::int64_t v) const { sqlite3_bind_int64(st_, i, v); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+std::string text_of(sqlite3_stmt* st, int col) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st, col))) : std::string();
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(const std::string& path, const std::string& sync) : path_(path) {
+    // A file that exists but is not SQLite is refused before SQLite touches it.
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) > 0) {
+      std::ifstream in(path, std::ios::binary);
+      char head[16] = {};
+      in.read(head, 16);
+      if (std::string_view(head, 15) != "SQLite format 3")
+        throw StoreError(fmt::format("{} is not an SQLite file; give another path for the store (nothing was changed)", path));
+    }
+    const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw StoreError(fmt::format("cannot open {}: {}", path, msg));
+    }
+    try {
+      sqlite3_busy_timeout(db_, 2000);
+      check_identity();  // read-only: a file we refuse is left exactly as it was
+      exec("PRAGMA locking_mode=EXCLUSIVE", "locking");
+      exec("PRAGMA journal_mode=WAL", "WAL mode");
+      exec(fmt::format("PRAGMA synchronous={}", sync == "normal" ? "NORMAL" : "FULL"), "sync mode");
+      migrate();
+      insert_record_ = std::make_unique<Statement>(db_, "INSERT INTO records(seq, case_id, at, type, json) VALUES(?,?,?,?,?)", path_);
+      upsert_case_ = std::make_unique<Statement>(
+          db_,
+          "INSERT INTO cases(id, flow, seq, open, state) VALUES(?,?,?,?,?) "
+          "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, open=excluded.open, state=excluded.state",
+          path_);
+      upsert_meta_ = std::make_unique<Statement>(
+          db_, "INSERT INTO meta(key, value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", path_);
+    } catch (...) {
+      insert_record_.reset();
+      upsert_case_.reset();
+      upsert_meta_.reset();
+      sqlite3_close(db_);
+      throw;
+    }
+  }
+
+  ~SqliteStore() override {
+    insert_record_.reset();
+    upsert_case_.reset();
+    upsert_meta_.reset();
+    sqlite3_close(db_);
+  }
+
+  void commit(const StoreBatch& b) override {
+    exec("BEGIN IMMEDIATE", "begin");
+    try {
+      for (const auto& r : b.records) {
+        const Statement& s = *insert_record_;
+        s.reset();
+        s.bind(1, static_cast<std::int64_t>(r.seq));
+        s.bind(2, r.case_id);
+        s.bind(3, r.at.time_since_epoch().count());
+        s.bind(4, record_type_name(r.type));
+        s.bind(5, r.to_json());
+        step(s, "write a record");
+      }
+      for (const auto& c : b.cases) {
+        const Statement& s = *upsert_case_;
+        s.reset();
+        s.bind(1, c.id);
+        s.bind(2, c.flow);
+        s.bind(3, static_cast<std::int64_t>(c.seq));
+        s.bind(4, std::int64_t{c.open ? 1 : 0});
+        s.bind(5, c.state);
+        step(s, "write a case");
+      }
+      for (const auto& [k, v] : b.meta) {
+        const Statement& s = *upsert_meta_;
+        s.reset();
+        s.bind(1, k);
+        s.bind(2, v);
+        step(s, "write meta");
+      }
+      exec("COMMIT", "commit");
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+  std::vector<StoredCase> open_cases() override {
+    std::vector<StoredCase> out;
+    Statement s(db_, "SELECT id, flow, seq, state FROM cases WHERE open = 1 ORDER BY rowid", path_);
+    while (step_row(s, "read cases")) out.push_back({text_of(s.get(), 0), text_of(s.get(), 1), static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 2)), true, text_of(s.get(), 3)});
+    return out;
+  }
+
+  std::vector<Record> history(std::string_view case_id) override {
+    std::vector<Record> out;
+    Statement s(db_, "SELECT json FROM records WHERE case_id = ? ORDER BY seq", path_);
+    s.bind(1, case_id);
+    while (step_row(s, "read the journal")) {
+      try {
+        out.push_back(Record::from_json(text_of(s.get(), 0)));
+      } catch (const Error& e) {
+        throw StoreError(fmt::format("{}: a journal record of case '{}' is damaged: {}", path_, case_id, e.message()));
+      }
+    }
+    return out;
+  }
+
+  std::uint64_t last_seq() override {
+    Statement s(db_, "SELECT coalesce(max(seq), 0) FROM records", path_);
+    step_row(s, "read the journal");
+    return static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0));
+  }
+
+  std::map<std::string, std::string> meta() override {
+    std::map<std::string, std::string> out;
+    Statement s(db_, "SELECT key, value FROM meta", path_);
+    while (step_row(s, "read meta")) out[text_of(s.get(), 0)] = text_of(s.get(), 1);
+    return out;
+  }
+
+ private:
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  std::unique_ptr<Statement> insert_record_, upsert_case_, upsert_meta_;
+
+  [[noreturn]] void fail(int rc, std::string_view what) const {
+    std::string why = sqlite3_errmsg(db_);
+    switch (rc & 0xff) {
+      case SQLITE_FULL: why = "the disk is full"; break;
+      case SQLITE_READONLY: why = "the file or its folder is read-only"; break;
+      case SQLITE_BUSY:
+      case SQLITE_LOCKED: why = "it is locked by another writer (one engine per store file)"; break;
+      case SQLITE_CORRUPT: why = "the database file is corrupt"; break;
+      case SQLITE_NOTADB: why = "it is not an SQLite database"; break;
+      default: break;
+    }
+    throw StoreError(fmt::format("{}: cannot {}: {}", path_, what, why));
+  }
+
+  void exec(const std::string& sql, std::string_view what) const {
+    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) fail(rc, what);
+  }
+
+  void step(const Statement& s, std::string_view what) const {
+    const int rc = sqlite3_step(s.get());
+    if (rc != SQLITE_DONE) fail(rc, what);
+  }
+
+  bool step_row(const Statement& s, std::string_view what) const {
+    const int rc = sqlite3_step(s.get());
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) fail(rc, what);
+    return false;
+  }
+
+  int pragma_int(const char* sql) const {
+    Statement s(db_, sql, path_);
+    step_row(s, "read the schema");
+    return sqlite3_column_int(s.get(), 0);
+  }
+
+  void check_identity() const {
+    const int app = pragma_int("PRAGMA application_id");
+    const int version = pragma_int("PRAGMA user_version");
+    const int tables = pragma_int("SELECT count(*) FROM sqlite_master");
+    if (app != application_id && (app != 0 || tables > 0))
+      throw StoreError(fmt::format("{} is an SQLite database of another program, not an Escalon store (nothing was changed)", path_));
+    if (version > schema_version)
+      throw StoreError(fmt::format("{} was written by a newer Escalon (schema {}, this one knows up to {}); upgrade Escalon "
+                                   "(nothing was changed)",
+                                   path_, version, schema_version));
+  }
+
+  void migrate() {
+    exec("BEGIN IMMEDIATE", "lock the store");  // fails at once when another engine holds the file
+    try {
+      check_identity();  // again, under the lock
+      const int version = pragma_int("PRAGMA user_version");
+      for (int v = version; v < schema_version; ++v) exec(migrations[v], fmt::format("migrate the schema to version {}", v + 1));
+      exec(fmt::format("PRAGMA application_id={}", application_id), "mark the store");
+      exec(fmt::format("PRAGMA user_version={}", schema_version), "mark the schema version");
+      exec("COMMIT", "finish opening");
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_store(std::string_view location) {
+  if (location == "memory:" || location == "memory") return std::make_unique<MemoryStore>();
+  if (location.rfind("sqlite:", 0) == 0) {
+    std::string rest(location.substr(7));
+    std::string sync = "full";
+    if (auto q = rest.find('?'); q != std::string::npos) {
+      const std::string opt = rest.substr(q + 1);
+      rest.resize(q);
+      if (opt == "sync=full" || opt == "sync=normal") sync = opt.substr(5);
+      else throw StoreError(fmt::format("unknown store option '{}'; use sync=full or sync=normal", opt));
+    }
+    if (rest.empty()) throw StoreError("a SQLite store needs a path: sqlite:cases.db");
+    return std::make_unique<SqliteStore>(rest, sync);
+  }
+  throw StoreError(fmt::format("unknown store '{}'; use memory: or sqlite:PATH", location));
+}
+
+}  // namespace escalon
