@@ -156,7 +156,16 @@ struct Engine::Impl {
   std::vector<Record> unit_records;
   std::vector<std::uint32_t> touched;
   bool recovering = false;
-  std::string store_failure;  // set once a commit failed: changes are refused from then on
+  std::string store_failure;
+  // The latest time the engine has used (kept in the store): journal time never runs backwards,
+  // even when a system clock is set back or a host restarts with an earlier clock.
+  TimePoint high_water{};
+
+  TimePoint now() {
+    const TimePoint t = clock->now();
+    if (t > high_water) high_water = t;
+    return high_water;
+  }  // set once a commit failed: changes are refused from then on
 
   std::thread runner;
   std::condition_variable wake;
@@ -1306,7 +1315,7 @@ struct Engine::Impl {
   auto locked_call(F&& work) {
     std::unique_lock lk(mutex);
     check_store();
-    const TimePoint now = clock->now();
+    const TimePoint now = this->now();
     fire_due(lk, now);
     try {
       if constexpr (std::is_void_v<std::invoke_result_t<F&, TimePoint>>) {
@@ -1352,6 +1361,7 @@ struct Engine::Impl {
     }
     StoreBatch batch{unit_records, snaps, {}};
     for (const auto& [flow, n] : id_counters) batch.meta["case-number/" + flow] = std::to_string(n);
+    batch.meta["clock"] = format_iso8601(high_water);
     try {
       options.store->commit(batch);
     } catch (const std::exception& e) {
@@ -1484,12 +1494,18 @@ std::size_t Engine::recover() {
   std::unique_lock lk(m.mutex);
   if (!m.options.store) throw Error("recover() needs a store (EngineOptions::store)");
   if (!m.cases.empty()) throw Error("recover() must come before any case is started or recovered");
-  const TimePoint now = m.clock->now();
+  const auto meta = m.options.store->meta();
+  if (auto it = meta.find("clock"); it != meta.end())
+    if (auto t = parse_iso8601(it->second)) m.high_water = *t;
+  const TimePoint now = m.now();
   auto stored = m.options.store->open_cases();
   std::vector<detail::LoadedCase> loaded;
   loaded.reserve(stored.size());
   const auto find_flow = [&m](std::string_view id, std::int64_t version) { return version ? m.find_flow(id, version) : nullptr; };
-  for (const auto& sc : stored) loaded.push_back(detail::load_case(sc.state, find_flow));  // throws before anything changes
+  for (const auto& sc : stored) {
+    loaded.push_back(detail::load_case(sc.state, find_flow));  // throws before anything changes
+    loaded.back().c->last_seq = sc.seq;
+  }
   for (auto& l : loaded) {
     l.c->slot = static_cast<std::uint32_t>(m.cases.size());
     m.by_id.emplace(l.c->id, l.c->slot);
@@ -1503,7 +1519,7 @@ std::size_t Engine::recover() {
       if (auto it = m.by_id.find(ch); it != m.by_id.end()) c.children.push_back(it->second);
   }
   m.record_seq = m.options.store->last_seq();
-  for (const auto& [k, v] : m.options.store->meta())
+  for (const auto& [k, v] : meta)
     if (k.rfind("case-number/", 0) == 0) m.id_counters[k.substr(12)] = std::stoull(v);
   m.recovering = true;
   for (auto& cp : m.cases) {
@@ -1728,7 +1744,7 @@ void Engine::start_runner(Duration max_sleep) {
   m.runner = std::thread([&m, max_sleep] {
     std::unique_lock lk(m.mutex);
     while (!m.runner_stop) {
-      const TimePoint now = m.clock->now();
+      const TimePoint now = m.now();
       m.drop_stale();
       if (!m.heap.empty() && m.heap.top().at <= now) {
         m.fire_due(lk, now);
@@ -1764,7 +1780,7 @@ std::size_t Engine::run_due() {
   auto& m = *impl_;
   std::unique_lock lk(m.mutex);
   m.check_store();
-  const TimePoint now = m.clock->now();
+  const TimePoint now = m.now();
   const std::size_t fired = m.fire_due(lk, now);
   m.finish(lk, now);  // action handlers, what they made due, commit, listeners
   return fired + m.last_fired;

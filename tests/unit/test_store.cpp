@@ -292,3 +292,27 @@ TEST_CASE("the SQLite store refuses files it must not touch, and leaves them unc
   CHECK_THROWS_WITH(open_store("sqlite:x.db?sync=sometimes"), Catch::Contains("unknown store option"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("journal time never runs backwards, even across a restart with an earlier clock", "[store]") {
+  struct Settable final : Clock {
+    TimePoint t;
+    TimePoint now() const override { return t; }
+  } clock;
+  clock.t = at("2026-11-23T10:00:00Z");
+  MemoryStore store;
+  std::string id;
+  {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(flows());
+    id = engine.start("technician-visit", {{"customer", "A"}});
+    clock.t = at("2026-11-23T09:00:00Z");  // the system clock is set back an hour
+    engine.send(id, "submit", {{"preferred_slots", List{"2026-11-26T09:00:00Z"}}, {"product", "tv"}});
+  }
+  Engine engine({.clock = &clock, .store = &store});  // and restarts with the early clock
+  engine.add_flows(flows());
+  engine.recover();
+  engine.send(id, "customer-unreachable");
+  const auto h = engine.history(id);
+  for (std::size_t i = 1; i < h.size(); ++i) CHECK(h[i - 1].at <= h[i].at);
+  CHECK(h.back().at == at("2026-11-23T10:00:00Z"));
+}

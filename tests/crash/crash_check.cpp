@@ -1,0 +1,106 @@
+// Checks a store left behind by a killed crash_driver (see test_crash.sh).
+//   crash_check DB FLOWS_DIR quick|final
+#include <sqlite3.h>
+
+#include <cstdio>
+#include <escalon/escalon.hpp>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+using namespace escalon;
+
+namespace {
+int failures = 0;
+void fail(const std::string& msg) {
+  std::fprintf(stderr, "FAIL: %s\n", msg.c_str());
+  ++failures;
+}
+
+// Straight from the file, so the check does not trust the store code it checks.
+void check_file(const std::string& db) {
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    fail("cannot open " + db);
+    return;
+  }
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(h, "SELECT seq, case_id, json FROM records ORDER BY seq", -1, &st, nullptr);
+  std::int64_t expect = 1;
+  std::map<std::string, std::int64_t> last_of_case;
+  // An SLA's ladder and the step's deadline ladder both number from 1: the message tells them apart.
+  std::set<std::tuple<std::string, std::string, int, int, std::int64_t, std::string>> levels;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const auto seq = sqlite3_column_int64(st, 0);
+    if (seq != expect) fail("record " + std::to_string(expect) + " is missing (next is " + std::to_string(seq) + ")");
+    expect = seq + 1;
+    const std::string case_id = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+    last_of_case[case_id] = seq;
+    const auto r = Record::from_json(reinterpret_cast<const char*>(sqlite3_column_text(st, 2)));
+    if (r.type == RecordType::escalated &&
+        !levels.insert({r.case_id, r.step, r.level, r.repeat, r.at.time_since_epoch().count(), r.message}).second)
+      fail("level " + std::to_string(r.level) + " repeat " + std::to_string(r.repeat) + " fired twice for " + r.case_id);
+  }
+  sqlite3_finalize(st);
+  sqlite3_prepare_v2(h, "SELECT id, seq FROM cases", -1, &st, nullptr);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const std::string id = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    if (last_of_case[id] != sqlite3_column_int64(st, 1))
+      fail("the stored state of " + id + " is not its latest record (" + std::to_string(sqlite3_column_int64(st, 1)) + " vs " +
+           std::to_string(last_of_case[id]) + ")");
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) return 2;
+  const std::string db = argv[1];
+  const bool final = std::string(argv[3]) == "final";
+  check_file(db);
+
+  std::map<std::string, int> acked;
+  std::ifstream acks(db + ".acks");
+  for (std::string id; acks >> id;) {
+    int n = 0;
+    acks >> n;
+    acked[id] = std::max(acked[id], n);
+  }
+  TimePoint now = *parse_iso8601("2026-11-23T08:00:00Z");
+  if (std::ifstream in(db + ".clock"); in) {
+    std::string s;
+    in >> s;
+    if (auto t = parse_iso8601(s)) now = *t;
+  }
+  {
+    auto store = open_store("sqlite:" + db);
+    for (const auto& [id, n] : acked) {
+      int stored = 0;
+      for (const auto& r : store->history(id))
+        if (r.type == RecordType::event && r.actor == "driver") ++stored;
+      if (stored < n) fail(id + ": " + std::to_string(n) + " sends were acknowledged, " + std::to_string(stored) + " are stored");
+    }
+    if (final) {
+      ManualClock clock(now + std::chrono::hours{24 * 30});
+      Engine engine({.clock = &clock, .keep_journal = false, .store = store.get()});
+      engine.load({argv[2]});
+      const auto recovered = engine.recover();
+      std::size_t checked = 0;
+      for (const auto& c : engine.query({}))
+        for (const auto& d : c.deadlines) {
+          const Step* s = engine.flows().at(0)->find_step(d.step);
+          if (!d.overdue || !s || !s->deadline) continue;
+          ++checked;
+          if (d.level != static_cast<int>(s->deadline->escalate.size()))
+            fail(c.id + ": deadline of " + d.step + " is overdue but fired level " + std::to_string(d.level));
+        }
+      std::printf("final: %zu open cases recovered, %zu overdue deadlines checked, %zu acknowledged cases\n", recovered, checked,
+                  acked.size());
+    }
+  }
+  if (final) check_file(db);  // the recovery's own firings: still no duplicates
+  return failures ? 1 : 0;
+}

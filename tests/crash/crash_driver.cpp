@@ -1,0 +1,91 @@
+// Drives technician-visit cases against a SQLite store until it is killed (tests/crash/test_crash.sh).
+//
+//   crash_driver DB FLOWS_DIR SEED
+//
+// Every acknowledged send (the call returned) is appended to DB.acks as "CASE COUNT", COUNT being
+// the number of sends to that case acknowledged so far; the parent checks the store has them.
+// The virtual clock is kept in DB.clock, written before it is used, so it never goes back.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <escalon/escalon.hpp>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+
+using namespace escalon;
+
+namespace {
+// Atomic: a kill leaves either the old or the new content, never an empty file.
+void write_file(const std::string& path, const std::string& text) {
+  { std::ofstream(path + ".tmp", std::ios::trunc) << text; }
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+void append(int fd, const std::string& line) {
+  if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) std::_Exit(3);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: crash_driver DB FLOWS_DIR SEED\n");
+    return 2;
+  }
+  const std::string db = argv[1];
+  std::mt19937_64 rng(std::stoull(argv[3]));
+  auto pick = [&](std::uint64_t n) { return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng); };
+
+  TimePoint now = *parse_iso8601("2026-11-23T08:00:00Z");
+  if (std::ifstream in(db + ".clock"); in) {
+    std::string s;
+    in >> s;
+    if (auto t = parse_iso8601(s)) now = *t;
+  }
+  ManualClock clock(now);
+  auto store = open_store("sqlite:" + db);
+  Engine engine({.clock = &clock, .keep_journal = false, .store = store.get()});
+  engine.load({argv[2]});
+  engine.on_notify([](const Notification&) {});
+  engine.recover();
+
+  std::map<std::string, int> sends;  // acknowledged sends per case, as stored
+  for (const auto& c : engine.query({.status = std::nullopt}))
+    for (const auto& r : engine.history(c.id))
+      if (r.type == RecordType::event && r.actor == "driver") ++sends[c.id];
+  const int acks = ::open((db + ".acks").c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
+  const FlowPtr flow = engine.flows().at(0);
+
+  for (std::uint64_t i = 0;; ++i) {
+    const auto op = pick(10);
+    if (op < 3) {
+      (void)engine.start("technician-visit", {{"customer", "C" + std::to_string(i)}});
+      continue;
+    }
+    if (op < 8) {
+      auto open = engine.query({});
+      if (open.empty()) continue;
+      const auto& c = open[pick(open.size())];
+      const Step* step = flow->find_step(c.steps.at(0));
+      if (!step || step->on.empty()) continue;
+      const std::string event = step->on[pick(step->on.size())].event;
+      Map payload;
+      if (event == "submit")
+        payload = {{"preferred_slots", List{clock.now() + std::chrono::hours{48}}}, {"product", "tv"}, {"parts_needed", pick(2) == 0}};
+      if (event == "booked") payload = {{"slot", clock.now() + std::chrono::hours{24 + static_cast<int>(pick(72))}}};
+      try {
+        engine.send(c.id, event, payload, {.actor = "driver"});
+      } catch (const EventError&) {
+        continue;  // refused (e.g. a case that fell into an incident): not acknowledged
+      }
+      append(acks, c.id + " " + std::to_string(++sends[c.id]) + "\n");
+      continue;
+    }
+    const TimePoint next = clock.now() + std::chrono::minutes{1 + static_cast<int>(pick(180))};
+    write_file(db + ".clock", format_iso8601(next));
+    clock.set(next);
+    engine.run_due();
+  }
+}

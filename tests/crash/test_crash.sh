@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Crash test: kills crash_driver with SIGKILL at random points, ROUNDS times, and after each kill
+# checks the SQLite store with crash_check: every acknowledged send is stored, record numbers
+# are contiguous, no escalation level fired twice, every open case's snapshot matches its
+# journal; finally a recovery far in the future must fire every level still due, once.
+# Usage: test_crash.sh DRIVER CHECK FLOWS_DIR [ROUNDS]
+set -euo pipefail
+driver=$1
+check=$2
+flows=$3
+rounds=${4:-25}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+db="$dir/cases.db"
+RANDOM=20261123
+for round in $(seq 1 "$rounds"); do
+  "$driver" "$db" "$flows" "$round" 2>"$dir/driver.err" &
+  pid=$!
+  sleep "0.$(printf '%02d' $((RANDOM % 40 + 5)))"
+  kill -9 "$pid" 2>/dev/null || { echo "round $round: the driver ended by itself:"; cat "$dir/driver.err"; exit 1; }
+  wait "$pid" 2>/dev/null || true
+  "$check" "$db" "$flows" quick || { echo "round $round: check failed"; exit 1; }
+done
+"$check" "$db" "$flows" final
+echo "$rounds passed, 0 failed"
