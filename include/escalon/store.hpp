@@ -57,6 +57,8 @@ class Store {
   [[nodiscard]] virtual std::vector<Record> history(std::string_view case_id) = 0;
   /// The highest record sequence number written (0 for a new store).
   [[nodiscard]] virtual std::uint64_t last_seq() = 0;
+  /// The time of that record (the epoch for a new store).
+  [[nodiscard]] virtual TimePoint last_time() = 0;
   [[nodiscard]] virtual std::map<std::string, std::string> meta() = 0;
 };
 
@@ -68,6 +70,7 @@ class MemoryStore final : public Store {
   [[nodiscard]] std::vector<StoredCase> open_cases() override;
   [[nodiscard]] std::vector<Record> history(std::string_view case_id) override;
   [[nodiscard]] std::uint64_t last_seq() override;
+  [[nodiscard]] TimePoint last_time() override;
   [[nodiscard]] std::map<std::string, std::string> meta() override;
   [[nodiscard]] std::size_t record_count() const;
 

@@ -66,7 +66,12 @@ Scenario load_scenario(const std::string& path) {
   Reporter rep(diags, opts);
   Source src{path, {}};
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw FlowError({{Severity::error, {path, 0, 0}, "cannot read the scenario file"}});
+  if (!in) {
+    Diagnostic d;
+    d.where.file = path;
+    d.message = "cannot read the scenario file";
+    throw FlowError({d});
+  }
   std::ostringstream ss;
   ss << in.rdbuf();
   src.text = ss.str();

@@ -156,6 +156,7 @@ struct Engine::Impl {
   std::vector<Record> unit_records;
   std::vector<std::uint32_t> touched;
   bool recovering = false;
+  bool counters_changed = false;  // a generated case number moved on in this unit
   std::string store_failure;
   // The latest time the engine has used (kept in the store): journal time never runs backwards,
   // even when a system clock is set back or a host restarts with an earlier clock.
@@ -727,6 +728,7 @@ struct Engine::Impl {
     if (id.empty()) {
       do id = fmt::format("{}-{}", f.id, ++id_counters[f.id]);
       while (by_id.count(id));
+      counters_changed = true;
     } else if (by_id.count(id)) {
       throw EventError(fmt::format("a case with id '{}' already exists", id));
     }
@@ -1360,8 +1362,8 @@ struct Engine::Impl {
                        detail::save_case(c, id_of)});
     }
     StoreBatch batch{unit_records, snaps, {}};
-    for (const auto& [flow, n] : id_counters) batch.meta["case-number/" + flow] = std::to_string(n);
-    batch.meta["clock"] = format_iso8601(high_water);
+    if (counters_changed)
+      for (const auto& [flow, n] : id_counters) batch.meta["case-number/" + flow] = std::to_string(n);
     try {
       options.store->commit(batch);
     } catch (const std::exception& e) {
@@ -1372,6 +1374,7 @@ struct Engine::Impl {
     }
     unit_records.clear();
     touched.clear();
+    counters_changed = false;
   }
 
   // Values for data fields from outside (start data, update, resolve, action results), checked
@@ -1495,8 +1498,8 @@ std::size_t Engine::recover() {
   if (!m.options.store) throw Error("recover() needs a store (EngineOptions::store)");
   if (!m.cases.empty()) throw Error("recover() must come before any case is started or recovered");
   const auto meta = m.options.store->meta();
-  if (auto it = meta.find("clock"); it != meta.end())
-    if (auto t = parse_iso8601(it->second)) m.high_water = *t;
+  // Journal time is monotonic, so the newest record's time is the latest time the engine used.
+  m.high_water = std::max(m.high_water, m.options.store->last_time());
   const TimePoint now = m.now();
   auto stored = m.options.store->open_cases();
   std::vector<detail::LoadedCase> loaded;

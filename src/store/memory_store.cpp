@@ -37,6 +37,11 @@ std::uint64_t MemoryStore::last_seq() {
   return records_.empty() ? 0 : records_.back().seq;
 }
 
+TimePoint MemoryStore::last_time() {
+  std::lock_guard lk(mutex_);
+  return records_.empty() ? TimePoint{} : records_.back().at;
+}
+
 std::map<std::string, std::string> MemoryStore::meta() {
   std::lock_guard lk(mutex_);
   return meta_;

@@ -176,6 +176,12 @@ class SqliteStore final : public Store {
     return static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0));
   }
 
+  TimePoint last_time() override {
+    Statement s(db_, "SELECT at FROM records ORDER BY seq DESC LIMIT 1", path_);
+    if (!step_row(s, "read the journal")) return TimePoint{};
+    return TimePoint{Duration{sqlite3_column_int64(s.get(), 0)}};
+  }
+
   std::map<std::string, std::string> meta() override {
     std::map<std::string, std::string> out;
     Statement s(db_, "SELECT key, value FROM meta", path_);
