@@ -3,6 +3,7 @@
 //   graph FLOW [--format ...]   the flow as Graphviz DOT or Mermaid
 //   eval 'EXPR' [--data JSON]   try one expression against sample data
 //   run FLOW... --scenario S    run a scenario on a virtual clock; journal as JSON Lines
+//   inspect --db FILE [CASE]    open cases of a store, or one case's history as a timeline
 // Argument parsing is CLI11's; every subcommand has --help.
 
 #include <CLI/CLI.hpp>
@@ -242,6 +243,66 @@ int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_p
   return exit_ok;
 }
 
+std::string describe(const escalon::Record& r) {
+  using escalon::RecordType;
+  std::string what;
+  switch (r.type) {
+    case RecordType::started: what = fmt::format("started ({})", r.message); break;
+    case RecordType::entered: what = fmt::format("entered {}", r.step); break;
+    case RecordType::left: what = fmt::format("left {}", r.step); break;
+    case RecordType::event: what = fmt::format("event {}", r.event); break;
+    case RecordType::rejected: what = fmt::format("rejected {}: {}", r.event, r.message); break;
+    case RecordType::data_changed:
+      what = fmt::format("{}: {} -> {}", r.target, r.old_value.to_display(), r.new_value.to_display());
+      break;
+    case RecordType::assigned: what = fmt::format("assigned to {}", r.target); break;
+    case RecordType::deadline_set:
+      what = fmt::format("{} due {}", r.target.empty() ? "deadline" : "SLA " + r.target, escalon::format_iso8601(r.due));
+      break;
+    case RecordType::escalated:
+      what = fmt::format("escalation level {}{}{}", r.level, r.repeat ? fmt::format(" (repeat {})", r.repeat) : "",
+                         r.target.empty() ? "" : ", notified " + r.target);
+      break;
+    default:
+      what = std::string(escalon::record_type_name(r.type));
+      if (!r.target.empty()) what += " " + r.target;
+      if (!r.message.empty()) what += ": " + r.message;
+  }
+  std::string who;
+  if (!r.actor.empty()) who += " by " + r.actor;
+  if (!r.channel.empty()) who += " via " + r.channel;
+  return fmt::format("{}  {:<16} {}{}", escalon::format_iso8601(r.at), r.step, what, who);
+}
+
+int cmd_inspect(const std::string& db, const std::string& case_id) {
+  std::unique_ptr<escalon::Store> store;
+  try {
+    store = escalon::open_store(db.find(':') == std::string::npos ? "sqlite:" + db : db);
+    if (!case_id.empty()) {
+      const auto h = store->history(case_id);
+      if (h.empty()) {
+        std::cerr << fmt::format("escalon inspect: no case '{}' in {}\n", case_id, db);
+        return exit_invalid;
+      }
+      std::cout << fmt::format("{} ({} records)\n", case_id, h.size());
+      for (const auto& r : h) std::cout << "  " << describe(r) << '\n';
+      return exit_ok;
+    }
+    const auto open = store->open_cases();
+    std::cout << fmt::format("{} open case{} in {}\n", open.size(), open.size() == 1 ? "" : "s", db);
+    for (const auto& c : open) {
+      const auto h = store->history(c.id);
+      const std::string step = h.empty() ? "" : h.back().step;
+      std::cout << fmt::format("  {:<32} {:<24} {:<20} last change {}\n", c.id, c.flow, step,
+                               h.empty() ? "" : escalon::format_iso8601(h.back().at));
+    }
+  } catch (const escalon::StoreError& e) {
+    std::cerr << "escalon inspect: " << e.what() << '\n';
+    return exit_invalid;
+  }
+  return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -281,6 +342,11 @@ int main(int argc, char** argv) {
   run->add_option("-s,--scenario", r_scenario, "The scenario file (docs/scenarios.md)")->required()->check(CLI::ExistingFile);
   run->add_flag("-q,--quiet", r_quiet, "Only the journal");
 
+  std::string i_db, i_case;
+  auto* inspect = app.add_subcommand("inspect", "Show the open cases of a store, or one case's history as a timeline");
+  inspect->add_option("--db", i_db, "The store: a SQLite file (cases.db or sqlite:cases.db)")->required();
+  inspect->add_option("case", i_case, "A case id: print its history");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -291,6 +357,7 @@ int main(int argc, char** argv) {
     if (*graph) return cmd_graph(g_target, g_paths, g_format, g_output);
     if (*eval) return cmd_eval(e_expr, e_data, e_now, e_flow, e_type);
     if (*run) return cmd_run(r_paths, r_scenario, r_quiet);
+    if (*inspect) return cmd_inspect(i_db, i_case);
   } catch (const std::exception& e) {
     std::cerr << "escalon: " << e.what() << '\n';
     return exit_invalid;

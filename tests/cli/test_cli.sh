@@ -90,7 +90,7 @@ check "run bad scenario case" 1 "bad.yaml:5:29: error: unknown case 'c9'; list i
 check "run unknown flow" 0 "refused: $tmp/bad2.yaml" -- bash -c "printf 'clock: 2026-11-23T08:00:00Z\ncases:\n  - { id: c1, flow: nope }\n' > $tmp/bad2.yaml; $bin run flows/ --scenario $tmp/bad2.yaml"
 
 check "--help" 0 "validate" -- "$bin" --help
-for sub in validate graph eval run; do check "$sub --help" 0 "Usage" -- "$bin" "$sub" --help; done
+for sub in validate graph eval run inspect; do check "$sub --help" 0 "Usage" -- "$bin" "$sub" --help; done
 check "--version" 0 "escalon 0.1.0" -- "$bin" --version
 check "no subcommand" 106 "A subcommand is required" -- "$bin"
 
