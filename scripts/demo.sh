@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: build, check the real flows in flows/, draw each as a graph, and run a week of
-# technician visits on a virtual clock (journal in out/journal.jsonl).
+# technician visits on a virtual clock, kept in out/cases.db (journal in out/journal.jsonl).
 # Usage: bash scripts/demo.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,10 @@ echo "== escalon eval (a guard tried against sample data)"
 "$escalon" eval --flow flows/technician-visit.yaml --type \
   --data '{"customer": "ACME", "priority": "high", "slot": "2026-11-24T10:00:00Z"}' \
   "priority in [high, urgent] && slot - 2h > 2026-11-24T07:00:00Z"
-echo "== escalon run flows/ --scenario examples/scenarios/technician-visit.yaml (a week on a virtual clock)"
-"$escalon" run flows/ --scenario examples/scenarios/technician-visit.yaml > out/journal.jsonl
+echo "== escalon run flows/ --scenario examples/scenarios/technician-visit.yaml --db out/cases.db (a week on a virtual clock)"
+# The cases are kept in out/cases.db (SQLite); running the demo again continues from it.
+"$escalon" run flows/ --scenario examples/scenarios/technician-visit.yaml --db out/cases.db > out/journal.jsonl
 echo "== out/journal.jsonl: $(wc -l < out/journal.jsonl) records; the escalations:"
 grep -E '"type":"(escalated|sla-warning|sla-breached|expired)"' out/journal.jsonl
+echo "== escalon inspect --db out/cases.db c1"
+"$escalon" inspect --db out/cases.db c1 | head -20

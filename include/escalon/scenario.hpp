@@ -22,6 +22,7 @@
 #include "escalon/error.hpp"
 #include "escalon/flow.hpp"
 #include "escalon/journal.hpp"
+#include "escalon/store.hpp"
 #include "escalon/value.hpp"
 
 namespace escalon {
@@ -66,14 +67,18 @@ struct ScenarioCaseResult {
 };
 
 struct ScenarioResult {
-  std::vector<Record> journal;          ///< every record, in order
+  std::vector<Record> journal;          ///< every record this run wrote, in order
   std::vector<std::string> refused;     ///< calls the engine refused ("file:line: message")
+  std::vector<std::string> skipped;     ///< with a store: what an earlier run already did
   std::vector<ScenarioCaseResult> cases;
 };
 
 /// Runs a scenario on a fresh engine with a manual clock: cases start and events are sent in
 /// time order (ties: file order), deadlines fire in between, and the clock ends at `until`.
 /// Refused events are recorded, reported in `refused`, and the run goes on.
-[[nodiscard]] ScenarioResult run_scenario(const Scenario& scenario, std::span<const FlowPtr> flows);
+/// With a store, the run continues what is stored: open cases are recovered, cases already
+/// stored are not started again, and events not after the store's newest record are skipped (an
+/// earlier run applied them); both are listed in `skipped`.
+[[nodiscard]] ScenarioResult run_scenario(const Scenario& scenario, std::span<const FlowPtr> flows, Store* store = nullptr);
 
 }  // namespace escalon

@@ -213,17 +213,23 @@ int cmd_eval(const std::string& text, const std::string& data_json, const std::s
   return exit_invalid;
 }
 
-int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_path, bool quiet) {
+int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_path, const std::string& db, bool quiet) {
   std::vector<escalon::FlowPtr> flows;
   escalon::Scenario sc;
+  std::unique_ptr<escalon::Store> store;
+  escalon::ScenarioResult result;
   try {
     flows = escalon::load_flows(std::span<const std::string>(paths));
     sc = escalon::load_scenario(scenario_path);
+    if (!db.empty()) store = escalon::open_store(db.find(':') == std::string::npos ? "sqlite:" + db : db);
+    result = escalon::run_scenario(sc, flows, store.get());
   } catch (const escalon::FlowError& e) {
     for (const auto& d : e.diagnostics()) std::cerr << d.str() << '\n';
     return exit_invalid;
+  } catch (const escalon::StoreError& e) {
+    std::cerr << "escalon run: " << e.what() << '\n';
+    return exit_invalid;
   }
-  const auto result = escalon::run_scenario(sc, flows);
   std::string out;
   for (const auto& r : result.journal) {
     out += r.to_json();
@@ -231,6 +237,7 @@ int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_p
   }
   std::cout << out << std::flush;
   if (quiet) return exit_ok;
+  for (const auto& msg : result.skipped) std::cerr << "skipped: " << msg << '\n';
   for (const auto& msg : result.refused) std::cerr << "refused: " << msg << '\n';
   for (const auto& c : result.cases) {
     std::string slas;
@@ -335,12 +342,13 @@ int main(int argc, char** argv) {
   eval->add_flag("--type", e_type, "Also print the expression's static type (to standard error)");
 
   std::vector<std::string> r_paths;
-  std::string r_scenario;
+  std::string r_scenario, r_db;
   bool r_quiet = false;
   auto* run = app.add_subcommand("run", "Run a scenario on a virtual clock; prints the journal as JSON Lines, then a summary per case (on standard error)");
   run->add_option("flows", r_paths, "Flow files or folders")->required();
   run->add_option("-s,--scenario", r_scenario, "The scenario file (docs/scenarios.md)")->required()->check(CLI::ExistingFile);
   run->add_flag("-q,--quiet", r_quiet, "Only the journal");
+  run->add_option("--db", r_db, "Keep the cases in this SQLite file (default: memory); a second run continues where the first stopped");
 
   std::string i_db, i_case;
   auto* inspect = app.add_subcommand("inspect", "Show the open cases of a store, or one case's history as a timeline");
@@ -356,7 +364,7 @@ int main(int argc, char** argv) {
     if (*validate) return cmd_validate(v_paths, v_json, v_strict);
     if (*graph) return cmd_graph(g_target, g_paths, g_format, g_output);
     if (*eval) return cmd_eval(e_expr, e_data, e_now, e_flow, e_type);
-    if (*run) return cmd_run(r_paths, r_scenario, r_quiet);
+    if (*run) return cmd_run(r_paths, r_scenario, r_db, r_quiet);
     if (*inspect) return cmd_inspect(i_db, i_case);
   } catch (const std::exception& e) {
     std::cerr << "escalon: " << e.what() << '\n';

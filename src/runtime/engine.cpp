@@ -1407,7 +1407,12 @@ struct Engine::Impl {
 
   Case& find(std::string_view id, std::string_view event, const EventOptions& o, TimePoint at) {
     auto it = by_id.find(id);
-    if (it == by_id.end()) reject(nullptr, id, event, o, at, fmt::format("unknown case '{}'", id));
+    if (it == by_id.end()) {
+      // A recovered engine holds only open cases; a closed one is still in the store.
+      if (options.store && !options.store->history(id).empty())
+        reject(nullptr, id, event, o, at, fmt::format("case '{}' is closed (its history is in the store); it takes no events", id));
+      reject(nullptr, id, event, o, at, fmt::format("unknown case '{}'", id));
+    }
     return *cases[it->second];
   }
 

@@ -10,11 +10,16 @@
 
 namespace escalon {
 
-ScenarioResult run_scenario(const Scenario& sc, std::span<const FlowPtr> flows) {
+ScenarioResult run_scenario(const Scenario& sc, std::span<const FlowPtr> flows, Store* store) {
   ScenarioResult out;
-  ManualClock clock(sc.clock);
-  Engine engine({.clock = &clock, .keep_journal = true, .journal_sink = [&](const Record& r) { out.journal.push_back(r); }});
+  const TimePoint resume = store ? store->last_time() : TimePoint{};
+  ManualClock clock(std::max(sc.clock, resume));
+  Engine engine({.clock = &clock,
+                 .keep_journal = store == nullptr,
+                 .journal_sink = [&](const Record& r) { out.journal.push_back(r); },
+                 .store = store});
   engine.add_flows(flows);
+  if (store) engine.recover();
 
   // Starts and events in time order; at equal times starts first, then file order.
   struct Item {
@@ -31,9 +36,19 @@ ScenarioResult run_scenario(const Scenario& sc, std::span<const FlowPtr> flows) 
   });
   std::set<std::string> started;
   for (const auto& it : items) {
+    const SourceLocation& where = it.start ? sc.cases[it.index].where : sc.events[it.index].where;
+    if (store && it.start && !store->history(sc.cases[it.index].id).empty()) {
+      out.skipped.push_back(fmt::format("{}: case '{}' is already in the store", where.str(), sc.cases[it.index].id));
+      started.insert(sc.cases[it.index].id);
+      continue;
+    }
+    if (store && it.at <= resume && resume != TimePoint{}) {
+      out.skipped.push_back(fmt::format("{}: this event is not after the store's newest record ({}); an earlier run applied it",
+                                        where.str(), format_iso8601(resume)));
+      continue;
+    }
     clock.set(std::max(clock.now(), it.at));
     engine.run_due();
-    const SourceLocation& where = it.start ? sc.cases[it.index].where : sc.events[it.index].where;
     try {
       if (it.start) {
         const auto& c = sc.cases[it.index];
@@ -59,7 +74,14 @@ ScenarioResult run_scenario(const Scenario& sc, std::span<const FlowPtr> flows) 
 
   for (const auto& c : sc.cases) {
     if (!started.count(c.id)) continue;
-    const CaseView v = engine.get(c.id);
+    CaseView v;
+    try {
+      v = engine.get(c.id);
+    } catch (const CaseError&) {  // closed in an earlier run: only its history is stored
+      const auto h = store ? store->history(c.id) : std::vector<Record>{};
+      out.cases.push_back({c.id, c.flow, "closed earlier", h.empty() ? "" : h.back().step, "", "", h.size(), {}, 0});
+      continue;
+    }
     ScenarioCaseResult r;
     r.id = v.id;
     r.flow = fmt::format("{} v{}", v.flow, v.version);
@@ -67,7 +89,7 @@ ScenarioResult run_scenario(const Scenario& sc, std::span<const FlowPtr> flows) 
     r.step = v.steps.empty() ? "" : v.steps.front();
     r.outcome = v.outcome;
     r.incident = v.incident;
-    r.records = engine.history(c.id).size();
+    r.records = store ? store->history(c.id).size() : engine.history(c.id).size();
     r.level = v.level();
     for (const auto& s : v.slas) r.slas.emplace_back(s.name, std::string(sla_state_name(s.state)));
     out.cases.push_back(std::move(r));

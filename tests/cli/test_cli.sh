@@ -89,6 +89,14 @@ check "run bad scenario" 1 "bad.yaml:5:11: error: \`at\` '2026-11-23' is not an 
 check "run bad scenario case" 1 "bad.yaml:5:29: error: unknown case 'c9'; list it under" -- "$bin" run flows/ --scenario "$tmp/bad.yaml"
 check "run unknown flow" 0 "refused: $tmp/bad2.yaml" -- bash -c "printf 'clock: 2026-11-23T08:00:00Z\ncases:\n  - { id: c1, flow: nope }\n' > $tmp/bad2.yaml; $bin run flows/ --scenario $tmp/bad2.yaml"
 
+first=$("$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml --db "$tmp/cases.db" 2>/dev/null | wc -l)
+second=$("$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml --db "$tmp/cases.db" 2>"$tmp/second.err" | wc -l)
+if [ "$first" -gt 50 ] && [ "$second" -eq 0 ] && grep -q "case 'c1' is already in the store" "$tmp/second.err"; then pass=$((pass + 1)); else
+  echo "FAIL run --db twice: $first then $second records"; cat "$tmp/second.err"; fail=$((fail + 1)); fi
+check "inspect after run --db" 0 "0 open cases in $tmp/cases.db" -- "$bin" inspect --db "$tmp/cases.db"
+check "inspect a case" 0 "c1 (38 records)" -- "$bin" inspect --db "$tmp/cases.db" c1
+check "run --db on a text file" 1 "is not an SQLite file" -- "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml --db "$tmp/bad.yaml"
+
 check "--help" 0 "validate" -- "$bin" --help
 for sub in validate graph eval run inspect; do check "$sub --help" 0 "Usage" -- "$bin" "$sub" --help; done
 check "--version" 0 "escalon 0.1.0" -- "$bin" --version

@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 
 #include "escalon/engine.hpp"
 #include "escalon/loader.hpp"
+#include "escalon/scenario.hpp"
 #include "escalon/store.hpp"
 #include "support.hpp"
 
@@ -317,4 +319,39 @@ TEST_CASE("journal time never runs backwards, even across a restart with an earl
   const auto h = engine.history(id);
   for (std::size_t i = 1; i < h.size(); ++i) CHECK(h[i - 1].at <= h[i].at);
   CHECK(h.back().at == at("2026-11-23T10:00:00Z"));
+}
+
+TEST_CASE("a scenario run on a store continues where the previous run stopped", "[store][scenario]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("escalon-continue-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string cases = "cases:\n  - { id: c1, flow: technician-visit, data: { customer: ACME } }\n";
+  std::ofstream(dir / "day1.yaml") << "clock: 2026-11-23T08:00:00Z\n" << cases
+                                   << "events:\n  - { at: 2026-11-23T08:05:00Z, case: c1, send: submit, "
+                                      "data: { product: tv, preferred_slots: [2026-11-26T09:00:00Z] } }\n"
+                                      "until: 2026-11-23T12:30:00Z\n";
+  std::ofstream(dir / "day2.yaml") << "clock: 2026-11-23T08:00:00Z\n" << cases
+                                   << "events:\n  - { at: 2026-11-23T08:05:00Z, case: c1, send: submit, "
+                                      "data: { product: tv, preferred_slots: [2026-11-26T09:00:00Z] } }\n"
+                                      "  - { at: 2026-11-24T10:00:00Z, case: c1, send: booked, data: { slot: 2026-11-26T09:00:00Z } }\n"
+                                      "until: 2026-11-24T12:00:00Z\n";
+  MemoryStore store;
+  const auto fl = flows();
+  const auto day1 = run_scenario(load_scenario((dir / "day1.yaml").string()), fl, &store);
+  REQUIRE(day1.cases.size() == 1);
+  CHECK(day1.cases[0].step == "schedule");
+  const auto day2 = run_scenario(load_scenario((dir / "day2.yaml").string()), fl, &store);
+  CHECK(day2.skipped.size() == 2);  // the start and the submit
+  CHECK(day2.refused.empty());
+  REQUIRE(day2.cases.size() == 1);
+  CHECK(day2.cases[0].step == "visit");
+  CHECK(std::none_of(day2.journal.begin(), day2.journal.end(), [](const Record& r) { return r.type == RecordType::started; }));
+  // Day 2 goes on from day 1's records: numbers continue, time does not go back.
+  CHECK(day2.journal.front().seq == day1.journal.back().seq + 1);
+  CHECK(day2.journal.front().at >= day1.journal.back().at);
+  // The 12:30 repeat of the dispatch ladder fired on day 1; day 2 fires the later repeats, not that one again.
+  const auto h = store.history("c1");
+  std::set<std::pair<int, std::int64_t>> seen;
+  for (const auto& r : h)
+    if (r.type == RecordType::escalated) CHECK(seen.insert({r.repeat, r.at.time_since_epoch().count()}).second);
+  std::filesystem::remove_all(dir);
 }
