@@ -28,3 +28,5 @@ echo "== out/journal.jsonl: $(wc -l < out/journal.jsonl) records; the escalation
 grep -E '"type":"(escalated|sla-warning|sla-breached|expired)"' out/journal.jsonl
 echo "== escalon inspect --db out/cases.db c1"
 "$escalon" inspect --db out/cases.db c1 | head -20
+echo "== escalon report --db out/cases.db"
+"$escalon" report --db out/cases.db

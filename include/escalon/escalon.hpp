@@ -10,6 +10,7 @@
 #include "escalon/graph.hpp"
 #include "escalon/journal.hpp"
 #include "escalon/loader.hpp"
+#include "escalon/report.hpp"
 #include "escalon/scenario.hpp"
 #include "escalon/store.hpp"
 #include "escalon/time.hpp"

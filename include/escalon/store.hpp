@@ -10,6 +10,7 @@
 /// (docs/store.md) is the embedded default for durable cases.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -60,6 +61,8 @@ class Store {
   /// The time of that record (the epoch for a new store).
   [[nodiscard]] virtual TimePoint last_time() = 0;
   [[nodiscard]] virtual std::map<std::string, std::string> meta() = 0;
+  /// Every record in order, one at a time (reports read the whole journal this way).
+  virtual void for_each_record(const std::function<void(const Record&)>& visit) = 0;
 };
 
 /// A store in memory: durable for the life of the process (tests, simulations, restarts of an
@@ -72,6 +75,7 @@ class MemoryStore final : public Store {
   [[nodiscard]] std::uint64_t last_seq() override;
   [[nodiscard]] TimePoint last_time() override;
   [[nodiscard]] std::map<std::string, std::string> meta() override;
+  void for_each_record(const std::function<void(const Record&)>& visit) override;
   [[nodiscard]] std::size_t record_count() const;
 
  private:

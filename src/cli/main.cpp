@@ -4,6 +4,7 @@
 //   eval 'EXPR' [--data JSON]   try one expression against sample data
 //   run FLOW... --scenario S    run a scenario on a virtual clock; journal as JSON Lines
 //   inspect --db FILE [CASE]    open cases of a store, or one case's history as a timeline
+//   report --db FILE            KPIs from the journal (text, --json, --csv)
 // Argument parsing is CLI11's; every subcommand has --help.
 
 #include <CLI/CLI.hpp>
@@ -310,6 +311,26 @@ int cmd_inspect(const std::string& db, const std::string& case_id) {
   return exit_ok;
 }
 
+int cmd_report(const std::string& db, const std::string& format, const std::string& at_text) {
+  std::optional<escalon::TimePoint> at;
+  if (!at_text.empty()) {
+    at = escalon::parse_iso8601(at_text);
+    if (!at) {
+      std::cerr << fmt::format("escalon report: --at '{}' is not an ISO-8601 instant\n", at_text);
+      return exit_invalid;
+    }
+  }
+  try {
+    auto store = escalon::open_store(db.find(':') == std::string::npos ? "sqlite:" + db : db);
+    const auto r = escalon::make_report(*store, at);
+    std::cout << (format == "json" ? escalon::report_json(r) : format == "csv" ? escalon::report_csv(r) : escalon::report_text(r));
+  } catch (const escalon::StoreError& e) {
+    std::cerr << "escalon report: " << e.what() << '\n';
+    return exit_invalid;
+  }
+  return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -355,6 +376,14 @@ int main(int argc, char** argv) {
   inspect->add_option("--db", i_db, "The store: a SQLite file (cases.db or sqlite:cases.db)")->required();
   inspect->add_option("case", i_case, "A case id: print its history");
 
+  std::string p_db, p_at;
+  bool p_json = false, p_csv = false;
+  auto* report = app.add_subcommand("report", "KPIs from a store's journal: cases, first-contact resolution, deadlines met, escalations, SLAs, time per step, work queues");
+  report->add_option("--db", p_db, "The store: a SQLite file (cases.db or sqlite:cases.db)")->required();
+  report->add_flag("--json", p_json, "JSON instead of a text table");
+  report->add_flag("--csv", p_csv, "CSV rows metric,group,value");
+  report->add_option("--at", p_at, "What 'now' is for overdue work (default: the newest record)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -366,6 +395,7 @@ int main(int argc, char** argv) {
     if (*eval) return cmd_eval(e_expr, e_data, e_now, e_flow, e_type);
     if (*run) return cmd_run(r_paths, r_scenario, r_db, r_quiet);
     if (*inspect) return cmd_inspect(i_db, i_case);
+    if (*report) return cmd_report(p_db, p_json ? "json" : p_csv ? "csv" : "text", p_at);
   } catch (const std::exception& e) {
     std::cerr << "escalon: " << e.what() << '\n';
     return exit_invalid;

@@ -47,6 +47,15 @@ std::map<std::string, std::string> MemoryStore::meta() {
   return meta_;
 }
 
+void MemoryStore::for_each_record(const std::function<void(const Record&)>& visit) {
+  std::vector<Record> copy;
+  {
+    std::lock_guard lk(mutex_);
+    copy = records_;
+  }
+  for (const auto& r : copy) visit(r);
+}
+
 std::size_t MemoryStore::record_count() const {
   std::lock_guard lk(mutex_);
   return records_.size();

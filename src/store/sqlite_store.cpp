@@ -182,6 +182,19 @@ class SqliteStore final : public Store {
     return TimePoint{Duration{sqlite3_column_int64(s.get(), 0)}};
   }
 
+  void for_each_record(const std::function<void(const Record&)>& visit) override {
+    Statement s(db_, "SELECT json FROM records ORDER BY seq", path_);
+    while (step_row(s, "read the journal")) {
+      try {
+        visit(Record::from_json(text_of(s.get(), 0)));
+      } catch (const StoreError&) {
+        throw;
+      } catch (const Error& e) {
+        throw StoreError(fmt::format("{}: a journal record is damaged: {}", path_, e.message()));
+      }
+    }
+  }
+
   std::map<std::string, std::string> meta() override {
     std::map<std::string, std::string> out;
     Statement s(db_, "SELECT key, value FROM meta", path_);

@@ -97,8 +97,24 @@ check "inspect after run --db" 0 "0 open cases in $tmp/cases.db" -- "$bin" inspe
 check "inspect a case" 0 "c1 (38 records)" -- "$bin" inspect --db "$tmp/cases.db" c1
 check "run --db on a text file" 1 "is not an SQLite file" -- "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml --db "$tmp/bad.yaml"
 
+# Figures checked by hand against examples/scenarios/technician-visit.yaml: 7 step deadlines
+# ended, 5 in time (c1 missed order-parts, c2 missed schedule); level 1 fired 3 times (c2
+# schedule, c1 order-parts, c1 SLA), level 2 once; intake took 5 and 10 minutes.
+check "report deadlines" 0 "Deadlines: 7 ended, 5 met (71%)" -- "$bin" report --db "$tmp/cases.db"
+check "report escalations" 0 "Escalations: level 1: 3, level 2: 1 (repeats: 0)" -- "$bin" report --db "$tmp/cases.db"
+check "report fcr" 0 "First-contact resolution: 0 of 2 completed cases (0%)" -- "$bin" report --db "$tmp/cases.db"
+check "report csv" 0 "escalations,level 1,3" -- "$bin" report --db "$tmp/cases.db" --csv
+if "$bin" report --db "$tmp/cases.db" --json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["cases"]["opened"] == 2 and d["slas"]["resolution"] == {"met": 1, "breached": 1, "warnings": 1, "percent_met": 50.0}, d
+s = d["time_per_step"]["technician-visit/intake"]
+assert s["visits"] == 2 and s["mean_s"] == 450 and s["p90_s"] == 600, s
+'; then pass=$((pass + 1)); else echo "FAIL report --json"; fail=$((fail + 1)); fi
+check "report bad --at" 1 "is not an ISO-8601 instant" -- "$bin" report --db "$tmp/cases.db" --at tomorrow
+
 check "--help" 0 "validate" -- "$bin" --help
-for sub in validate graph eval run inspect; do check "$sub --help" 0 "Usage" -- "$bin" "$sub" --help; done
+for sub in validate graph eval run inspect report; do check "$sub --help" 0 "Usage" -- "$bin" "$sub" --help; done
 check "--version" 0 "escalon 0.1.0" -- "$bin" --version
 check "no subcommand" 106 "A subcommand is required" -- "$bin"
 

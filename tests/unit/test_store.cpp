@@ -98,6 +98,7 @@ TEST_CASE("a restarted engine gives the same journal as one that never stopped",
     std::uint64_t last_seq() override { return s.last_seq(); }
     TimePoint last_time() override { return s.last_time(); }
     std::map<std::string, std::string> meta() override { return s.meta(); }
+    void for_each_record(const std::function<void(const Record&)>& f) override { s.for_each_record(f); }
   };
   const auto restarted = run_script(true, b_ids, [] { return std::unique_ptr<Store>(std::make_unique<Borrowed>(shared)); });
   CHECK(a_ids == b_ids);
@@ -207,6 +208,7 @@ TEST_CASE("a failing store stops changes but keeps what was committed", "[store]
     std::vector<Record> history(std::string_view id) override { return inner.history(id); }
     std::uint64_t last_seq() override { return inner.last_seq(); }
     TimePoint last_time() override { return inner.last_time(); }
+    void for_each_record(const std::function<void(const Record&)>& f) override { inner.for_each_record(f); }
     std::map<std::string, std::string> meta() override { return inner.meta(); }
   } store;
   ManualClock clock{"2026-11-23T08:00:00Z"};
