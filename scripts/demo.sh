@@ -25,7 +25,8 @@ echo "== escalon run flows/ --scenario examples/scenarios/technician-visit.yaml 
 # The cases are kept in out/cases.db (SQLite); running the demo again continues from it.
 "$escalon" run flows/ --scenario examples/scenarios/technician-visit.yaml --db out/cases.db > out/journal.jsonl
 echo "== out/journal.jsonl: $(wc -l < out/journal.jsonl) records; the escalations:"
-grep -E '"type":"(escalated|sla-warning|sla-breached|expired)"' out/journal.jsonl
+grep -E '"type":"(escalated|sla-warning|sla-breached|expired)"' out/journal.jsonl ||
+  echo "(nothing new: out/cases.db already holds this week; delete it to run the week again)"
 echo "== escalon inspect --db out/cases.db c1"
 "$escalon" inspect --db out/cases.db c1 | head -20
 echo "== escalon report --db out/cases.db"
