@@ -214,6 +214,11 @@ int cmd_eval(const std::string& text, const std::string& data_json, const std::s
   return exit_invalid;
 }
 
+// --db takes a store location (sqlite:PATH, memory:) or, more often, just a SQLite file's path.
+std::unique_ptr<escalon::Store> open_db(const std::string& db) {
+  return escalon::open_store(db.find(':') == std::string::npos ? "sqlite:" + db : db);
+}
+
 int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_path, const std::string& db, bool quiet) {
   std::vector<escalon::FlowPtr> flows;
   escalon::Scenario sc;
@@ -222,7 +227,7 @@ int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_p
   try {
     flows = escalon::load_flows(std::span<const std::string>(paths));
     sc = escalon::load_scenario(scenario_path);
-    if (!db.empty()) store = escalon::open_store(db.find(':') == std::string::npos ? "sqlite:" + db : db);
+    if (!db.empty()) store = open_db(db);
     result = escalon::run_scenario(sc, flows, store.get());
   } catch (const escalon::FlowError& e) {
     for (const auto& d : e.diagnostics()) std::cerr << d.str() << '\n';
@@ -285,7 +290,7 @@ std::string describe(const escalon::Record& r) {
 int cmd_inspect(const std::string& db, const std::string& case_id) {
   std::unique_ptr<escalon::Store> store;
   try {
-    store = escalon::open_store(db.find(':') == std::string::npos ? "sqlite:" + db : db);
+    store = open_db(db);
     if (!case_id.empty()) {
       const auto h = store->history(case_id);
       if (h.empty()) {
@@ -321,7 +326,7 @@ int cmd_report(const std::string& db, const std::string& format, const std::stri
     }
   }
   try {
-    auto store = escalon::open_store(db.find(':') == std::string::npos ? "sqlite:" + db : db);
+    auto store = open_db(db);
     const auto r = escalon::make_report(*store, at);
     std::cout << (format == "json" ? escalon::report_json(r) : format == "csv" ? escalon::report_csv(r) : escalon::report_text(r));
   } catch (const escalon::StoreError& e) {

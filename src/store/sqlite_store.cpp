@@ -37,7 +37,7 @@ static_assert(std::size(migrations) == schema_version);
 
 class Statement {
  public:
-  Statement(sqlite3* db, const char* sql, const std::string& where) : db_(db) {
+  Statement(sqlite3* db, const char* sql, const std::string& where) {
     if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
       throw StoreError(fmt::format("{}: {}", where, sqlite3_errmsg(db)));
   }
@@ -53,7 +53,6 @@ class Statement {
   void bind(int i, std::int64_t v) const { sqlite3_bind_int64(st_, i, v); }
 
  private:
-  sqlite3* db_;
   sqlite3_stmt* st_ = nullptr;
 };
 
