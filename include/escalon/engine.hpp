@@ -33,6 +33,7 @@
 #include <chrono>
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -175,6 +176,22 @@ struct Query {
   std::size_t limit = 0;             ///< 0: no limit
 };
 
+/// Moves open cases to another version of their flow. Every case must fit, or none moves:
+/// its step must exist in the new version (under its name, or mapped in `steps`) and its data
+/// must convert to the new types. A case in a step of the same kind stays in it: its deadline
+/// follows the new step's `on_change` (keep the due time, recompute it from the step's entry,
+/// or carry the time used), levels already fired stay fired, SLAs carry by name with their
+/// original target (new SLAs start counting at the migration). A case mapped to a step of
+/// another kind leaves the old step and enters the new one. Each case gets a `migrated` record.
+struct Migration {
+  std::string flow;                 ///< the flow id
+  std::int64_t from = 0;            ///< cases on this version; 0: on any version other than `to`
+  std::int64_t to = 0;              ///< 0: the newest loaded version
+  /// Old step -> new step, for steps the new version renamed or removed.
+  std::map<std::string, std::string, std::less<>> steps;
+  std::vector<std::string> cases;   ///< only these; empty: every open case that matches
+};
+
 struct EngineOptions {
   /// The clock; null: the system clock. Not owned: it must outlive the engine.
   const Clock* clock = nullptr;
@@ -188,6 +205,13 @@ struct EngineOptions {
   /// Each API call commits its records and the touched cases' states before it returns (and
   /// before listeners hear of it). After a store failure the engine refuses further changes.
   Store* store = nullptr;
+  /// Group commit: units of work of concurrent callers share one store transaction. The
+  /// engine lock is released while a caller waits for its transaction, so other threads keep
+  /// working and their units join the next one. The promise is unchanged: when a call returns,
+  /// its records are durable. What changes: another thread may read (get, query) a change
+  /// whose caller is still waiting for the disk. Pays off with several calling threads and
+  /// fsync per commit; a single caller sees no difference.
+  bool group_commit = false;
 };
 
 class Engine {
@@ -244,6 +268,11 @@ class Engine {
   /// time still remaining onto the new calendar. Running SLAs always carry. Each changed due
   /// time is recorded (`deadline-set`). Returns how many flows had the calendar.
   std::size_t update_calendar(const CalendarSpec& spec);
+
+  /// Moves open cases to another loaded version of their flow (see Migration). Throws
+  /// EventError listing every case that cannot move (nothing changes then). Returns how many
+  /// cases moved.
+  std::size_t migrate(const Migration& migration, EventOptions options = {});
 
   /// Fires everything due up to the clock's now(), in time order; returns how many timers fired.
   std::size_t run_due();

@@ -230,6 +230,7 @@ struct Flow {
   std::vector<std::string> includes;   ///< resolved paths of included files
   std::string file;
   std::string content_hash;            ///< hex FNV-1a 64 of the file and its includes
+  std::string source;                  ///< the flow file's text (stores keep it with the version)
   SourceLocation where;
 
   [[nodiscard]] const Step* find_step(std::string_view name) const noexcept;

@@ -34,6 +34,7 @@ enum class RecordType : std::uint8_t {
   resolved,       ///< an incident was resolved or retried by a person
   completed,      ///< the case reached an end step (target = outcome)
   cancelled,      ///< the case was cancelled (message = reason)
+  migrated,       ///< the case moved to another flow version (data: from, to, step; message says what changed)
 };
 
 /// kebab-case name: "data-changed", "sla-breached"...

@@ -30,13 +30,38 @@ class StoreError : public Error {
   using Error::Error;
 };
 
+/// Another writer changed a case since this engine read it (optimistic concurrency: a store
+/// shared by several engine processes refuses a stale write instead of losing the other one).
+class ConflictError : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 /// A case's full state after a unit of work, as the engine serializes it (JSON text).
 struct StoredCase {
   std::string id;
   std::string flow;
-  std::uint64_t seq = 0;  ///< the last record of the case in this state
-  bool open = true;       ///< false once completed or cancelled
+  std::uint64_t seq = 0;       ///< the last record of the case in this state
+  bool open = true;            ///< false once completed or cancelled
   std::string state;
+  /// Optimistic versions: how many times the case has been committed, this time included, and
+  /// the revision the store must hold for this write to apply (0: the case is new). A store
+  /// that finds another revision throws ConflictError and writes nothing of the batch.
+  std::uint64_t revision = 0;
+  std::uint64_t expected = 0;
+  /// The case's earliest pending timer (deadline, escalation, SLA, wait, retry); the epoch when
+  /// it has none. Lets a store shared by several engines hand out due work (Store::due_cases).
+  TimePoint next_due{};
+};
+
+/// A flow version as the store keeps it: cases started on it can be recovered even after the
+/// file has moved on to a newer version.
+struct StoredFlow {
+  std::string id;
+  std::int64_t version = 1;
+  std::string hash;    ///< Flow::content_hash (the file and its includes)
+  std::string file;    ///< the path it was loaded from (names it in messages; resolves its includes)
+  std::string source;  ///< the flow file's text
 };
 
 /// One unit of work.
@@ -44,6 +69,7 @@ struct StoreBatch {
   std::span<const Record> records;
   std::span<const StoredCase> cases;
   std::map<std::string, std::string> meta;  ///< engine counters (e.g. the next case number per flow)
+  std::span<const StoredFlow> flows;        ///< flow versions seen for the first time
 };
 
 class Store {
@@ -61,6 +87,11 @@ class Store {
   /// The time of that record (the epoch for a new store).
   [[nodiscard]] virtual TimePoint last_time() = 0;
   [[nodiscard]] virtual std::map<std::string, std::string> meta() = 0;
+  /// Every stored flow version, by id then version.
+  [[nodiscard]] virtual std::vector<StoredFlow> flows() = 0;
+  /// Open cases with a timer due at or before `upto`, earliest first, at most `limit` (0: all).
+  /// A store shared by several engines would lease these (see docs/store.md).
+  [[nodiscard]] virtual std::vector<std::string> due_cases(TimePoint upto, std::size_t limit = 0) = 0;
   /// Every record in order, one at a time (reports read the whole journal this way).
   virtual void for_each_record(const std::function<void(const Record&)>& visit) = 0;
 };
@@ -75,6 +106,8 @@ class MemoryStore final : public Store {
   [[nodiscard]] std::uint64_t last_seq() override;
   [[nodiscard]] TimePoint last_time() override;
   [[nodiscard]] std::map<std::string, std::string> meta() override;
+  [[nodiscard]] std::vector<StoredFlow> flows() override;
+  [[nodiscard]] std::vector<std::string> due_cases(TimePoint upto, std::size_t limit = 0) override;
   void for_each_record(const std::function<void(const Record&)>& visit) override;
   [[nodiscard]] std::size_t record_count() const;
 
@@ -84,6 +117,7 @@ class MemoryStore final : public Store {
   std::map<std::string, StoredCase, std::less<>> cases_;
   std::vector<std::string> order_;  // case ids in start order
   std::map<std::string, std::string> meta_;
+  std::map<std::pair<std::string, std::int64_t>, StoredFlow> flows_;
 };
 
 /// Opens a store by location:

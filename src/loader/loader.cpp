@@ -467,6 +467,7 @@ void FlowBuilder::build(const YAML::Node& root) {
                  "steps", "rules", "include"});
   flow_.where = {src_.file, 1, 1};
   flow_.content_hash = src_.text;  // hashed below, with the includes
+  flow_.source = src_.text;
   if (auto n = top.get("flow")) {
     if (auto s = read_string(rep_, src_, *n, "`flow`")) {
       if (!is_kebab_id(*s))

@@ -21,8 +21,10 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <queue>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -155,9 +157,28 @@ struct Engine::Impl {
   // Store: what the current unit of work wrote, committed together at its end.
   std::vector<Record> unit_records;
   std::vector<std::uint32_t> touched;
+  std::vector<StoredFlow> unit_flows;  // flow versions the store has not seen yet
+  std::optional<std::map<std::pair<std::string, std::int64_t>, StoredFlow>> stored_flows;  // read once
   bool recovering = false;
   bool counters_changed = false;  // a generated case number moved on in this unit
   std::string store_failure;
+  struct GroupCommit {
+    struct Pending {
+      std::vector<Record> records;
+      std::vector<StoredCase> cases;
+      std::unordered_map<std::string, std::size_t> index;  // case id -> position in cases
+      std::map<std::string, std::string> meta;
+      std::vector<StoredFlow> flows;
+    };
+    std::mutex pending_mutex;  // guards pending and enqueued
+    Pending pending;
+    std::uint64_t enqueued = 0;
+    std::mutex commit_mutex;   // one transaction at a time; guards committed, failure, transactions
+    std::uint64_t committed = 0;
+    std::uint64_t transactions = 0;
+    std::string failure;
+    bool conflict = false;
+  } group;
   // The latest time the engine has used (kept in the store): journal time never runs backwards,
   // even when a system clock is set back or a host restarts with an earlier clock.
   TimePoint high_water{};
@@ -249,6 +270,61 @@ struct Engine::Impl {
       scan(s.wait_until);
     }
     flows.push_back(std::move(rt));
+    if (options.store) {
+      auto& stored = stored_versions();
+      if (!stored.contains({f->id, f->version})) {
+        StoredFlow sf{f->id, f->version, f->content_hash, f->file, f->source};
+        stored.emplace(std::pair{f->id, f->version}, sf);
+        unit_flows.push_back(std::move(sf));
+      }
+    }
+  }
+
+  // Flow versions: the store keeps every version cases may run on. A file whose content
+  // differs from the stored version of the same number would silently change running cases.
+  std::map<std::pair<std::string, std::int64_t>, StoredFlow>& stored_versions() {
+    if (!stored_flows) {
+      stored_flows.emplace();
+      for (auto& sf : options.store->flows()) stored_flows->emplace(std::pair{sf.id, sf.version}, std::move(sf));
+    }
+    return *stored_flows;
+  }
+
+  std::optional<Diagnostic> stored_version_conflict(const Flow& f) {
+    const auto& stored = stored_versions();
+    auto it = stored.find({f.id, f.version});
+    if (it == stored.end() || it->second.hash == f.content_hash) return std::nullopt;
+    std::int64_t newest = f.version;
+    for (const auto& [key, sf] : stored)
+      if (key.first == f.id) newest = std::max(newest, key.second);
+    return Diagnostic{Severity::error, f.where,
+                      fmt::format("flow '{}' version {} is already in the store with other content (stored from {}, hash "
+                                  "{}; this file has hash {}); cases may be running on it: give the changed flow "
+                                  "`version: {}`, then migrate open cases (Engine::migrate) if they should move",
+                                  f.id, f.version, it->second.file, it->second.hash, f.content_hash, newest + 1)};
+  }
+
+  // A stored flow version that is not loaded any more (the file moved on): rebuilt from the
+  // text the store kept, so its open cases carry on where they were.
+  FlowRt* stored_flow_rt(std::string_view id, std::int64_t version) {
+    const auto& stored = stored_versions();
+    auto it = stored.find({std::string(id), version});
+    if (it == stored.end()) return nullptr;
+    const StoredFlow& sf = it->second;
+    const auto dir = std::filesystem::path(sf.file).parent_path().string();
+    const auto res = validate_text(sf.source, sf.file, dir.empty() ? "." : dir);
+    if (!res.ok() || res.flows.size() != 1) {
+      const std::string why = res.diagnostics.empty() ? "no flow in it" : res.diagnostics.front().str();
+      throw StoreError(fmt::format("flow '{}' version {} as kept in the store does not load any more: {}; restore the "
+                                   "files it includes, or load that version from a file",
+                                   id, version, why));
+    }
+    if (res.flows.front()->content_hash != sf.hash)
+      throw StoreError(fmt::format("flow '{}' version {} as kept in the store no longer matches its hash: a file it "
+                                   "includes ({}) changed since; restore it, or load that version from a file",
+                                   id, version, fmt::join(res.flows.front()->includes, ", ")));
+    add_flow(res.flows.front());
+    return find_flow(id, version);
   }
 
   FlowRt* find_flow(std::string_view id, std::int64_t version) const {
@@ -445,21 +521,24 @@ struct Engine::Impl {
     ++k.gen;
   }
 
-  void start_deadline(Case& c, TimePoint at) {
+  // Starts the current step's deadline, measured from `from` (when the step was entered; a
+  // migrated case's deadline is measured from its original entry) and recorded at `at`.
+  void start_deadline(Case& c, TimePoint at, std::optional<TimePoint> from = {}) {
     const Step& s = c.current();
     ClockState& k = c.clocks[c.deadline_clock()];
     reset_clock(k);
     k.kind = ClockKind::deadline;
     k.index = c.step;
     k.visit = c.visit;
-    k.started = k.since = at;
+    const TimePoint start = from.value_or(at);
+    k.started = k.since = start;
     k.rungs.resize(s.deadline->escalate.size());
     if (s.deadline->within) {
       const DurationSpec& d = *s.deadline->within;
       k.cal = c.rt->calendar(s.deadline->calendar);
       k.business = d.is_business() && k.cal;
       k.total = d.basis == TimeBasis::business_days && k.cal
-                    ? k.cal->business_time_between(at, k.cal->add_business_days(at, d.days))
+                    ? k.cal->business_time_between(start, k.cal->add_business_days(start, d.days))
                     : d.length;
       k.active = k.running = true;
       record_deadline(c, k, at);
@@ -1308,6 +1387,244 @@ struct Engine::Impl {
     }
   }
 
+  // ------------------------------------------------------------------------- flow versions
+
+  struct MigrationPlan {
+    Case* c = nullptr;
+    std::int32_t step = -1;       // in the new version
+    std::int32_t join_step = -1;
+    std::vector<Value> data, fork_data;
+    std::vector<std::string> dropped;
+  };
+
+  // The case's data laid out for the new version: fields kept by name and converted to their
+  // new type, new fields at their default, fields the new version lacks dropped.
+  static std::vector<Value> remap_data(const Flow& from, const Flow& to, const std::vector<Value>& values,
+                                       const std::string& case_id, std::vector<std::string>& problems,
+                                       std::vector<std::string>* dropped) {
+    std::vector<Value> out(to.data.size());
+    if (values.empty()) return {};
+    for (std::size_t j = 0; j < to.data.size(); ++j) {
+      const DataField& field = to.data[j];
+      const DataField* old = from.find_field(field.name);
+      const Value* v = old ? &values[static_cast<std::size_t>(old - from.data.data())] : nullptr;
+      if (v && !v->is_null()) {
+        try {
+          out[j] = field.type.coerce(*v, field.name);
+        } catch (const DataError& e) {
+          problems.push_back(fmt::format("case '{}': {}; map or clear the field before migrating", case_id, e.message()));
+        }
+      } else if (field.default_value) {
+        out[j] = *field.default_value;
+      }
+    }
+    if (dropped)
+      for (std::size_t i = 0; i < from.data.size(); ++i)
+        if (!values[i].is_null() && !to.find_field(from.data[i].name)) dropped->push_back(from.data[i].name);
+    return out;
+  }
+
+  std::size_t migrate(const Migration& mig, const EventOptions& o, TimePoint now) {
+    FlowRt* to_rt = find_flow(mig.flow, mig.to);
+    if (!to_rt) {
+      if (!find_flow(mig.flow, 0)) throw EventError(fmt::format("unknown flow '{}'", mig.flow));
+      throw EventError(fmt::format("flow '{}' version {} is not loaded; load it before migrating cases to it", mig.flow, mig.to));
+    }
+    const Flow& to = *to_rt->flow;
+    std::vector<Case*> chosen;
+    const auto open = [](const Case& c) { return c.status == CaseStatus::active || c.status == CaseStatus::incident; };
+    if (!mig.cases.empty()) {
+      for (const auto& id : mig.cases) {
+        auto it = by_id.find(id);
+        if (it == by_id.end()) throw CaseError(fmt::format("unknown case '{}'", id));
+        Case& c = *cases[it->second];
+        if (c.flow().id != mig.flow)
+          throw EventError(fmt::format("case '{}' runs flow '{}', not '{}'", id, c.flow().id, mig.flow));
+        if (!open(c)) throw EventError(fmt::format("case '{}' is {}; only open cases migrate", id, case_status_name(c.status)));
+        if (c.rt != to_rt && (!mig.from || c.flow().version == mig.from)) chosen.push_back(&c);
+      }
+    } else {
+      for (auto& cp : cases)
+        if (cp->flow().id == mig.flow && open(*cp) && cp->rt != to_rt && (!mig.from || cp->flow().version == mig.from))
+          chosen.push_back(cp.get());
+    }
+
+    // Plan everything first: a migration that cannot move every chosen case moves none.
+    std::vector<std::string> problems;
+    std::set<std::string, std::less<>> old_steps;
+    for (const Case* c : chosen)
+      for (const auto& s : c->flow().steps) old_steps.insert(s.name);
+    std::vector<std::string> new_steps;
+    for (const auto& s : to.steps) new_steps.push_back(s.name);
+    for (const auto& [from_step, to_step] : mig.steps) {
+      if (!chosen.empty() && !old_steps.contains(from_step))
+        problems.push_back(fmt::format("steps: '{}' is not a step of the versions being migrated{}", from_step,
+                                       detail::did_you_mean(from_step, old_steps)));
+      if (to.step_index(to_step) < 0)
+        problems.push_back(fmt::format("steps: '{}' -> '{}': version {} has no step '{}'{}", from_step, to_step, to.version,
+                                       to_step, detail::did_you_mean(to_step, new_steps)));
+    }
+    const auto map_step = [&](const Flow& from, std::int32_t idx) -> std::int32_t {
+      if (idx < 0) return -1;
+      const std::string& name = from.steps[static_cast<std::size_t>(idx)].name;
+      auto it = mig.steps.find(name);
+      return to.step_index(it == mig.steps.end() ? name : it->second);
+    };
+    std::vector<MigrationPlan> plans;
+    for (Case* c : chosen) {
+      const Flow& from = c->flow();
+      MigrationPlan p;
+      p.c = c;
+      p.step = map_step(from, c->step);
+      if (p.step < 0) {
+        problems.push_back(fmt::format("case '{}' is in step '{}', which version {} of '{}' does not have; map it: steps: "
+                                       "{{{}: <one of {}>}}",
+                                       c->id, c->current().name, to.version, to.id, c->current().name, fmt::join(new_steps, ", ")));
+        continue;
+      }
+      if (c->join_step >= 0 && (p.join_step = map_step(from, c->join_step)) < 0)
+        problems.push_back(fmt::format("case '{}' is a parallel branch joining at '{}', which version {} does not have; map it",
+                                       c->id, from.steps[static_cast<std::size_t>(c->join_step)].name, to.version));
+      if (c->status == CaseStatus::incident && to.steps[static_cast<std::size_t>(p.step)].kind != c->current().kind)
+        problems.push_back(fmt::format("case '{}' is in an incident at step '{}'; resolve it first, or map it to a step of the "
+                                       "same kind",
+                                       c->id, c->current().name));
+      p.data = remap_data(from, to, c->data, c->id, problems, &p.dropped);
+      p.fork_data = remap_data(from, to, c->fork_data, c->id, problems, nullptr);
+      plans.push_back(std::move(p));
+    }
+    if (!problems.empty()) {
+      const std::size_t shown = std::min<std::size_t>(problems.size(), 10);
+      throw EventError(fmt::format("cannot migrate '{}' to version {} ({} problem{}; nothing was changed): {}{}", to.id,
+                                   to.version, problems.size(), problems.size() == 1 ? "" : "s",
+                                   fmt::join(problems.begin(), problems.begin() + static_cast<std::ptrdiff_t>(shown), "; "),
+                                   problems.size() > shown ? "; ..." : ""));
+    }
+    for (auto& p : plans) migrate_case(p, to_rt, o, now);
+    return plans.size();
+  }
+
+  void migrate_case(MigrationPlan& p, FlowRt* to_rt, const EventOptions& o, TimePoint now) {
+    Case& c = *p.c;
+    FlowRt* from_rt = c.rt;
+    const Flow& from = *from_rt->flow;
+    const Flow& to = *to_rt->flow;
+    const std::string old_step = c.current().name;
+    const Step& target = to.steps[static_cast<std::size_t>(p.step)];
+    // A step of the same kind is stayed in: its clocks carry over. A step of another kind
+    // cannot be (a wait needs its timer, an action its call): the case leaves and enters it.
+    const bool stay = target.kind == c.current().kind;
+    if (!stay) leave(c, now);
+    touch(c);
+    std::vector<ClockState> old = std::move(c.clocks);
+    std::uint32_t gen = 0;
+    for (const auto& k : old) gen = std::max(gen, k.gen);
+    ++gen;  // every timer queued for the old layout is stale from here on
+    const auto map_cal = [&](const Calendar* cal) -> const Calendar* {
+      for (const auto& [name, ptr] : from_rt->calendars)
+        if (ptr.get() == cal)
+          if (const Calendar* same = to_rt->calendar(name)) return same;
+      return to_rt->default_cal;
+    };
+    c.rt = to_rt;
+    c.step = p.step;
+    c.join_step = p.join_step;
+    c.data = std::move(p.data);
+    c.fork_data = std::move(p.fork_data);
+    c.clocks.assign(to.slas.size() + 2, ClockState{});
+    for (auto& k : c.clocks) k.gen = gen;
+
+    Record r = make(c, RecordType::migrated, now);
+    r.actor = o.actor;
+    r.channel = o.channel;
+    r.data = Map{{"from", from.version}, {"to", to.version}, {"from_step", old_step}};
+    r.message = fmt::format("version {} -> {}", from.version, to.version);
+    if (old_step != target.name) r.message += fmt::format("; step {} -> {}", old_step, target.name);
+    if (!p.dropped.empty()) r.message += fmt::format("; dropped fields: {}", fmt::join(p.dropped, ", "));
+    commit(&c, std::move(r));
+
+    // SLAs carry by name: the customer was promised the old target, so it stays; an SLA only
+    // the new version has starts counting now.
+    for (std::size_t j = 0; j < to.slas.size(); ++j) {
+      const Sla& sla = to.slas[j];
+      ClockState& k = c.clocks[j];
+      auto it = std::find_if(from.slas.begin(), from.slas.end(), [&](const Sla& s) { return s.name == sla.name; });
+      if (it != from.slas.end()) {
+        k = old[static_cast<std::size_t>(it - from.slas.begin())];
+        k.gen = gen;
+        k.index = static_cast<std::int32_t>(j);
+        if (k.cal) k.cal = map_cal(k.cal);
+        k.rungs.resize(sla.escalate.size());
+        continue;
+      }
+      k.kind = ClockKind::sla;
+      k.index = static_cast<std::int32_t>(j);
+      k.cal = c.rt->calendar(sla.calendar);
+      k.business = sla.within.is_business() && k.cal;
+      k.total = sla.within.basis == TimeBasis::business_days && k.cal
+                    ? k.cal->business_time_between(now, k.cal->add_business_days(now, sla.within.days))
+                    : sla.within.length;
+      k.started = k.since = now;
+      k.rungs.resize(sla.escalate.size());
+      k.active = true;
+    }
+    if (!stay) {
+      c.step = -1;
+      move_to(c, p.step, now);  // enters: role, hooks, deadline, timer or call
+    } else {
+      migrate_deadline(c, old[from.slas.size()], map_cal, now);
+      const ClockState& timer = old[from.slas.size() + 1];
+      if (timer.active && timer.visit == c.visit) {
+        c.clocks[c.timer_clock()] = timer;
+        c.clocks[c.timer_clock()].gen = gen;
+      }
+      update_slas(c, now);  // the new version may pause or stop an SLA in this step
+    }
+    for (std::size_t i = 0; i < c.clocks.size(); ++i)
+      if (c.clocks[i].active) schedule(c, i);
+  }
+
+  // The current step's deadline across a version change, by the new deadline's `on_change`:
+  // keep the due time, recompute it from the step's entry with the new rule, or carry the
+  // time already used (business time on the new calendar). Levels already fired stay fired.
+  template <class MapCal>
+  void migrate_deadline(Case& c, const ClockState& old, const MapCal& map_cal, TimePoint now) {
+    const Step& s = c.current();
+    if (!s.deadline) return;
+    const bool had = old.active && old.visit == c.visit;
+    ClockState& k = c.clocks[c.deadline_clock()];
+    const ReschedulePolicy policy = had ? s.deadline->on_change : ReschedulePolicy::recompute;
+    if (policy == ReschedulePolicy::recompute || !old.running) {
+      start_deadline(c, now, c.entered);
+      if (had && k.active) {
+        for (std::size_t i = 0; i < std::min(k.rungs.size(), old.rungs.size()); ++i) k.rungs[i] = old.rungs[i];
+        k.level = old.level;
+        k.done = old.done && due_instant(k) <= now;  // an expiry already handled is not handled again
+        schedule(c, c.deadline_clock());
+      }
+      return;
+    }
+    const TimePoint old_due = due_instant(old);
+    const auto gen = k.gen;
+    k = old;
+    k.gen = gen;
+    k.index = c.step;
+    k.rungs.resize(s.deadline->escalate.size());
+    const Calendar* cal = c.rt->calendar(s.deadline->calendar);
+    if (policy == ReschedulePolicy::keep) {
+      k.consumed = k.since - k.started;
+      k.total = old_due - k.started;
+      k.business = false;
+      k.cal = cal ? cal : (old.cal ? map_cal(old.cal) : nullptr);
+    } else {  // carry
+      k.consumed += measured(old, old.since, now);
+      k.since = now;
+      k.cal = cal;
+      k.business = s.deadline->within && s.deadline->within->is_business() && cal;
+    }
+    if (due_instant(k) != old_due) record_deadline(c, k, now);
+  }
+
   // ------------------------------------------------------------------------- API plumbing
 
   // Every changing API call: take the lock, fire what fell due before now, do the work, then
@@ -1331,7 +1648,7 @@ struct Engine::Impl {
     } catch (const StoreError&) {
       throw;
     } catch (...) {
-      flush();  // a refused call leaves its `rejected` record, durably too
+      flush(lk);  // a refused call leaves its `rejected` record, durably too
       dispatch(lk);
       throw;
     }
@@ -1345,36 +1662,126 @@ struct Engine::Impl {
   void finish(std::unique_lock<std::mutex>& lk, TimePoint now) {
     run_jobs(lk);
     fire_due(lk, now);
-    flush();
+    flush(lk);
     dispatch(lk);
   }
 
-  // Commits the unit of work: its records and the new state of every case it touched.
-  void flush() {
-    if (!options.store || (unit_records.empty() && touched.empty())) return;
+  // Commits the unit of work: its records and the new state of every case it touched. Without
+  // group commit the transaction runs under the engine lock. With it, the unit joins the
+  // pending batch and the lock is released while the caller waits: the first waiter to take
+  // the commit lock writes everything pending in one transaction (units keep their order, a
+  // case written twice is written once with its later state), so callers that arrive while a
+  // transaction is on disk share the next one. Nobody returns before their unit is durable.
+  void flush(std::unique_lock<std::mutex>& lk) {
+    if (!options.store || (unit_records.empty() && touched.empty() && unit_flows.empty())) return;
+    if (!lk.owns_lock()) lk.lock();
     std::vector<StoredCase> snaps;
     snaps.reserve(touched.size());
     const auto id_of = [this](std::uint32_t slot) { return cases[slot]->id; };
     for (auto slot : touched) {
       Case& c = *cases[slot];
       c.dirty = false;
-      snaps.push_back({c.id, c.flow().id, c.last_seq, c.status == CaseStatus::active || c.status == CaseStatus::incident,
-                       detail::save_case(c, id_of)});
+      const bool open = c.status == CaseStatus::active || c.status == CaseStatus::incident;
+      StoredCase sc{.id = c.id, .flow = c.flow().id, .seq = c.last_seq, .open = open, .state = detail::save_case(c, id_of)};
+      sc.expected = c.revision;
+      sc.revision = ++c.revision;
+      if (open) sc.next_due = next_due_of(c);
+      snaps.push_back(std::move(sc));
     }
-    StoreBatch batch{unit_records, snaps, {}};
+    std::map<std::string, std::string> meta;
     if (counters_changed)
-      for (const auto& [flow, n] : id_counters) batch.meta["case-number/" + flow] = std::to_string(n);
+      for (const auto& [flow, n] : id_counters) meta["case-number/" + flow] = std::to_string(n);
+    if (options.group_commit) {
+      group_flush(lk, std::move(snaps), std::move(meta));
+      return;
+    }
+    StoreBatch batch{unit_records, snaps, std::move(meta), unit_flows};
     try {
       options.store->commit(batch);
     } catch (const std::exception& e) {
       store_failure = e.what();
       unit_records.clear();
       touched.clear();
-      throw StoreError(fmt::format("the store could not commit: {}", e.what()));
+      unit_flows.clear();
+      throw_commit_failure(e.what(), dynamic_cast<const ConflictError*>(&e) != nullptr);
     }
     unit_records.clear();
     touched.clear();
+    unit_flows.clear();
     counters_changed = false;
+  }
+
+  // Any failed commit stops the engine: its memory now holds changes the store does not.
+  // A conflict keeps its type so that a host sharing a store can tell it apart.
+  [[noreturn]] static void throw_commit_failure(const std::string& why, bool conflict) {
+    const std::string msg = fmt::format("the store could not commit: {}", why);
+    if (conflict) throw ConflictError(msg);
+    throw StoreError(msg);
+  }
+
+  TimePoint next_due_of(const Case& c) const {
+    std::optional<TimePoint> best;
+    for (const auto& k : c.clocks)
+      if (auto p = next_point(c, k); p && (!best || p->at < *best)) best = p->at;
+    return best.value_or(TimePoint{});
+  }
+
+  void group_flush(std::unique_lock<std::mutex>& lk, std::vector<StoredCase> snaps, std::map<std::string, std::string> meta) {
+    std::uint64_t ticket = 0;
+    {
+      std::lock_guard pl(group.pending_mutex);
+      auto& p = group.pending;
+      p.records.insert(p.records.end(), std::make_move_iterator(unit_records.begin()), std::make_move_iterator(unit_records.end()));
+      for (auto& sc : snaps) {
+        auto [it, fresh] = p.index.try_emplace(sc.id, p.cases.size());
+        if (fresh) {
+          p.cases.push_back(std::move(sc));
+        } else {
+          sc.expected = p.cases[it->second].expected;  // the store still holds the revision before both
+          p.cases[it->second] = std::move(sc);
+        }
+      }
+      for (auto& [k, v] : meta) p.meta[k] = std::move(v);
+      p.flows.insert(p.flows.end(), unit_flows.begin(), unit_flows.end());
+      ticket = ++group.enqueued;
+    }
+    unit_records.clear();
+    touched.clear();
+    unit_flows.clear();
+    counters_changed = false;
+    lk.unlock();
+    std::string failure;
+    bool conflict = false;
+    {
+      std::lock_guard cl(group.commit_mutex);
+      if (group.committed < ticket && group.failure.empty()) {
+        GroupCommit::Pending batch;
+        std::uint64_t upto = 0;
+        {
+          std::lock_guard pl(group.pending_mutex);
+          batch = std::move(group.pending);
+          group.pending = {};
+          upto = group.enqueued;
+        }
+        try {
+          options.store->commit(StoreBatch{batch.records, batch.cases, std::move(batch.meta), batch.flows});
+          group.committed = upto;
+          ++group.transactions;
+        } catch (const std::exception& e) {
+          group.failure = e.what();
+          group.conflict = dynamic_cast<const ConflictError*>(&e) != nullptr;
+        }
+      }
+      if (group.committed < ticket) {
+        failure = group.failure;
+        conflict = group.conflict;
+      }
+    }
+    lk.lock();
+    if (!failure.empty()) {
+      if (store_failure.empty()) store_failure = failure;
+      throw_commit_failure(failure, conflict);
+    }
   }
 
   // Values for data fields from outside (start data, update, resolve, action results), checked
@@ -1486,8 +1893,17 @@ void Engine::load(std::initializer_list<std::string> paths) {
 }
 
 void Engine::add_flows(std::span<const FlowPtr> flows) {
-  std::lock_guard lk(impl_->mutex);
-  for (const auto& f : flows) impl_->add_flow(f);
+  auto& m = *impl_;
+  std::unique_lock lk(m.mutex);
+  m.check_store();
+  if (m.options.store) {
+    std::vector<Diagnostic> conflicts;
+    for (const auto& f : flows)
+      if (auto d = m.stored_version_conflict(*f)) conflicts.push_back(std::move(*d));
+    if (!conflicts.empty()) throw FlowError(std::move(conflicts));
+  }
+  for (const auto& f : flows) m.add_flow(f);
+  m.flush(lk);  // new versions are durable before a case can start on them
 }
 
 std::vector<FlowPtr> Engine::flows() const {
@@ -1509,10 +1925,15 @@ std::size_t Engine::recover() {
   auto stored = m.options.store->open_cases();
   std::vector<detail::LoadedCase> loaded;
   loaded.reserve(stored.size());
-  const auto find_flow = [&m](std::string_view id, std::int64_t version) { return version ? m.find_flow(id, version) : nullptr; };
+  const auto find_flow = [&m](std::string_view id, std::int64_t version) -> FlowRt* {
+    if (!version) return nullptr;
+    if (FlowRt* rt = m.find_flow(id, version)) return rt;
+    return m.stored_flow_rt(id, version);
+  };
   for (const auto& sc : stored) {
     loaded.push_back(detail::load_case(sc.state, find_flow));  // throws before anything changes
     loaded.back().c->last_seq = sc.seq;
+    loaded.back().c->revision = sc.revision;
   }
   for (auto& l : loaded) {
     l.c->slot = static_cast<std::uint32_t>(m.cases.size());
@@ -1674,6 +2095,11 @@ void Engine::resolve(std::string_view case_id, Map data, std::string_view to_ste
   });
 }
 
+std::size_t Engine::migrate(const Migration& migration, EventOptions options) {
+  auto& m = *impl_;
+  return m.locked_call([&](TimePoint now) { return m.migrate(migration, options, now); });
+}
+
 std::size_t Engine::update_calendar(const CalendarSpec& spec) {
   auto& m = *impl_;
   return m.locked_call([&](TimePoint now) {
@@ -1757,7 +2183,7 @@ void Engine::start_runner(Duration max_sleep) {
       if (!m.heap.empty() && m.heap.top().at <= now) {
         m.fire_due(lk, now);
         try {
-          m.flush();
+          m.flush(lk);
         } catch (const StoreError&) {
           return;  // the engine refuses changes from now on; the host sees it on its next call
         }

@@ -29,6 +29,7 @@ std::string_view record_type_name(RecordType t) noexcept {
     case RecordType::resolved: return "resolved";
     case RecordType::completed: return "completed";
     case RecordType::cancelled: return "cancelled";
+    case RecordType::migrated: return "migrated";
   }
   return "?";
 }
@@ -70,7 +71,7 @@ Record Record::from_json(std::string_view text) {
     r.case_id = j.at("case").get<std::string>();
     const auto type = j.at("type").get<std::string>();
     bool known = false;
-    for (int t = 0; t <= static_cast<int>(RecordType::cancelled); ++t)
+    for (int t = 0; t <= static_cast<int>(RecordType::migrated); ++t)
       if (record_type_name(static_cast<RecordType>(t)) == type) {
         r.type = static_cast<RecordType>(t);
         known = true;

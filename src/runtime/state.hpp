@@ -88,6 +88,7 @@ struct Case {
   std::int32_t arrivals = 0;  // parent: branches arrived at the current parallel step
   bool dirty = false;              // changed in the current unit of work (store)
   std::uint64_t last_seq = 0;      // its newest record
+  std::uint64_t revision = 0;      // commits of this case so far (optimistic versions in the store)
   const Flow& flow() const { return *rt->flow; }
   const Step& current() const { return flow().steps[static_cast<std::size_t>(step)]; }
   std::size_t deadline_clock() const { return flow().slas.size(); }

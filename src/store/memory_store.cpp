@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "escalon/store.hpp"
@@ -6,6 +8,21 @@ namespace escalon {
 
 void MemoryStore::commit(const StoreBatch& batch) {
   std::lock_guard lk(mutex_);
+  // All checks first: a refused batch writes nothing.
+  for (const auto& c : batch.cases) {
+    auto it = cases_.find(c.id);
+    const std::uint64_t held = it == cases_.end() ? 0 : it->second.revision;
+    if (held != c.expected)
+      throw ConflictError(fmt::format("case '{}' was changed by another writer (stored revision {}, this write expected {}); "
+                                      "reload the case and apply the call again",
+                                      c.id, held, c.expected));
+  }
+  for (const auto& f : batch.flows) {
+    auto it = flows_.find({f.id, f.version});
+    if (it != flows_.end() && it->second.hash != f.hash)
+      throw ConflictError(fmt::format("flow '{}' version {} is already stored with other content", f.id, f.version));
+  }
+  for (const auto& f : batch.flows) flows_.try_emplace({f.id, f.version}, f);
   records_.insert(records_.end(), batch.records.begin(), batch.records.end());
   for (const auto& c : batch.cases) {
     auto [it, fresh] = cases_.insert_or_assign(c.id, c);
@@ -45,6 +62,25 @@ TimePoint MemoryStore::last_time() {
 std::map<std::string, std::string> MemoryStore::meta() {
   std::lock_guard lk(mutex_);
   return meta_;
+}
+
+std::vector<StoredFlow> MemoryStore::flows() {
+  std::lock_guard lk(mutex_);
+  std::vector<StoredFlow> out;
+  for (const auto& [key, f] : flows_) out.push_back(f);
+  return out;
+}
+
+std::vector<std::string> MemoryStore::due_cases(TimePoint upto, std::size_t limit) {
+  std::lock_guard lk(mutex_);
+  std::vector<std::pair<TimePoint, std::string>> due;
+  for (const auto& [id, c] : cases_)
+    if (c.open && c.next_due != TimePoint{} && c.next_due <= upto) due.emplace_back(c.next_due, id);
+  std::sort(due.begin(), due.end());
+  if (limit && due.size() > limit) due.resize(limit);
+  std::vector<std::string> out;
+  for (auto& [t, id] : due) out.push_back(std::move(id));
+  return out;
 }
 
 void MemoryStore::for_each_record(const std::function<void(const Record&)>& visit) {

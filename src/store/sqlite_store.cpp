@@ -1,9 +1,11 @@
 // SQLite store: the embedded default for durable cases. The only code that sees sqlite3.h.
 //
-// Schema (version 1; PRAGMA user_version, application_id 'ESCL' marks our files):
+// Schema (version 2; PRAGMA user_version, application_id 'ESCL' marks our files):
 //   records(seq PRIMARY KEY, case_id, at, type, json)   the journal, one row per record
-//   cases(id PRIMARY KEY, flow, seq, open, state)       the latest state of each case
+//   cases(id PRIMARY KEY, flow, seq, open, state, revision, next_due)
+//                                                       the latest state of each case
 //   meta(key PRIMARY KEY, value)                        engine counters
+//   flows(id, version, hash, file, source)              every flow version cases may run on
 // A unit of work is one transaction; in WAL mode with synchronous=FULL a commit is on disk
 // when it returns. The database is opened with locking_mode=EXCLUSIVE so that a second engine
 // cannot write the same file.
@@ -20,7 +22,7 @@
 namespace escalon {
 namespace {
 
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 constexpr int application_id = 0x4553434C;  // "ESCL"
 
 // Each step brings a database from version i to i + 1.
@@ -32,6 +34,14 @@ const char* const migrations[] = {
                           open INTEGER NOT NULL, state TEXT NOT NULL);
        CREATE INDEX cases_open ON cases(open);
        CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);)",
+    // 2: flow versions; optimistic case revisions; due times for shared stores. The index on
+    // `open` never helped (open_cases reads in rowid order), the due-time index replaces it.
+    R"(CREATE TABLE flows(id TEXT NOT NULL, version INTEGER NOT NULL, hash TEXT NOT NULL, file TEXT NOT NULL,
+                         source TEXT NOT NULL, PRIMARY KEY(id, version));
+       ALTER TABLE cases ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+       ALTER TABLE cases ADD COLUMN next_due INTEGER;
+       DROP INDEX cases_open;
+       CREATE INDEX cases_due ON cases(next_due) WHERE open = 1 AND next_due IS NOT NULL;)",
 };
 static_assert(std::size(migrations) == schema_version);
 
@@ -90,24 +100,23 @@ class SqliteStore final : public Store {
       insert_record_ = std::make_unique<Statement>(db_, "INSERT INTO records(seq, case_id, at, type, json) VALUES(?,?,?,?,?)", path_);
       upsert_case_ = std::make_unique<Statement>(
           db_,
-          "INSERT INTO cases(id, flow, seq, open, state) VALUES(?,?,?,?,?) "
-          "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, open=excluded.open, state=excluded.state",
+          "INSERT INTO cases(id, flow, seq, open, state, revision, next_due) VALUES(?,?,?,?,?,?,?) "
+          "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, open=excluded.open, state=excluded.state, "
+          "revision=excluded.revision, next_due=excluded.next_due WHERE cases.revision = ?8",
           path_);
+      insert_flow_ = std::make_unique<Statement>(
+          db_, "INSERT INTO flows(id, version, hash, file, source) VALUES(?,?,?,?,?) ON CONFLICT(id, version) DO NOTHING", path_);
       upsert_meta_ = std::make_unique<Statement>(
           db_, "INSERT INTO meta(key, value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", path_);
     } catch (...) {
-      insert_record_.reset();
-      upsert_case_.reset();
-      upsert_meta_.reset();
+      reset_statements();
       sqlite3_close(db_);
       throw;
     }
   }
 
   ~SqliteStore() override {
-    insert_record_.reset();
-    upsert_case_.reset();
-    upsert_meta_.reset();
+    reset_statements();
     sqlite3_close(db_);
   }
 
@@ -132,7 +141,25 @@ class SqliteStore final : public Store {
         s.bind(3, static_cast<std::int64_t>(c.seq));
         s.bind(4, std::int64_t{c.open ? 1 : 0});
         s.bind(5, c.state);
+        s.bind(6, static_cast<std::int64_t>(c.revision));
+        if (c.next_due != TimePoint{}) s.bind(7, c.next_due.time_since_epoch().count());
+        s.bind(8, static_cast<std::int64_t>(c.expected));
         step(s, "write a case");
+        // A new case (expected 0) inserts; a known one updates only from the expected revision.
+        if (sqlite3_changes(db_) != 1)
+          throw ConflictError(fmt::format("{}: case '{}' was changed by another writer (this write expected revision {}); "
+                                          "reload the case and apply the call again",
+                                          path_, c.id, c.expected));
+      }
+      for (const auto& f : b.flows) {
+        const Statement& s = *insert_flow_;
+        s.reset();
+        s.bind(1, f.id);
+        s.bind(2, f.version);
+        s.bind(3, f.hash);
+        s.bind(4, f.file);
+        s.bind(5, f.source);
+        step(s, "write a flow version");
       }
       for (const auto& [k, v] : b.meta) {
         const Statement& s = *upsert_meta_;
@@ -150,8 +177,31 @@ class SqliteStore final : public Store {
 
   std::vector<StoredCase> open_cases() override {
     std::vector<StoredCase> out;
-    Statement s(db_, "SELECT id, flow, seq, state FROM cases WHERE open = 1 ORDER BY rowid", path_);
-    while (step_row(s, "read cases")) out.push_back({text_of(s.get(), 0), text_of(s.get(), 1), static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 2)), true, text_of(s.get(), 3)});
+    Statement s(db_, "SELECT id, flow, seq, state, revision, coalesce(next_due, 0) FROM cases WHERE open = 1 ORDER BY rowid", path_);
+    while (step_row(s, "read cases")) {
+      StoredCase c{.id = text_of(s.get(), 0), .flow = text_of(s.get(), 1), .seq = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 2)),
+                   .open = true, .state = text_of(s.get(), 3)};
+      c.revision = c.expected = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 4));
+      c.next_due = TimePoint{Duration{sqlite3_column_int64(s.get(), 5)}};
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  std::vector<StoredFlow> flows() override {
+    std::vector<StoredFlow> out;
+    Statement s(db_, "SELECT id, version, hash, file, source FROM flows ORDER BY id, version", path_);
+    while (step_row(s, "read flow versions"))
+      out.push_back({text_of(s.get(), 0), sqlite3_column_int64(s.get(), 1), text_of(s.get(), 2), text_of(s.get(), 3), text_of(s.get(), 4)});
+    return out;
+  }
+
+  std::vector<std::string> due_cases(TimePoint upto, std::size_t limit) override {
+    std::vector<std::string> out;
+    Statement s(db_, "SELECT id FROM cases WHERE open = 1 AND next_due IS NOT NULL AND next_due <= ? ORDER BY next_due, rowid LIMIT ?", path_);
+    s.bind(1, upto.time_since_epoch().count());
+    s.bind(2, limit ? static_cast<std::int64_t>(limit) : std::int64_t{-1});
+    while (step_row(s, "read due cases")) out.push_back(text_of(s.get(), 0));
     return out;
   }
 
@@ -204,7 +254,14 @@ class SqliteStore final : public Store {
  private:
   std::string path_;
   sqlite3* db_ = nullptr;
-  std::unique_ptr<Statement> insert_record_, upsert_case_, upsert_meta_;
+  std::unique_ptr<Statement> insert_record_, upsert_case_, upsert_meta_, insert_flow_;
+
+  void reset_statements() {
+    insert_record_.reset();
+    upsert_case_.reset();
+    upsert_meta_.reset();
+    insert_flow_.reset();
+  }
 
   [[noreturn]] void fail(int rc, std::string_view what) const {
     std::string why = sqlite3_errmsg(db_);

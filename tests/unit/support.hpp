@@ -2,6 +2,9 @@
 // Catch2 printers, so a failed CHECK shows values instead of {?}.
 #include <catch2/catch.hpp>
 
+#include <functional>
+
+#include "escalon/store.hpp"
 #include "escalon/time.hpp"
 #include "escalon/value.hpp"
 
@@ -12,6 +15,28 @@ inline TimePoint at(const char* iso) {
   REQUIRE(t);
   return *t;
 }
+
+/// A store that hands every call to another store; `before_commit` can fail or slow a commit.
+class ForwardingStore : public Store {
+ public:
+  explicit ForwardingStore(Store& inner) : inner_(inner) {}
+  std::function<void(const StoreBatch&)> before_commit;
+  void commit(const StoreBatch& b) override {
+    if (before_commit) before_commit(b);
+    inner_.commit(b);
+  }
+  std::vector<StoredCase> open_cases() override { return inner_.open_cases(); }
+  std::vector<Record> history(std::string_view id) override { return inner_.history(id); }
+  std::uint64_t last_seq() override { return inner_.last_seq(); }
+  TimePoint last_time() override { return inner_.last_time(); }
+  std::map<std::string, std::string> meta() override { return inner_.meta(); }
+  std::vector<StoredFlow> flows() override { return inner_.flows(); }
+  std::vector<std::string> due_cases(TimePoint upto, std::size_t limit) override { return inner_.due_cases(upto, limit); }
+  void for_each_record(const std::function<void(const Record&)>& f) override { inner_.for_each_record(f); }
+
+ private:
+  Store& inner_;
+};
 }  // namespace escalon::test
 
 namespace Catch {

@@ -89,18 +89,7 @@ TEST_CASE("a restarted engine gives the same journal as one that never stopped",
   CHECK(uninterrupted.size() > 5000);
   // The same run with the engine stopped and started again, kept in memory...
   static MemoryStore shared;
-  struct Borrowed final : Store {
-    Store& s;
-    explicit Borrowed(Store& x) : s(x) {}
-    void commit(const StoreBatch& b) override { s.commit(b); }
-    std::vector<StoredCase> open_cases() override { return s.open_cases(); }
-    std::vector<Record> history(std::string_view id) override { return s.history(id); }
-    std::uint64_t last_seq() override { return s.last_seq(); }
-    TimePoint last_time() override { return s.last_time(); }
-    std::map<std::string, std::string> meta() override { return s.meta(); }
-    void for_each_record(const std::function<void(const Record&)>& f) override { s.for_each_record(f); }
-  };
-  const auto restarted = run_script(true, b_ids, [] { return std::unique_ptr<Store>(std::make_unique<Borrowed>(shared)); });
+  const auto restarted = run_script(true, b_ids, [] { return std::unique_ptr<Store>(std::make_unique<test::ForwardingStore>(shared)); });
   CHECK(a_ids == b_ids);
   CHECK(restarted == uninterrupted);
   // ...and in a SQLite file, closed and reopened in between.
@@ -181,7 +170,12 @@ TEST_CASE("recovery refuses what it cannot trust, and changes nothing", "[store]
     engine.add_flows(flows());
     (void)engine.start("technician-visit", {{"customer", "ACME"}});
   }
-  Engine no_flows({.clock = &clock, .store = &store});
+  // A store that lost its flow versions (the table of an older schema, say) cannot rebuild them.
+  struct NoFlows final : test::ForwardingStore {
+    using ForwardingStore::ForwardingStore;
+    std::vector<StoredFlow> flows() override { return {}; }
+  } forgetful{store};
+  Engine no_flows({.clock = &clock, .store = &forgetful});
   CHECK_THROWS_WITH(no_flows.recover(), Catch::Contains("runs flow 'technician-visit' version 1, which is not loaded"));
   CHECK(no_flows.case_count() == 0);
 
@@ -197,32 +191,24 @@ TEST_CASE("recovery refuses what it cannot trust, and changes nothing", "[store]
 }
 
 TEST_CASE("a failing store stops changes but keeps what was committed", "[store]") {
-  struct Flaky final : Store {
-    MemoryStore inner;
-    bool fail = false;
-    void commit(const StoreBatch& b) override {
-      if (fail) throw std::runtime_error("disk full");
-      inner.commit(b);
-    }
-    std::vector<StoredCase> open_cases() override { return inner.open_cases(); }
-    std::vector<Record> history(std::string_view id) override { return inner.history(id); }
-    std::uint64_t last_seq() override { return inner.last_seq(); }
-    TimePoint last_time() override { return inner.last_time(); }
-    void for_each_record(const std::function<void(const Record&)>& f) override { inner.for_each_record(f); }
-    std::map<std::string, std::string> meta() override { return inner.meta(); }
-  } store;
+  MemoryStore inner;
+  test::ForwardingStore store{inner};
+  bool fail = false;
+  store.before_commit = [&](const StoreBatch&) {
+    if (fail) throw std::runtime_error("disk full");
+  };
   ManualClock clock{"2026-11-23T08:00:00Z"};
   Engine engine({.clock = &clock, .store = &store});
   engine.add_flows(flows());
   const auto id = engine.start("technician-visit", {{"customer", "ACME"}});
-  const auto before = store.inner.record_count();
-  store.fail = true;
+  const auto before = inner.record_count();
+  fail = true;
   CHECK_THROWS_WITH(engine.send(id, "submit", {{"preferred_slots", List{}}, {"product", "x"}}),
                     Catch::Contains("the store could not commit: disk full"));
   CHECK_THROWS_WITH(engine.start("technician-visit", {{"customer", "B"}}), Catch::Contains("the store failed earlier"));
-  CHECK(store.inner.record_count() == before);
+  CHECK(inner.record_count() == before);
   // A new engine on the intact store finds the case where it was last committed.
-  store.fail = false;
+  fail = false;
   Engine fresh({.clock = &clock, .store = &store});
   fresh.add_flows(flows());
   CHECK(fresh.recover() == 1);
