@@ -10,6 +10,10 @@
 #include <escalon/escalon.hpp>
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
 
 using namespace escalon;
 using Stopwatch = std::chrono::steady_clock;
@@ -62,25 +66,102 @@ double raw_rate(const std::string& path, int n, const std::string& sync) {
   return n / s;
 }
 
-int events(const std::string& dir, int n, const std::string& sync) {
-  const std::string path = dir + "/store-bench.db";
-  const double raw = raw_rate(path, n, sync);
+// A second baseline: SQLite writing by hand what one engine call writes (two journal rows and
+// the case row, same schema and indexes). The gap to this one is the engine's own cost; the
+// gap between the two baselines is what the durable case model costs in pages per commit.
+double raw_same_rows_rate(const std::string& path, int n, const std::string& sync) {
+  remove_db(path);
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+  sqlite3_exec(db, (std::string("PRAGMA synchronous=") + (sync == "normal" ? "NORMAL" : "FULL")).c_str(), nullptr, nullptr, nullptr);
+  sqlite3_exec(db,
+               "CREATE TABLE records(seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL, at INTEGER NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL);"
+               "CREATE INDEX records_case ON records(case_id, seq);"
+               "CREATE TABLE cases(id TEXT PRIMARY KEY, flow TEXT NOT NULL, seq INTEGER NOT NULL, open INTEGER NOT NULL, state TEXT NOT NULL,"
+               " revision INTEGER NOT NULL DEFAULT 0, next_due INTEGER);"
+               "CREATE INDEX cases_due ON cases(next_due) WHERE open = 1 AND next_due IS NOT NULL;",
+               nullptr, nullptr, nullptr);
+  sqlite3_stmt* rec = nullptr;
+  sqlite3_stmt* cas = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO records VALUES(?, ?, ?, 'event', ?)", -1, &rec, nullptr);
+  sqlite3_prepare_v2(db,
+                     "INSERT INTO cases VALUES(?, 'durable', ?, 1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, "
+                     "state=excluded.state, revision=excluded.revision, next_due=excluded.next_due",
+                     -1, &cas, nullptr);
+  const std::string record(130, 'x'), state(570, 'y');
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100; ++i) ids.push_back("durable-" + std::to_string(i + 1));
+  std::int64_t seq = 0;
+  const auto t0 = Stopwatch::now();
+  for (int i = 0; i < n; ++i) {
+    const std::string& id = ids[static_cast<std::size_t>(i) % ids.size()];
+    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+    for (int r = 0; r < 2; ++r) {
+      sqlite3_bind_int64(rec, 1, ++seq);
+      sqlite3_bind_text(rec, 2, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(rec, 3, seq);
+      sqlite3_bind_text(rec, 4, record.data(), static_cast<int>(record.size()), SQLITE_STATIC);
+      sqlite3_step(rec);
+      sqlite3_reset(rec);
+    }
+    sqlite3_bind_text(cas, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(cas, 2, seq);
+    sqlite3_bind_text(cas, 3, state.data(), static_cast<int>(state.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(cas, 4, i);
+    sqlite3_bind_int64(cas, 5, 1795420800000 + i);
+    sqlite3_step(cas);
+    sqlite3_reset(cas);
+    sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  }
+  const double s = since(t0);
+  sqlite3_finalize(rec);
+  sqlite3_finalize(cas);
+  sqlite3_close(db);
+  remove_db(path);
+  return n / s;
+}
+
+// Durable sends per second through the engine with `threads` callers, each on its own cases.
+double engine_rate(const std::string& path, int n, const std::string& sync, int threads, bool group) {
   remove_db(path);
   ManualClock clock{"2026-11-23T08:00:00Z"};
   auto store = open_store("sqlite:" + path + (sync == "normal" ? "?sync=normal" : ""));
-  Engine engine({.clock = &clock, .keep_journal = false, .store = store.get()});
+  Engine engine({.clock = &clock, .keep_journal = false, .store = store.get(), .group_commit = group});
   engine.add_flows(bench_flows());
-  std::vector<std::string> ids;
-  for (int i = 0; i < 100; ++i) ids.push_back(engine.start("durable"));
+  std::vector<std::vector<std::string>> ids(static_cast<std::size_t>(threads));
+  for (auto& mine : ids)
+    for (int i = 0; i < 25; ++i) mine.push_back(engine.start("durable"));
+  const int per_thread = n / threads;
   const auto t0 = Stopwatch::now();
-  for (int i = 0; i < n; ++i) engine.send(ids[static_cast<std::size_t>(i) % ids.size()], "ping");
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      const auto& mine = ids[static_cast<std::size_t>(t)];
+      for (int i = 0; i < per_thread; ++i) engine.send(mine[static_cast<std::size_t>(i) % mine.size()], "ping");
+    });
+  for (auto& th : pool) th.join();
   const double s = since(t0);
-  const double rate = n / s;
-  std::printf("durable events (sync=%s): engine %.0f sends/s (each: event + data-changed records and the case state in one "
-              "transaction); raw SQLite insert loop %.0f tx/s; engine/raw = %.0f%%\n",
-              sync.c_str(), rate, raw, 100.0 * rate / raw);
   store.reset();
   remove_db(path);
+  return per_thread * threads / s;
+}
+
+int events(const std::string& dir, int n, const std::string& sync) {
+  const std::string path = dir + "/store-bench.db";
+  const double raw = raw_rate(path, n, sync);
+  std::printf("durable events, sync=%s, %d sends per run (each send: event + data-changed records and the case state)\n",
+              sync.c_str(), n);
+  const double same = raw_same_rows_rate(path, n, sync);
+  std::printf("  %-44s %9.0f /s\n", "raw SQLite insert loop, 1 row per transaction", raw);
+  std::printf("  %-44s %9.0f /s  %4.0f%% of raw\n", "raw SQLite, an engine call's rows by hand", same, 100.0 * same / raw);
+  for (const auto& [threads, group] : std::vector<std::pair<int, bool>>{{1, false}, {4, false}, {1, true}, {4, true}, {16, true}}) {
+    const double rate = engine_rate(path, n, sync, threads, group);
+    const std::string label = fmt::format("engine, {} thread{}, {}", threads, threads == 1 ? "" : "s",
+                                          group ? "group commit" : "commit per call");
+    std::printf("  %-44s %9.0f /s  %4.0f%% of raw, %4.0f%% of by-hand\n", label.c_str(), rate, 100.0 * rate / raw,
+                100.0 * rate / same);
+  }
   return 0;
 }
 

@@ -170,10 +170,11 @@ struct Engine::Impl {
       std::map<std::string, std::string> meta;
       std::vector<StoredFlow> flows;
     };
-    std::mutex pending_mutex;  // guards pending and enqueued
+    std::mutex mutex;  // guards everything below
+    std::condition_variable done;
     Pending pending;
     std::uint64_t enqueued = 0;
-    std::mutex commit_mutex;   // one transaction at a time; guards committed, failure, transactions
+    bool committing = false;  // a transaction is being written (by a caller, without the lock)
     std::uint64_t committed = 0;
     std::uint64_t transactions = 0;
     std::string failure;
@@ -1727,56 +1728,60 @@ struct Engine::Impl {
   }
 
   void group_flush(std::unique_lock<std::mutex>& lk, std::vector<StoredCase> snaps, std::map<std::string, std::string> meta) {
-    std::uint64_t ticket = 0;
-    {
-      std::lock_guard pl(group.pending_mutex);
-      auto& p = group.pending;
-      p.records.insert(p.records.end(), std::make_move_iterator(unit_records.begin()), std::make_move_iterator(unit_records.end()));
-      for (auto& sc : snaps) {
-        auto [it, fresh] = p.index.try_emplace(sc.id, p.cases.size());
-        if (fresh) {
-          p.cases.push_back(std::move(sc));
-        } else {
-          sc.expected = p.cases[it->second].expected;  // the store still holds the revision before both
-          p.cases[it->second] = std::move(sc);
-        }
+    // Lock order: engine lock, then group.mutex; never the other way round.
+    std::unique_lock gl(group.mutex);
+    auto& p = group.pending;
+    p.records.insert(p.records.end(), std::make_move_iterator(unit_records.begin()), std::make_move_iterator(unit_records.end()));
+    for (auto& sc : snaps) {
+      auto [it, fresh] = p.index.try_emplace(sc.id, p.cases.size());
+      if (fresh) {
+        p.cases.push_back(std::move(sc));
+      } else {
+        sc.expected = p.cases[it->second].expected;  // the store still holds the revision before both
+        p.cases[it->second] = std::move(sc);
       }
-      for (auto& [k, v] : meta) p.meta[k] = std::move(v);
-      p.flows.insert(p.flows.end(), unit_flows.begin(), unit_flows.end());
-      ticket = ++group.enqueued;
     }
+    for (auto& [k, v] : meta) p.meta[k] = std::move(v);
+    p.flows.insert(p.flows.end(), unit_flows.begin(), unit_flows.end());
+    const std::uint64_t ticket = ++group.enqueued;
     unit_records.clear();
     touched.clear();
     unit_flows.clear();
     counters_changed = false;
     lk.unlock();
-    std::string failure;
-    bool conflict = false;
-    {
-      std::lock_guard cl(group.commit_mutex);
-      if (group.committed < ticket && group.failure.empty()) {
-        GroupCommit::Pending batch;
-        std::uint64_t upto = 0;
-        {
-          std::lock_guard pl(group.pending_mutex);
-          batch = std::move(group.pending);
-          group.pending = {};
-          upto = group.enqueued;
-        }
-        try {
-          options.store->commit(StoreBatch{batch.records, batch.cases, std::move(batch.meta), batch.flows});
-          group.committed = upto;
-          ++group.transactions;
-        } catch (const std::exception& e) {
-          group.failure = e.what();
-          group.conflict = dynamic_cast<const ConflictError*>(&e) != nullptr;
-        }
+    // Leader and followers: whoever finds no transaction running writes everything pending;
+    // the others sleep until a transaction that carries their unit is done.
+    while (group.committed < ticket && group.failure.empty()) {
+      if (group.committing) {
+        group.done.wait(gl);
+        continue;
       }
-      if (group.committed < ticket) {
-        failure = group.failure;
-        conflict = group.conflict;
+      group.committing = true;
+      GroupCommit::Pending batch = std::exchange(group.pending, {});
+      const std::uint64_t upto = group.enqueued;
+      gl.unlock();
+      std::string failure;
+      bool conflict = false;
+      try {
+        options.store->commit(StoreBatch{batch.records, batch.cases, std::move(batch.meta), batch.flows});
+      } catch (const std::exception& e) {
+        failure = e.what();
+        conflict = dynamic_cast<const ConflictError*>(&e) != nullptr;
       }
+      gl.lock();
+      group.committing = false;
+      if (failure.empty()) {
+        group.committed = upto;
+        ++group.transactions;
+      } else {
+        group.failure = failure;
+        group.conflict = conflict;
+      }
+      group.done.notify_all();
     }
+    const std::string failure = group.committed < ticket ? group.failure : std::string();
+    const bool conflict = group.conflict;
+    gl.unlock();
     lk.lock();
     if (!failure.empty()) {
       if (store_failure.empty()) store_failure = failure;
