@@ -1,6 +1,6 @@
 // Drives technician-visit cases against a SQLite store until it is killed (tests/crash/test_crash.sh).
 //
-//   crash_driver DB FLOWS_DIR SEED
+//   crash_driver DB FLOWS_DIR SEED [group]
 //
 // Every acknowledged send (the call returned) is appended to DB.acks as "CASE COUNT", COUNT being
 // the number of sends to that case acknowledged so far; the parent checks the store has them.
@@ -14,6 +14,8 @@
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace escalon;
 
@@ -30,13 +32,15 @@ void append(int fd, const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: crash_driver DB FLOWS_DIR SEED\n");
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: crash_driver DB FLOWS_DIR SEED [group]\n");
     return 2;
   }
   const std::string db = argv[1];
-  std::mt19937_64 rng(std::stoull(argv[3]));
-  auto pick = [&](std::uint64_t n) { return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng); };
+  // `group`: three threads call the engine with group commit on. Each thread sends only to the
+  // cases it owns (by id hash), so each case's acknowledged count grows in one order.
+  const int threads = argc == 5 && std::string(argv[4]) == "group" ? 3 : 1;
+  const std::uint64_t seed = std::stoull(argv[3]);
 
   TimePoint now = *parse_iso8601("2026-11-23T08:00:00Z");
   if (std::ifstream in(db + ".clock"); in) {
@@ -46,46 +50,56 @@ int main(int argc, char** argv) {
   }
   ManualClock clock(now);
   auto store = open_store("sqlite:" + db);
-  Engine engine({.clock = &clock, .keep_journal = false, .store = store.get()});
+  Engine engine({.clock = &clock, .keep_journal = false, .store = store.get(), .group_commit = threads > 1});
   engine.load({argv[2]});
   engine.on_notify([](const Notification&) {});
   engine.recover();
 
-  std::map<std::string, int> sends;  // acknowledged sends per case, as stored
+  const auto owner = [threads](const std::string& id) { return static_cast<int>(std::hash<std::string>{}(id) % static_cast<std::size_t>(threads)); };
+  std::vector<std::map<std::string, int>> sends(static_cast<std::size_t>(threads));  // acknowledged sends per case, as stored
   for (const auto& c : engine.query({.status = std::nullopt}))
     for (const auto& r : engine.history(c.id))
-      if (r.type == RecordType::event && r.actor == "driver") ++sends[c.id];
+      if (r.type == RecordType::event && r.actor == "driver") ++sends[static_cast<std::size_t>(owner(c.id))][c.id];
   const int acks = ::open((db + ".acks").c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
   const FlowPtr flow = engine.flows().at(0);
 
-  for (std::uint64_t i = 0;; ++i) {
-    const auto op = pick(10);
-    if (op < 3) {
-      (void)engine.start("technician-visit", {{"customer", "C" + std::to_string(i)}});
-      continue;
-    }
-    if (op < 8) {
-      auto open = engine.query({});
-      if (open.empty()) continue;
-      const auto& c = open[pick(open.size())];
-      const Step* step = flow->find_step(c.steps.at(0));
-      if (!step || step->on.empty()) continue;
-      const std::string event = step->on[pick(step->on.size())].event;
-      Map payload;
-      if (event == "submit")
-        payload = {{"preferred_slots", List{clock.now() + std::chrono::hours{48}}}, {"product", "tv"}, {"parts_needed", pick(2) == 0}};
-      if (event == "booked") payload = {{"slot", clock.now() + std::chrono::hours{24 + static_cast<int>(pick(72))}}};
-      try {
-        engine.send(c.id, event, payload, {.actor = "driver"});
-      } catch (const EventError&) {
-        continue;  // refused (e.g. a case that fell into an incident): not acknowledged
+  const auto work = [&](int me) {
+    std::mt19937_64 rng(seed * 7919 + static_cast<std::uint64_t>(me));
+    auto pick = [&](std::uint64_t n) { return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng); };
+    auto& mine = sends[static_cast<std::size_t>(me)];
+    for (std::uint64_t i = 0;; ++i) {
+      const auto op = pick(10);
+      if (op < 3 || (op >= 8 && me != 0)) {  // only thread 0 moves the clock
+        (void)engine.start("technician-visit", {{"customer", "C" + std::to_string(i)}});
+        continue;
       }
-      append(acks, c.id + " " + std::to_string(++sends[c.id]) + "\n");
-      continue;
+      if (op < 8) {
+        auto open = engine.query({});
+        std::erase_if(open, [&](const CaseView& c) { return owner(c.id) != me; });
+        if (open.empty()) continue;
+        const auto& c = open[pick(open.size())];
+        const Step* step = flow->find_step(c.steps.at(0));
+        if (!step || step->on.empty()) continue;
+        const std::string event = step->on[pick(step->on.size())].event;
+        Map payload;
+        if (event == "submit")
+          payload = {{"preferred_slots", List{clock.now() + std::chrono::hours{48}}}, {"product", "tv"}, {"parts_needed", pick(2) == 0}};
+        if (event == "booked") payload = {{"slot", clock.now() + std::chrono::hours{24 + static_cast<int>(pick(72))}}};
+        try {
+          engine.send(c.id, event, payload, {.actor = "driver"});
+        } catch (const EventError&) {
+          continue;  // refused (e.g. a case that fell into an incident): not acknowledged
+        }
+        append(acks, c.id + " " + std::to_string(++mine[c.id]) + "\n");  // one write(): whole lines
+        continue;
+      }
+      const TimePoint next = clock.now() + std::chrono::minutes{1 + static_cast<int>(pick(180))};
+      write_file(db + ".clock", format_iso8601(next));
+      clock.set(next);
+      engine.run_due();
     }
-    const TimePoint next = clock.now() + std::chrono::minutes{1 + static_cast<int>(pick(180))};
-    write_file(db + ".clock", format_iso8601(next));
-    clock.set(next);
-    engine.run_due();
-  }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);  // never returns: the test kills the process
 }

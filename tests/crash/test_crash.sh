@@ -4,19 +4,21 @@
 # are contiguous, no escalation level fired twice, every open case's snapshot matches its
 # journal; finally a recovery far in the future must fire every level still due, once.
 # Then `escalon inspect` must list the open cases and print a timeline from the same file.
-# Usage: test_crash.sh DRIVER CHECK FLOWS_DIR ROUNDS ESCALON
+# Usage: test_crash.sh DRIVER CHECK FLOWS_DIR ROUNDS ESCALON [group]
+#   group: the driver calls the engine from three threads with group commit on.
 set -euo pipefail
 driver=$1
 check=$2
 flows=$3
 rounds=${4:-25}
 escalon=${5:-}
+mode=${6:-}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 db="$dir/cases.db"
 RANDOM=20261123
 for round in $(seq 1 "$rounds"); do
-  "$driver" "$db" "$flows" "$round" 2>"$dir/driver.err" &
+  "$driver" "$db" "$flows" "$round" $mode 2>"$dir/driver.err" &
   pid=$!
   sleep "0.$(printf '%02d' $((RANDOM % 40 + 5)))"
   kill -9 "$pid" 2>/dev/null || { echo "round $round: the driver ended by itself:"; cat "$dir/driver.err"; exit 1; }
