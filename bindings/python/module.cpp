@@ -1,0 +1,631 @@
+// The `escalon` Python module: the host API of include/escalon/engine.hpp for Python scripts.
+//
+// GIL rules: every engine call releases the GIL (the engine may wait for its lock, the disk or
+// a runner thread); Python handlers take it back while they run. Python callables kept by the
+// engine are released with the GIL held, and the engine is destroyed with the GIL released, so
+// a runner thread waiting for the GIL to call a handler can finish.
+
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <escalon/escalon.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace py = pybind11;
+using namespace escalon;
+
+namespace {
+
+// Python objects the conversions need, created once and deliberately never destroyed: a static
+// py::object would be released after the interpreter has finalized.
+struct PyTypes {
+  py::object datetime, timedelta, utc, epoch, one_ms;
+};
+const PyTypes& types() {
+  static const PyTypes* t = [] {
+    auto dt = py::module_::import("datetime");
+    auto* p = new PyTypes;
+    p->datetime = dt.attr("datetime");
+    p->timedelta = dt.attr("timedelta");
+    p->utc = dt.attr("timezone").attr("utc");
+    p->epoch = p->datetime(1970, 1, 1, py::arg("tzinfo") = p->utc);
+    p->one_ms = p->timedelta(py::arg("milliseconds") = 1);
+    return p;
+  }();
+  return *t;
+}
+
+py::object to_py(TimePoint t) { return types().epoch + types().timedelta(py::arg("milliseconds") = t.time_since_epoch().count()); }
+py::object to_py(Duration d) { return types().timedelta(py::arg("milliseconds") = d.count()); }
+
+// A naive datetime is taken as UTC (the engine's journal is in UTC).
+TimePoint to_time(py::handle h) {
+  py::object dt = py::reinterpret_borrow<py::object>(h);
+  if (dt.attr("tzinfo").is_none()) dt = dt.attr("replace")(py::arg("tzinfo") = types().utc);
+  return TimePoint{Duration{(dt - types().epoch).attr("__floordiv__")(types().one_ms).cast<std::int64_t>()}};
+}
+Duration to_duration(py::handle h) { return Duration{h.attr("__floordiv__")(types().one_ms).cast<std::int64_t>()}; }
+
+bool is_datetime(py::handle h) { return py::isinstance(h, types().datetime); }
+bool is_timedelta(py::handle h) { return py::isinstance(h, types().timedelta); }
+
+py::object to_py(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::null: return py::none();
+    case Value::Kind::boolean: return py::bool_(v.as_bool());
+    case Value::Kind::integer: return py::int_(v.as_int());
+    case Value::Kind::number: return py::float_(v.as_number());
+    case Value::Kind::string: return py::str(v.as_string());
+    case Value::Kind::datetime: return to_py(v.as_datetime());
+    case Value::Kind::duration: return to_py(v.as_duration());
+    case Value::Kind::list: {
+      py::list out;
+      for (const auto& x : v.as_list()) out.append(to_py(x));
+      return out;
+    }
+    case Value::Kind::map: {
+      py::dict out;
+      for (const auto& [k, x] : v.as_map()) out[py::str(k)] = to_py(x);
+      return out;
+    }
+  }
+  return py::none();
+}
+
+py::dict to_py(const Map& m) {
+  py::dict out;
+  for (const auto& [k, x] : m) out[py::str(k)] = to_py(x);
+  return out;
+}
+
+Value from_py(py::handle h, const std::string& what);
+
+Map map_from_py(py::handle h, const std::string& what) {
+  Map out;
+  if (h.is_none()) return out;
+  if (!py::isinstance<py::dict>(h))
+    throw py::type_error(what + " must be a dict of field names to values, not " + std::string(py::str(h.get_type().attr("__name__"))));
+  for (auto [k, v] : py::reinterpret_borrow<py::dict>(h)) {
+    if (!py::isinstance<py::str>(k)) throw py::type_error(what + ": keys must be field names (str)");
+    const auto key = k.cast<std::string>();
+    out[key] = from_py(v, what + "['" + key + "']");
+  }
+  return out;
+}
+
+Value from_py(py::handle h, const std::string& what) {
+  if (h.is_none()) return {};
+  if (py::isinstance<py::bool_>(h)) return h.cast<bool>();
+  if (py::isinstance<py::int_>(h)) return h.cast<std::int64_t>();
+  if (py::isinstance<py::float_>(h)) return h.cast<double>();
+  if (py::isinstance<py::str>(h)) return h.cast<std::string>();
+  if (is_datetime(h)) return to_time(h);
+  if (is_timedelta(h)) return to_duration(h);
+  if (py::isinstance<py::dict>(h)) return map_from_py(h, what);
+  if (py::isinstance<py::list>(h) || py::isinstance<py::tuple>(h)) {
+    List out;
+    std::size_t i = 0;
+    for (auto x : h) out.push_back(from_py(x, what + "[" + std::to_string(i++) + "]"));
+    return out;
+  }
+  throw py::type_error(what + ": a " + std::string(py::str(h.get_type().attr("__name__"))) +
+                       " cannot be case data; use None, bool, int, float, str, datetime, timedelta, list or dict");
+}
+
+std::vector<std::string> paths_from_py(py::handle h) {
+  if (py::isinstance<py::str>(h) || py::hasattr(h, "__fspath__")) return {py::str(h).cast<std::string>()};
+  std::vector<std::string> out;
+  for (auto x : h) out.push_back(py::str(x).cast<std::string>());
+  return out;
+}
+
+// Python callables held by the engine: released with the GIL held, from whatever thread.
+std::shared_ptr<py::object> hold(py::object fn) {
+  return {new py::object(std::move(fn)), [](py::object* o) {
+            py::gil_scoped_acquire gil;
+            delete o;
+          }};
+}
+
+// "ValueError: message" from the exception being handled.
+std::string describe(py::error_already_set& e) {
+  std::string type = py::str(e.type().attr("__name__"));
+  std::string text = py::str(e.value());
+  return text.empty() ? type : type + ": " + text;
+}
+
+struct PyEngine {
+  std::unique_ptr<Store> store;
+  py::object clock;  // keeps a ManualClock alive as long as the engine
+  std::unique_ptr<Engine> engine;
+  std::string location;
+
+  PyEngine(const std::string& where, py::object clock_obj, bool group_commit, bool keep_journal)
+      : clock(std::move(clock_obj)), location(where) {
+    const Clock* c = clock.is_none() ? nullptr : clock.cast<ManualClock*>();
+    store = open_store(where);
+    engine = std::make_unique<Engine>(EngineOptions{.clock = c, .keep_journal = keep_journal, .store = store.get(), .group_commit = group_commit});
+  }
+  ~PyEngine() {
+    py::gil_scoped_release nogil;
+    engine.reset();
+    store.reset();
+  }
+  Engine& e() { return *engine; }
+};
+
+// What Python sees of a loaded flow (the model itself stays in C++).
+struct FlowInfo {
+  std::string id;
+  std::int64_t version;
+  std::string title, file, hash;
+  std::vector<std::string> steps;
+};
+
+EventOptions options(const std::optional<std::string>& actor, const std::optional<std::string>& channel) {
+  return {actor.value_or(""), channel.value_or("")};
+}
+
+std::optional<CaseStatus> status_from(const std::optional<std::string>& s) {
+  if (!s) return std::nullopt;
+  for (auto st : {CaseStatus::active, CaseStatus::completed, CaseStatus::cancelled, CaseStatus::incident})
+    if (case_status_name(st) == *s) return st;
+  throw py::value_error("status must be None, 'active', 'completed', 'cancelled' or 'incident', not '" + *s + "'");
+}
+
+}  // namespace
+
+PYBIND11_MODULE(escalon, m) {
+  m.doc() = "Escalon: a workflow and rules engine for contact-center hand-overs (flows in YAML, "
+            "deadlines, escalations, SLAs on business calendars, an audit journal, durable cases).";
+
+  // ------------------------------------------------------------------ errors
+  static py::exception<Error> error(m, "Error");
+  static py::exception<FlowError> flow_error(m, "FlowError", error.ptr());
+  static py::exception<ExprError> expr_error(m, "ExprError", error.ptr());
+  static py::exception<DataError> data_error(m, "DataError", error.ptr());
+  static py::exception<EvalError> eval_error(m, "EvalError", error.ptr());
+  static py::exception<CaseError> case_error(m, "CaseError", error.ptr());
+  static py::exception<EventError> event_error(m, "EventError", error.ptr());
+  static py::exception<StoreError> store_error(m, "StoreError", error.ptr());
+  static py::exception<ConflictError> conflict_error(m, "ConflictError", store_error.ptr());
+  error.doc() = "Base of every Escalon error.";
+  flow_error.doc() = "A flow file is invalid: .diagnostics lists every problem; .file, .line, .column name the first.";
+  data_error.doc() = "Case data that does not fit the flow's data schema.";
+  case_error.doc() = "A case id the engine does not know.";
+  event_error.doc() = "An event or call the case cannot take now (recorded as `rejected`).";
+  store_error.doc() = "The store failed (disk full, read-only, locked, corrupt); what was stored is intact.";
+  conflict_error.doc() = "Another writer changed the case since this engine read it.";
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    // Sets the exception with where the problem is, when there is a place.
+    const auto raise = [](const py::object& type, const Error& e) {
+      py::object inst = type(py::str(e.what()));
+      inst.attr("message") = e.message();
+      inst.attr("file") = e.where().known() ? py::object(py::str(e.where().file)) : py::none();
+      inst.attr("line") = e.where().known() ? py::object(py::int_(e.where().line)) : py::none();
+      inst.attr("column") = e.where().known() ? py::object(py::int_(e.where().column)) : py::none();
+      return inst;
+    };
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const FlowError& e) {
+      py::object inst = raise(flow_error, e);
+      py::list diags;
+      for (const auto& d : e.diagnostics()) diags.append(py::cast(d));
+      inst.attr("diagnostics") = diags;
+      for (const auto& d : e.diagnostics())
+        if (d.severity == Severity::error) {
+          inst.attr("file") = d.where.file;
+          inst.attr("line") = d.where.line;
+          inst.attr("column") = d.where.column;
+          break;
+        }
+      PyErr_SetObject(flow_error.ptr(), inst.ptr());
+    } catch (const ConflictError& e) {
+      PyErr_SetObject(conflict_error.ptr(), raise(conflict_error, e).ptr());
+    } catch (const StoreError& e) {
+      PyErr_SetObject(store_error.ptr(), raise(store_error, e).ptr());
+    } catch (const ExprError& e) {
+      PyErr_SetObject(expr_error.ptr(), raise(expr_error, e).ptr());
+    } catch (const DataError& e) {
+      PyErr_SetObject(data_error.ptr(), raise(data_error, e).ptr());
+    } catch (const EvalError& e) {
+      PyErr_SetObject(eval_error.ptr(), raise(eval_error, e).ptr());
+    } catch (const CaseError& e) {
+      PyErr_SetObject(case_error.ptr(), raise(case_error, e).ptr());
+    } catch (const EventError& e) {
+      PyErr_SetObject(event_error.ptr(), raise(event_error, e).ptr());
+    } catch (const Error& e) {
+      PyErr_SetObject(error.ptr(), raise(error, e).ptr());
+    }
+  });
+
+  // ------------------------------------------------------------------ values
+  py::class_<Diagnostic>(m, "Diagnostic", "One problem in a flow file, at file:line:column.")
+      .def_property_readonly("file", [](const Diagnostic& d) { return d.where.file; })
+      .def_property_readonly("line", [](const Diagnostic& d) { return d.where.line; })
+      .def_property_readonly("column", [](const Diagnostic& d) { return d.where.column; })
+      .def_property_readonly("severity", [](const Diagnostic& d) { return d.severity == Severity::error ? "error" : "warning"; })
+      .def_readonly("message", &Diagnostic::message)
+      .def("__str__", &Diagnostic::str)
+      .def("__repr__", [](const Diagnostic& d) { return "<Diagnostic " + d.str() + ">"; });
+
+  py::class_<ManualClock>(m, "ManualClock",
+                          "A clock the script moves: a week of deadlines runs in a millisecond. Give the "
+                          "start as a datetime (naive = UTC) or ISO-8601 text.")
+      .def(py::init([](py::object start) {
+             if (py::isinstance<py::str>(start)) return std::make_unique<ManualClock>(start.cast<std::string>());
+             if (is_datetime(start)) return std::make_unique<ManualClock>(to_time(start));
+             throw py::type_error("ManualClock(start): start must be a datetime or ISO-8601 text");
+           }),
+           py::arg("start"))
+      .def("now", [](const ManualClock& c) { return to_py(c.now()); }, "The clock's time (an aware UTC datetime).")
+      .def("advance", [](ManualClock& c, py::object d) { c.advance(to_duration(d)); }, py::arg("delta"),
+           "Moves forward by a timedelta (never back).")
+      .def("set", [](ManualClock& c, py::object t) { c.set(to_time(t)); }, py::arg("when"),
+           "Moves to a datetime, which must not be earlier than now().");
+
+  py::class_<ActionContext>(m, "ActionContext", "What an action handler sees; set() results merged into the case data.")
+      .def_property_readonly("case_id", &ActionContext::case_id)
+      .def_property_readonly("step", &ActionContext::step)
+      .def_property_readonly("action", &ActionContext::action)
+      .def_property_readonly("attempt", &ActionContext::attempt, "1 for the first attempt.")
+      .def_property_readonly("inputs", [](const ActionContext& a) { return to_py(a.inputs()); }, "The step's `with:` values.")
+      .def_property_readonly("data", [](const ActionContext& a) { return to_py(a.data()); }, "A copy of the case data.")
+      .def("set", [](ActionContext& a, std::string name, py::object v) { a.set(name, from_py(v, name)); }, py::arg("name"),
+           py::arg("value"), "Sets a result (a data field of the flow).");
+
+  py::class_<Notification>(m, "Notification", "An escalation, SLA warning or breach, or a hook's notify.")
+      .def_property_readonly("at", [](const Notification& n) { return to_py(n.at); })
+      .def_readonly("case_id", &Notification::case_id)
+      .def_readonly("flow", &Notification::flow)
+      .def_readonly("step", &Notification::step)
+      .def_readonly("to", &Notification::to)
+      .def_readonly("message", &Notification::message)
+      .def_readonly("reason", &Notification::reason)
+      .def_readonly("level", &Notification::level)
+      .def_readonly("repeat", &Notification::repeat)
+      .def("__repr__", [](const Notification& n) {
+        return "<Notification " + n.reason + " " + n.case_id + " level " + std::to_string(n.level) + ">";
+      });
+
+  py::class_<DeadlineView>(m, "Deadline")
+      .def_readonly("step", &DeadlineView::step)
+      .def_property_readonly("started", [](const DeadlineView& d) { return to_py(d.started); })
+      .def_property_readonly("due", [](const DeadlineView& d) { return to_py(d.due); })
+      .def_readonly("overdue", &DeadlineView::overdue)
+      .def_readonly("level", &DeadlineView::level, "Highest escalation level fired so far (0: none).");
+
+  py::class_<SlaView>(m, "Sla")
+      .def_readonly("name", &SlaView::name)
+      .def_property_readonly("state", [](const SlaView& s) { return std::string(sla_state_name(s.state)); })
+      .def_property_readonly("elapsed", [](const SlaView& s) { return to_py(s.elapsed); })
+      .def_property_readonly("remaining", [](const SlaView& s) { return to_py(s.remaining); })
+      .def_property_readonly("due", [](const SlaView& s) { return s.due == TimePoint{} ? py::none() : to_py(s.due); })
+      .def_readonly("warned", &SlaView::warned)
+      .def_readonly("level", &SlaView::level);
+
+  py::class_<CaseView>(m, "Case", "A snapshot of one case.")
+      .def_readonly("id", &CaseView::id)
+      .def_readonly("flow", &CaseView::flow)
+      .def_readonly("version", &CaseView::version)
+      .def_property_readonly("status", [](const CaseView& c) { return std::string(case_status_name(c.status)); })
+      .def_readonly("steps", &CaseView::steps)
+      .def_property_readonly("step", [](const CaseView& c) { return c.steps.empty() ? py::none() : py::object(py::str(c.steps.front())); },
+                             "The current step (the end step once completed; None for a case without one).")
+      .def_readonly("role", &CaseView::role)
+      .def_readonly("assignee", &CaseView::assignee)
+      .def_readonly("priority", &CaseView::priority)
+      .def_property_readonly("data", [](const CaseView& c) { return to_py(c.data); })
+      .def_property_readonly("started", [](const CaseView& c) { return to_py(c.started); })
+      .def_property_readonly("entered", [](const CaseView& c) { return to_py(c.entered); })
+      .def_readonly("deadlines", &CaseView::deadlines)
+      .def_readonly("slas", &CaseView::slas)
+      .def_readonly("outcome", &CaseView::outcome)
+      .def_readonly("incident", &CaseView::incident)
+      .def_readonly("parent", &CaseView::parent)
+      .def_readonly("children", &CaseView::children)
+      .def_property_readonly("overdue", &CaseView::overdue)
+      .def_property_readonly("level", &CaseView::level)
+      .def("__repr__", [](const CaseView& c) {
+        return "<Case " + c.id + " " + std::string(case_status_name(c.status)) + (c.steps.empty() ? "" : " at " + c.steps.front()) + ">";
+      });
+
+  py::class_<Record>(m, "Record", "One journal record.")
+      .def_readonly("seq", &Record::seq)
+      .def_property_readonly("at", [](const Record& r) { return to_py(r.at); })
+      .def_readonly("case_id", &Record::case_id)
+      .def_property_readonly("type", [](const Record& r) { return std::string(record_type_name(r.type)); })
+      .def_readonly("step", &Record::step)
+      .def_readonly("event", &Record::event)
+      .def_readonly("actor", &Record::actor)
+      .def_readonly("channel", &Record::channel)
+      .def_readonly("target", &Record::target)
+      .def_readonly("level", &Record::level)
+      .def_readonly("repeat", &Record::repeat)
+      .def_property_readonly("due", [](const Record& r) { return r.type == RecordType::deadline_set ? to_py(r.due) : py::none(); })
+      .def_property_readonly("old_value", [](const Record& r) { return to_py(r.old_value); })
+      .def_property_readonly("new_value", [](const Record& r) { return to_py(r.new_value); })
+      .def_property_readonly("data", [](const Record& r) { return to_py(r.data); })
+      .def_readonly("message", &Record::message)
+      .def("to_json", &Record::to_json)
+      .def("__repr__", [](const Record& r) { return "<Record " + r.to_json() + ">"; });
+
+  py::class_<FlowInfo>(m, "Flow", "A loaded flow version.")
+      .def_readonly("id", &FlowInfo::id)
+      .def_readonly("version", &FlowInfo::version)
+      .def_readonly("title", &FlowInfo::title)
+      .def_readonly("file", &FlowInfo::file)
+      .def_readonly("hash", &FlowInfo::hash)
+      .def_readonly("steps", &FlowInfo::steps)
+      .def("__repr__", [](const FlowInfo& f) { return "<Flow " + f.id + " v" + std::to_string(f.version) + ">"; });
+
+  const auto validate_fn = [](py::object paths, bool strict) {
+    const auto p = paths_from_py(paths);
+    LoadResult r;
+    {
+      py::gil_scoped_release nogil;
+      r = validate(std::span<const std::string>(p), LoadOptions{.strict = strict});
+    }
+    return r.diagnostics;
+  };
+  m.def("validate", validate_fn, py::arg("paths"), py::arg("strict") = false,
+        "Checks flow files and folders; returns every problem (errors and warnings) as Diagnostic, "
+        "with file, line, column and message. An empty list means the flows are valid.");
+
+  // ------------------------------------------------------------------ engine
+  py::class_<PyEngine>(m, "Engine",
+                       "Runs cases of loaded flows on a store.\n\n"
+                       "Engine(store='memory:', clock=None, group_commit=False): store is 'memory:' or "
+                       "'sqlite:PATH[?sync=normal]'; clock a ManualClock (None: the system clock).")
+      .def(py::init<const std::string&, py::object, bool, bool>(), py::arg("store") = "memory:", py::arg("clock") = py::none(),
+           py::arg("group_commit") = false, py::arg("keep_journal") = true)
+      .def_readonly("store", &PyEngine::location)
+      .def(
+          "load",
+          [](PyEngine& self, py::object paths) {
+            const auto p = paths_from_py(paths);
+            py::gil_scoped_release nogil;
+            self.e().load(std::span<const std::string>(p));
+          },
+          py::arg("paths"), "Loads flow files and folders; raises FlowError with every problem (nothing loaded then).")
+      .def_static("validate", validate_fn, py::arg("paths"), py::arg("strict") = false, "Same as escalon.validate().")
+      .def(
+          "flows",
+          [](PyEngine& self) {
+            std::vector<FlowInfo> out;
+            for (const auto& f : self.e().flows()) {
+              FlowInfo i{f->id, f->version, f->title, f->file, f->content_hash, {}};
+              for (const auto& s : f->steps) i.steps.push_back(s.name);
+              out.push_back(std::move(i));
+            }
+            return out;
+          },
+          "The loaded flow versions.")
+      .def(
+          "recover", [](PyEngine& self) { py::gil_scoped_release nogil; return self.e().recover(); },
+          "With a durable store: brings back every open case and fires what fell due while the "
+          "engine was down. Call after load(). Returns the number of cases recovered.")
+      .def(
+          "start",
+          [](PyEngine& self, const std::string& flow, py::object data, std::optional<std::string> id, std::optional<std::string> actor,
+             std::optional<std::string> channel, std::int64_t version) {
+            Map d = map_from_py(data, "data");
+            StartOptions o{.id = id.value_or(""), .actor = actor.value_or(""), .channel = channel.value_or(""), .version = version};
+            py::gil_scoped_release nogil;
+            return self.e().start(flow, std::move(d), std::move(o));
+          },
+          py::arg("flow"), py::arg("data") = py::none(), py::kw_only(), py::arg("id") = py::none(), py::arg("actor") = py::none(),
+          py::arg("channel") = py::none(), py::arg("version") = 0, "Starts a case; returns its id.")
+      .def(
+          "send",
+          [](PyEngine& self, const std::string& case_id, const std::string& event, py::object payload, std::optional<std::string> actor,
+             std::optional<std::string> channel) {
+            Map p = map_from_py(payload, "payload");
+            py::gil_scoped_release nogil;
+            self.e().send(case_id, event, std::move(p), options(actor, channel));
+          },
+          py::arg("case_id"), py::arg("event"), py::arg("payload") = py::none(), py::kw_only(), py::arg("actor") = py::none(),
+          py::arg("channel") = py::none(),
+          "Sends an event. Raises CaseError (unknown case), EventError (the case cannot take it now; "
+          "recorded as rejected) or DataError (payload does not fit the form).")
+      .def(
+          "update",
+          [](PyEngine& self, const std::string& case_id, py::object changes, std::optional<std::string> actor,
+             std::optional<std::string> channel) {
+            Map c = map_from_py(changes, "changes");
+            py::gil_scoped_release nogil;
+            self.e().update(case_id, std::move(c), options(actor, channel));
+          },
+          py::arg("case_id"), py::arg("changes"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(),
+          "Changes case data from outside; deadlines that read a changed field move.")
+      .def(
+          "cancel",
+          [](PyEngine& self, const std::string& case_id, const std::string& reason, std::optional<std::string> actor,
+             std::optional<std::string> channel) {
+            py::gil_scoped_release nogil;
+            self.e().cancel(case_id, reason, options(actor, channel));
+          },
+          py::arg("case_id"), py::arg("reason") = "", py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none())
+      .def(
+          "reschedule",
+          [](PyEngine& self, const std::string& case_id, py::object due, std::optional<std::string> actor,
+             std::optional<std::string> channel) {
+            const TimePoint t = to_time(due);
+            py::gil_scoped_release nogil;
+            self.e().reschedule(case_id, t, options(actor, channel));
+          },
+          py::arg("case_id"), py::arg("due"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(),
+          "Moves the due time of the current step's deadline.")
+      .def(
+          "retry",
+          [](PyEngine& self, const std::string& case_id, std::optional<std::string> actor, std::optional<std::string> channel) {
+            py::gil_scoped_release nogil;
+            self.e().retry(case_id, options(actor, channel));
+          },
+          py::arg("case_id"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(),
+          "For a case in an incident: runs the failed action again.")
+      .def(
+          "resolve",
+          [](PyEngine& self, const std::string& case_id, py::object data, std::optional<std::string> to_step,
+             std::optional<std::string> actor, std::optional<std::string> channel) {
+            Map d = map_from_py(data, "data");
+            py::gil_scoped_release nogil;
+            self.e().resolve(case_id, std::move(d), to_step.value_or(""), options(actor, channel));
+          },
+          py::arg("case_id"), py::arg("data") = py::none(), py::arg("to_step") = py::none(), py::kw_only(), py::arg("actor") = py::none(),
+          py::arg("channel") = py::none(), "For a case in an incident: moves it on as if the action had succeeded.")
+      .def(
+          "migrate",
+          [](PyEngine& self, const std::string& flow, std::int64_t to, std::int64_t from, std::map<std::string, std::string> steps,
+             std::vector<std::string> cases, std::optional<std::string> actor, std::optional<std::string> channel) {
+            Migration mig{.flow = flow, .from = from, .to = to, .steps = {steps.begin(), steps.end()}, .cases = std::move(cases)};
+            py::gil_scoped_release nogil;
+            return self.e().migrate(mig, options(actor, channel));
+          },
+          py::arg("flow"), py::arg("to") = 0, py::kw_only(), py::arg("from_version") = 0,
+          py::arg("steps") = std::map<std::string, std::string>{}, py::arg("cases") = std::vector<std::string>{},
+          py::arg("actor") = py::none(), py::arg("channel") = py::none(),
+          "Moves open cases to another loaded version (to=0: the newest); steps maps old step names "
+          "to new ones. All or nothing. Returns how many cases moved.")
+      .def(
+          "run_due", [](PyEngine& self) { py::gil_scoped_release nogil; return self.e().run_due(); },
+          "Fires every deadline, escalation and timer due up to the clock's now; returns how many fired.")
+      .def(
+          "next_due",
+          [](PyEngine& self) -> py::object {
+            std::optional<TimePoint> t;
+            {
+              py::gil_scoped_release nogil;
+              t = self.e().next_due();
+            }
+            return t ? to_py(*t) : py::none();
+          },
+          "When the next timer is due (None: nothing pending).")
+      .def(
+          "start_runner",
+          [](PyEngine& self, py::object max_sleep) {
+            const Duration d = max_sleep.is_none() ? Duration{std::chrono::seconds{1}} : to_duration(max_sleep);
+            py::gil_scoped_release nogil;
+            self.e().start_runner(d);
+          },
+          py::arg("max_sleep") = py::none(), "Fires deadlines on time from a background thread (handlers then run there).")
+      .def("stop_runner", [](PyEngine& self) { py::gil_scoped_release nogil; self.e().stop_runner(); })
+      .def(
+          "get", [](PyEngine& self, const std::string& id) { py::gil_scoped_release nogil; return self.e().get(id); }, py::arg("case_id"),
+          "A snapshot of one case; raises CaseError for an unknown id.")
+      .def(
+          "query",
+          [](PyEngine& self, std::optional<std::string> flow, std::optional<std::string> step, std::optional<std::string> role,
+             std::optional<std::string> assignee, std::optional<std::string> status, std::optional<bool> overdue, std::int32_t min_level,
+             std::size_t limit) {
+            Query q{.flow = flow.value_or(""), .step = step.value_or(""), .role = role.value_or(""), .assignee = assignee.value_or(""),
+                    .status = status_from(status), .overdue = overdue, .min_level = min_level, .limit = limit};
+            py::gil_scoped_release nogil;
+            return self.e().query(q);
+          },
+          py::kw_only(), py::arg("flow") = py::none(), py::arg("step") = py::none(), py::arg("role") = py::none(),
+          py::arg("assignee") = py::none(), py::arg("status") = "active", py::arg("overdue") = py::none(), py::arg("min_level") = 0,
+          py::arg("limit") = 0,
+          "A work queue: cases filtered by flow, step, role, assignee, status (None: any), overdue, "
+          "min_level; highest priority first, then longest waiting.")
+      .def(
+          "history",
+          [](PyEngine& self, const std::string& id) {
+            py::gil_scoped_release nogil;
+            auto h = self.e().history(id);
+            if (h.empty()) h = self.store->history(id);  // a closed case of an earlier run
+            return h;
+          },
+          py::arg("case_id"), "The case's journal records, in order.")
+      .def(
+          "journal_jsonl",
+          [](PyEngine& self, const std::string& id) {
+            py::gil_scoped_release nogil;
+            return self.e().journal_jsonl(id);
+          },
+          py::arg("case_id") = "", "The journal (or one case's) as JSON Lines.")
+      .def("case_count", [](PyEngine& self) { return self.e().case_count(); })
+      .def(
+          "report",
+          [](PyEngine& self, py::object at) {
+            std::optional<TimePoint> now;
+            if (!at.is_none()) now = to_time(at);
+            std::string json;
+            {
+              py::gil_scoped_release nogil;
+              json = report_json(make_report(*self.store, now));
+            }
+            return py::module_::import("json").attr("loads")(json);
+          },
+          py::arg("at") = py::none(),
+          "The supervisor's KPIs from the journal, as a dict: cases, first-contact resolution, "
+          "deadlines met, escalations per level, SLAs, time per step, backlog per assignee.")
+      .def(
+          "report_text",
+          [](PyEngine& self, py::object at) {
+            std::optional<TimePoint> now;
+            if (!at.is_none()) now = to_time(at);
+            py::gil_scoped_release nogil;
+            return report_text(make_report(*self.store, now));
+          },
+          py::arg("at") = py::none(), "The same report as a text table.")
+      .def(
+          "on_action",
+          [](PyEngine& self, const std::string& name, py::object fn) {
+            auto held = hold(fn);
+            self.e().on_action(name, [held](ActionContext& a) {
+              std::string failure;
+              {
+                py::gil_scoped_acquire gil;
+                try {
+                  py::object result = (*held)(py::cast(&a, py::return_value_policy::reference));
+                  if (py::isinstance<py::dict>(result))
+                    for (auto [k, v] : py::reinterpret_borrow<py::dict>(result)) {
+                      const auto key = py::str(k).cast<std::string>();
+                      a.set(key, from_py(v, key));
+                    }
+                } catch (py::error_already_set& e) {
+                  failure = describe(e);
+                }
+              }
+              if (!failure.empty()) throw std::runtime_error(failure);
+            });
+          },
+          py::arg("name"), py::arg("handler"),
+          "Registers handler(ctx) for `call: name`. It may ctx.set() results or return a dict of "
+          "them; raising an exception fails the attempt (retry, then incident; the message is kept).")
+      .def(
+          "action",
+          [](py::object self, const std::string& name) {
+            return py::cpp_function([self, name](py::object fn) {
+              self.attr("on_action")(name, fn);
+              return fn;
+            });
+          },
+          py::arg("name"), "Decorator form of on_action: @engine.action('erp.order_parts').")
+      .def(
+          "on_notify",
+          [](PyEngine& self, py::object fn) {
+            auto held = hold(fn);
+            self.e().on_notify([held](const Notification& n) {
+              py::gil_scoped_acquire gil;
+              try {
+                (*held)(n);
+              } catch (py::error_already_set& e) {
+                e.discard_as_unraisable("escalon notification listener");
+              }
+            });
+            return fn;
+          },
+          py::arg("listener"),
+          "Adds a notification listener (usable as a decorator: @engine.on_notify). Its exceptions "
+          "are reported through sys.unraisablehook; they do not undo the engine's work.");
+
+  m.attr("__version__") = "0.1.0";
+}
