@@ -21,4 +21,10 @@ out=$("$tmp/consumer/consumer" "$src/flows")
 echo "$out"
 [[ "$out" == *"technician-visit v1: 6 steps"* ]]
 "$tmp/prefix/bin/escalon" validate "$src/flows" 2>/dev/null
+# The Python module and its stubs land in the prefix's site-packages, importable from there.
+if module=$(find "$tmp/prefix" -name 'escalon*.so' | head -1) && [ -n "$module" ]; then
+  site=$(dirname "$module")
+  test -f "$site/escalon.pyi"
+  PYTHONPATH="$site" /usr/bin/python3 -c "import escalon, sys; assert escalon.validate(sys.argv[1]) == []; print('python module:', escalon.__file__)" "$src/flows"
+fi
 echo "1 passed, 0 failed"
