@@ -584,21 +584,24 @@ struct Engine::Impl {
   }
 
   void start_slas(Case& c, TimePoint at) {
-    for (std::size_t i = 0; i < c.flow().slas.size(); ++i) {
-      const Sla& sla = c.flow().slas[i];
-      ClockState& k = c.clocks[i];
-      k.kind = ClockKind::sla;
-      k.index = static_cast<std::int32_t>(i);
-      k.cal = c.rt->calendar(sla.calendar);
-      k.business = sla.within.is_business() && k.cal;
-      k.total = sla.within.basis == TimeBasis::business_days && k.cal
-                    ? k.cal->business_time_between(at, k.cal->add_business_days(at, sla.within.days))
-                    : sla.within.length;
-      k.started = k.since = at;
-      k.rungs.resize(sla.escalate.size());
-      k.active = true;
-      k.running = false;  // the start step decides (pause_in, role)
-    }
+    for (std::size_t i = 0; i < c.flow().slas.size(); ++i) start_sla(c, i, at);
+  }
+
+  // Sets up SLA `i` counting from `at`; not running yet: the current step decides (pause_in, role).
+  static void start_sla(Case& c, std::size_t i, TimePoint at) {
+    const Sla& sla = c.flow().slas[i];
+    ClockState& k = c.clocks[i];
+    k.kind = ClockKind::sla;
+    k.index = static_cast<std::int32_t>(i);
+    k.cal = c.rt->calendar(sla.calendar);
+    k.business = sla.within.is_business() && k.cal;
+    k.total = sla.within.basis == TimeBasis::business_days && k.cal
+                  ? k.cal->business_time_between(at, k.cal->add_business_days(at, sla.within.days))
+                  : sla.within.length;
+    k.started = k.since = at;
+    k.rungs.resize(sla.escalate.size());
+    k.active = true;
+    k.running = false;
   }
 
   // Pauses, resumes or stops each SLA for the step just entered.
@@ -1558,16 +1561,7 @@ struct Engine::Impl {
         k.rungs.resize(sla.escalate.size());
         continue;
       }
-      k.kind = ClockKind::sla;
-      k.index = static_cast<std::int32_t>(j);
-      k.cal = c.rt->calendar(sla.calendar);
-      k.business = sla.within.is_business() && k.cal;
-      k.total = sla.within.basis == TimeBasis::business_days && k.cal
-                    ? k.cal->business_time_between(now, k.cal->add_business_days(now, sla.within.days))
-                    : sla.within.length;
-      k.started = k.since = now;
-      k.rungs.resize(sla.escalate.size());
-      k.active = true;
+      start_sla(c, j, now);
     }
     if (!stay) {
       c.step = -1;
