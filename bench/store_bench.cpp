@@ -39,13 +39,19 @@ void remove_db(const std::string& p) {
   for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(p + ext);
 }
 
-// The baseline: what SQLite itself does per durable transaction with one ~300-byte row.
-double raw_rate(const std::string& path, int n, const std::string& sync) {
+// A fresh SQLite file with the store's journal settings (WAL, the given synchronous mode).
+sqlite3* open_raw(const std::string& path, const std::string& sync) {
   remove_db(path);
   sqlite3* db = nullptr;
   sqlite3_open(path.c_str(), &db);
   sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
   sqlite3_exec(db, (std::string("PRAGMA synchronous=") + (sync == "normal" ? "NORMAL" : "FULL")).c_str(), nullptr, nullptr, nullptr);
+  return db;
+}
+
+// The baseline: what SQLite itself does per durable transaction with one ~300-byte row.
+double raw_rate(const std::string& path, int n, const std::string& sync) {
+  sqlite3* db = open_raw(path, sync);
   sqlite3_exec(db, "CREATE TABLE t(seq INTEGER PRIMARY KEY, case_id TEXT, json TEXT)", nullptr, nullptr, nullptr);
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db, "INSERT INTO t(seq, case_id, json) VALUES(?, 'durable-1', ?)", -1, &st, nullptr);
@@ -70,11 +76,7 @@ double raw_rate(const std::string& path, int n, const std::string& sync) {
 // the case row, same schema and indexes). The gap to this one is the engine's own cost; the
 // gap between the two baselines is what the durable case model costs in pages per commit.
 double raw_same_rows_rate(const std::string& path, int n, const std::string& sync) {
-  remove_db(path);
-  sqlite3* db = nullptr;
-  sqlite3_open(path.c_str(), &db);
-  sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
-  sqlite3_exec(db, (std::string("PRAGMA synchronous=") + (sync == "normal" ? "NORMAL" : "FULL")).c_str(), nullptr, nullptr, nullptr);
+  sqlite3* db = open_raw(path, sync);
   sqlite3_exec(db,
                "CREATE TABLE records(seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL, at INTEGER NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL);"
                "CREATE INDEX records_case ON records(case_id, seq);"
