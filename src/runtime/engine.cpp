@@ -176,7 +176,6 @@ struct Engine::Impl {
     std::uint64_t enqueued = 0;
     bool committing = false;  // a transaction is being written (by a caller, without the lock)
     std::uint64_t committed = 0;
-    std::uint64_t transactions = 0;
     std::string failure;
     bool conflict = false;
   } group;
@@ -1766,7 +1765,6 @@ struct Engine::Impl {
       group.committing = false;
       if (failure.empty()) {
         group.committed = upto;
-        ++group.transactions;
       } else {
         group.failure = failure;
         group.conflict = conflict;
