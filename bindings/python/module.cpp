@@ -202,8 +202,8 @@ PYBIND11_MODULE(escalon, m) {
   conflict_error.doc() = "Another writer changed the case since this engine read it.";
 
   py::register_exception_translator([](std::exception_ptr p) {
-    // Sets the exception with where the problem is, when there is a place.
-    const auto raise = [](const py::object& type, const Error& e) {
+    // An instance of `type` carrying the message and, when there is a place, where it is.
+    const auto instance = [](const py::object& type, const Error& e) {
       py::object inst = type(py::str(e.what()));
       inst.attr("message") = e.message();
       inst.attr("file") = e.where().known() ? py::object(py::str(e.where().file)) : py::none();
@@ -211,10 +211,11 @@ PYBIND11_MODULE(escalon, m) {
       inst.attr("column") = e.where().known() ? py::object(py::int_(e.where().column)) : py::none();
       return inst;
     };
+    const auto raise = [&instance](const py::object& type, const Error& e) { PyErr_SetObject(type.ptr(), instance(type, e).ptr()); };
     try {
       if (p) std::rethrow_exception(p);
     } catch (const FlowError& e) {
-      py::object inst = raise(flow_error, e);
+      py::object inst = instance(flow_error, e);
       py::list diags;
       for (const auto& d : e.diagnostics()) diags.append(py::cast(d));
       inst.attr("diagnostics") = diags;
@@ -227,21 +228,21 @@ PYBIND11_MODULE(escalon, m) {
         }
       PyErr_SetObject(flow_error.ptr(), inst.ptr());
     } catch (const ConflictError& e) {
-      PyErr_SetObject(conflict_error.ptr(), raise(conflict_error, e).ptr());
+      raise(conflict_error, e);
     } catch (const StoreError& e) {
-      PyErr_SetObject(store_error.ptr(), raise(store_error, e).ptr());
+      raise(store_error, e);
     } catch (const ExprError& e) {
-      PyErr_SetObject(expr_error.ptr(), raise(expr_error, e).ptr());
+      raise(expr_error, e);
     } catch (const DataError& e) {
-      PyErr_SetObject(data_error.ptr(), raise(data_error, e).ptr());
+      raise(data_error, e);
     } catch (const EvalError& e) {
-      PyErr_SetObject(eval_error.ptr(), raise(eval_error, e).ptr());
+      raise(eval_error, e);
     } catch (const CaseError& e) {
-      PyErr_SetObject(case_error.ptr(), raise(case_error, e).ptr());
+      raise(case_error, e);
     } catch (const EventError& e) {
-      PyErr_SetObject(event_error.ptr(), raise(event_error, e).ptr());
+      raise(event_error, e);
     } catch (const Error& e) {
-      PyErr_SetObject(error.ptr(), raise(error, e).ptr());
+      raise(error, e);
     }
   });
 
