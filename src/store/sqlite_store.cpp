@@ -160,6 +160,13 @@ class SqliteStore final : public Store {
         s.bind(4, f.file);
         s.bind(5, f.source);
         step(s, "write a flow version");
+        if (sqlite3_changes(db_) == 0) {  // already stored: only the same content may be
+          Statement q(db_, "SELECT hash FROM flows WHERE id = ? AND version = ?", path_);
+          q.bind(1, f.id);
+          q.bind(2, f.version);
+          if (step_row(q, "read a flow version") && text_of(q.get(), 0) != f.hash)
+            throw ConflictError(fmt::format("{}: flow '{}' version {} is already stored with other content", path_, f.id, f.version));
+        }
       }
       for (const auto& [k, v] : b.meta) {
         const Statement& s = *upsert_meta_;

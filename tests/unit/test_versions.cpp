@@ -399,3 +399,20 @@ TEST_CASE("group commit: a failed transaction fails every caller in it and stops
   CHECK_THROWS_WITH(engine.update(id, {{"score", 1}}), Catch::Contains("the store failed earlier"));
   CHECK(inner.record_count() == stored);
 }
+
+TEST_CASE("stores themselves refuse a flow version stored again with other content", "[store][versions]") {
+  TempDir tmp;
+  for (const std::string& location : {std::string("memory:"), "sqlite:" + tmp.path("flows.db")}) {
+    INFO(location);
+    auto store = open_store(location);
+    const StoredFlow v1{"repair", 1, "aaaa", "repair.yaml", repair_v1};
+    store->commit({.flows = std::span(&v1, 1)});
+    store->commit({.flows = std::span(&v1, 1)});  // the same content again is fine
+    StoredFlow changed = v1;
+    changed.hash = "bbbb";
+    CHECK_THROWS_AS(store->commit({.flows = std::span<const StoredFlow>(&changed, 1)}), ConflictError);
+    const auto kept = store->flows();
+    REQUIRE(kept.size() == 1);
+    CHECK(kept[0].hash == "aaaa");
+  }
+}
