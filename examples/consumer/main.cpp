@@ -1,6 +1,6 @@
 // The smallest host: load and check flows, print what was loaded.
 //
-//   flows/ --load_flows--> [technician-visit v1: 6 steps]
+//   flows/ --load_flows--> [technician-visit v1: 9 steps]
 #include <escalon/escalon.hpp>
 
 #include <iostream>

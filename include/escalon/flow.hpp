@@ -183,6 +183,8 @@ struct Step {
   std::int32_t next_index = -1;
   // end
   std::string outcome;
+  /// The case ends as failed: a parent's sub-flow step takes its `on_failure` path.
+  bool fail = false;
   SourceLocation where;
 };
 

@@ -304,6 +304,29 @@ void Loader::load_source(const Source* src) {
 }
 
 void Loader::finish() {
+  // A flow given alone still finds its sub-flows: `<id>.yaml` next to the file that names it is
+  // read too (and its own sub-flows, in turn), so `validate flows/technician-visit.yaml` works.
+  for (bool added = true; added;) {
+    added = false;
+    std::set<std::string> ids;
+    for (const auto& f : flows_) ids.insert(f->id);
+    std::vector<std::string> wanted;
+    for (const auto& pending : pending_)
+      for (const auto& p : pending) {
+        if (!p.flow_node.IsScalar() || ids.count(p.flow_node.Scalar())) continue;
+        const auto dir = fs::path(p.src->file).parent_path();
+        for (const char* ext : {".yaml", ".yml"}) {
+          const auto file = (dir / (p.flow_node.Scalar() + ext)).lexically_normal().string();
+          std::error_code ec;
+          if (!by_path_.count(file) && fs::is_regular_file(file, ec)) wanted.push_back(file);
+        }
+      }
+    for (const auto& file : wanted)
+      if (!by_path_.count(file)) {
+        add_path(file);
+        added = true;
+      }
+  }
   resolve_subflows();
   for (std::size_t i = 0; i < flows_.size(); ++i) {
     auto& f = flows_[i];
@@ -355,7 +378,9 @@ void Loader::resolve_subflows() {
         std::string hint = did_you_mean(child_id, ids);
         rep_.error(location(*p.src, p.flow_node),
                    fmt::format("sub-flow '{}' is not loaded{}", child_id,
-                               hint.empty() ? "; load its file together with this one" : hint));
+                               hint.empty() ? fmt::format("; load its file together with this one (or put it next to this "
+                                                           "file as {}.yaml)", child_id)
+                                            : hint));
         continue;
       }
       if (child == p.flow) {
@@ -1193,7 +1218,7 @@ void FlowBuilder::step(Step& s, const YAML::Node& n) {
   MapReader m(rep_, src_, n, fmt::format("step '{}'", s.name),
               {"title", "description", "kind", "role", "assign", "guide", "form", "on", "deadline", "on_enter", "on_exit",
                "call", "with", "retry", "on_error", "decide", "rule", "wait", "subflow", "parallel", "join", "next", "end",
-               "outcome"});
+               "outcome", "fail"});
   if (!m.ok()) return;
   // The kind follows from its marker key; `kind:` may say it explicitly.
   static const std::vector<std::pair<std::string, StepKind>> markers = {
@@ -1239,6 +1264,7 @@ void FlowBuilder::step(Step& s, const YAML::Node& n) {
       {"rule", {StepKind::decision}},
       {"next", {StepKind::action, StepKind::wait, StepKind::subflow, StepKind::join}},
       {"outcome", {StepKind::end}},
+      {"fail", {StepKind::end}},
       {"on_exit", {StepKind::task, StepKind::action, StepKind::wait, StepKind::subflow, StepKind::join}},
   };
   for (const auto& [k, v] : m.entries()) {
@@ -1439,6 +1465,7 @@ void FlowBuilder::step(Step& s, const YAML::Node& n) {
         if (!s.outcome.empty() && !is_kebab_id(s.outcome))
           rep_.error(loc(*o), fmt::format("outcome '{}' must be lowercase letters, digits and '-'", s.outcome));
       }
+      if (auto f = m.get("fail")) s.fail = read_bool(rep_, src_, *f, "`fail`").value_or(false);
       break;
     }
   }

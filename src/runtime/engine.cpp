@@ -1123,7 +1123,10 @@ struct Engine::Impl {
     Record r = make(c, RecordType::completed, at);
     r.target = c.outcome;
     commit(&c, std::move(r));
-    tell_parent(c, at, {});
+    tell_parent(c, at,
+                c.current().fail ? fmt::format("sub-flow case '{}' ended failed at step '{}'{}{}", c.id, c.current().name,
+                                               c.outcome.empty() ? "" : ", outcome ", c.outcome)
+                                 : std::string());
   }
 
   void run_hooks(Case& c, const std::vector<Hook>& hooks, TimePoint at, const char* when) {

@@ -71,7 +71,7 @@ check "eval wrong data type for flow" 1 "priority: \"hgh\" is not one of normal,
 check "eval runtime error" 1 "division by zero" -- "$bin" eval --data '{"n":0}' '1 / n'
 
 check "run scenario" 0 '"case":"c1","type":"completed","step":"closed"' -- "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml
-check "run summary" 0 "c2: technician-visit v1, completed at closed" -- "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml
+check "run summary" 0 "c2: technician-visit v1, completed at closed-no-reply" -- "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml
 check "run refused event" 0 "refused: examples/scenarios/technician-visit.yaml:24:5: step 'waiting-customer' of case 'c2' does not handle event 'booked'" \
   -- "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml
 a=$("$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml 2>/dev/null | md5sum)
@@ -101,9 +101,9 @@ check "run --db on a text file" 1 "is not an SQLite file" -- "$bin" run flows/ -
 # ended, 5 in time (c1 missed order-parts, c2 missed schedule); level 1 fired 3 times (c2
 # schedule, c1 order-parts, c1 SLA), level 2 once; intake took 5 and 10 minutes.
 check "report deadlines" 0 "Deadlines: 7 ended, 5 met (71%)" -- "$bin" report --db "$tmp/cases.db"
-check "report escalations" 0 "Escalations: level 1: 3, level 2: 1 (repeats: 0)" -- "$bin" report --db "$tmp/cases.db"
+check "report escalations" 0 "Escalations: level 1: 4, level 2: 1 (repeats: 0)" -- "$bin" report --db "$tmp/cases.db"
 check "report fcr" 0 "First-contact resolution: 0 of 2 completed cases (0%)" -- "$bin" report --db "$tmp/cases.db"
-check "report csv" 0 "escalations,level 1,3" -- "$bin" report --db "$tmp/cases.db" --csv
+check "report csv" 0 "escalations,level 1,4" -- "$bin" report --db "$tmp/cases.db" --csv
 if "$bin" report --db "$tmp/cases.db" --json | /usr/bin/python3 -c '
 import json, sys
 d = json.load(sys.stdin)

@@ -19,7 +19,7 @@ cmake -S "$src/examples/consumer" -B "$tmp/consumer" -G Ninja -DCMAKE_PREFIX_PAT
 cmake --build "$tmp/consumer" >/dev/null
 out=$("$tmp/consumer/consumer" "$src/flows")
 echo "$out"
-[[ "$out" == *"technician-visit v1: 6 steps"* ]]
+[[ "$out" == *"technician-visit v1: 9 steps"* ]]
 "$tmp/prefix/bin/escalon" validate "$src/flows" 2>/dev/null
 # The Python module and its stubs land in the prefix's site-packages, importable from there.
 if module=$(find "$tmp/prefix" -name 'escalon*.so' | head -1) && [ -n "$module" ]; then

@@ -745,7 +745,7 @@ TEST_CASE("scenarios run in time order and report refused events", "[runtime][sc
   const auto r = run_scenario(sc, flows);
   REQUIRE(r.cases.size() == 2);
   CHECK(r.cases[0].status == "completed");
-  CHECK(r.cases[1].step == "closed");
+  CHECK(r.cases[1].step == "closed-no-reply");  // 3 days without the customer's reply
   REQUIRE(r.refused.size() == 1);
   CHECK(r.refused[0].find("does not handle event 'booked'") != std::string::npos);
   for (std::size_t i = 0; i < r.journal.size(); ++i) CHECK(r.journal[i].seq == i + 1);
