@@ -252,22 +252,45 @@ struct Engine::Impl {
       rt->sla_pause.push_back(std::move(pause));
       rt->sla_stop.push_back(std::move(stop));
     }
+    // Building `case.*` for every evaluation costs a map; only flows that read it pay for it.
+    // Every expression of the flow is scanned: one missed place would read null silently.
     auto scan = [&](const Expression& e) {
       rt->uses_case = rt->uses_case || e.text().find("case") != std::string::npos;
+    };
+    auto scan_all = [&](const std::vector<Assignment>& v) {
+      for (const auto& a : v) scan(a.value);
+    };
+    auto scan_ladder = [&](const std::vector<Escalation>& ladder) {
+      for (const auto& e : ladder) scan_all(e.set);
     };
     for (const auto& s : f->steps) {
       scan(s.assign);
       for (const auto& t : s.on) {
         scan(t.when);
-        for (const auto& a : t.set) scan(a.value);
+        scan_all(t.set);
       }
       for (const auto& t : s.branches) {
         scan(t.when);
-        for (const auto& a : t.set) scan(a.value);
+        scan_all(t.set);
       }
-      for (const auto& a : s.with) scan(a.value);
-      if (s.deadline) scan(s.deadline->at);
+      scan_all(s.with);
+      scan_all(s.input);
+      scan_all(s.output);
+      for (const auto* hooks : {&s.on_enter, &s.on_exit})
+        for (const auto& h : *hooks) scan_all(h.with);
+      if (s.deadline) {
+        scan(s.deadline->at);
+        scan_ladder(s.deadline->escalate);
+      }
       scan(s.wait_until);
+    }
+    for (const auto& sla : f->slas) scan_ladder(sla.escalate);
+    for (const auto& table : f->rules) {
+      for (const auto& col : table.inputs) scan(col.input);
+      for (const auto& row : table.rows) {
+        for (const auto& e : row.tests) scan(e);
+        for (const auto& e : row.outputs) scan(e);
+      }
     }
     flows.push_back(std::move(rt));
     if (options.store) {
@@ -566,6 +589,8 @@ struct Engine::Impl {
       k.rungs.resize(s.deadline->escalate.size());
     }
     k.business = false;
+    // The due time is absolute, but `after: 1 business day` levels still count on the calendar.
+    k.cal = c.rt->calendar(s.deadline->calendar);
     k.since = k.started;
     k.consumed = Duration{0};
     k.total = std::max(Duration{0}, due - k.started);
@@ -962,6 +987,10 @@ struct Engine::Impl {
     try {
       Ctx x;
       fill(x, child, j.at, nullptr);
+      if (!x.ctx.case_info) {  // the parent's `output:` may read the child's case.* even if the child's flow never does
+        x.info = case_info(child);
+        x.ctx.case_info = &x.info;
+      }
       std::vector<Change> changes;
       for (const auto& a : s.output) {
         const DataField* f = parent.flow().find_field(a.field);
@@ -2120,8 +2149,15 @@ std::size_t Engine::update_calendar(const CalendarSpec& spec) {
           ClockState& k = c.clocks[i];
           if (!k.active || k.cal != old_cal || k.kind == ClockKind::timer) continue;
           ReschedulePolicy policy = ReschedulePolicy::carry;
-          if (k.kind == ClockKind::deadline)
-            policy = c.flow().steps[static_cast<std::size_t>(k.index)].deadline->on_change;
+          if (k.kind == ClockKind::deadline) {
+            const Deadline& dl = *c.flow().steps[static_cast<std::size_t>(k.index)].deadline;
+            if (!dl.within) {  // an `at:` due time is absolute: only its `after:` levels move
+              k.cal = new_cal;
+              m.schedule(c, i);
+              continue;
+            }
+            policy = dl.on_change;
+          }
           const TimePoint old_due = k.running ? m.due_instant(k) : TimePoint{};
           switch (policy) {
             case ReschedulePolicy::keep:
