@@ -12,6 +12,7 @@
 #include "escalon/loader.hpp"
 #include "escalon/report.hpp"
 #include "escalon/scenario.hpp"
+#include "escalon/simulate.hpp"
 #include "escalon/store.hpp"
 #include "escalon/time.hpp"
 #include "escalon/value.hpp"

@@ -25,6 +25,9 @@ struct CaseTrack {
   std::optional<TimePoint> due;  // the running step deadline
 };
 
+// Time per step for people: whole seconds (the JSON and CSV forms keep milliseconds).
+std::string seconds(Duration d) { return format_duration(std::chrono::round<std::chrono::seconds>(d)); }
+
 double pct(std::size_t part, std::size_t whole) { return whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0; }
 
 Duration nearest_rank(std::vector<Duration>& v, double q) {
@@ -137,8 +140,7 @@ std::string report_text(const Report& r) {
   if (!r.steps.empty()) {
     out += fmt::format("Time per step:{:<27} {:>6} {:>10} {:>10} {:>10}\n", "", "visits", "mean", "p50", "p90");
     for (const auto& [k, s] : r.steps)
-      out += fmt::format("  {:<38} {:>6} {:>10} {:>10} {:>10}\n", k, s.visits, format_duration(s.mean), format_duration(s.p50),
-                         format_duration(s.p90));
+      out += fmt::format("  {:<38} {:>6} {:>10} {:>10} {:>10}\n", k, s.visits, seconds(s.mean), seconds(s.p50), seconds(s.p90));
   }
   if (!r.queues.empty()) {
     out += fmt::format("Work queues (open cases):{:<14} {:>8} {:>8}\n", "", "backlog", "overdue");

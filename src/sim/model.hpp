@@ -1,0 +1,105 @@
+#pragma once
+// The workload model as read from YAML (src/loader/sim_model.cpp) and run by src/sim/simulate.cpp.
+// Every item keeps its place in the model file, because whether a step, event or field exists
+// is only known once simulate() has the flows.
+
+#include <array>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "escalon/error.hpp"
+#include "escalon/simulate.hpp"
+#include "escalon/value.hpp"
+
+namespace escalon::detail {
+
+// How long something takes.
+struct Dist {
+  enum class Kind : std::uint8_t { fixed, exponential, lognormal, uniform };
+  Kind kind = Kind::fixed;
+  Duration mean{0};   // fixed: the value; exponential/lognormal: the mean; uniform: the low end
+  Duration sd{0};     // lognormal: standard deviation; uniform: the high end
+};
+
+// Where a value of event or start data comes from.
+struct Gen {
+  enum class Kind : std::uint8_t { literal, choose, bernoulli, after, sequence, expr, uniform, list };
+  Kind kind = Kind::literal;
+  Value literal;
+  std::vector<std::pair<Value, double>> choices;  // choose: value, weight
+  double p = 0;                                   // bernoulli
+  Duration low{0}, high{0};                       // after: now + uniform [low, high]
+  std::string text;                               // sequence prefix, or expression text
+  double lo = 0, hi = 0;                          // uniform numbers
+  bool integer = false;                           // uniform: ints
+  std::vector<Gen> items;                         // list: the item generator (items[0])
+  std::int64_t count = 1;                         // list: how many
+  SourceLocation where;
+};
+
+struct GenMap {
+  std::vector<std::pair<std::string, Gen>> fields;  // in model order: generation is deterministic
+  SourceLocation where;
+};
+
+struct SimEvent {
+  std::string event;
+  double p = 1;
+  GenMap data;
+  SourceLocation where;
+};
+
+struct SimStep {
+  std::string flow, step;                 // from the key "flow/step"
+  std::optional<Dist> work;               // staff of the step's role work this long
+  std::optional<Dist> delay;              // or: the outside world answers after this long
+  std::vector<SimEvent> events;
+  SourceLocation where;
+};
+
+struct SimArrival {
+  std::string flow;
+  double per_day = 0;                     // on a weekday of weight 1
+  std::array<double, 24> by_hour{};       // relative weights, local time
+  std::array<double, 7> by_weekday{};     // Monday first
+  GenMap data;
+  Gen channel;                            // literal "" when not given
+  SourceLocation where;
+};
+
+struct SimStaff {
+  std::string role;
+  std::int32_t agents = 1;
+  std::int32_t capacity = 1;
+  std::string calendar;                   // empty: always on duty
+  SourceLocation where;
+};
+
+struct SimAction {
+  std::string name;
+  double fail = 0;
+  GenMap set;
+  SourceLocation where;
+};
+
+struct SimModelData {
+  std::string file;
+  std::string name;
+  std::string timezone = "UTC";
+  TimePoint start{};
+  std::vector<SimArrival> arrivals;
+  std::vector<SimStaff> staff;
+  std::vector<SimStep> steps;
+  std::vector<SimAction> actions;
+};
+
+}  // namespace escalon::detail
+
+namespace escalon {
+struct SimAccess {
+  static const detail::SimModelData& data(const SimModel& m) { return *m.data_; }
+  static SimModel make(std::shared_ptr<const detail::SimModelData> d) { return SimModel(std::move(d)); }
+};
+}  // namespace escalon

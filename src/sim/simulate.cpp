@@ -1,0 +1,704 @@
+// The simulator: a discrete-event loop around the real engine. It owns three kinds of future
+// happenings (arrivals, work or answers that finish, staff coming on duty) and asks the engine
+// for its own (deadlines, escalations, waits, retries); whichever is earliest runs next, on a
+// manual clock. What the cases do is learnt from the journal: an `entered` record puts the case
+// into its role's queue or starts the outside world's delay.
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <deque>
+#include <numbers>
+#include <queue>
+#include <random>
+#include <set>
+#include <unordered_map>
+
+#include "escalon/calendar.hpp"
+#include "escalon/engine.hpp"
+#include "escalon/expr.hpp"
+#include "escalon/report.hpp"
+#include "escalon/store.hpp"
+#include "model/suggest.hpp"
+#include "sim/model.hpp"
+
+#include <date/tz.h>
+
+namespace escalon {
+namespace {
+
+using detail::Dist;
+using detail::Gen;
+using detail::GenMap;
+
+// std::mt19937_64 is specified exactly by the standard; the transforms below are ours, so a
+// seed gives the same run with any standard library.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : g_(seed) {}
+  double uniform() { return static_cast<double>(g_() >> 11) * 0x1.0p-53; }            // [0, 1)
+  double open() { return (static_cast<double>(g_() >> 11) + 0.5) * 0x1.0p-53; }       // (0, 1)
+  double exponential(double mean) { return -mean * std::log(open()); }
+  double normal() { return std::sqrt(-2.0 * std::log(open())) * std::cos(2.0 * std::numbers::pi * uniform()); }
+
+ private:
+  std::mt19937_64 g_;
+};
+
+Duration draw(const Dist& d, Rng& rng) {
+  const auto ms = [](double x) { return Duration{static_cast<std::int64_t>(std::llround(std::max(0.0, x)))}; };
+  const double mean = static_cast<double>(d.mean.count());
+  switch (d.kind) {
+    case Dist::Kind::fixed: return d.mean;
+    case Dist::Kind::exponential: return ms(rng.exponential(mean));
+    case Dist::Kind::lognormal: {
+      // Parameters of the underlying normal from the mean and sd of the duration itself.
+      const double sd = static_cast<double>(d.sd.count());
+      const double s2 = std::log1p((sd * sd) / (mean * mean));
+      return ms(std::exp(std::log(mean) - s2 / 2 + std::sqrt(s2) * rng.normal()));
+    }
+    case Dist::Kind::uniform: return ms(mean + rng.uniform() * static_cast<double>((d.sd - d.mean).count()));
+  }
+  return d.mean;
+}
+
+struct Checked {
+  std::vector<Diagnostic> diags;
+  void error(SourceLocation where, std::string message) {
+    Diagnostic d;
+    d.where = std::move(where);
+    d.severity = Severity::error;
+    d.message = std::move(message);
+    diags.push_back(std::move(d));
+  }
+};
+
+enum class Kind : std::uint8_t { arrival, work_done, answer, wake, sample };
+
+struct Happening {
+  TimePoint at{};
+  std::uint64_t order = 0;  // ties: in the order they were planned
+  Kind kind = Kind::arrival;
+  std::size_t index = 0;    // arrival or role index
+  std::string case_id;
+  std::uint64_t visit = 0;
+  const detail::SimStep* step = nullptr;
+  std::int32_t agent = -1;
+  friend bool operator>(const Happening& a, const Happening& b) { return std::tie(a.at, a.order) > std::tie(b.at, b.order); }
+};
+
+struct Waiting {
+  std::string case_id;
+  std::uint64_t visit = 0;
+  TimePoint since{};
+  const detail::SimStep* step = nullptr;
+};
+
+struct Role {
+  const detail::SimStaff* staff = nullptr;
+  std::unique_ptr<Calendar> calendar;  // null: always on duty
+  std::deque<Waiting> queue;
+  std::vector<std::int32_t> load;      // cases each agent works on now
+  std::int32_t busy = 0;
+  std::optional<TimePoint> wake;       // a wake-up is planned at this time
+  Duration busy_area{0};               // sum over time of busy slots
+  TimePoint last_change{};
+  SimRoleStats stats;
+};
+
+struct Tracked {
+  std::string flow;
+  std::string step;
+  std::uint64_t visit = 0;  // seq of the `entered` record of the current step
+  TimePoint entered{};
+};
+
+class Simulator {
+ public:
+  Simulator(std::span<const FlowPtr> flows, const detail::SimModelData& model, const SimOptions& options)
+      : model_(model), options_(options), rng_(options.seed), clock_(options.start.value_or(model.start)) {
+    for (const auto& f : flows)
+      if (!latest_.count(f->id) || latest_[f->id]->version < f->version) latest_[f->id] = f.get();
+    check(flows);
+    if (options.store) {
+      store_ = options.store;
+      if (store_->last_seq() != 0)
+        throw StoreError(fmt::format("the store already holds {} records; a simulation writes into an empty store "
+                                     "(remove the file, or name another one)",
+                                     store_->last_seq()));
+    } else {
+      owned_store_ = std::make_unique<MemoryStore>();
+      store_ = owned_store_.get();
+    }
+    engine_ = std::make_unique<Engine>(EngineOptions{
+        .clock = &clock_, .keep_journal = false, .journal_sink = [this](const Record& r) { on_record(r); }, .store = store_});
+    engine_->add_flows(flows);
+    for (const auto& a : model_.actions)
+      engine_->on_action(a.name, [this, &a](ActionContext& ctx) { act(a, ctx); });
+  }
+
+  SimResult run() {
+    const TimePoint from = clock_.now();
+    const TimePoint to = from + std::chrono::days{options_.days};
+    result_.from = from;
+    result_.to = to;
+    result_.seed = options_.seed;
+    for (auto& r : roles_) r.last_change = from;
+    for (std::size_t i = 0; i < model_.arrivals.size(); ++i) plan_arrival(i, from);
+    plan({from, 0, Kind::sample});
+    while (true) {
+      const auto due = engine_->next_due();
+      const TimePoint next_sim = agenda_.empty() ? TimePoint::max() : agenda_.top().at;
+      const TimePoint next = std::min(due.value_or(TimePoint::max()), next_sim);
+      if (next > to) break;
+      clock_.set(std::max(next, clock_.now()));
+      if (due && *due <= next_sim) {
+        engine_->run_due();
+        take_entries();
+        continue;
+      }
+      Happening h = agenda_.top();
+      agenda_.pop();
+      handle(h);
+      take_entries();
+    }
+    clock_.set(to);
+    engine_->run_due();
+    take_entries();
+    finish(from, to);
+    if (options_.progress) options_.progress(1.0);
+    return std::move(result_);
+  }
+
+ private:
+  const detail::SimModelData& model_;
+  const SimOptions& options_;
+  Rng rng_;
+  ManualClock clock_;
+  std::map<std::string, const Flow*> latest_;
+  std::unique_ptr<Store> owned_store_;
+  Store* store_ = nullptr;
+  std::unique_ptr<Engine> engine_;
+  std::priority_queue<Happening, std::vector<Happening>, std::greater<>> agenda_;
+  std::uint64_t order_ = 0;
+  std::vector<Role> roles_;
+  std::map<std::string, std::size_t> role_index_;
+  std::map<std::pair<std::string, std::string>, const detail::SimStep*> steps_;  // (flow, step)
+  std::map<const Gen*, Expression> exprs_;
+  std::map<const Gen*, std::int64_t> sequences_;
+  std::unordered_map<std::string, Tracked> cases_;
+  std::vector<std::pair<std::string, std::uint64_t>> entries_;  // (case, visit) entered during the last call
+  std::size_t open_ = 0;
+  SimResult result_;
+
+  // ------------------------------------------------------------------ checks against the flows
+
+  void check(std::span<const FlowPtr> flows) {
+    Checked c;
+    std::vector<std::string> flow_ids;
+    for (const auto& [id, f] : latest_) flow_ids.push_back(id);
+    auto find_flow = [&](const std::string& id, const SourceLocation& where) -> const Flow* {
+      auto it = latest_.find(id);
+      if (it == latest_.end()) {
+        c.error(where, fmt::format("no flow '{}' is loaded{}", id, detail::did_you_mean(id, flow_ids)));
+        return nullptr;
+      }
+      return it->second;
+    };
+    try {
+      (void)date::locate_zone(model_.timezone);
+    } catch (const std::exception&) {
+      c.error({model_.file, 1, 1}, fmt::format("unknown time zone '{}'; use an IANA name such as Europe/Zagreb", model_.timezone));
+    }
+    std::set<std::string> started;  // flows that get cases: arrivals and, in turn, their sub-flows
+    for (const auto& a : model_.arrivals) {
+      const Flow* f = find_flow(a.flow, a.where);
+      if (!f) continue;
+      started.insert(f->id);
+      check_data(c, *f, a.data);
+      if (a.channel.kind == Gen::Kind::expr) c.error(a.channel.where, "`channel` cannot be an expression");
+    }
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (const auto& id : std::set<std::string>(started))
+        for (const auto& s : latest_[id]->steps)
+          if (s.kind == StepKind::subflow && latest_.count(s.subflow)) grew |= started.insert(s.subflow).second;
+    }
+    // Calendars: any calendar of any loaded flow may set a role's hours.
+    std::map<std::string, const CalendarSpec*> calendars;
+    for (const auto& f : flows)
+      for (const auto& [name, spec] : f->calendars) calendars.emplace(name, &spec);
+    std::vector<std::string> calendar_names;
+    for (const auto& [n, s] : calendars) calendar_names.push_back(n);
+    for (const auto& s : model_.staff) {
+      Role r;
+      r.staff = &s;
+      r.load.assign(static_cast<std::size_t>(s.agents), 0);
+      r.stats.role = s.role;
+      r.stats.agents = s.agents;
+      r.stats.capacity = s.capacity;
+      if (!s.calendar.empty()) {
+        auto it = calendars.find(s.calendar);
+        if (it == calendars.end())
+          c.error(s.where, fmt::format("staff of '{}': no loaded flow has calendar '{}'{}", s.role, s.calendar,
+                                       detail::did_you_mean(s.calendar, calendar_names)));
+        else
+          r.calendar = std::make_unique<Calendar>(*it->second);
+      }
+      role_index_[s.role] = roles_.size();
+      roles_.push_back(std::move(r));
+    }
+    std::vector<std::string> role_names;
+    for (const auto& [n, i] : role_index_) role_names.push_back(n);
+    for (const auto& ms : model_.steps) {
+      const Flow* f = find_flow(ms.flow, ms.where);
+      if (!f) continue;
+      const Step* s = f->find_step(ms.step);
+      if (!s) {
+        std::vector<std::string> names;
+        for (const auto& st : f->steps) names.push_back(st.name);
+        c.error(ms.where, fmt::format("flow '{}' has no step '{}'{}", f->id, ms.step, detail::did_you_mean(ms.step, names)));
+        continue;
+      }
+      if (!steps_.emplace(std::pair{ms.flow, ms.step}, &ms).second)
+        c.error(ms.where, fmt::format("step '{}/{}' is modelled twice", ms.flow, ms.step));
+      std::vector<std::string> events;
+      for (const auto& t : s->on) events.push_back(t.event);
+      for (const auto& e : ms.events) {
+        if (std::find(events.begin(), events.end(), e.event) == events.end())
+          c.error(e.where, fmt::format("step '{}' of flow '{}' does not handle event '{}'{}", ms.step, f->id, e.event,
+                                       events.empty() ? "; it handles no events"
+                                                      : detail::did_you_mean(e.event, events).empty()
+                                                            ? fmt::format("; it handles {}", fmt::join(events, ", "))
+                                                            : detail::did_you_mean(e.event, events)));
+        check_data(c, *f, e.data, /*any_field=*/true);
+      }
+      if (ms.work) {
+        if (s->role.empty())
+          c.error(ms.where, fmt::format("step '{}/{}' has `work:` but no role in the flow, so no staff can do it; use "
+                                        "`delay:` for answers from outside",
+                                        ms.flow, ms.step));
+        else if (!role_index_.count(s->role))
+          c.error(ms.where, fmt::format("step '{}/{}' is work of role '{}', which has no staff; add it under `staff:`{}",
+                                        ms.flow, ms.step, s->role, detail::did_you_mean(s->role, role_names)));
+      }
+    }
+    // Every host action that a started flow calls must be answered by the model.
+    std::set<std::string> answered;
+    for (const auto& a : model_.actions) answered.insert(a.name);
+    for (const auto& id : started) {
+      const Flow& f = *latest_[id];
+      for (const auto& s : f.steps) {
+        std::vector<std::string> calls;
+        if (s.kind == StepKind::action) calls.push_back(s.call);
+        for (const auto* hooks : {&s.on_enter, &s.on_exit})
+          for (const auto& h : *hooks)
+            if (h.kind == Hook::Kind::call) calls.push_back(h.action);
+        for (const auto& name : calls)
+          if (!answered.count(name))
+            c.error({model_.file, 1, 1}, fmt::format("flow '{}' calls action '{}' (step '{}'), which the model does not "
+                                                     "answer; add it under `actions:` ({}: {{}} succeeds and sets nothing)",
+                                                     f.id, name, s.name, name));
+      }
+      for (const auto& a : model_.actions)
+        for (const auto& [field, g] : a.set.fields)
+          if (g.kind == Gen::Kind::expr) compile(c, f, g);
+    }
+    if (!c.diags.empty()) throw FlowError(std::move(c.diags));
+  }
+
+  void check_data(Checked& c, const Flow& f, const GenMap& m, bool any_field = false) {
+    std::vector<std::string> names;
+    for (const auto& d : f.data) names.push_back(d.name);
+    for (const auto& [field, g] : m.fields) {
+      if (!any_field && !f.find_field(field))
+        c.error(g.where, fmt::format("flow '{}' has no data field '{}'{}", f.id, field, detail::did_you_mean(field, names)));
+      compile(c, f, g);
+    }
+  }
+
+  void compile(Checked& c, const Flow& f, const Gen& g) {
+    if (g.kind == Gen::Kind::list) return compile(c, f, g.items.front());
+    if (g.kind != Gen::Kind::expr || exprs_.count(&g)) return;
+    ExprEnv env;
+    for (const auto& d : f.data) env.data[d.name] = d.type;
+    env.rules = &f.rules;
+    try {
+      exprs_[&g] = compile_expression(g.text, env);
+    } catch (const ExprError& e) {
+      SourceLocation at = g.where;
+      at.column += static_cast<std::int32_t>(e.offset());
+      c.error(at, e.message());
+    }
+  }
+
+  // ------------------------------------------------------------------ values
+
+  Value generate(const Gen& g, const Map& data) {
+    switch (g.kind) {
+      case Gen::Kind::literal: return g.literal;
+      case Gen::Kind::choose: {
+        double total = 0;
+        for (const auto& [v, w] : g.choices) total += w;
+        double u = rng_.uniform() * total;
+        for (const auto& [v, w] : g.choices) {
+          if (u < w) return v;
+          u -= w;
+        }
+        return g.choices.back().first;
+      }
+      case Gen::Kind::bernoulli: return rng_.uniform() < g.p;
+      case Gen::Kind::after: {
+        const auto span = static_cast<double>((g.high - g.low).count());
+        return clock_.now() + g.low + Duration{static_cast<std::int64_t>(rng_.uniform() * span)};
+      }
+      case Gen::Kind::sequence: return fmt::format("{}{}", g.text, ++sequences_[&g]);
+      case Gen::Kind::expr: {
+        EvalContext ctx;
+        ctx.data = &data;
+        ctx.now = clock_.now();
+        return exprs_.at(&g).evaluate(ctx);
+      }
+      case Gen::Kind::uniform: {
+        if (g.integer) {
+          const auto lo = static_cast<std::int64_t>(g.lo), hi = static_cast<std::int64_t>(g.hi);
+          return lo + static_cast<std::int64_t>(rng_.uniform() * static_cast<double>(hi - lo + 1));
+        }
+        return g.lo + rng_.uniform() * (g.hi - g.lo);
+      }
+      case Gen::Kind::list: {
+        List l;
+        for (std::int64_t i = 0; i < g.count; ++i) l.push_back(generate(g.items.front(), data));
+        return l;
+      }
+    }
+    return {};
+  }
+
+  Map generate(const GenMap& m, const Map& context) {
+    Map out;
+    for (const auto& [field, g] : m.fields) {
+      Map seen = context;  // later fields may read earlier ones
+      for (const auto& [k, v] : out) seen[k] = v;
+      out[field] = generate(g, g.kind == Gen::Kind::expr ? seen : context);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ the agenda
+
+  void plan(Happening h) {
+    h.order = ++order_;
+    agenda_.push(std::move(h));
+  }
+
+  // Local hour and weekday (Monday = 0) of `t` in the model's time zone.
+  std::pair<int, int> local(TimePoint t) const {
+    const auto* zone = date::locate_zone(model_.timezone);
+    const auto lt = zone->to_local(std::chrono::time_point_cast<std::chrono::seconds>(t));
+    const auto day = date::floor<date::days>(lt);
+    const int hour = static_cast<int>(std::chrono::duration_cast<std::chrono::hours>(lt - day).count());
+    const int weekday = static_cast<int>((date::weekday(day).c_encoding() + 6) % 7);
+    return {hour, weekday};
+  }
+
+  // Piecewise-constant Poisson process: the rate holds for one local hour; an exponential
+  // gap that runs past the hour's end is drawn again from there (the process is memoryless).
+  void plan_arrival(std::size_t i, TimePoint from) {
+    const auto& a = model_.arrivals[i];
+    double hour_sum = 0;
+    for (double h : a.by_hour) hour_sum += h;
+    TimePoint t = from;
+    const TimePoint limit = from + std::chrono::days{options_.days + 8};
+    while (t < limit) {
+      const auto [hour, weekday] = local(t);
+      const double per_hour = a.per_day * a.by_weekday[static_cast<std::size_t>(weekday)] *
+                              a.by_hour[static_cast<std::size_t>(hour)] / hour_sum;
+      const auto hour_start = std::chrono::floor<std::chrono::hours>(t);
+      const TimePoint hour_end = hour_start + std::chrono::hours{1};
+      if (per_hour <= 0) {
+        t = hour_end;
+        continue;
+      }
+      const auto gap = Duration{static_cast<std::int64_t>(rng_.exponential(3'600'000.0 / per_hour))};
+      if (t + gap < hour_end) {
+        plan({t + gap, 0, Kind::arrival, i});
+        return;
+      }
+      t = hour_end;
+    }
+  }
+
+  void handle(const Happening& h) {
+    switch (h.kind) {
+      case Kind::arrival: arrive(h.index); break;
+      case Kind::work_done: work_done(h); break;
+      case Kind::answer: answer(h.case_id, h.visit, *h.step, ""); break;
+      case Kind::wake:
+        roles_[h.index].wake.reset();
+        dispatch(h.index);
+        break;
+      case Kind::sample: sample(h.at); break;
+    }
+  }
+
+  void arrive(std::size_t i) {
+    const auto& a = model_.arrivals[i];
+    Map data = generate(a.data, Map{});
+    const Value channel = generate(a.channel, data);
+    try {
+      engine_->start(a.flow, std::move(data), StartOptions{.channel = channel.is_null() ? "" : channel.to_display()});
+    } catch (const Error& e) {
+      throw Error(fmt::format("arrivals of '{}': the engine refused the case: {}; give the missing or wrong data under `data:`",
+                              a.flow, e.message()),
+                  a.where);
+    }
+    ++result_.arrivals[a.flow];
+    plan_arrival(i, clock_.now());
+  }
+
+  // ------------------------------------------------------------------ what the journal tells
+
+  void on_record(const Record& r) {
+    switch (r.type) {
+      case RecordType::started:
+        cases_[r.case_id].flow = r.target;
+        ++open_;
+        break;
+      case RecordType::entered: {
+        auto& t = cases_[r.case_id];
+        t.step = r.step;
+        t.visit = r.seq;
+        t.entered = r.at;
+        entries_.emplace_back(r.case_id, r.seq);
+        break;
+      }
+      case RecordType::left: {
+        auto& t = cases_[r.case_id];
+        result_.step_times[t.flow + "/" + r.step].push_back(r.at - t.entered);
+        t.visit = 0;
+        break;
+      }
+      case RecordType::completed:
+      case RecordType::cancelled:
+        cases_.erase(r.case_id);
+        --open_;
+        break;
+      default: break;
+    }
+  }
+
+  bool current(const std::string& id, std::uint64_t visit) const {
+    auto it = cases_.find(id);
+    return it != cases_.end() && it->second.visit == visit;
+  }
+
+  void take_entries() {
+    while (!entries_.empty()) {
+      auto batch = std::move(entries_);
+      entries_.clear();
+      for (const auto& [id, visit] : batch) {
+        if (!current(id, visit)) continue;  // already moved on (decisions, actions)
+        const Tracked& t = cases_.at(id);
+        auto it = steps_.find({t.flow, t.step});
+        if (it == steps_.end()) {
+          const Step* s = latest_.count(t.flow) ? latest_[t.flow]->find_step(t.step) : nullptr;
+          if (s && s->kind == StepKind::task) ++result_.unmodelled[t.flow + "/" + t.step];
+          continue;
+        }
+        const detail::SimStep& ms = *it->second;
+        if (ms.delay) {
+          plan({clock_.now() + draw(*ms.delay, rng_), 0, Kind::answer, 0, id, visit, &ms});
+        } else {
+          const std::size_t r = role_index_.at(latest_[t.flow]->find_step(t.step)->role);
+          roles_[r].queue.push_back({id, visit, clock_.now(), &ms});
+          roles_[r].stats.max_queue = std::max(roles_[r].stats.max_queue, waiting(roles_[r]));
+          dispatch(r);
+        }
+      }
+    }
+  }
+
+  std::size_t waiting(const Role& r) const {
+    std::size_t n = 0;
+    for (const auto& w : r.queue) n += current(w.case_id, w.visit) ? 1 : 0;
+    return n;
+  }
+
+  // ------------------------------------------------------------------ staff
+
+  void account(Role& r) {
+    const TimePoint now = clock_.now();
+    r.busy_area += (now - r.last_change) * r.busy;
+    r.last_change = now;
+  }
+
+  void dispatch(std::size_t index) {
+    Role& r = roles_[index];
+    const TimePoint now = clock_.now();
+    while (!r.queue.empty()) {
+      if (!current(r.queue.front().case_id, r.queue.front().visit)) {
+        r.queue.pop_front();
+        continue;
+      }
+      if (r.calendar && !r.calendar->is_working(now)) {
+        const TimePoint open = r.calendar->next_open(now);
+        if (!r.wake || *r.wake > open) {
+          r.wake = open;
+          plan({open, 0, Kind::wake, index});
+        }
+        return;
+      }
+      // The least loaded agent with room takes the case.
+      std::int32_t agent = -1;
+      for (std::size_t i = 0; i < r.load.size(); ++i)
+        if (r.load[i] < r.staff->capacity && (agent < 0 || r.load[i] < r.load[static_cast<std::size_t>(agent)]))
+          agent = static_cast<std::int32_t>(i);
+      if (agent < 0) return;
+      Waiting w = std::move(r.queue.front());
+      r.queue.pop_front();
+      account(r);
+      ++r.busy;
+      ++r.load[static_cast<std::size_t>(agent)];
+      r.stats.waits.emplace_back(w.since, now - w.since);
+      plan({now + draw(*w.step->work, rng_), 0, Kind::work_done, index, w.case_id, w.visit, w.step, agent});
+    }
+  }
+
+  void work_done(const Happening& h) {
+    Role& r = roles_[h.index];
+    account(r);
+    --r.busy;
+    --r.load[static_cast<std::size_t>(h.agent)];
+    ++r.stats.handled;
+    answer(h.case_id, h.visit, *h.step, fmt::format("{}-{}", r.staff->role, h.agent + 1));
+    dispatch(h.index);
+  }
+
+  // The work or the wait is over: send one of the step's events (or none, for the share of
+  // answers that never come).
+  void answer(const std::string& id, std::uint64_t visit, const detail::SimStep& ms, const std::string& actor) {
+    if (!current(id, visit)) return;  // a deadline moved the case on meanwhile
+    double u = rng_.uniform();
+    const detail::SimEvent* chosen = nullptr;
+    for (const auto& e : ms.events) {
+      if (u < e.p) {
+        chosen = &e;
+        break;
+      }
+      u -= e.p;
+    }
+    if (!chosen) return;
+    Map payload;
+    if (!chosen->data.fields.empty()) payload = generate(chosen->data, engine_->get(id).data);
+    try {
+      engine_->send(id, chosen->event, std::move(payload), EventOptions{.actor = actor, .channel = actor.empty() ? "" : "desk"});
+      ++result_.events_sent;
+    } catch (const Error& e) {  // EventError (no guard held) or DataError (the payload does not fit the form)
+      const auto key = fmt::format("{}/{}: {}", ms.flow, ms.step, chosen->event);
+      if (++result_.refused[key] == 1) result_.refused_why[key] = e.message();
+    }
+  }
+
+  void act(const detail::SimAction& a, ActionContext& ctx) {
+    ++result_.actions_called;
+    if (a.fail > 0 && rng_.uniform() < a.fail) {
+      ++result_.actions_failed;
+      throw std::runtime_error(fmt::format("simulated failure of {}", a.name));
+    }
+    for (auto& [k, v] : generate(a.set, ctx.data())) ctx.set(k, std::move(v));
+  }
+
+  // ------------------------------------------------------------------ results
+
+  void sample(TimePoint at) {
+    SimSample s;
+    s.at = at;
+    s.open = open_;
+    for (const auto& r : roles_) s.queued[r.staff->role] = waiting(r);
+    result_.samples.push_back(std::move(s));
+    const TimePoint to = result_.to;
+    if (options_.progress) options_.progress(static_cast<double>((at - result_.from).count()) / static_cast<double>((to - result_.from).count()));
+    if (at + std::chrono::hours{1} <= to) plan({at + std::chrono::hours{1}, 0, Kind::sample});
+  }
+
+  void finish(TimePoint from, TimePoint to) {
+    for (auto& r : roles_) {
+      account(r);
+      auto& st = r.stats;
+      st.queued_at_end = waiting(r);
+      const Duration on_duty = r.calendar ? r.calendar->business_time_between(from, to) : to - from;
+      const double slots = static_cast<double>(r.staff->agents) * r.staff->capacity;
+      st.utilization = on_duty.count() > 0 ? static_cast<double>(r.busy_area.count()) / (slots * static_cast<double>(on_duty.count())) : 0;
+      if (!st.waits.empty()) {
+        std::vector<Duration> w;
+        Duration sum{0};
+        std::size_t waited = 0;
+        for (const auto& [t, d] : st.waits) {
+          w.push_back(d);
+          sum += d;
+          waited += d.count() > 0 ? 1 : 0;
+        }
+        st.mean_wait = sum / static_cast<std::int64_t>(w.size());
+        st.waited_share = static_cast<double>(waited) / static_cast<double>(w.size());
+        std::sort(w.begin(), w.end());
+        st.p90_wait = w[std::min(w.size() - 1, static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(w.size()))) - 1)];
+        st.max_wait = w.back();
+      }
+      result_.roles.push_back(std::move(st));
+    }
+    result_.report = make_report(*store_, to);
+  }
+};
+
+double pct(double x) { return 100.0 * x; }
+
+}  // namespace
+
+SimResult simulate(std::span<const FlowPtr> flows, const SimModel& model, const SimOptions& options) {
+  if (options.days < 1 || options.days > 3660) throw Error("the simulation needs between 1 and 3660 days");
+  Simulator sim(flows, SimAccess::data(model), options);
+  return sim.run();
+}
+
+double erlang_c(std::int32_t agents, double load) {
+  if (agents <= 0 || load >= agents) return 1.0;
+  if (load <= 0) return 0.0;
+  double b = 1.0;  // Erlang B by its stable recursion, then C from B
+  for (std::int32_t k = 1; k <= agents; ++k) b = load * b / (k + load * b);
+  return agents * b / (agents - load * (1 - b));
+}
+
+std::string SimResult::text() const {
+  std::string out = report_text(report);
+  out += fmt::format("\nSimulation: {} days from {} (seed {})\n", std::chrono::duration_cast<std::chrono::days>(to - from).count(),
+                     format_iso8601(from), seed);
+  std::string arr;
+  for (const auto& [f, n] : arrivals) arr += fmt::format("{}{} {}", arr.empty() ? "" : ", ", f, n);
+  out += fmt::format("Arrivals: {}\n", arr.empty() ? "none" : arr);
+  std::size_t refused_total = 0;
+  for (const auto& [k, n] : refused) refused_total += n;
+  out += fmt::format("Events sent: {}, refused: {}; actions called: {}, failed: {}\n", events_sent, refused_total, actions_called,
+                     actions_failed);
+  for (const auto& [k, n] : refused) {
+    auto why = refused_why.find(k);
+    out += fmt::format("  refused {:>5}  {}{}{}\n", n, k, why == refused_why.end() ? "" : " -- first: ",
+                       why == refused_why.end() ? "" : why->second);
+  }
+  if (!roles.empty()) {
+    out += fmt::format("Staff:{:<18} {:>6} {:>8} {:>6} {:>7} {:>10} {:>10} {:>9} {:>7}\n", "", "agents", "handled", "busy", "waited",
+                       "mean wait", "p90 wait", "max queue", "queued");
+    for (const auto& r : roles)
+      out += fmt::format("  {:<22} {:>6} {:>8} {:>5.0f}% {:>6.0f}% {:>10} {:>10} {:>9} {:>7}\n", r.role,
+                         r.capacity > 1 ? fmt::format("{}x{}", r.agents, r.capacity) : std::to_string(r.agents), r.handled,
+                         pct(r.utilization), pct(r.waited_share), format_duration(std::chrono::round<std::chrono::seconds>(r.mean_wait)),
+                         format_duration(std::chrono::round<std::chrono::seconds>(r.p90_wait)), r.max_queue, r.queued_at_end);
+  }
+  if (!unmodelled.empty()) {
+    out += "Steps the model does not cover (cases there wait for deadlines only):\n";
+    for (const auto& [k, n] : unmodelled) out += fmt::format("  {:<38} {:>6} visits\n", k, n);
+  }
+  return out;
+}
+
+}  // namespace escalon
