@@ -226,7 +226,10 @@ class ModelReader {
     GenMap out;
     out.where = loc(n);
     MapReader m(rep_, src_, n, std::string(what), std::vector<std::string>{});
-    for (const auto& [k, v] : m.entries()) out.fields.emplace_back(k.Scalar(), gen(v));
+    for (const auto& [k, v] : m.entries()) {
+      out.fields.emplace_back(k.Scalar(), gen(v));
+      out.keys.push_back(loc(k));
+    }
     return out;
   }
 

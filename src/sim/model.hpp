@@ -41,6 +41,7 @@ struct Gen {
 
 struct GenMap {
   std::vector<std::pair<std::string, Gen>> fields;  // in model order: generation is deterministic
+  std::vector<SourceLocation> keys;                 // where each field is named
   SourceLocation where;
 };
 

@@ -304,15 +304,20 @@ class Simulator {
         for (const auto& [field, g] : a.set.fields)
           if (g.kind == Gen::Kind::expr) compile(c, f, g);
     }
-    if (!c.diags.empty()) throw FlowError(std::move(c.diags));
+    if (c.diags.empty()) return;
+    std::stable_sort(c.diags.begin(), c.diags.end(), [](const Diagnostic& a, const Diagnostic& b) {
+      return std::tie(a.where.file, a.where.line, a.where.column) < std::tie(b.where.file, b.where.line, b.where.column);
+    });
+    throw FlowError(std::move(c.diags));
   }
 
   void check_data(Checked& c, const Flow& f, const GenMap& m, bool any_field = false) {
     std::vector<std::string> names;
     for (const auto& d : f.data) names.push_back(d.name);
-    for (const auto& [field, g] : m.fields) {
+    for (std::size_t i = 0; i < m.fields.size(); ++i) {
+      const auto& [field, g] = m.fields[i];
       if (!any_field && !f.find_field(field))
-        c.error(g.where, fmt::format("flow '{}' has no data field '{}'{}", f.id, field, detail::did_you_mean(field, names)));
+        c.error(m.keys[i], fmt::format("flow '{}' has no data field '{}'{}", f.id, field, detail::did_you_mean(field, names)));
       compile(c, f, g);
     }
   }

@@ -1,0 +1,200 @@
+// The simulator: checked against queueing theory (Erlang C), deterministic for a seed, and
+// strict about models that do not fit the flows.
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "escalon/loader.hpp"
+#include "escalon/simulate.hpp"
+#include "support.hpp"
+
+using namespace escalon;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* queue_flow = R"(flow: queue
+roles: [agent]
+start: serve
+steps:
+  serve: { role: agent, on: { done: finished } }
+  finished: { end: true }
+)";
+
+std::vector<FlowPtr> flows_of(const char* yaml) {
+  auto r = validate_text(yaml, "queue.yaml");
+  REQUIRE(r.ok());
+  return r.flows;
+}
+
+struct Batches {
+  double mean = 0, half_width = 0;
+};
+
+// Batch means: the run cut into `k` equal stretches of time; the spread of the stretch
+// averages gives the run's own statistical error, autocorrelation included.
+Batches batch_means(const std::vector<std::pair<TimePoint, Duration>>& waits, TimePoint from, TimePoint to, int k,
+                    const std::function<double(Duration)>& f) {
+  std::vector<double> sum(static_cast<std::size_t>(k), 0), n(static_cast<std::size_t>(k), 0);
+  const auto span = (to - from).count();
+  for (const auto& [t, w] : waits) {
+    const auto b = std::min<std::size_t>(static_cast<std::size_t>(k - 1), static_cast<std::size_t>((t - from).count() * k / span));
+    sum[b] += f(w);
+    n[b] += 1;
+  }
+  std::vector<double> means;
+  for (int i = 0; i < k; ++i)
+    if (n[static_cast<std::size_t>(i)] > 0) means.push_back(sum[static_cast<std::size_t>(i)] / n[static_cast<std::size_t>(i)]);
+  Batches b;
+  for (double m : means) b.mean += m;
+  b.mean /= static_cast<double>(means.size());
+  double var = 0;
+  for (double m : means) var += (m - b.mean) * (m - b.mean);
+  var /= static_cast<double>(means.size() - 1);
+  b.half_width = 4.0 * std::sqrt(var / static_cast<double>(means.size()));  // about 99.9% for 30 batches
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("erlang_c matches known values", "[simulate][erlang]") {
+  CHECK(erlang_c(1, 0.5) == Approx(0.5));          // M/M/1: P(wait) = utilization
+  CHECK(erlang_c(2, 1.0) == Approx(1.0 / 3.0));    // worked by hand: B = 0.2, C = 2*0.2/(2-1*0.8)
+  CHECK(erlang_c(10, 8.0) == Approx(0.4092).margin(1e-4));  // textbook table value
+  CHECK(erlang_c(3, 3.0) == 1.0);
+}
+
+TEST_CASE("an M/M/c queue in the simulator matches Erlang C at several loads", "[simulate][erlang]") {
+  const auto flows = flows_of(queue_flow);
+  struct Level {
+    int agents;
+    double utilization;
+    int days;
+  };
+  // Mean handling 5 minutes; arrivals per day chosen for the utilization.
+  for (const Level& l : {Level{1, 0.5, 60}, Level{3, 0.8, 60}, Level{6, 0.9, 60}}) {
+    const double mu_per_hour = 12.0;
+    const double lambda_per_hour = l.utilization * l.agents * mu_per_hour;
+    const double load = lambda_per_hour / mu_per_hour;
+    const double p_wait = erlang_c(l.agents, load);
+    const double mean_wait_s = p_wait / (l.agents * mu_per_hour - lambda_per_hour) * 3600.0;
+    const auto model = SimModel::parse(fmt::format(R"(model: mmc
+start: 2026-01-05T00:00:00Z
+arrivals:
+  queue: {{ per_day: {} }}
+staff:
+  agent: {{ agents: {} }}
+steps:
+  queue/serve:
+    work: {{ exponential: 5m }}
+    events: [ {{ send: done, p: 1 }} ]
+)",
+                                                   lambda_per_hour * 24, l.agents));
+    const auto r = simulate(flows, model, {.days = l.days, .seed = 42});
+    REQUIRE(r.roles.size() == 1);
+    const auto& st = r.roles[0];
+    const auto pw = batch_means(st.waits, r.from, r.to, 30, [](Duration w) { return w.count() > 0 ? 1.0 : 0.0; });
+    const auto mw = batch_means(st.waits, r.from, r.to, 30, [](Duration w) { return static_cast<double>(w.count()) / 1000.0; });
+    INFO(fmt::format("c={} rho={}: P(wait) sim {:.4f} +- {:.4f}, Erlang C {:.4f}; mean wait sim {:.1f}s +- {:.1f}, theory {:.1f}s; "
+                     "{} served, utilization {:.3f}",
+                     l.agents, l.utilization, pw.mean, pw.half_width, p_wait, mw.mean, mw.half_width, mean_wait_s, st.handled,
+                     st.utilization));
+    CHECK(std::abs(pw.mean - p_wait) <= pw.half_width);
+    CHECK(std::abs(mw.mean - mean_wait_s) <= mw.half_width);
+    CHECK(st.utilization == Approx(l.utilization).margin(0.03));
+    // A real test of the tolerance: it must be tight enough to tell the load levels apart.
+    CHECK(pw.half_width < 0.1);
+  }
+}
+
+TEST_CASE("a simulation is deterministic for a seed and differs for another", "[simulate][determinism]") {
+  const auto flows = load_flows({std::string(ESCALON_SOURCE_DIR) + "/flows"});
+  const auto model = SimModel::load(std::string(ESCALON_SOURCE_DIR) + "/examples/models/technician-visit.yaml");
+  auto journal = [&](std::uint64_t seed) {
+    MemoryStore store;
+    const auto r = simulate(flows, model, {.days = 5, .seed = seed, .store = &store});
+    std::string out;
+    store.for_each_record([&](const Record& rec) { out += rec.to_json() + "\n"; });
+    return std::pair{out, r.text()};
+  };
+  const auto a = journal(7), b = journal(7), c = journal(8);
+  CHECK(a.first.size() > 10000);
+  CHECK(a.first == b.first);
+  CHECK(a.second == b.second);
+  CHECK(a.first != c.first);
+}
+
+TEST_CASE("a technician-visit month forms backlogs, escalates and reports KPIs", "[simulate]") {
+  const auto flows = load_flows({std::string(ESCALON_SOURCE_DIR) + "/flows"});
+  const auto model = SimModel::load(std::string(ESCALON_SOURCE_DIR) + "/examples/models/technician-visit.yaml");
+  const auto r = simulate(flows, model, {.days = 30, .seed = 1});
+  // About 40 requests a working day (weekday weights 1.2, 1, 1, 1, 0.9 and 0.2 on Saturday).
+  const auto n = r.arrivals.at("technician-visit");
+  CHECK(n > 800);
+  CHECK(n < 1100);
+  CHECK(r.report.opened == n);
+  CHECK(r.report.completed > n / 2);
+  CHECK(r.report.escalations.count(1));
+  CHECK(r.report.slas.at("resolution").met > 0);
+  CHECK(r.report.slas.at("resolution").breached > 0);
+  CHECK(r.samples.size() == 30 * 24 + 1);  // every hour, both ends included
+  CHECK(r.refused.empty());
+  // Sub-flow cases ran too, and host actions were called (and sometimes failed).
+  CHECK(r.step_times.count("spare-parts-order/in-transit"));
+  CHECK(r.actions_called > 0);
+  CHECK(r.actions_failed > 0);
+  const auto html = r.html("month");
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("technician-visit/schedule") != std::string::npos);
+}
+
+TEST_CASE("models that do not fit the flows are refused with their place and a fix", "[simulate][errors]") {
+  const auto flows = flows_of(queue_flow);
+  auto problems = [&](const char* yaml) {
+    try {
+      (void)simulate(flows, SimModel::parse(yaml, "m.yaml"), {.days = 1});
+    } catch (const FlowError& e) {
+      std::string out;
+      for (const auto& d : e.diagnostics()) out += d.str() + "\n";
+      return out;
+    }
+    return std::string("no error");
+  };
+  CHECK(problems(R"(model: m
+start: 2026-01-05T00:00:00Z
+arrivals: { queue: { per_day: 10 } }
+staff: { agent: { agents: 1 } }
+steps:
+  queue/serv:
+    work: 5m
+    events: [ { send: done } ]
+)") == "m.yaml:6:3: error: flow 'queue' has no step 'serv'; did you mean 'serve'?\n");
+  CHECK(problems(R"(model: m
+start: 2026-01-05T00:00:00Z
+arrivals: { queue: { per_day: 10, data: { custmer: x } } }
+steps:
+  queue/serve:
+    work: 5m
+    events: [ { send: dne } ]
+)") == "m.yaml:3:43: error: flow 'queue' has no data field 'custmer'\n"
+       "m.yaml:5:3: error: step 'queue/serve' is work of role 'agent', which has no staff; add it under `staff:`\n"
+       "m.yaml:7:15: error: step 'serve' of flow 'queue' does not handle event 'dne'; did you mean 'done'?\n");
+  // Syntax problems are found when the model is read.
+  try {
+    (void)SimModel::parse("model: m\nstart: 2026-01-05T00:00:00Z\narrivals: { queue: { per_day: 10 } }\nsteps:\n  queue/serve:\n"
+                          "    work: { exponential: 5m }\n    events: [ { send: done, p: 0.5 } ]\n",
+                          "m.yaml");
+    FAIL("no error");
+  } catch (const FlowError& e) {
+    CHECK(e.diagnostics().at(0).str() ==
+          "m.yaml:7:13: error: the events' `p` add up to 0.5: work always ends with one of them, so they must add up to 1");
+  }
+  // A store that already holds records is refused: a simulation never mixes with real cases.
+  MemoryStore used;
+  const auto model = SimModel::parse(
+      "model: m\nstart: 2026-01-05T00:00:00Z\narrivals: { queue: { per_day: 10 } }\nstaff: { agent: { agents: 1 } }\n", "m.yaml");
+  (void)simulate(flows, model, {.days = 1, .store = &used});
+  CHECK_THROWS_AS(simulate(flows, model, {.days = 1, .store = &used}), StoreError);
+}
