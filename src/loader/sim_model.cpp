@@ -171,15 +171,20 @@ class ModelReader {
     if (m.has("count") && !m.has("list")) rep_.error(loc(*m.get("count")), "`count` goes with `list`");
     if (auto x = m.get("choose")) {
       g.kind = Gen::Kind::choose;
-      MapReader c(rep_, src_, *x, "`choose`", std::vector<std::string>{});
+      // Read directly, not through MapReader: `~: 1` (choose null, e.g. "nobody is free") is a
+      // null key, which MapReader refuses for flows.
+      if (!x->IsMap()) {
+        rep_.error(loc(*x), "`choose` takes a map of value: weight, e.g. choose: { phone: 6, email: 2 }");
+        return g;
+      }
       double total = 0;
-      for (const auto& [k, v] : c.entries()) {
+      for (auto it = x->begin(); it != x->end(); ++it) {
+        const YAML::Node k = it->first, v = it->second;
         const double w = number(v, "a weight").value_or(0);
         total += w;
-        const bool null_key = k.IsNull() || k.Scalar() == "~" || k.Scalar() == "null";
-        g.choices.emplace_back(null_key ? Value{} : literal(k), w);
+        g.choices.emplace_back(k.IsNull() || k.Scalar() == "~" ? Value{} : literal(k), w);
       }
-      if (c.ok() && total <= 0) rep_.error(loc(*x), "`choose` needs at least one weight above 0");
+      if (total <= 0) rep_.error(loc(*x), "`choose` needs at least one weight above 0");
     } else if (auto x = m.get("p")) {
       g.kind = Gen::Kind::bernoulli;
       g.p = number(*x, "`p`").value_or(0);

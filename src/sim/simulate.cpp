@@ -109,6 +109,7 @@ struct Role {
 struct Tracked {
   std::string flow;
   std::string step;
+  std::string assignee;
   std::uint64_t visit = 0;  // seq of the `entered` record of the current step
   TimePoint entered{};
 };
@@ -478,6 +479,7 @@ class Simulator {
         entries_.emplace_back(r.case_id, r.seq);
         break;
       }
+      case RecordType::assigned: cases_[r.case_id].assignee = r.target; break;
       case RecordType::left: {
         auto& t = cases_[r.case_id];
         result_.step_times[t.flow + "/" + r.step].push_back(r.at - t.entered);
@@ -515,7 +517,12 @@ class Simulator {
         if (ms.delay) {
           plan({clock_.now() + draw(*ms.delay, rng_), 0, Kind::answer, 0, id, visit, &ms});
         } else {
-          const std::size_t r = role_index_.at(latest_[t.flow]->find_step(t.step)->role);
+          // The team the case was assigned to on entry (a rule table may pick it) when the
+          // model staffs it; otherwise the step's role. Later reassignments (escalations) do
+          // not move a case that already waits.
+          auto staffed = role_index_.find(t.assignee);
+          const std::size_t r = staffed != role_index_.end() ? staffed->second
+                                                             : role_index_.at(latest_[t.flow]->find_step(t.step)->role);
           roles_[r].queue.push_back({id, visit, clock_.now(), &ms});
           roles_[r].stats.max_queue = std::max(roles_[r].stats.max_queue, waiting(roles_[r]));
           dispatch(r);

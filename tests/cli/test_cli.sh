@@ -113,8 +113,27 @@ assert s["visits"] == 2 and s["mean_s"] == 450 and s["p90_s"] == 600, s
 '; then pass=$((pass + 1)); else echo "FAIL report --json"; fail=$((fail + 1)); fi
 check "report bad --at" 1 "is not an ISO-8601 instant" -- "$bin" report --db "$tmp/cases.db" --at tomorrow
 
+# Simulation: every flow in flows/ has a model, and every model runs without refused events.
+for flow in flows/*.yaml; do
+  name=$(basename "$flow" .yaml)
+  if [ -f "examples/models/$name.yaml" ]; then pass=$((pass + 1)); else echo "FAIL flow $name has no model in examples/models/"; fail=$((fail + 1)); fi
+done
+for model in examples/models/*.yaml; do
+  check "simulate $(basename "$model")" 0 "refused: 0;" -- "$bin" simulate flows/ --model "$model" --days 7
+done
+check "simulate into sqlite" 0 "Arrivals: technician-visit" -- "$bin" simulate flows/ --model examples/models/technician-visit.yaml --days 3 --db "$tmp/sim.db" --html "$tmp/sim.html"
+check "report on the simulated store" 0 "Cases: opened" -- "$bin" report --db "$tmp/sim.db"
+check "simulate refuses a used store" 1 "already holds" -- "$bin" simulate flows/ --model examples/models/technician-visit.yaml --days 3 --db "$tmp/sim.db"
+if grep -q "<svg" "$tmp/sim.html" && grep -q "Backlog over time" "$tmp/sim.html"; then pass=$((pass + 1)); else echo "FAIL simulate --html"; fail=$((fail + 1)); fi
+a=$("$bin" simulate flows/ --model examples/models/complaint.yaml --days 5 --seed 3)
+b=$("$bin" simulate flows/ --model examples/models/complaint.yaml --days 5 --seed 3)
+c=$("$bin" simulate flows/ --model examples/models/complaint.yaml --days 5 --seed 4)
+if [ "$a" == "$b" ] && [ "$a" != "$c" ]; then pass=$((pass + 1)); else echo "FAIL simulate is not deterministic per seed"; fail=$((fail + 1)); fi
+printf 'model: m\nstart: 2026-11-30T00:00:00Z\narrivals:\n  complaint: { per_day: 5 }\nsteps:\n  complaint/nwe:\n    work: 5m\n    events: [ { send: assign } ]\n' > "$tmp/bad-model.yaml"
+check "simulate bad model" 1 "bad-model.yaml:6:3: error: flow 'complaint' has no step 'nwe'; did you mean 'new'?" -- "$bin" simulate flows/ --model "$tmp/bad-model.yaml"
+
 check "--help" 0 "validate" -- "$bin" --help
-for sub in validate graph eval run inspect report; do check "$sub --help" 0 "Usage" -- "$bin" "$sub" --help; done
+for sub in validate graph eval run inspect report simulate; do check "$sub --help" 0 "Usage" -- "$bin" "$sub" --help; done
 check "--version" 0 "escalon 0.1.0" -- "$bin" --version
 check "no subcommand" 106 "A subcommand is required" -- "$bin"
 
