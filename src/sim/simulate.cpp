@@ -46,7 +46,8 @@ class Rng {
 };
 
 Duration draw(const Dist& d, Rng& rng) {
-  const auto ms = [](double x) { return Duration{static_cast<std::int64_t>(std::llround(std::max(0.0, x)))}; };
+  // Whole seconds: journals and reports read like a desk's, and nothing here is finer.
+  const auto ms = [](double x) { return Duration{1000 * static_cast<std::int64_t>(std::llround(std::max(0.0, x) / 1000.0))}; };
   const double mean = static_cast<double>(d.mean.count());
   switch (d.kind) {
     case Dist::Kind::fixed: return d.mean;
@@ -356,7 +357,7 @@ class Simulator {
       case Gen::Kind::bernoulli: return rng_.uniform() < g.p;
       case Gen::Kind::after: {
         const auto span = static_cast<double>((g.high - g.low).count());
-        return clock_.now() + g.low + Duration{static_cast<std::int64_t>(rng_.uniform() * span)};
+        return TimePoint{std::chrono::round<std::chrono::minutes>(clock_.now() + g.low + Duration{static_cast<std::int64_t>(rng_.uniform() * span)})};
       }
       case Gen::Kind::sequence: return fmt::format("{}{}", g.text, ++sequences_[&g]);
       case Gen::Kind::expr: {
@@ -426,7 +427,7 @@ class Simulator {
         t = hour_end;
         continue;
       }
-      const auto gap = Duration{static_cast<std::int64_t>(rng_.exponential(3'600'000.0 / per_hour))};
+      const auto gap = std::chrono::ceil<std::chrono::seconds>(Duration{static_cast<std::int64_t>(rng_.exponential(3'600'000.0 / per_hour))});
       if (t + gap < hour_end) {
         plan({t + gap, 0, Kind::arrival, i});
         return;
