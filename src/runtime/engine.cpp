@@ -694,10 +694,11 @@ struct Engine::Impl {
       case PointKind::due: {
         k.done = true;
         if (k.kind == ClockKind::sla) {
+          const std::string& name = c.flow().slas[static_cast<std::size_t>(k.index)].name;
           Record r = make(c, RecordType::sla_breached, at);
-          r.target = c.flow().slas[static_cast<std::size_t>(k.index)].name;
+          r.target = name;
           commit(&c, std::move(r));
-          notify(c, at, {}, fmt::format("SLA '{}' breached", r.target), "sla-breached", 0, 0);
+          notify(c, at, {}, fmt::format("SLA '{}' breached", name), "sla-breached", 0, 0);
         } else if (const auto& dl = c.current().deadline; dl && dl->expire_index >= 0) {
           Record r = make(c, RecordType::expired, at);
           r.target = dl->expire;

@@ -652,7 +652,8 @@ TEST_CASE("the technician-visit flow from flows/ runs end to end", "[runtime][fl
   c = engine.get(id);
   CHECK(c.status == CaseStatus::completed);
   CHECK(c.slas.at(0).state == SlaView::State::breached);
-  CHECK(std::any_of(notes.begin(), notes.end(), [](const Notification& n) { return n.reason == "sla-breached"; }));
+  CHECK(std::any_of(notes.begin(), notes.end(),
+                    [](const Notification& n) { return n.reason == "sla-breached" && n.message == "SLA 'resolution' breached"; }));
 }
 
 TEST_CASE("a team clock (OLA) counts only while the case is with that team", "[runtime][sla]") {
