@@ -18,36 +18,12 @@ using detail::MapReader;
 using detail::Reporter;
 using detail::Source;
 
-// Untyped YAML -> Value: the engine converts to the flow's types (ISO text -> datetime...).
-Value to_value(const YAML::Node& n) {
-  if (n.IsNull()) return {};
-  if (n.IsSequence()) {
-    List l;
-    for (const auto& x : n) l.push_back(to_value(x));
-    return l;
-  }
-  if (n.IsMap()) {
-    Map m;
-    for (auto it = n.begin(); it != n.end(); ++it) m[it->first.Scalar()] = to_value(it->second);
-    return m;
-  }
-  const std::string& s = n.Scalar();
-  if (n.Tag() == "!") return s;  // quoted: text
-  if (s == "true") return true;
-  if (s == "false") return false;
-  std::int64_t i = 0;
-  if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i); ec == std::errc{} && p == s.data() + s.size()) return i;
-  double d = 0;
-  if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d); ec == std::errc{} && p == s.data() + s.size()) return d;
-  return s;
-}
-
 Map to_map(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what) {
   if (!n.IsMap()) {
     rep.error(detail::location(src, n), fmt::format("{} must be a map of name: value", what));
     return {};
   }
-  return to_value(n).as_map();
+  return detail::untyped_value(n).as_map();
 }
 
 std::optional<TimePoint> instant(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what) {

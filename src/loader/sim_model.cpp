@@ -127,29 +127,7 @@ class ModelReader {
     return d;
   }
 
-  // Untyped YAML -> Value; quoted scalars stay text.
-  Value literal(const YAML::Node& n) {
-    if (n.IsNull()) return {};
-    if (n.IsSequence()) {
-      List l;
-      for (const auto& x : n) l.push_back(literal(x));
-      return l;
-    }
-    if (n.IsMap()) {
-      Map m;
-      for (auto it = n.begin(); it != n.end(); ++it) m[it->first.Scalar()] = literal(it->second);
-      return m;
-    }
-    const std::string& s = n.Scalar();
-    if (n.Tag() == "!") return s;
-    if (s == "true") return true;
-    if (s == "false") return false;
-    std::int64_t i = 0;
-    if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i); ec == std::errc{} && p == s.data() + s.size()) return i;
-    double d = 0;
-    if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d); ec == std::errc{} && p == s.data() + s.size()) return d;
-    return s;
-  }
+  static Value literal(const YAML::Node& n) { return detail::untyped_value(n); }
 
   Gen gen(const YAML::Node& n) {
     Gen g;

@@ -254,4 +254,28 @@ std::optional<YAML::Node> parse_yaml(Reporter& rep, const Source& src) {
   return std::nullopt;
 }
 
+Value untyped_value(const YAML::Node& n) {
+  if (n.IsNull()) return {};
+  if (n.IsSequence()) {
+    List l;
+    for (const auto& x : n) l.push_back(untyped_value(x));
+    return l;
+  }
+  if (n.IsMap()) {
+    Map m;
+    for (auto it = n.begin(); it != n.end(); ++it) m[it->first.Scalar()] = untyped_value(it->second);
+    return m;
+  }
+  const std::string& s = n.Scalar();
+  if (n.Tag() == "!") return s;  // quoted: text
+  if (s == "true") return true;
+  if (s == "false") return false;
+  std::int64_t i = 0;
+  if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i); ec == std::errc{} && p == s.data() + s.size()) return i;
+  double d = 0;
+  if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d); ec == std::errc{} && p == s.data() + s.size()) return d;
+  return s;
+}
+
+
 }  // namespace escalon::detail

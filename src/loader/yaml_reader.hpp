@@ -14,6 +14,7 @@
 
 #include "escalon/error.hpp"
 #include "escalon/loader.hpp"
+#include "escalon/value.hpp"
 
 namespace escalon::detail {
 
@@ -87,5 +88,9 @@ bool is_field_name(std::string_view s);
 std::optional<YAML::Node> parse_yaml(Reporter& rep, const Source& src);
 
 std::string_view node_kind(const YAML::Node& n);
+
+/// Untyped YAML -> Value for data that a flow's types convert later (scenarios, simulation
+/// models): quoted scalars stay text; true/false, integers and numbers are recognized.
+Value untyped_value(const YAML::Node& n);
 
 }  // namespace escalon::detail
