@@ -274,8 +274,7 @@ struct Engine::Impl {
         scan_all(t.set);
       }
       scan_all(s.with);
-      scan_all(s.input);
-      scan_all(s.output);
+      scan_all(s.input);  // `output:` runs over the child's data, which always gets case.* (see the sub-flow resumption)
       for (const auto* hooks : {&s.on_enter, &s.on_exit})
         for (const auto& h : *hooks) scan_all(h.with);
       if (s.deadline) {

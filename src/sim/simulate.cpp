@@ -178,6 +178,7 @@ class Simulator {
   Rng rng_;
   ManualClock clock_;
   std::map<std::string, const Flow*> latest_;
+  const date::time_zone* zone_ = nullptr;  // the model's, for arrival hours and weekdays
   std::unique_ptr<Store> owned_store_;
   Store* store_ = nullptr;
   std::unique_ptr<Engine> engine_;
@@ -208,7 +209,7 @@ class Simulator {
       return it->second;
     };
     try {
-      (void)date::locate_zone(model_.timezone);
+      zone_ = date::locate_zone(model_.timezone);
     } catch (const std::exception&) {
       c.error({model_.file, 1, 1}, fmt::format("unknown time zone '{}'; use an IANA name such as Europe/Zagreb", model_.timezone));
     }
@@ -384,10 +385,15 @@ class Simulator {
 
   Map generate(const GenMap& m, const Map& context) {
     Map out;
+    std::optional<Map> seen;  // for expressions: the context plus the fields made so far
     for (const auto& [field, g] : m.fields) {
-      Map seen = context;  // later fields may read earlier ones
-      for (const auto& [k, v] : out) seen[k] = v;
-      out[field] = generate(g, g.kind == Gen::Kind::expr ? seen : context);
+      if (g.kind == Gen::Kind::expr && !seen) {
+        seen = context;
+        for (const auto& [k, v] : out) (*seen)[k] = v;
+      }
+      Value v = generate(g, g.kind == Gen::Kind::expr ? *seen : context);
+      if (seen) (*seen)[field] = v;
+      out[field] = std::move(v);
     }
     return out;
   }
@@ -401,8 +407,7 @@ class Simulator {
 
   // Local hour and weekday (Monday = 0) of `t` in the model's time zone.
   std::pair<int, int> local(TimePoint t) const {
-    const auto* zone = date::locate_zone(model_.timezone);
-    const auto lt = zone->to_local(std::chrono::time_point_cast<std::chrono::seconds>(t));
+    const auto lt = zone_->to_local(std::chrono::time_point_cast<std::chrono::seconds>(t));
     const auto day = date::floor<date::days>(lt);
     const int hour = static_cast<int>(std::chrono::duration_cast<std::chrono::hours>(lt - day).count());
     const int weekday = static_cast<int>((date::weekday(day).c_encoding() + 6) % 7);
