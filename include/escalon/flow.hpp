@@ -106,6 +106,9 @@ struct Sla {
   std::vector<std::string> stop_in;    ///< steps where the target is met (default: end steps)
   std::string role;                    ///< OLA: counts only while the case is in steps of this role
   std::optional<double> warn_at;       ///< share, e.g. 0.75
+  /// Who hears the `sla-warning` notification (roles or `user:NAME`); empty: the role of the
+  /// step the case is in when the warning fires.
+  std::vector<std::string> notify;
   std::vector<Escalation> escalate;
   SourceLocation where;
 };
@@ -167,6 +170,7 @@ struct Step {
   Expression wait_until;
   // sub-flow
   std::string subflow;
+  std::int64_t subflow_version = 0;    ///< the child version input/output were compiled against
   std::vector<Assignment> input, output;
   std::string on_failure;
   std::int32_t on_failure_index = -1;

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -80,6 +81,12 @@ class Store {
   virtual void commit(const StoreBatch& batch) = 0;
   /// The latest state of every open case, in the order the cases were started.
   [[nodiscard]] virtual std::vector<StoredCase> open_cases() = 0;
+  /// One case's latest state, open or closed; nothing for an id no case ever had.
+  [[nodiscard]] virtual std::optional<StoredCase> find_case(std::string_view id) = 0;
+  /// Every case's latest state, in the order the cases were started; `open` set: only open
+  /// (true) or only closed (false) cases. Reads of closed cases come here: an engine with a
+  /// store keeps only open cases in memory.
+  virtual void for_each_case(std::optional<bool> open, const std::function<void(const StoredCase&)>& visit) = 0;
   /// One case's records, in order.
   [[nodiscard]] virtual std::vector<Record> history(std::string_view case_id) = 0;
   /// The highest record sequence number written (0 for a new store).
@@ -102,6 +109,8 @@ class MemoryStore final : public Store {
  public:
   void commit(const StoreBatch& batch) override;
   [[nodiscard]] std::vector<StoredCase> open_cases() override;
+  [[nodiscard]] std::optional<StoredCase> find_case(std::string_view id) override;
+  void for_each_case(std::optional<bool> open, const std::function<void(const StoredCase&)>& visit) override;
   [[nodiscard]] std::vector<Record> history(std::string_view case_id) override;
   [[nodiscard]] std::uint64_t last_seq() override;
   [[nodiscard]] TimePoint last_time() override;

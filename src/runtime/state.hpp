@@ -1,6 +1,6 @@
 #pragma once
 // Internal state of the engine: a case, its clocks, and the runtime companion of a flow.
-// Shared by engine.cpp (behaviour) and snapshot.cpp (serialization for stores).
+// Shared by the runtime components and snapshot.cpp (serialization for stores).
 
 #include <cstdint>
 #include <functional>
@@ -62,13 +62,19 @@ struct ClockState {
   std::vector<RungState> rungs;
 };
 
+struct Unit;
+
 struct Case {
   std::string id;
   FlowRt* rt = nullptr;
   CaseStatus status = CaseStatus::active;
   std::int32_t step = -1;
   std::uint32_t visit = 0;
+  // Where the case table keeps it. A slot is reused once a closed case leaves memory; the
+  // generation tells timers of the old occupant apart from the new one's.
   std::uint32_t slot = 0;
+  std::uint32_t slot_gen = 0;
+  std::uint64_t serial = 0;  // creation order in this process (ties in queries, migrations)
   std::vector<Value> data;
   std::string assignee;
   std::string outcome;
@@ -76,37 +82,47 @@ struct Case {
   TimePoint started{};
   TimePoint entered{};
   std::vector<ClockState> clocks;  // [0, slas) SLAs, then the step deadline, then the step timer
-  std::vector<std::uint32_t> records;
-  std::int64_t parent = -1;  // slot of the case whose sub-flow step started this one
+  std::vector<std::uint32_t> records;  // positions in the in-memory journal (engines without a store)
+  // The case whose sub-flow or parallel step started this one. An open case's parent is open
+  // (closing a case closes its children), so the pointer is valid while this case is in memory.
+  Case* parent = nullptr;
   std::uint32_t parent_visit = 0;
   std::int32_t depth = 0;  // sub-flow nesting
-  std::vector<std::uint32_t> children;
+  std::vector<std::string> children;  // ids: a closed child may have left memory
   // Parallel branches are child cases of the same flow. A branch ends when it reaches its
   // join step; the fields it changed since the fork (fork_data) are merged into the parent.
   std::int32_t join_step = -1;
   std::vector<Value> fork_data;
   std::int32_t arrivals = 0;  // parent: branches arrived at the current parallel step
-  bool dirty = false;              // changed in the current unit of work (store)
+  // Units of work: the unit that changed this case family and has not committed yet (kept on
+  // the family's root), and whether this case is in that unit's list of touched cases.
+  Unit* owner = nullptr;
+  bool dirty = false;
   std::uint64_t last_seq = 0;      // its newest record
   std::uint64_t revision = 0;      // commits of this case so far (optimistic versions in the store)
   const Flow& flow() const { return *rt->flow; }
   const Step& current() const { return flow().steps[static_cast<std::size_t>(step)]; }
   std::size_t deadline_clock() const { return flow().slas.size(); }
   std::size_t timer_clock() const { return flow().slas.size() + 1; }
+  bool open() const { return status == CaseStatus::active || status == CaseStatus::incident; }
+  Case& root() {
+    Case* c = this;
+    while (c->parent) c = c->parent;
+    return *c;
+  }
 };
 
 }  // namespace escalon::detail
 
 namespace escalon::detail {
 
-// The full state of a case as JSON text, for stores. `id_of(slot)` names related cases.
-std::string save_case(const Case& c, const std::function<std::string(std::uint32_t)>& id_of);
+// The full state of a case as JSON text, for stores.
+std::string save_case(const Case& c);
 
 // A saved case, before related cases are linked.
 struct LoadedCase {
   std::unique_ptr<Case> c;
   std::string parent;
-  std::vector<std::string> children;
 };
 
 // Rebuilds a case from save_case() text. `find_flow(id, version)` gives the loaded flow; a case

@@ -41,6 +41,25 @@ std::vector<StoredCase> MemoryStore::open_cases() {
   return out;
 }
 
+std::optional<StoredCase> MemoryStore::find_case(std::string_view id) {
+  std::lock_guard lk(mutex_);
+  auto it = cases_.find(id);
+  if (it == cases_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MemoryStore::for_each_case(std::optional<bool> open, const std::function<void(const StoredCase&)>& visit) {
+  std::vector<StoredCase> chosen;
+  {
+    std::lock_guard lk(mutex_);
+    for (const auto& id : order_) {
+      const auto& c = cases_.at(id);
+      if (!open || c.open == *open) chosen.push_back(c);
+    }
+  }
+  for (const auto& c : chosen) visit(c);
+}
+
 std::vector<Record> MemoryStore::history(std::string_view case_id) {
   std::lock_guard lk(mutex_);
   std::vector<Record> out;

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <optional>
 #include <fstream>
 
 #include "escalon/store.hpp"
@@ -195,6 +196,37 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  std::optional<StoredCase> find_case(std::string_view id) override {
+    if (!find_case_)
+      find_case_ = std::make_unique<Statement>(
+          db_, "SELECT id, flow, seq, open, state, revision, coalesce(next_due, 0) FROM cases WHERE id = ?", path_);
+    const Statement& s = *find_case_;
+    s.reset();
+    s.bind(1, id);
+    std::optional<StoredCase> out;
+    if (step_row(s, "read a case")) out = case_row(s);
+    s.reset();
+    return out;
+  }
+
+  void for_each_case(std::optional<bool> open, const std::function<void(const StoredCase&)>& visit) override {
+    Statement s(db_,
+                open ? "SELECT id, flow, seq, open, state, revision, coalesce(next_due, 0) FROM cases WHERE open = ? ORDER BY rowid"
+                     : "SELECT id, flow, seq, open, state, revision, coalesce(next_due, 0) FROM cases ORDER BY rowid",
+                path_);
+    if (open) s.bind(1, std::int64_t{*open ? 1 : 0});
+    while (step_row(s, "read cases")) visit(case_row(s));
+  }
+
+  static StoredCase case_row(const Statement& s) {
+    StoredCase c{.id = text_of(s.get(), 0), .flow = text_of(s.get(), 1),
+                 .seq = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 2)),
+                 .open = sqlite3_column_int64(s.get(), 3) != 0, .state = text_of(s.get(), 4)};
+    c.revision = c.expected = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 5));
+    c.next_due = TimePoint{Duration{sqlite3_column_int64(s.get(), 6)}};
+    return c;
+  }
+
   std::vector<StoredFlow> flows() override {
     std::vector<StoredFlow> out;
     Statement s(db_, "SELECT id, version, hash, file, source FROM flows ORDER BY id, version", path_);
@@ -261,9 +293,10 @@ class SqliteStore final : public Store {
  private:
   std::string path_;
   sqlite3* db_ = nullptr;
-  std::unique_ptr<Statement> insert_record_, upsert_case_, upsert_meta_, insert_flow_;
+  std::unique_ptr<Statement> insert_record_, upsert_case_, upsert_meta_, insert_flow_, find_case_;
 
   void reset_statements() {
+    find_case_.reset();
     insert_record_.reset();
     upsert_case_.reset();
     upsert_meta_.reset();

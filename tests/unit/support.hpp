@@ -27,6 +27,10 @@ class ForwardingStore : public Store {
   }
   std::vector<StoredCase> open_cases() override { return inner_.open_cases(); }
   std::vector<Record> history(std::string_view id) override { return inner_.history(id); }
+  std::optional<StoredCase> find_case(std::string_view id) override { return inner_.find_case(id); }
+  void for_each_case(std::optional<bool> open, const std::function<void(const StoredCase&)>& f) override {
+    inner_.for_each_case(open, f);
+  }
   std::uint64_t last_seq() override { return inner_.last_seq(); }
   TimePoint last_time() override { return inner_.last_time(); }
   std::map<std::string, std::string> meta() override { return inner_.meta(); }

@@ -201,6 +201,12 @@ TEST_CASE("an escalation ladder fires each level once, in time order, with repea
   CHECK(levels == std::vector<std::pair<int, int>>{{1, 0}, {2, 0}, {3, 0}, {3, 1}, {3, 2}});
   CHECK(times == std::vector<TimePoint>{at("2026-11-23T08:30:00Z"), at("2026-11-23T09:00:00Z"), at("2026-11-23T09:30:00Z"),
                                         at("2026-11-23T09:45:00Z"), at("2026-11-23T10:00:00Z")});
+  // The SLA warning reaches the role of the step the case is in (the SLA names no `notify:`).
+  const auto warnings = std::count_if(notes.begin(), notes.end(), [](const Notification& n) {
+    return n.reason == "sla-warning" && n.to == std::vector<std::string>{"agent"} && n.at == at("2026-11-23T10:00:00Z");
+  });
+  CHECK(warnings == 1);
+  std::erase_if(notes, [](const Notification& n) { return n.reason != "escalation"; });
   REQUIRE(notes.size() == 5);
   CHECK(notes[0].to == std::vector<std::string>{"team-lead"});
   CHECK(notes[1].to == std::vector<std::string>{"supervisor"});

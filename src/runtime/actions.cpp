@@ -1,0 +1,122 @@
+// Host actions (`call:` steps and hooks). A handler runs with the engine lock released, so it
+// may take its time and call the engine again. Its case stays with the calling unit meanwhile:
+// another thread's call to that case waits until the unit commits, and a call the handler makes
+// itself joins the unit (see the call boundary in engine.cpp).
+
+#include "runtime/core.hpp"
+
+namespace escalon::detail {
+
+HandlerScope& handler_scope() {
+  thread_local HandlerScope scope;
+  return scope;
+}
+
+void Op::run_jobs() {
+  while (!u.jobs.empty()) {
+    Job j = std::move(u.jobs.front());
+    u.jobs.pop_front();
+    if (j.child) {
+      resume_parent(j);
+      continue;
+    }
+    run_job(j);
+  }
+}
+
+namespace {
+// Why a handler's results cannot be applied any more, or empty when they can.
+std::string moved_on(const Case& c, const Job& j) {
+  if (c.visit == j.visit && (c.status == CaseStatus::active || j.hook)) return {};
+  if (!c.open()) return fmt::format("the case is {}", case_status_name(c.status));
+  if (c.status == CaseStatus::incident) return "the case has an incident";
+  return fmt::format("the case moved on to step '{}'", c.current().name);
+}
+}  // namespace
+
+void Op::run_job(Job& j) {
+  Case& c = *j.c;
+  if (!moved_on(c, j).empty()) return;
+  const Step& s = c.current();
+  const std::string& name = j.hook ? j.hook->action : s.call;
+  const auto& with = j.hook ? j.hook->with : s.with;
+  ActionHandler handler;
+  if (auto it = m.actions.find(name); it != m.actions.end()) handler = it->second;
+  Map inputs, data;
+  std::string error;
+  try {
+    Ctx x;
+    fill(x, c, j.at, nullptr);
+    for (const auto& a : with) inputs[a.field] = a.value.evaluate(x.ctx);
+  } catch (const Error& e) {
+    error = fmt::format("action '{}' inputs: {}", name, e.message());
+  }
+  for (std::size_t i = 0; i < c.data.size(); ++i) data[c.flow().data[i].name] = c.data[i];
+  ActionContext ac(c.id, s.name, name, j.attempt, std::move(inputs), std::move(data));
+  if (error.empty() && !handler) error = fmt::format("no handler is registered for action '{}' (Engine::on_action)", name);
+  if (error.empty()) {
+    const HandlerScope outer = handler_scope();
+    handler_scope() = {&m, &u};
+    lk.unlock();
+    try {
+      handler(ac);
+    } catch (const std::exception& e) {
+      error = e.what()[0] ? e.what() : "the handler failed";
+    } catch (...) {
+      error = "the handler threw a non-standard exception";
+    }
+    lk.lock();
+    handler_scope() = outer;
+  }
+  // Only calls the handler made itself can have moved the case meanwhile (it belongs to this unit).
+  if (const std::string why = moved_on(c, j); !why.empty()) {
+    Record r = make(c, RecordType::action_failed, j.at);
+    r.target = name;
+    r.repeat = j.attempt;
+    r.message = fmt::format("the result of action '{}' was discarded: {} while it ran", name, why);
+    commit(&c, std::move(r));
+    return;
+  }
+  std::vector<Change> changes;
+  if (error.empty()) {
+    for (const auto& [k, v] : ac.results())
+      if (!c.flow().find_field(k)) {
+        error = fmt::format("action '{}' returned '{}', which is not a data field of flow '{}'", name, k, c.flow().id);
+        break;
+      }
+    if (error.empty()) {
+      try {
+        changes = checked_changes(c.flow(), ac.results());
+      } catch (const DataError& e) {
+        error = fmt::format("action '{}' result: {}", name, e.message());
+      }
+    }
+  }
+  if (error.empty()) {
+    guarded(c, j.at, fmt::format("after action '{}'", name), [&] {
+      apply_changes(c, changes, j.at, engine_actor);
+      if (!j.hook && c.status == CaseStatus::active) move_to(c, s.next_index, j.at);
+    });
+    return;
+  }
+  Record r = make(c, RecordType::action_failed, j.at);
+  r.target = name;
+  r.repeat = j.attempt;
+  r.message = error;
+  commit(&c, std::move(r));
+  if (j.hook) return;
+  if (j.attempt < s.retry.attempts && handler) {
+    double delay = static_cast<double>(s.retry.backoff.count());
+    for (int i = 1; i < j.attempt; ++i) delay *= s.retry.factor;
+    const Duration d{static_cast<std::int64_t>(std::min(delay, static_cast<double>(s.retry.max_backoff.count())))};
+    start_timer(c, TimerPurpose::retry, j.at + d, j.attempt + 1);
+  } else if (s.on_error_index >= 0) {
+    move_to(c, s.on_error_index, j.at);
+  } else {
+    raise_incident(c, j.at,
+                   fmt::format("action '{}' failed after {} attempt{}: {}", name, j.attempt, j.attempt == 1 ? "" : "s",
+                               error));
+  }
+}
+
+}  // namespace escalon::detail

@@ -1,0 +1,181 @@
+// Committing a unit: its records and the new state of every case it touched go to the store
+// in one transaction; then its case families are free for other units, closed cases leave
+// memory, and listeners hear what happened.
+
+#include "runtime/core.hpp"
+
+namespace escalon::detail {
+
+namespace {
+
+// Any failed commit stops the engine: its memory now holds changes the store does not.
+// A conflict keeps its type so that a host sharing a store can tell it apart.
+[[noreturn]] void throw_commit_failure(const std::string& why, bool conflict) {
+  const std::string msg = fmt::format("the store could not commit: {}", why);
+  if (conflict) throw ConflictError(msg);
+  throw StoreError(msg);
+}
+
+}  // namespace
+
+void Op::release() {
+  for (Case* root : u.families)
+    if (root->owner == &u) root->owner = nullptr;
+  for (Case* c : u.touched) c->dirty = false;
+  const bool any = !u.families.empty();
+  u.families.clear();
+  m.holders.erase(&u);
+  u.touched.clear();
+  if (any) {
+    m.released.notify_all();
+    if (m.runner_on) m.wake.notify_one();  // points held back for this unit can fire now
+  }
+}
+
+// Commits the unit. Without group commit the transaction runs under the engine lock. With it,
+// the unit joins the pending batch and the lock is released while the caller waits: the first
+// waiter to find no transaction running writes everything pending in one transaction (units
+// keep their order; a case written twice is written once, with its later state), so callers
+// that arrive while a transaction is on disk share the next one. Nobody returns before their
+// unit is durable.
+void Op::flush() {
+  if (!m.store() || (u.records.empty() && u.touched.empty() && u.flows.empty())) {
+    release();
+    return;
+  }
+  std::vector<StoredCase> snaps;
+  snaps.reserve(u.touched.size());
+  std::vector<std::string> closed;
+  for (Case* c : u.touched) {
+    StoredCase sc{.id = c->id, .flow = c->flow().id, .seq = c->last_seq, .open = c->open(), .state = save_case(*c)};
+    sc.expected = c->revision;
+    sc.revision = ++c->revision;
+    if (sc.open) sc.next_due = clockmath::next_due_of(*c);
+    else closed.push_back(c->id);
+    snaps.push_back(std::move(sc));
+  }
+  std::map<std::string, std::string> meta;
+  if (u.counters_changed)
+    for (const auto& [flow, n] : m.cases.counters) meta["case-number/" + flow] = std::to_string(n);
+  if (m.options.group_commit) {
+    group_flush(std::move(snaps), std::move(meta));
+  } else {
+    try {
+      m.store()->commit(StoreBatch{u.records, snaps, std::move(meta), u.flows});
+    } catch (const std::exception& e) {
+      m.store_failure = e.what();
+      release();
+      throw_commit_failure(e.what(), dynamic_cast<const ConflictError*>(&e) != nullptr);
+    }
+    release();
+  }
+  u.records.clear();
+  u.flows.clear();
+  u.counters_changed = false;
+  // Durable now: closed cases leave memory (reads of them go to the store). One that another
+  // unit touched meanwhile (a refused call's record) leaves with that unit's commit.
+  for (const auto& id : closed)
+    if (Case* c = m.cases.find(id); c && !c->open() && !c->dirty && !c->owner)
+      m.cases.evict(*c);
+}
+
+void Op::group_flush(std::vector<StoredCase> snaps, std::map<std::string, std::string> meta) {
+  auto& group = m.group;
+  // Lock order: engine lock, then group.mutex; never the other way round.
+  std::unique_lock gl(group.mutex);
+  auto& p = group.pending;
+  p.records.insert(p.records.end(), std::make_move_iterator(u.records.begin()), std::make_move_iterator(u.records.end()));
+  for (auto& sc : snaps) {
+    auto [it, fresh] = p.index.try_emplace(sc.id, p.cases.size());
+    if (fresh) {
+      p.cases.push_back(std::move(sc));
+    } else {
+      sc.expected = p.cases[it->second].expected;  // the store still holds the revision before both
+      p.cases[it->second] = std::move(sc);
+    }
+  }
+  for (auto& [k, v] : meta) p.meta[k] = std::move(v);
+  p.flows.insert(p.flows.end(), u.flows.begin(), u.flows.end());
+  const std::uint64_t ticket = ++group.enqueued;
+  // The batch keeps units in order, so a later unit may change these cases before this one is
+  // on disk: whatever it commits lands in this transaction or a later one.
+  release();
+  lk.unlock();
+  // Leader and followers: whoever finds no transaction running writes everything pending; the
+  // others sleep until a transaction that carries their unit is done.
+  while (group.committed < ticket && group.failure.empty()) {
+    if (group.committing) {
+      group.done.wait(gl);
+      continue;
+    }
+    group.committing = true;
+    GroupCommit::Pending batch = std::exchange(group.pending, {});
+    const std::uint64_t upto = group.enqueued;
+    gl.unlock();
+    std::string failure;
+    bool conflict = false;
+    try {
+      m.store()->commit(StoreBatch{batch.records, batch.cases, std::move(batch.meta), batch.flows});
+    } catch (const std::exception& e) {
+      failure = e.what();
+      conflict = dynamic_cast<const ConflictError*>(&e) != nullptr;
+    }
+    gl.lock();
+    group.committing = false;
+    if (failure.empty()) {
+      group.committed = upto;
+    } else {
+      group.failure = failure;
+      group.conflict = conflict;
+    }
+    group.done.notify_all();
+  }
+  const std::string failure = group.committed < ticket ? group.failure : std::string();
+  const bool conflict = group.conflict;
+  gl.unlock();
+  lk.lock();
+  if (!failure.empty()) {
+    if (m.store_failure.empty()) m.store_failure = failure;
+    throw_commit_failure(failure, conflict);
+  }
+}
+
+// Hands notifications to listeners with the lock released (a listener may call the engine). A
+// listener that throws does not undo what is committed; its failure is recorded on the case
+// (`action-failed`, target `notify`) in a unit of its own.
+void Op::dispatch() {
+  while (!u.outbox.empty()) {
+    auto notes = std::move(u.outbox);
+    u.outbox.clear();
+    auto listeners = m.listeners;
+    std::vector<std::pair<const Notification*, std::string>> failed;
+    lk.unlock();
+    for (const auto& n : notes)
+      for (const auto& l : listeners) {
+        try {
+          l(n);
+        } catch (const std::exception& e) {
+          failed.emplace_back(&n, e.what());
+        } catch (...) {
+          failed.emplace_back(&n, "the listener threw a non-standard exception");
+        }
+      }
+    lk.lock();
+    for (const auto& [n, why] : failed) {
+      Case* c = m.cases.find(n->case_id);
+      if (!c || !claimable(*c)) continue;  // closed and gone, or busy in another unit: nothing to add to
+      Record r;
+      r.at = n->at;
+      r.case_id = c->id;
+      r.type = RecordType::action_failed;
+      if (c->step >= 0) r.step = c->current().name;
+      r.target = "notify";
+      r.event = n->reason;
+      r.message = fmt::format("a notification listener failed ({}): {}", n->reason, why);
+      commit(c, std::move(r));
+    }
+    if (!failed.empty()) flush();
+  }
+}
+
+}  // namespace escalon::detail

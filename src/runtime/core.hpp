@@ -1,0 +1,382 @@
+#pragma once
+// The engine's internals, shared by the runtime's components (one file each):
+//
+//   flow_registry.cpp  loaded flow versions and the versions the store keeps
+//   case_table.cpp     cases in memory: find, add, evict (closed cases leave memory)
+//   clock_math.cpp     pure clock arithmetic: due times, ladder points, re-timing
+//   clocks.cpp         deadlines, SLAs, escalations, and firing their points
+//   steps.cpp          entering and leaving steps, one function per step kind
+//   subflows.cpp       sub-flow cases and parallel branches
+//   events.cpp         events and the other calls that change one case
+//   actions.cpp        host actions and hooks (handlers run with the lock released)
+//   migration.cpp      moving open cases to another flow version; calendar updates
+//   committer.cpp      committing a unit to the store (plain and group commit)
+//   views.cpp          CaseView and queries
+//   engine.cpp         the public Engine methods and the call boundary
+//
+// A call's work is a Unit: the records it wrote, the cases it touched, the jobs and
+// notifications it queued. The Unit lives on the calling thread's stack, is passed down as
+// part of an Op, and is committed and dispatched at the end of the call. Nothing of a unit is
+// kept in the engine, so a thread that takes the lock while another call runs a handler can
+// never commit part of that call.
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "escalon/engine.hpp"
+#include "runtime/state.hpp"
+
+namespace escalon::detail {
+
+inline const std::string engine_actor = "escalon";
+
+// Work that runs after the current step of the unit: an action call, a hook's call, or a
+// parent's resumption when its sub-flow case or branch ended. Cases named here belong to the
+// unit (no other unit can change or evict them before it commits).
+struct Job {
+  Case* c = nullptr;
+  std::uint32_t visit = 0;
+  std::int32_t attempt = 1;
+  TimePoint at{};
+  const Hook* hook = nullptr;  // on_enter/on_exit call: results merged, no retry or incident
+  Case* child = nullptr;       // set: `c` resumes because this sub-flow case or branch ended
+  std::string failure;         // why the child failed (empty: it completed)
+};
+
+struct Unit {
+  std::vector<Record> records;
+  std::vector<Case*> touched;  // cases whose state changed (snapshots for the store)
+  std::vector<Case*> families;  // roots this unit owns until it commits
+  std::deque<Job> jobs;
+  std::vector<Notification> outbox;
+  std::vector<StoredFlow> flows;  // flow versions the store has not seen yet
+  bool counters_changed = false;   // a generated case number moved on
+  std::size_t fired = 0;           // timer points fired
+  std::size_t held = 0;            // due points left for another unit that holds their case
+  const Unit* waiting_for = nullptr;  // the unit whose case this one waits for (deadlock check)
+};
+
+// Set on a thread while it runs an action handler: calls the handler makes to the same engine
+// join the handler's unit instead of starting their own.
+struct HandlerScope {
+  const void* core = nullptr;
+  Unit* unit = nullptr;
+  const void* in_sink = nullptr;  // the engine whose journal_sink runs on this thread
+};
+HandlerScope& handler_scope();
+
+// A change that passed every check and can now be applied.
+struct Change {
+  std::int32_t slot;
+  Value value;
+};
+
+// --------------------------------------------------------------------------- components
+
+// Every loaded flow version, and the versions the store keeps (read once).
+class FlowRegistry {
+ public:
+  // Adds a version; returns it as the store must keep it when the store has not seen it.
+  std::optional<StoredFlow> add(FlowPtr f, Store* store);
+  [[nodiscard]] FlowRt* find(std::string_view id, std::int64_t version) const;
+  // A flow file whose content differs from the stored version of the same number.
+  [[nodiscard]] std::optional<Diagnostic> stored_conflict(const Flow& f, Store& store);
+  // A stored version that is not loaded any more, rebuilt from the text the store kept.
+  FlowRt* from_store(std::string_view id, std::int64_t version, Store& store, std::vector<StoredFlow>& unseen);
+  [[nodiscard]] const std::vector<std::unique_ptr<FlowRt>>& all() const { return flows_; }
+  [[nodiscard]] std::vector<std::string> ids() const;
+
+ private:
+  std::map<std::pair<std::string, std::int64_t>, StoredFlow>& stored(Store& store);
+  std::vector<std::unique_ptr<FlowRt>> flows_;
+  std::optional<std::map<std::pair<std::string, std::int64_t>, StoredFlow>> stored_;
+};
+
+// Lets the id index be searched with a string_view, without building a std::string per call.
+struct IdHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+// The cases in memory. With a store, closed cases leave once their unit is committed.
+class CaseTable {
+ public:
+  [[nodiscard]] Case* find(std::string_view id) const;
+  [[nodiscard]] Case* at(std::uint32_t slot, std::uint32_t gen) const;
+  Case& add(std::unique_ptr<Case> c);
+  void evict(Case& c);
+  [[nodiscard]] std::size_t size() const { return by_id_.size(); }
+  [[nodiscard]] bool contains(std::string_view id) const { return by_id_.find(id) != by_id_.end(); }
+  // Live cases in creation order.
+  [[nodiscard]] std::vector<Case*> in_order() const;
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& s : slots_)
+      if (s.c) f(*s.c);
+  }
+  std::map<std::string, std::uint64_t, std::less<>> counters;  // case numbers per flow
+
+ private:
+  struct Slot {
+    std::unique_ptr<Case> c;
+    std::uint32_t gen = 0;
+  };
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_;
+  std::unordered_map<std::string, std::uint32_t, IdHash, std::equal_to<>> by_id_;
+  std::uint64_t serial_ = 0;
+};
+
+// The next point of every clock, earliest first. Cancelling is O(1): the clock's generation
+// moves on and stale entries are skipped when they surface.
+struct TimerEntry {
+  TimePoint at;
+  std::uint64_t seq;
+  std::uint32_t slot;
+  std::uint32_t case_gen;
+  std::uint32_t gen;
+  std::uint16_t clock;
+  bool operator>(const TimerEntry& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+};
+
+class TimerQueue {
+ public:
+  void push(TimePoint at, const Case& c, std::size_t clock, std::uint32_t gen);
+  [[nodiscard]] bool empty() const { return heap_.empty(); }
+  [[nodiscard]] const TimerEntry& top() const { return heap_.top(); }
+  void pop() { heap_.pop(); }
+  void push(const TimerEntry& e) { heap_.push(e); }
+  // Whether the entry still stands for its clock's next point.
+  [[nodiscard]] static bool live(const TimerEntry& e, const CaseTable& cases);
+  void drop_stale(const CaseTable& cases);
+
+ private:
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> heap_;
+  std::uint64_t seq_ = 0;
+};
+
+struct GroupCommit {
+  struct Pending {
+    std::vector<Record> records;
+    std::vector<StoredCase> cases;
+    std::unordered_map<std::string, std::size_t> index;  // case id -> position in cases
+    std::map<std::string, std::string> meta;
+    std::vector<StoredFlow> flows;
+  };
+  std::mutex mutex;  // guards everything below
+  std::condition_variable done;
+  Pending pending;
+  std::uint64_t enqueued = 0;
+  bool committing = false;  // a transaction is being written (by a caller, without the lock)
+  std::uint64_t committed = 0;
+  std::string failure;
+  bool conflict = false;
+};
+
+// --------------------------------------------------------------------------- the engine state
+
+struct Core {
+  explicit Core(EngineOptions o) : options(std::move(o)), clock(options.clock ? options.clock : &system_clock) {}
+
+  EngineOptions options;
+  SystemClock system_clock;
+  const Clock* clock;
+  Store* store() const { return options.store; }
+
+  mutable std::mutex mutex;
+  FlowRegistry flows;
+  std::map<std::string, ActionHandler, std::less<>> actions;
+  std::vector<NotifyHandler> listeners;
+  CaseTable cases;
+  mutable TimerQueue timers;
+  std::uint64_t record_seq = 0;
+  // Without a store the in-memory journal is the only copy of the history, so it is kept;
+  // with one, reads go to the store and memory holds only open cases.
+  std::vector<Record> journal;
+  std::vector<Record> orphan_records;  // refused calls for unknown cases (no store)
+  std::string store_failure;  // set once a commit failed: changes are refused from then on
+  GroupCommit group;
+  std::condition_variable released;  // a unit committed: the case families it held are free
+  std::set<const Unit*> holders;      // units that hold case families now
+  // The latest time the engine has used (kept in the store): journal time never runs backwards,
+  // even when a system clock is set back or a host restarts with an earlier clock.
+  TimePoint high_water{};
+  bool recovering = false;
+
+  std::thread runner;
+  std::thread::id runner_id;
+  std::condition_variable wake;
+  bool runner_on = false;
+  bool runner_stop = false;
+
+  TimePoint now() {
+    const TimePoint t = clock->now();
+    if (t > high_water) high_water = t;
+    return high_water;
+  }
+  void check_store() const;
+  bool keeps_journal() const { return !options.store && options.keep_journal; }
+};
+
+// Clock arithmetic (clock_math.cpp): pure functions of a clock's state.
+namespace clockmath {
+enum class PointKind : std::uint8_t { warn, rung, due, timer };
+struct Point {
+  TimePoint at;
+  PointKind kind;
+  std::int32_t rung = -1;
+};
+TimePoint advance(const ClockState& k, TimePoint from, Duration d);
+Duration measured(const ClockState& k, TimePoint a, TimePoint b);
+TimePoint due_instant(const ClockState& k);
+TimePoint share_instant(const ClockState& k, double share);
+TimePoint after(const ClockState& k, TimePoint from, const DurationSpec& d);
+Duration elapsed(const ClockState& k, TimePoint now);
+Duration total_for(const DurationSpec& d, const Calendar* cal, TimePoint start);
+const std::vector<Escalation>& ladder(const Case& c, const ClockState& k);
+std::optional<Point> next_point(const Case& c, const ClockState& k);
+TimePoint next_due_of(const Case& c);
+void catch_up_latest(const Case& c, ClockState& k, TimePoint now);
+void reset(ClockState& k);
+// Re-times a running clock onto calendar `cal` by policy: keep its due time, recompute it from
+// its start with `rule`, or carry the time already counted (measured on the old calendar).
+void retime(ClockState& k, ReschedulePolicy policy, const Calendar* cal, const DurationSpec* rule, bool business, TimePoint now);
+}  // namespace clockmath
+
+// --------------------------------------------------------------------------- one unit's work
+
+// Everything that changes cases runs as an Op: the engine state, the call's unit, and the
+// call's lock (released while host handlers run and while group commit waits for the disk).
+struct Op {
+  Core& m;
+  Unit& u;
+  std::unique_lock<std::mutex>& lk;
+
+  // --- journal and ownership (engine.cpp)
+  Record make(const Case& c, RecordType type, TimePoint at) const;
+  void commit(Case* c, Record r);
+  void touch(Case& c);
+  // Takes the case's family for this unit, waiting (lock released) while another unit that
+  // has not committed holds it. Returns the case found again under `id` (it may have closed
+  // and left memory meanwhile), or null.
+  Case* claim(std::string_view id);
+  bool claimable(const Case& c) const;
+  // Waits until no other unit holds any case (calls that change many cases at once).
+  void wait_for_all();
+  void own(Case& c);
+  void notify(const Case& c, TimePoint at, std::vector<std::string> to, std::string message, std::string reason,
+              std::int32_t level, std::int32_t repeat);
+  // The one exception boundary for a case: a failure inside `work` puts the case into an
+  // incident with the reason; other cases carry on.
+  template <class F>
+  void guarded(Case& c, TimePoint at, std::string_view what, F&& work);
+
+  // --- expressions (steps.cpp)
+  struct Ctx {
+    EvalContext ctx;
+    Map info;
+  };
+  static Map case_info(const Case& c);
+  static void fill(Ctx& x, const Case& c, TimePoint at, const Value* event);
+  std::vector<Change> changes_for(const Case& c, const std::vector<Assignment>& set, const EvalContext& ctx) const;
+  void apply_changes(Case& c, const std::vector<Change>& changes, TimePoint at, const std::string& actor = {},
+                     const std::string& channel = {});
+  static std::vector<Change> checked_changes(const Flow& f, const Map& values);
+
+  // --- clocks (clocks.cpp)
+  void schedule(Case& c, std::size_t idx);
+  void stop_clock(Case& c, std::size_t idx);
+  void start_deadline(Case& c, TimePoint at, std::optional<TimePoint> from = {});
+  void set_absolute_deadline(Case& c, TimePoint due, TimePoint at);
+  void record_deadline(Case& c, const ClockState& k, TimePoint at, const std::string& sla = {});
+  void data_changed(Case& c, TimePoint at);
+  void update_slas(Case& c, TimePoint at);
+  void fire(Case& c, std::size_t idx, const clockmath::Point& p);
+  void escalate(Case& c, const ClockState& k, const Escalation& e, std::int32_t level, std::int32_t repeat, TimePoint at);
+  void start_timer(Case& c, TimerPurpose purpose, TimePoint when, std::int32_t attempt);
+  std::size_t fire_due(TimePoint now);
+
+  // --- steps (steps.cpp)
+  void move_to(Case& c, std::int32_t target, TimePoint at);
+  std::int32_t enter(Case& c, std::int32_t idx, TimePoint at);
+  std::int32_t enter_kind(Case& c, TimePoint at);
+  void leave(Case& c, TimePoint at);
+  void assign_for_step(Case& c, TimePoint at);
+  void assign(Case& c, const std::string& who, TimePoint at);
+  std::int32_t decide(Case& c, TimePoint at);
+  void start_wait(Case& c, TimePoint at);
+  void complete(Case& c, TimePoint at);
+  void raise_incident(Case& c, TimePoint at, std::string why);
+  void run_hooks(Case& c, const std::vector<Hook>& hooks, TimePoint at, const char* when);
+  void cancel_case(Case& c, TimePoint at, const std::string& reason, const EventOptions& o);
+
+  // --- sub-flows and branches (subflows.cpp)
+  Case& create_case(FlowRt* rt, const Map& data, std::string id, TimePoint now, const std::string& actor,
+                    const std::string& channel, Case* parent);
+  std::string unique_child_id(const Case& parent, std::string_view name) const;
+  void start_subflow(Case& c, TimePoint at);
+  void start_branches(Case& c, TimePoint at);
+  void arrive(Case& b, TimePoint at);
+  void branch_arrived(Case& parent, const Case& b, TimePoint at);
+  void tell_parent(Case& c, TimePoint at, std::string failure);
+  void resume_parent(const Job& j);
+  void cancel_children(Case& c, TimePoint at, const std::string& reason);
+
+  // --- events (events.cpp)
+  [[noreturn]] void reject(Case* c, std::string_view case_id, std::string_view event, const EventOptions& o,
+                           TimePoint at, std::string why);
+  Case& find(std::string_view id, std::string_view event, const EventOptions& o, TimePoint at);
+  void apply_event(Case& c, std::string_view event, const Map& payload, const EventOptions& o, TimePoint at);
+  std::vector<Change> checked_changes(Case& c, const Map& values, std::string_view call, const EventOptions& o,
+                                      TimePoint at);
+
+  // --- actions (actions.cpp)
+  void run_jobs();
+  void run_job(Job& j);
+
+  // --- versions (migration.cpp)
+  std::size_t migrate(const Migration& mig, const EventOptions& o, TimePoint now);
+  std::size_t update_calendar(const CalendarSpec& spec, TimePoint now);
+
+  // --- commit (committer.cpp)
+  void flush();
+  void group_flush(std::vector<StoredCase> snaps, std::map<std::string, std::string> meta);
+  void release();  // the unit committed (or failed): its families are free again
+  void dispatch();
+};
+
+template <class F>
+void Op::guarded(Case& c, TimePoint at, std::string_view what, F&& work) {
+  try {
+    work();
+  } catch (const EventError&) {
+    throw;  // a refused call: its `rejected` record is written and the case is unchanged
+  } catch (const StoreError&) {
+    throw;
+  } catch (const Error& e) {
+    raise_incident(c, at, what.empty() ? e.message() : fmt::format("{}: {}", what, e.message()));
+  } catch (const std::exception& e) {
+    raise_incident(c, at, what.empty() ? std::string(e.what()) : fmt::format("{}: {}", what, e.what()));
+  }
+}
+
+
+// Sets up SLA `i` counting from `at`; not running yet: the current step decides (pause_in, role).
+void start_sla(Case& c, std::size_t i, TimePoint at);
+
+// Scans a flow's expressions for `case.*` (only flows that read it pay for building it).
+bool reads_case(const Flow& f);
+
+}  // namespace escalon::detail

@@ -1,0 +1,147 @@
+// Loaded flow versions, and the versions the store keeps: every version cases may run on.
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "escalon/loader.hpp"
+#include "runtime/core.hpp"
+
+namespace escalon::detail {
+
+bool reads_case(const Flow& f) {
+  // Every expression of the flow is scanned: one missed place would read null silently.
+  bool found = false;
+  auto scan = [&](const Expression& e) { found = found || e.text().find("case") != std::string::npos; };
+  auto scan_all = [&](const std::vector<Assignment>& v) {
+    for (const auto& a : v) scan(a.value);
+  };
+  auto scan_ladder = [&](const std::vector<Escalation>& ladder) {
+    for (const auto& e : ladder) scan_all(e.set);
+  };
+  for (const auto& s : f.steps) {
+    scan(s.assign);
+    for (const auto* list : {&s.on, &s.branches})
+      for (const auto& t : *list) {
+        scan(t.when);
+        scan_all(t.set);
+      }
+    scan_all(s.with);
+    scan_all(s.input);  // `output:` runs over the child's data, which always gets case.*
+    for (const auto* hooks : {&s.on_enter, &s.on_exit})
+      for (const auto& h : *hooks) scan_all(h.with);
+    if (s.deadline) {
+      scan(s.deadline->at);
+      scan_ladder(s.deadline->escalate);
+    }
+    scan(s.wait_until);
+  }
+  for (const auto& sla : f.slas) scan_ladder(sla.escalate);
+  for (const auto& table : f.rules) {
+    for (const auto& col : table.inputs) scan(col.input);
+    for (const auto& row : table.rows) {
+      for (const auto& e : row.tests) scan(e);
+      for (const auto& e : row.outputs) scan(e);
+    }
+  }
+  return found;
+}
+
+std::optional<StoredFlow> FlowRegistry::add(FlowPtr f, Store* store) {
+  for (const auto& rt : flows_)
+    if (rt->flow->id == f->id && rt->flow->version == f->version) {
+      if (rt->flow->content_hash == f->content_hash) return std::nullopt;
+      throw Error(fmt::format("flow '{}' version {} is already loaded with other content; give the changed flow a "
+                              "new version",
+                              f->id, f->version),
+                  f->where);
+    }
+  auto rt = std::make_unique<FlowRt>();
+  rt->flow = f;
+  for (const auto& [name, spec] : f->calendars) rt->calendars.emplace(name, std::make_unique<Calendar>(spec));
+  rt->default_cal = rt->calendar(f->calendar);
+  for (std::size_t i = 0; i < f->data.size(); ++i)
+    if (f->data[i].name == "priority") rt->priority_slot = static_cast<std::int32_t>(i);
+  for (const auto& sla : f->slas) {
+    std::vector<char> pause(f->steps.size(), 0), stop(f->steps.size(), 0);
+    for (const auto& p : sla.pause_in) pause[static_cast<std::size_t>(f->step_index(p))] = 1;
+    for (const auto& p : sla.stop_in) stop[static_cast<std::size_t>(f->step_index(p))] = 1;
+    if (sla.stop_in.empty())
+      for (std::size_t i = 0; i < f->steps.size(); ++i) stop[i] = f->steps[i].kind == StepKind::end;
+    rt->sla_pause.push_back(std::move(pause));
+    rt->sla_stop.push_back(std::move(stop));
+  }
+  rt->uses_case = reads_case(*f);
+  flows_.push_back(std::move(rt));
+  if (!store) return std::nullopt;
+  auto& kept = stored(*store);
+  if (kept.contains({f->id, f->version})) return std::nullopt;
+  StoredFlow sf{f->id, f->version, f->content_hash, f->file, f->source};
+  kept.emplace(std::pair{f->id, f->version}, sf);
+  return sf;
+}
+
+FlowRt* FlowRegistry::find(std::string_view id, std::int64_t version) const {
+  FlowRt* best = nullptr;
+  for (const auto& rt : flows_) {
+    if (rt->flow->id != id) continue;
+    if (version ? rt->flow->version == version : (!best || rt->flow->version > best->flow->version)) best = rt.get();
+  }
+  return best;
+}
+
+std::vector<std::string> FlowRegistry::ids() const {
+  std::vector<std::string> out;
+  for (const auto& f : flows_) out.push_back(f->flow->id);
+  return out;
+}
+
+std::map<std::pair<std::string, std::int64_t>, StoredFlow>& FlowRegistry::stored(Store& store) {
+  if (!stored_) {
+    stored_.emplace();
+    for (auto& sf : store.flows()) stored_->emplace(std::pair{sf.id, sf.version}, std::move(sf));
+  }
+  return *stored_;
+}
+
+// A file whose content differs from the stored version of the same number would silently
+// change running cases.
+std::optional<Diagnostic> FlowRegistry::stored_conflict(const Flow& f, Store& store) {
+  const auto& kept = stored(store);
+  auto it = kept.find({f.id, f.version});
+  if (it == kept.end() || it->second.hash == f.content_hash) return std::nullopt;
+  std::int64_t newest = f.version;
+  for (const auto& [key, sf] : kept)
+    if (key.first == f.id) newest = std::max(newest, key.second);
+  return Diagnostic{Severity::error, f.where,
+                    fmt::format("flow '{}' version {} is already in the store with other content (stored from {}, hash "
+                                "{}; this file has hash {}); cases may be running on it: give the changed flow "
+                                "`version: {}`, then migrate open cases (Engine::migrate) if they should move",
+                                f.id, f.version, it->second.file, it->second.hash, f.content_hash, newest + 1)};
+}
+
+// The file moved on to a newer version: the stored text of the old one is loaded again, so its
+// open cases carry on where they were.
+FlowRt* FlowRegistry::from_store(std::string_view id, std::int64_t version, Store& store,
+                                 std::vector<StoredFlow>& unseen) {
+  const auto& kept = stored(store);
+  auto it = kept.find({std::string(id), version});
+  if (it == kept.end()) return nullptr;
+  const StoredFlow& sf = it->second;
+  const auto dir = std::filesystem::path(sf.file).parent_path().string();
+  const auto res = validate_text(sf.source, sf.file, dir.empty() ? "." : dir);
+  if (!res.ok() || res.flows.size() != 1) {
+    const std::string why = res.diagnostics.empty() ? "no flow in it" : res.diagnostics.front().str();
+    throw StoreError(fmt::format("flow '{}' version {} as kept in the store does not load any more: {}; restore the "
+                                 "files it includes, or load that version from a file",
+                                 id, version, why));
+  }
+  if (res.flows.front()->content_hash != sf.hash)
+    throw StoreError(fmt::format("flow '{}' version {} as kept in the store no longer matches its hash: a file it "
+                                 "includes ({}) changed since; restore it, or load that version from a file",
+                                 id, version, fmt::join(res.flows.front()->includes, ", ")));
+  if (auto sf2 = add(res.flows.front(), &store)) unseen.push_back(std::move(*sf2));
+  return find(id, version);
+}
+
+}  // namespace escalon::detail

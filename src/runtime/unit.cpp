@@ -1,0 +1,124 @@
+// The journal and the ownership of cases by units of work.
+//
+// A unit owns the case families (a case with its sub-flow cases and branches) it changed until
+// it commits. Another unit that needs such a case waits for that commit; it waits only at the
+// start of its call, before it owns anything, so waits cannot form a cycle, except through
+// calls that action handlers make (they join the handler's unit, which owns cases): that cycle
+// is detected and refused. Timer points of a held case are left for later, never waited for.
+
+#include <cassert>
+
+#include "runtime/core.hpp"
+
+namespace escalon::detail {
+
+Record Op::make(const Case& c, RecordType type, TimePoint at) const {
+  Record r;
+  r.at = at;
+  r.case_id = c.id;
+  r.type = type;
+  if (c.step >= 0) r.step = c.current().name;
+  return r;
+}
+
+void Op::commit(Case* c, Record r) {
+  r.seq = ++m.record_seq;
+  if (c) {
+    c->last_seq = r.seq;
+    touch(*c);
+  }
+  if (m.options.journal_sink) {
+    auto& scope = handler_scope();
+    const void* outer = scope.in_sink;
+    scope.in_sink = &m;
+    try {
+      m.options.journal_sink(r);
+    } catch (...) {
+      scope.in_sink = outer;
+      throw;
+    }
+    scope.in_sink = outer;
+  }
+  if (m.store()) {
+    u.records.push_back(std::move(r));
+    return;
+  }
+  if (!m.options.keep_journal) return;
+  if (c) c->records.push_back(static_cast<std::uint32_t>(m.journal.size()));
+  m.journal.push_back(std::move(r));
+}
+
+void Op::touch(Case& c) {
+  if (m.recovering || c.dirty) return;
+  own(c);
+  c.dirty = true;
+  u.touched.push_back(&c);
+}
+
+void Op::own(Case& c) {
+  if (m.recovering) return;
+  Case& root = c.root();
+  if (root.owner == &u) return;
+  if (root.owner) throw std::logic_error(fmt::format("case '{}' is held by another unit of work", c.id));
+  root.owner = &u;
+  if (u.families.empty()) m.holders.insert(&u);
+  u.families.push_back(&root);
+}
+
+bool Op::claimable(const Case& c) const {
+  const Case* root = &c;
+  while (root->parent) root = root->parent;
+  return !root->owner || root->owner == &u;
+}
+
+Case* Op::claim(std::string_view id) {
+  for (;;) {
+    Case* c = m.cases.find(id);
+    if (!c) return nullptr;
+    const Unit* holder = c->root().owner;
+    if (!holder || holder == &u) {
+      own(*c);
+      return c;
+    }
+    for (const Unit* w = holder; w; w = w->waiting_for)
+      if (w == &u)
+        throw Error(fmt::format("case '{}' is being changed by a call that waits for this one (an action handler calls "
+                                "the engine for a case another handler's call holds); nothing was changed: try again "
+                                "after the handler returns",
+                                id));
+    u.waiting_for = holder;
+    m.released.wait(lk);
+    u.waiting_for = nullptr;
+  }
+}
+
+void Op::wait_for_all() {
+  const auto others = [&] { return m.holders.size() > (m.holders.contains(&u) ? 1u : 0u); };
+  if (others() && !u.families.empty())
+    throw Error("this call changes many cases and cannot wait for other calls while its own unit holds cases (it was "
+                "made from an action handler); call it outside the handler");
+  while (others()) m.released.wait(lk);
+}
+
+void Op::notify(const Case& c, TimePoint at, std::vector<std::string> to, std::string message, std::string reason,
+                std::int32_t level, std::int32_t repeat) {
+  if (m.listeners.empty()) return;
+  Notification n;
+  n.at = at;
+  n.case_id = c.id;
+  n.flow = c.flow().id;
+  if (c.step >= 0) n.step = c.current().name;
+  n.to = std::move(to);
+  n.message = std::move(message);
+  n.reason = std::move(reason);
+  n.level = level;
+  n.repeat = repeat;
+  u.outbox.push_back(std::move(n));
+}
+
+void Core::check_store() const {
+  if (!store_failure.empty())
+    throw StoreError(fmt::format("the store failed earlier ({}); nothing more is changed: open the engine again", store_failure));
+}
+
+}  // namespace escalon::detail

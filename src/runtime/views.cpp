@@ -1,0 +1,127 @@
+// What callers read: a case as a CaseView, and work-queue queries. With a store, closed cases
+// are read back from it (they left memory when they closed).
+
+#include <algorithm>
+
+#include "runtime/core.hpp"
+#include "runtime/views.hpp"
+
+namespace escalon::detail {
+
+using namespace clockmath;
+
+CaseView view_of(const Case& c, TimePoint now, std::string_view parent_id) {
+  CaseView v;
+  v.id = c.id;
+  v.flow = c.flow().id;
+  v.version = c.flow().version;
+  v.status = c.status;
+  if (c.step >= 0) {
+    v.steps.push_back(c.current().name);
+    v.role = c.current().role;
+  }
+  v.assignee = c.assignee;
+  if (c.rt->priority_slot >= 0) v.priority = c.data[static_cast<std::size_t>(c.rt->priority_slot)].to_display();
+  for (std::size_t i = 0; i < c.data.size(); ++i)
+    if (!c.data[i].is_null()) v.data[c.flow().data[i].name] = c.data[i];
+  v.started = c.started;
+  v.entered = c.entered;
+  v.outcome = c.outcome;
+  v.incident = c.incident;
+  v.parent = c.parent ? c.parent->id : std::string(parent_id);
+  v.children = c.children;
+  const auto& dk = c.clocks[c.deadline_clock()];
+  if (dk.active && dk.visit == c.visit) {
+    DeadlineView d;
+    d.step = c.current().name;
+    d.started = dk.started;
+    d.due = due_instant(dk);
+    d.overdue = now >= d.due;
+    d.level = dk.level;
+    v.deadlines.push_back(d);
+  }
+  for (std::size_t i = 0; i < c.flow().slas.size(); ++i) {
+    const ClockState& k = c.clocks[i];
+    SlaView s;
+    s.name = c.flow().slas[i].name;
+    s.elapsed = elapsed(k, now);
+    s.remaining = k.total - s.elapsed;
+    s.due = k.running ? due_instant(k) : TimePoint{};
+    s.warned = k.warned;
+    s.level = k.level;
+    s.state = k.done      ? SlaView::State::breached
+              : k.met     ? SlaView::State::met
+              : k.running ? SlaView::State::running
+                          : SlaView::State::paused;
+    v.slas.push_back(s);
+  }
+  return v;
+}
+
+std::optional<int> query_rank(const Query& q, const Case& c, TimePoint now) {
+  if (q.status && c.status != *q.status) return std::nullopt;
+  if (!q.flow.empty() && c.flow().id != q.flow) return std::nullopt;
+  if (c.step < 0) return std::nullopt;
+  if (!q.step.empty() && c.current().name != q.step) return std::nullopt;
+  if (!q.role.empty() && c.current().role != q.role) return std::nullopt;
+  if (!q.assignee.empty() && c.assignee != q.assignee) return std::nullopt;
+  const auto& dk = c.clocks[c.deadline_clock()];
+  const bool has_deadline = dk.active && dk.visit == c.visit;
+  if (q.overdue && (has_deadline && now >= due_instant(dk)) != *q.overdue) return std::nullopt;
+  if (q.min_level > 0 && (!has_deadline || dk.level < q.min_level)) return std::nullopt;
+  int prio = 0;
+  if (c.rt->priority_slot >= 0) {
+    const auto& pf = c.flow().data[static_cast<std::size_t>(c.rt->priority_slot)];
+    const Value& pv = c.data[static_cast<std::size_t>(c.rt->priority_slot)];
+    if (pv.kind() == Value::Kind::string) {
+      auto it = std::find(pf.type.values.begin(), pf.type.values.end(), pv.as_string());
+      prio = static_cast<int>(it - pf.type.values.begin());
+    } else if (pv.kind() == Value::Kind::integer) {
+      prio = static_cast<int>(pv.as_int());
+    }
+  }
+  return prio;
+}
+
+LoadedCase load_stored(Core& m, const StoredCase& sc) {
+  std::vector<StoredFlow> unseen;  // versions read back from the store are in it already
+  return load_case(sc.state, [&](std::string_view id, std::int64_t version) -> FlowRt* {
+    if (!version) return nullptr;
+    if (FlowRt* rt = m.flows.find(id, version)) return rt;
+    return m.flows.from_store(id, version, *m.store(), unseen);
+  });
+}
+
+std::vector<CaseView> run_query(Core& m, const Query& q, TimePoint now) {
+  struct Hit {
+    const Case* c;
+    int prio;
+    std::string_view parent;
+  };
+  std::vector<Hit> hits;
+  for (Case* c : m.cases.in_order())
+    if (auto prio = query_rank(q, *c, now)) hits.push_back({c, *prio, {}});
+  // Closed cases left memory: the store has them.
+  std::deque<LoadedCase> stored;
+  const bool closed_too = !q.status || (*q.status != CaseStatus::active && *q.status != CaseStatus::incident);
+  if (m.store() && closed_too)
+    m.store()->for_each_case(false, [&](const StoredCase& sc) {
+      if (m.cases.contains(sc.id)) return;
+      LoadedCase l = load_stored(m, sc);
+      if (auto prio = query_rank(q, *l.c, now)) {
+        stored.push_back(std::move(l));
+        hits.push_back({stored.back().c.get(), *prio, stored.back().parent});
+      }
+    });
+  std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+    if (a.prio != b.prio) return a.prio > b.prio;
+    return a.c->entered < b.c->entered;
+  });
+  if (q.limit && hits.size() > q.limit) hits.resize(q.limit);
+  std::vector<CaseView> out;
+  out.reserve(hits.size());
+  for (const auto& h : hits) out.push_back(view_of(*h.c, now, h.parent));
+  return out;
+}
+
+}  // namespace escalon::detail

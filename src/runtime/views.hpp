@@ -1,0 +1,18 @@
+#pragma once
+// Reading cases: views, queries, and cases read back from the store (views.cpp).
+
+#include <optional>
+#include <string_view>
+
+#include "runtime/core.hpp"
+
+namespace escalon::detail {
+
+CaseView view_of(const Case& c, TimePoint now, std::string_view parent_id = {});
+// The query's priority rank of the case, or nothing when the query does not select it.
+std::optional<int> query_rank(const Query& q, const Case& c, TimePoint now);
+std::vector<CaseView> run_query(Core& m, const Query& q, TimePoint now);
+// A stored case rebuilt for reading (its flow version is loaded from the store if need be).
+LoadedCase load_stored(Core& m, const StoredCase& sc);
+
+}  // namespace escalon::detail
