@@ -97,6 +97,17 @@ int main(int argc, char** argv) {
           if (d.level != static_cast<int>(s->deadline->escalate.size()))
             fail(c.id + ": deadline of " + d.step + " is overdue but fired level " + std::to_string(d.level));
         }
+      // A case active in an action step after 30 days has nothing left that would run it: its
+      // call's unit was stored in part (the handler's job is not in the store).
+      for (const auto& c : engine.query({.status = CaseStatus::active})) {
+        for (const auto& f : engine.flows()) {
+          if (f->id != c.flow || f->version != c.version) continue;
+          const Step* s = f->find_step(c.steps.at(0));
+          if (s && s->kind == StepKind::action) {
+            fail(c.id + " is stuck in action step " + s->name + ": a unit was committed in part");
+          }
+        }
+      }
       std::printf("final: %zu open cases recovered, %zu overdue deadlines checked, %zu acknowledged cases\n", recovered, checked,
                   acked.size());
     }

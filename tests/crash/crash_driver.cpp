@@ -8,7 +8,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <stdexcept>
 #include <escalon/escalon.hpp>
 #include <fstream>
 #include <map>
@@ -53,6 +56,18 @@ int main(int argc, char** argv) {
   Engine engine({.clock = &clock, .keep_journal = false, .store = store.get(), .group_commit = threads > 1});
   engine.load({argv[2]});
   engine.on_notify([](const Notification&) {});
+  // The ordering service: slow (the engine lock is released while it runs, so other threads'
+  // calls interleave with the unit that called it), fails now and then, and reads the engine
+  // from inside the handler. A kill while it runs must lose the calling unit entirely.
+  std::atomic<std::uint64_t> orders{0};
+  engine.on_action("parts.order", [&](ActionContext& a) {
+    const auto n = orders.fetch_add(1) + seed * 1000003;
+    std::this_thread::sleep_for(std::chrono::microseconds(200 + n % 1500));
+    if (n % 4 == 0) throw std::runtime_error("the ordering service timed out");
+    (void)engine.get(a.case_id());
+    a.set("order_id", "PO-" + std::to_string(n));
+    a.set("supplier", "ACME Parts");
+  });
   engine.recover();
 
   const auto owner = [threads](const std::string& id) { return static_cast<int>(std::hash<std::string>{}(id) % static_cast<std::size_t>(threads)); };

@@ -1,0 +1,367 @@
+// The engine core: units of work with many threads and re-entrant handlers, the exception
+// boundary (nothing inside one case stops the process), and closed cases leaving memory.
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "escalon/engine.hpp"
+#include "escalon/loader.hpp"
+#include "support.hpp"
+
+using namespace escalon;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<FlowPtr> compile(const std::string& yaml) {
+  auto r = validate_text(yaml, "core.yaml", ".");
+  std::string diags;
+  for (const auto& d : r.diagnostics) diags += d.str() + "\n";
+  INFO(diags);
+  REQUIRE(r.ok());
+  return r.flows;
+}
+
+// Every call produces a recognisable unit: a start ends with the case in `ready`, a `close`
+// ends with `completed`. The handler is slow, and every fifth one starts another case itself.
+const char* slow_flow = R"(flow: slow
+data:
+  n: { type: int, default: 0 }
+  result: string
+start: work
+steps:
+  work:
+    call: slow.work
+    next: ready
+  ready:
+    role: agent
+    on: { close: closed }
+  closed:
+    end: true
+)";
+
+// Records of one store transaction, by case.
+using Batch = std::map<std::string, std::vector<Record>>;
+
+bool has(const std::vector<Record>& rs, RecordType t, std::string_view step = {}) {
+  return std::any_of(rs.begin(), rs.end(), [&](const Record& r) { return r.type == t && (step.empty() || r.step == step); });
+}
+
+}  // namespace
+
+TEST_CASE("every store transaction holds whole units: threads, slow and re-entrant handlers, group commit",
+          "[core][unit]") {
+  const bool group = GENERATE(false, true);
+  CAPTURE(group);
+  MemoryStore inner;
+  test::ForwardingStore store(inner);
+  std::mutex batches_mutex;
+  std::vector<Batch> batches;
+  store.before_commit = [&](const StoreBatch& b) {
+    Batch batch;
+    for (const auto& r : b.records) batch[r.case_id].push_back(r);
+    std::lock_guard lk(batches_mutex);
+    batches.push_back(std::move(batch));
+  };
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine({.clock = &clock, .store = &store, .group_commit = group});
+  engine.add_flows(compile(slow_flow));
+  std::atomic<int> nested{0};
+  engine.on_action("slow.work", [&](ActionContext& a) {
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+    if (a.data().at("n").as_int() % 5 == 0) {
+      a.set("result", engine.start("slow", {{"n", 1}}));  // joins this unit: committed with it
+      ++nested;
+    }
+  });
+  constexpr int threads = 4, per_thread = 12;
+  std::vector<std::thread> pool;
+  // Catch2's assertions are not thread-safe: the threads count, the test checks.
+  std::atomic<int> failures{0}, not_ready{0};
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      try {
+        for (int i = 0; i < per_thread; ++i) {
+          const auto id = engine.start("slow", {{"n", t * per_thread + i}});
+          if (engine.get(id).steps.at(0) != "ready") ++not_ready;  // the whole start, handler included, is done
+          engine.send(id, "close");
+        }
+      } catch (const std::exception&) {
+        ++failures;
+      }
+    });
+  for (auto& th : pool) th.join();
+  REQUIRE(failures == 0);
+  CHECK(not_ready == 0);
+  CHECK(nested > 0);
+  // A case's `started` and its arrival in `ready` were written by one call: one transaction.
+  // So were a `close` event and the completion. Nothing of a call is split across commits.
+  std::set<std::string> started;
+  for (const auto& batch : batches)
+    for (const auto& [id, rs] : batch) {
+      INFO(id);
+      if (has(rs, RecordType::started)) {
+        started.insert(id);
+        CHECK(has(rs, RecordType::entered, "ready"));
+        CHECK(has(rs, RecordType::entered, "work"));
+      }
+      if (has(rs, RecordType::event)) CHECK(has(rs, RecordType::completed));
+      if (has(rs, RecordType::entered, "ready")) CHECK(has(rs, RecordType::started));
+    }
+  CHECK(started.size() == static_cast<std::size_t>(threads * per_thread + nested));
+  // A nested start joined the unit of the handler that made it.
+  for (const auto& batch : batches)
+    for (const auto& [id, rs] : batch)
+      for (const auto& r : rs)
+        if (r.type == RecordType::data_changed && r.target == "result") {
+          const std::string child = r.new_value.as_string();
+          INFO(id << " started " << child);
+          CHECK(batch.count(child) == 1);
+        }
+}
+
+TEST_CASE("a call to a case held by another thread's handler waits for that unit", "[core][unit]") {
+  MemoryStore store;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine({.clock = &clock, .store = &store});
+  engine.add_flows(compile(slow_flow));
+  std::atomic<bool> in_handler{false}, release{false};
+  engine.on_action("slow.work", [&](ActionContext& a) {
+    if (a.data().at("n").as_int() != 7) return;
+    in_handler = true;
+    while (!release) std::this_thread::sleep_for(1ms);
+    a.set("result", "from the handler");
+  });
+  const auto other = engine.start("slow", {{"n", 1}});
+  std::string id;
+  std::thread starter([&] { id = engine.start("slow", {{"n", 7}}, {.id = "held"}); });
+  while (!in_handler) std::this_thread::sleep_for(1ms);
+  // Other cases are not held: calls to them go ahead while the handler runs.
+  engine.send(other, "close");
+  CHECK(engine.get(other).status == CaseStatus::completed);
+  std::atomic<bool> cancelled{false};
+  std::thread canceller([&] {
+    engine.cancel("held", "customer hung up");
+    cancelled = true;
+  });
+  std::this_thread::sleep_for(30ms);
+  CHECK_FALSE(cancelled);  // waits for the unit that holds the case
+  release = true;
+  starter.join();
+  canceller.join();
+  CHECK(cancelled);
+  const auto h = engine.history("held");
+  // The handler's result was applied before the cancel: one order, no result dropped.
+  const auto result = std::find_if(h.begin(), h.end(), [](const Record& r) { return r.type == RecordType::data_changed; });
+  const auto cancel = std::find_if(h.begin(), h.end(), [](const Record& r) { return r.type == RecordType::cancelled; });
+  REQUIRE(result != h.end());
+  REQUIRE(cancel != h.end());
+  CHECK(result < cancel);
+}
+
+namespace {
+const char* fragile_flow = R"(flow: fragile
+data:
+  zero: { type: int, default: 0 }
+  x: number
+start: triage
+steps:
+  triage:
+    role: agent
+    deadline:
+      within: 1h
+      expire: later
+    on_exit:
+      - { set: { x: "10 / zero" } }
+    on: { next: later }
+  later:
+    role: agent
+    deadline:
+      within: 1h
+      escalate:
+        - { at: 50%, notify: lead, set: { x: "1 / zero" } }
+    on: { done: closed }
+  closed:
+    end: true
+)";
+
+// A flow whose deadline only notifies: it keeps running next to a failing one.
+const char* steady_flow = R"(flow: steady
+start: wait
+steps:
+  wait:
+    role: agent
+    deadline:
+      within: 30m
+      escalate:
+        - { at: 100%, notify: lead }
+    on: { done: closed }
+  closed:
+    end: true
+)";
+
+CaseView wait_for(Engine& engine, const std::string& id, CaseStatus status) {
+  for (int i = 0; i < 400 && engine.get(id).status != status; ++i) std::this_thread::sleep_for(5ms);
+  return engine.get(id);
+}
+}  // namespace
+
+TEST_CASE("a failure inside one case makes an incident of it, on every path, and nothing else stops",
+          "[core][boundary]") {
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  MemoryStore store;
+  std::vector<FlowPtr> flows = compile(fragile_flow);
+  for (auto& f : compile(steady_flow)) flows.push_back(f);
+
+  SECTION("an on_exit hook of a step left by an expiring deadline, fired by the runner thread") {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(flows);
+    std::atomic<int> escalations{0};
+    engine.on_notify([&](const Notification& n) {
+      if (n.reason == "escalation") ++escalations;
+    });
+    const auto bad = engine.start("fragile");
+    const auto good = engine.start("steady");
+    engine.start_runner(5ms);
+    clock.advance(2h);
+    const auto c = wait_for(engine, bad, CaseStatus::incident);
+    CHECK(c.status == CaseStatus::incident);
+    CHECK(c.incident == "leaving step 'triage': in '10 / zero': division by zero");
+    CHECK(c.steps.at(0) == "triage");  // stays where it failed
+    for (int i = 0; i < 400 && escalations == 0; ++i) std::this_thread::sleep_for(5ms);
+    CHECK(escalations == 1);  // the other case's escalation still fired
+    engine.stop_runner();
+    CHECK(engine.get(good).deadlines.at(0).level == 1);
+    engine.send(good, "done");  // the engine still takes calls
+    CHECK(engine.get(good).status == CaseStatus::completed);
+  }
+
+  SECTION("the same hook through run_due()") {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(flows);
+    const auto bad = engine.start("fragile");
+    clock.advance(2h);
+    CHECK(engine.run_due() >= 1);
+    CHECK(engine.get(bad).incident == "leaving step 'triage': in '10 / zero': division by zero");
+  }
+
+  SECTION("an escalation's `set` fired by the runner") {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(flows);
+    const auto bad = engine.start("fragile");
+    // Leave triage by an event whose on_exit fails: the case is in an incident at once.
+    CHECK_NOTHROW(engine.send(bad, "next"));
+    CHECK(engine.get(bad).status == CaseStatus::incident);
+    engine.resolve(bad, {{"zero", 1}}, "later");  // fix the data, move on by hand
+    engine.update(bad, {{"zero", 0}});
+    engine.start_runner(5ms);
+    clock.advance(40min);
+    const auto c = wait_for(engine, bad, CaseStatus::incident);
+    CHECK(c.incident == "escalation level 1: in '1 / zero': division by zero");
+    engine.stop_runner();
+  }
+
+  SECTION("a listener that throws: recorded on the case, which carries on") {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(flows);
+    engine.on_notify([](const Notification&) { throw std::runtime_error("mail server down"); });
+    const auto good = engine.start("steady");
+    clock.advance(31min);
+    CHECK(engine.run_due() == 2);  // the level and the due time
+    const auto h = engine.history(good);
+    const auto failed = std::find_if(h.begin(), h.end(), [](const Record& r) { return r.type == RecordType::action_failed; });
+    REQUIRE(failed != h.end());
+    CHECK(failed->target == "notify");
+    CHECK(failed->message == "a notification listener failed (escalation): mail server down");
+    CHECK(engine.get(good).status == CaseStatus::active);
+    engine.send(good, "done");
+    CHECK(engine.get(good).status == CaseStatus::completed);
+  }
+}
+
+TEST_CASE("a journal sink or a listener that calls the engine the wrong way gets an error, not a hang", "[core][boundary]") {
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  SECTION("journal_sink") {
+    Engine* self = nullptr;
+    std::string error;
+    Engine engine({.clock = &clock, .journal_sink = [&](const Record& r) {
+                     if (r.type != RecordType::started || !error.empty()) return;
+                     try {
+                       (void)self->start("steady");
+                     } catch (const Error& e) {
+                       error = e.what();
+                     }
+                   }});
+    self = &engine;
+    engine.add_flows(compile(steady_flow));
+    (void)engine.start("steady");
+    CHECK(error.find("journal_sink called the engine") != std::string::npos);
+  }
+  SECTION("stop_runner() from a listener on the runner thread") {
+    Engine engine({.clock = &clock});
+    engine.add_flows(compile(steady_flow));
+    std::atomic<bool> stopped{false};
+    engine.on_notify([&](const Notification&) {
+      engine.stop_runner();
+      stopped = true;
+    });
+    (void)engine.start("steady");
+    engine.start_runner(5ms);
+    clock.advance(1h);
+    for (int i = 0; i < 400 && !stopped; ++i) std::this_thread::sleep_for(5ms);
+    CHECK(stopped);
+    engine.start_runner(5ms);  // joins the stopped thread and starts again
+    engine.stop_runner();
+  }
+}
+
+TEST_CASE("with a store, closed cases leave memory and every read answers from the store, before and after a restart",
+          "[core][memory]") {
+  MemoryStore store;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  const auto flows = compile(steady_flow);
+  std::vector<std::string> ids;
+  const auto check_reads = [&](Engine& engine) {
+    CHECK(engine.case_count() == 1);  // only the open case is in memory
+    const auto done = engine.get(ids[0]);
+    CHECK(done.status == CaseStatus::completed);
+    CHECK(done.steps.at(0) == "closed");
+    CHECK(engine.get(ids[1]).status == CaseStatus::cancelled);
+    CHECK(engine.get(ids[2]).status == CaseStatus::active);
+    const auto h = engine.history(ids[0]);
+    REQUIRE_FALSE(h.empty());
+    CHECK(h.front().type == RecordType::started);
+    CHECK(has(h, RecordType::completed));
+    CHECK(engine.journal_jsonl(ids[0]).find(R"("type":"completed")") != std::string::npos);
+    CHECK(engine.journal_jsonl().find(ids[1]) != std::string::npos);
+    CHECK(engine.query({.status = CaseStatus::completed}).size() == 1);
+    CHECK(engine.query({.status = std::nullopt}).size() == 3);
+    CHECK(engine.query({}).size() == 1);
+    // A call to a closed case is refused the same way as before it left memory.
+    CHECK_THROWS_WITH(engine.send(ids[0], "done"), "case 'steady-1' is completed; it takes no events");
+    CHECK(engine.history(ids[0]).back().type == RecordType::rejected);
+    CHECK_THROWS_AS(engine.start("steady", {}, {.id = ids[0]}), EventError);
+    CHECK_THROWS_AS(engine.get("nobody"), CaseError);
+    CHECK_THROWS_AS(engine.history("nobody"), CaseError);
+    CHECK_THROWS_WITH(engine.send("nobody", "done"), "unknown case 'nobody'");
+    CHECK_THROWS_AS(engine.history("nobody"), CaseError);  // the refused call left no history
+  };
+  {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(flows);
+    for (int i = 0; i < 3; ++i) ids.push_back(engine.start("steady"));
+    engine.send(ids[0], "done");
+    engine.cancel(ids[1], "duplicate");
+    check_reads(engine);
+  }
+  Engine engine({.clock = &clock, .store = &store});
+  engine.add_flows(flows);
+  CHECK(engine.recover() == 1);
+  check_reads(engine);
+  // Automatic numbers skip ids that closed cases used.
+  CHECK(engine.start("steady") == "steady-4");
+}
