@@ -2,7 +2,10 @@
 //   store_bench events DIR [N] [full|normal]   durable sends/s through the engine vs a raw SQLite
 //                                              insert loop with the same WAL and sync settings
 //   store_bench recover DIR [N]                recovery time for N open cases
+//   store_bench evict DIR [N]                  N cases opened and closed at sync=normal: peak RSS
+//                                              must stay flat (closed cases leave memory)
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -195,6 +198,42 @@ int recover(const std::string& dir, int n) {
   return 0;
 }
 
+long peak_rss_kib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+// Closed cases leave memory once committed, and the engine keeps no copy of the journal when a
+// store has it: a host that runs for months holds only its open cases.
+int evict(const std::string& dir, int n) {
+  const std::string path = dir + "/evict-bench.db";
+  remove_db(path);
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  auto store = open_store("sqlite:" + path + "?sync=normal");
+  Engine engine({.clock = &clock, .store = store.get()});  // keep_journal stays on: the store is the journal
+  engine.add_flows(bench_flows());
+  const long empty = peak_rss_kib();
+  const auto t0 = Stopwatch::now();
+  for (int i = 1; i <= n; ++i) {
+    const auto id = engine.start("durable");
+    engine.send(id, "ping");
+    engine.send(id, "done");
+    if (i % (n / 10 > 0 ? n / 10 : 1) == 0)
+      std::printf("evict: %8d cases opened and closed, %zu in memory, peak RSS %5.1f MiB above the empty engine (%.0f s)\n", i,
+                  engine.case_count(), static_cast<double>(peak_rss_kib() - empty) / 1024.0, since(t0));
+  }
+  const double s = since(t0);
+  const auto size = std::filesystem::file_size(path) + (std::filesystem::exists(path + "-wal") ? std::filesystem::file_size(path + "-wal") : 0);
+  std::printf("evict: %d cases (start, 2 events each) in %.1f s (%.0f calls/s); peak RSS %.1f MiB above the empty engine "
+              "(%.1f MiB); store %.0f MiB\n",
+              n, s, 3.0 * n / s, static_cast<double>(peak_rss_kib() - empty) / 1024.0, static_cast<double>(empty) / 1024.0,
+              static_cast<double>(size) / 1048576.0);
+  store.reset();
+  remove_db(path);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -203,6 +242,7 @@ int main(int argc, char** argv) {
   const int n = argc > 3 ? std::atoi(argv[3]) : 0;
   if (what == "events") return events(dir, n ? n : 2000, argc > 4 ? argv[4] : "full");
   if (what == "recover") return recover(dir, n ? n : 100000);
-  std::fprintf(stderr, "usage: store_bench events DIR [N] [full|normal] | recover DIR [N]\n");
+  if (what == "evict") return evict(dir, n ? n : 1000000);
+  std::fprintf(stderr, "usage: store_bench events DIR [N] [full|normal] | recover DIR [N] | evict DIR [N]\n");
   return 2;
 }

@@ -23,11 +23,19 @@
 ///      the case is unchanged;
 ///   3. entering a step sets its role and assignee, runs on_enter hooks, starts its deadline,
 ///      pauses or resumes SLAs, and runs automatic steps (decisions, actions, waits) at once;
-///   4. host callbacks (actions, notifications) run after the engine's lock is released, in the
-///      order they arose, so a handler may call the engine again.
+///   4. action handlers run with the engine's lock released, in the order they arose; a call a
+///      handler makes joins the calling unit (it is committed with it);
+///   5. the call's unit of work (its records and the new state of every case it touched) is
+///      committed to the store as a whole; then listeners hear of it, lock released.
+/// docs/runtime.md "How a call flows" has the details.
 ///
 /// Thread-safety: every member may be called from any thread. Calls are serialized by one lock,
-/// so events to one case apply in a single order and the journal is one sequence.
+/// so events to one case apply in a single order and the journal is one sequence. A case
+/// changed by a call whose action handler is still running belongs to that call until it
+/// commits: another thread's call to it waits.
+///
+/// Failures: a failure inside one case (an expression error, bad data from a handler) puts that
+/// case into an incident; other cases, the runner and the host carry on.
 /// Determinism: same flows, same calls in the same order, same clock readings => same journal.
 
 #include <chrono>
@@ -50,7 +58,7 @@
 
 namespace escalon {
 
-/// A case id that the engine does not know.
+/// A case id that the engine (and its store) does not know.
 class CaseError : public Error {
  public:
   using Error::Error;
@@ -195,15 +203,18 @@ struct Migration {
 struct EngineOptions {
   /// The clock; null: the system clock. Not owned: it must outlive the engine.
   const Clock* clock = nullptr;
-  /// Keep the journal in memory for history() and journal(). A host that streams records to
-  /// its own store (see `journal_sink`) can turn this off to save memory.
+  /// Without a store: keep the journal in memory for history() and journal_jsonl() (it is the
+  /// only copy). A host that streams records elsewhere (see `journal_sink`) can turn this off.
+  /// With a store the store is the journal and the engine keeps none in memory.
   bool keep_journal = true;
-  /// Called for every record, in order, while the engine lock is held: keep it short and do
-  /// not call the engine from it.
+  /// Called for every record, in order, while the engine lock is held: keep it short. Calling
+  /// the engine from it throws escalon::Error.
   std::function<void(const Record&)> journal_sink;
   /// Where cases are kept durably; null: only in memory. Not owned: it must outlive the engine.
   /// Each API call commits its records and the touched cases' states before it returns (and
   /// before listeners hear of it). After a store failure the engine refuses further changes.
+  /// With a store, memory holds open cases only: closed cases leave it once committed, and
+  /// reads of them (get, history, journal_jsonl, query) go to the store.
   Store* store = nullptr;
   /// Group commit: units of work of concurrent callers share one store transaction. The
   /// engine lock is released while a caller waits for its transaction, so other threads keep
@@ -247,7 +258,8 @@ class Engine {
   /// Throws EventError (unknown flow), DataError (bad data) or EventError (duplicate id).
   std::string start(std::string_view flow, Map data = {}, StartOptions options = {});
   /// Sends an event. Throws CaseError for an unknown case, EventError when the case cannot
-  /// take it (recorded as `rejected`), DataError for a payload that does not fit the form.
+  /// take it: not handled in its step, no guard holds, a payload that does not fit the step's
+  /// form, the case is closed (each recorded as `rejected`).
   void send(std::string_view case_id, std::string_view event, Map payload = {}, EventOptions options = {});
   /// Changes case data from outside (a customer moved the visit): checked like `set`;
   /// deadlines whose `at:` reads a changed field are rescheduled.
@@ -291,6 +303,8 @@ class Engine {
   [[nodiscard]] std::vector<Record> history(std::string_view case_id) const;
   /// The whole journal (or one case's) as JSON Lines.
   [[nodiscard]] std::string journal_jsonl(std::string_view case_id = {}) const;
+  /// Cases in memory: with a store, the open ones (closed cases are in the store); without
+  /// one, every case started.
   [[nodiscard]] std::size_t case_count() const;
 
  private:

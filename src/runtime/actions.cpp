@@ -34,6 +34,24 @@ std::string moved_on(const Case& c, const Job& j) {
 }
 }  // namespace
 
+// Runs the handler with the lock released; returns why it failed (empty: it did not).
+std::string Op::call_handler(const ActionHandler& handler, ActionContext& ac) {
+  std::string error;
+  const HandlerScope outer = handler_scope();
+  handler_scope() = {&m, &u, outer.in_sink};
+  lk.unlock();
+  try {
+    handler(ac);
+  } catch (const std::exception& e) {
+    error = e.what()[0] ? e.what() : "the handler failed";
+  } catch (...) {
+    error = "the handler threw a non-standard exception";
+  }
+  lk.lock();
+  handler_scope() = outer;
+  return error;
+}
+
 void Op::run_job(Job& j) {
   Case& c = *j.c;
   if (!moved_on(c, j).empty()) return;
@@ -54,20 +72,7 @@ void Op::run_job(Job& j) {
   for (std::size_t i = 0; i < c.data.size(); ++i) data[c.flow().data[i].name] = c.data[i];
   ActionContext ac(c.id, s.name, name, j.attempt, std::move(inputs), std::move(data));
   if (error.empty() && !handler) error = fmt::format("no handler is registered for action '{}' (Engine::on_action)", name);
-  if (error.empty()) {
-    const HandlerScope outer = handler_scope();
-    handler_scope() = {&m, &u};
-    lk.unlock();
-    try {
-      handler(ac);
-    } catch (const std::exception& e) {
-      error = e.what()[0] ? e.what() : "the handler failed";
-    } catch (...) {
-      error = "the handler threw a non-standard exception";
-    }
-    lk.lock();
-    handler_scope() = outer;
-  }
+  if (error.empty()) error = call_handler(handler, ac);
   // Only calls the handler made itself can have moved the case meanwhile (it belongs to this unit).
   if (const std::string why = moved_on(c, j); !why.empty()) {
     Record r = make(c, RecordType::action_failed, j.at);
@@ -78,20 +83,7 @@ void Op::run_job(Job& j) {
     return;
   }
   std::vector<Change> changes;
-  if (error.empty()) {
-    for (const auto& [k, v] : ac.results())
-      if (!c.flow().find_field(k)) {
-        error = fmt::format("action '{}' returned '{}', which is not a data field of flow '{}'", name, k, c.flow().id);
-        break;
-      }
-    if (error.empty()) {
-      try {
-        changes = checked_changes(c.flow(), ac.results());
-      } catch (const DataError& e) {
-        error = fmt::format("action '{}' result: {}", name, e.message());
-      }
-    }
-  }
+  if (error.empty()) error = check_results(c, name, ac.results(), changes);
   if (error.empty()) {
     guarded(c, j.at, fmt::format("after action '{}'", name), [&] {
       apply_changes(c, changes, j.at, engine_actor);
@@ -99,13 +91,32 @@ void Op::run_job(Job& j) {
     });
     return;
   }
+  action_failed(c, j, name, error, static_cast<bool>(handler));
+}
+
+// The handler's results as changes of the case's data, or why they cannot be.
+std::string Op::check_results(const Case& c, const std::string& name, const Map& results, std::vector<Change>& changes) {
+  for (const auto& [k, v] : results)
+    if (!c.flow().find_field(k))
+      return fmt::format("action '{}' returned '{}', which is not a data field of flow '{}'", name, k, c.flow().id);
+  try {
+    changes = checked_changes(c.flow(), results);
+  } catch (const DataError& e) {
+    return fmt::format("action '{}' result: {}", name, e.message());
+  }
+  return {};
+}
+
+// A failed attempt: retried with backoff, then `on_error`, then an incident (hooks: recorded only).
+void Op::action_failed(Case& c, const Job& j, const std::string& name, const std::string& error, bool has_handler) {
+  const Step& s = c.current();
   Record r = make(c, RecordType::action_failed, j.at);
   r.target = name;
   r.repeat = j.attempt;
   r.message = error;
   commit(&c, std::move(r));
   if (j.hook) return;
-  if (j.attempt < s.retry.attempts && handler) {
+  if (j.attempt < s.retry.attempts && has_handler) {
     double delay = static_cast<double>(s.retry.backoff.count());
     for (int i = 1; i < j.attempt; ++i) delay *= s.retry.factor;
     const Duration d{static_cast<std::int64_t>(std::min(delay, static_cast<double>(s.retry.max_backoff.count())))};

@@ -345,6 +345,9 @@ struct Op {
   // --- actions (actions.cpp)
   void run_jobs();
   void run_job(Job& j);
+  std::string call_handler(const ActionHandler& handler, ActionContext& ac);
+  static std::string check_results(const Case& c, const std::string& name, const Map& results, std::vector<Change>& changes);
+  void action_failed(Case& c, const Job& j, const std::string& name, const std::string& error, bool has_handler);
 
   // --- versions (migration.cpp)
   std::size_t migrate(const Migration& mig, const EventOptions& o, TimePoint now);
