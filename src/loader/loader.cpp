@@ -382,6 +382,7 @@ void Loader::resolve_subflows() {
         continue;
       }
       Step& s = p.flow->steps[p.step];
+      s.subflow_version = child->version;
       ExprEnv child_env;
       for (std::size_t ci = 0; ci < child->data.size(); ++ci) {
         child_env.data[child->data[ci].name] = child->data[ci].type;
