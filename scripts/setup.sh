@@ -12,7 +12,11 @@ packages=(
   catch2 libbenchmark-dev
   pybind11-dev python3-dev python3-pytest python3-yaml python3-jsonschema
   graphviz                                # `dot` renders `escalon graph` output in tests
+  locales                                 # hr_HR/de_DE locales: tests that numbers ignore the locale
 )
+
+# Locales the tests switch to (decimal comma); generated only when `locale -a` lacks them.
+test_locales=(hr_HR.UTF-8 de_DE.UTF-8)
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then exec sudo -E bash "$0" "$@"; fi
@@ -26,8 +30,27 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup.sh: all ${#packages[@]} packages already installed"
-  exit 0
+else
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends "${missing[@]}"
+
+# `locale -a` lists hr_HR.UTF-8 as hr_HR.utf8.
+have_locale() { locale -a 2>/dev/null | grep -qix "$(printf '%s' "$1" | sed 's/\.UTF-8$/.utf8/I')"; }
+generate=0
+for l in "${test_locales[@]}"; do
+  have_locale "$l" && continue
+  generate=1
+  # Uncomment "# hr_HR.UTF-8 UTF-8" in /etc/locale.gen, or add the line when it is not there.
+  if grep -qE "^[# ]*${l//./\\.} UTF-8\$" /etc/locale.gen 2>/dev/null; then
+    sed -i -E "s/^[# ]*(${l//./\\.} UTF-8)\$/\1/" /etc/locale.gen
+  else
+    echo "$l UTF-8" >> /etc/locale.gen
+  fi
+done
+if [ "$generate" -eq 1 ]; then
+  locale-gen
+else
+  echo "setup.sh: locales ${test_locales[*]} already generated"
+fi

@@ -170,7 +170,9 @@ struct Step {
   Expression wait_until;
   // sub-flow
   std::string subflow;
-  std::int64_t subflow_version = 0;    ///< the child version input/output were compiled against
+  /// The version of `subflow` that `input:` and `output:` were compiled against (the newest one
+  /// loaded with this flow); the runtime starts that version, so the mappings fit the child.
+  std::int64_t subflow_version = 0;
   std::vector<Assignment> input, output;
   std::string on_failure;
   std::int32_t on_failure_index = -1;

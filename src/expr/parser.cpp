@@ -19,6 +19,7 @@
 
 #include "escalon/error.hpp"
 #include "expr/node.hpp"
+#include "model/numbers.hpp"
 
 namespace escalon::detail {
 namespace {
@@ -151,7 +152,10 @@ auto const make_number = [](auto& ctx) {
   std::string text(r.begin(), r.end());
   auto n = make(Op::literal, offset_of(ctx, r));
   if (text.find_first_of(".eE") != std::string::npos) {
-    n->literal = Value(std::stod(text));
+    // The grammar matched a decimal number: it reads whole, with '.' whatever the locale.
+    auto d = detail::parse_number(text);
+    if (!d) throw ExprError(fmt::format("number {} is out of range", text), n->pos);
+    n->literal = Value(*d);
   } else {
     std::int64_t v = 0;
     auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);

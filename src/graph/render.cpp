@@ -5,6 +5,7 @@
 #include <boost/graph/graphviz.hpp>
 #include <fmt/format.h>
 
+#include <locale>
 #include <sstream>
 
 #include "escalon/graph.hpp"
@@ -99,6 +100,7 @@ std::string render_dot(const Flow& flow) {
   dp.property("style", boost::make_assoc_property_map(estyle));
   dp.property("color", boost::make_assoc_property_map(ecolor));
   std::ostringstream out;
+  out.imbue(std::locale::classic());  // numbers without a host locale's digit grouping
   boost::write_graphviz_dp(out, g, dp, "node_id");
   std::string dot = out.str();
   // write_graphviz_dp has no graph attributes; add layout and a title after the header.
@@ -130,6 +132,7 @@ std::string mermaid_text(std::string_view s) {
 std::string render_mermaid(const Flow& flow) {
   const detail::FlowGraph g = detail::build_flow_graph(flow);
   std::ostringstream out;
+  out.imbue(std::locale::classic());  // node ids s1000, not s1.000 under a host's locale
   out << "flowchart LR\n";
   out << "  start((\" \"))\n";
   for (std::size_t i = 0; i < flow.steps.size(); ++i) {

@@ -26,6 +26,7 @@
 #include "escalon/loader.hpp"
 #include "expr/rules.hpp"
 #include "loader/yaml_reader.hpp"
+#include "model/numbers.hpp"
 #include "model/suggest.hpp"
 
 namespace escalon {
@@ -76,16 +77,9 @@ std::optional<double> parse_percent(std::string_view s) {
   s.remove_suffix(1);
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
   if (s.empty()) return std::nullopt;
-  double v = 0;
-  try {
-    std::size_t used = 0;
-    v = std::stod(std::string(s), &used);
-    if (used != s.size()) return std::nullopt;
-  } catch (...) {
-    return std::nullopt;
-  }
-  if (!(v > 0) || v > 1000) return std::nullopt;
-  return v / 100.0;
+  const auto v = parse_number(s);
+  if (!v || !(*v > 0) || *v > 1000) return std::nullopt;
+  return *v / 100.0;
 }
 
 // Texts of `rule('name')` calls inside an expression, for the rule-cycle check.
@@ -388,6 +382,7 @@ void Loader::resolve_subflows() {
         continue;
       }
       Step& s = p.flow->steps[p.step];
+      s.subflow_version = child->version;
       ExprEnv child_env;
       for (std::size_t ci = 0; ci < child->data.size(); ++ci) {
         child_env.data[child->data[ci].name] = child->data[ci].type;
@@ -957,15 +952,9 @@ std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& 
       if (ec != std::errc{} || p != s.data() + s.size()) return bad("a whole number");
       return Value(v);
     }
-    case K::number: {
-      try {
-        std::size_t used = 0;
-        double d = std::stod(s, &used);
-        if (used == s.size()) return Value(d);
-      } catch (...) {
-      }
+    case K::number:
+      if (auto d = parse_number(s)) return Value(*d);
       return bad("a number");
-    }
     case K::boolean:
       if (s == "true") return Value(true);
       if (s == "false") return Value(false);
@@ -1346,10 +1335,11 @@ void FlowBuilder::step(Step& s, const YAML::Node& n) {
         if (auto b = rm.get("max_backoff"))
           if (auto d = duration(src_, *b, "`max_backoff`")) s.retry.max_backoff = d->length;
         if (auto f = rm.get("factor")) {
-          try {
-            s.retry.factor = std::stod(f->Scalar());
+          // Like the std::stod it replaces, this reads the number the text starts with.
+          if (auto x = parse_c_number(f->Scalar())) {
+            s.retry.factor = x->value;
             if (s.retry.factor < 1) rep_.error(loc(*f), "`factor` must be 1 or more");
-          } catch (...) {
+          } else {
             rep_.error(loc(*f), "`factor` must be a number, e.g. 2");
           }
         }
@@ -1446,11 +1436,14 @@ void FlowBuilder::step(Step& s, const YAML::Node& n) {
     case StepKind::join: {
       const YAML::Node j = *m.get("join");
       const std::string v = j.IsScalar() ? j.Scalar() : "";
+      std::int32_t n = 0;
+      const bool digits = !v.empty() && v.size() < 4 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (digits) std::from_chars(v.data(), v.data() + v.size(), n);
       if (v == "all") s.join_mode = JoinMode::all;
       else if (v == "any") s.join_mode = JoinMode::any;
-      else if (!v.empty() && std::all_of(v.begin(), v.end(), ::isdigit) && v.size() < 4 && std::stoi(v) >= 1) {
+      else if (digits && n >= 1) {
         s.join_mode = JoinMode::n_of_m;
-        s.join_n = std::stoi(v);
+        s.join_n = n;
       } else {
         rep_.error(loc(j), "`join` must be all, any, or how many branches must arrive (e.g. 2)");
       }

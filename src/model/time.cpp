@@ -8,6 +8,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <locale>
 #include <sstream>
 
 #include "escalon/error.hpp"
@@ -15,10 +16,13 @@
 namespace escalon {
 
 std::optional<TimePoint> parse_iso8601(std::string_view text) {
-  // date::parse wants a stream; try the offset forms first, then the Z form.
+  // date::parse wants a stream; try the offset forms first, then the Z form. Built without
+  // ONLY_C_LOCALE (date-tz's CMake target sets it), date::parse reads fractional seconds with
+  // the stream's decimal point, which a host's global locale may make ','.
   static constexpr const char* formats[] = {"%FT%T%Ez", "%FT%TZ", "%FT%T%z"};
   for (const char* f : formats) {
     std::istringstream in{std::string(text)};
+    in.imbue(std::locale::classic());
     date::sys_time<std::chrono::milliseconds> tp;
     in >> date::parse(f, tp);
     if (!in.fail() && in.peek() == std::char_traits<char>::eof()) return TimePoint{tp.time_since_epoch()};

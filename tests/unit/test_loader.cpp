@@ -144,6 +144,70 @@ TEST_CASE("step kinds beyond tasks load and check", "[loader]") {
   CHECK(f.roles.size() == 4);
 }
 
+TEST_CASE("a sub-flow step records the child version its mappings were compiled against", "[loader][subflow]") {
+  TempDir dir;
+  const auto parent = dir.write("parent.yaml", R"(flow: parent
+data:
+  product: { type: string }
+  qty: { type: int }
+start: order
+steps:
+  order:
+    subflow: { flow: parts, input: { item: product }, output: { qty: count } }
+    next: done
+  done: { end: true }
+)");
+  // Version 2 adds `count`, which the parent's `output:` reads; it is listed before version 1.
+  const auto v2 = dir.write("parts-v2.yaml", R"(flow: parts
+version: 2
+data:
+  item: { type: string, required: true }
+  count: { type: int, default: 1 }
+start: ship
+steps:
+  ship: { on: { shipped: done } }
+  done: { end: true }
+)");
+  const auto v1 = dir.write("parts-v1.yaml", R"(flow: parts
+version: 1
+data:
+  item: { type: string, required: true }
+start: ship
+steps:
+  ship: { on: { shipped: done } }
+  done: { end: true }
+)");
+  auto r = validate({parent, v2, v1});
+  INFO(messages(r));
+  REQUIRE(r.ok(true));
+  REQUIRE(r.flows.size() == 3);
+  const Flow& p = **std::find_if(r.flows.begin(), r.flows.end(), [](const FlowPtr& f) { return f->id == "parent"; });
+  CHECK(p.find_step("order")->subflow == "parts");
+  CHECK(p.find_step("order")->subflow_version == 2);
+  CHECK(p.find_step("order")->output.at(0).value.text() == "count");
+  CHECK(p.find_step("done")->subflow_version == 0);
+
+  // With version 1 alone, the step pins version 1 (and `count` is not there to read).
+  auto only_v1 = validate({parent, v1});
+  CHECK(messages(only_v1).find("sub-flow 'parts' has no data field") == std::string::npos);
+  CHECK(messages(only_v1).find("unknown name 'count'") != std::string::npos);
+  const auto v1_ok = dir.write("parent-v1.yaml", R"(flow: parent
+data:
+  product: { type: string }
+start: order
+steps:
+  order:
+    subflow: { flow: parts, input: { item: product } }
+    next: done
+  done: { end: true }
+)");
+  auto r1 = validate({v1_ok, v1});
+  INFO(messages(r1));
+  REQUIRE(r1.ok(true));
+  const Flow& p1 = r1.flows[0]->id == "parent" ? *r1.flows[0] : *r1.flows[1];
+  CHECK(p1.find_step("order")->subflow_version == 1);
+}
+
 TEST_CASE("includes bring calendars, roles and rules from library files", "[loader]") {
   TempDir dir;
   dir.write("lib/zagreb.yaml", R"(library: zagreb
