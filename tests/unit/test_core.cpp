@@ -1,7 +1,11 @@
 // The engine core: units of work with many threads and re-entrant handlers, the exception
 // boundary (nothing inside one case stops the process), and closed cases leaving memory.
 
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -364,4 +368,91 @@ TEST_CASE("with a store, closed cases leave memory and every read answers from t
   check_reads(engine);
   // Automatic numbers skip ids that closed cases used.
   CHECK(engine.start("steady") == "steady-4");
+}
+
+namespace {
+const char* child_v1 = R"(flow: part
+version: 1
+data:
+  item: string
+  order_id: string
+start: ordering
+steps:
+  ordering:
+    role: parts-desk
+    form: { order_id: { type: string, required: true } }
+    on: { ordered: done }
+  done:
+    end: true
+)";
+// Version 2 has other fields in another order: `order_id` is the third slot, not the second.
+const char* child_v2 = R"(flow: part
+version: 2
+data:
+  part: string
+  note: string
+  order_id: string
+start: ordering
+steps:
+  ordering:
+    role: parts-desk
+    form: { order_id: { type: string, required: true } }
+    on: { ordered: done }
+  done:
+    end: true
+)";
+const char* parent_flow = R"(flow: repair
+data:
+  product: string
+  ref: string
+start: parts
+steps:
+  parts:
+    subflow:
+      flow: part
+      input: { item: product }
+      output: { ref: order_id }
+    next: fixed
+  fixed:
+    end: true
+)";
+}  // namespace
+
+TEST_CASE("a sub-flow step starts the child version its mappings were compiled against", "[core][subflow]") {
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine({.clock = &clock});
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("escalon-pin-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "part.yaml") << child_v1;
+  std::ofstream(dir / "repair.yaml") << parent_flow;
+  engine.load({(dir / "repair.yaml").string()});  // finds part.yaml next to it
+  std::filesystem::remove_all(dir);
+  FlowPtr parent_model;
+  for (const auto& f : engine.flows())
+    if (f->id == "repair") parent_model = f;
+  REQUIRE(parent_model);
+  CHECK(parent_model->find_step("parts")->subflow_version == 1);
+  engine.add_flows(compile(child_v2));  // a newer child arrives later: the parent was not built for it
+
+  const auto id = engine.start("repair", {{"product", "tv"}});
+  const auto parent = engine.get(id);
+  REQUIRE(parent.status == CaseStatus::active);
+  REQUIRE(parent.children.size() == 1);
+  const auto child = engine.get(parent.children[0]);
+  CHECK(child.version == 1);
+  CHECK(child.data.at("item") == Value("tv"));
+
+  SECTION("the child completes on its version") {
+    engine.send(child.id, "ordered", {{"order_id", "PO-7"}});
+    CHECK(engine.get(id).data.at("ref") == Value("PO-7"));
+    CHECK(engine.get(id).status == CaseStatus::completed);
+  }
+  SECTION("a child migrated to another version is read by field name") {
+    CHECK(engine.migrate({.flow = "part", .to = 2}) == 1);
+    CHECK(engine.get(child.id).version == 2);
+    engine.update(child.id, {{"note", "urgent"}});
+    engine.send(child.id, "ordered", {{"order_id", "PO-8"}});
+    CHECK(engine.get(id).data.at("ref") == Value("PO-8"));
+    CHECK(engine.get(id).status == CaseStatus::completed);
+  }
 }
