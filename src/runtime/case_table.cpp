@@ -59,7 +59,17 @@ std::vector<Case*> CaseTable::in_order() const {
 }
 
 void TimerQueue::push(TimePoint at, const Case& c, std::size_t clock, std::uint32_t gen) {
-  heap_.push({at, ++seq_, c.slot, c.slot_gen, gen, static_cast<std::uint16_t>(clock)});
+  push({at, ++seq_, c.slot, c.slot_gen, gen, static_cast<std::uint16_t>(clock)});
+}
+
+void TimerQueue::push(const TimerEntry& e) {
+  heap_.push_back(e);
+  std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+}
+
+void TimerQueue::pop() {
+  std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  heap_.pop_back();
 }
 
 bool TimerQueue::live(const TimerEntry& e, const CaseTable& cases) {
@@ -68,7 +78,14 @@ bool TimerQueue::live(const TimerEntry& e, const CaseTable& cases) {
 }
 
 void TimerQueue::drop_stale(const CaseTable& cases) {
-  while (!heap_.empty() && !live(heap_.top(), cases)) heap_.pop();
+  while (!heap_.empty() && !live(heap_.front(), cases)) pop();
+}
+
+void TimerQueue::compact(const CaseTable& cases) {
+  if (heap_.size() < 4096 || heap_.size() < 2 * compacted_) return;
+  std::erase_if(heap_, [&](const TimerEntry& e) { return !live(e, cases); });
+  std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  compacted_ = heap_.size();
 }
 
 }  // namespace escalon::detail

@@ -17,6 +17,7 @@ void Op::schedule(Case& c, std::size_t idx) {
   touch(c);
   if (auto p = next_point(c, k)) {
     m.timers.push(p->at, c, idx, k.gen);
+    m.timers.compact(m.cases);
     if (m.runner_on) m.wake.notify_one();
   }
 }

@@ -26,7 +26,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <queue>
 #include <set>
 #include <string>
 #include <thread>
@@ -154,17 +153,22 @@ struct TimerEntry {
 class TimerQueue {
  public:
   void push(TimePoint at, const Case& c, std::size_t clock, std::uint32_t gen);
+  void push(const TimerEntry& e);
   [[nodiscard]] bool empty() const { return heap_.empty(); }
-  [[nodiscard]] const TimerEntry& top() const { return heap_.top(); }
-  void pop() { heap_.pop(); }
-  void push(const TimerEntry& e) { heap_.push(e); }
+  [[nodiscard]] std::size_t size() const { return heap_.size(); }
+  [[nodiscard]] const TimerEntry& top() const { return heap_.front(); }
+  void pop();
   // Whether the entry still stands for its clock's next point.
   [[nodiscard]] static bool live(const TimerEntry& e, const CaseTable& cases);
   void drop_stale(const CaseTable& cases);
+  // Stale entries of cases that moved on or left memory stay until their time comes; once
+  // they are most of the heap it is rebuilt from the live ones (amortized O(1) per push).
+  void compact(const CaseTable& cases);
 
  private:
-  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> heap_;
+  std::vector<TimerEntry> heap_;  // a min-heap by (at, seq)
   std::uint64_t seq_ = 0;
+  std::size_t compacted_ = 0;  // size after the last rebuild
 };
 
 struct GroupCommit {

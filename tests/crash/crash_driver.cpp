@@ -76,7 +76,10 @@ int main(int argc, char** argv) {
     for (const auto& r : engine.history(c.id))
       if (r.type == RecordType::event && r.actor == "driver") ++sends[static_cast<std::size_t>(owner(c.id))][c.id];
   const int acks = ::open((db + ".acks").c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
-  const FlowPtr flow = engine.flows().at(0);
+  FlowPtr flow;  // flows/ holds several flows: the driver drives technician-visit
+  for (const auto& f : engine.flows())
+    if (f->id == "technician-visit" && (!flow || f->version > flow->version)) flow = f;
+  if (!flow) std::_Exit(4);
 
   const auto work = [&](int me) {
     std::mt19937_64 rng(seed * 7919 + static_cast<std::uint64_t>(me));
