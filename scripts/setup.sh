@@ -12,6 +12,7 @@ packages=(
   catch2 libbenchmark-dev
   pybind11-dev python3-dev python3-pytest python3-yaml python3-jsonschema
   graphviz                                # `dot` renders `escalon graph` output in tests
+  libssl-dev                              # libcrypto: SHA-256 content hashes of flow versions
   locales                                 # hr_HR/de_DE locales: tests that numbers ignore the locale
 )
 

@@ -237,9 +237,20 @@ struct Flow {
   std::vector<RuleTable> rules;
   std::vector<std::string> includes;   ///< resolved paths of included files
   std::string file;
-  std::string content_hash;            ///< hex FNV-1a 64 of the file and its includes
+  /// The version's identity: "sha256:" and 64 lowercase hex digits of SHA-256 over the flow
+  /// file's text and then each included file's text, in `include:` order, each part as its byte
+  /// length (8 bytes, little-endian) followed by its bytes. Paths do not count, only texts.
+  std::string content_hash;
+  /// What Escalon wrote as the content hash before SHA-256: FNV-1a 64 over the same texts run
+  /// together, as 16 lowercase hex digits. Stores and case snapshots may still hold it.
+  std::string legacy_hash;
   std::string source;                  ///< the flow file's text (stores keep it with the version)
   SourceLocation where;
+
+  /// Whether a hash stored with this flow's id and version (a store, a case snapshot) names
+  /// this content: `content_hash` for a "sha256:" value; `legacy_hash` for a value without that
+  /// prefix, written by an older Escalon. Compare stored hashes with this, not with ==.
+  [[nodiscard]] bool matches_hash(std::string_view stored) const noexcept;
 
   [[nodiscard]] const Step* find_step(std::string_view name) const noexcept;
   [[nodiscard]] std::int32_t step_index(std::string_view name) const noexcept;

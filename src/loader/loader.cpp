@@ -25,6 +25,7 @@
 #include "escalon/graph.hpp"
 #include "escalon/loader.hpp"
 #include "expr/rules.hpp"
+#include "loader/content_hash.hpp"
 #include "loader/yaml_reader.hpp"
 #include "model/numbers.hpp"
 #include "model/suggest.hpp"
@@ -45,11 +46,6 @@ bool is_event_name(std::string_view s) {
 }
 
 bool is_action_name(std::string_view s) { return is_event_name(s); }
-
-std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : s) { h ^= c; h *= 1099511628211ull; }
-  return h;
-}
 
 std::optional<int> parse_clock(std::string_view s) {  // "08:00" -> minutes; "24:00" allowed as an end
   if (s.size() != 5 || s[2] != ':') return std::nullopt;
@@ -136,6 +132,7 @@ class FlowBuilder {
   std::set<std::string> used_rules_;
   std::vector<PendingSubflow> pending_;
   std::vector<std::pair<std::string, SourceLocation>> emitted_;
+  std::vector<std::string_view> hash_parts_;  // the file's text, then each include's (Flow::content_hash)
   struct RuleSource { const Source* src; YAML::Node node; };
   std::vector<RuleSource> rule_nodes_;
 
@@ -486,7 +483,7 @@ void FlowBuilder::build(const YAML::Node& root) {
                 {"flow", "version", "title", "description", "calendar", "calendars", "data", "roles", "sla", "start",
                  "steps", "rules", "include"});
   flow_.where = {src_.file, 1, 1};
-  flow_.content_hash = src_.text;  // hashed below, with the includes
+  hash_parts_ = {src_.text};  // hashed below, with the includes
   flow_.source = src_.text;
   if (auto n = top.get("flow")) {
     if (auto s = read_string(rep_, src_, *n, "`flow`")) {
@@ -545,7 +542,8 @@ void FlowBuilder::build(const YAML::Node& root) {
   check_roles();
   rule_cycles();
   check_warnings();
-  flow_.content_hash = fmt::format("{:016x}", fnv1a(flow_.content_hash));
+  flow_.content_hash = content_hash(hash_parts_);
+  flow_.legacy_hash = legacy_content_hash(hash_parts_);
 }
 
 void FlowBuilder::build_library(const YAML::Node& root) {
@@ -572,7 +570,7 @@ void FlowBuilder::includes(const YAML::Node& n) {
     const Source* inc = loader_.read_include(path, src_, node);
     if (!inc) continue;
     flow_.includes.push_back(inc->file);
-    flow_.content_hash += inc->text;
+    hash_parts_.push_back(inc->text);
     auto root = loader_.parse_cached(inc);
     if (!root) continue;
     if (root->IsMap() && (*root)["flow"]) {

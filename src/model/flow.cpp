@@ -39,6 +39,11 @@ const RuleTable* Flow::find_rule(std::string_view name) const noexcept {
   return nullptr;
 }
 
+bool Flow::matches_hash(std::string_view stored) const noexcept {
+  if (stored.starts_with("sha256:")) return stored == content_hash;
+  return !legacy_hash.empty() && stored == legacy_hash;
+}
+
 Type RuleTable::result_type() const {
   auto fields = std::make_shared<std::map<std::string, Type, std::less<>>>();
   for (const auto& o : outputs) (*fields)[o.name] = o.type;

@@ -49,7 +49,8 @@ def test_flows_lists_loaded_versions(engine):
     assert {"technician-visit", "spare-parts-order", "complaint"} <= flows.keys()
     f = flows["technician-visit"]
     assert f.version == 1
-    assert "intake" in f.steps and f.file.endswith("technician-visit.yaml") and len(f.hash) == 16
+    assert "intake" in f.steps and f.file.endswith("technician-visit.yaml")
+    assert f.hash.startswith("sha256:") and len(f.hash) == 7 + 64
 
 
 # ----------------------------------------------------------------------------- cases

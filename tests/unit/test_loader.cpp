@@ -1,5 +1,8 @@
 #include "support.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -11,6 +14,18 @@ namespace fs = std::filesystem;
 
 namespace {
 const std::string src_dir = ESCALON_SOURCE_DIR;
+
+bool is_sha256_hash(const std::string& h) {
+  return h.size() == 7 + 64 && h.starts_with("sha256:") &&
+         std::all_of(h.begin() + 7, h.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+// FNV-1a 64 over the texts run together: the content hash of Escalon before SHA-256.
+std::string fnv1a_hex(std::string_view text) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) { h ^= c; h *= 1099511628211ull; }
+  return fmt::format("{:016x}", h);
+}
+const std::string tiny_flow = "flow: k\nstart: a\nsteps:\n  a: { on: { x: z } }\n  z: { end: true }\n";
 
 std::string messages(const LoadResult& r) {
   std::string out;
@@ -45,7 +60,8 @@ TEST_CASE("the issue's technician-visit example loads with its full meaning", "[
   CHECK(f.version == 1);
   CHECK(f.title == "Technician visit");
   CHECK(f.calendar == "office");
-  CHECK(f.content_hash.size() == 16);
+  CHECK(f.content_hash.size() == 7 + 64);  // "sha256:" + hex; 16 hex digits before SHA-256
+  CHECK(f.legacy_hash.size() == 16);
   const auto& cal = f.calendars.at("office");
   CHECK(cal.timezone == "Europe/Zagreb");
   CHECK(cal.weekly[0] == std::vector<WorkInterval>{{480, 960}});
@@ -260,6 +276,70 @@ TEST_CASE("changing an included file changes the flow's content hash", "[loader]
   dir.write("roles.yaml", "roles: [agent, lead]\n");
   const auto h2 = validate({flow}).flows.at(0)->content_hash;
   CHECK(h1 != h2);
+  CHECK(is_sha256_hash(h1));
+  CHECK(is_sha256_hash(h2));
+  dir.write("roles.yaml", "roles: [agent]\n");
+  CHECK(validate({flow}).flows.at(0)->content_hash == h1);
+}
+
+TEST_CASE("the content hash is SHA-256 over length-prefixed texts, tagged sha256:", "[loader][hash]") {
+  TempDir dir;
+  const auto file = dir.write("k.yaml", tiny_flow);
+  const auto r = validate({file});
+  REQUIRE(r.ok(true));
+  const Flow& f = *r.flows.at(0);
+  CHECK(is_sha256_hash(f.content_hash));
+  // SHA-256 of the 8-byte little-endian length (70) and the text, computed outside Escalon.
+  CHECK(f.content_hash == "sha256:1d12a0468b88ab50e94b3267090ff3c7bc5bbd83830a1ec6d385e63c74b4150a");
+  CHECK(f.legacy_hash == "7ad386c143903d71");
+  CHECK(f.legacy_hash == fnv1a_hex(tiny_flow));
+
+  // The same content gives the same hash, wherever the file is and however it is loaded.
+  CHECK(validate({file}).flows.at(0)->content_hash == f.content_hash);
+  CHECK(validate({dir.write("elsewhere/other-name.yaml", tiny_flow)}).flows.at(0)->content_hash == f.content_hash);
+  CHECK(validate_text(tiny_flow, "k.yaml").flows.at(0)->content_hash == f.content_hash);
+  CHECK(validate_text(tiny_flow + "# note\n", "k.yaml").flows.at(0)->content_hash != f.content_hash);
+}
+
+TEST_CASE("matches_hash accepts the SHA-256 hash and, for older stores, the legacy one", "[loader][hash]") {
+  const auto r = validate_text(tiny_flow, "k.yaml");
+  REQUIRE(r.ok(true));
+  const Flow& f = *r.flows.at(0);
+  CHECK(f.matches_hash(f.content_hash));
+  CHECK(f.matches_hash("7ad386c143903d71"));  // written by Escalon before SHA-256
+  CHECK_FALSE(f.matches_hash("7ad386c143903d72"));
+  CHECK_FALSE(f.matches_hash("sha256:" + std::string(64, '0')));
+  CHECK_FALSE(f.matches_hash("sha256:7ad386c143903d71"));  // a prefix means SHA-256, never legacy
+  CHECK_FALSE(f.matches_hash(f.content_hash.substr(7)));    // bare hex is read as legacy
+  CHECK_FALSE(f.matches_hash(""));
+  Flow built_by_hand;  // no hashes at all: nothing matches
+  CHECK_FALSE(built_by_hand.matches_hash(""));
+  CHECK_FALSE(built_by_hand.matches_hash("sha256:"));
+}
+
+TEST_CASE("texts split differently between a flow and its include hash differently", "[loader][hash]") {
+  // "ab" + "c" and "a" + "bc": the same text run together, so the legacy FNV-1a hash cannot tell
+  // them apart; the length prefixes of the SHA-256 hash can.
+  const std::string flow = "flow: h\ninclude: roles.yaml\nstart: a\nsteps:\n  a: { role: agent, on: { x: z } }\n  z: { end: true }\n";
+  const std::string roles = "roles: [agent]\n";
+  TempDir one, two;
+  const auto f1 = one.write("f.yaml", flow + "# moved\n");
+  one.write("roles.yaml", roles);
+  const auto f2 = two.write("f.yaml", flow);
+  two.write("roles.yaml", "# moved\n" + roles);
+  const auto r1 = validate({f1});
+  const auto r2 = validate({f2});
+  INFO(messages(r1) << messages(r2));
+  REQUIRE(r1.ok(true));
+  REQUIRE(r2.ok(true));
+  const Flow& a = *r1.flows.at(0);
+  const Flow& b = *r2.flows.at(0);
+  CHECK(a.legacy_hash == b.legacy_hash);
+  CHECK(a.legacy_hash == fnv1a_hex(flow + "# moved\n" + roles));
+  CHECK(is_sha256_hash(a.content_hash));
+  CHECK(is_sha256_hash(b.content_hash));
+  CHECK(a.content_hash != b.content_hash);
+  CHECK_FALSE(a.matches_hash(b.content_hash));
 }
 
 TEST_CASE("folders load every flow; duplicate ids and versions are errors", "[loader]") {
