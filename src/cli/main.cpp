@@ -400,7 +400,7 @@ int cmd_simulate(const std::vector<std::string>& paths, const std::string& model
 int main(int argc, char** argv) {
   CLI::App app{"Escalon: a workflow and rules engine for contact centers"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "escalon 0.1.0");
+  app.set_version_flag("--version", "escalon " + std::string(escalon::version));
 
   std::vector<std::string> v_paths;
   bool v_json = false, v_strict = false;
