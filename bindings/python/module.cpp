@@ -628,5 +628,5 @@ PYBIND11_MODULE(escalon, m) {
           "Adds a notification listener (usable as a decorator: @engine.on_notify). Its exceptions "
           "are reported through sys.unraisablehook; they do not undo the engine's work.");
 
-  m.attr("__version__") = "0.1.0";
+  m.attr("__version__") = std::string(escalon::version);  // escalon/version.hpp, from CMake
 }

@@ -16,3 +16,4 @@
 #include "escalon/store.hpp"
 #include "escalon/time.hpp"
 #include "escalon/value.hpp"
+#include "escalon/version.hpp"

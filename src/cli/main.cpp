@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "escalon/escalon.hpp"
+#include "model/json.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
@@ -26,32 +27,6 @@ namespace {
 
 constexpr int exit_ok = 0;
 constexpr int exit_invalid = 1;
-
-escalon::Value from_json(const json& j) {
-  switch (j.type()) {
-    case json::value_t::null: return {};
-    case json::value_t::boolean: return j.get<bool>();
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return j.get<std::int64_t>();
-    case json::value_t::number_float: return j.get<double>();
-    case json::value_t::string: {
-      const auto& s = j.get_ref<const std::string&>();
-      if (auto t = escalon::parse_iso8601(s)) return *t;  // untyped data: ISO instants are datetimes
-      return s;
-    }
-    case json::value_t::array: {
-      escalon::List l;
-      for (const auto& x : j) l.push_back(from_json(x));
-      return l;
-    }
-    case json::value_t::object: {
-      escalon::Map m;
-      for (const auto& [k, v] : j.items()) m.emplace(k, from_json(v));
-      return m;
-    }
-    default: return {};
-  }
-}
 
 json diagnostic_json(const escalon::Diagnostic& d) {
   return {{"file", d.where.file},
@@ -163,7 +138,8 @@ int cmd_eval(const std::string& text, const std::string& data_json, const std::s
   }
   try {
     for (const auto& [k, v] : j.items()) {
-      escalon::Value val = from_json(v);
+      // Untyped data: ISO instants are datetimes, other strings stay strings.
+      escalon::Value val = escalon::detail::value_from_json(v, escalon::detail::JsonStrings::iso_datetimes);
       if (flow) {
         const auto* f = flow->find_field(k);
         if (!f) throw escalon::DataError(fmt::format("--data: flow '{}' has no data field '{}'", flow->id, k));
@@ -400,7 +376,7 @@ int cmd_simulate(const std::vector<std::string>& paths, const std::string& model
 int main(int argc, char** argv) {
   CLI::App app{"Escalon: a workflow and rules engine for contact centers"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "escalon 0.1.0");
+  app.set_version_flag("--version", "escalon " + std::string(escalon::version));
 
   std::vector<std::string> v_paths;
   bool v_json = false, v_strict = false;

@@ -13,6 +13,7 @@
 #include "escalon/error.hpp"
 #include "escalon/flow.hpp"
 #include "expr/node.hpp"
+#include "model/text.hpp"
 
 namespace escalon::detail {
 namespace {
@@ -179,13 +180,7 @@ Value call(const ExprNode& n, const EvalContext& ctx) {
     case Fn::contains: return contains(a[0], a[1]);
     case Fn::lower: return str(0) ? Value(map_chars(*str(0), ::tolower)) : Value();
     case Fn::upper: return str(0) ? Value(map_chars(*str(0), ::toupper)) : Value();
-    case Fn::trim: {
-      if (!str(0)) return {};
-      const auto& s = *str(0);
-      auto b = s.find_first_not_of(" \t\r\n");
-      if (b == std::string::npos) return std::string();
-      return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-    }
+    case Fn::trim: return str(0) ? Value(std::string(detail::trim(*str(0)))) : Value();
     case Fn::starts_with: return str(0) && str(1) && str(0)->starts_with(*str(1));
     case Fn::ends_with: return str(0) && str(1) && str(0)->ends_with(*str(1));
     case Fn::min:

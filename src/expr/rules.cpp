@@ -16,6 +16,7 @@
 #include "escalon/flow.hpp"
 #include "expr/node.hpp"
 #include "expr/rules.hpp"
+#include "model/text.hpp"
 
 namespace escalon::detail {
 namespace {
@@ -33,12 +34,6 @@ bool is_bare_word(std::string_view s) {
 }
 
 bool texty(const Type& t) { return t.kind == Type::Kind::string || t.kind == Type::Kind::enumeration; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 Expression literal_text(std::string_view word, const Type& column, std::string_view prefix, const ExprEnv& env) {
   if (column.kind == Type::Kind::enumeration &&

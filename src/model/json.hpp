@@ -9,6 +9,11 @@ nlohmann::ordered_json value_to_json(const Value& v);
 }  // namespace escalon::detail
 
 namespace escalon::detail {
-// Untyped JSON -> Value (strings stay strings; Type::coerce gives them their declared type).
-Value value_from_json(const nlohmann::ordered_json& j);
+// What value_from_json makes of a JSON string.
+enum class JsonStrings {
+  text,           // a string (Type::coerce gives it its declared type later)
+  iso_datetimes,  // an ISO-8601 instant becomes a datetime, anything else a string (untyped CLI data)
+};
+// Untyped JSON -> Value; null and unknown types are null, integers int, other numbers double.
+Value value_from_json(const nlohmann::ordered_json& j, JsonStrings strings = JsonStrings::text);
 }  // namespace escalon::detail

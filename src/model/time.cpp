@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "escalon/error.hpp"
+#include "model/text.hpp"
 
 namespace escalon {
 
@@ -72,12 +73,6 @@ std::optional<Duration> unit_length(std::string_view u) {
   return std::nullopt;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 // Reads "<int> <unit>" pairs, spaces optional: "1h30m", "15 minutes", "2 business days".
 struct Lexer {
   std::string_view s;
@@ -107,7 +102,7 @@ struct Lexer {
 }  // namespace
 
 DurationSpec parse_duration_spec(std::string_view text) {
-  const std::string_view t = trim(text);
+  const std::string_view t = detail::trim(text);
   if (t.empty()) bad(text, "it is empty");
   Lexer lx{t};
   DurationSpec spec;

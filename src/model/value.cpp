@@ -94,22 +94,27 @@ nlohmann::ordered_json value_to_json(const Value& v) {
   }
   return nullptr;
 }
-Value value_from_json(const nlohmann::ordered_json& j) {
+Value value_from_json(const nlohmann::ordered_json& j, JsonStrings strings) {
   using J = nlohmann::ordered_json;
   switch (j.type()) {
     case J::value_t::boolean: return j.get<bool>();
     case J::value_t::number_integer:
     case J::value_t::number_unsigned: return j.get<std::int64_t>();
     case J::value_t::number_float: return j.get<double>();
-    case J::value_t::string: return j.get<std::string>();
+    case J::value_t::string: {
+      const auto& s = j.get_ref<const std::string&>();
+      if (strings == JsonStrings::iso_datetimes)
+        if (auto t = parse_iso8601(s)) return *t;
+      return s;
+    }
     case J::value_t::array: {
       List l;
-      for (const auto& x : j) l.push_back(value_from_json(x));
+      for (const auto& x : j) l.push_back(value_from_json(x, strings));
       return l;
     }
     case J::value_t::object: {
       Map m;
-      for (const auto& [k, v] : j.items()) m.emplace(k, value_from_json(v));
+      for (const auto& [k, v] : j.items()) m.emplace(k, value_from_json(v, strings));
       return m;
     }
     default: return {};

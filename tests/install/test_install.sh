@@ -9,6 +9,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 test -f "$tmp/prefix/include/escalon/escalon.hpp"
+# The generated version header is installed with the others and agrees with the installed tool.
+test -f "$tmp/prefix/include/escalon/version.hpp"
+version=$(sed -n 's/^inline constexpr std::string_view version = "\(.*\)";$/\1/p' "$tmp/prefix/include/escalon/version.hpp")
+[ -n "$version" ]
+[ "$("$tmp/prefix/bin/escalon" --version)" == "escalon $version" ]
 test -f "$tmp/prefix/lib/cmake/escalon/escalonConfig.cmake"
 test -x "$tmp/prefix/bin/escalon"
 # No third-party header may leak into the public ones.

@@ -1,6 +1,8 @@
 """Every call of the Python API, its conversions and its errors."""
 import datetime
 import json
+import os
+import re
 import sys
 import threading
 
@@ -12,6 +14,16 @@ from conftest import ACTION_FLOW, FLOWS, ROOT, UTC, at
 
 def submit_payload(parts=False):
     return {"preferred_slots": [at("2026-11-25T09:00:00Z")], "product": "washer", "parts_needed": parts}
+
+
+# ----------------------------------------------------------------------------- version
+
+def test_version_is_the_cmake_project_version():
+    # ctest passes project(VERSION) as ESCALON_VERSION; by hand, read it from CMakeLists.txt.
+    want = os.environ.get("ESCALON_VERSION")
+    if not want:
+        want = re.search(r"project\(escalon VERSION ([0-9.]+)", (ROOT / "CMakeLists.txt").read_text()).group(1)
+    assert escalon.__version__ == want
 
 
 # ----------------------------------------------------------------------------- validate / load
