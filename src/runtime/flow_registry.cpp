@@ -109,7 +109,7 @@ std::map<std::pair<std::string, std::int64_t>, StoredFlow>& FlowRegistry::stored
 std::optional<Diagnostic> FlowRegistry::stored_conflict(const Flow& f, Store& store) {
   const auto& kept = stored(store);
   auto it = kept.find({f.id, f.version});
-  if (it == kept.end() || it->second.hash == f.content_hash) return std::nullopt;
+  if (it == kept.end() || f.matches_hash(it->second.hash)) return std::nullopt;  // older stores: FNV-1a
   std::int64_t newest = f.version;
   for (const auto& [key, sf] : kept)
     if (key.first == f.id) newest = std::max(newest, key.second);
@@ -136,7 +136,7 @@ FlowRt* FlowRegistry::from_store(std::string_view id, std::int64_t version, Stor
                                  "files it includes, or load that version from a file",
                                  id, version, why));
   }
-  if (res.flows.front()->content_hash != sf.hash)
+  if (!res.flows.front()->matches_hash(sf.hash))
     throw StoreError(fmt::format("flow '{}' version {} as kept in the store no longer matches its hash: a file it "
                                  "includes ({}) changed since; restore it, or load that version from a file",
                                  id, version, fmt::join(res.flows.front()->includes, ", ")));

@@ -456,3 +456,58 @@ TEST_CASE("a sub-flow step starts the child version its mappings were compiled a
     CHECK(engine.get(id).status == CaseStatus::completed);
   }
 }
+
+namespace {
+// Writes what an Escalon from before SHA-256 wrote: the FNV-1a hash, in the flow versions and in
+// every case snapshot.
+class LegacyWriter : public test::ForwardingStore {
+ public:
+  LegacyWriter(Store& inner, const Flow& f) : ForwardingStore(inner), inner_(inner), flow_(f) {}
+  void commit(const StoreBatch& b) override {
+    std::vector<StoredFlow> flows(b.flows.begin(), b.flows.end());
+    for (auto& f : flows) f.hash = flow_.legacy_hash;
+    std::vector<StoredCase> cases(b.cases.begin(), b.cases.end());
+    for (auto& c : cases)
+      for (auto at = c.state.find(flow_.content_hash); at != std::string::npos; at = c.state.find(flow_.content_hash))
+        c.state.replace(at, flow_.content_hash.size(), flow_.legacy_hash);
+    inner_.commit(StoreBatch{b.records, cases, b.meta, flows});
+  }
+
+ private:
+  Store& inner_;
+  const Flow& flow_;
+};
+}  // namespace
+
+TEST_CASE("stores written with the FNV-1a content hash keep working", "[core][hash]") {
+  const auto flows = compile(steady_flow);
+  REQUIRE(flows[0]->content_hash.rfind("sha256:", 0) == 0);
+  REQUIRE(flows[0]->legacy_hash.size() == 16);
+  MemoryStore store;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::string id;
+  {
+    LegacyWriter old(store, *flows[0]);
+    Engine engine({.clock = &clock, .store = &old});
+    engine.add_flows(flows);
+    id = engine.start("steady");
+  }
+  REQUIRE(store.flows().at(0).hash == flows[0]->legacy_hash);
+  REQUIRE(store.find_case(id)->state.find(flows[0]->legacy_hash) != std::string::npos);
+  Engine engine({.clock = &clock, .store = &store});
+  engine.add_flows(flows);  // the same content under its old hash: no conflict
+  CHECK(engine.recover() == 1);
+  engine.send(id, "done");
+  CHECK(engine.get(id).status == CaseStatus::completed);
+  // New versions are stored with the algorithm's name.
+  auto v2 = compile(std::string(steady_flow).replace(0, 13, "flow: steady\nversion: 2"));
+  engine.add_flows(v2);
+  bool tagged = false;
+  for (const auto& f : store.flows())
+    if (f.version == 2) tagged = f.hash == v2[0]->content_hash && f.hash.rfind("sha256:", 0) == 0;
+  CHECK(tagged);
+  // Other content under the stored legacy hash is still refused.
+  Engine changed({.clock = &clock, .store = &store});
+  auto other = compile(std::string(steady_flow) + "# changed\n");
+  CHECK_THROWS_AS(changed.add_flows(other), FlowError);
+}
