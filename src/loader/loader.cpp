@@ -17,9 +17,7 @@
 #include <deque>
 #include <functional>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "escalon/calendar.hpp"
 #include "escalon/graph.hpp"
@@ -223,14 +221,12 @@ void Loader::add_path(const std::string& path) {
   }
   const std::string norm = fs::path(path).lexically_normal().string();
   if (by_path_.count(norm)) return;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto text = read_file(path);
+  if (!text) {
     rep_.error({path, 0, 0}, fs::exists(path, ec) ? "cannot read the file (permissions?)" : "no such file or folder");
     return;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  sources_.push_back({norm, ss.str()});
+  sources_.push_back({norm, std::move(*text)});
   by_path_[norm] = &sources_.back();
   result_.files.push_back(norm);
   load_source(&sources_.back());
@@ -256,14 +252,12 @@ const Source* Loader::read_include(const std::string& path, const Source& from, 
   fs::path p = fs::path(from.file).parent_path() / path;
   const std::string norm = p.lexically_normal().string();
   if (auto it = by_path_.find(norm); it != by_path_.end()) return it->second;
-  std::ifstream in(norm, std::ios::binary);
-  if (!in) {
+  auto text = read_file(norm);
+  if (!text) {
     rep_.error(location(from, at), fmt::format("included file '{}' not found; include paths are relative to the including file", path));
     return nullptr;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  sources_.push_back({norm, ss.str()});
+  sources_.push_back({norm, std::move(*text)});
   by_path_[norm] = &sources_.back();
   return &sources_.back();
 }
