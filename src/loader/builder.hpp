@@ -35,6 +35,9 @@ bool is_event_name(std::string_view s);
 bool is_action_name(std::string_view s);
 /// The texts of `rule('name')` calls inside an expression.
 std::vector<std::string> rule_calls(std::string_view text);
+/// The names a flow's expressions see: its data fields (typed, with their slots) and its rule
+/// tables; `case.*` too. A sub-flow step's `output:` sees the child's.
+ExprEnv data_env(const Flow& flow);
 
 /// A sub-flow step whose child is resolved once every flow is read.
 struct PendingSubflow {

@@ -20,6 +20,16 @@ bool is_event_name(std::string_view s) {
 
 bool is_action_name(std::string_view s) { return is_event_name(s); }
 
+ExprEnv data_env(const Flow& flow) {
+  ExprEnv env;
+  for (std::size_t i = 0; i < flow.data.size(); ++i) {
+    env.data[flow.data[i].name] = flow.data[i].type;
+    env.slots[flow.data[i].name] = static_cast<std::int32_t>(i);
+  }
+  env.rules = &flow.rules;
+  return env;
+}
+
 void FlowBuilder::build(const YAML::Node& root) {
   MapReader top(rep_, src_, root, "the flow",
                 {"flow", "version", "title", "description", "calendar", "calendars", "data", "roles", "sla", "start",
@@ -37,11 +47,7 @@ void FlowBuilder::build(const YAML::Node& root) {
     }
   }
   if (auto n = top.get("data")) data(*n);
-  for (std::size_t i = 0; i < flow_.data.size(); ++i) {
-    env_.data[flow_.data[i].name] = flow_.data[i].type;
-    env_.slots[flow_.data[i].name] = static_cast<std::int32_t>(i);
-  }
-  env_.rules = &flow_.rules;
+  env_ = data_env(flow_);
   rule_bodies();
   if (auto n = top.get("steps")) steps(*n);
   else rep_.error(flow_.where, "missing `steps`: a flow needs at least one step");

@@ -185,21 +185,6 @@ void Loader::sort_diagnostics() {
 
 // ------------------------------------------------------------------------------ sub-flows
 
-namespace {
-
-// The names a sub-flow's `output:` expressions read: the child's data.
-ExprEnv data_env(const Flow& child) {
-  ExprEnv env;
-  for (std::size_t ci = 0; ci < child.data.size(); ++ci) {
-    env.data[child.data[ci].name] = child.data[ci].type;
-    env.slots[child.data[ci].name] = static_cast<std::int32_t>(ci);
-  }
-  env.rules = &child.rules;
-  return env;
-}
-
-}  // namespace
-
 void Loader::resolve_subflows() {
   for (std::size_t i = 0; i < flows_.size(); ++i) {
     for (auto& p : pending_[i]) {
@@ -208,7 +193,7 @@ void Loader::resolve_subflows() {
       Step& s = p.flow->steps[p.step];
       s.subflow_version = child->version;
       subflow_input(p, *child, s);
-      if (p.output) subflow_output(p, data_env(*child), s);
+      if (p.output) subflow_output(p, data_env(*child), s);  // `output:` reads the child's data
     }
   }
 }
