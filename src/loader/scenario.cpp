@@ -5,9 +5,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "loader/yaml_reader.hpp"
 
@@ -34,23 +32,86 @@ std::optional<TimePoint> instant(Reporter& rep, const Source& src, const YAML::N
   return t;
 }
 
+// One entry of `cases:`; its id goes into `ids`.
+std::optional<ScenarioCase> read_case(Reporter& rep, const Source& src, const YAML::Node& n, std::set<std::string>& ids) {
+  MapReader m(rep, src, n, "a case", {"id", "flow", "data", "at", "actor", "channel"});
+  if (!m.ok()) return std::nullopt;
+  ScenarioCase c;
+  c.where = m.where();
+  if (auto v = m.get("id")) c.id = detail::read_string(rep, src, *v, "`id`").value_or("");
+  if (auto v = m.get("flow")) c.flow = detail::read_string(rep, src, *v, "`flow`").value_or("");
+  else rep.error(m.where(), "a case needs `flow: FLOW-ID`");
+  if (c.id.empty()) rep.error(m.where(), "a case needs `id:`; events name it");
+  else if (!ids.insert(c.id).second) rep.error(m.where(), fmt::format("case id '{}' is used twice", c.id));
+  if (auto v = m.get("data")) c.data = to_map(rep, src, *v, "`data`");
+  if (auto v = m.get("at")) c.at = instant(rep, src, *v, "`at`");
+  if (auto v = m.get("actor")) c.actor = detail::read_string(rep, src, *v, "`actor`").value_or("");
+  if (auto v = m.get("channel")) c.channel = detail::read_string(rep, src, *v, "`channel`").value_or("");
+  return c;
+}
+
+// One entry of `events:`; `clock` is the scenario's start.
+std::optional<ScenarioStep> read_event(Reporter& rep, const Source& src, const YAML::Node& n, const std::set<std::string>& ids,
+                                       TimePoint clock) {
+  MapReader m(rep, src, n, "an event",
+              {"at", "case", "send", "data", "actor", "channel", "update", "cancel", "retry", "resolve", "to"});
+  if (!m.ok()) return std::nullopt;
+  ScenarioStep e;
+  e.where = m.where();
+  bool timed = false;
+  if (auto v = m.get("at")) {
+    auto t = instant(rep, src, *v, "`at`");
+    timed = t.has_value();
+    e.at = t.value_or(clock);
+  } else {
+    rep.error(m.where(), "an event needs `at:` (when it happens)");
+  }
+  if (auto v = m.get("case")) {
+    e.case_id = detail::read_string(rep, src, *v, "`case`").value_or("");
+    if (!ids.count(e.case_id))
+      rep.error(detail::location(src, *v), fmt::format("unknown case '{}'; list it under `cases:`", e.case_id));
+  } else {
+    rep.error(m.where(), "an event needs `case: ID`");
+  }
+  const int kinds = int(m.has("send")) + int(m.has("update")) + int(m.has("cancel")) + int(m.has("retry")) +
+                    int(m.has("resolve"));
+  if (kinds != 1) {
+    rep.error(m.where(), "an event does one thing: `send: EVENT`, `update: {...}`, `cancel: REASON`, "
+                         "`retry: true` or `resolve: {...}`");
+    return std::nullopt;
+  }
+  if (auto v = m.get("send")) {
+    e.kind = ScenarioStep::Kind::send;
+    e.event = detail::read_string(rep, src, *v, "`send`").value_or("");
+    if (auto d = m.get("data")) e.data = to_map(rep, src, *d, "`data`");
+  } else if (auto v = m.get("update")) {
+    e.kind = ScenarioStep::Kind::update;
+    e.data = to_map(rep, src, *v, "`update`");
+  } else if (auto v = m.get("cancel")) {
+    e.kind = ScenarioStep::Kind::cancel;
+    e.reason = v->IsScalar() ? v->Scalar() : "";
+  } else if (m.has("retry")) {
+    e.kind = ScenarioStep::Kind::retry;
+  } else if (auto v = m.get("resolve")) {
+    e.kind = ScenarioStep::Kind::resolve;
+    if (!v->IsNull()) e.data = to_map(rep, src, *v, "`resolve`");
+    if (auto t = m.get("to")) e.event = detail::read_string(rep, src, *t, "`to`").value_or("");
+  }
+  if (m.has("data") && e.kind != ScenarioStep::Kind::send)
+    rep.error(detail::location(src, *m.get("data")), "`data` goes with `send`");
+  if (auto v = m.get("actor")) e.actor = detail::read_string(rep, src, *v, "`actor`").value_or("");
+  if (auto v = m.get("channel")) e.channel = detail::read_string(rep, src, *v, "`channel`").value_or("");
+  if (timed && e.at < clock) rep.error(e.where, "this event is before the scenario's `clock`");
+  return e;
+}
+
 }  // namespace
 
 Scenario load_scenario(const std::string& path) {
   std::vector<Diagnostic> diags;
   LoadOptions opts;
   Reporter rep(diags, opts);
-  Source src{path, {}};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    Diagnostic d;
-    d.where.file = path;
-    d.message = "cannot read the scenario file";
-    throw FlowError({d});
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  src.text = ss.str();
+  const Source src = detail::read_source(path, "cannot read the scenario file");
   Scenario sc;
   sc.file = path;
   auto root = detail::parse_yaml(rep, src);
@@ -64,78 +125,14 @@ Scenario load_scenario(const std::string& path) {
       if (auto cs = top.get("cases")) {
         if (!cs->IsSequence()) rep.error(detail::location(src, *cs), "`cases` must be a list");
         else
-          for (const auto& n : *cs) {
-            MapReader m(rep, src, n, "a case", {"id", "flow", "data", "at", "actor", "channel"});
-            if (!m.ok()) continue;
-            ScenarioCase c;
-            c.where = m.where();
-            if (auto v = m.get("id")) c.id = detail::read_string(rep, src, *v, "`id`").value_or("");
-            if (auto v = m.get("flow")) c.flow = detail::read_string(rep, src, *v, "`flow`").value_or("");
-            else rep.error(m.where(), "a case needs `flow: FLOW-ID`");
-            if (c.id.empty()) rep.error(m.where(), "a case needs `id:`; events name it");
-            else if (!ids.insert(c.id).second) rep.error(m.where(), fmt::format("case id '{}' is used twice", c.id));
-            if (auto v = m.get("data")) c.data = to_map(rep, src, *v, "`data`");
-            if (auto v = m.get("at")) c.at = instant(rep, src, *v, "`at`");
-            if (auto v = m.get("actor")) c.actor = detail::read_string(rep, src, *v, "`actor`").value_or("");
-            if (auto v = m.get("channel")) c.channel = detail::read_string(rep, src, *v, "`channel`").value_or("");
-            sc.cases.push_back(std::move(c));
-          }
+          for (const auto& n : *cs)
+            if (auto c = read_case(rep, src, n, ids)) sc.cases.push_back(std::move(*c));
       }
       if (auto es = top.get("events")) {
         if (!es->IsSequence()) rep.error(detail::location(src, *es), "`events` must be a list");
         else
-          for (const auto& n : *es) {
-            MapReader m(rep, src, n, "an event",
-                        {"at", "case", "send", "data", "actor", "channel", "update", "cancel", "retry", "resolve", "to"});
-            if (!m.ok()) continue;
-            ScenarioStep e;
-            e.where = m.where();
-            bool timed = false;
-            if (auto v = m.get("at")) {
-              auto t = instant(rep, src, *v, "`at`");
-              timed = t.has_value();
-              e.at = t.value_or(sc.clock);
-            } else {
-              rep.error(m.where(), "an event needs `at:` (when it happens)");
-            }
-            if (auto v = m.get("case")) {
-              e.case_id = detail::read_string(rep, src, *v, "`case`").value_or("");
-              if (!ids.count(e.case_id))
-                rep.error(detail::location(src, *v), fmt::format("unknown case '{}'; list it under `cases:`", e.case_id));
-            } else {
-              rep.error(m.where(), "an event needs `case: ID`");
-            }
-            const int kinds = int(m.has("send")) + int(m.has("update")) + int(m.has("cancel")) + int(m.has("retry")) +
-                              int(m.has("resolve"));
-            if (kinds != 1) {
-              rep.error(m.where(), "an event does one thing: `send: EVENT`, `update: {...}`, `cancel: REASON`, "
-                                   "`retry: true` or `resolve: {...}`");
-              continue;
-            }
-            if (auto v = m.get("send")) {
-              e.kind = ScenarioStep::Kind::send;
-              e.event = detail::read_string(rep, src, *v, "`send`").value_or("");
-              if (auto d = m.get("data")) e.data = to_map(rep, src, *d, "`data`");
-            } else if (auto v = m.get("update")) {
-              e.kind = ScenarioStep::Kind::update;
-              e.data = to_map(rep, src, *v, "`update`");
-            } else if (auto v = m.get("cancel")) {
-              e.kind = ScenarioStep::Kind::cancel;
-              e.reason = v->IsScalar() ? v->Scalar() : "";
-            } else if (m.has("retry")) {
-              e.kind = ScenarioStep::Kind::retry;
-            } else if (auto v = m.get("resolve")) {
-              e.kind = ScenarioStep::Kind::resolve;
-              if (!v->IsNull()) e.data = to_map(rep, src, *v, "`resolve`");
-              if (auto t = m.get("to")) e.event = detail::read_string(rep, src, *t, "`to`").value_or("");
-            }
-            if (m.has("data") && e.kind != ScenarioStep::Kind::send)
-              rep.error(detail::location(src, *m.get("data")), "`data` goes with `send`");
-            if (auto v = m.get("actor")) e.actor = detail::read_string(rep, src, *v, "`actor`").value_or("");
-            if (auto v = m.get("channel")) e.channel = detail::read_string(rep, src, *v, "`channel`").value_or("");
-            if (timed && e.at < sc.clock) rep.error(e.where, "this event is before the scenario's `clock`");
-            sc.events.push_back(std::move(e));
-          }
+          for (const auto& n : *es)
+            if (auto e = read_event(rep, src, n, ids, sc.clock)) sc.events.push_back(std::move(*e));
       }
       if (auto u = top.get("until")) {
         sc.until = instant(rep, src, *u, "`until`").value_or(sc.clock);

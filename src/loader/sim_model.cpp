@@ -5,7 +5,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -402,18 +401,7 @@ SimModel read_model(Source src) {
 
 }  // namespace
 
-SimModel SimModel::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    Diagnostic d;
-    d.where.file = path;
-    d.message = "cannot read the model file";
-    throw FlowError({d});
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return read_model({path, ss.str()});
-}
+SimModel SimModel::load(const std::string& path) { return read_model(detail::read_source(path, "cannot read the model file")); }
 
 SimModel SimModel::parse(std::string_view yaml, std::string_view name) { return read_model({std::string(name), std::string(yaml)}); }
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <fstream>
+#include <sstream>
 
 #include "model/suggest.hpp"
 
@@ -26,6 +28,25 @@ bool Reporter::count(const Source& src, const YAML::Node& n) {
                                       "split it into smaller files",
                                       options_.max_nodes));
   return false;
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Source read_source(const std::string& path, std::string_view message) {
+  auto text = read_file(path);
+  if (!text) {
+    Diagnostic d;
+    d.where.file = path;
+    d.message = std::string(message);
+    throw FlowError({d});
+  }
+  return {path, std::move(*text)};
 }
 
 SourceLocation location(const Source& src, const YAML::Node& n) {

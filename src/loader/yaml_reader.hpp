@@ -83,6 +83,12 @@ bool is_kebab_id(std::string_view s);
 /// [a-z_][a-z0-9_]* (data and form field names: they appear in expressions).
 bool is_field_name(std::string_view s);
 
+/// The whole file's bytes; nullopt when it cannot be opened.
+std::optional<std::string> read_file(const std::string& path);
+/// The file as a Source, for readers that stop at the first problem (scenarios, simulation
+/// models): throws FlowError with one diagnostic at `path` saying `message` when it cannot be read.
+Source read_source(const std::string& path, std::string_view message);
+
 /// Parses text into a YAML node, after checking size and nesting limits. Reports and returns
 /// nullopt on any problem.
 std::optional<YAML::Node> parse_yaml(Reporter& rep, const Source& src);
