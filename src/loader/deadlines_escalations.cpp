@@ -206,7 +206,7 @@ void FlowBuilder::slas(const YAML::Node& n) {
       continue;
     }
     MapReader sm(rep_, src_, v, fmt::format("SLA '{}'", k.Scalar()),
-                 {"within", "calendar", "pause_in", "stop_in", "role", "warn_at", "escalate", "description"});
+                 {"within", "calendar", "pause_in", "stop_in", "role", "warn_at", "notify", "escalate", "description"});
     if (!sm.ok()) continue;
     Sla s;
     s.name = k.Scalar();
@@ -239,6 +239,13 @@ void FlowBuilder::slas(const YAML::Node& n) {
       auto p = t ? parse_percent(*t) : std::nullopt;
       if (!p || *p >= 1.0) rep_.error(loc(*w), "`warn_at` must be a share below 100%, e.g. 75%");
       else s.warn_at = *p;
+    }
+    if (auto v = sm.get("notify")) {
+      for (auto& [r, node] : read_string_list(rep_, src_, *v, "`notify`")) {
+        role_ref(r, loc(node), "`notify`");
+        s.notify.push_back(r);
+      }
+      if (!s.warn_at) rep_.warning(loc(*v), "`notify` names who hears the SLA warning, but the SLA has no `warn_at`");
     }
     if (auto e = sm.get("escalate")) s.escalate = ladder(*e, "`escalate`");
     flow_.slas.push_back(std::move(s));

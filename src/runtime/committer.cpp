@@ -18,6 +18,14 @@ namespace {
 
 }  // namespace
 
+void Op::number_records() {
+  std::unordered_map<std::string_view, std::uint64_t> last;
+  for (auto& r : u.records) last[r.case_id] = r.seq = ++m.record_seq;
+  for (Case* c : u.touched)
+    if (auto it = last.find(c->id); it != last.end()) c->last_seq = it->second;
+  for (const auto& r : u.records) to_sink(r);
+}
+
 void Op::release() {
   for (Case* root : u.families)
     if (root->owner == &u) root->owner = nullptr;
@@ -43,6 +51,7 @@ void Op::flush() {
     release();
     return;
   }
+  number_records();
   std::vector<StoredCase> snaps;
   snaps.reserve(u.touched.size());
   std::vector<std::string> closed;

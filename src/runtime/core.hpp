@@ -271,6 +271,8 @@ struct Op {
   // --- journal and ownership (engine.cpp)
   Record make(const Case& c, RecordType type, TimePoint at) const;
   void commit(Case* c, Record r);
+  void to_sink(const Record& r);
+  void number_records();  // with a store: sequence numbers in commit order
   void touch(Case& c);
   // Takes the case's family for this unit, waiting (lock released) while another unit that
   // has not committed holds it. Returns the case found again under `id` (it may have closed

@@ -22,30 +22,33 @@ Record Op::make(const Case& c, RecordType type, TimePoint at) const {
 }
 
 void Op::commit(Case* c, Record r) {
-  r.seq = ++m.record_seq;
-  if (c) {
-    c->last_seq = r.seq;
-    touch(*c);
-  }
-  if (m.options.journal_sink) {
-    auto& scope = handler_scope();
-    const void* outer = scope.in_sink;
-    scope.in_sink = &m;
-    try {
-      m.options.journal_sink(r);
-    } catch (...) {
-      scope.in_sink = outer;
-      throw;
-    }
-    scope.in_sink = outer;
-  }
+  if (c) touch(*c);
   if (m.store()) {
+    // Numbered when the unit commits, in commit order: units of several threads interleave,
+    // and the stored journal must have no gap when a crash loses the unit still running.
     u.records.push_back(std::move(r));
     return;
   }
+  r.seq = ++m.record_seq;
+  if (c) c->last_seq = r.seq;
+  to_sink(r);
   if (!m.options.keep_journal) return;
   if (c) c->records.push_back(static_cast<std::uint32_t>(m.journal.size()));
   m.journal.push_back(std::move(r));
+}
+
+void Op::to_sink(const Record& r) {
+  if (!m.options.journal_sink) return;
+  auto& scope = handler_scope();
+  const void* outer = scope.in_sink;
+  scope.in_sink = &m;
+  try {
+    m.options.journal_sink(r);
+  } catch (...) {
+    scope.in_sink = outer;
+    throw;
+  }
+  scope.in_sink = outer;
 }
 
 void Op::touch(Case& c) {

@@ -500,7 +500,7 @@ TEST_CASE("stores written with the FNV-1a content hash keep working", "[core][ha
   engine.send(id, "done");
   CHECK(engine.get(id).status == CaseStatus::completed);
   // New versions are stored with the algorithm's name.
-  auto v2 = compile(std::string(steady_flow).replace(0, 13, "flow: steady\nversion: 2"));
+  auto v2 = compile(std::string(steady_flow).replace(0, 13, "flow: steady\nversion: 2\n"));
   engine.add_flows(v2);
   bool tagged = false;
   for (const auto& f : store.flows())
@@ -510,4 +510,39 @@ TEST_CASE("stores written with the FNV-1a content hash keep working", "[core][ha
   Engine changed({.clock = &clock, .store = &store});
   auto other = compile(std::string(steady_flow) + "# changed\n");
   CHECK_THROWS_AS(changed.add_flows(other), FlowError);
+}
+
+TEST_CASE("an SLA warning notifies the SLA's `notify:` list, or the role of the step the case is in", "[core][sla]") {
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine({.clock = &clock});
+  engine.add_flows(compile(R"(flow: watched
+sla:
+  answer: { within: 2h, warn_at: 50%, notify: [team-lead, "user:ana"] }
+  fix: { within: 4h, warn_at: 75% }
+start: open
+steps:
+  open:
+    role: agent
+    on: { done: closed }
+  closed:
+    end: true
+)"));
+  std::vector<Notification> notes;
+  engine.on_notify([&](const Notification& n) { notes.push_back(n); });
+  const auto id = engine.start("watched");
+  clock.advance(3h);
+  (void)engine.run_due();
+  std::erase_if(notes, [](const Notification& n) { return n.reason != "sla-warning"; });
+  REQUIRE(notes.size() == 2);
+  CHECK(notes[0].at == test::at("2026-11-23T09:00:00Z"));
+  CHECK(notes[0].to == std::vector<std::string>{"team-lead", "user:ana"});
+  CHECK(notes[0].message == "SLA 'answer' is at 50% of its time");
+  CHECK(notes[0].case_id == id);
+  CHECK(notes[1].at == test::at("2026-11-23T11:00:00Z"));
+  CHECK(notes[1].to == std::vector<std::string>{"agent"});
+  // A `notify` without `warn_at` would never be heard: the loader says so.
+  auto r = validate_text("flow: x\nsla:\n  s: { within: 1h, notify: [lead] }\nstart: a\nsteps:\n  a: { end: true }\n", "x.yaml", ".");
+  REQUIRE(r.ok());
+  REQUIRE(r.diagnostics.size() == 1);
+  CHECK(r.diagnostics[0].str() == "x.yaml:3:28: warning: `notify` names who hears the SLA warning, but the SLA has no `warn_at`");
 }
