@@ -11,7 +11,6 @@
 #include <numbers>
 #include <queue>
 #include <random>
-#include <set>
 #include <unordered_map>
 
 #include "escalon/calendar.hpp"
@@ -19,7 +18,7 @@
 #include "escalon/expr.hpp"
 #include "escalon/report.hpp"
 #include "escalon/store.hpp"
-#include "model/suggest.hpp"
+#include "sim/checks.hpp"
 #include "sim/model.hpp"
 
 #include <date/tz.h>
@@ -62,17 +61,6 @@ Duration draw(const Dist& d, Rng& rng) {
   }
   return d.mean;
 }
-
-struct Checked {
-  std::vector<Diagnostic> diags;
-  void error(SourceLocation where, std::string message) {
-    Diagnostic d;
-    d.where = std::move(where);
-    d.severity = Severity::error;
-    d.message = std::move(message);
-    diags.push_back(std::move(d));
-  }
-};
 
 enum class Kind : std::uint8_t { arrival, work_done, answer, wake, sample };
 
@@ -121,7 +109,7 @@ class Simulator {
       : model_(model), options_(options), rng_(options.seed), clock_(options.start.value_or(model.start)) {
     for (const auto& f : flows)
       if (!latest_.count(f->id) || latest_[f->id]->version < f->version) latest_[f->id] = f.get();
-    check(flows);
+    take_checked(detail::check_model(model_, flows, latest_));
     if (options.store) {
       store_ = options.store;
       if (store_->last_seq() != 0)
@@ -137,6 +125,25 @@ class Simulator {
     engine_->add_flows(flows);
     for (const auto& a : model_.actions)
       engine_->on_action(a.name, [this, &a](ActionContext& ctx) { act(a, ctx); });
+  }
+
+  // What the checks of the model against the flows resolved: the simulator runs with it.
+  void take_checked(detail::CheckedModel checked) {
+    zone_ = checked.zone;
+    for (std::size_t i = 0; i < model_.staff.size(); ++i) {
+      const auto& s = model_.staff[i];
+      Role r;
+      r.staff = &s;
+      r.calendar = std::move(checked.calendars[i]);
+      r.load.assign(static_cast<std::size_t>(s.agents), 0);
+      r.stats.role = s.role;
+      r.stats.agents = s.agents;
+      r.stats.capacity = s.capacity;
+      roles_.push_back(std::move(r));
+    }
+    role_index_ = std::move(checked.role_index);
+    steps_ = std::move(checked.steps);
+    exprs_ = std::move(checked.exprs);
   }
 
   SimResult run() {
@@ -193,152 +200,6 @@ class Simulator {
   std::vector<std::pair<std::string, std::uint64_t>> entries_;  // (case, visit) entered during the last call
   std::size_t open_ = 0;
   SimResult result_;
-
-  // ------------------------------------------------------------------ checks against the flows
-
-  void check(std::span<const FlowPtr> flows) {
-    Checked c;
-    std::vector<std::string> flow_ids;
-    for (const auto& [id, f] : latest_) flow_ids.push_back(id);
-    auto find_flow = [&](const std::string& id, const SourceLocation& where) -> const Flow* {
-      auto it = latest_.find(id);
-      if (it == latest_.end()) {
-        c.error(where, fmt::format("no flow '{}' is loaded{}", id, detail::did_you_mean(id, flow_ids)));
-        return nullptr;
-      }
-      return it->second;
-    };
-    try {
-      zone_ = date::locate_zone(model_.timezone);
-    } catch (const std::exception&) {
-      c.error({model_.file, 1, 1}, fmt::format("unknown time zone '{}'; use an IANA name such as Europe/Zagreb", model_.timezone));
-    }
-    std::set<std::string> started;  // flows that get cases: arrivals and, in turn, their sub-flows
-    for (const auto& a : model_.arrivals) {
-      const Flow* f = find_flow(a.flow, a.where);
-      if (!f) continue;
-      started.insert(f->id);
-      check_data(c, *f, a.data);
-      if (a.channel.kind == Gen::Kind::expr) c.error(a.channel.where, "`channel` cannot be an expression");
-    }
-    for (bool grew = true; grew;) {
-      grew = false;
-      for (const auto& id : std::set<std::string>(started))
-        for (const auto& s : latest_[id]->steps)
-          if (s.kind == StepKind::subflow && latest_.count(s.subflow)) grew |= started.insert(s.subflow).second;
-    }
-    // Calendars: any calendar of any loaded flow may set a role's hours.
-    std::map<std::string, const CalendarSpec*> calendars;
-    for (const auto& f : flows)
-      for (const auto& [name, spec] : f->calendars) calendars.emplace(name, &spec);
-    std::vector<std::string> calendar_names;
-    for (const auto& [n, s] : calendars) calendar_names.push_back(n);
-    for (const auto& s : model_.staff) {
-      Role r;
-      r.staff = &s;
-      r.load.assign(static_cast<std::size_t>(s.agents), 0);
-      r.stats.role = s.role;
-      r.stats.agents = s.agents;
-      r.stats.capacity = s.capacity;
-      if (!s.calendar.empty()) {
-        auto it = calendars.find(s.calendar);
-        if (it == calendars.end())
-          c.error(s.where, fmt::format("staff of '{}': no loaded flow has calendar '{}'{}", s.role, s.calendar,
-                                       detail::did_you_mean(s.calendar, calendar_names)));
-        else
-          r.calendar = std::make_unique<Calendar>(*it->second);
-      }
-      role_index_[s.role] = roles_.size();
-      roles_.push_back(std::move(r));
-    }
-    std::vector<std::string> role_names;
-    for (const auto& [n, i] : role_index_) role_names.push_back(n);
-    for (const auto& ms : model_.steps) {
-      const Flow* f = find_flow(ms.flow, ms.where);
-      if (!f) continue;
-      const Step* s = f->find_step(ms.step);
-      if (!s) {
-        std::vector<std::string> names;
-        for (const auto& st : f->steps) names.push_back(st.name);
-        c.error(ms.where, fmt::format("flow '{}' has no step '{}'{}", f->id, ms.step, detail::did_you_mean(ms.step, names)));
-        continue;
-      }
-      if (!steps_.emplace(std::pair{ms.flow, ms.step}, &ms).second)
-        c.error(ms.where, fmt::format("step '{}/{}' is modelled twice", ms.flow, ms.step));
-      std::vector<std::string> events;
-      for (const auto& t : s->on) events.push_back(t.event);
-      for (const auto& e : ms.events) {
-        if (std::find(events.begin(), events.end(), e.event) == events.end())
-          c.error(e.where, fmt::format("step '{}' of flow '{}' does not handle event '{}'{}", ms.step, f->id, e.event,
-                                       events.empty() ? "; it handles no events"
-                                                      : detail::did_you_mean(e.event, events).empty()
-                                                            ? fmt::format("; it handles {}", fmt::join(events, ", "))
-                                                            : detail::did_you_mean(e.event, events)));
-        check_data(c, *f, e.data, /*any_field=*/true);
-      }
-      if (ms.work) {
-        if (s->role.empty())
-          c.error(ms.where, fmt::format("step '{}/{}' has `work:` but no role in the flow, so no staff can do it; use "
-                                        "`delay:` for answers from outside",
-                                        ms.flow, ms.step));
-        else if (!role_index_.count(s->role))
-          c.error(ms.where, fmt::format("step '{}/{}' is work of role '{}', which has no staff; add it under `staff:`{}",
-                                        ms.flow, ms.step, s->role, detail::did_you_mean(s->role, role_names)));
-      }
-    }
-    // Every host action that a started flow calls must be answered by the model.
-    std::set<std::string> answered;
-    for (const auto& a : model_.actions) answered.insert(a.name);
-    for (const auto& id : started) {
-      const Flow& f = *latest_[id];
-      for (const auto& s : f.steps) {
-        std::vector<std::string> calls;
-        if (s.kind == StepKind::action) calls.push_back(s.call);
-        for (const auto* hooks : {&s.on_enter, &s.on_exit})
-          for (const auto& h : *hooks)
-            if (h.kind == Hook::Kind::call) calls.push_back(h.action);
-        for (const auto& name : calls)
-          if (!answered.count(name))
-            c.error({model_.file, 1, 1}, fmt::format("flow '{}' calls action '{}' (step '{}'), which the model does not "
-                                                     "answer; add it under `actions:` ({}: {{}} succeeds and sets nothing)",
-                                                     f.id, name, s.name, name));
-      }
-      for (const auto& a : model_.actions)
-        for (const auto& [field, g] : a.set.fields)
-          if (g.kind == Gen::Kind::expr) compile(c, f, g);
-    }
-    if (c.diags.empty()) return;
-    std::stable_sort(c.diags.begin(), c.diags.end(), [](const Diagnostic& a, const Diagnostic& b) {
-      return std::tie(a.where.file, a.where.line, a.where.column) < std::tie(b.where.file, b.where.line, b.where.column);
-    });
-    throw FlowError(std::move(c.diags));
-  }
-
-  void check_data(Checked& c, const Flow& f, const GenMap& m, bool any_field = false) {
-    std::vector<std::string> names;
-    for (const auto& d : f.data) names.push_back(d.name);
-    for (std::size_t i = 0; i < m.fields.size(); ++i) {
-      const auto& [field, g] = m.fields[i];
-      if (!any_field && !f.find_field(field))
-        c.error(m.keys[i], fmt::format("flow '{}' has no data field '{}'{}", f.id, field, detail::did_you_mean(field, names)));
-      compile(c, f, g);
-    }
-  }
-
-  void compile(Checked& c, const Flow& f, const Gen& g) {
-    if (g.kind == Gen::Kind::list) return compile(c, f, g.items.front());
-    if (g.kind != Gen::Kind::expr || exprs_.count(&g)) return;
-    ExprEnv env;
-    for (const auto& d : f.data) env.data[d.name] = d.type;
-    env.rules = &f.rules;
-    try {
-      exprs_[&g] = compile_expression(g.text, env);
-    } catch (const ExprError& e) {
-      SourceLocation at = g.where;
-      at.column += static_cast<std::int32_t>(e.offset());
-      c.error(at, e.message());
-    }
-  }
 
   // ------------------------------------------------------------------ values
 

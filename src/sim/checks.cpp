@@ -1,0 +1,222 @@
+// Checks of a workload model against the flows it drives: every flow, step, event, data
+// field, staff calendar, role and host action the model names must exist, and every
+// expression must compile. All problems are collected and thrown together.
+
+#include "sim/checks.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "escalon/error.hpp"
+#include "model/suggest.hpp"
+
+namespace escalon::detail {
+namespace {
+
+struct Checked {
+  std::vector<Diagnostic> diags;
+  void error(SourceLocation where, std::string message) {
+    Diagnostic d;
+    d.where = std::move(where);
+    d.severity = Severity::error;
+    d.message = std::move(message);
+    diags.push_back(std::move(d));
+  }
+};
+
+class ModelChecker {
+ public:
+  ModelChecker(const SimModelData& model, const std::map<std::string, const Flow*>& latest) : model_(model), latest_(latest) {
+    for (const auto& [id, f] : latest_) flow_ids_.push_back(id);
+  }
+
+  CheckedModel run(std::span<const FlowPtr> flows) {
+    check_time_zone();
+    std::set<std::string> started = check_arrivals();
+    add_subflows(started);
+    check_staff(flows);
+    for (const auto& ms : model_.steps) check_step(ms);
+    check_actions(started);
+    if (c_.diags.empty()) return std::move(out_);
+    std::stable_sort(c_.diags.begin(), c_.diags.end(), [](const Diagnostic& a, const Diagnostic& b) {
+      return std::tie(a.where.file, a.where.line, a.where.column) < std::tie(b.where.file, b.where.line, b.where.column);
+    });
+    throw FlowError(std::move(c_.diags));
+  }
+
+ private:
+  const SimModelData& model_;
+  const std::map<std::string, const Flow*>& latest_;
+  std::vector<std::string> flow_ids_;
+  Checked c_;
+  CheckedModel out_;
+
+  const Flow* find_flow(const std::string& id, const SourceLocation& where) {
+    auto it = latest_.find(id);
+    if (it == latest_.end()) {
+      c_.error(where, fmt::format("no flow '{}' is loaded{}", id, did_you_mean(id, flow_ids_)));
+      return nullptr;
+    }
+    return it->second;
+  }
+
+  void check_time_zone() {
+    try {
+      out_.zone = date::locate_zone(model_.timezone);
+    } catch (const std::exception&) {
+      c_.error({model_.file, 1, 1}, fmt::format("unknown time zone '{}'; use an IANA name such as Europe/Zagreb", model_.timezone));
+    }
+  }
+
+  // Returns the flows that arrivals start.
+  std::set<std::string> check_arrivals() {
+    std::set<std::string> started;
+    for (const auto& a : model_.arrivals) {
+      const Flow* f = find_flow(a.flow, a.where);
+      if (!f) continue;
+      started.insert(f->id);
+      check_data(*f, a.data);
+      if (a.channel.kind == Gen::Kind::expr) c_.error(a.channel.where, "`channel` cannot be an expression");
+    }
+    return started;
+  }
+
+  // Flows that get cases: arrivals and, in turn, their sub-flows.
+  void add_subflows(std::set<std::string>& started) const {
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (const auto& id : std::set<std::string>(started))
+        for (const auto& s : latest_.at(id)->steps)
+          if (s.kind == StepKind::subflow && latest_.count(s.subflow)) grew |= started.insert(s.subflow).second;
+    }
+  }
+
+  // Calendars: any calendar of any loaded flow may set a role's hours.
+  void check_staff(std::span<const FlowPtr> flows) {
+    std::map<std::string, const CalendarSpec*> calendars;
+    for (const auto& f : flows)
+      for (const auto& [name, spec] : f->calendars) calendars.emplace(name, &spec);
+    std::vector<std::string> calendar_names;
+    for (const auto& [n, s] : calendars) calendar_names.push_back(n);
+    for (const auto& s : model_.staff) {
+      std::unique_ptr<Calendar> calendar;
+      if (!s.calendar.empty()) {
+        auto it = calendars.find(s.calendar);
+        if (it == calendars.end())
+          c_.error(s.where, fmt::format("staff of '{}': no loaded flow has calendar '{}'{}", s.role, s.calendar,
+                                        did_you_mean(s.calendar, calendar_names)));
+        else
+          calendar = std::make_unique<Calendar>(*it->second);
+      }
+      out_.role_index[s.role] = out_.calendars.size();
+      out_.calendars.push_back(std::move(calendar));
+    }
+  }
+
+  void check_step(const SimStep& ms) {
+    const Flow* f = find_flow(ms.flow, ms.where);
+    if (!f) return;
+    const Step* s = f->find_step(ms.step);
+    if (!s) {
+      std::vector<std::string> names;
+      for (const auto& st : f->steps) names.push_back(st.name);
+      c_.error(ms.where, fmt::format("flow '{}' has no step '{}'{}", f->id, ms.step, did_you_mean(ms.step, names)));
+      return;
+    }
+    if (!out_.steps.emplace(std::pair{ms.flow, ms.step}, &ms).second)
+      c_.error(ms.where, fmt::format("step '{}/{}' is modelled twice", ms.flow, ms.step));
+    check_step_events(ms, *f, *s);
+    if (ms.work) check_step_staffed(ms, *s);
+  }
+
+  void check_step_events(const SimStep& ms, const Flow& f, const Step& s) {
+    std::vector<std::string> events;
+    for (const auto& t : s.on) events.push_back(t.event);
+    for (const auto& e : ms.events) {
+      if (std::find(events.begin(), events.end(), e.event) == events.end())
+        c_.error(e.where, fmt::format("step '{}' of flow '{}' does not handle event '{}'{}", ms.step, f.id, e.event,
+                                      events.empty() ? "; it handles no events"
+                                                     : did_you_mean(e.event, events).empty()
+                                                           ? fmt::format("; it handles {}", fmt::join(events, ", "))
+                                                           : did_you_mean(e.event, events)));
+      check_data(f, e.data, /*any_field=*/true);
+    }
+  }
+
+  // A step with `work:` needs a role in the flow and staff for that role in the model.
+  void check_step_staffed(const SimStep& ms, const Step& s) {
+    if (s.role.empty()) {
+      c_.error(ms.where, fmt::format("step '{}/{}' has `work:` but no role in the flow, so no staff can do it; use "
+                                     "`delay:` for answers from outside",
+                                     ms.flow, ms.step));
+    } else if (!out_.role_index.count(s.role)) {
+      std::vector<std::string> role_names;
+      for (const auto& [n, i] : out_.role_index) role_names.push_back(n);
+      c_.error(ms.where, fmt::format("step '{}/{}' is work of role '{}', which has no staff; add it under `staff:`{}",
+                                     ms.flow, ms.step, s.role, did_you_mean(s.role, role_names)));
+    }
+  }
+
+  // Every host action that a started flow calls must be answered by the model.
+  void check_actions(const std::set<std::string>& started) {
+    std::set<std::string> answered;
+    for (const auto& a : model_.actions) answered.insert(a.name);
+    for (const auto& id : started) {
+      const Flow& f = *latest_.at(id);
+      for (const auto& s : f.steps) check_calls_answered(f, s, answered);
+      for (const auto& a : model_.actions)
+        for (const auto& [field, g] : a.set.fields)
+          if (g.kind == Gen::Kind::expr) compile(f, g);
+    }
+  }
+
+  void check_calls_answered(const Flow& f, const Step& s, const std::set<std::string>& answered) {
+    std::vector<std::string> calls;
+    if (s.kind == StepKind::action) calls.push_back(s.call);
+    for (const auto* hooks : {&s.on_enter, &s.on_exit})
+      for (const auto& h : *hooks)
+        if (h.kind == Hook::Kind::call) calls.push_back(h.action);
+    for (const auto& name : calls)
+      if (!answered.count(name))
+        c_.error({model_.file, 1, 1}, fmt::format("flow '{}' calls action '{}' (step '{}'), which the model does not "
+                                                  "answer; add it under `actions:` ({}: {{}} succeeds and sets nothing)",
+                                                  f.id, name, s.name, name));
+  }
+
+  void check_data(const Flow& f, const GenMap& m, bool any_field = false) {
+    std::vector<std::string> names;
+    for (const auto& d : f.data) names.push_back(d.name);
+    for (std::size_t i = 0; i < m.fields.size(); ++i) {
+      const auto& [field, g] = m.fields[i];
+      if (!any_field && !f.find_field(field))
+        c_.error(m.keys[i], fmt::format("flow '{}' has no data field '{}'{}", f.id, field, did_you_mean(field, names)));
+      compile(f, g);
+    }
+  }
+
+  void compile(const Flow& f, const Gen& g) {
+    if (g.kind == Gen::Kind::list) return compile(f, g.items.front());
+    if (g.kind != Gen::Kind::expr || out_.exprs.count(&g)) return;
+    ExprEnv env;
+    for (const auto& d : f.data) env.data[d.name] = d.type;
+    env.rules = &f.rules;
+    try {
+      out_.exprs[&g] = compile_expression(g.text, env);
+    } catch (const ExprError& e) {
+      SourceLocation at = g.where;
+      at.column += static_cast<std::int32_t>(e.offset());
+      c_.error(at, e.message());
+    }
+  }
+};
+
+}  // namespace
+
+CheckedModel check_model(const SimModelData& model, std::span<const FlowPtr> flows,
+                         const std::map<std::string, const Flow*>& latest) {
+  return ModelChecker(model, latest).run(flows);
+}
+
+}  // namespace escalon::detail
