@@ -203,105 +203,125 @@ class Checker {
 
   Type infer(ExprNode& n, const Type* enum_ctx) {
     switch (n.op) {
-      case Op::literal:
-        switch (n.literal.kind()) {
-          case Value::Kind::null: return Type::of(K::null);
-          case Value::Kind::boolean: return Type::of(K::boolean);
-          case Value::Kind::integer: return Type::of(K::integer);
-          case Value::Kind::number: return Type::of(K::number);
-          case Value::Kind::string: return Type::of(K::string);
-          case Value::Kind::datetime: return Type::of(K::datetime);
-          case Value::Kind::duration: return Type::of(K::duration);
-          default: return Type{};
-        }
+      case Op::literal: return literal_type(n);
       case Op::name: return name(n, enum_ctx);
       case Op::subject:
         if (!env_.subject) fail(n, "'?' (the tested value) can only be used in rule table cells");
         return *env_.subject;
       case Op::member: return member(n);
-      case Op::index: {
-        Type obj = check(*n.kids[0]);
-        Type idx = check(*n.kids[1]);
-        if (obj.kind == K::list) {
-          if (!is_any(idx) && idx.kind != K::integer) fail(*n.kids[1], fmt::format("a list index must be an int, not {}", idx.str()));
-          return obj.item ? *obj.item : Type{};
-        }
-        if (obj.kind == K::map) {
-          if (!is_any(idx) && !stringish(idx)) fail(*n.kids[1], fmt::format("a map key must be a string, not {}", idx.str()));
-          return Type{};
-        }
-        if (is_any(obj) || obj.kind == K::null) return Type{};
-        fail(n, fmt::format("cannot index a {}", obj.str()));
-      }
-      case Op::list: {
-        std::optional<Type> common;
-        bool mixed = false;
-        for (auto& k : n.kids) {
-          Type t = check(*k, enum_ctx);
-          if (!common) common = t;
-          else if (!(*common == t)) mixed = true;
-        }
-        return Type::list_of(common && !mixed ? *common : Type{});
-      }
-      case Op::not_: {
-        Type t = check(*n.kids[0]);
-        if (!is_any(t) && t.kind != K::boolean && t.kind != K::null)
-          fail(n, fmt::format("'!' needs a bool, got {}", t.str()));
-        return Type::of(K::boolean);
-      }
-      case Op::neg: {
-        Type t = check(*n.kids[0]);
-        if (!is_any(t) && !numeric(t) && t.kind != K::duration) fail(n, fmt::format("cannot negate a {}", t.str()));
-        return t;
-      }
-      case Op::and_:
-      case Op::or_: {
-        for (auto& k : n.kids) {
-          Type t = check(*k);
-          if (!is_any(t) && t.kind != K::boolean && t.kind != K::null)
-            fail(*k, fmt::format("'{}' needs bool operands, this one is {}", n.op == Op::and_ ? "&&" : "||", t.str()));
-        }
-        return Type::of(K::boolean);
-      }
-      case Op::eq:
-      case Op::ne: {
-        auto [a, b] = pair(n);
-        if (!comparable(a, b)) fail(n, fmt::format("cannot compare {} with {}", a.str(), b.str()));
-        return Type::of(K::boolean);
-      }
-      case Op::lt: case Op::le: case Op::gt: case Op::ge: {
-        auto [a, b] = pair(n);
-        if (!orderable(a, b)) fail(n, fmt::format("cannot order {} and {}", a.str(), b.str()));
-        return Type::of(K::boolean);
-      }
-      case Op::in:
-      case Op::not_in: {
-        auto [a, b] = pair(n);
-        if (b.kind == K::list) {
-          if (b.item && !comparable(a, *b.item)) fail(n, fmt::format("a {} is never in a {}", a.str(), b.str()));
-        } else if (stringish(b)) {
-          if (!is_any(a) && !stringish(a)) fail(n, fmt::format("'in' a string needs a string on the left, got {}", a.str()));
-        } else if (!is_any(b) && b.kind != K::map && b.kind != K::null) {
-          fail(*n.kids[1], fmt::format("'in' needs a list, string or map on the right, got {}", b.str()));
-        }
-        return Type::of(K::boolean);
-      }
+      case Op::index: return indexing(n);
+      case Op::list: return list_literal(n, enum_ctx);
+      case Op::not_: case Op::neg: return unary(n);
+      case Op::and_: case Op::or_: return logical(n);
+      case Op::eq: case Op::ne: return equality(n);
+      case Op::lt: case Op::le: case Op::gt: case Op::ge: return ordering(n);
+      case Op::in: case Op::not_in: return membership(n);
       case Op::add: case Op::sub: case Op::mul: case Op::div: case Op::mod: return arith(n);
-      case Op::cond: {
-        Type c = check(*n.kids[0]);
-        if (!is_any(c) && c.kind != K::boolean) fail(*n.kids[0], fmt::format("the condition before '?' must be a bool, got {}", c.str()));
-        Type a = check(*n.kids[1], enum_ctx);
-        Type b = check(*n.kids[2], enum_ctx);
-        if (a.kind == K::null) return b;
-        if (b.kind == K::null || a == b) return a;
-        if (numeric(a) && numeric(b)) return Type::of(K::number);
-        if (stringish(a) && stringish(b)) return Type::of(K::string);
-        fail(n, fmt::format("the two branches of '?:' differ: {} and {}", a.str(), b.str()));
-      }
+      case Op::cond: return conditional(n, enum_ctx);
       case Op::call: return call(n);
       case Op::data: case Op::event: case Op::case_info: return n.type;  // already resolved
     }
     return Type{};
+  }
+
+  static Type literal_type(const ExprNode& n) {
+    switch (n.literal.kind()) {
+      case Value::Kind::null: return Type::of(K::null);
+      case Value::Kind::boolean: return Type::of(K::boolean);
+      case Value::Kind::integer: return Type::of(K::integer);
+      case Value::Kind::number: return Type::of(K::number);
+      case Value::Kind::string: return Type::of(K::string);
+      case Value::Kind::datetime: return Type::of(K::datetime);
+      case Value::Kind::duration: return Type::of(K::duration);
+      default: return Type{};
+    }
+  }
+
+  Type indexing(ExprNode& n) {
+    Type obj = check(*n.kids[0]);
+    Type idx = check(*n.kids[1]);
+    if (obj.kind == K::list) {
+      if (!is_any(idx) && idx.kind != K::integer) fail(*n.kids[1], fmt::format("a list index must be an int, not {}", idx.str()));
+      return obj.item ? *obj.item : Type{};
+    }
+    if (obj.kind == K::map) {
+      if (!is_any(idx) && !stringish(idx)) fail(*n.kids[1], fmt::format("a map key must be a string, not {}", idx.str()));
+      return Type{};
+    }
+    if (is_any(obj) || obj.kind == K::null) return Type{};
+    fail(n, fmt::format("cannot index a {}", obj.str()));
+  }
+
+  // A list literal has its items' type when they all agree.
+  Type list_literal(ExprNode& n, const Type* enum_ctx) {
+    std::optional<Type> common;
+    bool mixed = false;
+    for (auto& k : n.kids) {
+      Type t = check(*k, enum_ctx);
+      if (!common) common = t;
+      else if (!(*common == t)) mixed = true;
+    }
+    return Type::list_of(common && !mixed ? *common : Type{});
+  }
+
+  // '!' and unary '-'.
+  Type unary(ExprNode& n) {
+    Type t = check(*n.kids[0]);
+    if (n.op == Op::not_) {
+      if (!is_any(t) && t.kind != K::boolean && t.kind != K::null)
+        fail(n, fmt::format("'!' needs a bool, got {}", t.str()));
+      return Type::of(K::boolean);
+    }
+    if (!is_any(t) && !numeric(t) && t.kind != K::duration) fail(n, fmt::format("cannot negate a {}", t.str()));
+    return t;
+  }
+
+  // '&&' and '||'.
+  Type logical(ExprNode& n) {
+    for (auto& k : n.kids) {
+      Type t = check(*k);
+      if (!is_any(t) && t.kind != K::boolean && t.kind != K::null)
+        fail(*k, fmt::format("'{}' needs bool operands, this one is {}", n.op == Op::and_ ? "&&" : "||", t.str()));
+    }
+    return Type::of(K::boolean);
+  }
+
+  Type equality(ExprNode& n) {
+    auto [a, b] = pair(n);
+    if (!comparable(a, b)) fail(n, fmt::format("cannot compare {} with {}", a.str(), b.str()));
+    return Type::of(K::boolean);
+  }
+
+  Type ordering(ExprNode& n) {
+    auto [a, b] = pair(n);
+    if (!orderable(a, b)) fail(n, fmt::format("cannot order {} and {}", a.str(), b.str()));
+    return Type::of(K::boolean);
+  }
+
+  // 'in' and 'not in': a list, a string (substring) or a map (key) on the right.
+  Type membership(ExprNode& n) {
+    auto [a, b] = pair(n);
+    if (b.kind == K::list) {
+      if (b.item && !comparable(a, *b.item)) fail(n, fmt::format("a {} is never in a {}", a.str(), b.str()));
+    } else if (stringish(b)) {
+      if (!is_any(a) && !stringish(a)) fail(n, fmt::format("'in' a string needs a string on the left, got {}", a.str()));
+    } else if (!is_any(b) && b.kind != K::map && b.kind != K::null) {
+      fail(*n.kids[1], fmt::format("'in' needs a list, string or map on the right, got {}", b.str()));
+    }
+    return Type::of(K::boolean);
+  }
+
+  // c ? a : b
+  Type conditional(ExprNode& n, const Type* enum_ctx) {
+    Type c = check(*n.kids[0]);
+    if (!is_any(c) && c.kind != K::boolean) fail(*n.kids[0], fmt::format("the condition before '?' must be a bool, got {}", c.str()));
+    Type a = check(*n.kids[1], enum_ctx);
+    Type b = check(*n.kids[2], enum_ctx);
+    if (a.kind == K::null) return b;
+    if (b.kind == K::null || a == b) return a;
+    if (numeric(a) && numeric(b)) return Type::of(K::number);
+    if (stringish(a) && stringish(b)) return Type::of(K::string);
+    fail(n, fmt::format("the two branches of '?:' differ: {} and {}", a.str(), b.str()));
   }
 
   Type arith(ExprNode& n) {
