@@ -161,6 +161,44 @@ std::string map_chars(std::string s, int (*f)(int)) {
   return s;
 }
 
+// len()
+Value length(const Value& v) {
+  switch (v.kind()) {
+    case VK::string: return static_cast<std::int64_t>(v.as_string().size());
+    case VK::list: return static_cast<std::int64_t>(v.as_list().size());
+    case VK::map: return static_cast<std::int64_t>(v.as_map().size());
+    case VK::null: return std::int64_t{0};
+    default: fail(fmt::format("len() of a {}", kind_name(v.kind())));
+  }
+}
+
+// min() and max(): nulls are skipped; a mix of ints and numbers gives a number.
+Value extremum(Fn fn, const std::vector<Value>& a) {
+  const Value* best = nullptr;
+  bool all_int = true;
+  for (const auto& v : a) {
+    if (v.is_null()) continue;
+    all_int = all_int && v.kind() == VK::integer;
+    if (!best) { best = &v; continue; }
+    bool ok = false;
+    int c = compare(v, *best, ok);
+    if (!ok) fail(fmt::format("{}() cannot compare {} and {}", fn_name(fn), kind_name(v.kind()), kind_name(best->kind())));
+    if ((fn == Fn::min && c < 0) || (fn == Fn::max && c > 0)) best = &v;
+  }
+  if (!best) return {};
+  if (best->is_numeric() && !all_int) return best->as_number();
+  return *best;
+}
+
+// round(), floor() and ceil(): an int, or null for what is not a number.
+Value to_whole(Fn fn, const Value& v) {
+  if (!v.is_numeric()) return {};
+  double d = v.as_number();
+  d = fn == Fn::round ? std::round(d) : fn == Fn::floor ? std::floor(d) : std::ceil(d);
+  if (!(std::fabs(d) < 9.0e18)) fail(fmt::format("{}() result does not fit an int", fn_name(fn)));
+  return static_cast<std::int64_t>(d);
+}
+
 Value call(const ExprNode& n, const EvalContext& ctx) {
   std::vector<Value> a;
   a.reserve(n.kids.size());
@@ -169,14 +207,7 @@ Value call(const ExprNode& n, const EvalContext& ctx) {
   auto str = [&](std::size_t i) -> const std::string* { return a[i].kind() == VK::string ? &a[i].as_string() : nullptr; };
   switch (n.fn) {
     case Fn::now: return ctx.now;
-    case Fn::len:
-      switch (a[0].kind()) {
-        case VK::string: return static_cast<std::int64_t>(a[0].as_string().size());
-        case VK::list: return static_cast<std::int64_t>(a[0].as_list().size());
-        case VK::map: return static_cast<std::int64_t>(a[0].as_map().size());
-        case VK::null: return std::int64_t{0};
-        default: fail(fmt::format("len() of a {}", kind_name(a[0].kind())));
-      }
+    case Fn::len: return length(a[0]);
     case Fn::contains: return contains(a[0], a[1]);
     case Fn::lower: return str(0) ? Value(map_chars(*str(0), ::tolower)) : Value();
     case Fn::upper: return str(0) ? Value(map_chars(*str(0), ::toupper)) : Value();
@@ -184,22 +215,7 @@ Value call(const ExprNode& n, const EvalContext& ctx) {
     case Fn::starts_with: return str(0) && str(1) && str(0)->starts_with(*str(1));
     case Fn::ends_with: return str(0) && str(1) && str(0)->ends_with(*str(1));
     case Fn::min:
-    case Fn::max: {
-      const Value* best = nullptr;
-      bool all_int = true;
-      for (const auto& v : a) {
-        if (v.is_null()) continue;
-        all_int = all_int && v.kind() == VK::integer;
-        if (!best) { best = &v; continue; }
-        bool ok = false;
-        int c = compare(v, *best, ok);
-        if (!ok) fail(fmt::format("{}() cannot compare {} and {}", fn_name(n.fn), kind_name(v.kind()), kind_name(best->kind())));
-        if ((n.fn == Fn::min && c < 0) || (n.fn == Fn::max && c > 0)) best = &v;
-      }
-      if (!best) return {};
-      if (best->is_numeric() && !all_int) return best->as_number();
-      return *best;
-    }
+    case Fn::max: return extremum(n.fn, a);
     case Fn::abs:
       if (a[0].kind() == VK::integer) return a[0].as_int() < 0 ? -a[0].as_int() : a[0].as_int();
       if (a[0].kind() == VK::number) return std::fabs(a[0].as_number());
@@ -207,13 +223,7 @@ Value call(const ExprNode& n, const EvalContext& ctx) {
       return {};
     case Fn::round:
     case Fn::floor:
-    case Fn::ceil: {
-      if (!a[0].is_numeric()) return {};
-      double d = a[0].as_number();
-      d = n.fn == Fn::round ? std::round(d) : n.fn == Fn::floor ? std::floor(d) : std::ceil(d);
-      if (!(std::fabs(d) < 9.0e18)) fail(fmt::format("{}() result does not fit an int", fn_name(n.fn)));
-      return static_cast<std::int64_t>(d);
-    }
+    case Fn::ceil: return to_whole(n.fn, a[0]);
     case Fn::coalesce:
       for (auto& v : a)
         if (!v.is_null()) return v;
