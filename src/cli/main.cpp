@@ -106,6 +106,22 @@ int cmd_graph(const std::string& target, std::vector<std::string> paths, const s
   return exit_ok;
 }
 
+// The type `escalon eval` gives a --data value when no flow declares it.
+escalon::Type untyped_data_type(const escalon::Value& val) {
+  escalon::Type t;
+  switch (val.kind()) {
+    case escalon::Value::Kind::boolean: t = escalon::Type::of(escalon::Type::Kind::boolean); break;
+    case escalon::Value::Kind::integer: t = escalon::Type::of(escalon::Type::Kind::integer); break;
+    case escalon::Value::Kind::number: t = escalon::Type::of(escalon::Type::Kind::number); break;
+    case escalon::Value::Kind::string: t = escalon::Type::of(escalon::Type::Kind::string); break;
+    case escalon::Value::Kind::datetime: t = escalon::Type::of(escalon::Type::Kind::datetime); break;
+    case escalon::Value::Kind::list: t = escalon::Type::list_of({}); break;
+    case escalon::Value::Kind::map: t = escalon::Type::of(escalon::Type::Kind::map); break;
+    default: break;
+  }
+  return t;
+}
+
 int cmd_eval(const std::string& text, const std::string& data_json, const std::string& now_text, const std::string& flow_path,
              bool show_type) {
   escalon::ExprEnv env;
@@ -145,18 +161,7 @@ int cmd_eval(const std::string& text, const std::string& data_json, const std::s
         if (!f) throw escalon::DataError(fmt::format("--data: flow '{}' has no data field '{}'", flow->id, k));
         val = f->type.coerce(val, k);
       } else {
-        escalon::Type t;
-        switch (val.kind()) {
-          case escalon::Value::Kind::boolean: t = escalon::Type::of(escalon::Type::Kind::boolean); break;
-          case escalon::Value::Kind::integer: t = escalon::Type::of(escalon::Type::Kind::integer); break;
-          case escalon::Value::Kind::number: t = escalon::Type::of(escalon::Type::Kind::number); break;
-          case escalon::Value::Kind::string: t = escalon::Type::of(escalon::Type::Kind::string); break;
-          case escalon::Value::Kind::datetime: t = escalon::Type::of(escalon::Type::Kind::datetime); break;
-          case escalon::Value::Kind::list: t = escalon::Type::list_of({}); break;
-          case escalon::Value::Kind::map: t = escalon::Type::of(escalon::Type::Kind::map); break;
-          default: break;
-        }
-        env.data[k] = t;
+        env.data[k] = untyped_data_type(val);
       }
       data.emplace(k, std::move(val));
     }
@@ -371,71 +376,129 @@ int cmd_simulate(const std::vector<std::string>& paths, const std::string& model
   return exit_ok;
 }
 
+// One struct per subcommand: its arguments, how CLI11 fills them, and the command they run.
+
+struct ValidateArgs {
+  std::vector<std::string> paths;
+  bool as_json = false, strict = false;
+  CLI::App* cmd = nullptr;
+  void add(CLI::App& app) {
+    cmd = app.add_subcommand("validate", "Check flow files and folders; prints file:line:col: error: message");
+    cmd->add_option("paths", paths, "Flow files or folders (folders: every *.yaml/*.yml below)")->required();
+    cmd->add_flag("--json", as_json, "Print a JSON report for tools");
+    cmd->add_flag("--strict", strict, "Treat warnings as errors");
+  }
+  int run() const { return cmd_validate(paths, as_json, strict); }
+};
+
+struct GraphArgs {
+  std::string target, format = "dot", output;
+  std::vector<std::string> paths;
+  CLI::App* cmd = nullptr;
+  void add(CLI::App& app) {
+    cmd = app.add_subcommand("graph", "Print a flow as a graph (Graphviz DOT or Mermaid)");
+    cmd->add_option("flow", target, "A flow file, or a flow id found under --path")->required();
+    cmd->add_option("--path", paths, "Files or folders to load (default: the flow file's folder, or flows/)");
+    cmd->add_option("--format", format, "dot or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
+    cmd->add_option("-o,--output", output, "Write to this file instead of standard output");
+  }
+  int run() const { return cmd_graph(target, paths, format, output); }
+};
+
+struct EvalArgs {
+  std::string expr, data = "{}", now, flow;
+  bool type = false;
+  CLI::App* cmd = nullptr;
+  void add(CLI::App& app) {
+    cmd = app.add_subcommand("eval", "Evaluate one expression against sample data");
+    cmd->add_option("expression", expr, "The expression, e.g. 'priority == high && len(customer) > 0'")->required();
+    cmd->add_option("--data", data, "Case data as a JSON object (ISO-8601 strings become datetimes)");
+    cmd->add_option("--now", now, "What now() returns (ISO-8601); default: the system clock");
+    cmd->add_option("--flow", flow, "Type the data with this flow's schema and make its rules and calendar available");
+    cmd->add_flag("--type", type, "Also print the expression's static type (to standard error)");
+  }
+  int run() const { return cmd_eval(expr, data, now, flow, type); }
+};
+
+struct RunArgs {
+  std::vector<std::string> paths;
+  std::string scenario, db;
+  bool quiet = false;
+  CLI::App* cmd = nullptr;
+  void add(CLI::App& app) {
+    cmd = app.add_subcommand("run", "Run a scenario on a virtual clock; prints the journal as JSON Lines, then a summary per case (on standard error)");
+    cmd->add_option("flows", paths, "Flow files or folders")->required();
+    cmd->add_option("-s,--scenario", scenario, "The scenario file (docs/scenarios.md)")->required()->check(CLI::ExistingFile);
+    cmd->add_flag("-q,--quiet", quiet, "Only the journal");
+    cmd->add_option("--db", db, "Keep the cases in this SQLite file (default: memory); a second run continues where the first stopped");
+  }
+  int run() const { return cmd_run(paths, scenario, db, quiet); }
+};
+
+struct InspectArgs {
+  std::string db, case_id;
+  CLI::App* cmd = nullptr;
+  void add(CLI::App& app) {
+    cmd = app.add_subcommand("inspect", "Show the open cases of a store, or one case's history as a timeline");
+    cmd->add_option("--db", db, "The store: a SQLite file (cases.db or sqlite:cases.db)")->required();
+    cmd->add_option("case", case_id, "A case id: print its history");
+  }
+  int run() const { return cmd_inspect(db, case_id); }
+};
+
+struct ReportArgs {
+  std::string db, at;
+  bool as_json = false, as_csv = false;
+  CLI::App* cmd = nullptr;
+  void add(CLI::App& app) {
+    cmd = app.add_subcommand("report", "KPIs from a store's journal: cases, first-contact resolution, deadlines met, escalations, SLAs, time per step, work queues");
+    cmd->add_option("--db", db, "The store: a SQLite file (cases.db or sqlite:cases.db)")->required();
+    cmd->add_flag("--json", as_json, "JSON instead of a text table");
+    cmd->add_flag("--csv", as_csv, "CSV rows metric,group,value");
+    cmd->add_option("--at", at, "What 'now' is for overdue work (default: the newest record)");
+  }
+  int run() const { return cmd_report(db, as_json ? "json" : as_csv ? "csv" : "text", at); }
+};
+
+struct SimulateArgs {
+  std::vector<std::string> paths;
+  std::string model, db, html, start;
+  std::int64_t days = 30;
+  std::uint64_t seed = 1;
+  CLI::App* cmd = nullptr;
+  void add(CLI::App& app) {
+    cmd = app.add_subcommand("simulate", "Run flows under a workload model on a virtual clock (docs/simulation.md); prints the KPI report");
+    cmd->add_option("flows", paths, "Flow files or folders")->required();
+    cmd->add_option("-m,--model", model, "The model file (arrivals, staff, step times, event probabilities)")->required()->check(CLI::ExistingFile);
+    cmd->add_option("-d,--days", days, "How many days to simulate")->check(CLI::Range(1, 3660));
+    cmd->add_option("--seed", seed, "Random seed: the same seed gives the same run");
+    cmd->add_option("--start", start, "When the simulation starts (ISO-8601; default: the model's start)");
+    cmd->add_option("--db", db, "Write the cases and journal into this SQLite file, which must be new or empty");
+    cmd->add_option("--html", html, "Also write a self-contained HTML page with charts");
+  }
+  int run() const { return cmd_simulate(paths, model, days, seed, db, html, start); }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Escalon: a workflow and rules engine for contact centers"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "escalon " + std::string(escalon::version));
-
-  std::vector<std::string> v_paths;
-  bool v_json = false, v_strict = false;
-  auto* validate = app.add_subcommand("validate", "Check flow files and folders; prints file:line:col: error: message");
-  validate->add_option("paths", v_paths, "Flow files or folders (folders: every *.yaml/*.yml below)")->required();
-  validate->add_flag("--json", v_json, "Print a JSON report for tools");
-  validate->add_flag("--strict", v_strict, "Treat warnings as errors");
-
-  std::string g_target, g_format = "dot", g_output;
-  std::vector<std::string> g_paths;
-  auto* graph = app.add_subcommand("graph", "Print a flow as a graph (Graphviz DOT or Mermaid)");
-  graph->add_option("flow", g_target, "A flow file, or a flow id found under --path")->required();
-  graph->add_option("--path", g_paths, "Files or folders to load (default: the flow file's folder, or flows/)");
-  graph->add_option("--format", g_format, "dot or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
-  graph->add_option("-o,--output", g_output, "Write to this file instead of standard output");
-
-  std::string e_expr, e_data = "{}", e_now, e_flow;
-  bool e_type = false;
-  auto* eval = app.add_subcommand("eval", "Evaluate one expression against sample data");
-  eval->add_option("expression", e_expr, "The expression, e.g. 'priority == high && len(customer) > 0'")->required();
-  eval->add_option("--data", e_data, "Case data as a JSON object (ISO-8601 strings become datetimes)");
-  eval->add_option("--now", e_now, "What now() returns (ISO-8601); default: the system clock");
-  eval->add_option("--flow", e_flow, "Type the data with this flow's schema and make its rules and calendar available");
-  eval->add_flag("--type", e_type, "Also print the expression's static type (to standard error)");
-
-  std::vector<std::string> r_paths;
-  std::string r_scenario, r_db;
-  bool r_quiet = false;
-  auto* run = app.add_subcommand("run", "Run a scenario on a virtual clock; prints the journal as JSON Lines, then a summary per case (on standard error)");
-  run->add_option("flows", r_paths, "Flow files or folders")->required();
-  run->add_option("-s,--scenario", r_scenario, "The scenario file (docs/scenarios.md)")->required()->check(CLI::ExistingFile);
-  run->add_flag("-q,--quiet", r_quiet, "Only the journal");
-  run->add_option("--db", r_db, "Keep the cases in this SQLite file (default: memory); a second run continues where the first stopped");
-
-  std::string i_db, i_case;
-  auto* inspect = app.add_subcommand("inspect", "Show the open cases of a store, or one case's history as a timeline");
-  inspect->add_option("--db", i_db, "The store: a SQLite file (cases.db or sqlite:cases.db)")->required();
-  inspect->add_option("case", i_case, "A case id: print its history");
-
-  std::string p_db, p_at;
-  bool p_json = false, p_csv = false;
-  auto* report = app.add_subcommand("report", "KPIs from a store's journal: cases, first-contact resolution, deadlines met, escalations, SLAs, time per step, work queues");
-  report->add_option("--db", p_db, "The store: a SQLite file (cases.db or sqlite:cases.db)")->required();
-  report->add_flag("--json", p_json, "JSON instead of a text table");
-  report->add_flag("--csv", p_csv, "CSV rows metric,group,value");
-  report->add_option("--at", p_at, "What 'now' is for overdue work (default: the newest record)");
-
-  std::vector<std::string> s_paths;
-  std::string s_model, s_db, s_html, s_start;
-  std::int64_t s_days = 30;
-  std::uint64_t s_seed = 1;
-  auto* simulate = app.add_subcommand("simulate", "Run flows under a workload model on a virtual clock (docs/simulation.md); prints the KPI report");
-  simulate->add_option("flows", s_paths, "Flow files or folders")->required();
-  simulate->add_option("-m,--model", s_model, "The model file (arrivals, staff, step times, event probabilities)")->required()->check(CLI::ExistingFile);
-  simulate->add_option("-d,--days", s_days, "How many days to simulate")->check(CLI::Range(1, 3660));
-  simulate->add_option("--seed", s_seed, "Random seed: the same seed gives the same run");
-  simulate->add_option("--start", s_start, "When the simulation starts (ISO-8601; default: the model's start)");
-  simulate->add_option("--db", s_db, "Write the cases and journal into this SQLite file, which must be new or empty");
-  simulate->add_option("--html", s_html, "Also write a self-contained HTML page with charts");
+  ValidateArgs validate;
+  GraphArgs graph;
+  EvalArgs eval;
+  RunArgs run;
+  InspectArgs inspect;
+  ReportArgs report;
+  SimulateArgs simulate;
+  validate.add(app);
+  graph.add(app);
+  eval.add(app);
+  run.add(app);
+  inspect.add(app);
+  report.add(app);
+  simulate.add(app);
 
   try {
     app.parse(argc, argv);
@@ -443,13 +506,13 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (*validate) return cmd_validate(v_paths, v_json, v_strict);
-    if (*graph) return cmd_graph(g_target, g_paths, g_format, g_output);
-    if (*eval) return cmd_eval(e_expr, e_data, e_now, e_flow, e_type);
-    if (*run) return cmd_run(r_paths, r_scenario, r_db, r_quiet);
-    if (*inspect) return cmd_inspect(i_db, i_case);
-    if (*simulate) return cmd_simulate(s_paths, s_model, s_days, s_seed, s_db, s_html, s_start);
-    if (*report) return cmd_report(p_db, p_json ? "json" : p_csv ? "csv" : "text", p_at);
+    if (*validate.cmd) return validate.run();
+    if (*graph.cmd) return graph.run();
+    if (*eval.cmd) return eval.run();
+    if (*run.cmd) return run.run();
+    if (*inspect.cmd) return inspect.run();
+    if (*simulate.cmd) return simulate.run();
+    if (*report.cmd) return report.run();
   } catch (const std::exception& e) {
     std::cerr << "escalon: " << e.what() << '\n';
     return exit_invalid;
