@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Lists functions longer than a limit in C++ sources (a brace-counting heuristic, not a parser).
 
-Usage: long_functions.py [--max N] FILE...   (exit 1 when any function is longer than N lines)
+Usage: long_functions.py [--max N] [--max-file M] PATH...
+  PATH is a file, or a folder: every *.cpp and *.hpp below it, in name order.
+  Exit 1 when any function is longer than N lines (default 80) or, with --max-file, any
+  file is longer than M lines.
 """
+import os
 import re
 import sys
 
@@ -59,12 +63,36 @@ def functions(path):
         header += ' '
 
 
+def sources(paths):
+    for path in paths:
+        if not os.path.isdir(path):
+            yield path
+            continue
+        found = []
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            found += [os.path.join(root, f) for f in files if f.endswith(('.cpp', '.hpp'))]
+        yield from sorted(found)
+
+
 def main(argv):
-    limit = 80
-    if argv[:1] == ['--max']:
-        limit, argv = int(argv[1]), argv[2:]
+    limit, file_limit = 80, None
+    while argv[:1] in (['--max'], ['--max-file']):
+        if len(argv) < 2:
+            sys.exit(f'{argv[0]} needs a number')
+        if argv[0] == '--max':
+            limit = int(argv[1])
+        else:
+            file_limit = int(argv[1])
+        argv = argv[2:]
     bad = 0
-    for path in argv:
+    for path in sources(argv):
+        if file_limit is not None:
+            with open(path, encoding='utf-8') as f:
+                lines = sum(1 for _ in f)
+            if lines > file_limit:
+                bad += 1
+                print(f'{path}: {lines} lines: the file is longer than {file_limit}')
         for start, end, h in functions(path):
             if end - start + 1 > limit:
                 bad += 1
