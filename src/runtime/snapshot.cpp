@@ -88,8 +88,8 @@ std::string save_case(const Case& c) {
   if (!c.incident.empty()) j["incident"] = c.incident;
   j["started"] = ms(c.started);
   j["entered"] = ms(c.entered);
-  if (c.parent) {
-    j["parent"] = c.parent->id;
+  if (c.parent || !c.parent_id.empty()) {
+    j["parent"] = c.parent ? c.parent->id : c.parent_id;
     j["parent_visit"] = c.parent_visit;
   }
   j["depth"] = c.depth;
