@@ -10,3 +10,4 @@ mkdir -p build-release/bench-tmp
 build-release/bench/store_bench events build-release/bench-tmp 2000 full
 build-release/bench/store_bench events build-release/bench-tmp 20000 normal
 build-release/bench/store_bench recover build-release/bench-tmp 1000000
+build-release/bench/store_bench evict build-release/bench-tmp 1000000

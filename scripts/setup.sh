@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
+  libasan8 libubsan1                      # GCC 12's ASan/UBSan runtimes (scripts/test-sanitizers.sh)
   libboost-dev libboost-graph-dev         # Graph (flow checks), Spirit X3 (expressions)
   libfmt-dev libyaml-cpp-dev libcli11-dev
   libhowardhinnant-date-dev tzdata        # IANA time zones on the system tz database

@@ -42,6 +42,12 @@ void CaseTable::evict(Case& c) {
   const std::uint32_t slot = c.slot;
   assert(slot < slots_.size() && slots_[slot].c.get() == &c && "the case is in its slot");
   assert(!c.owner && !c.dirty && "only committed cases leave memory");
+  // A child still in memory (another unit touched it meanwhile) keeps its parent by id.
+  for (const auto& id : c.children)
+    if (Case* child = find(id); child && child->parent == &c) {
+      child->parent = nullptr;
+      child->parent_id = c.id;
+    }
   by_id_.erase(c.id);
   Slot& s = slots_[slot];
   s.c.reset();

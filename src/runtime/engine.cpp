@@ -63,6 +63,13 @@ using detail::Case;
 using detail::Op;
 using detail::Unit;
 
+// Whatever way a call ends, the cases its unit holds are released (the lock is held again by
+// then: every place that releases it takes it back before returning or throwing).
+struct Releaser {
+  Op& op;
+  ~Releaser() { op.release(); }
+};
+
 struct Engine::Impl : detail::Core {
   using Core::Core;
 
@@ -83,6 +90,7 @@ struct Engine::Impl : detail::Core {
     }
     Unit unit;
     Op op{*this, unit, lk};
+    const Releaser releaser{op};
     try {
       if (!target.empty()) (void)op.claim(target);
       if (exclusive) op.wait_for_all();
@@ -121,6 +129,7 @@ struct Engine::Impl : detail::Core {
       if (!timers.empty() && timers.top().at <= now && store_failure.empty()) {
         Unit unit;
         Op op{*this, unit, lk};
+        const Releaser releaser{op};
         try {
           op.fire_due(now);
           op.flush();
@@ -215,7 +224,10 @@ std::size_t Engine::recover() {
     parents.push_back(std::move(l.parent));
   }
   for (std::size_t i = 0; i < recovered.size(); ++i)
-    if (!parents[i].empty()) recovered[i]->parent = m.cases.find(parents[i]);
+    if (!parents[i].empty()) {
+      recovered[i]->parent = m.cases.find(parents[i]);
+      if (!recovered[i]->parent) recovered[i]->parent_id = parents[i];
+    }
   m.record_seq = m.store()->last_seq();
   for (const auto& [k, v] : meta)
     if (k.rfind("case-number/", 0) == 0) m.cases.counters[k.substr(12)] = std::stoull(v);

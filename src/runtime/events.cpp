@@ -42,7 +42,7 @@ Case& Op::find(std::string_view id, std::string_view event, const EventOptions& 
       LoadedCase l = load_stored(m, *sc);
       l.c->last_seq = sc->seq;
       l.c->revision = sc->revision;
-      if (!l.parent.empty()) l.c->parent = m.cases.find(l.parent);
+      l.c->parent_id = std::move(l.parent);  // not linked: a closed case needs no family of its own
       Case& c = m.cases.add(std::move(l.c));
       own(c);
       return c;

@@ -38,6 +38,65 @@ Duration nearest_rank(std::vector<Duration>& v, double q) {
 
 }  // namespace
 
+namespace {
+
+// Follows one record: what the case is doing now, and the report's running counts.
+void track(Report& r, std::map<std::string, CaseTrack>& cases, std::map<std::string, std::vector<Duration>>& times,
+           const Record& rec) {
+  CaseTrack& c = cases[rec.case_id];
+  switch (rec.type) {
+    case RecordType::started:
+      c.flow = rec.target;
+      c.top_level = rec.message.find("sub-flow of") == std::string::npos && rec.message.find("branch '") == std::string::npos;
+      if (c.top_level) ++r.opened;
+      break;
+    case RecordType::entered:
+      c.step = rec.step;
+      c.entered = rec.at;
+      c.due.reset();
+      break;
+    case RecordType::left:
+      times[c.flow + "/" + rec.step].push_back(rec.at - c.entered);
+      if (c.due) {
+        ++r.deadlines_ended;
+        if (rec.at <= *c.due) ++r.deadlines_met;
+        c.due.reset();
+      }
+      break;
+    case RecordType::deadline_set:
+      if (rec.target.empty()) c.due = rec.due;  // a step deadline (SLAs name themselves in target)
+      break;
+    case RecordType::assigned:
+      c.assignee = rec.target;
+      c.teams.insert(rec.target);
+      break;
+    case RecordType::escalated:
+      if (rec.repeat == 0) ++r.escalations[rec.level];
+      else ++r.escalation_repeats;
+      break;
+    case RecordType::sla_met: ++r.slas[rec.target].met; break;
+    case RecordType::sla_breached: ++r.slas[rec.target].breached; break;
+    case RecordType::sla_warning: ++r.slas[rec.target].warnings; break;
+    case RecordType::incident: c.incident = true; break;
+    case RecordType::resolved: c.incident = false; break;
+    case RecordType::completed:
+      c.closed = true;
+      if (c.top_level) {
+        ++r.completed;
+        ++r.fcr_completed;
+        if (c.teams.size() <= 1) ++r.fcr;
+      }
+      break;
+    case RecordType::cancelled:
+      c.closed = true;
+      if (c.top_level) ++r.cancelled;
+      break;
+    default: break;
+  }
+}
+
+}  // namespace
+
 Report make_report(Store& store, std::optional<TimePoint> now) {
   Report r;
   std::map<std::string, CaseTrack> cases;
@@ -48,56 +107,7 @@ Report make_report(Store& store, std::optional<TimePoint> now) {
     first = false;
     r.to = rec.at;
     ++r.records;
-    CaseTrack& c = cases[rec.case_id];
-    switch (rec.type) {
-      case RecordType::started:
-        c.flow = rec.target;
-        c.top_level = rec.message.find("sub-flow of") == std::string::npos && rec.message.find("branch '") == std::string::npos;
-        if (c.top_level) ++r.opened;
-        break;
-      case RecordType::entered:
-        c.step = rec.step;
-        c.entered = rec.at;
-        c.due.reset();
-        break;
-      case RecordType::left:
-        times[c.flow + "/" + rec.step].push_back(rec.at - c.entered);
-        if (c.due) {
-          ++r.deadlines_ended;
-          if (rec.at <= *c.due) ++r.deadlines_met;
-          c.due.reset();
-        }
-        break;
-      case RecordType::deadline_set:
-        if (rec.target.empty()) c.due = rec.due;  // a step deadline (SLAs name themselves in target)
-        break;
-      case RecordType::assigned:
-        c.assignee = rec.target;
-        c.teams.insert(rec.target);
-        break;
-      case RecordType::escalated:
-        if (rec.repeat == 0) ++r.escalations[rec.level];
-        else ++r.escalation_repeats;
-        break;
-      case RecordType::sla_met: ++r.slas[rec.target].met; break;
-      case RecordType::sla_breached: ++r.slas[rec.target].breached; break;
-      case RecordType::sla_warning: ++r.slas[rec.target].warnings; break;
-      case RecordType::incident: c.incident = true; break;
-      case RecordType::resolved: c.incident = false; break;
-      case RecordType::completed:
-        c.closed = true;
-        if (c.top_level) {
-          ++r.completed;
-          ++r.fcr_completed;
-          if (c.teams.size() <= 1) ++r.fcr;
-        }
-        break;
-      case RecordType::cancelled:
-        c.closed = true;
-        if (c.top_level) ++r.cancelled;
-        break;
-      default: break;
-    }
+    track(r, cases, times, rec);
   });
   const TimePoint at = now.value_or(r.to);
   r.to = at;

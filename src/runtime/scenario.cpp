@@ -10,6 +10,60 @@
 
 namespace escalon {
 
+namespace {
+
+// Starts and events in time order; at equal times starts first, then file order.
+struct Item {
+  TimePoint at;
+  int order;
+  std::size_t index;
+  bool start;
+};
+
+std::vector<Item> in_time_order(const Scenario& sc) {
+  std::vector<Item> items;
+  for (std::size_t i = 0; i < sc.cases.size(); ++i) items.push_back({sc.cases[i].at.value_or(sc.clock), 0, i, true});
+  for (std::size_t i = 0; i < sc.events.size(); ++i) items.push_back({sc.events[i].at, 1, i, false});
+  std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    return a.at != b.at ? a.at < b.at : a.order < b.order;
+  });
+  return items;
+}
+
+void apply_event(Engine& engine, const ScenarioStep& e) {
+  const EventOptions opts{e.actor, e.channel};
+  switch (e.kind) {
+    case ScenarioStep::Kind::send: engine.send(e.case_id, e.event, e.data, opts); break;
+    case ScenarioStep::Kind::update: engine.update(e.case_id, e.data, opts); break;
+    case ScenarioStep::Kind::cancel: engine.cancel(e.case_id, e.reason, opts); break;
+    case ScenarioStep::Kind::retry: engine.retry(e.case_id, opts); break;
+    case ScenarioStep::Kind::resolve: engine.resolve(e.case_id, e.data, e.event, opts); break;
+  }
+}
+
+ScenarioCaseResult case_result(Engine& engine, const ScenarioCase& c, Store* store) {
+  CaseView v;
+  try {
+    v = engine.get(c.id);
+  } catch (const CaseError&) {  // closed in an earlier run: only its history is stored
+    const auto h = store ? store->history(c.id) : std::vector<Record>{};
+    return {c.id, c.flow, "closed earlier", h.empty() ? "" : h.back().step, "", "", h.size(), {}, 0};
+  }
+  ScenarioCaseResult r;
+  r.id = v.id;
+  r.flow = fmt::format("{} v{}", v.flow, v.version);
+  r.status = std::string(case_status_name(v.status));
+  r.step = v.steps.empty() ? "" : v.steps.front();
+  r.outcome = v.outcome;
+  r.incident = v.incident;
+  r.records = store ? store->history(c.id).size() : engine.history(c.id).size();
+  r.level = v.level();
+  for (const auto& s : v.slas) r.slas.emplace_back(s.name, std::string(sla_state_name(s.state)));
+  return r;
+}
+
+}  // namespace
+
 ScenarioResult run_scenario(const Scenario& sc, std::span<const FlowPtr> flows, Store* store) {
   ScenarioResult out;
   const TimePoint resume = store ? store->last_time() : TimePoint{};
@@ -20,24 +74,10 @@ ScenarioResult run_scenario(const Scenario& sc, std::span<const FlowPtr> flows, 
                  .store = store});
   engine.add_flows(flows);
   if (store) engine.recover();
-
-  // Starts and events in time order; at equal times starts first, then file order.
-  struct Item {
-    TimePoint at;
-    int order;
-    std::size_t index;
-    bool start;
-  };
-  std::vector<Item> items;
-  for (std::size_t i = 0; i < sc.cases.size(); ++i) items.push_back({sc.cases[i].at.value_or(sc.clock), 0, i, true});
-  for (std::size_t i = 0; i < sc.events.size(); ++i) items.push_back({sc.events[i].at, 1, i, false});
-  std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-    return a.at != b.at ? a.at < b.at : a.order < b.order;
-  });
   std::set<std::string> started;
-  for (const auto& it : items) {
+  for (const auto& it : in_time_order(sc)) {
     const SourceLocation& where = it.start ? sc.cases[it.index].where : sc.events[it.index].where;
-    if (store && it.start && !store->history(sc.cases[it.index].id).empty()) {
+    if (store && it.start && store->find_case(sc.cases[it.index].id)) {
       out.skipped.push_back(fmt::format("{}: case '{}' is already in the store", where.str(), sc.cases[it.index].id));
       started.insert(sc.cases[it.index].id);
       continue;
@@ -54,16 +94,8 @@ ScenarioResult run_scenario(const Scenario& sc, std::span<const FlowPtr> flows, 
         const auto& c = sc.cases[it.index];
         engine.start(c.flow, c.data, {.id = c.id, .actor = c.actor, .channel = c.channel});
         started.insert(c.id);
-        continue;
-      }
-      const auto& e = sc.events[it.index];
-      const EventOptions opts{e.actor, e.channel};
-      switch (e.kind) {
-        case ScenarioStep::Kind::send: engine.send(e.case_id, e.event, e.data, opts); break;
-        case ScenarioStep::Kind::update: engine.update(e.case_id, e.data, opts); break;
-        case ScenarioStep::Kind::cancel: engine.cancel(e.case_id, e.reason, opts); break;
-        case ScenarioStep::Kind::retry: engine.retry(e.case_id, opts); break;
-        case ScenarioStep::Kind::resolve: engine.resolve(e.case_id, e.data, e.event, opts); break;
+      } else {
+        apply_event(engine, sc.events[it.index]);
       }
     } catch (const Error& err) {
       out.refused.push_back(fmt::format("{}: {}", where.str(), err.message()));
@@ -71,29 +103,8 @@ ScenarioResult run_scenario(const Scenario& sc, std::span<const FlowPtr> flows, 
   }
   clock.set(std::max(clock.now(), sc.until));
   engine.run_due();
-
-  for (const auto& c : sc.cases) {
-    if (!started.count(c.id)) continue;
-    CaseView v;
-    try {
-      v = engine.get(c.id);
-    } catch (const CaseError&) {  // closed in an earlier run: only its history is stored
-      const auto h = store ? store->history(c.id) : std::vector<Record>{};
-      out.cases.push_back({c.id, c.flow, "closed earlier", h.empty() ? "" : h.back().step, "", "", h.size(), {}, 0});
-      continue;
-    }
-    ScenarioCaseResult r;
-    r.id = v.id;
-    r.flow = fmt::format("{} v{}", v.flow, v.version);
-    r.status = std::string(case_status_name(v.status));
-    r.step = v.steps.empty() ? "" : v.steps.front();
-    r.outcome = v.outcome;
-    r.incident = v.incident;
-    r.records = store ? store->history(c.id).size() : engine.history(c.id).size();
-    r.level = v.level();
-    for (const auto& s : v.slas) r.slas.emplace_back(s.name, std::string(sla_state_name(s.state)));
-    out.cases.push_back(std::move(r));
-  }
+  for (const auto& c : sc.cases)
+    if (started.count(c.id)) out.cases.push_back(case_result(engine, c, store));
   return out;
 }
 

@@ -41,6 +41,34 @@ std::vector<Value> values_from(const Flow& f, const json& j, const std::string& 
   return out;
 }
 
+ClockState clock_from(const json& x, const FlowRt& rt, const std::string& id) {
+  ClockState k;
+  k.kind = static_cast<ClockKind>(x.at("kind").get<int>());
+  k.active = x.at("active").get<bool>();
+  k.met = x.at("met").get<bool>();
+  k.done = x.at("done").get<bool>();
+  k.warned = x.at("warned").get<bool>();
+  k.level = x.at("level").get<std::int32_t>();
+  if (!k.active) return k;
+  k.purpose = static_cast<TimerPurpose>(x.at("purpose").get<int>());
+  k.running = x.at("running").get<bool>();
+  k.business = x.at("business").get<bool>();
+  k.index = x.at("index").get<std::int32_t>();
+  k.attempt = x.at("attempt").get<std::int32_t>();
+  k.visit = x.at("visit").get<std::uint32_t>();
+  const auto cal = x.at("calendar").get<std::string>();
+  k.cal = cal.empty() ? nullptr : rt.calendar(cal);
+  if (!cal.empty() && !k.cal)
+    throw StoreError(fmt::format("stored case '{}' uses calendar '{}', which flow '{}' lacks", id, cal, rt.flow->id));
+  k.total = Duration{x.at("total").get<std::int64_t>()};
+  k.consumed = Duration{x.at("consumed").get<std::int64_t>()};
+  k.started = tp(x.at("started"));
+  k.since = tp(x.at("since"));
+  k.at = tp(x.at("at"));
+  for (const auto& r : x.at("rungs")) k.rungs.push_back({r.at(0).get<std::int32_t>(), tp(r.at(1))});
+  return k;
+}
+
 }  // namespace
 
 std::string save_case(const Case& c) {
@@ -60,8 +88,8 @@ std::string save_case(const Case& c) {
   if (!c.incident.empty()) j["incident"] = c.incident;
   j["started"] = ms(c.started);
   j["entered"] = ms(c.entered);
-  if (c.parent) {
-    j["parent"] = c.parent->id;
+  if (c.parent || !c.parent_id.empty()) {
+    j["parent"] = c.parent ? c.parent->id : c.parent_id;
     j["parent_visit"] = c.parent_visit;
   }
   j["depth"] = c.depth;
@@ -155,33 +183,7 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
     c->arrivals = j.at("arrivals").get<std::int32_t>();
     const auto& clocks = j.at("clocks");
     if (clocks.size() != f.slas.size() + 2) throw StoreError(fmt::format("stored case '{}' has the wrong number of clocks", id));
-    for (const auto& x : clocks) {
-      ClockState k;
-      k.kind = static_cast<ClockKind>(x.at("kind").get<int>());
-      k.active = x.at("active").get<bool>();
-      k.met = x.at("met").get<bool>();
-      k.done = x.at("done").get<bool>();
-      k.warned = x.at("warned").get<bool>();
-      k.level = x.at("level").get<std::int32_t>();
-      if (k.active) {
-        k.purpose = static_cast<TimerPurpose>(x.at("purpose").get<int>());
-        k.running = x.at("running").get<bool>();
-        k.business = x.at("business").get<bool>();
-        k.index = x.at("index").get<std::int32_t>();
-        k.attempt = x.at("attempt").get<std::int32_t>();
-        k.visit = x.at("visit").get<std::uint32_t>();
-        const auto cal = x.at("calendar").get<std::string>();
-        k.cal = cal.empty() ? nullptr : rt->calendar(cal);
-        if (!cal.empty() && !k.cal) throw StoreError(fmt::format("stored case '{}' uses calendar '{}', which flow '{}' lacks", id, cal, f.id));
-        k.total = Duration{x.at("total").get<std::int64_t>()};
-        k.consumed = Duration{x.at("consumed").get<std::int64_t>()};
-        k.started = tp(x.at("started"));
-        k.since = tp(x.at("since"));
-        k.at = tp(x.at("at"));
-        for (const auto& r : x.at("rungs")) k.rungs.push_back({r.at(0).get<std::int32_t>(), tp(r.at(1))});
-      }
-      c->clocks.push_back(std::move(k));
-    }
+    for (const auto& x : clocks) c->clocks.push_back(clock_from(x, *rt, id));
     if (j.contains("children"))
       for (const auto& ch : j.at("children")) c->children.push_back(ch.get<std::string>());
     LoadedCase out;

@@ -86,6 +86,7 @@ struct Case {
   // The case whose sub-flow or parallel step started this one. An open case's parent is open
   // (closing a case closes its children), so the pointer is valid while this case is in memory.
   Case* parent = nullptr;
+  std::string parent_id;  // the parent's id when it is not linked (a closed case read back from the store)
   std::uint32_t parent_visit = 0;
   std::int32_t depth = 0;  // sub-flow nesting
   std::vector<std::string> children;  // ids: a closed child may have left memory

@@ -28,7 +28,7 @@ CaseView view_of(const Case& c, TimePoint now, std::string_view parent_id) {
   v.entered = c.entered;
   v.outcome = c.outcome;
   v.incident = c.incident;
-  v.parent = c.parent ? c.parent->id : std::string(parent_id);
+  v.parent = c.parent ? c.parent->id : !c.parent_id.empty() ? c.parent_id : std::string(parent_id);
   v.children = c.children;
   const auto& dk = c.clocks[c.deadline_clock()];
   if (dk.active && dk.visit == c.visit) {

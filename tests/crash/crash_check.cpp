@@ -24,6 +24,7 @@ void check_file(const std::string& db) {
   sqlite3* h = nullptr;
   if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     fail("cannot open " + db);
+    sqlite3_close(h);  // a failed open still allocates a handle
     return;
   }
   sqlite3_stmt* st = nullptr;

@@ -76,10 +76,14 @@ int main(int argc, char** argv) {
     for (const auto& r : engine.history(c.id))
       if (r.type == RecordType::event && r.actor == "driver") ++sends[static_cast<std::size_t>(owner(c.id))][c.id];
   const int acks = ::open((db + ".acks").c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
-  FlowPtr flow;  // flows/ holds several flows: the driver drives technician-visit
+  // The flow the cases run (FLOWS_DIR holds others, and sub-flows: not the first one loaded).
+  FlowPtr flow;
   for (const auto& f : engine.flows())
-    if (f->id == "technician-visit" && (!flow || f->version > flow->version)) flow = f;
-  if (!flow) std::_Exit(4);
+    if (f->id == "technician-visit") flow = f;
+  if (!flow) {
+    std::fprintf(stderr, "crash_driver: no technician-visit flow in %s\n", argv[2]);
+    return 2;
+  }
 
   const auto work = [&](int me) {
     std::mt19937_64 rng(seed * 7919 + static_cast<std::uint64_t>(me));
