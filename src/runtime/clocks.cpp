@@ -260,7 +260,7 @@ void Op::start_timer(Case& c, TimerPurpose purpose, TimePoint when, std::int32_t
 // that has not committed yet (its caller runs a handler) is left alone: that unit, or a later
 // call, fires its points (at their own times), so nobody waits here and no cycle of waits can
 // form. Each point runs behind the case's exception boundary.
-std::size_t Op::fire_due(TimePoint now) {
+void Op::fire_due(TimePoint now) {
   std::size_t fired = 0;
   std::vector<TimerEntry> held;
   run_jobs();
@@ -286,7 +286,6 @@ std::size_t Op::fire_due(TimePoint now) {
   for (const auto& e : held) m.timers.push(e);
   u.fired += fired;
   u.held = held.size();
-  return fired;
 }
 
 }  // namespace escalon::detail

@@ -118,8 +118,9 @@ class CaseTable {
   void evict(Case& c);
   [[nodiscard]] std::size_t size() const { return by_id_.size(); }
   [[nodiscard]] bool contains(std::string_view id) const { return by_id_.find(id) != by_id_.end(); }
-  // Live cases in creation order.
+  // Live cases in creation order (copies and sorts: for calls that change many cases).
   [[nodiscard]] std::vector<Case*> in_order() const;
+  // Live cases in slot order (no copy).
   template <class F>
   void for_each(F&& f) const {
     for (const auto& s : slots_)
@@ -155,7 +156,6 @@ class TimerQueue {
   void push(TimePoint at, const Case& c, std::size_t clock, std::uint32_t gen);
   void push(const TimerEntry& e);
   [[nodiscard]] bool empty() const { return heap_.empty(); }
-  [[nodiscard]] std::size_t size() const { return heap_.size(); }
   [[nodiscard]] const TimerEntry& top() const { return heap_.front(); }
   void pop();
   // Whether the entry still stands for its clock's next point.
@@ -231,7 +231,6 @@ struct Core {
     return high_water;
   }
   void check_store() const;
-  bool keeps_journal() const { return !options.store && options.keep_journal; }
 };
 
 // Clock arithmetic (clock_math.cpp): pure functions of a clock's state.
@@ -312,7 +311,7 @@ struct Op {
   void fire(Case& c, std::size_t idx, const clockmath::Point& p);
   void escalate(Case& c, const ClockState& k, const Escalation& e, std::int32_t level, std::int32_t repeat, TimePoint at);
   void start_timer(Case& c, TimerPurpose purpose, TimePoint when, std::int32_t attempt);
-  std::size_t fire_due(TimePoint now);
+  void fire_due(TimePoint now);
 
   // --- steps (steps.cpp)
   void move_to(Case& c, std::int32_t target, TimePoint at);

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "escalon/calendar.hpp"
@@ -106,11 +107,12 @@ struct Case {
   std::size_t deadline_clock() const { return flow().slas.size(); }
   std::size_t timer_clock() const { return flow().slas.size() + 1; }
   bool open() const { return status == CaseStatus::active || status == CaseStatus::incident; }
-  Case& root() {
-    Case* c = this;
+  const Case& root() const {
+    const Case* c = this;
     while (c->parent) c = c->parent;
     return *c;
   }
+  Case& root() { return const_cast<Case&>(std::as_const(*this).root()); }
 };
 
 }  // namespace escalon::detail

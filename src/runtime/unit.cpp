@@ -69,9 +69,8 @@ void Op::own(Case& c) {
 }
 
 bool Op::claimable(const Case& c) const {
-  const Case* root = &c;
-  while (root->parent) root = root->parent;
-  return !root->owner || root->owner == &u;
+  const Unit* holder = c.root().owner;
+  return !holder || holder == &u;
 }
 
 Case* Op::claim(std::string_view id) {

@@ -2,6 +2,7 @@
 // are read back from it (they left memory when they closed).
 
 #include <algorithm>
+#include <limits>
 
 #include "runtime/core.hpp"
 #include "runtime/views.hpp"
@@ -96,11 +97,13 @@ std::vector<CaseView> run_query(Core& m, const Query& q, TimePoint now) {
   struct Hit {
     const Case* c;
     int prio;
+    std::uint64_t order;  // ties: cases in memory in creation order, then closed ones in store order
     std::string_view parent;
   };
   std::vector<Hit> hits;
-  for (Case* c : m.cases.in_order())
-    if (auto prio = query_rank(q, *c, now)) hits.push_back({c, *prio, {}});
+  m.cases.for_each([&](const Case& c) {
+    if (auto prio = query_rank(q, c, now)) hits.push_back({&c, *prio, c.serial, {}});
+  });
   // Closed cases left memory: the store has them.
   std::deque<LoadedCase> stored;
   const bool closed_too = !q.status || (*q.status != CaseStatus::active && *q.status != CaseStatus::incident);
@@ -110,12 +113,13 @@ std::vector<CaseView> run_query(Core& m, const Query& q, TimePoint now) {
       LoadedCase l = load_stored(m, sc);
       if (auto prio = query_rank(q, *l.c, now)) {
         stored.push_back(std::move(l));
-        hits.push_back({stored.back().c.get(), *prio, stored.back().parent});
+        hits.push_back({stored.back().c.get(), *prio, std::numeric_limits<std::uint64_t>::max() / 2 + stored.size(), stored.back().parent});
       }
     });
-  std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+  std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
     if (a.prio != b.prio) return a.prio > b.prio;
-    return a.c->entered < b.c->entered;
+    if (a.c->entered != b.c->entered) return a.c->entered < b.c->entered;
+    return a.order < b.order;
   });
   if (q.limit && hits.size() > q.limit) hits.resize(q.limit);
   std::vector<CaseView> out;
