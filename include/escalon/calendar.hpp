@@ -16,7 +16,7 @@
 #include <memory>
 #include <string>
 
-#include "escalon/flow.hpp"
+#include "escalon/calendar_spec.hpp"
 #include "escalon/time.hpp"
 
 namespace escalon {

@@ -2,6 +2,7 @@
 /// @file escalon.hpp
 /// Umbrella header: everything a host application needs.
 #include "escalon/calendar.hpp"
+#include "escalon/calendar_spec.hpp"
 #include "escalon/clock.hpp"
 #include "escalon/engine.hpp"
 #include "escalon/error.hpp"

@@ -4,8 +4,6 @@
 /// and shared (`std::shared_ptr<const Flow>`); every element remembers where it was written so
 /// that later errors can point at the file. The format is documented in docs/flow-format.md.
 
-#include <array>
-#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -14,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "escalon/calendar_spec.hpp"  // WorkInterval, CalendarSpec
 #include "escalon/error.hpp"
 #include "escalon/expr.hpp"
 #include "escalon/time.hpp"
@@ -28,24 +27,6 @@ struct DataField {
   bool required = false;
   std::optional<Value> default_value;
   std::string description;
-  SourceLocation where;
-};
-
-/// Working time within one local day, in minutes from local midnight: [start, end).
-struct WorkInterval {
-  int start_minute = 0;
-  int end_minute = 0;
-  friend bool operator==(const WorkInterval&, const WorkInterval&) = default;
-};
-
-/// A business calendar as written: time zone, weekly hours, holidays and exceptions.
-struct CalendarSpec {
-  std::string name;
-  std::string timezone;                              ///< IANA name, e.g. Europe/Zagreb
-  std::array<std::vector<WorkInterval>, 7> weekly;   ///< index 0 = Monday ... 6 = Sunday
-  std::vector<std::chrono::year_month_day> holidays; ///< sorted
-  /// Dates with other hours than usual (an empty list: closed that day).
-  std::map<std::chrono::year_month_day, std::vector<WorkInterval>> exceptions;
   SourceLocation where;
 };
 
