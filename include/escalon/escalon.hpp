@@ -12,6 +12,7 @@
 #include "escalon/journal.hpp"
 #include "escalon/loader.hpp"
 #include "escalon/report.hpp"
+#include "escalon/rule_table.hpp"
 #include "escalon/scenario.hpp"
 #include "escalon/simulate.hpp"
 #include "escalon/store.hpp"

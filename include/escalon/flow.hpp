@@ -15,6 +15,7 @@
 #include "escalon/calendar_spec.hpp"  // WorkInterval, CalendarSpec
 #include "escalon/error.hpp"
 #include "escalon/expr.hpp"
+#include "escalon/rule_table.hpp"
 #include "escalon/time.hpp"
 #include "escalon/value.hpp"
 
@@ -173,33 +174,6 @@ struct Step {
   /// The case ends as failed: a parent's sub-flow step takes its `on_failure` path.
   bool fail = false;
   SourceLocation where;
-};
-
-enum class HitPolicy : std::uint8_t { first, unique, collect };
-
-struct RuleColumn {
-  std::string name;
-  Type type;
-  Expression input;                    ///< inputs only: what the column tests
-  SourceLocation where;
-};
-
-struct RuleRow {
-  std::vector<Expression> tests;       ///< one per input; empty Expression = any value ("-")
-  std::vector<Expression> outputs;     ///< one per output
-  SourceLocation where;
-};
-
-/// A decision table. rule('name') evaluates to a map of its outputs (first, unique; null when
-/// no row matches) or a list of such maps (collect).
-struct RuleTable {
-  std::string name;
-  HitPolicy hit = HitPolicy::first;
-  std::vector<RuleColumn> inputs, outputs;
-  std::vector<RuleRow> rows;
-  SourceLocation where;
-  /// map<outputs> (or list of them for collect).
-  [[nodiscard]] Type result_type() const;
 };
 
 struct Flow {

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "escalon/escalon.hpp"
-#include "model/json.hpp"
+#include "base/json.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;

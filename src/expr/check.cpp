@@ -8,9 +8,9 @@
 #include <array>
 
 #include "escalon/error.hpp"
-#include "escalon/flow.hpp"
+#include "escalon/rule_table.hpp"
 #include "expr/node.hpp"
-#include "model/suggest.hpp"
+#include "base/suggest.hpp"
 
 namespace escalon::detail {
 

@@ -11,9 +11,9 @@
 
 #include "escalon/calendar.hpp"
 #include "escalon/error.hpp"
-#include "escalon/flow.hpp"
+#include "escalon/rule_table.hpp"
 #include "expr/node.hpp"
-#include "model/text.hpp"
+#include "base/text.hpp"
 
 namespace escalon::detail {
 namespace {

@@ -19,7 +19,7 @@
 
 #include "escalon/error.hpp"
 #include "expr/node.hpp"
-#include "model/numbers.hpp"
+#include "base/numbers.hpp"
 
 namespace escalon::detail {
 namespace {

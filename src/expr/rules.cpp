@@ -13,10 +13,10 @@
 #include <cctype>
 
 #include "escalon/error.hpp"
-#include "escalon/flow.hpp"
+#include "escalon/rule_table.hpp"
 #include "expr/node.hpp"
 #include "expr/rules.hpp"
-#include "model/text.hpp"
+#include "base/text.hpp"
 
 namespace escalon::detail {
 namespace {
@@ -123,3 +123,16 @@ Value evaluate_rule(const RuleTable& t, const EvalContext& ctx) {
 }
 
 }  // namespace escalon::detail
+
+namespace escalon {
+
+Type RuleTable::result_type() const {
+  auto fields = std::make_shared<std::map<std::string, Type, std::less<>>>();
+  for (const auto& o : outputs) (*fields)[o.name] = o.type;
+  Type row;
+  row.kind = Type::Kind::map;
+  row.fields = std::move(fields);
+  return hit == HitPolicy::collect ? Type::list_of(row) : row;
+}
+
+}  // namespace escalon

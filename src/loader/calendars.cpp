@@ -8,7 +8,7 @@
 
 #include "escalon/calendar.hpp"
 #include "loader/builder.hpp"
-#include "model/suggest.hpp"
+#include "base/suggest.hpp"
 
 namespace escalon::detail {
 namespace {

@@ -7,8 +7,8 @@
 #include <charconv>
 
 #include "loader/builder.hpp"
-#include "model/numbers.hpp"
-#include "model/suggest.hpp"
+#include "base/numbers.hpp"
+#include "base/suggest.hpp"
 
 namespace escalon::detail {
 namespace {

@@ -6,8 +6,8 @@
 #include <algorithm>
 
 #include "loader/builder.hpp"
-#include "model/numbers.hpp"
-#include "model/suggest.hpp"
+#include "base/numbers.hpp"
+#include "base/suggest.hpp"
 
 namespace escalon::detail {
 namespace {

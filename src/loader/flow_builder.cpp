@@ -8,7 +8,7 @@
 
 #include "loader/builder.hpp"
 #include "loader/content_hash.hpp"
-#include "model/suggest.hpp"
+#include "base/suggest.hpp"
 
 namespace escalon::detail {
 

@@ -21,7 +21,7 @@
 #include "escalon/graph.hpp"
 #include "escalon/loader.hpp"
 #include "loader/builder.hpp"
-#include "model/suggest.hpp"
+#include "base/suggest.hpp"
 
 namespace escalon {
 namespace detail {

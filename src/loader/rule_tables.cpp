@@ -8,7 +8,7 @@
 
 #include "expr/rules.hpp"
 #include "loader/builder.hpp"
-#include "model/suggest.hpp"
+#include "base/suggest.hpp"
 
 namespace escalon::detail {
 namespace {

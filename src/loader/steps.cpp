@@ -8,8 +8,8 @@
 
 #include "loader/builder.hpp"
 #include "loader/step_keys.hpp"
-#include "model/numbers.hpp"
-#include "model/suggest.hpp"
+#include "base/numbers.hpp"
+#include "base/suggest.hpp"
 
 namespace escalon::detail {
 namespace {

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "model/suggest.hpp"
+#include "base/suggest.hpp"
 
 namespace escalon::detail {
 

@@ -44,13 +44,4 @@ bool Flow::matches_hash(std::string_view stored) const noexcept {
   return !legacy_hash.empty() && stored == legacy_hash;
 }
 
-Type RuleTable::result_type() const {
-  auto fields = std::make_shared<std::map<std::string, Type, std::less<>>>();
-  for (const auto& o : outputs) (*fields)[o.name] = o.type;
-  Type row;
-  row.kind = Type::Kind::map;
-  row.fields = std::move(fields);
-  return hit == HitPolicy::collect ? Type::list_of(row) : row;
-}
-
 }  // namespace escalon

@@ -15,7 +15,7 @@
 #include <algorithm>
 
 #include "escalon/loader.hpp"
-#include "model/suggest.hpp"
+#include "base/suggest.hpp"
 #include "runtime/core.hpp"
 #include "runtime/views.hpp"
 

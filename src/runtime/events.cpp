@@ -1,7 +1,7 @@
 // Events and refused calls. Every check runs before anything changes: a refused call leaves
 // one `rejected` record and the case as it was.
 
-#include "model/suggest.hpp"
+#include "base/suggest.hpp"
 #include "runtime/core.hpp"
 #include "runtime/views.hpp"
 

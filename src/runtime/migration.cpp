@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <set>
 
-#include "model/suggest.hpp"
+#include "base/suggest.hpp"
 #include "runtime/core.hpp"
 
 namespace escalon::detail {

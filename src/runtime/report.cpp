@@ -8,7 +8,7 @@
 #include <cmath>
 #include <set>
 
-#include "model/json.hpp"
+#include "base/json.hpp"
 
 namespace escalon {
 namespace {

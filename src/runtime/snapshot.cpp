@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "escalon/store.hpp"
-#include "model/json.hpp"
+#include "base/json.hpp"
 #include "runtime/state.hpp"
 
 namespace escalon::detail {

@@ -1,7 +1,7 @@
 // Cases that start cases: new cases, sub-flow cases, and parallel branches (child cases of the
 // same flow that merge their changes back at the join).
 
-#include "model/suggest.hpp"
+#include "base/suggest.hpp"
 #include "runtime/core.hpp"
 
 namespace escalon::detail {

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "escalon/error.hpp"
-#include "model/suggest.hpp"
+#include "base/suggest.hpp"
 
 namespace escalon::detail {
 namespace {

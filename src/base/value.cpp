@@ -4,7 +4,7 @@
 
 #include <cmath>
 #include "escalon/error.hpp"
-#include "model/json.hpp"
+#include "base/json.hpp"
 
 namespace escalon {
 

@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "escalon/error.hpp"
-#include "model/text.hpp"
+#include "base/text.hpp"
 
 namespace escalon {
 

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "escalon/error.hpp"
-#include "model/json.hpp"
+#include "base/json.hpp"
 
 namespace escalon {
 
