@@ -138,19 +138,31 @@ std::string describe(py::error_already_set& e) {
   return text.empty() ? type : type + ": " + text;
 }
 
+// The Python Engine object of each C++ engine, for ActionContext.engine (weak: a handler's
+// context must not keep its engine alive). Touched with the GIL held only.
+std::map<const Engine*, py::weakref>& python_engines() {
+  static auto* engines = new std::map<const Engine*, py::weakref>;  // never destroyed: outlives the interpreter's teardown order
+  return *engines;
+}
+
 struct PyEngine {
   std::unique_ptr<Store> store;
   py::object clock;  // keeps a ManualClock alive as long as the engine
   std::unique_ptr<Engine> engine;
   std::string location;
 
-  PyEngine(const std::string& where, py::object clock_obj, bool group_commit, bool keep_journal)
+  PyEngine(const std::string& where, py::object clock_obj, bool group_commit, bool keep_journal, bool require_handlers)
       : clock(std::move(clock_obj)), location(where) {
     const Clock* c = clock.is_none() ? nullptr : clock.cast<ManualClock*>();
     store = open_store(where);
-    engine = std::make_unique<Engine>(EngineOptions{.clock = c, .keep_journal = keep_journal, .store = store.get(), .group_commit = group_commit});
+    engine = std::make_unique<Engine>(EngineOptions{.clock = c,
+                                                    .keep_journal = keep_journal,
+                                                    .store = store.get(),
+                                                    .group_commit = group_commit,
+                                                    .require_handlers = require_handlers});
   }
   ~PyEngine() {
+    python_engines().erase(engine.get());
     py::gil_scoped_release nogil;
     engine.reset();
     store.reset();
@@ -189,15 +201,17 @@ PYBIND11_MODULE(escalon, m) {
   static py::exception<ExprError> expr_error(m, "ExprError", error.ptr());
   static py::exception<DataError> data_error(m, "DataError", error.ptr());
   static py::exception<EvalError> eval_error(m, "EvalError", error.ptr());
-  static py::exception<CaseError> case_error(m, "CaseError", error.ptr());
   static py::exception<EventError> event_error(m, "EventError", error.ptr());
+  static py::exception<CaseError> case_error(m, "CaseError", event_error.ptr());
   static py::exception<StoreError> store_error(m, "StoreError", error.ptr());
   static py::exception<ConflictError> conflict_error(m, "ConflictError", store_error.ptr());
   error.doc() = "Base of every Escalon error.";
   flow_error.doc() = "A flow file is invalid: .diagnostics lists every problem; .file, .line, .column name the first.";
   data_error.doc() = "Case data that does not fit the flow's data schema.";
-  case_error.doc() = "A case id the engine does not know.";
-  event_error.doc() = "An event or call the case cannot take now (recorded as `rejected`).";
+  case_error.doc() = "A case id the engine does not know (an EventError with code 'unknown_case').";
+  event_error.doc() = "A call the engine refused (recorded as `rejected` when it named a case). .code says why: "
+                      "'unknown_flow', 'unknown_case', 'duplicate_id', 'closed', 'incident', 'not_handled', "
+                      "'guard_refused', 'bad_data', 'wrong_state' or 'bad_request'.";
   store_error.doc() = "The store failed (disk full, read-only, locked, corrupt); what was stored is intact.";
   conflict_error.doc() = "Another writer changed the case since this engine read it.";
 
@@ -237,10 +251,11 @@ PYBIND11_MODULE(escalon, m) {
       raise(data_error, e);
     } catch (const EvalError& e) {
       raise(eval_error, e);
-    } catch (const CaseError& e) {
-      raise(case_error, e);
-    } catch (const EventError& e) {
-      raise(event_error, e);
+    } catch (const EventError& e) {  // CaseError included: its code is unknown_case
+      const py::object type = dynamic_cast<const CaseError*>(&e) ? py::object(case_error) : py::object(event_error);
+      py::object inst = instance(type, e);
+      inst.attr("code") = std::string(refusal_name(e.code()));
+      PyErr_SetObject(type.ptr(), inst.ptr());
     } catch (const Error& e) {
       raise(error, e);
     }
@@ -278,6 +293,16 @@ PYBIND11_MODULE(escalon, m) {
       .def_property_readonly("attempt", &ActionContext::attempt, "1 for the first attempt.")
       .def_property_readonly("inputs", [](const ActionContext& a) { return to_py(a.inputs()); }, "The step's `with:` values.")
       .def_property_readonly("data", [](const ActionContext& a) { return to_py(a.data()); }, "A copy of the case data.")
+      .def_property_readonly(
+          "engine",
+          [](const ActionContext& a) -> py::object {
+            const auto& engines = python_engines();
+            const auto it = engines.find(&a.engine());
+            py::object e = it == engines.end() ? py::none() : it->second();
+            if (e.is_none()) throw Error("the engine of this ActionContext is gone");
+            return e;
+          },
+          "The Engine that called the handler; calls made on it join the calling unit of work.")
       .def("set", [](ActionContext& a, std::string name, py::object v) { a.set(name, from_py(v, name)); }, py::arg("name"),
            py::arg("value"), "Sets a result (a data field of the flow).");
 
@@ -382,10 +407,13 @@ PYBIND11_MODULE(escalon, m) {
   // ------------------------------------------------------------------ engine
   py::class_<PyEngine>(m, "Engine",
                        "Runs cases of loaded flows on a store.\n\n"
-                       "Engine(store='memory:', clock=None, group_commit=False): store is 'memory:' or "
-                       "'sqlite:PATH[?sync=normal]'; clock a ManualClock (None: the system clock).")
-      .def(py::init<const std::string&, py::object, bool, bool>(), py::arg("store") = "memory:", py::arg("clock") = py::none(),
-           py::arg("group_commit") = false, py::arg("keep_journal") = true)
+                       "Engine(store='memory:', clock=None, group_commit=False, keep_journal=True, "
+                       "require_handlers=False): store is 'memory:' or 'sqlite:PATH[?sync=normal]'; clock a "
+                       "ManualClock (None: the system clock); require_handlers: start() and start_runner() "
+                       "raise Error while a loaded flow calls an action without a handler.")
+      .def(py::init<const std::string&, py::object, bool, bool, bool>(), py::arg("store") = "memory:",
+           py::arg("clock") = py::none(), py::arg("group_commit") = false, py::arg("keep_journal") = true,
+           py::arg("require_handlers") = false)
       .def_readonly("store", &PyEngine::location)
       .def(
           "load",
@@ -411,7 +439,12 @@ PYBIND11_MODULE(escalon, m) {
       .def(
           "recover", [](PyEngine& self) { py::gil_scoped_release nogil; return self.e().recover(); },
           "With a durable store: brings back every open case and fires what fell due while the "
-          "engine was down. Call after load(). Returns the number of cases recovered.")
+          "engine was down. Call after load(); without it, the first call that changes something "
+          "recovers. Returns the number of cases recovered (0 once recovered).")
+      .def(
+          "missing_handlers", [](PyEngine& self) { return self.e().missing_handlers(); },
+          "Every `call:` of a loaded flow with no registered handler, as Diagnostic warnings at the "
+          "place in the flow file that calls it. Empty when every call has a handler.")
       .def(
           "start",
           [](PyEngine& self, const std::string& flow, py::object data, std::optional<std::string> id, std::optional<std::string> actor,
@@ -578,7 +611,9 @@ PYBIND11_MODULE(escalon, m) {
           py::arg("at") = py::none(), "The same report as a text table.")
       .def(
           "on_action",
-          [](PyEngine& self, const std::string& name, py::object fn) {
+          [](py::object self_obj, const std::string& name, py::object fn) {
+            auto& self = self_obj.cast<PyEngine&>();
+            python_engines()[self.engine.get()] = py::weakref(self_obj);
             auto held = hold(fn);
             self.e().on_action(name, [held](ActionContext& a) {
               std::string failure;

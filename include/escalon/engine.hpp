@@ -39,6 +39,8 @@
 /// Determinism: same flows, same calls in the same order, same clock readings => same journal.
 
 #include <chrono>
+#include <concepts>
+#include <cstddef>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -58,18 +60,44 @@
 
 namespace escalon {
 
-/// A case id that the engine (and its store) does not know.
-class CaseError : public Error {
- public:
-  using Error::Error;
+/// Why the engine refused a call: stable names a host can branch on without parsing messages.
+/// The same call gives the same code before and after a restart.
+enum class Refusal : std::uint8_t {
+  unknown_flow,   ///< start (or migrate): no loaded flow, or not that version
+  unknown_case,   ///< no case with that id, in memory or in the store (thrown as CaseError)
+  duplicate_id,   ///< start: a case with that id exists or existed (ids are never reused)
+  closed,         ///< the case is completed or cancelled
+  incident,       ///< the case waits in an incident: it takes no events until retry() or resolve()
+  not_handled,    ///< the case's current step does not handle this event
+  guard_refused,  ///< the step handles the event, but no transition's `when` holds
+  bad_data,       ///< data, payload or form values that do not fit the flow's types
+  wrong_state,    ///< the call does not fit the case as it is (reschedule with no running
+                  ///< deadline, retry or resolve with no incident)
+  bad_request,    ///< the call's arguments do not fit the flow (resolve to an unknown step,
+                  ///< a migration whose cases cannot move)
 };
+/// "unknown_flow", "guard_refused", ...: the enumerator's name (Python's EventError.code).
+[[nodiscard]] std::string_view refusal_name(Refusal r) noexcept;
 
-/// An event or call that the case cannot take now (not handled in this step, no guard holds,
-/// bad payload, case already closed). A `rejected` record was written; the case is unchanged.
+/// A call the engine refused. When the call named a case, the case is unchanged and a
+/// `rejected` record says why. Every refused call throws this (or CaseError, a kind of it):
+/// bad data in start(), update(), resolve() or an event payload included.
 class EventError : public Error {
  public:
-  using Error::Error;
+  EventError(Refusal code, const std::string& message) : Error(message), code_(code) {}
+  [[nodiscard]] Refusal code() const noexcept { return code_; }
+
+ private:
+  Refusal code_;
 };
+
+/// A case id that the engine (and its store) does not know; code() is Refusal::unknown_case.
+class CaseError : public EventError {
+ public:
+  explicit CaseError(const std::string& message) : EventError(Refusal::unknown_case, message) {}
+};
+
+class Engine;
 
 /// Who sent an event and through which channel (phone, email, chat, web...).
 struct EventOptions {
@@ -88,8 +116,9 @@ struct StartOptions {
 class ActionContext {
  public:
   ActionContext(std::string_view case_id, std::string_view step, std::string_view action, std::int32_t attempt,
-                Map inputs, Map data)
-      : case_id_(case_id), step_(step), action_(action), attempt_(attempt), inputs_(std::move(inputs)), data_(std::move(data)) {}
+                Map inputs, Map data, Engine* engine = nullptr)
+      : case_id_(case_id), step_(step), action_(action), attempt_(attempt), inputs_(std::move(inputs)),
+        data_(std::move(data)), engine_(engine) {}
   [[nodiscard]] const std::string& case_id() const noexcept { return case_id_; }
   [[nodiscard]] const std::string& step() const noexcept { return step_; }
   [[nodiscard]] const std::string& action() const noexcept { return action_; }
@@ -102,11 +131,16 @@ class ActionContext {
   /// A result, merged into the case data when the handler returns (must be a data field).
   void set(std::string name, Value v) { results_[std::move(name)] = std::move(v); }
   [[nodiscard]] const Map& results() const noexcept { return results_; }
+  /// The engine that called the handler, so a handler need not capture it. Calls made on it
+  /// from the handler join the calling unit of work (see Engine). Throws Error for a context
+  /// the host made itself (a test of a handler, say) without an engine.
+  [[nodiscard]] Engine& engine() const;
 
  private:
   std::string case_id_, step_, action_;
   std::int32_t attempt_;
   Map inputs_, data_, results_;
+  Engine* engine_;
 };
 
 /// A handler signals failure by throwing (any exception): the step retries with backoff, then
@@ -200,9 +234,37 @@ struct Migration {
   std::vector<std::string> cases;   ///< only these; empty: every open case that matches
 };
 
+/// A pointer the engine either borrows or shares in owning: `&store` (the caller keeps it
+/// alive, longer than the engine), or a `std::shared_ptr`/`std::unique_ptr` (the engine keeps
+/// it alive as long as it needs it, so declaration order stops mattering):
+/// @code
+///   escalon::Engine engine{{.store = escalon::open_store("sqlite:cases.db")}};
+/// @endcode
+template <class T>
+class Handle {
+ public:
+  Handle() = default;
+  Handle(std::nullptr_t) {}                                           // NOLINT: implicit on purpose
+  Handle(T* borrowed) : ptr_(borrowed) {}                             // NOLINT
+  template <class U>
+    requires std::convertible_to<U*, T*>
+  Handle(std::shared_ptr<U> owned) : owner_(std::move(owned)), ptr_(owner_.get()) {}  // NOLINT
+  template <class U>
+    requires std::convertible_to<U*, T*>
+  Handle(std::unique_ptr<U> owned) : owner_(std::move(owned)), ptr_(owner_.get()) {}  // NOLINT
+  [[nodiscard]] T* get() const noexcept { return ptr_; }
+  T* operator->() const noexcept { return ptr_; }
+  explicit operator bool() const noexcept { return ptr_ != nullptr; }
+
+ private:
+  std::shared_ptr<T> owner_;
+  T* ptr_ = nullptr;
+};
+
 struct EngineOptions {
-  /// The clock; null: the system clock. Not owned: it must outlive the engine.
-  const Clock* clock = nullptr;
+  /// The clock; null: the system clock. Borrowed (`&clock`, it must outlive the engine) or
+  /// owned (a shared_ptr or unique_ptr).
+  Handle<const Clock> clock;
   /// Without a store: keep the journal in memory for history() and journal_jsonl() (it is the
   /// only copy). A host that streams records elsewhere (see `journal_sink`) can turn this off.
   /// With a store the store is the journal and the engine keeps none in memory.
@@ -210,12 +272,13 @@ struct EngineOptions {
   /// Called for every record, in order, while the engine lock is held: keep it short. Calling
   /// the engine from it throws escalon::Error.
   std::function<void(const Record&)> journal_sink;
-  /// Where cases are kept durably; null: only in memory. Not owned: it must outlive the engine.
+  /// Where cases are kept durably; null: only in memory. Borrowed (`&store`, it must outlive the
+  /// engine) or owned (`open_store("sqlite:cases.db")` gives a unique_ptr the engine keeps).
   /// Each API call commits its records and the touched cases' states before it returns (and
   /// before listeners hear of it). After a store failure the engine refuses further changes.
   /// With a store, memory holds open cases only: closed cases leave it once committed, and
   /// reads of them (get, history, journal_jsonl, query) go to the store.
-  Store* store = nullptr;
+  Handle<Store> store;
   /// Group commit: units of work of concurrent callers share one store transaction. The
   /// engine lock is released while a caller waits for its transaction, so other threads keep
   /// working and their units join the next one. The promise is unchanged: when a call returns,
@@ -223,6 +286,11 @@ struct EngineOptions {
   /// whose caller is still waiting for the disk. Pays off with several calling threads and
   /// fsync per commit; a single caller sees no difference.
   bool group_commit = false;
+  /// A loaded flow that calls an action no handler is registered for (missing_handlers()):
+  /// false, a case reaching it fails that action (retries, then `on_error` or an incident);
+  /// true, start_runner() and start() throw Error naming every missing handler of every
+  /// loaded flow (sub-flows count), before any case can reach one.
+  bool require_handlers = false;
 };
 
 class Engine {
@@ -244,22 +312,31 @@ class Engine {
   /// With a store: loads every open case with its step, data, deadlines, escalation levels
   /// already fired and SLA clocks, then fires what fell due while the engine was down, in time
   /// order, each point exactly once (`catch_up: latest` deadlines fire only the latest missed
-  /// repeat). Call it after load() and before starting cases. Throws StoreError when a stored
-  /// case's flow version is not loaded or its state is damaged. Returns the cases recovered.
+  /// repeat). Call it after load(): a host that does not call it gets the same recovery from
+  /// the first call that changes something (start, send, run_due, start_runner, ...), so stored
+  /// cases are never overwritten. Throws StoreError, changing nothing and leaving the engine
+  /// usable, when a stored case's flow version is not loaded or its state is damaged. Returns
+  /// the cases recovered; 0 once the engine has recovered.
   std::size_t recover();
 
   /// Registers the handler of `call: name`; replaces an earlier one.
   void on_action(std::string name, ActionHandler handler);
+  /// Every `call:` of a loaded flow (action steps and `on_enter`/`on_exit` hooks) that has no
+  /// registered handler, one warning each at the place in the flow file that calls it. Empty
+  /// when every call has a handler. See EngineOptions::require_handlers.
+  [[nodiscard]] std::vector<Diagnostic> missing_handlers() const;
   /// Adds a notification listener.
   void on_notify(NotifyHandler handler);
 
   /// Starts a case. Data is checked against the flow's schema: defaults applied, values
   /// converted where lossless (ISO text to datetime...), required fields demanded.
-  /// Throws EventError (unknown flow), DataError (bad data) or EventError (duplicate id).
+  /// Throws EventError: Refusal::unknown_flow, bad_data (no case is created, so no record),
+  /// duplicate_id (an id in use, or used before: ids are never reused).
   std::string start(std::string_view flow, Map data = {}, StartOptions options = {});
-  /// Sends an event. Throws CaseError for an unknown case, EventError when the case cannot
-  /// take it: not handled in its step, no guard holds, a payload that does not fit the step's
-  /// form, the case is closed (each recorded as `rejected`).
+  /// Sends an event. Throws CaseError for an unknown case (no record: an unknown id gains no
+  /// history), EventError when the case cannot take it, recorded as `rejected`: not_handled in
+  /// its step, guard_refused, bad_data (the payload does not fit the step's form), closed,
+  /// incident. Every other changing call below refuses the same way.
   void send(std::string_view case_id, std::string_view event, Map payload = {}, EventOptions options = {});
   /// Changes case data from outside (a customer moved the visit): checked like `set`;
   /// deadlines whose `at:` reads a changed field are rescheduled.

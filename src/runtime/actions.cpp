@@ -13,15 +13,15 @@ HandlerScope& handler_scope() {
 }
 
 void Op::run_jobs() {
-  while (!u.jobs.empty()) {
-    Job j = std::move(u.jobs.front());
-    u.jobs.pop_front();
-    if (j.child) {
+  while (u.next_job < u.jobs.size()) {
+    Job j = std::move(u.jobs[u.next_job++]);  // moved out: running it may queue more jobs
+    if (j.child)
       resume_parent(j);
-      continue;
-    }
-    run_job(j);
+    else
+      run_job(j);
   }
+  u.jobs.clear();
+  u.next_job = 0;
 }
 
 namespace {
@@ -70,7 +70,7 @@ void Op::run_job(Job& j) {
     error = fmt::format("action '{}' inputs: {}", name, e.message());
   }
   for (std::size_t i = 0; i < c.data.size(); ++i) data[c.flow().data[i].name] = c.data[i];
-  ActionContext ac(c.id, s.name, name, j.attempt, std::move(inputs), std::move(data));
+  ActionContext ac(c.id, s.name, name, j.attempt, std::move(inputs), std::move(data), m.self);
   if (error.empty() && !handler) error = fmt::format("no handler is registered for action '{}' (Engine::on_action)", name);
   if (error.empty()) error = call_handler(handler, ac);
   // Only calls the handler made itself can have moved the case meanwhile (it belongs to this unit).
@@ -85,7 +85,7 @@ void Op::run_job(Job& j) {
   std::vector<Change> changes;
   if (error.empty()) error = check_results(c, name, ac.results(), changes);
   if (error.empty()) {
-    guarded(c, j.at, fmt::format("after action '{}'", name), [&] {
+    guarded(c, j.at, [&] { return fmt::format("after action '{}'", name); }, [&] {
       apply_changes(c, changes, j.at, engine_actor);
       if (!j.hook && c.status == CaseStatus::active) move_to(c, s.next_index, j.at);
     });

@@ -11,11 +11,13 @@ namespace escalon::detail {
 
 Case* CaseTable::find(std::string_view id) const {
   auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : slots_[it->second].c.get();
+  return it == by_id_.end() ? nullptr : it->second;
 }
 
 Case* CaseTable::at(std::uint32_t slot, std::uint32_t gen) const {
   if (slot >= slots_.size() || slots_[slot].gen != gen) return nullptr;
+  assert((!slots_[slot].c || (slots_[slot].c->slot == slot && slots_[slot].c->slot_gen == gen)) &&
+         "a case knows its slot and generation");
   return slots_[slot].c.get();
 }
 
@@ -30,10 +32,11 @@ Case& CaseTable::add(std::unique_ptr<Case> c) {
   }
   Slot& s = slots_[slot];
   assert(!s.c && "a free slot is empty");
+  assert(!by_id_.contains(c->id) && "an id is in memory once");
   c->slot = slot;
   c->slot_gen = s.gen;
   c->serial = ++serial_;
-  by_id_.emplace(c->id, slot);
+  by_id_.emplace(c->id, c.get());
   s.c = std::move(c);
   return *s.c;
 }
@@ -46,7 +49,7 @@ void CaseTable::evict(Case& c) {
   for (const auto& id : c.children)
     if (Case* child = find(id); child && child->parent == &c) {
       child->parent = nullptr;
-      child->parent_id = c.id;
+      child->set_parent_id(c.id);
     }
   by_id_.erase(c.id);
   Slot& s = slots_[slot];
@@ -69,12 +72,14 @@ void TimerQueue::push(TimePoint at, const Case& c, std::size_t clock, std::uint3
 }
 
 void TimerQueue::push(const TimerEntry& e) {
+  assert(e.seq <= seq_ && "entries are numbered by the queue");
   heap_.push_back(e);
   std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
 }
 
 void TimerQueue::pop() {
   std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  assert((heap_.size() == 1 || !(heap_.back() > heap_.front())) && "the heap gives its earliest entry first");
   heap_.pop_back();
 }
 
@@ -91,6 +96,7 @@ void TimerQueue::compact(const CaseTable& cases) {
   if (heap_.size() < 4096 || heap_.size() < 2 * compacted_) return;
   std::erase_if(heap_, [&](const TimerEntry& e) { return !live(e, cases); });
   std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  assert(std::is_heap(heap_.begin(), heap_.end(), std::greater<>{}));
   compacted_ = heap_.size();
 }
 

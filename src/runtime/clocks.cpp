@@ -74,9 +74,12 @@ void Op::set_absolute_deadline(Case& c, TimePoint due, TimePoint at) {
   k.business = false;
   // The due time is absolute, but `after: 1 business day` levels still count on the calendar.
   k.cal = c.rt->calendar(s.deadline->calendar);
+  // A due time already past (a back-dated visit) is not moved up to now: the deadline counts
+  // from it, so levels `after:` it fire on their real schedule (those already past at once).
+  if (due < k.started) k.started = due;
   k.since = k.started;
   k.consumed = Duration{0};
-  k.total = std::max(Duration{0}, due - k.started);
+  k.total = due - k.started;
   k.done = due <= at && k.done;
   k.active = k.running = true;
   record_deadline(c, k, at);
@@ -224,7 +227,7 @@ void Op::escalate(Case& c, const ClockState& k, const Escalation& e, std::int32_
            level, repeat);
   if (!e.reassign.empty()) assign(c, e.reassign, at);
   bool ok = false;
-  guarded(c, at, fmt::format("escalation level {}", level), [&] {
+  guarded(c, at, [&] { return fmt::format("escalation level {}", level); }, [&] {
     Ctx x;
     fill(x, c, at, nullptr);
     auto changes = changes_for(c, e.set, x.ctx);
@@ -280,7 +283,10 @@ void Op::fire_due(TimePoint now) {
     last = e.at;
     own(*c);
     ++fired;
-    guarded(*c, e.at, {}, [&] { fire(*c, e.clock, Point{e.at, p->kind, p->rung}); });
+    // A point before the step was entered belongs to a back-dated `at:` deadline: it happens
+    // when the case learns of it, so its record does not predate the case's own history.
+    const TimePoint when = std::max(e.at, c->entered);
+    guarded(*c, when, [] { return std::string(); }, [&] { fire(*c, e.clock, Point{when, p->kind, p->rung}); });
     run_jobs();
   }
   for (const auto& e : held) m.timers.push(e);

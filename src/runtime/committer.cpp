@@ -32,8 +32,9 @@ void Op::release() {
   for (Case* c : u.touched) c->dirty = false;
   const bool any = !u.families.empty();
   u.families.clear();
-  m.holders.erase(&u);
+  if (any) --m.holders;
   u.touched.clear();
+  claimed = nullptr;
   if (any) {
     m.released.notify_all();
     if (m.runner_on) m.wake.notify_one();  // points held back for this unit can fire now

@@ -35,6 +35,22 @@ std::string_view case_status_name(CaseStatus s) noexcept {
   return "?";
 }
 
+std::string_view refusal_name(Refusal r) noexcept {
+  switch (r) {
+    case Refusal::unknown_flow: return "unknown_flow";
+    case Refusal::unknown_case: return "unknown_case";
+    case Refusal::duplicate_id: return "duplicate_id";
+    case Refusal::closed: return "closed";
+    case Refusal::incident: return "incident";
+    case Refusal::not_handled: return "not_handled";
+    case Refusal::guard_refused: return "guard_refused";
+    case Refusal::bad_data: return "bad_data";
+    case Refusal::wrong_state: return "wrong_state";
+    case Refusal::bad_request: return "bad_request";
+  }
+  return "?";
+}
+
 std::string_view sla_state_name(SlaView::State s) noexcept {
   switch (s) {
     case SlaView::State::running:
@@ -83,6 +99,7 @@ struct Engine::Impl : detail::Core {
                   "to another thread (a queue) instead");
     std::unique_lock lk(mutex);
     check_store();
+    if (store() && !recovered) recover(lk);
     const TimePoint now = this->now();
     if (scope.core == this) {  // a call from an action handler: part of the handler's unit
       Op op{*this, *scope.unit, lk};
@@ -155,6 +172,90 @@ struct Engine::Impl : detail::Core {
     }
   }
 
+  // Loads the stored open cases and fires what fell due while the engine was down. Throws
+  // StoreError before anything changes when a stored case cannot be loaded (its flow version
+  // is not loaded, its state is damaged): the engine stays usable and tries again next call.
+  std::size_t recover(std::unique_lock<std::mutex>& lk) {
+    const auto meta = store()->meta();
+    // Journal time is monotonic, so the newest record's time is the latest time the engine used.
+    high_water = std::max(high_water, store()->last_time());
+    const TimePoint now = this->now();
+    auto stored = store()->open_cases();
+    std::vector<detail::LoadedCase> loaded;
+    loaded.reserve(stored.size());
+    for (const auto& sc : stored) {
+      loaded.push_back(detail::load_stored(*this, sc));  // throws before anything changes
+      loaded.back().c->last_seq = sc.seq;
+      loaded.back().c->revision = sc.revision;
+    }
+    recovered = true;
+    std::vector<Case*> added;
+    std::vector<std::string> parents;
+    for (auto& l : loaded) {
+      added.push_back(&cases.add(std::move(l.c)));
+      parents.push_back(std::move(l.parent));
+    }
+    for (std::size_t i = 0; i < added.size(); ++i)
+      if (!parents[i].empty()) {
+        added[i]->parent = cases.find(parents[i]);
+        if (!added[i]->parent) added[i]->set_parent_id(parents[i]);
+      }
+    record_seq = std::max(record_seq, store()->last_seq());
+    for (const auto& [k, v] : meta)
+      if (k.rfind("case-number/", 0) == 0) cases.counters[k.substr(12)] = std::stoull(v);
+    Unit unit;
+    Op op{*this, unit, lk};
+    const Releaser releaser{op};
+    recovering = true;
+    for (Case* c : added)
+      for (std::size_t i = 0; i < c->clocks.size(); ++i) {
+        if (!c->clocks[i].active) continue;
+        detail::clockmath::catch_up_latest(*c, c->clocks[i], now);
+        op.schedule(*c, i);
+      }
+    recovering = false;
+    op.fire_due(now);  // what fell due while the engine was down, in time order, once
+    finish(op, now);
+    return loaded.size();
+  }
+
+  // Calls of `flow` (of every loaded flow when null) that have no handler, in file order.
+  std::vector<Diagnostic> missing_handlers(const Flow* only) const {
+    std::vector<Diagnostic> out;
+    const auto check = [&](const Flow& f, const std::string& name, const SourceLocation& where, std::string_view by) {
+      if (!actions.contains(name))
+        out.push_back({Severity::warning, where,
+                       fmt::format("flow '{}' version {} {} calls '{}', which has no handler: register one with "
+                                   "Engine::on_action(\"{}\", ...)",
+                                   f.id, f.version, by, name, name)});
+    };
+    for (const auto& rt : flows.all()) {
+      const Flow& f = *rt->flow;
+      if (only && &f != only) continue;
+      for (const auto& s : f.steps) {
+        if (s.kind == StepKind::action) check(f, s.call, s.where, fmt::format("step '{}'", s.name));
+        for (const auto* hooks : {&s.on_enter, &s.on_exit})
+          for (const auto& h : *hooks)
+            if (h.kind == Hook::Kind::call)
+              check(f, h.action, h.where, fmt::format("a hook of step '{}'", s.name));
+      }
+    }
+    return out;
+  }
+
+  // With EngineOptions::require_handlers, refuses to run while any loaded flow calls an
+  // action without a handler (a sub-flow's calls count too, so every flow is checked).
+  void require_handlers() {
+    if (!options.require_handlers || handlers_complete) return;
+    const auto missing = missing_handlers(nullptr);
+    handlers_complete = missing.empty();
+    if (handlers_complete) return;
+    std::string list;
+    for (const auto& d : missing) list += "\n  " + d.str();
+    throw Error(fmt::format("{} call{} without a handler (EngineOptions::require_handlers is on):{}", missing.size(),
+                            missing.size() == 1 ? "" : "s", list));
+  }
+
   const Case& find(std::string_view id) const {
     const Case* c = cases.find(id);
     if (!c) throw CaseError(fmt::format("unknown case '{}'", id));
@@ -164,7 +265,12 @@ struct Engine::Impl : detail::Core {
 
 // =============================================================================== Engine
 
-Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) { impl_->self = this; }
+
+Engine& ActionContext::engine() const {
+  if (!engine_) throw Error(fmt::format("action '{}': this ActionContext was made without an engine", action_));
+  return *engine_;
+}
 Engine::~Engine() { stop_runner(); }
 
 void Engine::load(std::span<const std::string> paths) {
@@ -190,6 +296,7 @@ void Engine::add_flows(std::span<const FlowPtr> flows) {
   Op op{m, unit, lk};
   for (const auto& f : flows)
     if (auto sf = m.flows.add(f, m.store())) unit.flows.push_back(std::move(*sf));
+  m.handlers_complete = false;
   op.flush();  // new versions are durable before a case can start on them
 }
 
@@ -204,51 +311,18 @@ std::size_t Engine::recover() {
   auto& m = *impl_;
   std::unique_lock lk(m.mutex);
   if (!m.store()) throw Error("recover() needs a store (EngineOptions::store)");
-  if (m.cases.size() || m.record_seq) throw Error("recover() must come before any case is started or recovered");
-  const auto meta = m.store()->meta();
-  // Journal time is monotonic, so the newest record's time is the latest time the engine used.
-  m.high_water = std::max(m.high_water, m.store()->last_time());
-  const TimePoint now = m.now();
-  auto stored = m.store()->open_cases();
-  std::vector<detail::LoadedCase> loaded;
-  loaded.reserve(stored.size());
-  for (const auto& sc : stored) {
-    loaded.push_back(detail::load_stored(m, sc));  // throws before anything changes
-    loaded.back().c->last_seq = sc.seq;
-    loaded.back().c->revision = sc.revision;
-  }
-  std::vector<Case*> recovered;
-  std::vector<std::string> parents;
-  for (auto& l : loaded) {
-    recovered.push_back(&m.cases.add(std::move(l.c)));
-    parents.push_back(std::move(l.parent));
-  }
-  for (std::size_t i = 0; i < recovered.size(); ++i)
-    if (!parents[i].empty()) {
-      recovered[i]->parent = m.cases.find(parents[i]);
-      if (!recovered[i]->parent) recovered[i]->parent_id = parents[i];
-    }
-  m.record_seq = m.store()->last_seq();
-  for (const auto& [k, v] : meta)
-    if (k.rfind("case-number/", 0) == 0) m.cases.counters[k.substr(12)] = std::stoull(v);
-  Unit unit;
-  Op op{m, unit, lk};
-  m.recovering = true;
-  for (Case* c : recovered)
-    for (std::size_t i = 0; i < c->clocks.size(); ++i) {
-      if (!c->clocks[i].active) continue;
-      detail::clockmath::catch_up_latest(*c, c->clocks[i], now);
-      op.schedule(*c, i);
-    }
-  m.recovering = false;
-  op.fire_due(now);  // what fell due while the engine was down, in time order, once
-  Impl::finish(op, now);
-  return loaded.size();
+  m.check_store();
+  return m.recovered ? 0 : m.recover(lk);
 }
 
 void Engine::on_action(std::string name, ActionHandler handler) {
   std::lock_guard lk(impl_->mutex);
   impl_->actions[std::move(name)] = std::move(handler);
+}
+
+std::vector<Diagnostic> Engine::missing_handlers() const {
+  std::lock_guard lk(impl_->mutex);
+  return impl_->missing_handlers(nullptr);
 }
 
 void Engine::on_notify(NotifyHandler handler) {
@@ -262,11 +336,16 @@ std::string Engine::start(std::string_view flow_id, Map data, StartOptions optio
     detail::FlowRt* rt = m.flows.find(flow_id, options.version);
     if (!rt) {
       std::string hint = detail::did_you_mean(flow_id, m.flows.ids());
-      throw EventError(fmt::format("unknown flow '{}'{}{}", flow_id,
+      throw EventError(Refusal::unknown_flow, fmt::format("unknown flow '{}'{}{}", flow_id,
                                    options.version ? fmt::format(" version {}", options.version) : "",
                                    hint.empty() ? "; load it first" : hint));
     }
-    return op.create_case(rt, data, options.id, now, options.actor, options.channel, nullptr).id;
+    m.require_handlers();
+    try {
+      return op.create_case(rt, data, options.id, now, options.actor, options.channel, nullptr).id;
+    } catch (const DataError& e) {  // no case exists yet, so no `rejected` record either
+      throw EventError(Refusal::bad_data, e.message());
+    }
   });
 }
 
@@ -295,7 +374,8 @@ void Engine::update(std::string_view case_id, Map changes, EventOptions options)
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "update", options, now);
     if (!c.open())
-      op.reject(&c, case_id, "update", options, now, fmt::format("case '{}' is {}", c.id, case_status_name(c.status)));
+      op.reject(&c, case_id, "update", options, now, Refusal::closed,
+                fmt::format("case '{}' is {}", c.id, case_status_name(c.status)));
     op.apply_changes(c, op.checked_changes(c, changes, "update", options, now), now, options.actor, options.channel);
   });
 }
@@ -304,7 +384,7 @@ void Engine::cancel(std::string_view case_id, std::string_view reason, EventOpti
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "cancel", options, now);
     if (!c.open())
-      op.reject(&c, case_id, "cancel", options, now,
+      op.reject(&c, case_id, "cancel", options, now, Refusal::closed,
                 fmt::format("case '{}' is already {}", c.id, case_status_name(c.status)));
     op.cancel_case(c, now, std::string(reason), options);
     op.tell_parent(c, now, fmt::format("sub-flow case '{}' was cancelled{}{}", c.id, reason.empty() ? "" : ": ", reason));
@@ -315,7 +395,7 @@ void Engine::reschedule(std::string_view case_id, TimePoint due, EventOptions op
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "reschedule", options, now);
     if (c.status != CaseStatus::active || !c.current().deadline)
-      op.reject(&c, case_id, "reschedule", options, now,
+      op.reject(&c, case_id, "reschedule", options, now, c.open() ? Refusal::wrong_state : Refusal::closed,
                 fmt::format("case '{}' has no running deadline to reschedule (step '{}')", c.id,
                             c.step >= 0 ? c.current().name : ""));
     op.set_absolute_deadline(c, due, now);
@@ -326,11 +406,11 @@ void Engine::retry(std::string_view case_id, EventOptions options) {
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "retry", options, now);
     if (c.status != CaseStatus::incident || c.current().kind != StepKind::action)
-      op.reject(&c, case_id, "retry", options, now,
+      op.reject(&c, case_id, "retry", options, now, c.open() ? Refusal::wrong_state : Refusal::closed,
                 fmt::format("case '{}' has no failed action to retry (it is {} in step '{}')", c.id,
                             case_status_name(c.status), c.current().name));
     c.status = CaseStatus::active;
-    c.incident.clear();
+    c.set_incident({});
     Record r = op.make(c, RecordType::resolved, now);
     r.actor = options.actor;
     r.channel = options.channel;
@@ -344,20 +424,21 @@ void Engine::resolve(std::string_view case_id, Map data, std::string_view to_ste
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "resolve", options, now);
     if (c.status != CaseStatus::incident)
-      op.reject(&c, case_id, "resolve", options, now,
+      op.reject(&c, case_id, "resolve", options, now, c.open() ? Refusal::wrong_state : Refusal::closed,
                 fmt::format("case '{}' has no incident (it is {})", c.id, case_status_name(c.status)));
     std::int32_t target = c.current().next_index;
     if (!to_step.empty()) {
       target = c.flow().step_index(to_step);
       if (target < 0)
-        op.reject(&c, case_id, "resolve", options, now, fmt::format("flow '{}' has no step '{}'", c.flow().id, to_step));
+        op.reject(&c, case_id, "resolve", options, now, Refusal::bad_request,
+                  fmt::format("flow '{}' has no step '{}'", c.flow().id, to_step));
     }
     if (target < 0)
-      op.reject(&c, case_id, "resolve", options, now,
+      op.reject(&c, case_id, "resolve", options, now, Refusal::bad_request,
                 fmt::format("step '{}' has no `next`; say which step the case goes to", c.current().name));
     const auto checked = op.checked_changes(c, data, "resolve", options, now);
     c.status = CaseStatus::active;
-    c.incident.clear();
+    c.set_incident({});
     Record r = op.make(c, RecordType::resolved, now);
     r.actor = options.actor;
     r.channel = options.channel;
@@ -388,6 +469,9 @@ void Engine::start_runner(Duration max_sleep) {
   auto& m = *impl_;
   std::unique_lock lk(m.mutex);
   if (m.runner_on && !m.runner_stop) return;
+  m.check_store();
+  m.require_handlers();
+  if (m.store() && !m.recovered) m.recover(lk);  // the runner must not fire over unloaded cases
   if (m.runner.joinable()) {  // stopped from its own thread earlier: finish that first
     if (m.runner.get_id() == std::this_thread::get_id()) {
       m.runner_stop = false;

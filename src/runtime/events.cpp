@@ -8,7 +8,7 @@
 namespace escalon::detail {
 
 void Op::reject(Case* c, std::string_view case_id, std::string_view event, const EventOptions& o, TimePoint at,
-                std::string why) {
+                Refusal code, std::string why) {
   Record r;
   if (c) r = make(*c, RecordType::rejected, at);
   r.type = RecordType::rejected;
@@ -20,7 +20,7 @@ void Op::reject(Case* c, std::string_view case_id, std::string_view event, const
   r.message = why;
   if (c) {
     commit(c, std::move(r));
-    throw EventError(why);
+    throw EventError(code, why);
   }
   // A call for an unknown case changes no case: with a store it leaves no trace there (an id
   // nobody used must not gain a history); without one it stays in the engine's journal.
@@ -36,23 +36,49 @@ void Op::reject(Case* c, std::string_view case_id, std::string_view event, const
 // the store, so that a call to it is refused as before it left (and before a restart): with
 // the same error and a `rejected` record; it leaves memory again when the unit commits.
 Case& Op::find(std::string_view id, std::string_view event, const EventOptions& o, TimePoint at) {
+  if (claimed && claimed->id == id) return *claimed;  // taken at the start of the call
   if (Case* c = claim(id)) return *c;
   if (m.store())
     if (auto sc = m.store()->find_case(id)) {
       LoadedCase l = load_stored(m, *sc);
       l.c->last_seq = sc->seq;
       l.c->revision = sc->revision;
-      l.c->parent_id = std::move(l.parent);  // not linked: a closed case needs no family of its own
+      l.c->set_parent_id(std::move(l.parent));  // not linked: a closed case needs no family of its own
       Case& c = m.cases.add(std::move(l.c));
       own(c);
       return c;
     }
-  reject(nullptr, id, event, o, at, fmt::format("unknown case '{}'", id));
+  reject(nullptr, id, event, o, at, Refusal::unknown_case, fmt::format("unknown case '{}'", id));
+}
+
+// The payload must carry the step's form, with the form's types: the converted payload, and
+// the changes to data fields the form names.
+Map Op::checked_form(Case& c, std::string_view event, const Map& payload, const EventOptions& o, TimePoint at,
+                     std::vector<Change>& changes) {
+  const Step& s = c.current();
+  Map checked = payload;
+  for (const auto& f : s.form) {
+    auto it = checked.find(f.name);
+    if (it == checked.end() || it->second.is_null()) {
+      if (f.required)
+        reject(&c, c.id, event, o, at, Refusal::bad_data,
+               fmt::format("event '{}' must carry form field '{}' ({}) in step '{}'", event, f.name, f.type.str(), s.name));
+      continue;
+    }
+    try {
+      it->second = f.type.coerce(it->second, fmt::format("form field '{}'", f.name));
+    } catch (const DataError& e) {
+      reject(&c, c.id, event, o, at, Refusal::bad_data, e.message());
+    }
+    if (const DataField* d = c.flow().find_field(f.name))
+      changes.push_back({static_cast<std::int32_t>(d - c.flow().data.data()), it->second});
+  }
+  return checked;
 }
 
 void Op::apply_event(Case& c, std::string_view event, const Map& payload, const EventOptions& o, TimePoint at) {
   if (c.status != CaseStatus::active)
-    reject(&c, c.id, event, o, at,
+    reject(&c, c.id, event, o, at, c.status == CaseStatus::incident ? Refusal::incident : Refusal::closed,
            fmt::format("case '{}' is {}; it takes no events{}", c.id, case_status_name(c.status),
                        c.status == CaseStatus::incident ? " until the incident is retried or resolved" : ""));
   const Step& s = c.current();
@@ -64,32 +90,15 @@ void Op::apply_event(Case& c, std::string_view event, const Map& payload, const 
     for (const auto& t : s.on)
       if (std::find(handled.begin(), handled.end(), t.event) == handled.end()) handled.push_back(t.event);
     std::string hint = did_you_mean(event, handled);
-    reject(&c, c.id, event, o, at,
+    reject(&c, c.id, event, o, at, Refusal::not_handled,
            fmt::format("step '{}' of case '{}' does not handle event '{}'{}", s.name, c.id, event,
                        !hint.empty()     ? hint
                        : handled.empty() ? std::string("; it handles no events")
                                          : fmt::format("; it handles {}", fmt::join(handled, ", "))));
   }
-  // The payload must carry the step's form, with the form's types.
   std::vector<Change> changes;
   Map checked;
-  if (!s.form.empty()) checked = payload;
-  for (const auto& f : s.form) {
-    auto it = checked.find(f.name);
-    if (it == checked.end() || it->second.is_null()) {
-      if (f.required)
-        reject(&c, c.id, event, o, at,
-               fmt::format("event '{}' must carry form field '{}' ({}) in step '{}'", event, f.name, f.type.str(), s.name));
-      continue;
-    }
-    try {
-      it->second = f.type.coerce(it->second, fmt::format("form field '{}'", f.name));
-    } catch (const DataError& e) {
-      reject(&c, c.id, event, o, at, e.message());
-    }
-    if (const DataField* d = c.flow().find_field(f.name))
-      changes.push_back({static_cast<std::int32_t>(d - c.flow().data.data()), it->second});
-  }
+  if (!s.form.empty()) checked = checked_form(c, event, payload, o, at, changes);
   // Most events carry no payload: then `event` is an empty map that costs no allocation.
   static const Value empty_event{Map{}};
   const Value ev = payload.empty() ? empty_event : Value(s.form.empty() ? payload : checked);
@@ -110,14 +119,16 @@ void Op::apply_event(Case& c, std::string_view event, const Map& payload, const 
         break;
       }
     if (!chosen)
-      reject(&c, c.id, event, o, at,
+      reject(&c, c.id, event, o, at, Refusal::guard_refused,
              fmt::format("event '{}' in step '{}': no transition applies (every `when` is false)", event, s.name));
     auto more = changes_for(c, chosen->set, x.ctx);
     changes.insert(changes.end(), more.begin(), more.end());
   } catch (const EventError&) {
     throw;
   } catch (const Error& e) {
-    reject(&c, c.id, event, o, at, fmt::format("event '{}' in step '{}': {}", event, s.name, e.message()));
+    // A guard or `set` that cannot be evaluated on this case's data refuses the event.
+    reject(&c, c.id, event, o, at, Refusal::guard_refused,
+           fmt::format("event '{}' in step '{}': {}", event, s.name, e.message()));
   }
   // Every check passed: apply.
   Record r = make(c, RecordType::event, at);
@@ -152,7 +163,7 @@ std::vector<Change> Op::checked_changes(Case& c, const Map& values, std::string_
   try {
     return checked_changes(c.flow(), values);
   } catch (const DataError& e) {
-    reject(&c, c.id, call, o, at, e.message());
+    reject(&c, c.id, call, o, at, Refusal::bad_data, e.message());
   }
 }
 

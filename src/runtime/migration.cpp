@@ -84,9 +84,9 @@ struct Migrator {
       Case* c = m.cases.find(id);
       if (!c) throw CaseError(fmt::format("unknown case '{}'", id));
       if (c->flow().id != mig.flow)
-        throw EventError(fmt::format("case '{}' runs flow '{}', not '{}'", id, c->flow().id, mig.flow));
+        throw EventError(Refusal::bad_request, fmt::format("case '{}' runs flow '{}', not '{}'", id, c->flow().id, mig.flow));
       if (!c->open())
-        throw EventError(fmt::format("case '{}' is {}; only open cases migrate", id, case_status_name(c->status)));
+        throw EventError(Refusal::closed, fmt::format("case '{}' is {}; only open cases migrate", id, case_status_name(c->status)));
       if (fits(*c)) chosen.push_back(c);
     }
     return chosen;
@@ -144,7 +144,7 @@ struct Migrator {
     if (problems.empty()) return;
     const Flow& to = *to_rt->flow;
     const std::size_t shown = std::min<std::size_t>(problems.size(), 10);
-    throw EventError(fmt::format("cannot migrate '{}' to version {} ({} problem{}; nothing was changed): {}{}", to.id,
+    throw EventError(Refusal::bad_request, fmt::format("cannot migrate '{}' to version {} ({} problem{}; nothing was changed): {}{}", to.id,
                                  to.version, problems.size(), problems.size() == 1 ? "" : "s",
                                  fmt::join(problems.begin(), problems.begin() + static_cast<std::ptrdiff_t>(shown), "; "),
                                  problems.size() > shown ? "; ..." : ""));
@@ -263,8 +263,8 @@ struct Migrator {
 std::size_t Op::migrate(const Migration& mig, const EventOptions& o, TimePoint now) {
   FlowRt* to_rt = m.flows.find(mig.flow, mig.to);
   if (!to_rt) {
-    if (!m.flows.find(mig.flow, 0)) throw EventError(fmt::format("unknown flow '{}'", mig.flow));
-    throw EventError(fmt::format("flow '{}' version {} is not loaded; load it before migrating cases to it", mig.flow, mig.to));
+    if (!m.flows.find(mig.flow, 0)) throw EventError(Refusal::unknown_flow, fmt::format("unknown flow '{}'", mig.flow));
+    throw EventError(Refusal::unknown_flow, fmt::format("flow '{}' version {} is not loaded; load it before migrating cases to it", mig.flow, mig.to));
   }
   Migrator mg{*this, mig, to_rt, {}};
   auto chosen = mg.choose();

@@ -84,12 +84,12 @@ std::string save_case(const Case& c) {
   j["visit"] = c.visit;
   j["data"] = values_json(f, c.data);
   j["assignee"] = c.assignee;
-  if (!c.outcome.empty()) j["outcome"] = c.outcome;
-  if (!c.incident.empty()) j["incident"] = c.incident;
+  if (!c.outcome().empty()) j["outcome"] = c.outcome();
+  if (!c.incident().empty()) j["incident"] = c.incident();
   j["started"] = ms(c.started);
   j["entered"] = ms(c.entered);
-  if (c.parent || !c.parent_id.empty()) {
-    j["parent"] = c.parent ? c.parent->id : c.parent_id;
+  if (c.parent || !c.parent_id().empty()) {
+    j["parent"] = c.parent ? c.parent->id : c.parent_id();
     j["parent_visit"] = c.parent_visit;
   }
   j["depth"] = c.depth;
@@ -156,7 +156,7 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
     FlowRt* rt = find_flow(flow_id, version);
     if (!rt)
       throw StoreError(fmt::format("stored case '{}' runs flow '{}' version {}, which is not loaded; load that version "
-                                   "before recovering",
+                                   "before recovering (recover() or the first call that changes something)",
                                    id, flow_id, version));
     const Flow& f = *rt->flow;
     if (!f.matches_hash(j.at("hash").get<std::string>()))
@@ -172,8 +172,7 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
     c->visit = j.at("visit").get<std::uint32_t>();
     c->data = values_from(f, j.at("data"), id);
     c->assignee = j.at("assignee").get<std::string>();
-    c->outcome = j.value("outcome", std::string());
-    c->incident = j.value("incident", std::string());
+    c->set_incident(j.value("incident", std::string()));  // the outcome is the end step's
     c->started = tp(j.at("started"));
     c->entered = tp(j.at("entered"));
     c->parent_visit = j.value("parent_visit", 0u);

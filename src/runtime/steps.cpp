@@ -92,7 +92,7 @@ void Op::leave(Case& c, TimePoint at) {
   const Step& s = c.current();
   if (s.kind == StepKind::subflow || s.kind == StepKind::parallel)
     cancel_children(c, at, fmt::format("case '{}' left step '{}'", c.id, s.name));
-  guarded(c, at, fmt::format("leaving step '{}'", s.name), [&] { run_hooks(c, s.on_exit, at, "on_exit"); });
+  guarded(c, at, [&] { return fmt::format("leaving step '{}'", s.name); }, [&] { run_hooks(c, s.on_exit, at, "on_exit"); });
   if (c.status != CaseStatus::active) return;
   stop_clock(c, c.deadline_clock());
   stop_clock(c, c.timer_clock());
@@ -107,7 +107,7 @@ std::int32_t Op::enter(Case& c, std::int32_t idx, TimePoint at) {
   const Step& s = c.current();
   commit(&c, make(c, RecordType::entered, at));
   std::int32_t next = -1;
-  guarded(c, at, fmt::format("entering step '{}'", s.name), [&] {
+  guarded(c, at, [&] { return fmt::format("entering step '{}'", s.name); }, [&] {
     assign_for_step(c, at);
     update_slas(c, at);
     run_hooks(c, s.on_enter, at, "on_enter");
@@ -216,21 +216,20 @@ void Op::start_wait(Case& c, TimePoint at) {
 
 void Op::complete(Case& c, TimePoint at) {
   c.status = CaseStatus::completed;
-  c.outcome = c.current().outcome;
   for (std::size_t i = 0; i < c.clocks.size(); ++i) stop_clock(c, i);
   Record r = make(c, RecordType::completed, at);
-  r.target = c.outcome;
+  r.target = c.outcome();
   commit(&c, std::move(r));
   tell_parent(c, at,
               c.current().fail ? fmt::format("sub-flow case '{}' ended failed at step '{}'{}{}", c.id, c.current().name,
-                                             c.outcome.empty() ? "" : ", outcome ", c.outcome)
+                                             c.outcome().empty() ? "" : ", outcome ", c.outcome())
                                : std::string());
 }
 
 void Op::raise_incident(Case& c, TimePoint at, std::string why) {
   if (!c.open()) return;  // a closed case keeps its outcome; the failure is the caller's
   c.status = CaseStatus::incident;
-  c.incident = why;
+  c.set_incident(why);
   Record r = make(c, RecordType::incident, at);
   r.message = why;
   commit(&c, std::move(r));

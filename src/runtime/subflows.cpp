@@ -40,7 +40,7 @@ Case& Op::create_case(FlowRt* rt, const Map& data, std::string id, TimePoint now
     while (used(id));
     u.counters_changed = true;
   } else if (used(id)) {
-    throw EventError(fmt::format("a case with id '{}' already exists", id));
+    throw EventError(Refusal::duplicate_id, fmt::format("a case with id '{}' already exists", id));
   }
   auto fresh = std::make_unique<Case>();
   fresh->id = id;
@@ -168,7 +168,7 @@ void Op::start_subflow(Case& c, TimePoint at) {
                                      : fmt::format("sub-flow '{}' of step '{}' is not loaded", s.subflow, s.name));
     return;
   }
-  guarded(c, at, fmt::format("sub-flow '{}' could not start", s.subflow), [&] {
+  guarded(c, at, [&] { return fmt::format("sub-flow '{}' could not start", s.subflow); }, [&] {
     Ctx x;
     fill(x, c, at, nullptr);
     Map input;
@@ -211,7 +211,7 @@ void Op::resume_parent(const Job& j) {
     return;
   }
   bool ok = false;
-  guarded(parent, j.at, fmt::format("sub-flow '{}' output", s.subflow), [&] {
+  guarded(parent, j.at, [&] { return fmt::format("sub-flow '{}' output", s.subflow); }, [&] {
     // `output:` was compiled against the pinned child version; a child migrated to another
     // version is read by field name.
     const FlowRt* pinned = s.subflow_version ? m.flows.find(s.subflow, s.subflow_version) : nullptr;

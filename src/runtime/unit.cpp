@@ -64,7 +64,7 @@ void Op::own(Case& c) {
   if (root.owner == &u) return;
   if (root.owner) throw std::logic_error(fmt::format("case '{}' is held by another unit of work", c.id));
   root.owner = &u;
-  if (u.families.empty()) m.holders.insert(&u);
+  if (u.families.empty()) ++m.holders;
   u.families.push_back(&root);
 }
 
@@ -80,7 +80,7 @@ Case* Op::claim(std::string_view id) {
     const Unit* holder = c->root().owner;
     if (!holder || holder == &u) {
       own(*c);
-      return c;
+      return claimed = c;
     }
     for (const Unit* w = holder; w; w = w->waiting_for)
       if (w == &u)
@@ -95,7 +95,7 @@ Case* Op::claim(std::string_view id) {
 }
 
 void Op::wait_for_all() {
-  const auto others = [&] { return m.holders.size() > (m.holders.contains(&u) ? 1u : 0u); };
+  const auto others = [&] { return m.holders > (u.families.empty() ? 0u : 1u); };
   if (others() && !u.families.empty())
     throw Error("this call changes many cases and cannot wait for other calls while its own unit holds cases (it was "
                 "made from an action handler); call it outside the handler");

@@ -2,6 +2,7 @@
 // are read back from it (they left memory when they closed).
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 
 #include "runtime/core.hpp"
@@ -27,9 +28,9 @@ CaseView view_of(const Case& c, TimePoint now, std::string_view parent_id) {
     if (!c.data[i].is_null()) v.data[c.flow().data[i].name] = c.data[i];
   v.started = c.started;
   v.entered = c.entered;
-  v.outcome = c.outcome;
-  v.incident = c.incident;
-  v.parent = c.parent ? c.parent->id : !c.parent_id.empty() ? c.parent_id : std::string(parent_id);
+  v.outcome = c.outcome();
+  v.incident = c.incident();
+  v.parent = c.parent ? c.parent->id : !c.parent_id().empty() ? c.parent_id() : std::string(parent_id);
   v.children = c.children;
   const auto& dk = c.clocks[c.deadline_clock()];
   if (dk.active && dk.visit == c.visit) {

@@ -173,10 +173,14 @@ def test_error_hierarchy(engine):
     with pytest.raises(escalon.EventError, match="does not handle event 'fixed'"):
         engine.send(cid, "fixed")
     assert engine.history(cid)[-1].type == "rejected"
-    with pytest.raises(escalon.DataError, match="customer"):
+    # Every refused call is an EventError with a code to branch on; CaseError is one of them.
+    assert issubclass(escalon.CaseError, escalon.EventError)
+    with pytest.raises(escalon.EventError, match="customer") as bad:
         engine.start("technician-visit", {"customer": 42})
-    with pytest.raises(escalon.DataError, match="no data field 'custmer'"):
+    assert bad.value.code == "bad_data"
+    with pytest.raises(escalon.EventError, match="no data field 'custmer'") as bad:
         engine.start("technician-visit", {"custmer": "x"})
+    assert bad.value.code == "bad_data"
     with pytest.raises(TypeError, match="cannot be case data"):
         engine.update(cid, {"fault": object()})
     with pytest.raises(TypeError, match="must be a dict"):

@@ -1,0 +1,325 @@
+// What a host developer meets when embedding the engine (issue "Embedding without surprises"):
+// a forgotten recover(), refusal codes to branch on, calls without handlers, owned stores and
+// clocks, the engine handed to handlers, handlers that start cases which call handlers.
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "escalon/engine.hpp"
+#include "escalon/loader.hpp"
+#include "support.hpp"
+
+using namespace escalon;
+using namespace std::chrono_literals;
+using escalon::test::at;
+
+namespace {
+
+std::vector<FlowPtr> compile(const std::string& yaml) {
+  auto r = validate_text(yaml, "embed.yaml", ".");
+  std::string diags;
+  for (const auto& d : r.diagnostics) diags += d.str() + "\n";
+  INFO(diags);
+  REQUIRE(r.ok());
+  return r.flows;
+}
+
+// A ticket with a form, a guard, a deadline, an action that can fail and a hook that calls.
+const char* ticket_flow = R"(flow: ticket
+data:
+  customer: { type: string, required: true }
+  amount: { type: int, default: 0 }
+  ref: string
+start: intake
+steps:
+  intake:
+    role: agent
+    form:
+      amount: { type: int, required: true }
+    on:
+      submit: { to: book, when: "event.amount > 0" }
+      park: waiting
+  waiting:
+    role: agent
+    on_enter:
+      - call: crm.note
+    on: { resume: intake }
+  book:
+    call: erp.book
+    retry: { attempts: 2, backoff: 1m }
+    next: booked
+  booked:
+    role: agent
+    deadline: { within: 2h }
+    on: { close: done }
+  done:
+    end: true
+)";
+
+std::filesystem::path temp_file(const char* name) {
+  return std::filesystem::temp_directory_path() / fmt::format("escalon-embed-{}-{}", ::getpid(), name);
+}
+
+Refusal refusal_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const EventError& e) {
+    return e.code();
+  }
+  FAIL("the call was not refused");
+  return Refusal::bad_request;
+}
+
+}  // namespace
+
+TEST_CASE("a host that forgets recover() gets it from its first call; the stored cases stay whole",
+          "[embedding][recovery]") {
+  const auto file = temp_file("forgot.db");
+  std::filesystem::remove(file);
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::string open_id, closed_id;
+  {
+    Engine engine({.clock = &clock, .store = open_store("sqlite:" + file.string())});
+    engine.add_flows(compile(ticket_flow));
+    open_id = engine.start("ticket", {{"customer", "ACME"}});
+    closed_id = engine.start("ticket", {{"customer", "Globex"}});
+    engine.cancel(closed_id, "duplicate");
+  }
+  Engine engine({.clock = &clock, .store = open_store("sqlite:" + file.string())});
+  engine.add_flows(compile(ticket_flow));
+  // No recover(): the first start recovers, numbers its records after the stored ones and
+  // skips ids already used (the old failure: UNIQUE constraint failed: records.seq).
+  const auto id = engine.start("ticket", {{"customer", "Initech"}});
+  CHECK(id != open_id);
+  CHECK(id != closed_id);
+  CHECK(engine.case_count() == 2);  // the recovered open case and the new one
+  engine.send(open_id, "park", {{"amount", 0}});
+  CHECK(engine.get(open_id).steps.at(0) == "waiting");
+  CHECK(engine.recover() == 0);  // not refused: already done
+  // The stored journal has no gap and no duplicate sequence number.
+  std::uint64_t expected = 0;
+  std::vector<std::uint64_t> seqs;
+  for (const auto& c : {open_id, closed_id, id})
+    for (const auto& r : engine.history(c)) seqs.push_back(r.seq);
+  std::sort(seqs.begin(), seqs.end());
+  for (auto s : seqs) CHECK(s == ++expected);
+  std::filesystem::remove(file);
+}
+
+TEST_CASE("an implicit recovery that cannot load a stored case changes nothing and leaves the engine usable",
+          "[embedding][recovery]") {
+  MemoryStore store;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(compile(ticket_flow));
+    (void)engine.start("ticket", {{"customer", "ACME"}});
+  }
+  // A store that lost its flow versions cannot rebuild `ticket` from them.
+  struct NoFlows final : test::ForwardingStore {
+    using ForwardingStore::ForwardingStore;
+    std::vector<StoredFlow> flows() override { return {}; }
+  } forgetful{store};
+  Engine engine({.clock = &clock, .store = &forgetful});
+  engine.load({ESCALON_SOURCE_DIR "/flows"});  // every flow but `ticket`
+  CHECK_THROWS_AS(engine.start("complaint", {{"customer", "B"}}), StoreError);
+  CHECK_THROWS_WITH(engine.start("complaint", {{"customer", "B"}}),
+                    Catch::Contains("runs flow 'ticket' version 1, which is not loaded"));
+  CHECK(engine.case_count() == 0);
+  engine.add_flows(compile(ticket_flow));
+  const auto id = engine.start("ticket", {{"customer", "C"}});
+  CHECK(engine.get(id).status == CaseStatus::active);
+  CHECK(engine.case_count() == 2);
+}
+
+TEST_CASE("every refused call carries a code, the same before and after a restart", "[embedding][errors]") {
+  MemoryStore store;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::string a, closed;
+  const auto codes = [&](Engine& engine) {
+    std::map<std::string, Refusal> got;
+    got["unknown flow"] = refusal_of([&] { (void)engine.start("tikcet"); });
+    got["unknown case"] = refusal_of([&] { engine.send("", "submit"); });
+    got["duplicate id"] = refusal_of([&] { (void)engine.start("ticket", {{"customer", "X"}}, {.id = closed}); });
+    got["closed"] = refusal_of([&] { engine.send(closed, "submit", {{"amount", 5}}); });
+    got["not handled"] = refusal_of([&] { engine.send(a, "close"); });
+    got["guard"] = refusal_of([&] { engine.send(a, "submit", {{"amount", 0}}); });
+    got["bad payload"] = refusal_of([&] { engine.send(a, "submit", {{"amount", "many"}}); });
+    got["missing form field"] = refusal_of([&] { engine.send(a, "submit"); });
+    got["bad start data"] = refusal_of([&] { (void)engine.start("ticket", {{"customer", 42}}); });
+    got["unknown field"] = refusal_of([&] { engine.update(a, {{"custmer", "x"}}); });
+    got["no deadline"] = refusal_of([&] { engine.reschedule(a, clock.now() + 1h); });
+    got["no incident"] = refusal_of([&] { engine.retry(a); });
+    return got;
+  };
+  const std::map<std::string, Refusal> expected{
+      {"unknown flow", Refusal::unknown_flow}, {"unknown case", Refusal::unknown_case},
+      {"duplicate id", Refusal::duplicate_id}, {"closed", Refusal::closed},
+      {"not handled", Refusal::not_handled},   {"guard", Refusal::guard_refused},
+      {"bad payload", Refusal::bad_data},      {"missing form field", Refusal::bad_data},
+      {"bad start data", Refusal::bad_data},   {"unknown field", Refusal::bad_data},
+      {"no deadline", Refusal::wrong_state},   {"no incident", Refusal::wrong_state}};
+  {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(compile(ticket_flow));
+    a = engine.start("ticket", {{"customer", "ACME"}});
+    closed = engine.start("ticket", {{"customer", "Globex"}});
+    engine.cancel(closed);
+    CHECK(codes(engine) == expected);
+    CHECK_THROWS_AS(engine.send("nope", "x"), CaseError);
+  }
+  Engine again({.clock = &clock, .store = &store});
+  again.add_flows(compile(ticket_flow));
+  CHECK(codes(again) == expected);
+  CHECK(refusal_name(Refusal::guard_refused) == "guard_refused");
+  // An unknown id gained no history on the way: it is still unknown, never "closed".
+  CHECK(refusal_of([&] { again.send("", "submit"); }) == Refusal::unknown_case);
+}
+
+TEST_CASE("a case in an incident refuses events with `incident`; resolve to a step the flow lacks is a bad request",
+          "[embedding][errors]") {
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine({.clock = &clock});
+  engine.add_flows(compile(ticket_flow));
+  engine.on_action("erp.book", [](ActionContext&) { throw std::runtime_error("ERP down"); });
+  engine.on_action("crm.note", [](ActionContext&) {});
+  const auto id = engine.start("ticket", {{"customer", "ACME"}});
+  engine.send(id, "submit", {{"amount", 3}});
+  clock.advance(1h);
+  engine.run_due();  // the retry fails too: incident
+  REQUIRE(engine.get(id).status == CaseStatus::incident);
+  CHECK(refusal_of([&] { engine.send(id, "close"); }) == Refusal::incident);
+  CHECK(refusal_of([&] { engine.resolve(id, {}, "nowhere"); }) == Refusal::bad_request);
+  engine.resolve(id, {{"ref", "manual"}});
+  CHECK(engine.get(id).steps.at(0) == "booked");
+}
+
+TEST_CASE("calls without a handler are listed at load and, on request, refused before a case reaches them",
+          "[embedding][handlers]") {
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  {
+    Engine engine({.clock = &clock});
+    engine.add_flows(compile(ticket_flow));
+    auto missing = engine.missing_handlers();
+    REQUIRE(missing.size() == 2);
+    CHECK(missing[0].message.find("calls 'crm.note'") != std::string::npos);  // the hook, in file order
+    CHECK(missing[0].where.line == 18);
+    CHECK(missing[1].message.find("step 'book' calls 'erp.book'") != std::string::npos);
+    CHECK(missing[1].where.file == "embed.yaml");
+    engine.on_action("erp.book", [](ActionContext&) {});
+    CHECK(engine.missing_handlers().size() == 1);
+  }
+  Engine strict({.clock = &clock, .require_handlers = true});
+  strict.add_flows(compile(ticket_flow));
+  strict.on_action("erp.book", [](ActionContext&) {});
+  CHECK_THROWS_WITH(strict.start("ticket", {{"customer", "A"}}),
+                    Catch::Contains("1 call without a handler") && Catch::Contains("crm.note"));
+  CHECK_THROWS_WITH(strict.start_runner(), Catch::Contains("crm.note"));
+  CHECK(strict.case_count() == 0);
+  strict.on_action("crm.note", [](ActionContext&) {});
+  CHECK(strict.get(strict.start("ticket", {{"customer", "A"}})).status == CaseStatus::active);
+  // A flow loaded later with a new call is checked again.
+  std::string second = std::string(ticket_flow).replace(0, 12, "flow: ticket2");
+  second.replace(second.find("call: erp.book"), 14, "call: erp.cancel");
+  strict.add_flows(compile(second));
+  CHECK_THROWS_WITH(strict.start("ticket", {{"customer", "B"}}), Catch::Contains("erp.cancel"));
+}
+
+TEST_CASE("the engine owns a store and a clock given as smart pointers, and hands itself to handlers",
+          "[embedding][lifetime]") {
+  const auto file = temp_file("owned.db");
+  std::filesystem::remove(file);
+  std::string child;
+  {
+    // Declared in any order: the engine keeps the store and the clock alive.
+    auto clock = std::make_shared<ManualClock>("2026-11-23T08:00:00Z");
+    Engine engine({.clock = clock, .store = open_store("sqlite:" + file.string())});
+    clock.reset();  // the engine still holds it
+    engine.add_flows(compile(ticket_flow));
+    engine.on_action("crm.note", [&](ActionContext& a) {
+      // No captured engine: the context gives it, and the call joins the handler's unit.
+      child = a.engine().start("ticket", {{"customer", a.data().at("customer").as_string() + " (follow-up)"}});
+    });
+    engine.on_action("erp.book", [](ActionContext&) {});
+    const auto id = engine.start("ticket", {{"customer", "ACME"}});
+    engine.send(id, "park", {{"amount", 0}});
+    REQUIRE(!child.empty());
+    CHECK(engine.get(child).data.at("customer") == Value("ACME (follow-up)"));
+  }
+  Engine reopened({.store = open_store("sqlite:" + file.string())});
+  reopened.add_flows(compile(ticket_flow));
+  CHECK(reopened.recover() == 2);
+  ActionContext detached("c", "s", "a", 1, {}, {});
+  CHECK_THROWS_WITH(detached.engine(), Catch::Contains("made without an engine"));
+  std::filesystem::remove(file);
+}
+
+TEST_CASE("handlers that start cases whose handlers start cases run one after another, not nested",
+          "[embedding][handlers]") {
+  const char* chain = R"(flow: chain
+data:
+  n: { type: int, default: 0 }
+start: work
+steps:
+  work:
+    call: chain.next
+    next: done
+  done:
+    end: true
+)";
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine({.clock = &clock});
+  engine.add_flows(compile(chain));
+  int depth = 0, deepest = 0, calls = 0;
+  engine.on_action("chain.next", [&](ActionContext& a) {
+    ++depth;
+    deepest = std::max(deepest, depth);
+    ++calls;
+    const auto n = a.data().at("n").as_int();
+    if (n < 200) (void)a.engine().start("chain", {{"n", n + 1}});
+    --depth;
+  });
+  (void)engine.start("chain");
+  CHECK(calls == 201);
+  CHECK(deepest == 1);  // queued in the unit: the stack does not grow with the chain
+  CHECK(engine.query({.status = CaseStatus::completed}).size() == 201);
+}
+
+TEST_CASE("an `at:` deadline already past keeps its real schedule: a level `after:` it fires on time, not late",
+          "[embedding][deadline]") {
+  const char* visit = R"(flow: visit
+data:
+  slot: { type: datetime, required: true }
+start: scheduled
+steps:
+  scheduled:
+    role: dispatch
+    deadline:
+      at: slot
+      escalate:
+        - { at: 100%, notify: dispatch }
+        - { after: 1h, notify: supervisor }
+    on: { done: closed }
+  closed:
+    end: true
+)";
+  ManualClock clock{"2026-11-23T10:00:00Z"};
+  Engine engine({.clock = &clock});
+  engine.add_flows(compile(visit));
+  // Entered at 10:00 for a visit slot of 09:30: the due time lies in the past.
+  const auto id = engine.start("visit", {{"slot", at("2026-11-23T09:30:00Z")}});
+  engine.run_due();
+  auto d = engine.get(id).deadlines.at(0);
+  CHECK(d.due == at("2026-11-23T09:30:00Z"));
+  CHECK(d.level == 1);  // the due time has passed: level 1 fired at once
+  clock.set(at("2026-11-23T10:31:00Z"));
+  engine.run_due();
+  CHECK(engine.get(id).deadlines.at(0).level == 2);  // due + 1h = 10:30 (clamped, it waited until 11:00)
+  std::vector<TimePoint> fired;
+  for (const auto& r : engine.history(id))
+    if (r.type == RecordType::escalated) fired.push_back(r.at);
+  CHECK(fired == std::vector<TimePoint>{at("2026-11-23T10:00:00Z"), at("2026-11-23T10:30:00Z")});
+}
