@@ -202,6 +202,14 @@ std::unique_ptr<escalon::Store> open_db(const std::string& db) {
   return escalon::open_store(db.find(':') == std::string::npos ? "sqlite:" + db : db);
 }
 
+// inspect and report only read: they open the store read-only, so they work beside the engine
+// that writes it (one consistent snapshot, taken at open).
+std::unique_ptr<escalon::Store> open_db_to_read(const std::string& db) {
+  std::string location = db.find(':') == std::string::npos ? "sqlite:" + db : db;
+  if (location.rfind("sqlite:", 0) == 0) location += location.find('?') == std::string::npos ? "?mode=ro" : "&mode=ro";
+  return escalon::open_store(location);
+}
+
 int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_path, const std::string& db, bool quiet) {
   std::vector<escalon::FlowPtr> flows;
   escalon::Scenario sc;
@@ -273,7 +281,7 @@ std::string describe(const escalon::Record& r) {
 int cmd_inspect(const std::string& db, const std::string& case_id) {
   std::unique_ptr<escalon::Store> store;
   try {
-    store = open_db(db);
+    store = open_db_to_read(db);
     if (!case_id.empty()) {
       const auto h = store->history(case_id);
       if (h.empty()) {
@@ -309,7 +317,7 @@ int cmd_report(const std::string& db, const std::string& format, const std::stri
     }
   }
   try {
-    auto store = open_db(db);
+    auto store = open_db_to_read(db);
     const auto r = escalon::make_report(*store, at);
     std::cout << (format == "json" ? escalon::report_json(r) : format == "csv" ? escalon::report_csv(r) : escalon::report_text(r));
   } catch (const escalon::StoreError& e) {

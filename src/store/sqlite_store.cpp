@@ -7,13 +7,20 @@
 //   meta(key PRIMARY KEY, value)                        engine counters
 //   flows(id, version, hash, file, source)              every flow version cases may run on
 // A unit of work is one transaction; in WAL mode with synchronous=FULL a commit is on disk
-// when it returns. The database is opened with locking_mode=EXCLUSIVE so that a second engine
-// cannot write the same file.
+// when it returns. One engine writes a file: it holds an flock on "PATH-lock" while the store
+// is open (released by the kernel if the process dies). Readers (`?mode=ro`: escalon inspect,
+// report, sqlite3 -readonly) open it beside the writer and read through WAL, each from one
+// consistent snapshot: a read transaction taken at open and kept until the store closes.
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <fstream>
@@ -74,7 +81,7 @@ std::string text_of(sqlite3_stmt* st, int col) {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(const std::string& path, const std::string& sync) : path_(path) {
+  SqliteStore(const std::string& path, const std::string& sync, bool read_only) : path_(path), read_only_(read_only) {
     // A file that exists but is not SQLite is refused before SQLite touches it.
     std::error_code ec;
     if (std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) > 0) {
@@ -84,17 +91,25 @@ class SqliteStore final : public Store {
       if (std::string_view(head, 15) != "SQLite format 3")
         throw StoreError(fmt::format("{} is not an SQLite file; give another path for the store (nothing was changed)", path));
     }
-    const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+    if (read_only && !std::filesystem::exists(path, ec))
+      throw StoreError(fmt::format("{} does not exist; a read-only store (?mode=ro) is not created", path));
+    if (!read_only) lock_writer();
+    const int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    const int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       sqlite3_close(db_);
       db_ = nullptr;
+      unlock_writer();
       throw StoreError(fmt::format("cannot open {}: {}", path, msg));
     }
     try {
       sqlite3_busy_timeout(db_, 2000);
       check_identity();  // read-only: a file we refuse is left exactly as it was
-      exec("PRAGMA locking_mode=EXCLUSIVE", "locking");
+      if (read_only) {
+        open_snapshot();
+        return;
+      }
       exec("PRAGMA journal_mode=WAL", "WAL mode");
       exec(fmt::format("PRAGMA synchronous={}", sync == "normal" ? "NORMAL" : "FULL"), "sync mode");
       migrate();
@@ -112,16 +127,21 @@ class SqliteStore final : public Store {
     } catch (...) {
       reset_statements();
       sqlite3_close(db_);
+      unlock_writer();
       throw;
     }
   }
 
   ~SqliteStore() override {
     reset_statements();
+    if (read_only_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);  // ends the snapshot
     sqlite3_close(db_);
+    unlock_writer();
   }
 
   void commit(const StoreBatch& b) override {
+    if (read_only_)
+      throw StoreError(fmt::format("{} was opened read-only (?mode=ro); open it without ?mode=ro to write", path_));
     exec("BEGIN IMMEDIATE", "begin");
     try {
       for (const auto& r : b.records) {
@@ -292,6 +312,8 @@ class SqliteStore final : public Store {
 
  private:
   std::string path_;
+  bool read_only_ = false;
+  int lock_fd_ = -1;
   sqlite3* db_ = nullptr;
   std::unique_ptr<Statement> insert_record_, upsert_case_, upsert_meta_, insert_flow_, find_case_;
 
@@ -309,7 +331,7 @@ class SqliteStore final : public Store {
       case SQLITE_FULL: why = "the disk is full"; break;
       case SQLITE_READONLY: why = "the file or its folder is read-only"; break;
       case SQLITE_BUSY:
-      case SQLITE_LOCKED: why = "it is locked by another writer (one engine per store file)"; break;
+      case SQLITE_LOCKED: why = "it is locked by another writer (one engine writes a store file)"; break;
       case SQLITE_CORRUPT: why = "the database file is corrupt"; break;
       case SQLITE_NOTADB: why = "it is not an SQLite database"; break;
       default: break;
@@ -338,6 +360,42 @@ class SqliteStore final : public Store {
     Statement s(db_, sql, path_);
     step_row(s, "read the schema");
     return sqlite3_column_int(s.get(), 0);
+  }
+
+  // One writer per file, also across processes: an flock on PATH-lock, held while the store is
+  // open. (Not on the database file itself: closing any descriptor of that file would drop
+  // the process's SQLite locks on it.)
+  void lock_writer() {
+    const std::string lock = path_ + "-lock";
+    lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0)
+      throw StoreError(fmt::format("{}: cannot create the writer's lock file {}: {}", path_, lock, std::strerror(errno)));
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      unlock_writer();
+      if (err == EWOULDBLOCK)
+        throw StoreError(fmt::format("{}: cannot lock the store: it is locked by another writer (one engine writes a store "
+                                     "file; read-only tools open it with sqlite:{}?mode=ro)",
+                                     path_, path_));
+      throw StoreError(fmt::format("{}: cannot lock {}: {}", path_, lock, std::strerror(err)));
+    }
+  }
+
+  void unlock_writer() {
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // closing drops the flock
+    lock_fd_ = -1;
+  }
+
+  // A read-only store reads one moment: a read transaction, begun now and held until it closes,
+  // so a report's queries all see the same journal while the writer goes on.
+  void open_snapshot() {
+    const int version = pragma_int("PRAGMA user_version");
+    if (version < schema_version)
+      throw StoreError(fmt::format("{} has schema {}, older than this Escalon's {}; open it once without ?mode=ro (an "
+                                   "engine upgrades it) to read it",
+                                   path_, version, schema_version));
+    exec("BEGIN", "begin a snapshot");
+    (void)pragma_int("SELECT count(*) FROM meta");  // the first read fixes the snapshot
   }
 
   void check_identity() const {
@@ -375,14 +433,24 @@ std::unique_ptr<Store> open_store(std::string_view location) {
   if (location.rfind("sqlite:", 0) == 0) {
     std::string rest(location.substr(7));
     std::string sync = "full";
+    bool read_only = false;
     if (auto q = rest.find('?'); q != std::string::npos) {
-      const std::string opt = rest.substr(q + 1);
+      std::string_view opts = std::string_view(rest).substr(q + 1);
+      while (!opts.empty()) {
+        const auto amp = opts.find('&');
+        const std::string_view opt = opts.substr(0, amp);
+        if (opt == "sync=full" || opt == "sync=normal")
+          sync = std::string(opt.substr(5));
+        else if (opt == "mode=ro")
+          read_only = true;
+        else if (opt != "mode=rw")
+          throw StoreError(fmt::format("unknown store option '{}'; use sync=full, sync=normal or mode=ro", opt));
+        opts = amp == std::string_view::npos ? std::string_view() : opts.substr(amp + 1);
+      }
       rest.resize(q);
-      if (opt == "sync=full" || opt == "sync=normal") sync = opt.substr(5);
-      else throw StoreError(fmt::format("unknown store option '{}'; use sync=full or sync=normal", opt));
     }
     if (rest.empty()) throw StoreError("a SQLite store needs a path: sqlite:cases.db");
-    return std::make_unique<SqliteStore>(rest, sync);
+    return std::make_unique<SqliteStore>(rest, sync, read_only);
   }
   throw StoreError(fmt::format("unknown store '{}'; use memory: or sqlite:PATH", location));
 }

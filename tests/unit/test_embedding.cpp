@@ -323,3 +323,37 @@ steps:
     if (r.type == RecordType::escalated) fired.push_back(r.at);
   CHECK(fired == std::vector<TimePoint>{at("2026-11-23T10:00:00Z"), at("2026-11-23T10:30:00Z")});
 }
+
+TEST_CASE("one engine writes a SQLite store while read-only stores read it, each from one snapshot",
+          "[embedding][sqlite]") {
+  const auto file = temp_file("live.db");
+  std::filesystem::remove(file);
+  const std::string location = "sqlite:" + file.string();
+  CHECK_THROWS_WITH(open_store(location + "?mode=ro"), Catch::Contains("does not exist"));
+  CHECK(!std::filesystem::exists(file));  // a reader creates nothing
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine({.clock = &clock, .store = open_store(location + "?sync=normal")});
+  engine.add_flows(compile(ticket_flow));
+  const auto a = engine.start("ticket", {{"customer", "ACME"}});
+  // A second writer is refused, in this process as in another; readers are not.
+  CHECK_THROWS_WITH(open_store(location), Catch::Contains("locked by another writer") && Catch::Contains("?mode=ro"));
+  auto reader = open_store(location + "?mode=ro");
+  const auto seen = reader->last_seq();
+  CHECK(seen > 0);
+  CHECK(reader->find_case(a).has_value());
+  // The writer goes on; the reader keeps its moment, a new reader sees the new one.
+  const auto b = engine.start("ticket", {{"customer", "Globex"}});
+  engine.send(a, "park", {{"amount", 0}});
+  CHECK(reader->last_seq() == seen);
+  CHECK(!reader->find_case(b).has_value());
+  auto later = open_store(location + "?mode=ro");
+  CHECK(later->last_seq() > seen);
+  CHECK(later->find_case(b).has_value());
+  CHECK(later->history(a).size() > reader->history(a).size());
+  CHECK_THROWS_WITH(reader->commit({}), Catch::Contains("read-only"));
+  CHECK_THROWS_WITH(open_store(location + "?mode=rx"), Catch::Contains("unknown store option 'mode=rx'"));
+  reader.reset();
+  later.reset();
+  std::filesystem::remove(file);
+  std::filesystem::remove(file.string() + "-lock");
+}

@@ -1,0 +1,74 @@
+"""What a host meets when embedding Escalon from Python: refusal codes, the engine in the action
+context, calls without handlers, and operations tools reading a store the host is writing."""
+import json
+import os
+import subprocess
+
+import pytest
+
+import escalon
+from conftest import FLOWS
+
+
+def test_refusals_carry_a_code_to_branch_on(engine):
+    cid = engine.start("technician-visit", {"customer": "ACME"})
+    cases = [
+        (lambda: engine.start("technician-vist"), "unknown_flow"),
+        (lambda: engine.send("nope", "submit"), "unknown_case"),
+        (lambda: engine.start("technician-visit", {"customer": "B"}, id=cid), "duplicate_id"),
+        (lambda: engine.send(cid, "fixed"), "not_handled"),
+        (lambda: engine.send(cid, "submit", {"product": "TV"}), "bad_data"),  # preferred_slots missing
+        (lambda: engine.retry(cid), "wrong_state"),
+    ]
+    for call, code in cases:
+        with pytest.raises(escalon.EventError) as refused:
+            call()
+        assert refused.value.code == code, refused.value
+    engine.cancel(cid)
+    with pytest.raises(escalon.EventError) as refused:
+        engine.send(cid, "submit")
+    assert refused.value.code == "closed"
+    with pytest.raises(escalon.CaseError) as unknown:
+        engine.get("nope")
+    assert unknown.value.code == "unknown_case"
+
+
+def test_handlers_get_the_engine_and_missing_handlers_are_listed(clock):
+    engine = escalon.Engine(clock=clock)
+    engine.load(str(FLOWS))
+    missing = {d.message.split("calls '")[1].split("'")[0] for d in engine.missing_handlers()}
+    assert missing == {"parts.order", "experts.find_available"}
+    assert all(d.severity == "warning" and d.line > 0 for d in engine.missing_handlers())
+
+    started = []
+
+    @engine.action("experts.find_available")
+    def find(ctx):
+        assert ctx.engine is engine
+        started.append(ctx.engine.start("complaint", {"customer": "follow-up"}))
+        return {"expert": "dr-who"}
+
+    assert {d.message.split("calls '")[1].split("'")[0] for d in engine.missing_handlers()} == {"parts.order"}
+    strict = escalon.Engine(clock=clock, require_handlers=True)
+    strict.load(str(FLOWS))
+    with pytest.raises(escalon.Error, match="parts.order"):
+        strict.start("complaint", {"customer": "A"})
+
+
+def test_report_and_inspect_read_a_store_while_the_host_writes_it(tmp_path, clock):
+    cli = os.environ.get("ESCALON_CLI")
+    if not cli:
+        pytest.skip("ESCALON_CLI names the escalon tool (ctest sets it)")
+    db = tmp_path / "live.db"
+    host = escalon.Engine(store=f"sqlite:{db}", clock=clock)
+    host.load(str(FLOWS))
+    ids = [host.start("complaint", {"customer": f"C{i}"}) for i in range(3)]
+    report = subprocess.run([cli, "report", "--db", str(db), "--json"], capture_output=True, text=True, check=True)
+    assert json.loads(report.stdout)["cases"]["opened"] == 3
+    host.start("complaint", {"customer": "C3"})  # the host goes on writing after the tool read
+    inspect = subprocess.run([cli, "inspect", "--db", str(db), ids[0]], capture_output=True, text=True, check=True)
+    assert ids[0] in inspect.stdout
+    report = subprocess.run([cli, "report", "--db", str(db), "--json"], capture_output=True, text=True, check=True)
+    assert json.loads(report.stdout)["cases"]["opened"] == 4
+    with pytest.raises(escalon.StoreError, match="locked by another writer"):
+        escalon.Engine(store=f"sqlite:{db}")
