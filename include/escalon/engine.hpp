@@ -8,10 +8,11 @@
 ///   escalon::ManualClock clock{"2026-11-23T08:00:00Z"};
 ///   escalon::Engine engine{{.clock = &clock}};
 ///   engine.load({"flows/"});
-///   engine.on_action("erp.order_parts", [](escalon::ActionContext& a) { a.set("order_id", "PO-1"); });
+///   engine.on_action("parts.order", [](escalon::ActionContext& a) { a.set("order_id", "PO-1"); });
 ///   engine.on_notify([](const escalon::Notification& n) { /* mail, pager, dashboard */ });
 ///   auto id = engine.start("technician-visit", {{"customer", "ACME"}, {"parts_needed", true}});
-///   engine.send(id, "submit", {{"preferred_slots", escalon::List{}}}, {.actor = "agent-17", .channel = "phone"});
+///   engine.send(id, "submit", {{"product", "TV"}, {"preferred_slots", escalon::List{"2026-11-26T09:00:00Z"}}},
+///               {.actor = "agent-17", .channel = "phone"});
 ///   clock.advance(std::chrono::hours{30});
 ///   engine.run_due();                       // deadlines and escalations, in time order
 ///   auto c = engine.get(id);                // step, data, assignee, deadlines, SLAs

@@ -22,9 +22,20 @@ if grep -rE '#include <(yaml-cpp|boost|date|fmt|nlohmann|sqlite3|openssl)' "$tmp
 fi
 cmake -S "$src/examples/consumer" -B "$tmp/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/consumer" >/dev/null
-out=$("$tmp/consumer/consumer" "$src/flows")
+# The consumer is a small host: run it twice on one store; the second run recovers the cases the
+# first left open, and both see the desks' mistakes refused with their codes.
+out=$("$tmp/consumer/consumer" "$src/flows" "$tmp/cases.db" 10)
 echo "$out"
 [[ "$out" == *"technician-visit v1: 9 steps"* ]]
+[[ "$out" == *"recovered 0 open cases"* ]]
+[[ "$out" == *"opened 40, resolved 32"* ]]
+[[ "$out" == *"bad_data=4 not_handled=4 unknown_case=4"* ]]
+[[ "$out" == *"open now 8"* ]]
+out=$("$tmp/consumer/consumer" "$src/flows" "$tmp/cases.db" 10)
+echo "$out"
+[[ "$out" == *"recovered 8 open cases"* ]]
+[[ "$out" == *"open now 16"* ]]
+"$tmp/prefix/bin/escalon" report --db "$tmp/cases.db" | grep -q "opened 80"
 "$tmp/prefix/bin/escalon" validate "$src/flows" 2>/dev/null
 # The Python module and its stubs land in the prefix's site-packages, importable from there.
 if module=$(find "$tmp/prefix" -name 'escalon*.so' | head -1) && [ -n "$module" ]; then
