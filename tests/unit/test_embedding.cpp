@@ -357,3 +357,48 @@ TEST_CASE("one engine writes a SQLite store while read-only stores read it, each
   std::filesystem::remove(file);
   std::filesystem::remove(file.string() + "-lock");
 }
+
+TEST_CASE("a handler whose case is cancelled while it runs has its result discarded, on the record",
+          "[embedding][handlers]") {
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine({.clock = &clock});
+  engine.add_flows(compile(ticket_flow));
+  engine.on_action("erp.book", [](ActionContext& a) {
+    a.engine().cancel(a.case_id(), "the customer withdrew");  // e.g. a second desk, or the handler itself
+    a.set("ref", "BK-1");
+  });
+  const auto id = engine.start("ticket", {{"customer", "ACME"}});
+  engine.send(id, "submit", {{"amount", 2}});
+  const auto c = engine.get(id);
+  CHECK(c.status == CaseStatus::cancelled);
+  CHECK((!c.data.contains("ref") || c.data.at("ref").is_null()));  // the result never reached the case
+  const auto h = engine.history(id);
+  REQUIRE(!h.empty());
+  CHECK(h.back().type == RecordType::action_failed);
+  CHECK(h.back().message == "the result of action 'erp.book' was discarded: the case is cancelled while it ran");
+}
+
+TEST_CASE("with a store and keep_journal off, the journal reads come whole from the store, before and after a restart",
+          "[embedding][reads]") {
+  MemoryStore store;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::string id;
+  std::size_t lines = 0;
+  const auto count = [](const std::string& jsonl) { return static_cast<std::size_t>(std::count(jsonl.begin(), jsonl.end(), '\n')); };
+  {
+    Engine engine({.clock = &clock, .keep_journal = false, .store = &store});
+    engine.add_flows(compile(ticket_flow));
+    engine.on_action("crm.note", [](ActionContext&) {});
+    id = engine.start("ticket", {{"customer", "ACME"}});
+    engine.send(id, "park", {{"amount", 0}});
+    lines = count(engine.journal_jsonl(id));
+    CHECK(lines == engine.history(id).size());
+    CHECK(lines >= 4);
+  }
+  Engine engine({.clock = &clock, .keep_journal = false, .store = &store});
+  engine.add_flows(compile(ticket_flow));
+  engine.on_action("crm.note", [](ActionContext&) {});
+  engine.send(id, "resume", {{"amount", 0}});
+  CHECK(count(engine.journal_jsonl(id)) > lines);  // the old records and this process's
+  CHECK(count(engine.journal_jsonl()) == count(engine.journal_jsonl(id)));
+}
