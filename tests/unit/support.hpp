@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "escalon/loader.hpp"
 #include "escalon/store.hpp"
 #include "escalon/time.hpp"
 #include "escalon/value.hpp"
@@ -41,6 +42,23 @@ class ForwardingStore : public Store {
  private:
   Store& inner_;
 };
+
+/// A store that lost its flow versions (an older schema's, say): stored cases cannot be rebuilt.
+class NoFlowsStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  std::vector<StoredFlow> flows() override { return {}; }
+};
+
+/// The flows of a YAML text; fails the test, with every diagnostic, when it does not load.
+inline std::vector<FlowPtr> compile(const std::string& yaml, const char* file = "test.yaml") {
+  auto r = validate_text(yaml, file, ".");
+  std::string diags;
+  for (const auto& d : r.diagnostics) diags += d.str() + "\n";
+  INFO(diags);
+  REQUIRE(r.ok());
+  return r.flows;
+}
 }  // namespace escalon::test
 
 namespace Catch {

@@ -21,14 +21,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<FlowPtr> compile(const std::string& yaml) {
-  auto r = validate_text(yaml, "core.yaml", ".");
-  std::string diags;
-  for (const auto& d : r.diagnostics) diags += d.str() + "\n";
-  INFO(diags);
-  REQUIRE(r.ok());
-  return r.flows;
-}
+std::vector<FlowPtr> compile(const std::string& yaml) { return test::compile(yaml, "core.yaml"); }
 
 // Every call produces a recognisable unit: a start ends with the case in `ready`, a `close`
 // ends with `completed`. The handler is slow, and every fifth one starts another case itself.

@@ -18,14 +18,7 @@ using escalon::test::at;
 
 namespace {
 
-std::vector<FlowPtr> compile(const std::string& yaml) {
-  auto r = validate_text(yaml, "embed.yaml", ".");
-  std::string diags;
-  for (const auto& d : r.diagnostics) diags += d.str() + "\n";
-  INFO(diags);
-  REQUIRE(r.ok());
-  return r.flows;
-}
+std::vector<FlowPtr> compile(const std::string& yaml) { return test::compile(yaml, "embed.yaml"); }
 
 // A ticket with a form, a guard, a deadline, an action that can fail and a hook that calls.
 const char* ticket_flow = R"(flow: ticket
@@ -119,10 +112,7 @@ TEST_CASE("an implicit recovery that cannot load a stored case changes nothing a
     (void)engine.start("ticket", {{"customer", "ACME"}});
   }
   // A store that lost its flow versions cannot rebuild `ticket` from them.
-  struct NoFlows final : test::ForwardingStore {
-    using ForwardingStore::ForwardingStore;
-    std::vector<StoredFlow> flows() override { return {}; }
-  } forgetful{store};
+  test::NoFlowsStore forgetful{store};
   Engine engine({.clock = &clock, .store = &forgetful});
   engine.load({ESCALON_SOURCE_DIR "/flows"});  // every flow but `ticket`
   CHECK_THROWS_AS(engine.start("complaint", {{"customer", "B"}}), StoreError);

@@ -172,10 +172,7 @@ TEST_CASE("recovery refuses what it cannot trust, and changes nothing", "[store]
     (void)engine.start("technician-visit", {{"customer", "ACME"}});
   }
   // A store that lost its flow versions (the table of an older schema, say) cannot rebuild them.
-  struct NoFlows final : test::ForwardingStore {
-    using ForwardingStore::ForwardingStore;
-    std::vector<StoredFlow> flows() override { return {}; }
-  } forgetful{store};
+  test::NoFlowsStore forgetful{store};
   Engine no_flows({.clock = &clock, .store = &forgetful});
   CHECK_THROWS_WITH(no_flows.recover(), Catch::Contains("runs flow 'technician-visit' version 1, which is not loaded"));
   CHECK(no_flows.case_count() == 0);
