@@ -15,7 +15,8 @@ import re
 import sys
 import tempfile
 
-INCLUDE = re.compile(r'^[ \t]*#[ \t]*include\s+"([^"]+)"', re.M)
+INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^">]+)[">]', re.M)
+SOURCES = (".cpp", ".hpp", ".h", ".cc", ".ipp", ".inl")
 
 
 def layer_maps(layers):
@@ -28,14 +29,27 @@ def layer_maps(layers):
     return by_dir, by_header
 
 
-def owner_of(include, by_dir, by_header):
-    """The layer an #include "..." names, or None for a path outside the layered tree."""
+def owner_of(include, angle, includer, root, by_dir, by_header):
+    """The layer an include names: a layer's name, None for code outside the layered tree
+    (the standard library, third-party headers), or "?" for a path that fits no layer."""
+    if ".." in include.split("/"):
+        return "?"
     if include.startswith("escalon/"):
         return by_header.get(include[len("escalon/"):], "?")
-    head = include.split("/", 1)[0]
     if "/" in include:
-        return by_dir.get(head, "?")
-    return None  # a file next to the includer: its own layer
+        head = include.split("/", 1)[0]
+        if head in by_dir:
+            return by_dir[head]
+        return None if angle else "?"
+    if angle:
+        return None
+    # A bare name: a file next to the includer (its own layer), or a sibling public header.
+    folder = os.path.dirname(includer)
+    if os.path.exists(os.path.join(root, folder, include)):
+        if folder == "include/escalon":
+            return by_header.get(include, "?")
+        return "self"
+    return "?"
 
 
 def check(layers, root):
@@ -46,36 +60,42 @@ def check(layers, root):
     for d in sorted(os.listdir(src)):
         path = os.path.join(src, d)
         if not os.path.isdir(path):
+            if d.endswith(SOURCES):
+                problems.append(f"src/{d}: a source file directly in src/ belongs to no layer; put it in a layer's folder")
             continue
         if d not in by_dir:
             problems.append(f"src/{d}/: folder belongs to no layer; add it to a layer's DIRS in src/CMakeLists.txt")
             continue
-        for f in sorted(os.listdir(path)):
-            if f.endswith((".cpp", ".hpp")):
-                files.append((f"src/{d}/{f}", by_dir[d]))
+        for dirpath, _, names in sorted(os.walk(path)):
+            for f in sorted(names):
+                if f.endswith(SOURCES):
+                    files.append((os.path.relpath(os.path.join(dirpath, f), root), by_dir[d]))
     inc = os.path.join(root, "include", "escalon")
-    for f in sorted(os.listdir(inc)):
-        if not f.endswith(".hpp"):
-            continue
-        if f not in by_header:
-            problems.append(f"include/escalon/{f}: header belongs to no layer; add it to a layer's HEADERS in src/CMakeLists.txt")
-            continue
-        files.append((f"include/escalon/{f}", by_header[f]))
+    for dirpath, _, names in sorted(os.walk(inc)):
+        for f in sorted(names):
+            rel = os.path.relpath(os.path.join(dirpath, f), inc)
+            if not f.endswith(SOURCES):
+                continue
+            if rel not in by_header:
+                problems.append(f"include/escalon/{rel}: header belongs to no layer; add it to a layer's HEADERS in src/CMakeLists.txt")
+                continue
+            files.append((f"include/escalon/{rel}", by_header[rel]))
 
     for rel, layer in files:
         with open(os.path.join(root, rel), encoding="utf-8") as fh:
             text = fh.read()
-        allowed = {layer, *layers[layer]["uses"]}
+        allowed = {layer, "self", *layers[layer]["uses"]}
         for m in INCLUDE.finditer(text):
-            target = owner_of(m.group(1), by_dir, by_header)
+            name = m.group(2)
+            target = owner_of(name, m.group(1) == "<", rel, root, by_dir, by_header)
             if target is None or target in allowed:
                 continue
             line = text.count("\n", 0, m.start()) + 1
             if target == "?":
-                problems.append(f'{rel}:{line}: #include "{m.group(1)}" names no known layer')
+                problems.append(f'{rel}:{line}: #include "{name}" names no file of a layer (no "..", no files directly in src/)')
             else:
                 problems.append(
-                    f'{rel}:{line}: layer {layer} includes "{m.group(1)}" of layer {target}, '
+                    f'{rel}:{line}: layer {layer} includes "{name}" of layer {target}, '
                     f'which it may not use (it may use: {", ".join(layers[layer]["uses"]) or "nothing"}); '
                     f"move the code to a lower layer or pass what it needs down")
     return problems, len(files)
@@ -109,7 +129,21 @@ def self_test():
         assert "include/escalon/stray.hpp: header belongs to no layer" in text, text
         assert "src/stray/: folder belongs to no layer" in text, text
         assert len(problems) == 4, text
-    print("self-test: an upward include, an unplaced header and folder are all reported")
+        # The other ways round: angle brackets, a sibling public header, "..", nested folders.
+        write("src/base/value.cpp", '#include <escalon/engine.hpp>\n#include <vector>\n#include <fmt/format.h>\n')
+        write("include/escalon/value.hpp", '#pragma once\n#include "engine.hpp"\n')
+        write("src/base/deep/x.hpp", '#include "base/../runtime/core.hpp"\n')
+        write("src/runtime/engine.cpp", '#include "escalon/engine.hpp"\n#include "helper.hpp"\n')
+        write("src/runtime/helper.hpp", "")
+        write("src/loose.cpp", "")
+        problems, _ = check(layers, root)
+        text = "\n".join(problems)
+        assert 'src/base/value.cpp:1: layer base includes "escalon/engine.hpp" of layer runtime' in text, text
+        assert 'include/escalon/value.hpp:2: layer base includes "engine.hpp" of layer runtime' in text, text
+        assert 'src/base/deep/x.hpp:1: #include "base/../runtime/core.hpp" names no file of a layer' in text, text
+        assert "src/loose.cpp: a source file directly in src/" in text, text
+        assert "runtime/engine.cpp" not in text and "fmt/format.h" not in text and "<vector>" not in text, text
+    print("self-test: upward includes (quoted, angle, sibling, through ..), unplaced files and folders are all reported")
 
 
 def main(argv):

@@ -409,8 +409,8 @@ PYBIND11_MODULE(escalon, m) {
                        "Runs cases of loaded flows on a store.\n\n"
                        "Engine(store='memory:', clock=None, group_commit=False, keep_journal=True, "
                        "require_handlers=False): store is 'memory:' or 'sqlite:PATH[?sync=normal]'; clock a "
-                       "ManualClock (None: the system clock); require_handlers: start() and start_runner() "
-                       "raise Error while a loaded flow calls an action without a handler.")
+                       "ManualClock (None: the system clock); require_handlers: changing calls, recover() and "
+                       "start_runner() raise Error while a loaded flow calls an action without a handler.")
       .def(py::init<const std::string&, py::object, bool, bool, bool>(), py::arg("store") = "memory:",
            py::arg("clock") = py::none(), py::arg("group_commit") = false, py::arg("keep_journal") = true,
            py::arg("require_handlers") = false)

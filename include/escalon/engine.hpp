@@ -289,8 +289,9 @@ struct EngineOptions {
   bool group_commit = false;
   /// A loaded flow that calls an action no handler is registered for (missing_handlers()):
   /// false, a case reaching it fails that action (retries, then `on_error` or an incident);
-  /// true, start_runner() and start() throw Error naming every missing handler of every
-  /// loaded flow (sub-flows count), before any case can reach one.
+  /// true, every call that could run an action (start, send, run_due, recover, start_runner and
+  /// the other changing calls) throws Error naming every missing handler of every loaded flow
+  /// (sub-flows count), before anything fires: no case can reach one.
   bool require_handlers = false;
 };
 

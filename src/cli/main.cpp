@@ -206,7 +206,9 @@ std::unique_ptr<escalon::Store> open_db(const std::string& db) {
 // that writes it (one consistent snapshot, taken at open).
 std::unique_ptr<escalon::Store> open_db_to_read(const std::string& db) {
   std::string location = db.find(':') == std::string::npos ? "sqlite:" + db : db;
-  if (location.rfind("sqlite:", 0) == 0) location += location.find('?') == std::string::npos ? "?mode=ro" : "&mode=ro";
+  // `?mode=rw` says otherwise (reading a store of an older schema upgrades it, which writes).
+  if (location.rfind("sqlite:", 0) == 0 && location.find("mode=rw") == std::string::npos)
+    location += location.find('?') == std::string::npos ? "?mode=ro" : "&mode=ro";
   return escalon::open_store(location);
 }
 

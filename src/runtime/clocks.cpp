@@ -77,6 +77,7 @@ void Op::set_absolute_deadline(Case& c, TimePoint due, TimePoint at) {
   // A due time already past (a back-dated visit) is not moved up to now: the deadline counts
   // from it, so levels `after:` it fire on their real schedule (those already past at once).
   if (due < k.started) k.started = due;
+  k.floor = at;
   k.since = k.started;
   k.consumed = Duration{0};
   k.total = due - k.started;
@@ -283,9 +284,8 @@ void Op::fire_due(TimePoint now) {
     last = e.at;
     own(*c);
     ++fired;
-    // A point before the step was entered belongs to a back-dated `at:` deadline: it happens
-    // when the case learns of it, so its record does not predate the case's own history.
-    const TimePoint when = std::max(e.at, c->entered);
+    // A point of a deadline set to a time already past happens when it was set (ClockState::floor).
+    const TimePoint when = std::max(e.at, c->clocks[e.clock].floor);
     guarded(*c, when, [] { return std::string(); }, [&] { fire(*c, e.clock, Point{when, p->kind, p->rung}); });
     run_jobs();
   }

@@ -13,6 +13,7 @@
 #include "escalon/engine.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include "escalon/loader.hpp"
 #include "base/suggest.hpp"
@@ -99,6 +100,7 @@ struct Engine::Impl : detail::Core {
                   "to another thread (a queue) instead");
     std::unique_lock lk(mutex);
     check_store();
+    require_handlers();  // before anything can fire: a timer may run an action
     if (store() && !recovered) recover(lk);
     const TimePoint now = this->now();
     if (scope.core == this) {  // a call from an action handler: part of the handler's unit
@@ -176,7 +178,17 @@ struct Engine::Impl : detail::Core {
   // StoreError before anything changes when a stored case cannot be loaded (its flow version
   // is not loaded, its state is damaged): the engine stays usable and tries again next call.
   std::size_t recover(std::unique_lock<std::mutex>& lk) {
-    const auto meta = store()->meta();
+    require_handlers();
+    // Read before anything changes: a damaged counter is refused with nothing loaded.
+    std::map<std::string, std::uint64_t, std::less<>> counters;
+    for (const auto& [k, v] : store()->meta())
+      if (k.rfind("case-number/", 0) == 0) {
+        std::uint64_t n = 0;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc{} || end != v.data() + v.size())
+          throw StoreError(fmt::format("the store's counter '{}' is '{}', not a number; the store is damaged", k, v));
+        counters[k.substr(12)] = n;
+      }
     // Journal time is monotonic, so the newest record's time is the latest time the engine used.
     high_water = std::max(high_water, store()->last_time());
     const TimePoint now = this->now();
@@ -201,8 +213,7 @@ struct Engine::Impl : detail::Core {
         if (!added[i]->parent) added[i]->set_parent_id(parents[i]);
       }
     record_seq = std::max(record_seq, store()->last_seq());
-    for (const auto& [k, v] : meta)
-      if (k.rfind("case-number/", 0) == 0) cases.counters[k.substr(12)] = std::stoull(v);
+    for (const auto& [flow, n] : counters) cases.counters[flow] = n;
     Unit unit;
     Op op{*this, unit, lk};
     const Releaser releaser{op};
@@ -340,7 +351,6 @@ std::string Engine::start(std::string_view flow_id, Map data, StartOptions optio
                                    options.version ? fmt::format(" version {}", options.version) : "",
                                    hint.empty() ? "; load it first" : hint));
     }
-    m.require_handlers();
     try {
       return op.create_case(rt, data, options.id, now, options.actor, options.channel, nullptr).id;
     } catch (const DataError& e) {  // no case exists yet, so no `rejected` record either
@@ -471,7 +481,10 @@ void Engine::start_runner(Duration max_sleep) {
   if (m.runner_on && !m.runner_stop) return;
   m.check_store();
   m.require_handlers();
-  if (m.store() && !m.recovered) m.recover(lk);  // the runner must not fire over unloaded cases
+  if (m.store() && !m.recovered) {
+    m.recover(lk);  // the runner must not fire over unloaded cases
+    if (m.runner_on && !m.runner_stop) return;  // another thread started it while recovery ran handlers
+  }
   if (m.runner.joinable()) {  // stopped from its own thread earlier: finish that first
     if (m.runner.get_id() == std::this_thread::get_id()) {
       m.runner_stop = false;

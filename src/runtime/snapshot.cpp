@@ -65,6 +65,7 @@ ClockState clock_from(const json& x, const FlowRt& rt, const std::string& id) {
   k.started = tp(x.at("started"));
   k.since = tp(x.at("since"));
   k.at = tp(x.at("at"));
+  if (x.contains("floor")) k.floor = tp(x.at("floor"));
   for (const auto& r : x.at("rungs")) k.rungs.push_back({r.at(0).get<std::int32_t>(), tp(r.at(1))});
   return k;
 }
@@ -125,6 +126,7 @@ std::string save_case(const Case& c) {
       x["started"] = ms(k.started);
       x["since"] = ms(k.since);
       x["at"] = ms(k.at);
+      if (k.floor != TimePoint{}) x["floor"] = ms(k.floor);
       json rungs = json::array();
       for (const auto& r : k.rungs) rungs.push_back(json::array({r.count, ms(r.last)}));
       x["rungs"] = rungs;

@@ -60,6 +60,9 @@ struct ClockState {
   TimePoint started{};
   TimePoint since{};
   TimePoint at{};  // timers
+  // A deadline set to a due time already past (a back-dated `at:`, a reschedule): its points
+  // before this instant, when it was set, happen at it, so no record predates the call.
+  TimePoint floor{};
   std::vector<RungState> rungs;
 };
 

@@ -204,6 +204,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<StoredCase> open_cases() override {
+    check_snapshot();
     std::vector<StoredCase> out;
     Statement s(db_, "SELECT id, flow, seq, state, revision, coalesce(next_due, 0) FROM cases WHERE open = 1 ORDER BY rowid", path_);
     while (step_row(s, "read cases")) {
@@ -217,6 +218,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<StoredCase> find_case(std::string_view id) override {
+    check_snapshot();
     if (!find_case_)
       find_case_ = std::make_unique<Statement>(
           db_, "SELECT id, flow, seq, open, state, revision, coalesce(next_due, 0) FROM cases WHERE id = ?", path_);
@@ -230,6 +232,7 @@ class SqliteStore final : public Store {
   }
 
   void for_each_case(std::optional<bool> open, const std::function<void(const StoredCase&)>& visit) override {
+    check_snapshot();
     Statement s(db_,
                 open ? "SELECT id, flow, seq, open, state, revision, coalesce(next_due, 0) FROM cases WHERE open = ? ORDER BY rowid"
                      : "SELECT id, flow, seq, open, state, revision, coalesce(next_due, 0) FROM cases ORDER BY rowid",
@@ -248,6 +251,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<StoredFlow> flows() override {
+    check_snapshot();
     std::vector<StoredFlow> out;
     Statement s(db_, "SELECT id, version, hash, file, source FROM flows ORDER BY id, version", path_);
     while (step_row(s, "read flow versions"))
@@ -256,6 +260,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<std::string> due_cases(TimePoint upto, std::size_t limit) override {
+    check_snapshot();
     std::vector<std::string> out;
     Statement s(db_, "SELECT id FROM cases WHERE open = 1 AND next_due IS NOT NULL AND next_due <= ? ORDER BY next_due, rowid LIMIT ?", path_);
     s.bind(1, upto.time_since_epoch().count());
@@ -265,6 +270,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<Record> history(std::string_view case_id) override {
+    check_snapshot();
     std::vector<Record> out;
     Statement s(db_, "SELECT json FROM records WHERE case_id = ? ORDER BY seq", path_);
     s.bind(1, case_id);
@@ -279,18 +285,21 @@ class SqliteStore final : public Store {
   }
 
   std::uint64_t last_seq() override {
+    check_snapshot();
     Statement s(db_, "SELECT coalesce(max(seq), 0) FROM records", path_);
     step_row(s, "read the journal");
     return static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0));
   }
 
   TimePoint last_time() override {
+    check_snapshot();
     Statement s(db_, "SELECT at FROM records ORDER BY seq DESC LIMIT 1", path_);
     if (!step_row(s, "read the journal")) return TimePoint{};
     return TimePoint{Duration{sqlite3_column_int64(s.get(), 0)}};
   }
 
   void for_each_record(const std::function<void(const Record&)>& visit) override {
+    check_snapshot();
     Statement s(db_, "SELECT json FROM records ORDER BY seq", path_);
     while (step_row(s, "read the journal")) {
       try {
@@ -304,6 +313,7 @@ class SqliteStore final : public Store {
   }
 
   std::map<std::string, std::string> meta() override {
+    check_snapshot();
     std::map<std::string, std::string> out;
     Statement s(db_, "SELECT key, value FROM meta", path_);
     while (step_row(s, "read meta")) out[text_of(s.get(), 0)] = text_of(s.get(), 1);
@@ -386,14 +396,21 @@ class SqliteStore final : public Store {
     lock_fd_ = -1;
   }
 
+  // SQLite may end a read transaction by itself (on an I/O error, say); reads after that would
+  // each see another moment, so they are refused instead.
+  void check_snapshot() const {
+    if (read_only_ && sqlite3_get_autocommit(db_))
+      throw StoreError(fmt::format("{}: the read-only snapshot ended (an I/O error?); open the store again", path_));
+  }
+
   // A read-only store reads one moment: a read transaction, begun now and held until it closes,
   // so a report's queries all see the same journal while the writer goes on.
   void open_snapshot() {
     const int version = pragma_int("PRAGMA user_version");
     if (version < schema_version)
       throw StoreError(fmt::format("{} has schema {}, older than this Escalon's {}; open it once without ?mode=ro (an "
-                                   "engine upgrades it) to read it",
-                                   path_, version, schema_version));
+                                   "engine, or escalon inspect --db 'sqlite:{}?mode=rw', upgrades it) to read it",
+                                   path_, version, schema_version, path_));
     exec("BEGIN", "begin a snapshot");
     (void)pragma_int("SELECT count(*) FROM meta");  // the first read fixes the snapshot
   }

@@ -392,3 +392,73 @@ TEST_CASE("with a store and keep_journal off, the journal reads come whole from 
   CHECK(count(engine.journal_jsonl(id)) > lines);  // the old records and this process's
   CHECK(count(engine.journal_jsonl()) == count(engine.journal_jsonl(id)));
 }
+
+TEST_CASE("a deadline set later to a time already past fires when it was set, never before it",
+          "[embedding][deadline]") {
+  const char* visit = R"(flow: visit
+data:
+  slot: datetime
+start: scheduled
+steps:
+  scheduled:
+    role: dispatch
+    deadline:
+      at: slot
+      escalate:
+        - { at: 100%, notify: dispatch }
+        - { after: 1h, notify: supervisor }
+    on: { done: closed }
+  closed:
+    end: true
+)";
+  MemoryStore store;
+  ManualClock clock{"2026-11-23T09:00:00Z"};
+  std::string id;
+  {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(compile(visit));
+    id = engine.start("visit");  // no slot yet: no deadline
+    clock.set(at("2026-11-23T12:00:00Z"));
+    engine.update(id, {{"slot", at("2026-11-23T10:00:00Z")}});  // due 10:00, its 1h level 11:00: both past
+    CHECK(engine.get(id).deadlines.at(0).level == 2);
+  }
+  Engine engine({.clock = &clock, .store = &store});  // and after a restart, the same
+  engine.add_flows(compile(visit));
+  CHECK(engine.recover() == 1);
+  TimePoint last{};
+  for (const auto& r : engine.history(id)) {
+    CHECK(r.at >= last);  // journal time never runs backwards within the case
+    last = std::max(last, r.at);
+    if (r.type == RecordType::escalated) CHECK(r.at == at("2026-11-23T12:00:00Z"));
+  }
+}
+
+TEST_CASE("require_handlers also holds for recovery and every changing call; a damaged counter refuses recovery",
+          "[embedding][handlers]") {
+  MemoryStore store;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::string id;
+  {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(compile(ticket_flow));
+    engine.on_action("crm.note", [](ActionContext&) {});
+    id = engine.start("ticket", {{"customer", "ACME"}});
+  }
+  {
+    Engine strict({.clock = &clock, .store = &store, .require_handlers = true});
+    strict.add_flows(compile(ticket_flow));
+    strict.on_action("crm.note", [](ActionContext&) {});
+    CHECK_THROWS_WITH(strict.recover(), Catch::Contains("erp.book"));
+    CHECK_THROWS_WITH(strict.send(id, "submit", {{"amount", 1}}), Catch::Contains("erp.book"));
+    CHECK_THROWS_WITH(strict.run_due(), Catch::Contains("erp.book"));
+    CHECK(strict.case_count() == 0);  // nothing was loaded, nothing fired
+  }
+  // A counter that is not a number: refused before anything is loaded.
+  Record r;
+  r.seq = 99;
+  store.commit({std::span<const Record>(&r, 1), {}, {{"case-number/ticket", "12x"}}});
+  Engine engine({.clock = &clock, .store = &store});
+  engine.add_flows(compile(ticket_flow));
+  CHECK_THROWS_WITH(engine.recover(), Catch::Contains("counter 'case-number/ticket' is '12x'"));
+  CHECK(engine.case_count() == 0);
+}
