@@ -92,5 +92,7 @@ class Expression {
 /// Limits that keep expressions bounded.
 inline constexpr std::size_t max_expression_length = 4096;
 inline constexpr std::size_t max_expression_depth = 48;
+/// The longest string (characters) or list (elements) an expression may build at run time.
+inline constexpr std::size_t max_value_length = 1 << 20;
 
 }  // namespace escalon

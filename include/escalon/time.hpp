@@ -14,6 +14,14 @@ namespace escalon {
 using Duration = std::chrono::milliseconds;
 using TimePoint = std::chrono::sys_time<Duration>;
 
+/// The instants Escalon handles: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z, what
+/// ISO-8601 text with a four-digit year can say (and so what journals and stores hold). Time
+/// arithmetic that leaves this range is an error where it happens, never a wrapped value.
+inline constexpr TimePoint min_time{std::chrono::sys_days{std::chrono::year{1} / 1 / 1}};
+inline constexpr TimePoint max_time{std::chrono::sys_days{std::chrono::year{9999} / 12 / 31} + std::chrono::hours{24} -
+                                    Duration{1}};
+[[nodiscard]] constexpr bool in_time_range(TimePoint t) noexcept { return t >= min_time && t <= max_time; }
+
 /// Parses an ISO-8601 instant with an explicit offset: "2026-11-23T08:00:00Z",
 /// "2026-11-23T09:00:00+01:00", optional fractional seconds. nullopt when malformed;
 /// a local time without offset is rejected because it does not name one instant.

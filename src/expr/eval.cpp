@@ -68,6 +68,35 @@ bool truthy(const Value& v) { return v.kind() == VK::boolean && v.as_bool(); }
 // argument evaluation order is unspecified).
 [[noreturn]] void overflow() { fail("integer overflow"); }
 
+// Durations and datetimes are int64 milliseconds: checked like integers, and a datetime must
+// stay within the supported range (years 1 to 9999), or stores could not read it back.
+Duration duration_sum(Duration a, Duration b, bool subtract = false) {
+  std::int64_t r = 0;
+  if (subtract ? __builtin_sub_overflow(a.count(), b.count(), &r) : __builtin_add_overflow(a.count(), b.count(), &r))
+    fail("duration overflow");
+  return Duration{r};
+}
+
+Duration duration_scaled(Duration a, double factor, bool divide = false) {
+  const double x = divide ? static_cast<double>(a.count()) / factor : static_cast<double>(a.count()) * factor;
+  if (!(std::fabs(x) < 9.0e18)) fail("duration overflow");
+  return Duration{std::llround(x)};
+}
+
+TimePoint shifted(TimePoint t, Duration d) {
+  std::int64_t r = 0;
+  if (__builtin_add_overflow(t.time_since_epoch().count(), d.count(), &r) || !in_time_range(TimePoint{Duration{r}}))
+    fail(fmt::format("{} {} {} is outside the supported time range (years 1 to 9999)", format_iso8601(t),
+                     d < Duration{0} ? "-" : "+", format_duration(d < Duration{0} ? -d : d)));
+  return TimePoint{Duration{r}};
+}
+
+// Strings and lists built at run time (a `set` on a repeating escalation can double one every
+// time) stay bounded: max_value_length characters or elements.
+void check_length(std::size_t n, const char* unit) {
+  if (n > max_value_length) fail(fmt::format("the result would have {} {}; the limit is {}", n, unit, max_value_length));
+}
+
 int compare(const Value& a, const Value& b, bool& ok) {
   ok = true;
   if (a.kind() == VK::integer && b.kind() == VK::integer) return (a.as_int() > b.as_int()) - (a.as_int() < b.as_int());
@@ -90,11 +119,15 @@ Value arith(Op op, const Value& a, const Value& b) {
         return r;
       }
       if (a.is_numeric() && b.is_numeric()) return a.as_number() + b.as_number();
-      if (ka == VK::string && kb == VK::string) return a.as_string() + b.as_string();
-      if (ka == VK::datetime && kb == VK::duration) return a.as_datetime() + b.as_duration();
-      if (ka == VK::duration && kb == VK::datetime) return b.as_datetime() + a.as_duration();
-      if (ka == VK::duration && kb == VK::duration) return a.as_duration() + b.as_duration();
+      if (ka == VK::string && kb == VK::string) {
+        check_length(a.as_string().size() + b.as_string().size(), "characters");
+        return a.as_string() + b.as_string();
+      }
+      if (ka == VK::datetime && kb == VK::duration) return shifted(a.as_datetime(), b.as_duration());
+      if (ka == VK::duration && kb == VK::datetime) return shifted(b.as_datetime(), a.as_duration());
+      if (ka == VK::duration && kb == VK::duration) return duration_sum(a.as_duration(), b.as_duration());
       if (ka == VK::list && kb == VK::list) {
+        check_length(a.as_list().size() + b.as_list().size(), "elements");
         List l = a.as_list();
         l.insert(l.end(), b.as_list().begin(), b.as_list().end());
         return l;
@@ -106,9 +139,12 @@ Value arith(Op op, const Value& a, const Value& b) {
         return r;
       }
       if (a.is_numeric() && b.is_numeric()) return a.as_number() - b.as_number();
-      if (ka == VK::datetime && kb == VK::duration) return a.as_datetime() - b.as_duration();
-      if (ka == VK::datetime && kb == VK::datetime) return Duration(a.as_datetime() - b.as_datetime());
-      if (ka == VK::duration && kb == VK::duration) return a.as_duration() - b.as_duration();
+      if (ka == VK::datetime && kb == VK::duration) {
+        if (b.as_duration().count() == std::numeric_limits<std::int64_t>::min()) fail("duration overflow");
+        return shifted(a.as_datetime(), -b.as_duration());
+      }
+      if (ka == VK::datetime && kb == VK::datetime) return Duration(a.as_datetime() - b.as_datetime());  // both in range
+      if (ka == VK::duration && kb == VK::duration) return duration_sum(a.as_duration(), b.as_duration(), true);
       break;
     case Op::mul:
       if (ka == VK::integer && kb == VK::integer) {
@@ -116,8 +152,8 @@ Value arith(Op op, const Value& a, const Value& b) {
         return r;
       }
       if (a.is_numeric() && b.is_numeric()) return a.as_number() * b.as_number();
-      if (ka == VK::duration && b.is_numeric()) return Duration(std::llround(static_cast<double>(a.as_duration().count()) * b.as_number()));
-      if (a.is_numeric() && kb == VK::duration) return Duration(std::llround(static_cast<double>(b.as_duration().count()) * a.as_number()));
+      if (ka == VK::duration && b.is_numeric()) return duration_scaled(a.as_duration(), b.as_number());
+      if (a.is_numeric() && kb == VK::duration) return duration_scaled(b.as_duration(), a.as_number());
       break;
     case Op::div:
       if (a.is_numeric() && b.is_numeric()) {
@@ -126,7 +162,7 @@ Value arith(Op op, const Value& a, const Value& b) {
       }
       if (ka == VK::duration && b.is_numeric()) {
         if (b.as_number() == 0) fail("division by zero");
-        return Duration(std::llround(static_cast<double>(a.as_duration().count()) / b.as_number()));
+        return duration_scaled(a.as_duration(), b.as_number(), true);
       }
       if (ka == VK::duration && kb == VK::duration) {
         if (b.as_duration().count() == 0) fail("division by a zero duration");
@@ -136,6 +172,7 @@ Value arith(Op op, const Value& a, const Value& b) {
     case Op::mod:
       if (ka == VK::integer && kb == VK::integer) {
         if (b.as_int() == 0) fail("modulo by zero");
+        if (b.as_int() == -1) return std::int64_t{0};  // INT64_MIN % -1 traps (SIGFPE) on x86
         return a.as_int() % b.as_int();
       }
       break;
@@ -217,9 +254,15 @@ Value call(const ExprNode& n, const EvalContext& ctx) {
     case Fn::min:
     case Fn::max: return extremum(n.fn, a);
     case Fn::abs:
-      if (a[0].kind() == VK::integer) return a[0].as_int() < 0 ? -a[0].as_int() : a[0].as_int();
+      if (a[0].kind() == VK::integer) {
+        if (a[0].as_int() == std::numeric_limits<std::int64_t>::min()) overflow();
+        return a[0].as_int() < 0 ? -a[0].as_int() : a[0].as_int();
+      }
       if (a[0].kind() == VK::number) return std::fabs(a[0].as_number());
-      if (a[0].kind() == VK::duration) return a[0].as_duration() < Duration{0} ? -a[0].as_duration() : a[0].as_duration();
+      if (a[0].kind() == VK::duration) {
+        if (a[0].as_duration().count() == std::numeric_limits<std::int64_t>::min()) fail("duration overflow");
+        return a[0].as_duration() < Duration{0} ? -a[0].as_duration() : a[0].as_duration();
+      }
       return {};
     case Fn::round:
     case Fn::floor:
@@ -289,7 +332,9 @@ Value eval_node(const ExprNode& n, const EvalContext& ctx) {
           if (v.as_int() == std::numeric_limits<std::int64_t>::min()) overflow();
           return -v.as_int();
         case VK::number: return -v.as_number();
-        case VK::duration: return -v.as_duration();
+        case VK::duration:
+          if (v.as_duration().count() == std::numeric_limits<std::int64_t>::min()) fail("duration overflow");
+          return -v.as_duration();
         case VK::null: return {};
         default: fail(fmt::format("cannot negate a {}", kind_name(v.kind())));
       }

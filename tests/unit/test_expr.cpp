@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include "support.hpp"
 
 #include "escalon/calendar.hpp"
@@ -320,4 +322,36 @@ TEST_CASE("business_hours_between uses the calendar in context", "[expr]") {
   CHECK(compile_expression("business_hours_between(opened, now())", env).evaluate(ctx) == Value(Duration{3h}));
   ctx.calendar = nullptr;  // no calendar: wall time
   CHECK(compile_expression("business_hours_between(opened, now())", env).evaluate(ctx) == Value(Duration{67h}));
+}
+
+TEST_CASE("arithmetic at the edges is an EvalError, never a trap or a wrapped value", "[expr][hardening]") {
+  // INT64_MIN % -1 is SIGFPE on x86; INT64_MIN has no absolute value or negation.
+  CHECK(eval("(-9223372036854775807 - 1) % -1") == Value(std::int64_t{0}));
+  CHECK(eval("count % -1") == Value(std::int64_t{0}));
+  CHECK_THROWS_WITH(eval("abs(-9223372036854775807 - 1)"), Catch::Contains("integer overflow"));
+  CHECK_THROWS_WITH(eval("-(-9223372036854775807 - 1)"), Catch::Contains("integer overflow"));
+  // Durations and datetimes are checked too, and datetimes stay within years 1 to 9999.
+  CHECK_THROWS_WITH(eval("wait * 2000000000000"), Catch::Contains("duration overflow"));
+  CHECK_THROWS_WITH(eval("wait * 700000000000 + wait * 700000000000"), Catch::Contains("duration overflow"));
+  CHECK_THROWS_WITH(eval("slot + wait * 40000000"),
+                    Catch::Contains("2026-11-24T10:00:00Z + ") && Catch::Contains("outside the supported time range (years 1 to 9999)"));
+  CHECK_THROWS_WITH(eval("slot - wait * 10000000"), Catch::Contains("outside the supported time range"));
+  CHECK(eval("slot + wait") == Value(*parse_iso8601("2026-11-24T12:00:00Z")));
+  CHECK(in_time_range(max_time));
+  CHECK_FALSE(in_time_range(max_time + Duration{1}));
+  CHECK(format_iso8601(max_time) == "9999-12-31T23:59:59.999Z");
+  CHECK(format_iso8601(min_time) == "0001-01-01T00:00:00Z");
+}
+
+TEST_CASE("strings and lists built at run time are bounded", "[expr][hardening]") {
+  ExprEnv env;
+  env.data["s"] = Type::of(K::string);
+  env.data["l"] = Type::list_of(Type::of(K::integer));
+  Map data{{"s", std::string(max_value_length / 2 + 1, 'x')}, {"l", List(max_value_length / 2 + 1, Value(std::int64_t{1}))}};
+  EvalContext ctx;
+  ctx.data = &data;
+  CHECK(compile_expression("len(s + 'y')", env).evaluate(ctx) == Value(static_cast<std::int64_t>(max_value_length / 2 + 2)));
+  CHECK_THROWS_WITH(compile_expression("s + s", env).evaluate(ctx),
+                    Catch::Contains(fmt::format("the result would have {} characters; the limit is {}", max_value_length + 2, max_value_length)));
+  CHECK_THROWS_WITH(compile_expression("l + l", env).evaluate(ctx), Catch::Contains("elements; the limit is"));
 }
