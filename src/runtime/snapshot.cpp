@@ -142,6 +142,34 @@ std::string save_case(const Case& c) {
   return j.dump();
 }
 
+// A stored clock must fit the flow it runs on: indexes in range, one rung state per level of its
+// ladder. Recovery indexes with these values, so damage must be a StoreError here, not a crash.
+static void check_clock(const Case& c, std::size_t i, const std::string& id) {
+  const ClockState& k = c.clocks[i];
+  const Flow& f = c.flow();
+  const auto bad = [&](std::string_view what) {
+    throw StoreError(fmt::format("stored case '{}' is damaged: its clock {} {}", id, i, what));
+  };
+  if (static_cast<int>(k.kind) > static_cast<int>(ClockKind::timer) ||
+      static_cast<int>(k.purpose) > static_cast<int>(TimerPurpose::retry))
+    bad("has an unknown kind");
+  if (k.level < 0) bad("has a negative level");
+  if (!k.active) return;
+  const std::size_t slas = f.slas.size();
+  const ClockKind expected = i < slas ? ClockKind::sla : i == slas ? ClockKind::deadline : ClockKind::timer;
+  if (k.kind != expected) bad("is not the kind of clock its place holds");
+  const std::size_t limit = k.kind == ClockKind::sla ? slas : f.steps.size();
+  if (k.index < 0 || static_cast<std::size_t>(k.index) >= limit) bad(fmt::format("names {} {}, which the flow lacks",
+                                                                                 k.kind == ClockKind::sla ? "SLA" : "step", k.index));
+  if (k.kind == ClockKind::deadline && !f.steps[static_cast<std::size_t>(k.index)].deadline)
+    bad("is the deadline of a step that has none");
+  const std::size_t levels = k.kind == ClockKind::sla        ? f.slas[static_cast<std::size_t>(k.index)].escalate.size()
+                             : k.kind == ClockKind::deadline ? f.steps[static_cast<std::size_t>(k.index)].deadline->escalate.size()
+                                                             : 0;
+  if (k.rungs.size() != levels) bad(fmt::format("has {} escalation levels where the flow has {}", k.rungs.size(), levels));
+  if (static_cast<std::size_t>(k.level) > levels) bad("has a level its ladder lacks");
+}
+
 LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::string_view, std::int64_t)>& find_flow) {
   json j;
   try {
@@ -168,9 +196,14 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
     auto c = std::make_unique<Case>();
     c->id = id;
     c->rt = rt;
-    c->status = static_cast<CaseStatus>(j.at("status").get<int>());
+    const int status = j.at("status").get<int>();
+    if (status < 0 || status > static_cast<int>(CaseStatus::incident))
+      throw StoreError(fmt::format("stored case '{}' is damaged: unknown status {}", id, status));
+    c->status = static_cast<CaseStatus>(status);
     c->step = j.at("step").get<std::int32_t>();
-    if (c->step >= static_cast<std::int32_t>(f.steps.size())) throw StoreError(fmt::format("stored case '{}' is in an unknown step", id));
+    if (c->step < 0 || c->step >= static_cast<std::int32_t>(f.steps.size()))
+      throw StoreError(fmt::format("stored case '{}' is damaged: it is in step {}, which flow '{}' v{} lacks", id, c->step,
+                                   f.id, f.version));
     c->visit = j.at("visit").get<std::uint32_t>();
     c->data = values_from(f, j.at("data"), id);
     c->assignee = j.at("assignee").get<std::string>();
@@ -185,6 +218,7 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
     const auto& clocks = j.at("clocks");
     if (clocks.size() != f.slas.size() + 2) throw StoreError(fmt::format("stored case '{}' has the wrong number of clocks", id));
     for (const auto& x : clocks) c->clocks.push_back(clock_from(x, *rt, id));
+    for (std::size_t i = 0; i < c->clocks.size(); ++i) check_clock(*c, i, id);
     if (j.contains("children"))
       for (const auto& ch : j.at("children")) c->children.push_back(ch.get<std::string>());
     LoadedCase out;

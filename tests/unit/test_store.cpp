@@ -7,6 +7,8 @@
 #include <functional>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "escalon/engine.hpp"
 #include "escalon/loader.hpp"
 #include "escalon/scenario.hpp"
@@ -340,4 +342,47 @@ TEST_CASE("a scenario run on a store continues where the previous run stopped", 
   for (const auto& r : h)
     if (r.type == RecordType::escalated) CHECK(seen.insert({r.repeat, r.at.time_since_epoch().count()}).second);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("recovery refuses damaged case state with a StoreError naming the case, and changes nothing",
+          "[store][recovery][hardening]") {
+  MemoryStore good;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  {
+    Engine engine({.clock = &clock, .store = &good});
+    engine.add_flows(flows());
+    (void)engine.start("technician-visit", {{"customer", "ACME"}});
+  }
+  const StoredCase original = good.open_cases().at(0);
+  // Each damage is applied to a copy of the stored state; recovery must refuse it, not crash.
+  const std::vector<std::pair<std::function<void(nlohmann::json&)>, std::string>> damages{
+      {[](nlohmann::json& j) { j["step"] = -1; }, "it is in step -1"},
+      {[](nlohmann::json& j) { j["step"] = 999; }, "it is in step 999"},
+      {[](nlohmann::json& j) { j["status"] = 17; }, "unknown status 17"},
+      {[](nlohmann::json& j) { j["clocks"][1]["index"] = 4242; }, "names step 4242"},
+      {[](nlohmann::json& j) { j["clocks"][0]["index"] = -3; }, "names SLA -3"},
+      {[](nlohmann::json& j) { j["clocks"][0]["rungs"] = nlohmann::json::array(); }, "escalation levels where the flow has"},
+      {[](nlohmann::json& j) { j["clocks"][1]["level"] = 99; }, "a level its ladder lacks"},
+      {[](nlohmann::json& j) { j["clocks"][0]["kind"] = 9; }, "unknown kind"},
+      {[](nlohmann::json& j) { j["clocks"].erase(0); }, "wrong number of clocks"},
+  };
+  for (const auto& [damage, message] : damages) {
+    CAPTURE(message);
+    auto j = nlohmann::json::parse(original.state);
+    REQUIRE(j["clocks"][1]["active"].get<bool>());  // the intake deadline runs
+    damage(j);
+    MemoryStore store;
+    StoredCase broken = original;
+    broken.state = j.dump();
+    broken.expected = 0;
+    Record r;
+    r.seq = 1;
+    r.case_id = broken.id;
+    store.commit({std::span<const Record>(&r, 1), std::span<const StoredCase>(&broken, 1), {}, good.flows()});
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(flows());
+    CHECK_THROWS_WITH(engine.recover(), Catch::Contains("stored case '" + original.id + "'") && Catch::Contains(message));
+    CHECK(engine.case_count() == 0);
+    CHECK(store.open_cases().at(0).state == broken.state);  // nothing written back
+  }
 }
