@@ -82,9 +82,9 @@ py::dict to_py(const Map& m) {
   return out;
 }
 
-Value from_py(py::handle h, const std::string& what);
+Value from_py(py::handle h, const std::string& what, std::size_t depth = 0);
 
-Map map_from_py(py::handle h, const std::string& what) {
+Map map_from_py(py::handle h, const std::string& what, std::size_t depth = 0) {
   Map out;
   if (h.is_none()) return out;
   if (!py::isinstance<py::dict>(h))
@@ -92,24 +92,27 @@ Map map_from_py(py::handle h, const std::string& what) {
   for (auto [k, v] : py::reinterpret_borrow<py::dict>(h)) {
     if (!py::isinstance<py::str>(k)) throw py::type_error(what + ": keys must be field names (str)");
     const auto key = k.cast<std::string>();
-    out[key] = from_py(v, what + "['" + key + "']");
+    out[key] = from_py(v, what + "['" + key + "']", depth + 1);
   }
   return out;
 }
 
-Value from_py(py::handle h, const std::string& what) {
+Value from_py(py::handle h, const std::string& what, std::size_t depth) {
   if (h.is_none()) return {};
+  if (depth >= max_value_depth)  // a list that contains itself would recurse until the stack ends
+    throw py::value_error(what.substr(0, 200) + ": nested deeper than " + std::to_string(max_value_depth) +
+                          " levels (a list or dict that contains itself?)");
   if (py::isinstance<py::bool_>(h)) return h.cast<bool>();
   if (py::isinstance<py::int_>(h)) return h.cast<std::int64_t>();
   if (py::isinstance<py::float_>(h)) return h.cast<double>();
   if (py::isinstance<py::str>(h)) return h.cast<std::string>();
   if (is_datetime(h)) return to_time(h);
   if (is_timedelta(h)) return to_duration(h);
-  if (py::isinstance<py::dict>(h)) return map_from_py(h, what);
+  if (py::isinstance<py::dict>(h)) return map_from_py(h, what, depth);
   if (py::isinstance<py::list>(h) || py::isinstance<py::tuple>(h)) {
     List out;
     std::size_t i = 0;
-    for (auto x : h) out.push_back(from_py(x, what + "[" + std::to_string(i++) + "]"));
+    for (auto x : h) out.push_back(from_py(x, what + "[" + std::to_string(i++) + "]", depth + 1));
     return out;
   }
   throw py::type_error(what + ": a " + std::string(py::str(h.get_type().attr("__name__"))) +

@@ -18,6 +18,10 @@
 
 namespace escalon {
 
+/// How deep lists and maps may nest in a value that comes from outside (JSON payloads, stored
+/// records and data): deeper is a DataError, so no input can exhaust the stack.
+inline constexpr std::size_t max_value_depth = 64;
+
 class Value;
 using List = std::vector<Value>;
 using Map = std::map<std::string, Value, std::less<>>;

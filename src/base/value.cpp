@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 #include "escalon/error.hpp"
 #include "base/json.hpp"
 
@@ -94,12 +95,20 @@ nlohmann::ordered_json value_to_json(const Value& v) {
   }
   return nullptr;
 }
-Value value_from_json(const nlohmann::ordered_json& j, JsonStrings strings) {
+namespace {
+Value from_json(const nlohmann::ordered_json& j, JsonStrings strings, std::size_t depth) {
   using J = nlohmann::ordered_json;
+  // Recursion is bounded: a payload or stored record nested 100,000 deep must be an error, not
+  // a stack overflow.
+  if ((j.is_array() || j.is_object()) && depth >= max_value_depth)
+    throw DataError(fmt::format("a value is nested deeper than {} levels", max_value_depth));
   switch (j.type()) {
     case J::value_t::boolean: return j.get<bool>();
-    case J::value_t::number_integer:
-    case J::value_t::number_unsigned: return j.get<std::int64_t>();
+    case J::value_t::number_integer: return j.get<std::int64_t>();
+    case J::value_t::number_unsigned:
+      if (j.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        throw DataError(fmt::format("{} does not fit a 64-bit int", j.get<std::uint64_t>()));
+      return j.get<std::int64_t>();
     case J::value_t::number_float: return j.get<double>();
     case J::value_t::string: {
       const auto& s = j.get_ref<const std::string&>();
@@ -109,17 +118,20 @@ Value value_from_json(const nlohmann::ordered_json& j, JsonStrings strings) {
     }
     case J::value_t::array: {
       List l;
-      for (const auto& x : j) l.push_back(value_from_json(x, strings));
+      for (const auto& x : j) l.push_back(from_json(x, strings, depth + 1));
       return l;
     }
     case J::value_t::object: {
       Map m;
-      for (const auto& [k, v] : j.items()) m.emplace(k, value_from_json(v, strings));
+      for (const auto& [k, v] : j.items()) m.emplace(k, from_json(v, strings, depth + 1));
       return m;
     }
     default: return {};
   }
 }
+}  // namespace
+
+Value value_from_json(const nlohmann::ordered_json& j, JsonStrings strings) { return from_json(j, strings, 0); }
 }  // namespace detail
 
 std::string Value::to_json() const { return detail::value_to_json(*this).dump(); }

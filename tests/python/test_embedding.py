@@ -72,3 +72,15 @@ def test_report_and_inspect_read_a_store_while_the_host_writes_it(tmp_path, cloc
     assert json.loads(report.stdout)["cases"]["opened"] == 4
     with pytest.raises(escalon.StoreError, match="locked by another writer"):
         escalon.Engine(store=f"sqlite:{db}")
+
+
+def test_values_that_nest_without_end_are_refused_not_a_crash(engine):
+    loop = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="nested deeper than 64 levels"):
+        engine.start("complaint", {"customer": "A", "summary": loop})
+    deep = {}
+    for _ in range(1000):
+        deep = {"x": deep}
+    with pytest.raises(ValueError, match="nested deeper"):
+        engine.start("complaint", {"customer": "A", "summary": deep})

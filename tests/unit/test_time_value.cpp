@@ -3,6 +3,9 @@
 #include "escalon/error.hpp"
 #include "escalon/time.hpp"
 #include "escalon/value.hpp"
+#include "base/json.hpp"
+
+#include <limits>
 
 using namespace escalon;
 using namespace std::chrono_literals;
@@ -80,4 +83,17 @@ TEST_CASE("types accept, coerce and reject values with clear messages", "[value]
   auto lst = Type::list_of(Type::of(Type::Kind::datetime));
   CHECK(lst.str() == "list<datetime>");
   CHECK_THROWS_WITH(lst.coerce(Value(List{"2026-11-23T08:00:00Z", "x"}), "slots"), Catch::Contains("slots[1]"));
+}
+
+TEST_CASE("JSON nested without end is a DataError, not a stack overflow; unsigned overflow is refused",
+          "[value][hardening]") {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const auto j = nlohmann::ordered_json::parse(deep);
+  CHECK_THROWS_WITH(detail::value_from_json(j), Catch::Contains("nested deeper than 64 levels"));
+  const auto ok = nlohmann::ordered_json::parse(std::string(63, '[') + std::string(63, ']'));
+  CHECK(detail::value_from_json(ok).kind() == Value::Kind::list);
+  CHECK_THROWS_WITH(detail::value_from_json(nlohmann::ordered_json::parse("18446744073709551615")),
+                    Catch::Contains("does not fit a 64-bit int"));
+  CHECK(detail::value_from_json(nlohmann::ordered_json::parse("9223372036854775807")) ==
+        Value(std::numeric_limits<std::int64_t>::max()));
 }
