@@ -112,6 +112,14 @@ s = d["time_per_step"]["technician-visit/intake"]
 assert s["visits"] == 2 and s["mean_s"] == 450 and s["p90_s"] == 600, s
 '; then pass=$((pass + 1)); else echo "FAIL report --json"; fail=$((fail + 1)); fi
 check "report bad --at" 1 "is not an ISO-8601 instant" -- "$bin" report --db "$tmp/cases.db" --at tomorrow
+# Read-only commands never create or write a store: a misspelt path is an error, and no file appears.
+check "report misspelt --db" 1 "does not exist; a read-only store (?mode=ro) is not created" -- "$bin" report --db "$tmp/casse.db"
+check "inspect misspelt --db" 1 "does not exist" -- "$bin" inspect --db "$tmp/casse.db"
+if [ -e "$tmp/casse.db" ] || [ -e "$tmp/casse.db-lock" ]; then echo "FAIL a read-only command created a file"; fail=$((fail + 1)); else pass=$((pass + 1)); fi
+# ... and they read a store that is read-only on disk.
+chmod a-w "$tmp/cases.db"
+check "report a read-only file" 0 "Cases: opened" -- "$bin" report --db "$tmp/cases.db"
+chmod u+w "$tmp/cases.db"
 
 # Simulation: every flow in flows/ has a model, and every model runs without refused events.
 for flow in flows/*.yaml; do
