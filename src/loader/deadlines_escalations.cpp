@@ -181,7 +181,9 @@ void FlowBuilder::rung_repeat(Escalation& e, const MapReader& m) {
       } else {
         try {
           e.repeat = parse_duration_spec(s->substr(6));
-          if (!e.repeat->is_business() && e.repeat->length < std::chrono::minutes{1})
+          // Business units count too: `every 0 business minutes` would fire again at the same
+          // instant forever.
+          if (e.repeat->basis == TimeBasis::business_days ? e.repeat->days < 1 : e.repeat->length < std::chrono::minutes{1})
             rep_.error(loc(*v), "`repeat` must be at least every 1 minute");
           if (e.repeat->is_business()) calendar_ref("", loc(*v), true);
         } catch (const Error& err) {
