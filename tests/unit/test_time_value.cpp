@@ -4,6 +4,7 @@
 #include "escalon/time.hpp"
 #include "escalon/value.hpp"
 #include "base/json.hpp"
+#include "base/suggest.hpp"
 
 #include <limits>
 
@@ -96,4 +97,13 @@ TEST_CASE("JSON nested without end is a DataError, not a stack overflow; unsigne
                     Catch::Contains("does not fit a 64-bit int"));
   CHECK(detail::value_from_json(nlohmann::ordered_json::parse("9223372036854775807")) ==
         Value(std::numeric_limits<std::int64_t>::max()));
+}
+
+TEST_CASE("did-you-mean suggests among a flow's names, and stays cheap for hostile ones", "[hardening]") {
+  std::vector<std::string> names{"intake", "schedule", "visit", "closed"};
+  CHECK(detail::did_you_mean("sheduel", names) == "; did you mean 'schedule'?");
+  CHECK(detail::did_you_mean("zzzzzz", names).empty());
+  for (int i = 0; i < 5000; ++i) names.push_back("step" + std::to_string(i));
+  CHECK(detail::did_you_mean("sheduel", names).empty());  // past max_suggestion_candidates: none
+  CHECK(detail::did_you_mean(std::string(100000, 'x'), std::vector<std::string>{"x"}).empty());
 }
