@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -53,7 +54,8 @@ class ModelReader {
 
   SourceLocation loc(const YAML::Node& n) const { return detail::location(src_, n); }
 
-  std::optional<double> number(const YAML::Node& n, std::string_view what, double min = 0) {
+  std::optional<double> number(const YAML::Node& n, std::string_view what, double min = 0,
+                               double max = std::numeric_limits<double>::max()) {
     double d = 0;
     const std::string& s = n.IsScalar() ? n.Scalar() : std::string();
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
@@ -63,6 +65,10 @@ class ModelReader {
     }
     if (d < min) {
       rep_.error(loc(n), fmt::format("{} must be at least {}", what, min));
+      return std::nullopt;
+    }
+    if (d > max) {
+      rep_.error(loc(n), fmt::format("{} must be at most {}", what, max));
       return std::nullopt;
     }
     return d;
@@ -282,7 +288,8 @@ class ModelReader {
       a.by_weekday.fill(1);
       MapReader m(rep_, src_, v, fmt::format("arrivals of '{}'", a.flow), {"per_day", "by_hour", "by_weekday", "channel", "data"});
       if (!m.ok()) continue;
-      if (auto x = m.get("per_day")) a.per_day = number(*x, "`per_day`").value_or(0);
+      // A contact center's day, not a denial of service: a million cases a day per flow at most.
+      if (auto x = m.get("per_day")) a.per_day = number(*x, "`per_day`", 0, 1'000'000).value_or(0);
       else rep_.error(m.where(), fmt::format("arrivals of '{}' need `per_day:` (cases on an average weekday)", a.flow));
       if (auto x = m.get("by_hour")) a.by_hour = hours(*x);
       if (auto x = m.get("by_weekday")) a.by_weekday = weekdays(*x);

@@ -181,7 +181,17 @@ steps:
 )") == "m.yaml:3:43: error: flow 'queue' has no data field 'custmer'\n"
        "m.yaml:5:3: error: step 'queue/serve' is work of role 'agent', which has no staff; add it under `staff:`\n"
        "m.yaml:7:15: error: step 'serve' of flow 'queue' does not handle event 'dne'; did you mean 'done'?\n");
-  // Syntax problems are found when the model is read.
+  // Syntax problems are found when the model is read; rates are bounded (issue "Hardening").
+  for (const char* rate : {"1e9", "1000001", ".inf", "-1"}) {
+    CAPTURE(rate);
+    try {
+      (void)SimModel::parse(fmt::format("model: m\nstart: 2026-01-05T00:00:00Z\narrivals: {{ queue: {{ per_day: {} }} }}\n", rate),
+                            "m.yaml");
+      FAIL("no error");
+    } catch (const FlowError& e) {
+      CHECK_THAT(e.diagnostics().at(0).str(), Catch::StartsWith("m.yaml:3:31: error: `per_day` must be"));
+    }
+  }
   try {
     (void)SimModel::parse("model: m\nstart: 2026-01-05T00:00:00Z\narrivals: { queue: { per_day: 10 } }\nsteps:\n  queue/serve:\n"
                           "    work: { exponential: 5m }\n    events: [ { send: done, p: 0.5 } ]\n",
