@@ -230,8 +230,8 @@ struct Engine::Impl : detail::Core {
     return loaded.size();
   }
 
-  // Calls of `flow` (of every loaded flow when null) that have no handler, in file order.
-  std::vector<Diagnostic> missing_handlers(const Flow* only) const {
+  // Calls of the loaded flows that have no handler, in file order.
+  std::vector<Diagnostic> missing_handlers() const {
     std::vector<Diagnostic> out;
     const auto check = [&](const Flow& f, const std::string& name, const SourceLocation& where, std::string_view by) {
       if (!actions.contains(name))
@@ -242,7 +242,6 @@ struct Engine::Impl : detail::Core {
     };
     for (const auto& rt : flows.all()) {
       const Flow& f = *rt->flow;
-      if (only && &f != only) continue;
       for (const auto& s : f.steps) {
         if (s.kind == StepKind::action) check(f, s.call, s.where, fmt::format("step '{}'", s.name));
         for (const auto* hooks : {&s.on_enter, &s.on_exit})
@@ -258,7 +257,7 @@ struct Engine::Impl : detail::Core {
   // action without a handler (a sub-flow's calls count too, so every flow is checked).
   void require_handlers() {
     if (!options.require_handlers || handlers_complete) return;
-    const auto missing = missing_handlers(nullptr);
+    const auto missing = missing_handlers();
     handlers_complete = missing.empty();
     if (handlers_complete) return;
     std::string list;
@@ -333,7 +332,7 @@ void Engine::on_action(std::string name, ActionHandler handler) {
 
 std::vector<Diagnostic> Engine::missing_handlers() const {
   std::lock_guard lk(impl_->mutex);
-  return impl_->missing_handlers(nullptr);
+  return impl_->missing_handlers();
 }
 
 void Engine::on_notify(NotifyHandler handler) {

@@ -52,6 +52,24 @@ steps:
     end: true
 )";
 
+// A visit whose deadline is the booked slot, with a level at the due time and one an hour on.
+const char* visit_flow = R"(flow: visit
+data:
+  slot: datetime
+start: scheduled
+steps:
+  scheduled:
+    role: dispatch
+    deadline:
+      at: slot
+      escalate:
+        - { at: 100%, notify: dispatch }
+        - { after: 1h, notify: supervisor }
+    on: { done: closed }
+  closed:
+    end: true
+)";
+
 std::filesystem::path temp_file(const char* name) {
   return std::filesystem::temp_directory_path() / fmt::format("escalon-embed-{}-{}", ::getpid(), name);
 }
@@ -280,25 +298,9 @@ steps:
 
 TEST_CASE("an `at:` deadline already past keeps its real schedule: a level `after:` it fires on time, not late",
           "[embedding][deadline]") {
-  const char* visit = R"(flow: visit
-data:
-  slot: { type: datetime, required: true }
-start: scheduled
-steps:
-  scheduled:
-    role: dispatch
-    deadline:
-      at: slot
-      escalate:
-        - { at: 100%, notify: dispatch }
-        - { after: 1h, notify: supervisor }
-    on: { done: closed }
-  closed:
-    end: true
-)";
   ManualClock clock{"2026-11-23T10:00:00Z"};
   Engine engine({.clock = &clock});
-  engine.add_flows(compile(visit));
+  engine.add_flows(compile(visit_flow));
   // Entered at 10:00 for a visit slot of 09:30: the due time lies in the past.
   const auto id = engine.start("visit", {{"slot", at("2026-11-23T09:30:00Z")}});
   engine.run_due();
@@ -395,35 +397,19 @@ TEST_CASE("with a store and keep_journal off, the journal reads come whole from 
 
 TEST_CASE("a deadline set later to a time already past fires when it was set, never before it",
           "[embedding][deadline]") {
-  const char* visit = R"(flow: visit
-data:
-  slot: datetime
-start: scheduled
-steps:
-  scheduled:
-    role: dispatch
-    deadline:
-      at: slot
-      escalate:
-        - { at: 100%, notify: dispatch }
-        - { after: 1h, notify: supervisor }
-    on: { done: closed }
-  closed:
-    end: true
-)";
   MemoryStore store;
   ManualClock clock{"2026-11-23T09:00:00Z"};
   std::string id;
   {
     Engine engine({.clock = &clock, .store = &store});
-    engine.add_flows(compile(visit));
+    engine.add_flows(compile(visit_flow));
     id = engine.start("visit");  // no slot yet: no deadline
     clock.set(at("2026-11-23T12:00:00Z"));
     engine.update(id, {{"slot", at("2026-11-23T10:00:00Z")}});  // due 10:00, its 1h level 11:00: both past
     CHECK(engine.get(id).deadlines.at(0).level == 2);
   }
   Engine engine({.clock = &clock, .store = &store});  // and after a restart, the same
-  engine.add_flows(compile(visit));
+  engine.add_flows(compile(visit_flow));
   CHECK(engine.recover() == 1);
   TimePoint last{};
   for (const auto& r : engine.history(id)) {
