@@ -181,8 +181,9 @@ struct FlowInfo {
   std::vector<std::string> steps;
 };
 
-EventOptions options(const std::optional<std::string>& actor, const std::optional<std::string>& channel) {
-  return {actor.value_or(""), channel.value_or("")};
+EventOptions options(const std::optional<std::string>& actor, const std::optional<std::string>& channel,
+                     const std::optional<std::string>& key = std::nullopt) {
+  return {actor.value_or(""), channel.value_or(""), key.value_or("")};
 }
 
 std::optional<CaseStatus> status_from(const std::optional<std::string>& s) {
@@ -451,72 +452,80 @@ PYBIND11_MODULE(escalon, m) {
       .def(
           "start",
           [](PyEngine& self, const std::string& flow, py::object data, std::optional<std::string> id, std::optional<std::string> actor,
-             std::optional<std::string> channel, std::int64_t version) {
+             std::optional<std::string> channel, std::int64_t version, std::optional<std::string> key) {
             Map d = map_from_py(data, "data");
-            StartOptions o{.id = id.value_or(""), .actor = actor.value_or(""), .channel = channel.value_or(""), .version = version};
+            StartOptions o{.id = id.value_or(""), .actor = actor.value_or(""), .channel = channel.value_or(""), .version = version,
+                           .key = key.value_or("")};
             py::gil_scoped_release nogil;
             return self.e().start(flow, std::move(d), std::move(o));
           },
           py::arg("flow"), py::arg("data") = py::none(), py::kw_only(), py::arg("id") = py::none(), py::arg("actor") = py::none(),
-          py::arg("channel") = py::none(), py::arg("version") = 0, "Starts a case; returns its id.")
+          py::arg("channel") = py::none(), py::arg("version") = 0, py::arg("key") = py::none(),
+          "Starts a case; returns its id (with key=: the first case's id when the start is repeated).")
       .def(
           "send",
           [](PyEngine& self, const std::string& case_id, const std::string& event, py::object payload, std::optional<std::string> actor,
-             std::optional<std::string> channel) {
+             std::optional<std::string> channel,
+             std::optional<std::string> key) {
             Map p = map_from_py(payload, "payload");
             py::gil_scoped_release nogil;
-            self.e().send(case_id, event, std::move(p), options(actor, channel));
+            self.e().send(case_id, event, std::move(p), options(actor, channel, key));
           },
           py::arg("case_id"), py::arg("event"), py::arg("payload") = py::none(), py::kw_only(), py::arg("actor") = py::none(),
-          py::arg("channel") = py::none(),
+          py::arg("channel") = py::none(), py::arg("key") = py::none(),
           "Sends an event. Raises CaseError (unknown case), EventError (the case cannot take it now; "
           "recorded as rejected) or DataError (payload does not fit the form).")
       .def(
           "update",
           [](PyEngine& self, const std::string& case_id, py::object changes, std::optional<std::string> actor,
-             std::optional<std::string> channel) {
+             std::optional<std::string> channel,
+             std::optional<std::string> key) {
             Map c = map_from_py(changes, "changes");
             py::gil_scoped_release nogil;
-            self.e().update(case_id, std::move(c), options(actor, channel));
+            self.e().update(case_id, std::move(c), options(actor, channel, key));
           },
-          py::arg("case_id"), py::arg("changes"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(),
+          py::arg("case_id"), py::arg("changes"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("key") = py::none(),
           "Changes case data from outside; deadlines that read a changed field move.")
       .def(
           "cancel",
           [](PyEngine& self, const std::string& case_id, const std::string& reason, std::optional<std::string> actor,
-             std::optional<std::string> channel) {
+             std::optional<std::string> channel,
+             std::optional<std::string> key) {
             py::gil_scoped_release nogil;
-            self.e().cancel(case_id, reason, options(actor, channel));
+            self.e().cancel(case_id, reason, options(actor, channel, key));
           },
-          py::arg("case_id"), py::arg("reason") = "", py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none())
+          py::arg("case_id"), py::arg("reason") = "", py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("key") = py::none())
       .def(
           "reschedule",
           [](PyEngine& self, const std::string& case_id, py::object due, std::optional<std::string> actor,
-             std::optional<std::string> channel) {
+             std::optional<std::string> channel,
+             std::optional<std::string> key) {
             const TimePoint t = to_time(due);
             py::gil_scoped_release nogil;
-            self.e().reschedule(case_id, t, options(actor, channel));
+            self.e().reschedule(case_id, t, options(actor, channel, key));
           },
-          py::arg("case_id"), py::arg("due"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(),
+          py::arg("case_id"), py::arg("due"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("key") = py::none(),
           "Moves the due time of the current step's deadline.")
       .def(
           "retry",
-          [](PyEngine& self, const std::string& case_id, std::optional<std::string> actor, std::optional<std::string> channel) {
+          [](PyEngine& self, const std::string& case_id, std::optional<std::string> actor, std::optional<std::string> channel,
+             std::optional<std::string> key) {
             py::gil_scoped_release nogil;
-            self.e().retry(case_id, options(actor, channel));
+            self.e().retry(case_id, options(actor, channel, key));
           },
-          py::arg("case_id"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(),
+          py::arg("case_id"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("key") = py::none(),
           "For a case in an incident: runs the failed action again.")
       .def(
           "resolve",
           [](PyEngine& self, const std::string& case_id, py::object data, std::optional<std::string> to_step,
-             std::optional<std::string> actor, std::optional<std::string> channel) {
+             std::optional<std::string> actor, std::optional<std::string> channel,
+             std::optional<std::string> key) {
             Map d = map_from_py(data, "data");
             py::gil_scoped_release nogil;
-            self.e().resolve(case_id, std::move(d), to_step.value_or(""), options(actor, channel));
+            self.e().resolve(case_id, std::move(d), to_step.value_or(""), options(actor, channel, key));
           },
           py::arg("case_id"), py::arg("data") = py::none(), py::arg("to_step") = py::none(), py::kw_only(), py::arg("actor") = py::none(),
-          py::arg("channel") = py::none(), "For a case in an incident: moves it on as if the action had succeeded.")
+          py::arg("channel") = py::none(), py::arg("key") = py::none(), "For a case in an incident: moves it on as if the action had succeeded.")
       .def(
           "migrate",
           [](PyEngine& self, const std::string& flow, std::int64_t to, std::int64_t from, std::map<std::string, std::string> steps,

@@ -75,7 +75,8 @@ enum class Refusal : std::uint8_t {
   wrong_state,    ///< the call does not fit the case as it is (reschedule with no running
                   ///< deadline, retry or resolve with no incident)
   bad_request,    ///< the call's arguments do not fit the flow (resolve to an unknown step,
-                  ///< a migration whose cases cannot move)
+                  ///< a migration whose cases cannot move, an idempotency key that is too long)
+  key_reused,     ///< the idempotency key was used on this case for another call or payload
 };
 /// "unknown_flow", "guard_refused", ...: the enumerator's name (Python's EventError.code).
 [[nodiscard]] std::string_view refusal_name(Refusal r) noexcept;
@@ -100,10 +101,20 @@ class CaseError : public EventError {
 
 class Engine;
 
-/// Who sent an event and through which channel (phone, email, chat, web...).
+/// Who sent an event and through which channel (phone, email, chat, web...), and the call's
+/// idempotency key.
+///
+/// `key`: a host that retries a call after a timeout or a crash cannot know whether the first
+/// attempt was applied. With the same non-empty key, a repeated call is not applied again: it
+/// returns as the first did, or throws the first one's refusal again (same code and message),
+/// and writes nothing. The case remembers its keys in its stored state, so this holds across
+/// restarts and after the case closed (the retry of the event that closed it succeeds). The
+/// same key with another call or payload is refused (Refusal::key_reused). A key is at most
+/// 200 bytes; a case remembers its newest EngineOptions::max_keys_per_case keys.
 struct EventOptions {
   std::string actor;
   std::string channel;
+  std::string key;
 };
 
 struct StartOptions {
@@ -111,6 +122,10 @@ struct StartOptions {
   std::string actor;
   std::string channel;
   std::int64_t version = 0;  ///< 0: the newest loaded version of the flow
+  /// Idempotency key: a repeated start with it returns the id of the case the first one
+  /// created (the same flow, version, id and data; else Refusal::key_reused), in this process
+  /// or after a restart (the store keeps start keys). At most 200 bytes.
+  std::string key;
 };
 
 /// What an action handler sees and returns.
@@ -287,6 +302,10 @@ struct EngineOptions {
   /// whose caller is still waiting for the disk. Pays off with several calling threads and
   /// fsync per commit; a single caller sees no difference.
   bool group_commit = false;
+  /// Idempotency keys (EventOptions::key) a case remembers: its newest ones. A repeat of an
+  /// older key is applied again, so this bounds a case's memory, not correctness for retries
+  /// that come soon after their call.
+  std::size_t max_keys_per_case = 10'000;
   /// A loaded flow that calls an action no handler is registered for (missing_handlers()):
   /// false, a case reaching it fails that action (retries, then `on_error` or an incident);
   /// true, every call that could run an action (start, send, run_due, recover, start_runner and

@@ -45,6 +45,9 @@ struct ScenarioStep {
   Map data;                      ///< send: payload; update/resolve: data
   std::string reason;            ///< cancel
   std::string actor, channel;
+  /// Its idempotency key (EventOptions::key): `id:` in the file, else made of its time, a hash
+  /// of what it does, and a count of equal events of the case at that time.
+  std::string key;
   SourceLocation where;
 };
 
@@ -77,8 +80,9 @@ struct ScenarioResult {
 /// time order (ties: file order), deadlines fire in between, and the clock ends at `until`.
 /// Refused events are recorded, reported in `refused`, and the run goes on.
 /// With a store, the run continues what is stored: open cases are recovered, cases already
-/// stored are not started again, and events not after the store's newest record are skipped (an
-/// earlier run applied them); both are listed in `skipped`.
+/// stored are not started again (listed in `skipped`), and every event is sent with its key
+/// (ScenarioStep::key), so that an event an earlier run applied is not applied again, however
+/// its time compares with the store's newest record.
 [[nodiscard]] ScenarioResult run_scenario(const Scenario& scenario, std::span<const FlowPtr> flows, Store* store = nullptr);
 
 }  // namespace escalon

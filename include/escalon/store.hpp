@@ -65,12 +65,21 @@ struct StoredFlow {
   std::string source;  ///< the flow file's text
 };
 
+/// A start with an idempotency key (StartOptions::key) and the case it created: a repeated
+/// start finds it by key, in this process or after a restart.
+struct StartKey {
+  std::string key;
+  std::string case_id;
+  std::string fingerprint;  ///< 16 hex digits of the start's flow, version, id and data
+};
+
 /// One unit of work.
 struct StoreBatch {
   std::span<const Record> records;
   std::span<const StoredCase> cases;
   std::map<std::string, std::string> meta;  ///< engine counters (e.g. the next case number per flow)
   std::span<const StoredFlow> flows;        ///< flow versions seen for the first time
+  std::span<const StartKey> start_keys;     ///< keyed starts of this unit (each key is new)
 };
 
 class Store {
@@ -101,6 +110,9 @@ class Store {
   [[nodiscard]] virtual std::vector<std::string> due_cases(TimePoint upto, std::size_t limit = 0) = 0;
   /// Every record in order, one at a time (reports read the whole journal this way).
   virtual void for_each_record(const std::function<void(const Record&)>& visit) = 0;
+  /// The keyed start stored under `key`, if any. A store that keeps no start keys (this
+  /// default) leaves idempotent starts to the engine's memory: repeats within one process.
+  [[nodiscard]] virtual std::optional<StartKey> find_start_key(std::string_view key);
 };
 
 /// A store in memory: durable for the life of the process (tests, simulations, restarts of an
@@ -118,6 +130,7 @@ class MemoryStore final : public Store {
   [[nodiscard]] std::vector<StoredFlow> flows() override;
   [[nodiscard]] std::vector<std::string> due_cases(TimePoint upto, std::size_t limit = 0) override;
   void for_each_record(const std::function<void(const Record&)>& visit) override;
+  [[nodiscard]] std::optional<StartKey> find_start_key(std::string_view key) override;
   [[nodiscard]] std::size_t record_count() const;
 
  private:
@@ -127,6 +140,7 @@ class MemoryStore final : public Store {
   std::vector<std::string> order_;  // case ids in start order
   std::map<std::string, std::string> meta_;
   std::map<std::pair<std::string, std::int64_t>, StoredFlow> flows_;
+  std::map<std::string, StartKey, std::less<>> start_keys_;
 };
 
 /// Opens a store by location:

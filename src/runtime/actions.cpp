@@ -100,8 +100,9 @@ std::string Op::check_results(const Case& c, const std::string& name, const Map&
     if (!c.flow().find_field(k))
       return fmt::format("action '{}' returned '{}', which is not a data field of flow '{}'", name, k, c.flow().id);
   try {
+    require_valid("the result", results);
     changes = checked_changes(c.flow(), results);
-  } catch (const DataError& e) {
+  } catch (const Error& e) {  // DataError, or EventError from the text check
     return fmt::format("action '{}' result: {}", name, e.message());
   }
   return {};

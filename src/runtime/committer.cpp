@@ -49,6 +49,7 @@ void Op::release() {
 // unit is durable.
 void Op::flush() {
   if (!m.store() || (u.records.empty() && u.touched.empty() && u.flows.empty())) {
+    u.start_keys.clear();  // without a store the engine's map is the only copy: it stays there
     release();
     return;
   }
@@ -67,11 +68,13 @@ void Op::flush() {
   std::map<std::string, std::string> meta;
   if (u.counters_changed)
     for (const auto& [flow, n] : m.cases.counters) meta["case-number/" + flow] = std::to_string(n);
+  std::vector<std::string> keyed_starts;
+  for (const auto& k : u.start_keys) keyed_starts.push_back(k.key);
   if (m.options.group_commit) {
     group_flush(std::move(snaps), std::move(meta));
   } else {
     try {
-      m.store()->commit(StoreBatch{u.records, snaps, std::move(meta), u.flows});
+      m.store()->commit(StoreBatch{u.records, snaps, std::move(meta), u.flows, u.start_keys});
     } catch (const std::exception& e) {
       m.store_failure = e.what();
       release();
@@ -81,7 +84,10 @@ void Op::flush() {
   }
   u.records.clear();
   u.flows.clear();
+  u.start_keys.clear();
   u.counters_changed = false;
+  // The store has them now: a repeated start finds them there.
+  for (const auto& k : keyed_starts) m.start_keys.erase(k);
   // Durable now: closed cases leave memory (reads of them go to the store). One that another
   // unit touched meanwhile (a refused call's record) leaves with that unit's commit.
   for (const auto& id : closed)
@@ -106,6 +112,7 @@ void Op::group_flush(std::vector<StoredCase> snaps, std::map<std::string, std::s
   }
   for (auto& [k, v] : meta) p.meta[k] = std::move(v);
   p.flows.insert(p.flows.end(), u.flows.begin(), u.flows.end());
+  p.start_keys.insert(p.start_keys.end(), u.start_keys.begin(), u.start_keys.end());
   const std::uint64_t ticket = ++group.enqueued;
   // The batch keeps units in order, so a later unit may change these cases before this one is
   // on disk: whatever it commits lands in this transaction or a later one.
@@ -125,7 +132,7 @@ void Op::group_flush(std::vector<StoredCase> snaps, std::map<std::string, std::s
     std::string failure;
     bool conflict = false;
     try {
-      m.store()->commit(StoreBatch{batch.records, batch.cases, std::move(batch.meta), batch.flows});
+      m.store()->commit(StoreBatch{batch.records, batch.cases, std::move(batch.meta), batch.flows, batch.start_keys});
     } catch (const std::exception& e) {
       failure = e.what();
       conflict = dynamic_cast<const ConflictError*>(&e) != nullptr;

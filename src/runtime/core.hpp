@@ -65,6 +65,7 @@ struct Unit {
   std::size_t next_job = 0;
   std::vector<Notification> outbox;
   std::vector<StoredFlow> flows;  // flow versions the store has not seen yet
+  std::vector<StartKey> start_keys;  // keyed starts, for the store
   bool counters_changed = false;   // a generated case number moved on
   std::size_t fired = 0;           // timer points fired
   std::size_t held = 0;            // due points left for another unit that holds their case
@@ -182,6 +183,7 @@ struct GroupCommit {
     std::unordered_map<std::string, std::size_t> index;  // case id -> position in cases
     std::map<std::string, std::string> meta;
     std::vector<StoredFlow> flows;
+    std::vector<StartKey> start_keys;
   };
   std::mutex mutex;  // guards everything below
   std::condition_variable done;
@@ -215,6 +217,9 @@ struct Core {
   // with one, reads go to the store and memory holds only open cases.
   std::vector<Record> journal;
   std::vector<Record> orphan_records;  // refused calls for unknown cases (no store)
+  // Keyed starts the store does not have yet (all of them without a store): a repeat that
+  // comes while the first waits for the disk must find it too.
+  std::unordered_map<std::string, StartKey> start_keys;
   std::string store_failure;  // set once a commit failed: changes are refused from then on
   GroupCommit group;
   std::condition_variable released;  // a unit committed: the case families it held are free
@@ -361,6 +366,24 @@ struct Op {
   std::vector<Change> checked_changes(Case& c, const Map& values, std::string_view call, const EventOptions& o,
                                       TimePoint at);
 
+  // --- idempotency keys (keys.cpp)
+  // The call's key while it runs: set by replayed(), kept by remember_key() when the call was
+  // applied or by reject() when it was refused, on the case the call named.
+  struct KeyedCall {
+    Case* c = nullptr;
+    const std::string* key = nullptr;
+    std::uint64_t fingerprint = 0;
+  };
+  KeyedCall keyed;
+  // True when case `c` took `o.key` before: nothing is applied, and a first refusal is thrown
+  // again. A key used for another call or payload is refused (key_reused).
+  bool replayed(Case& c, std::string_view call, const EventOptions& o, std::uint64_t fingerprint, TimePoint at);
+  void remember_key(std::optional<Refusal> refusal = {}, std::string message = {});
+  // The case a start with this key created (in this process or, through the store, before);
+  // key_reused when that start had other arguments.
+  std::optional<std::string> started_with(const std::string& key, std::uint64_t fingerprint);
+  void keep_start_key(const std::string& key, const std::string& case_id, std::uint64_t fingerprint);
+
   // --- actions (actions.cpp)
   void run_jobs();
   void run_job(Job& j);
@@ -396,6 +419,16 @@ void Op::guarded(Case& c, TimePoint at, W&& what, F&& work) {
   }
 }
 
+
+// Checks of what comes in through the API (input.cpp): EventError(bad_data) for text that is
+// not UTF-8 (`what` names it in the message) and for values nested too deep.
+void require_utf8(std::string_view what, std::string_view s);
+void require_utf8(const EventOptions& o);
+void require_valid(std::string_view what, const Map& m);
+
+// What a call and its arguments hash to (FNV-1a over a canonical form): stable across
+// processes and builds, since it is stored with the case.
+std::uint64_t call_fingerprint(std::string_view call, const Map* args, std::string_view extra = {});
 
 // Sets up SLA `i` counting from `at`; not running yet: the current step decides (pause_in, role).
 void start_sla(Case& c, std::size_t i, TimePoint at);

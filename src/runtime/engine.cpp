@@ -48,6 +48,7 @@ std::string_view refusal_name(Refusal r) noexcept {
     case Refusal::bad_data: return "bad_data";
     case Refusal::wrong_state: return "wrong_state";
     case Refusal::bad_request: return "bad_request";
+    case Refusal::key_reused: return "key_reused";
   }
   return "?";
 }
@@ -342,6 +343,10 @@ void Engine::on_notify(NotifyHandler handler) {
 
 std::string Engine::start(std::string_view flow_id, Map data, StartOptions options) {
   auto& m = *impl_;
+  detail::require_utf8("the flow id", flow_id);
+  detail::require_utf8("the case id", options.id);
+  detail::require_utf8(EventOptions{options.actor, options.channel, options.key});
+  detail::require_valid("start data", data);
   return m.call({}, [&](Op& op, TimePoint now) {
     detail::FlowRt* rt = m.flows.find(flow_id, options.version);
     if (!rt) {
@@ -350,8 +355,14 @@ std::string Engine::start(std::string_view flow_id, Map data, StartOptions optio
                                    options.version ? fmt::format(" version {}", options.version) : "",
                                    hint.empty() ? "; load it first" : hint));
     }
+    const std::uint64_t fp = detail::call_fingerprint(
+        "start", &data, fmt::format("{}\n{}\n{}", flow_id, options.version, options.id));
+    if (!options.key.empty())
+      if (auto first = op.started_with(options.key, fp)) return *first;
     try {
-      return op.create_case(rt, data, options.id, now, options.actor, options.channel, nullptr).id;
+      std::string id = op.create_case(rt, data, options.id, now, options.actor, options.channel, nullptr).id;
+      if (!options.key.empty()) op.keep_start_key(options.key, id, fp);
+      return id;
     } catch (const DataError& e) {  // no case exists yet, so no `rejected` record either
       throw EventError(Refusal::bad_data, e.message());
     }
@@ -360,8 +371,13 @@ std::string Engine::start(std::string_view flow_id, Map data, StartOptions optio
 
 void Engine::send(std::string_view case_id, std::string_view event, Map payload, EventOptions options) {
   auto& m = *impl_;
+  detail::require_utf8("the case id", case_id);
+  detail::require_utf8("the event name", event);
+  detail::require_utf8(options);
+  detail::require_valid("payload", payload);
   m.call(case_id, [&](Op& op, TimePoint now) {
     Case* c = &op.find(case_id, event, options, now);
+    if (op.replayed(*c, event, options, detail::call_fingerprint(event, &payload), now)) return;
     // A case waiting at a parallel step takes events through its branches: the first active
     // branch whose step handles the event gets it.
     if (c->status == CaseStatus::active && c->current().kind == StepKind::parallel) {
@@ -376,44 +392,64 @@ void Engine::send(std::string_view case_id, std::string_view event, Map payload,
       }
     }
     op.apply_event(*c, event, payload, options, now);
+    op.remember_key();
   });
 }
 
 void Engine::update(std::string_view case_id, Map changes, EventOptions options) {
+  detail::require_utf8("the case id", case_id);
+  detail::require_utf8(options);
+  detail::require_valid("update", changes);
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "update", options, now);
+    if (op.replayed(c, "update", options, detail::call_fingerprint("update", &changes), now)) return;
     if (!c.open())
       op.reject(&c, case_id, "update", options, now, Refusal::closed,
                 fmt::format("case '{}' is {}", c.id, case_status_name(c.status)));
     op.apply_changes(c, op.checked_changes(c, changes, "update", options, now), now, options.actor, options.channel);
+    op.remember_key();
   });
 }
 
 void Engine::cancel(std::string_view case_id, std::string_view reason, EventOptions options) {
+  detail::require_utf8("the case id", case_id);
+  detail::require_utf8("the reason", reason);
+  detail::require_utf8(options);
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "cancel", options, now);
+    if (op.replayed(c, "cancel", options, detail::call_fingerprint("cancel", nullptr, reason), now)) return;
     if (!c.open())
       op.reject(&c, case_id, "cancel", options, now, Refusal::closed,
                 fmt::format("case '{}' is already {}", c.id, case_status_name(c.status)));
     op.cancel_case(c, now, std::string(reason), options);
+    op.remember_key();
     op.tell_parent(c, now, fmt::format("sub-flow case '{}' was cancelled{}{}", c.id, reason.empty() ? "" : ": ", reason));
   });
 }
 
 void Engine::reschedule(std::string_view case_id, TimePoint due, EventOptions options) {
+  detail::require_utf8("the case id", case_id);
+  detail::require_utf8(options);
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "reschedule", options, now);
+    if (op.replayed(c, "reschedule", options,
+                    detail::call_fingerprint("reschedule", nullptr, std::to_string(due.time_since_epoch().count())), now))
+      return;
     if (c.status != CaseStatus::active || !c.current().deadline)
       op.reject(&c, case_id, "reschedule", options, now, c.open() ? Refusal::wrong_state : Refusal::closed,
                 fmt::format("case '{}' has no running deadline to reschedule (step '{}')", c.id,
                             c.step >= 0 ? c.current().name : ""));
     op.set_absolute_deadline(c, due, now);
+    op.remember_key();
   });
 }
 
 void Engine::retry(std::string_view case_id, EventOptions options) {
+  detail::require_utf8("the case id", case_id);
+  detail::require_utf8(options);
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "retry", options, now);
+    if (op.replayed(c, "retry", options, detail::call_fingerprint("retry", nullptr), now)) return;
     if (c.status != CaseStatus::incident || c.current().kind != StepKind::action)
       op.reject(&c, case_id, "retry", options, now, c.open() ? Refusal::wrong_state : Refusal::closed,
                 fmt::format("case '{}' has no failed action to retry (it is {} in step '{}')", c.id,
@@ -426,12 +462,18 @@ void Engine::retry(std::string_view case_id, EventOptions options) {
     r.message = "retry";
     op.commit(&c, std::move(r));
     op.u.jobs.push_back({.c = &c, .visit = c.visit, .attempt = 1, .at = now});
+    op.remember_key();
   });
 }
 
 void Engine::resolve(std::string_view case_id, Map data, std::string_view to_step, EventOptions options) {
+  detail::require_utf8("the case id", case_id);
+  detail::require_utf8("the step", to_step);
+  detail::require_utf8(options);
+  detail::require_valid("resolve data", data);
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "resolve", options, now);
+    if (op.replayed(c, "resolve", options, detail::call_fingerprint("resolve", &data, to_step), now)) return;
     if (c.status != CaseStatus::incident)
       op.reject(&c, case_id, "resolve", options, now, c.open() ? Refusal::wrong_state : Refusal::closed,
                 fmt::format("case '{}' has no incident (it is {})", c.id, case_status_name(c.status)));
@@ -455,6 +497,7 @@ void Engine::resolve(std::string_view case_id, Map data, std::string_view to_ste
     op.commit(&c, std::move(r));
     op.apply_changes(c, checked, now, options.actor, options.channel);
     op.move_to(c, target, now);
+    op.remember_key();
   });
 }
 

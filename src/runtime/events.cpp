@@ -19,6 +19,7 @@ void Op::reject(Case* c, std::string_view case_id, std::string_view event, const
   r.channel = o.channel;
   r.message = why;
   if (c) {
+    remember_key(code, why);  // the call's key: a retry is refused the same way
     commit(c, std::move(r));
     throw EventError(code, why);
   }

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 #include "escalon/store.hpp"
 #include "base/json.hpp"
 #include "runtime/state.hpp"
@@ -37,6 +39,35 @@ std::vector<Value> values_from(const Flow& f, const json& j, const std::string& 
     const DataField* field = f.find_field(k);
     if (!field) throw StoreError(fmt::format("stored case '{}' has data field '{}', which flow '{}' v{} does not declare", case_id, k, f.id, f.version));
     out[static_cast<std::size_t>(field - f.data.data())] = field->type.coerce(value_from_json(v), k);
+  }
+  return out;
+}
+
+// [key, fingerprint (16 hex digits: JSON numbers lose 64-bit integers in other readers),
+//  refusal code or -1 when applied, message]
+json keys_json(const std::vector<AppliedKey>& keys) {
+  json out = json::array();
+  for (const auto& k : keys)
+    out.push_back(json::array({k.key, fmt::format("{:016x}", k.fingerprint),
+                               k.refusal ? static_cast<int>(*k.refusal) : -1, k.message}));
+  return out;
+}
+
+std::vector<AppliedKey> keys_from(const json& j, const std::string& id) {
+  std::vector<AppliedKey> out;
+  for (const auto& x : j) {
+    AppliedKey k;
+    k.key = x.at(0).get<std::string>();
+    const auto fp = x.at(1).get<std::string>();
+    const auto [end, ec] = std::from_chars(fp.data(), fp.data() + fp.size(), k.fingerprint, 16);
+    const int code = x.at(2).get<int>();
+    if (ec != std::errc{} || end != fp.data() + fp.size() || fp.size() != 16 || code < -1 ||
+        code > static_cast<int>(Refusal::key_reused) || k.key.empty())
+      throw StoreError(fmt::format("stored case '{}' is damaged: idempotency key entry {} is not [key, 16 hex digits, "
+                                   "refusal code, message]", id, x.dump(-1, ' ', false, json::error_handler_t::replace)));
+    if (code >= 0) k.refusal = static_cast<Refusal>(code);
+    k.message = x.at(3).get<std::string>();
+    out.push_back(std::move(k));
   }
   return out;
 }
@@ -87,6 +118,7 @@ std::string save_case(const Case& c) {
   j["assignee"] = c.assignee;
   if (!c.outcome().empty()) j["outcome"] = c.outcome();
   if (!c.incident().empty()) j["incident"] = c.incident();
+  if (const auto* keys = c.keys()) j["keys"] = keys_json(*keys);
   j["started"] = ms(c.started);
   j["entered"] = ms(c.entered);
   if (c.parent || !c.parent_id().empty()) {
@@ -139,7 +171,8 @@ std::string save_case(const Case& c) {
     clocks.push_back(x);
   }
   j["clocks"] = clocks;
-  return j.dump();
+  // Text is checked where it comes in; a handler's error message is not: replaced, not thrown on.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 // A stored clock must fit the flow it runs on: indexes in range, one rung state per level of its
@@ -208,6 +241,7 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
     c->data = values_from(f, j.at("data"), id);
     c->assignee = j.at("assignee").get<std::string>();
     c->set_incident(j.value("incident", std::string()));  // the outcome is the end step's
+    if (j.contains("keys")) c->more().keys = keys_from(j.at("keys"), id);
     c->started = tp(j.at("started"));
     c->entered = tp(j.at("entered"));
     c->parent_visit = j.value("parent_visit", 0u);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -68,6 +69,15 @@ struct ClockState {
 
 struct Unit;
 
+// An idempotency key the case took (EventOptions::key) and what came of its call: `refusal`
+// is empty when the call was applied, else the refusal to repeat.
+struct AppliedKey {
+  std::string key;
+  std::uint64_t fingerprint = 0;  // of the call and its arguments (a reused key is refused)
+  std::optional<Refusal> refusal;
+  std::string message;
+};
+
 struct Case {
   // The fields every call reads come first, in the first three cache lines; the rarely used
   // ones (sub-flows, branches, outcome) follow. The order is worth ~5 % of an event.
@@ -101,6 +111,7 @@ struct Case {
   struct Rare {
     std::string incident;
     std::string parent_id;
+    std::vector<AppliedKey> keys;  // oldest first
   };
   std::unique_ptr<Rare> rare;
   std::uint32_t parent_visit = 0;
@@ -120,6 +131,7 @@ struct Case {
   const std::string& outcome() const { return status == CaseStatus::completed && step >= 0 ? current().outcome : no_text(); }
   const std::string& incident() const { return rare ? rare->incident : no_text(); }
   const std::string& parent_id() const { return rare ? rare->parent_id : no_text(); }
+  const std::vector<AppliedKey>* keys() const { return rare && !rare->keys.empty() ? &rare->keys : nullptr; }
   void set_incident(std::string why) {
     if (rare || !why.empty()) more().incident = std::move(why);
   }

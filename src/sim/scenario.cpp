@@ -31,7 +31,7 @@ std::vector<Item> in_time_order(const Scenario& sc) {
 }
 
 void apply_event(Engine& engine, const ScenarioStep& e) {
-  const EventOptions opts{e.actor, e.channel};
+  const EventOptions opts{e.actor, e.channel, e.key};
   switch (e.kind) {
     case ScenarioStep::Kind::send: engine.send(e.case_id, e.event, e.data, opts); break;
     case ScenarioStep::Kind::update: engine.update(e.case_id, e.data, opts); break;
@@ -82,11 +82,6 @@ ScenarioResult run_scenario(const Scenario& sc, std::span<const FlowPtr> flows, 
       started.insert(sc.cases[it.index].id);
       continue;
     }
-    if (store && it.at <= resume && resume != TimePoint{}) {
-      out.skipped.push_back(fmt::format("{}: this event is not after the store's newest record ({}); an earlier run applied it",
-                                        where.str(), format_iso8601(resume)));
-      continue;
-    }
     clock.set(std::max(clock.now(), it.at));
     engine.run_due();
     try {
@@ -95,7 +90,11 @@ ScenarioResult run_scenario(const Scenario& sc, std::span<const FlowPtr> flows, 
         engine.start(c.flow, c.data, {.id = c.id, .actor = c.actor, .channel = c.channel});
         started.insert(c.id);
       } else {
+        // Every applied event writes a record; a repeated key writes none (an earlier run applied it).
+        const std::size_t before = out.journal.size();
         apply_event(engine, sc.events[it.index]);
+        if (store && out.journal.size() == before)
+          out.skipped.push_back(fmt::format("{}: event '{}' was applied by an earlier run", where.str(), sc.events[it.index].key));
       }
     } catch (const Error& err) {
       out.refused.push_back(fmt::format("{}: {}", where.str(), err.message()));

@@ -5,8 +5,10 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <map>
 #include <set>
 
+#include "base/hash.hpp"
 #include "loader/yaml_reader.hpp"
 
 namespace escalon {
@@ -54,7 +56,7 @@ std::optional<ScenarioCase> read_case(Reporter& rep, const Source& src, const YA
 std::optional<ScenarioStep> read_event(Reporter& rep, const Source& src, const YAML::Node& n, const std::set<std::string>& ids,
                                        TimePoint clock) {
   MapReader m(rep, src, n, "an event",
-              {"at", "case", "send", "data", "actor", "channel", "update", "cancel", "retry", "resolve", "to"});
+              {"at", "case", "send", "data", "actor", "channel", "update", "cancel", "retry", "resolve", "to", "id"});
   if (!m.ok()) return std::nullopt;
   ScenarioStep e;
   e.where = m.where();
@@ -101,8 +103,41 @@ std::optional<ScenarioStep> read_event(Reporter& rep, const Source& src, const Y
     rep.error(detail::location(src, *m.get("data")), "`data` goes with `send`");
   if (auto v = m.get("actor")) e.actor = detail::read_string(rep, src, *v, "`actor`").value_or("");
   if (auto v = m.get("channel")) e.channel = detail::read_string(rep, src, *v, "`channel`").value_or("");
+  if (auto v = m.get("id")) {
+    e.key = detail::read_string(rep, src, *v, "`id`").value_or("");
+    if (e.key.empty() || e.key.size() > 200)
+      rep.error(detail::location(src, *v), "an event's `id` is its idempotency key: 1 to 200 characters");
+  }
   if (timed && e.at < clock) rep.error(e.where, "this event is before the scenario's `clock`");
   return e;
+}
+
+// Every event gets an idempotency key, so that a run continued on a store after a crash applies
+// each event exactly once: its `id:`, or what it does and when ("<at>#<hash of kind, event,
+// data, reason, actor, channel>#<n>", n counting equal events of the case at that time). Not
+// its position: a later file that repeats yesterday's events with new ones added (or a renamed
+// file) must find the ones already applied.
+void key_events(Reporter& rep, std::vector<ScenarioStep>& events) {
+  std::map<std::string, SourceLocation> seen;
+  std::map<std::pair<std::string, std::string>, int> equal;  // (case, key without n) -> events so far
+  for (auto& e : events) {
+    if (e.key.empty()) {
+      detail::StableHash h;
+      h.word(static_cast<std::uint64_t>(e.kind));
+      h.text(e.event);
+      h.map(e.data);
+      h.text(e.reason);
+      h.text(e.actor);
+      h.text(e.channel);
+      const std::string what = fmt::format("{}#{:016x}", format_iso8601(e.at), h.h);
+      e.key = fmt::format("{}#{}", what, ++equal[{e.case_id, what}]);
+      continue;
+    }
+    auto [it, fresh] = seen.emplace(e.key, e.where);
+    if (!fresh)
+      rep.error(e.where, fmt::format("event id '{}' is used twice (also at line {}); ids must be unique", e.key,
+                                     it->second.line));
+  }
 }
 
 }  // namespace
@@ -133,6 +168,7 @@ Scenario load_scenario(const std::string& path) {
         else
           for (const auto& n : *es)
             if (auto e = read_event(rep, src, n, ids, sc.clock)) sc.events.push_back(std::move(*e));
+        key_events(rep, sc.events);
       }
       if (auto u = top.get("until")) {
         sc.until = instant(rep, src, *u, "`until`").value_or(sc.clock);

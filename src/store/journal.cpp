@@ -54,7 +54,8 @@ std::string Record::to_json() const {
   }
   if (!data.is_null()) j["data"] = detail::value_to_json(data);
   if (!message.empty()) j["message"] = message;
-  return j.dump();
+  // Messages quote handlers' exceptions, which may be any bytes: replaced, never thrown on.
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 Record Record::from_json(std::string_view text) {

@@ -29,6 +29,7 @@ void MemoryStore::commit(const StoreBatch& batch) {
     if (fresh) order_.push_back(c.id);
   }
   for (const auto& [k, v] : batch.meta) meta_[k] = v;
+  for (const auto& k : batch.start_keys) start_keys_.emplace(k.key, k);
 }
 
 std::vector<StoredCase> MemoryStore::open_cases() {
@@ -76,6 +77,15 @@ std::uint64_t MemoryStore::last_seq() {
 TimePoint MemoryStore::last_time() {
   std::lock_guard lk(mutex_);
   return records_.empty() ? TimePoint{} : records_.back().at;
+}
+
+std::optional<StartKey> Store::find_start_key(std::string_view) { return std::nullopt; }
+
+std::optional<StartKey> MemoryStore::find_start_key(std::string_view key) {
+  std::lock_guard lock(mutex_);
+  auto it = start_keys_.find(key);
+  if (it == start_keys_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::map<std::string, std::string> MemoryStore::meta() {

@@ -1,11 +1,12 @@
 // SQLite store: the embedded default for durable cases. The only code that sees sqlite3.h.
 //
-// Schema (version 2; PRAGMA user_version, application_id 'ESCL' marks our files):
+// Schema (version 3; PRAGMA user_version, application_id 'ESCL' marks our files):
 //   records(seq PRIMARY KEY, case_id, at, type, json)   the journal, one row per record
 //   cases(id PRIMARY KEY, flow, seq, open, state, revision, next_due)
 //                                                       the latest state of each case
 //   meta(key PRIMARY KEY, value)                        engine counters
 //   flows(id, version, hash, file, source)              every flow version cases may run on
+//   start_keys(key PRIMARY KEY, case_id, fingerprint)   idempotency keys of starts
 // A unit of work is one transaction; in WAL mode with synchronous=FULL a commit is on disk
 // when it returns. One engine writes a file: it holds an flock on "PATH-lock" while the store
 // is open (released by the kernel if the process dies). Readers (`?mode=ro`: escalon inspect,
@@ -30,7 +31,10 @@
 namespace escalon {
 namespace {
 
-constexpr int schema_version = 2;
+constexpr int schema_version = 3;
+// Read-only readers (reports, inspect) read stores from this version on: what later versions
+// added is not needed to read.
+constexpr int min_readable_schema = 2;
 constexpr int application_id = 0x4553434C;  // "ESCL"
 
 // Each step brings a database from version i to i + 1.
@@ -50,6 +54,8 @@ const char* const migrations[] = {
        ALTER TABLE cases ADD COLUMN next_due INTEGER;
        DROP INDEX cases_open;
        CREATE INDEX cases_due ON cases(next_due) WHERE open = 1 AND next_due IS NOT NULL;)",
+    // 3: keyed starts (StartOptions::key), found by key when a start is repeated.
+    R"(CREATE TABLE start_keys(key TEXT PRIMARY KEY, case_id TEXT NOT NULL, fingerprint TEXT NOT NULL);)",
 };
 static_assert(std::size(migrations) == schema_version);
 
@@ -124,6 +130,8 @@ class SqliteStore final : public Store {
           db_, "INSERT INTO flows(id, version, hash, file, source) VALUES(?,?,?,?,?) ON CONFLICT(id, version) DO NOTHING", path_);
       upsert_meta_ = std::make_unique<Statement>(
           db_, "INSERT INTO meta(key, value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", path_);
+      insert_start_key_ = std::make_unique<Statement>(
+          db_, "INSERT INTO start_keys(key, case_id, fingerprint) VALUES(?,?,?)", path_);
     } catch (...) {
       reset_statements();
       sqlite3_close(db_);
@@ -195,6 +203,14 @@ class SqliteStore final : public Store {
         s.bind(1, k);
         s.bind(2, v);
         step(s, "write meta");
+      }
+      for (const auto& k : b.start_keys) {
+        const Statement& s = *insert_start_key_;
+        s.reset();
+        s.bind(1, k.key);
+        s.bind(2, k.case_id);
+        s.bind(3, k.fingerprint);
+        step(s, "write a start key");
       }
       exec("COMMIT", "commit");
     } catch (...) {
@@ -312,6 +328,15 @@ class SqliteStore final : public Store {
     }
   }
 
+  std::optional<StartKey> find_start_key(std::string_view key) override {
+    check_snapshot();
+    if (read_only_ && pragma_int("PRAGMA user_version") < 3) return std::nullopt;  // no keyed start yet
+    Statement s(db_, "SELECT case_id, fingerprint FROM start_keys WHERE key = ?", path_);
+    s.bind(1, key);
+    if (!step_row(s, "read a start key")) return std::nullopt;
+    return StartKey{std::string(key), text_of(s.get(), 0), text_of(s.get(), 1)};
+  }
+
   std::map<std::string, std::string> meta() override {
     check_snapshot();
     std::map<std::string, std::string> out;
@@ -325,7 +350,7 @@ class SqliteStore final : public Store {
   bool read_only_ = false;
   int lock_fd_ = -1;
   sqlite3* db_ = nullptr;
-  std::unique_ptr<Statement> insert_record_, upsert_case_, upsert_meta_, insert_flow_, find_case_;
+  std::unique_ptr<Statement> insert_record_, upsert_case_, upsert_meta_, insert_flow_, find_case_, insert_start_key_;
 
   void reset_statements() {
     find_case_.reset();
@@ -333,6 +358,7 @@ class SqliteStore final : public Store {
     upsert_case_.reset();
     upsert_meta_.reset();
     insert_flow_.reset();
+    insert_start_key_.reset();
   }
 
   [[noreturn]] void fail(int rc, std::string_view what) const {
@@ -407,7 +433,7 @@ class SqliteStore final : public Store {
   // so a report's queries all see the same journal while the writer goes on.
   void open_snapshot() {
     const int version = pragma_int("PRAGMA user_version");
-    if (version < schema_version)
+    if (version < min_readable_schema)
       throw StoreError(fmt::format("{} has schema {}, older than this Escalon's {}; open it once without ?mode=ro (an "
                                    "engine, or escalon inspect --db 'sqlite:{}?mode=rw', upgrades it) to read it",
                                    path_, version, schema_version, path_));

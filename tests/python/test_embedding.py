@@ -84,3 +84,28 @@ def test_values_that_nest_without_end_are_refused_not_a_crash(engine):
         deep = {"x": deep}
     with pytest.raises(ValueError, match="nested deeper"):
         engine.start("complaint", {"customer": "A", "summary": deep})
+
+
+def test_a_retried_call_with_its_key_is_applied_once(engine):
+    cid = engine.start("technician-visit", {"customer": "ACME"})
+    payload = {"product": "TV", "preferred_slots": ["2026-11-26T09:00:00Z"]}
+    engine.send(cid, "submit", payload, key="web-42")
+    records = len(engine.history(cid))
+    engine.send(cid, "submit", payload, key="web-42")  # the retry after a timeout: nothing happens
+    assert len(engine.history(cid)) == records
+    with pytest.raises(escalon.EventError) as reused:
+        engine.send(cid, "submit", {"product": "radio", "preferred_slots": []}, key="web-42")
+    assert reused.value.code == "key_reused"
+    engine.cancel(cid, "customer withdrew", key="cancel-1")
+    engine.cancel(cid, "customer withdrew", key="cancel-1")  # already cancelled by this very call
+    with pytest.raises(escalon.EventError) as closed:
+        engine.cancel(cid, "customer withdrew")
+    assert closed.value.code == "closed"
+
+
+def test_a_repeated_start_with_its_key_returns_the_first_case(engine):
+    first = engine.start("technician-visit", {"customer": "ACME"}, key="call-981")
+    assert engine.start("technician-visit", {"customer": "ACME"}, key="call-981") == first
+    with pytest.raises(escalon.EventError) as reused:
+        engine.start("technician-visit", {"customer": "Globex"}, key="call-981")
+    assert reused.value.code == "key_reused"
