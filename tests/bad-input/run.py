@@ -45,7 +45,6 @@ class Expect:
 
     def __init__(self, path):
         self.path = path
-        self.header = []          # the lines before `exit:`, kept verbatim for --update
         self.cmd = None
         self.lets = []            # (kind, name, python expression) in file order
         self.xfail = None
@@ -62,17 +61,14 @@ class Expect:
         i = 0
         while i < len(lines) and not lines[i].startswith("exit:"):
             line = lines[i]
-            self.header.append(line)
             i += 1
             if not line.strip() or line.startswith("#"):
                 continue
-            key, sep, value = line.partition(":")
-            if not sep:
-                m = re.match(r"(let|file|db)\s+([\w.-]+)\s*=\s*(.+)$", line)
-                if not m:
-                    raise CaseError(f"{self.path}: cannot read header line {line!r}")
+            m = re.match(r"(let|file|db)\s+([\w.-]+)\s*=\s*(.+)$", line)
+            if m:
                 self.lets.append((m.group(1), m.group(2), m.group(3)))
                 continue
+            key, _, value = line.partition(":")
             value = value.strip()
             if key == "cmd":
                 self.cmd = value
@@ -85,10 +81,7 @@ class Expect:
             elif key == "writes":
                 self.writes.update(value.split())
             else:
-                m = re.match(r"(let|file|db)\s+([\w.-]+)\s*=\s*(.+)$", line)
-                if not m:
-                    raise CaseError(f"{self.path}: unknown header key {key!r}")
-                self.lets.append((m.group(1), m.group(2), m.group(3)))
+                raise CaseError(f"{self.path}: cannot read header line {line!r}")
         if self.cmd is None:
             raise CaseError(f"{self.path}: no `cmd:` line")
         if i == len(lines):
