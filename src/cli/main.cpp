@@ -130,9 +130,9 @@ int cmd_eval(const std::string& text, const std::string& data_json, const std::s
   std::optional<escalon::Calendar> calendar;
   json j;
   try {
-    j = json::parse(data_json);
-  } catch (const json::parse_error& e) {
-    std::cerr << fmt::format("escalon eval: --data is not valid JSON: {}\n", e.what());
+    j = escalon::detail::parse_json(data_json, "--data");
+  } catch (const escalon::DataError& e) {
+    std::cerr << fmt::format("escalon eval: {}\n", e.what());
     return exit_invalid;
   }
   if (!j.is_object()) {
