@@ -2,6 +2,8 @@
 // Value <-> JSON (nlohmann), shared by Value::to_json, the journal and the CLI.
 #include <nlohmann/json.hpp>
 
+#include <string_view>
+
 #include "escalon/value.hpp"
 
 namespace escalon::detail {
@@ -16,4 +18,10 @@ enum class JsonStrings {
 };
 // Untyped JSON -> Value; null and unknown types are null, integers int, other numbers double.
 Value value_from_json(const nlohmann::ordered_json& j, JsonStrings strings = JsonStrings::text);
+
+// JSON text -> JSON for an input named `what` (e.g. "--data"). Every failure is a DataError:
+// "WHAT is not valid JSON at line L, column C: ...", "WHAT: the number 1e400 at line L, column C
+// is out of range", and "N does not fit a 64-bit int" for an integer below INT64_MIN or above
+// UINT64_MAX (nlohmann would make it a double; value_from_json refuses the ones in between).
+nlohmann::ordered_json parse_json(std::string_view text, std::string_view what);
 }  // namespace escalon::detail

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
+#include <type_traits>
 #include "escalon/error.hpp"
 #include "base/json.hpp"
 
@@ -132,6 +134,48 @@ Value from_json(const nlohmann::ordered_json& j, JsonStrings strings, std::size_
 }  // namespace
 
 Value value_from_json(const nlohmann::ordered_json& j, JsonStrings strings) { return from_json(j, strings, 0); }
+
+namespace {
+// The DOM builder, but an integer literal out of range is refused instead of becoming a double
+// (only the SAX interface still sees the literal's text), and errors become DataErrors.
+class CheckedJsonBuilder : public nlohmann::detail::json_sax_dom_parser<nlohmann::ordered_json> {
+ public:
+  CheckedJsonBuilder(nlohmann::ordered_json& root, std::string_view what) : json_sax_dom_parser(root), what_(what) {}
+
+  bool number_float(double val, const std::string& text) {
+    if (text.find_first_of(".eE") == std::string::npos) throw DataError(fmt::format("{} does not fit a 64-bit int", text));
+    return json_sax_dom_parser::number_float(val, text);
+  }
+
+  template <class Exception>
+  bool parse_error(const nlohmann::detail::position_t& at, const std::string& token, const Exception& ex) {
+    // nlohmann's text is "[json.exception.parse_error.101] parse error at line 1, column 2: ...".
+    std::string_view msg = ex.what();
+    if (auto p = msg.find("parse error at "); p != std::string_view::npos) msg.remove_prefix(p + 12);
+    else if (auto q = msg.find("] "); q != std::string_view::npos) msg.remove_prefix(q + 2);
+    if constexpr (std::is_same_v<Exception, nlohmann::detail::out_of_range>)
+      throw DataError(fmt::format("{}: the number {} at line {}, column {} is out of range (a number must fit a double: at most about 1.8e308)",
+                                  what_, token, at.lines_read + 1, at.chars_read_current_line));
+    throw DataError(fmt::format("{} is not valid JSON {}", what_, msg));
+  }
+
+  // Only the binary readers (CBOR, ...) report a bare offset; sax_parse instantiates them too.
+  template <class Exception>
+  bool parse_error(std::size_t at, const std::string& token, const Exception& ex) {
+    return parse_error(nlohmann::detail::position_t{at, at, 0}, token, ex);
+  }
+
+ private:
+  std::string_view what_;
+};
+}  // namespace
+
+nlohmann::ordered_json parse_json(std::string_view text, std::string_view what) {
+  nlohmann::ordered_json root;
+  CheckedJsonBuilder builder(root, what);
+  nlohmann::ordered_json::sax_parse(text, &builder);
+  return root;
+}
 }  // namespace detail
 
 std::string Value::to_json() const { return detail::value_to_json(*this).dump(); }

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -130,9 +131,9 @@ int cmd_eval(const std::string& text, const std::string& data_json, const std::s
   std::optional<escalon::Calendar> calendar;
   json j;
   try {
-    j = json::parse(data_json);
-  } catch (const json::parse_error& e) {
-    std::cerr << fmt::format("escalon eval: --data is not valid JSON: {}\n", e.what());
+    j = escalon::detail::parse_json(data_json, "--data");
+  } catch (const escalon::DataError& e) {
+    std::cerr << fmt::format("escalon eval: {}\n", e.what());
     return exit_invalid;
   }
   if (!j.is_object()) {
@@ -428,6 +429,24 @@ struct EvalArgs {
     cmd->add_flag("--type", type, "Also print the expression's static type (to standard error)");
   }
   int run() const { return cmd_eval(expr, data, now, flow, type); }
+
+  // CLI11 takes an argument that starts with '-' (other than a plain number) for an option, so
+  // `eval '-(1 + 2)'` only said "expression is required". True when it printed the way out.
+  bool explain_leading_minus(const CLI::ParseError& e, int argc, char** argv) const {
+    if (!*cmd || !expr.empty() || !dynamic_cast<const CLI::RequiredError*>(&e)) return false;
+    for (int i = 2; i < argc; ++i) {
+      const std::string_view a = argv[i];
+      if (a == "--") return false;
+      if (a == "--data" || a == "--now" || a == "--flow") ++i;  // skip the option's value
+      // "--bogus" is a mistyped option, not an expression.
+      if (a.size() < 2 || a[0] != '-' || a[1] == '-' || a == "-h" || cmd->get_option_no_throw(std::string(a)) != nullptr) continue;
+      std::cerr << fmt::format("escalon eval: '{}' is read as an option; an expression that starts with '-' goes after `--`: "
+                               "escalon eval -- '{}'\n",
+                               a, a);
+      return true;
+    }
+    return false;
+  }
 };
 
 struct RunArgs {
@@ -481,7 +500,17 @@ struct SimulateArgs {
     cmd->add_option("flows", paths, "Flow files or folders")->required();
     cmd->add_option("-m,--model", model, "The model file (arrivals, staff, step times, event probabilities)")->required()->check(CLI::ExistingFile);
     cmd->add_option("-d,--days", days, "How many days to simulate")->check(CLI::Range(1, 3660));
-    cmd->add_option("--seed", seed, "Random seed: the same seed gives the same run");
+    // CLI11 reads "-1" into a uint64 as 18446744073709551615 and saturates one too big to it:
+    // check the text before it converts.
+    const CLI::Validator whole_number(
+        [](std::string& s) {
+          std::uint64_t v = 0;
+          const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+          if (!s.empty() && s[0] != '-' && ec == std::errc() && end == s.data() + s.size()) return std::string();
+          return fmt::format("the seed is a whole number from 0 to 18446744073709551615, not {}", s);
+        },
+        "UINT64");
+    cmd->add_option("--seed", seed, "Random seed: the same seed gives the same run")->check(whole_number);
     cmd->add_option("--start", start, "When the simulation starts (ISO-8601; default: the model's start)");
     cmd->add_option("--db", db, "Write the cases and journal into this SQLite file, which must be new or empty");
     cmd->add_option("--html", html, "Also write a self-contained HTML page with charts");
@@ -513,6 +542,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (eval.explain_leading_minus(e, argc, argv)) return e.get_exit_code();
     return app.exit(e);
   }
   try {

@@ -68,6 +68,14 @@ bool truthy(const Value& v) { return v.kind() == VK::boolean && v.as_bool(); }
 // argument evaluation order is unspecified).
 [[noreturn]] void overflow() { fail("integer overflow"); }
 
+// An infinite or NaN result has no JSON form (it printed as null) and compares false with
+// everything, so it is an error where it is made, like integer overflow.
+double finite(double x) {
+  if (std::isnan(x)) fail("the result is not a number (NaN)");
+  if (std::isinf(x)) fail("number overflow (the result is infinite)");
+  return x;
+}
+
 // Durations and datetimes are int64 milliseconds: checked like integers, and a datetime must
 // stay within the supported range (years 1 to 9999), or stores could not read it back.
 Duration duration_sum(Duration a, Duration b, bool subtract = false) {
@@ -118,7 +126,7 @@ Value arith(Op op, const Value& a, const Value& b) {
         if (__builtin_add_overflow(a.as_int(), b.as_int(), &r)) overflow();
         return r;
       }
-      if (a.is_numeric() && b.is_numeric()) return a.as_number() + b.as_number();
+      if (a.is_numeric() && b.is_numeric()) return finite(a.as_number() + b.as_number());
       if (ka == VK::string && kb == VK::string) {
         check_length(a.as_string().size() + b.as_string().size(), "characters");
         return a.as_string() + b.as_string();
@@ -138,7 +146,7 @@ Value arith(Op op, const Value& a, const Value& b) {
         if (__builtin_sub_overflow(a.as_int(), b.as_int(), &r)) overflow();
         return r;
       }
-      if (a.is_numeric() && b.is_numeric()) return a.as_number() - b.as_number();
+      if (a.is_numeric() && b.is_numeric()) return finite(a.as_number() - b.as_number());
       if (ka == VK::datetime && kb == VK::duration) {
         if (b.as_duration().count() == std::numeric_limits<std::int64_t>::min()) fail("duration overflow");
         return shifted(a.as_datetime(), -b.as_duration());
@@ -151,14 +159,14 @@ Value arith(Op op, const Value& a, const Value& b) {
         if (__builtin_mul_overflow(a.as_int(), b.as_int(), &r)) overflow();
         return r;
       }
-      if (a.is_numeric() && b.is_numeric()) return a.as_number() * b.as_number();
+      if (a.is_numeric() && b.is_numeric()) return finite(a.as_number() * b.as_number());
       if (ka == VK::duration && b.is_numeric()) return duration_scaled(a.as_duration(), b.as_number());
       if (a.is_numeric() && kb == VK::duration) return duration_scaled(b.as_duration(), a.as_number());
       break;
     case Op::div:
       if (a.is_numeric() && b.is_numeric()) {
         if (b.as_number() == 0) fail("division by zero");
-        return a.as_number() / b.as_number();
+        return finite(a.as_number() / b.as_number());
       }
       if (ka == VK::duration && b.is_numeric()) {
         if (b.as_number() == 0) fail("division by zero");
@@ -258,7 +266,7 @@ Value call(const ExprNode& n, const EvalContext& ctx) {
         if (a[0].as_int() == std::numeric_limits<std::int64_t>::min()) overflow();
         return a[0].as_int() < 0 ? -a[0].as_int() : a[0].as_int();
       }
-      if (a[0].kind() == VK::number) return std::fabs(a[0].as_number());
+      if (a[0].kind() == VK::number) return finite(std::fabs(a[0].as_number()));
       if (a[0].kind() == VK::duration) {
         if (a[0].as_duration().count() == std::numeric_limits<std::int64_t>::min()) fail("duration overflow");
         return a[0].as_duration() < Duration{0} ? -a[0].as_duration() : a[0].as_duration();
@@ -331,7 +339,7 @@ Value eval_node(const ExprNode& n, const EvalContext& ctx) {
         case VK::integer:
           if (v.as_int() == std::numeric_limits<std::int64_t>::min()) overflow();
           return -v.as_int();
-        case VK::number: return -v.as_number();
+        case VK::number: return finite(-v.as_number());
         case VK::duration:
           if (v.as_duration().count() == std::numeric_limits<std::int64_t>::min()) fail("duration overflow");
           return -v.as_duration();

@@ -66,6 +66,7 @@ check "eval type" 0 "type: datetime" -- "$bin" eval --type --data '{"slot":"2026
 check "eval syntax error with caret" 1 "<expr>:1:7: error: unexpected '='; compare with '=='" -- "$bin" eval --data '{"count":1}' 'count = 1'
 check "eval unknown name" 1 "unknown name 'coutn'; did you mean 'count'?" -- "$bin" eval --data '{"count":1}' 'coutn > 0'
 check "eval bad json" 1 "--data is not valid JSON" -- "$bin" eval --data '{oops' '1'
+check "eval leading minus after --" 0 "-3" -- "$bin" eval -- '-(1 + 2)'
 check "eval wrong data type for flow" 1 "priority: \"hgh\" is not one of normal, high, urgent" \
   -- "$bin" eval --flow flows/technician-visit.yaml --data '{"priority":"hgh"}' 'priority'
 check "eval runtime error" 1 "division by zero" -- "$bin" eval --data '{"n":0}' '1 / n'

@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <limits>
+
 #include "support.hpp"
 
 #include "escalon/calendar.hpp"
@@ -341,6 +343,24 @@ TEST_CASE("arithmetic at the edges is an EvalError, never a trap or a wrapped va
   CHECK_FALSE(in_time_range(max_time + Duration{1}));
   CHECK(format_iso8601(max_time) == "9999-12-31T23:59:59.999Z");
   CHECK(format_iso8601(min_time) == "0001-01-01T00:00:00Z");
+}
+
+TEST_CASE("number arithmetic that overflows to infinity or gives NaN is an EvalError", "[expr][hardening]") {
+  // Infinity has no JSON form: `1e308 * 10` printed null.
+  CHECK_THROWS_WITH(eval("1e308 * 10"), "in '1e308 * 10': number overflow (the result is infinite)");
+  CHECK_THROWS_WITH(eval("1e308 + 1e308"), Catch::EndsWith("number overflow (the result is infinite)"));
+  CHECK_THROWS_WITH(eval("-1e308 - 1e308"), Catch::EndsWith("number overflow (the result is infinite)"));
+  CHECK_THROWS_WITH(eval("1e308 / 0.1"), Catch::EndsWith("number overflow (the result is infinite)"));
+  CHECK(eval("1e308 * 1") == Value(1e308));
+  // Data from an embedding host (Python floats) may already be infinite or NaN.
+  auto env = sample_env();
+  Map data{{"ratio", std::numeric_limits<double>::infinity()}};
+  EvalContext ctx;
+  ctx.data = &data;
+  CHECK_THROWS_WITH(compile_expression("ratio - ratio", env).evaluate(ctx),
+                    "in 'ratio - ratio': the result is not a number (NaN)");
+  CHECK_THROWS_WITH(compile_expression("-ratio", env).evaluate(ctx), Catch::EndsWith("number overflow (the result is infinite)"));
+  CHECK_THROWS_WITH(compile_expression("abs(ratio)", env).evaluate(ctx), Catch::EndsWith("number overflow (the result is infinite)"));
 }
 
 TEST_CASE("strings and lists built at run time are bounded", "[expr][hardening]") {

@@ -107,3 +107,22 @@ TEST_CASE("did-you-mean suggests among a flow's names, and stays cheap for hosti
   CHECK(detail::did_you_mean("sheduel", names).empty());  // past max_suggestion_candidates: none
   CHECK(detail::did_you_mean(std::string(100000, 'x'), std::vector<std::string>{"x"}).empty());
 }
+
+TEST_CASE("JSON text: integers past int64 on either side, numbers past a double and syntax errors are DataErrors",
+          "[value][hardening]") {
+  // nlohmann makes -9223372036854775809 (and anything above UINT64_MAX) a double; above
+  // INT64_MAX was refused, below INT64_MIN came through as -9.223372036854776e+18.
+  CHECK_THROWS_WITH(detail::parse_json(R"({"n": -9223372036854775809})", "--data"),
+                    "-9223372036854775809 does not fit a 64-bit int");
+  CHECK_THROWS_WITH(detail::parse_json("[99999999999999999999]", "--data"), "99999999999999999999 does not fit a 64-bit int");
+  CHECK_THROWS_WITH(detail::value_from_json(detail::parse_json("9223372036854775808", "--data")),
+                    "9223372036854775808 does not fit a 64-bit int");
+  CHECK(detail::value_from_json(detail::parse_json("-9223372036854775808", "--data")) ==
+        Value(std::numeric_limits<std::int64_t>::min()));
+  CHECK(detail::value_from_json(detail::parse_json("-1e19", "--data")) == Value(-1e19));  // a float literal stays one
+  CHECK_THROWS_WITH(detail::parse_json(R"({"n": 1e400})", "--data"),
+                    "--data: the number 1e400 at line 1, column 11 is out of range (a number must fit a double: at most about 1.8e308)");
+  CHECK_THROWS_WITH(detail::parse_json("{o", "--data"),
+                    "--data is not valid JSON at line 1, column 2: syntax error while parsing object key - invalid literal; "
+                    "last read: '{o'; expected string literal");
+}
