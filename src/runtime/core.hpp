@@ -69,6 +69,9 @@ struct Unit {
   std::size_t fired = 0;           // timer points fired
   std::size_t held = 0;            // due points left for another unit that holds their case
   const Unit* waiting_for = nullptr;  // the unit whose case this one waits for (deadlock check)
+  std::uint64_t serial = 0;           // numbered when it first moves a case (Case::moves_unit)
+  // The last steps entered by cases close to max_moves_per_call, to name the loop in the incident.
+  std::unordered_map<const Case*, std::vector<std::int32_t>> trails;
 };
 
 // Set on a thread while it runs an action handler: calls the handler makes to the same engine
@@ -211,6 +214,7 @@ struct Core {
   CaseTable cases;
   mutable TimerQueue timers;
   std::uint64_t record_seq = 0;
+  std::uint64_t unit_serial = 0;  // units that moved a case (Unit::serial)
   // Without a store the in-memory journal is the only copy of the history, so it is kept;
   // with one, reads go to the store and memory holds only open cases.
   std::vector<Record> journal;
@@ -327,6 +331,8 @@ struct Op {
 
   // --- steps (steps.cpp)
   void move_to(Case& c, std::int32_t target, TimePoint at);
+  bool count_move(Case& c, std::int32_t target);
+  std::string loop_message(const Case& c) const;
   std::int32_t enter(Case& c, std::int32_t idx, TimePoint at);
   std::int32_t enter_kind(Case& c, TimePoint at);
   void leave(Case& c, TimePoint at);

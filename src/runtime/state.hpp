@@ -110,6 +110,9 @@ struct Case {
   // join step; the fields it changed since the fork (fork_data) are merged into the parent.
   std::int32_t join_step = -1;
   std::int32_t arrivals = 0;  // parent: branches arrived at the current parallel step
+  // Steps entered within the unit numbered `moves_unit` (EngineOptions::max_moves_per_call).
+  std::uint64_t moves_unit = 0;
+  std::uint32_t moves = 0;
   std::vector<Value> fork_data;
   const Flow& flow() const { return *rt->flow; }
   const Step& current() const { return flow().steps[static_cast<std::size_t>(step)]; }
