@@ -95,6 +95,9 @@ struct Lexer {
   }
 };
 
+constexpr std::int64_t max_business_days = 100'000;     // about 380 years of weekdays
+constexpr std::int64_t max_business_hours = 1'000'000;  // about 480 years of 8-hour days
+
 [[noreturn]] void bad(std::string_view text, std::string_view why) {
   throw Error(fmt::format("invalid duration \"{}\": {}; {}", text, why, accepted_forms));
 }
@@ -115,12 +118,18 @@ DurationSpec parse_duration_spec(std::string_view text) {
     if (w == "business") {
       if (any) bad(text, "business time cannot be combined with other units");
       auto u = lx.word();
+      // Working time runs slower than wall time (8 hours a day, 5 days a week), so these bounds
+      // keep the calendar walks that count it short and every sum far from overflowing.
       if (u == "day" || u == "days") {
+        if (*n > max_business_days) bad(text, fmt::format("it is too long (at most {} business days)", max_business_days));
         spec.basis = TimeBasis::business_days;
         spec.days = *n;
       } else if (u == "hour" || u == "hours" || u == "minute" || u == "minutes") {
+        const Duration length = *unit_length(u);
+        if (*n > max_business_hours * (std::chrono::hours{1} / length))
+          bad(text, fmt::format("it is too long (at most {} business hours)", max_business_hours));
         spec.basis = TimeBasis::business_hours;
-        spec.length = *unit_length(u) * *n;
+        spec.length = length * *n;
       } else {
         bad(text, fmt::format("unknown business unit \"{}\" (use business days, hours or minutes)", u));
       }

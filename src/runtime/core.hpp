@@ -321,7 +321,7 @@ struct Op {
   void stop_clock(Case& c, std::size_t idx);
   void start_deadline(Case& c, TimePoint at, std::optional<TimePoint> from = {});
   void set_absolute_deadline(Case& c, TimePoint due, TimePoint at);
-  void record_deadline(Case& c, const ClockState& k, TimePoint at, const std::string& sla = {});
+  void record_deadline(Case& c, ClockState& k, TimePoint at, const std::string& sla = {});
   void data_changed(Case& c, TimePoint at);
   void update_slas(Case& c, TimePoint at);
   void fire(Case& c, std::size_t idx, const clockmath::Point& p);

@@ -68,3 +68,103 @@ TEST_CASE("the default move limit is 10,000 per case and call", "[runtime][harde
   CHECK(engine.get(id).incident.starts_with("more than 10000 steps entered in one call: the steps 'check' -> 'pause'"));
   CHECK(count(engine.history(id), RecordType::entered) == 10'000);
 }
+
+// ----------------------------------------------------------------------------- time arithmetic
+
+namespace {
+
+CalendarSpec office_spec() {
+  CalendarSpec s;
+  s.name = "office";
+  s.timezone = "Europe/Zagreb";
+  for (int d = 0; d < 5; ++d) s.weekly[static_cast<std::size_t>(d)] = {{8 * 60, 16 * 60}};
+  return s;
+}
+
+const char* far_flow = R"(flow: far
+calendar: office
+calendars:
+  office: { timezone: Europe/Zagreb, hours: { mon-fri: "08:00-16:00" } }
+start: a
+steps:
+  a:
+    deadline: { within: 2 days }
+    on: { go: b }
+  b:
+    deadline: { within: 3 business days }
+    on: { go: z }
+  z: { end: true }
+)";
+
+}  // namespace
+
+TEST_CASE("calendar arithmetic that would leave year 9999 is an EvalError, never a wrapped instant",
+          "[calendar][hardening]") {
+  const Calendar office(office_spec());
+  // 9999-12-31 is a Friday: two working hours are left that day, none after it.
+  CHECK(office.add_business_time(at("9999-12-31T13:00:00Z"), 2h) == at("9999-12-31T15:00:00Z"));
+  CHECK_THROWS_WITH(office.add_business_time(at("9999-12-31T13:00:00Z"), 3h),
+                    "3h of working time on calendar 'office' from 9999-12-31T13:00:00Z would end after "
+                    "9999-12-31T23:59:59.999Z, the last instant Escalon handles");
+  CHECK_THROWS_WITH(office.add_business_days(at("9999-12-30T08:00:00Z"), 2),
+                    "2 business days on calendar 'office' from 9999-12-30T08:00:00Z would end after "
+                    "9999-12-31T23:59:59.999Z, the last instant Escalon handles");
+  CHECK_THROWS_WITH(office.next_open(at("9999-12-31T16:00:00Z")),
+                    "waiting for the next opening on calendar 'office' from 9999-12-31T16:00:00Z would end after "
+                    "9999-12-31T23:59:59.999Z, the last instant Escalon handles");
+  CHECK_THROWS_WITH(office.due(at("9999-12-31T00:00:00Z"), parse_duration_spec("2 days")),
+                    "2d from 9999-12-31T00:00:00Z would end after 9999-12-31T23:59:59.999Z, the last instant Escalon handles");
+  const auto always = Calendar::always_open();
+  CHECK_THROWS_WITH(always.add_business_days(at("2026-11-23T08:00:00Z"), INT64_MAX),
+                    "9223372036854775807 business days from 2026-11-23T08:00:00Z would end after "
+                    "9999-12-31T23:59:59.999Z, the last instant Escalon handles");
+  CHECK_THROWS_AS(always.add_business_time(at("9999-12-31T23:00:00Z"), Duration{INT64_MAX}), EvalError);
+  // More than ten years of working time is not "no working time within ten years".
+  CHECK(office.add_business_days(at("2026-11-23T08:00:00Z"), 5000) > at("2045-01-01T00:00:00Z"));
+}
+
+TEST_CASE("business durations are bounded where they are written", "[time][hardening]") {
+  CHECK_THROWS_WITH(parse_duration_spec("100001 business days"),
+                    Catch::StartsWith("invalid duration \"100001 business days\": it is too long (at most 100000 business days); "));
+  CHECK_THROWS_WITH(parse_duration_spec("9223372036854775807 business minutes"),
+                    Catch::StartsWith("invalid duration \"9223372036854775807 business minutes\": it is too long (at most "
+                                      "1000000 business hours); "));
+  CHECK(parse_duration_spec("100000 business days").days == 100000);
+  CHECK(parse_duration_spec("60000000 business minutes").length == 1'000'000h);
+}
+
+TEST_CASE("a deadline that would fall due after year 9999 puts that case into an incident", "[runtime][hardening]") {
+  ManualClock clock{"9999-12-30T12:00:00Z"};
+  Engine engine({.clock = &clock});
+  engine.add_flows(test::compile(far_flow, "far.yaml"));
+  const std::string id = engine.start("far");
+  CHECK(engine.get(id).status == CaseStatus::incident);
+  CHECK(engine.get(id).incident ==
+        "entering step 'a': 2d from 9999-12-30T12:00:00Z would end after 9999-12-31T23:59:59.999Z, the last instant "
+        "Escalon handles");
+  CHECK(engine.get(id).deadlines.empty());  // no wrapped or out-of-range due time is kept
+  for (const auto& r : engine.history(id)) CHECK(in_time_range(r.at));
+  // A business deadline: 3 working days from Thursday noon reach past Friday, the last day.
+  engine.resolve(id, {}, "b");
+  CHECK(engine.get(id).incident ==
+        "entering step 'b': 3 business days on calendar 'office' from 9999-12-30T12:00:00Z would end after "
+        "9999-12-31T23:59:59.999Z, the last instant Escalon handles");
+  CHECK_NOTHROW(engine.run_due());
+}
+
+TEST_CASE("an escalation's `max` is at most 1,000,000 instead of being truncated to 32 bits", "[loader][hardening]") {
+  const std::string yaml = R"(flow: nag
+start: a
+steps:
+  a:
+    deadline:
+      within: 1h
+      escalate:
+        - { after: 1h, notify: boss, repeat: every 1h, max: 4294967297 }
+    on: { done: z }
+  z: { end: true }
+)";
+  const auto r = validate_text(yaml, "nag.yaml", ".");
+  REQUIRE(!r.ok());
+  CHECK(r.diagnostics.at(0).str() == "nag.yaml:8:61: error: `max` must be between 1 and 1000000 (it is 4294967297)");
+}
