@@ -168,3 +168,65 @@ steps:
   REQUIRE(!r.ok());
   CHECK(r.diagnostics.at(0).str() == "nag.yaml:8:61: error: `max` must be between 1 and 1000000 (it is 4294967297)");
 }
+
+// ----------------------------------------------------------------------------- calendars without working time
+
+TEST_CASE("a calendar that opens only on exception dates is a located load error", "[loader][calendar][hardening]") {
+  const std::string yaml = R"(flow: demo
+calendar: office
+calendars:
+  office:
+    timezone: Europe/Zagreb
+    hours: { mon-sun: closed }
+    exceptions: { 2026-12-23: "08:00-12:00", 2026-12-24: "08:00-12:00" }
+start: a
+steps:
+  a:
+    deadline: { within: 1 business day }
+    on: { done: z }
+  z: { end: true }
+)";
+  const auto r = validate_text(yaml, "closed.yaml", ".");
+  REQUIRE(!r.ok());
+  CHECK(r.diagnostics.at(0).str() ==
+        "closed.yaml:6:12: error: calendar 'office' has no weekly working hours, so it has no working time after its "
+        "last exception (2026-12-24); give `hours:` at least one open day");
+}
+
+TEST_CASE("business time that cannot be counted at run time is an incident on that case only",
+          "[runtime][calendar][hardening]") {
+  const char* yaml = R"(flow: desk
+calendar: office
+calendars:
+  office: { timezone: Europe/Zagreb, hours: { mon-fri: "08:00-16:00" } }
+sla:
+  response: { within: 2 business days }
+start: a
+steps:
+  a: { on: { go: b } }
+  b:
+    deadline: { within: 4 business hours }
+    on: { go: z }
+  z: { end: true }
+)";
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine({.clock = &clock});
+  engine.add_flows(test::compile(yaml, "desk.yaml"));
+  const std::string waiting = engine.start("desk");
+  const std::string counting = engine.start("desk");
+  engine.send(counting, "go");
+  // The office closes for good (open one morning, long past): the Calendar API allows it.
+  CalendarSpec closed;
+  closed.name = "office";
+  closed.timezone = "Europe/Zagreb";
+  closed.exceptions[std::chrono::year{2020} / 1 / 2] = {{8 * 60, 12 * 60}};
+  CHECK_NOTHROW(engine.update_calendar(closed));
+  CHECK(engine.get(counting).status == CaseStatus::incident);
+  CHECK(engine.get(counting).incident == "calendar 'office' changed: calendar 'office' has no working time within ten years");
+  CHECK(engine.get(waiting).status == CaseStatus::incident);  // its SLA runs on the office calendar too
+  // A new case's SLA, and a deadline entered later, give incidents too; the calls return.
+  const std::string fresh = engine.start("desk");
+  CHECK(engine.get(fresh).incident == "starting SLA 'response': calendar 'office' has no working time within ten years");
+  clock.advance(24h);
+  CHECK_NOTHROW(engine.run_due());
+}
