@@ -284,7 +284,7 @@ void Op::fire_due(TimePoint now) {
   std::size_t fired = 0;
   std::vector<TimerEntry> held;
   run_jobs();
-  TimePoint last{};
+  TimePoint last = min_time;
   while (!m.timers.empty() && m.timers.top().at <= now) {
     const TimerEntry e = m.timers.top();
     m.timers.pop();

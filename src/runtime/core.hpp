@@ -225,7 +225,7 @@ struct Core {
   std::size_t holders = 0;            // units that hold case families now
   // The latest time the engine has used (kept in the store): journal time never runs backwards,
   // even when a system clock is set back or a host restarts with an earlier clock.
-  TimePoint high_water{};
+  TimePoint high_water = min_time;  // not the epoch: a clock set before 1970 stays there
   bool recovering = false;
   // With a store, the stored cases are loaded once, by recover() or by the first changing call
   // (a host that forgot recover() must not number records over the stored ones).

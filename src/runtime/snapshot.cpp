@@ -126,7 +126,7 @@ std::string save_case(const Case& c) {
       x["started"] = ms(k.started);
       x["since"] = ms(k.since);
       x["at"] = ms(k.at);
-      if (k.floor != TimePoint{}) x["floor"] = ms(k.floor);
+      if (k.floor != min_time) x["floor"] = ms(k.floor);
       json rungs = json::array();
       for (const auto& r : k.rungs) rungs.push_back(json::array({r.count, ms(r.last)}));
       x["rungs"] = rungs;

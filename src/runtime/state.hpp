@@ -62,7 +62,7 @@ struct ClockState {
   TimePoint at{};  // timers
   // A deadline set to a due time already past (a back-dated `at:`, a reschedule): its points
   // before this instant, when it was set, happen at it, so no record predates the call.
-  TimePoint floor{};
+  TimePoint floor = min_time;  // not the epoch: clocks before 1970 are as good as any
   std::vector<RungState> rungs;
 };
 

@@ -230,3 +230,39 @@ steps:
   clock.advance(24h);
   CHECK_NOTHROW(engine.run_due());
 }
+
+// ----------------------------------------------------------------------------- before 1970
+
+TEST_CASE("clocks before 1970 stay where they are; clocks outside years 1-9999 are refused", "[runtime][hardening]") {
+  const char* yaml = R"(flow: old
+start: a
+steps:
+  a:
+    deadline:
+      within: 1h
+      escalate: [ { at: 100%, notify: boss } ]
+    on: { done: z }
+  z: { end: true }
+)";
+  for (bool with_store : {false, true}) {
+    CAPTURE(with_store);
+    MemoryStore store;
+    ManualClock clock{"1965-03-01T08:00:00Z"};
+    Engine engine({.clock = &clock, .store = with_store ? &store : nullptr});
+    engine.add_flows(test::compile(yaml, "old.yaml"));
+    const std::string id = engine.start("old");
+    clock.advance(2h);
+    engine.run_due();
+    const auto h = engine.history(id);
+    REQUIRE(h.size() >= 4);
+    CHECK(h.front().at == at("1965-03-01T08:00:00Z"));
+    CHECK(h.back().type == RecordType::escalated);
+    CHECK(h.back().at == at("1965-03-01T09:00:00Z"));
+  }
+  CHECK_THROWS_WITH(ManualClock{"0000-12-31T00:00:00Z"}, "'0000-12-31T00:00:00Z' is outside the years 1 to 9999 that Escalon handles");
+  ManualClock end{"9999-12-31T23:00:00Z"};
+  CHECK_THROWS_WITH(end.advance(2h), "a clock cannot move past 9999-12-31T23:59:59.999Z, the last instant Escalon handles "
+                                     "(advance by 2h from 9999-12-31T23:00:00Z)");
+  CHECK_THROWS_WITH(end.advance(Duration{INT64_MAX}), Catch::StartsWith("a clock cannot move past 9999-12-31T23:59:59.999Z"));
+  CHECK(end.now() == at("9999-12-31T23:00:00Z"));
+}
