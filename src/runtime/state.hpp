@@ -160,6 +160,8 @@ struct LoadedCase {
 
 // Rebuilds a case from save_case() text. `find_flow(id, version)` gives the loaded flow; a case
 // whose flow version is not loaded, or whose text is damaged, throws StoreError naming the case.
-LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::string_view, std::int64_t)>& find_flow);
+// `stored_id`, when given, is the id the store keeps the text under: the text must name it.
+LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::string_view, std::int64_t)>& find_flow,
+                     std::string_view stored_id = {});
 
 }  // namespace escalon::detail

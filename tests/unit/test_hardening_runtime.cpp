@@ -266,3 +266,102 @@ steps:
   CHECK_THROWS_WITH(end.advance(Duration{INT64_MAX}), Catch::StartsWith("a clock cannot move past 9999-12-31T23:59:59.999Z"));
   CHECK(end.now() == at("9999-12-31T23:00:00Z"));
 }
+
+// ----------------------------------------------------------------------------- stored cases
+
+namespace {
+
+const char* fork_flow = R"(flow: fork
+start: split
+steps:
+  split: { parallel: { branches: [left, right], join: meet } }
+  left: { deadline: { within: 1h }, on: { done: meet } }
+  right: { on: { done: meet } }
+  meet: { join: all, next: z }
+  z: { end: true }
+)";
+
+}  // namespace
+
+TEST_CASE("recovery refuses a stored case with a damaged family or field, naming the case and the field",
+          "[store][recovery][hardening]") {
+  MemoryStore good;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  {
+    Engine engine({.clock = &clock, .store = &good});
+    engine.add_flows(test::compile(fork_flow, "fork.yaml"));
+    (void)engine.start("fork");
+  }
+  const auto originals = good.open_cases();
+  REQUIRE(originals.size() == 3);
+  using nlohmann::json;
+  struct Damage {
+    std::string id;  // the stored case it is done to
+    std::function<void(json&)> apply;
+    std::string message;
+  };
+  const std::string fork = "stored case 'fork-1' is damaged: its field ";
+  const std::string left = "stored case 'fork-1/left' is damaged: its field ";
+  const std::vector<Damage> damages{
+      {"fork-1", [](json& j) { j["children"][0] = 42; }, fork + "'children[0]' must be a case id, not 42"},
+      {"fork-1", [](json& j) { j["children"][1] = "other-7/left"; },
+       fork + "'children[1]' names 'other-7/left', which is not an id 'fork-1/NAME'"},
+      {"fork-1", [](json& j) { j["children"] = "fork-1/left"; }, fork + "'children' must be a list, not \"fork-1/left\""},
+      {"fork-1", [](json& j) { j["depth"] = 3; }, fork + "'depth' is 3 for a case without a parent"},
+      {"fork-1", [](json& j) { j["depth"] = 99; }, fork + "'depth' must be a whole number from 0 to 8, not 99"},
+      {"fork-1", [](json& j) { j["arrivals"] = 5; }, fork + "'arrivals' counts 5 branches arrived of 2 children"},
+      {"fork-1", [](json& j) { j["visit"] = -1; }, fork + "'visit' must be a whole number from 0 to 4294967295, not -1"},
+      {"fork-1", [](json& j) { j["started"] = 400000000000000; },
+       fork + "'started' must be an instant in the years 1 to 9999 (milliseconds since 1970), not 400000000000000"},
+      {"fork-1", [](json& j) { j["assignee"] = nullptr; }, fork + "'assignee' must be text, not null"},
+      {"fork-1", [](json& j) { j["data"] = json::array(); }, fork + "'data' must be an object, not []"},
+      {"fork-1", [](json& j) { j["clocks"][0] = "x"; }, fork + "'clocks[0]' must be an object, not \"x\""},
+      {"fork-1", [](json& j) { j.erase("entered"); }, fork + "'entered' is missing"},
+      {"fork-1", [](json& j) { j["id"] = "fork-9"; },
+       "stored case 'fork-9' is damaged: its field 'id' does not match the id 'fork-1' it is stored under"},
+      {"fork-1/left", [](json& j) { j["parent"] = 7; }, left + "'parent' must be text, not 7"},
+      {"fork-1/left", [](json& j) { j["parent"] = "fork-2"; },
+       left + "'parent' names 'fork-2', but a sub-flow case or branch of it has an id 'fork-2/NAME'"},
+      {"fork-1/left", [](json& j) { j["join_step"] = 0; }, left + "'join_step' is 0, which is no join step of flow 'fork' v1"},
+      {"fork-1/left", [](json& j) { j["clocks"][0]["total"] = -5; },
+       left + "'clocks[0].total' must be a whole number from 0 to 315537897599999, not -5"},
+      {"fork-1/left", [](json& j) { j["clocks"][0]["since"] = "soon"; },
+       left + "'clocks[0].since' must be an instant in the years 1 to 9999 (milliseconds since 1970), not \"soon\""},
+      {"fork-1/left", [](json& j) { j["clocks"][0]["rungs"] = json::array({json::array({1})}); },
+       left + "'clocks[0].rungs[0]' must be [count, time], not [1]"},
+  };
+  for (const auto& d : damages) {
+    CAPTURE(d.message);
+    std::vector<StoredCase> cases = originals;
+    for (auto& sc : cases) {
+      sc.expected = 0;
+      if (sc.id != d.id) continue;
+      auto j = json::parse(sc.state);
+      d.apply(j);
+      sc.state = j.dump();
+    }
+    MemoryStore store;
+    Record r;
+    r.seq = 1;
+    r.case_id = "fork-1";
+    store.commit({std::span<const Record>(&r, 1), cases, {}, good.flows()});
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(test::compile(fork_flow, "fork.yaml"));
+    CHECK_THROWS_WITH(engine.recover(), d.message);
+    CHECK(engine.case_count() == 0);
+    for (const auto& sc : store.open_cases())  // nothing written back
+      for (const auto& c : cases)
+        if (c.id == sc.id) CHECK(sc.state == c.state);
+  }
+  // The undamaged family recovers.
+  MemoryStore store;
+  std::vector<StoredCase> cases = originals;
+  for (auto& sc : cases) sc.expected = 0;
+  Record r;
+  r.seq = 1;
+  r.case_id = "fork-1";
+  store.commit({std::span<const Record>(&r, 1), cases, {}, good.flows()});
+  Engine engine({.clock = &clock, .store = &store});
+  engine.add_flows(test::compile(fork_flow, "fork.yaml"));
+  CHECK(engine.recover() == 3);
+}
