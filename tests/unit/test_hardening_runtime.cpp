@@ -365,3 +365,34 @@ TEST_CASE("recovery refuses a stored case with a damaged family or field, naming
   engine.add_flows(test::compile(fork_flow, "fork.yaml"));
   CHECK(engine.recover() == 3);
 }
+
+// ----------------------------------------------------------------------------- simulation
+
+TEST_CASE("a simulation that would leave year 9999 is refused before it runs", "[simulate][hardening]") {
+  const auto flows = test::compile(R"(flow: queue
+roles: [agent]
+start: serve
+steps:
+  serve: { role: agent, on: { done: finished } }
+  finished: { end: true }
+)",
+                                   "queue.yaml");
+  const auto model = SimModel::parse(R"(model: edge
+start: 9999-12-31T00:00:00Z
+arrivals:
+  queue: { per_day: 10 }
+staff:
+  agent: { agents: 1 }
+steps:
+  queue/serve:
+    work: { exponential: 5m }
+    events: [ { send: done, p: 1 } ]
+)");
+  CHECK_THROWS_WITH(simulate(flows, model, {.days = 1, .seed = 1}),
+                    "a simulation of 1 days from 9999-12-31T00:00:00Z would run past 9999-12-31T23:59:59.999Z, the last "
+                    "instant Escalon handles; start it before 9999-12-23T00:00:00Z or simulate fewer days");
+  CHECK_THROWS_WITH(simulate(flows, model, {.days = 30, .seed = 1, .start = at("9999-12-01T00:00:00Z")}),
+                    Catch::StartsWith("a simulation of 30 days from 9999-12-01T00:00:00Z would run past"));
+  const auto r = simulate(flows, model, {.days = 2, .seed = 1, .start = at("9999-12-20T00:00:00Z")});
+  CHECK(r.to == at("9999-12-22T00:00:00Z"));
+}
