@@ -9,6 +9,7 @@
 
 #include "escalon/calendar.hpp"
 #include "escalon/engine.hpp"
+#include "escalon/scenario.hpp"
 #include "escalon/simulate.hpp"
 #include "support.hpp"
 
@@ -395,4 +396,80 @@ steps:
                     Catch::StartsWith("a simulation of 30 days from 9999-12-01T00:00:00Z would run past"));
   const auto r = simulate(flows, model, {.days = 2, .seed = 1, .start = at("9999-12-20T00:00:00Z")});
   CHECK(r.to == at("9999-12-22T00:00:00Z"));
+}
+
+// ----------------------------------------------------------------------------- journal time
+
+TEST_CASE("journal time never runs backwards when an `at:` deadline moves into the past", "[runtime][hardening]") {
+  const char* yaml = R"(flow: visit
+data:
+  slot: datetime
+start: scheduled
+steps:
+  scheduled:
+    deadline:
+      at: slot
+      escalate:
+        - { at: 100%, notify: dispatch }
+        - { after: 1h, notify: supervisor, repeat: every 1h, max: 3 }
+    on: { done: closed }
+  closed: { end: true }
+)";
+  for (bool with_store : {false, true}) {
+    CAPTURE(with_store);
+    MemoryStore store;
+    ManualClock clock{"2026-11-23T08:00:00Z"};
+    Engine engine({.clock = &clock, .store = with_store ? &store : nullptr});
+    engine.add_flows(test::compile(yaml, "visit.yaml"));
+    const std::string a = engine.start("visit", {{"slot", at("2026-11-23T11:00:00Z")}});
+    const std::string b = engine.start("visit", {{"slot", at("2026-11-23T12:00:00Z")}});
+    clock.set(at("2026-11-23T10:30:00Z"));
+    engine.update(b, {{"slot", at("2026-11-23T06:00:00Z")}});  // due and two repeats already past
+    clock.set(at("2026-11-23T10:40:00Z"));
+    engine.update(b, {{"slot", at("2026-11-23T05:00:00Z")}});  // and earlier still
+    engine.reschedule(a, at("2026-11-23T07:00:00Z"));
+    clock.set(at("2026-11-23T16:00:00Z"));
+    engine.run_due();
+    TimePoint last = min_time;
+    std::size_t n = 0;
+    for (const auto& id : {a, b})
+      for (const auto& r : engine.history(id)) CHECK(r.at >= at("2026-11-23T08:00:00Z"));
+    std::string jsonl = engine.journal_jsonl();
+    for (std::size_t pos = 0; (pos = jsonl.find("\"at\":\"", pos)) != std::string::npos; ++n) {
+      pos += 6;
+      const auto t = parse_iso8601(jsonl.substr(pos, jsonl.find('"', pos) - pos));
+      REQUIRE(t);
+      CHECK(*t >= last);
+      last = *t;
+    }
+    CHECK(n > 10);
+    CHECK(last <= at("2026-11-23T16:00:00Z"));
+  }
+}
+
+TEST_CASE("a scenario set before 1970 runs at its own times, with or without a store", "[scenario][hardening]") {
+  const auto flows = test::compile(R"(flow: old
+start: a
+steps:
+  a:
+    deadline:
+      within: 1h
+      escalate: [ { at: 100%, notify: houston } ]
+    on: { done: z }
+  z: { end: true }
+)",
+                                   "old.yaml");
+  Scenario sc;
+  sc.clock = at("1969-07-20T20:00:00Z");
+  sc.until = at("1969-07-20T23:00:00Z");
+  sc.cases.push_back({.id = "eagle", .flow = "old"});
+  for (bool with_store : {false, true}) {
+    CAPTURE(with_store);
+    MemoryStore store;
+    const auto r = run_scenario(sc, flows, with_store ? &store : nullptr);
+    REQUIRE(r.journal.size() >= 4);
+    CHECK(r.journal.front().at == at("1969-07-20T20:00:00Z"));
+    CHECK(r.journal.back().type == RecordType::escalated);
+    CHECK(r.journal.back().at == at("1969-07-20T21:00:00Z"));
+  }
 }
