@@ -26,7 +26,10 @@ std::optional<TimePoint> parse_iso8601(std::string_view text) {
     in.imbue(std::locale::classic());
     date::sys_time<std::chrono::milliseconds> tp;
     in >> date::parse(f, tp);
-    if (!in.fail() && in.peek() == std::char_traits<char>::eof()) return TimePoint{tp.time_since_epoch()};
+    if (in.fail() || in.peek() != std::char_traits<char>::eof()) continue;
+    // Year 0 or 10000 (reachable with an offset) is no instant Escalon can hold or write back.
+    const TimePoint t{tp.time_since_epoch()};
+    return in_time_range(t) ? std::optional<TimePoint>(t) : std::nullopt;
   }
   return std::nullopt;
 }

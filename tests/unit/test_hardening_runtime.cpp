@@ -2,8 +2,14 @@
 // may loop, overflow time arithmetic or crash the host; each failure is an incident on that
 // case or an error naming the place, with the exact message checked here.
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
@@ -260,7 +266,8 @@ steps:
     CHECK(h.back().type == RecordType::escalated);
     CHECK(h.back().at == at("1965-03-01T09:00:00Z"));
   }
-  CHECK_THROWS_WITH(ManualClock{"0000-12-31T00:00:00Z"}, "'0000-12-31T00:00:00Z' is outside the years 1 to 9999 that Escalon handles");
+  CHECK_THROWS_WITH(ManualClock{"0000-12-31T00:00:00Z"},
+                    "'0000-12-31T00:00:00Z' is not an ISO-8601 instant in the years 1 to 9999 such as 2026-11-23T08:00:00Z");
   ManualClock end{"9999-12-31T23:00:00Z"};
   CHECK_THROWS_WITH(end.advance(2h), "a clock cannot move past 9999-12-31T23:59:59.999Z, the last instant Escalon handles "
                                      "(advance by 2h from 9999-12-31T23:00:00Z)");
@@ -472,4 +479,21 @@ steps:
     CHECK(r.journal.back().type == RecordType::escalated);
     CHECK(r.journal.back().at == at("1969-07-20T21:00:00Z"));
   }
+}
+
+TEST_CASE("ISO-8601 text outside years 1-9999 is no instant, wherever it is read", "[time][hardening]") {
+  CHECK(parse_iso8601("0001-01-01T00:00:00Z") == min_time);
+  CHECK(parse_iso8601("9999-12-31T23:59:59.999Z") == max_time);
+  CHECK(parse_iso8601("1969-07-20T20:17:40Z") == TimePoint{Duration{-14182940000}});
+  CHECK(!parse_iso8601("0000-12-31T23:00:00Z"));
+  CHECK(!parse_iso8601("0001-01-01T00:30:00+01:00"));  // 0000-12-31T23:30Z
+  CHECK(!parse_iso8601("9999-12-31T23:30:00-01:00"));  // 10000-01-01T00:30Z
+  // A scenario's clock was moved up to 0001-01-01 and its cases run there: now a located error.
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("escalon-hardening-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  const auto file = (dir / "year0.yaml").string();
+  std::ofstream(file) << "clock: 0000-06-01T00:00:00Z\ncases:\n  - { id: x, flow: old }\n";
+  CHECK_THROWS_WITH(load_scenario(file),
+                    Catch::Contains("year0.yaml:1:8: error: `clock` '0000-06-01T00:00:00Z' is not an instant"));
+  std::filesystem::remove_all(dir);
 }
