@@ -10,7 +10,8 @@
 /// - a boundary that repeats in a DST overlap: an interval start takes the earlier instant, an
 ///   end the later one, so no working time is lost;
 /// - a calendar with no working time at all is rejected at load; arithmetic that finds no
-///   working time within ten years throws EvalError.
+///   working time within ten years throws EvalError, and so does a result after max_time
+///   (year 9999, time.hpp): nothing here overflows or returns an instant outside the range.
 /// Thread-safety: a Calendar is immutable; all members may be called concurrently.
 
 #include <memory>

@@ -33,14 +33,17 @@ class SystemClock final : public Clock {
 /// Thread-safe: reads and moves are atomic.
 class ManualClock final : public Clock {
  public:
+  /// `start` should be within min_time..max_time (time.hpp); before 1970 is fine.
   explicit ManualClock(TimePoint start) noexcept : ms_(start.time_since_epoch().count()) {}
-  /// Throws escalon::Error when `iso8601` is not an instant such as 2026-11-23T08:00:00Z.
+  /// Throws escalon::Error when `iso8601` is not an instant such as 2026-11-23T08:00:00Z, or is
+  /// outside the years 1 to 9999.
   explicit ManualClock(std::string_view iso8601);
 
   [[nodiscard]] TimePoint now() const override { return TimePoint{Duration{ms_.load(std::memory_order_acquire)}}; }
-  /// Moves forward (a negative amount is an error: time does not run backwards).
+  /// Moves forward (a negative amount is an error: time does not run backwards; so is moving
+  /// past max_time, and the clock then stays where it was).
   void advance(Duration d);
-  /// Moves to `t`, which must not be earlier than now().
+  /// Moves to `t`, which must not be earlier than now() nor later than max_time.
   void set(TimePoint t);
 
  private:

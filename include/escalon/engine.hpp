@@ -312,6 +312,13 @@ struct EngineOptions {
   /// the other changing calls) throws Error naming every missing handler of every loaded flow
   /// (sub-flows count), before anything fires: no case can reach one.
   bool require_handlers = false;
+  /// The most steps one case may enter within one call (a send, a run_due round, a start...).
+  /// A flow whose automatic steps go round without waiting for anyone (a decision leading
+  /// back to a `wait: { until: now() }`) would otherwise loop until memory runs out; past the
+  /// limit that case goes into an incident naming the steps that loop, and the call carries on
+  /// with the other cases (a send to a case that loops is not refused: the case is). The
+  /// journal of such a call stays bounded by this limit.
+  std::uint32_t max_moves_per_call = 10'000;
 };
 
 class Engine {

@@ -26,7 +26,10 @@ std::optional<TimePoint> parse_iso8601(std::string_view text) {
     in.imbue(std::locale::classic());
     date::sys_time<std::chrono::milliseconds> tp;
     in >> date::parse(f, tp);
-    if (!in.fail() && in.peek() == std::char_traits<char>::eof()) return TimePoint{tp.time_since_epoch()};
+    if (in.fail() || in.peek() != std::char_traits<char>::eof()) continue;
+    // Year 0 or 10000 (reachable with an offset) is no instant Escalon can hold or write back.
+    const TimePoint t{tp.time_since_epoch()};
+    return in_time_range(t) ? std::optional<TimePoint>(t) : std::nullopt;
   }
   return std::nullopt;
 }
@@ -95,6 +98,9 @@ struct Lexer {
   }
 };
 
+constexpr std::int64_t max_business_days = 100'000;     // about 380 years of weekdays
+constexpr std::int64_t max_business_hours = 1'000'000;  // about 480 years of 8-hour days
+
 [[noreturn]] void bad(std::string_view text, std::string_view why) {
   throw Error(fmt::format("invalid duration \"{}\": {}; {}", text, why, accepted_forms));
 }
@@ -115,12 +121,18 @@ DurationSpec parse_duration_spec(std::string_view text) {
     if (w == "business") {
       if (any) bad(text, "business time cannot be combined with other units");
       auto u = lx.word();
+      // Working time runs slower than wall time (8 hours a day, 5 days a week), so these bounds
+      // keep the calendar walks that count it short and every sum far from overflowing.
       if (u == "day" || u == "days") {
+        if (*n > max_business_days) bad(text, fmt::format("it is too long (at most {} business days)", max_business_days));
         spec.basis = TimeBasis::business_days;
         spec.days = *n;
       } else if (u == "hour" || u == "hours" || u == "minute" || u == "minutes") {
+        const Duration length = *unit_length(u);
+        if (*n > max_business_hours * (std::chrono::hours{1} / length))
+          bad(text, fmt::format("it is too long (at most {} business hours)", max_business_hours));
         spec.basis = TimeBasis::business_hours;
-        spec.length = *unit_length(u) * *n;
+        spec.length = length * *n;
       } else {
         bad(text, fmt::format("unknown business unit \"{}\" (use business days, hours or minutes)", u));
       }

@@ -1,7 +1,8 @@
 // Business calendar arithmetic. Each local day's working intervals are converted to UTC
 // instants through the zone (so DST days have 23 or 25 hours and intervals move with them);
-// every operation then walks days forward, bounded to ten years so a calendar that never
-// opens again cannot loop forever.
+// every operation then walks days forward. A walk stops after ten years without working time
+// (a calendar that never opens again cannot loop forever) and at the end of year 9999 (the
+// last instant Escalon handles, time.hpp): both are EvalErrors, never a wrapped instant.
 
 #include "escalon/calendar.hpp"
 
@@ -11,12 +12,15 @@
 #include <set>
 
 #include "escalon/error.hpp"
+#include "base/time_math.hpp"
 
 namespace escalon {
 
 namespace {
-constexpr int max_days_searched = 3660;
+constexpr int max_closed_days = 3660;  // consecutive days without working time searched
 using LocalDay = date::local_days;
+// Local days after this one hold no instant Escalon handles, whatever the zone's offset.
+constexpr LocalDay last_day{date::year{9999} / 12 / 31};
 
 std::int32_t day_number(const std::chrono::year_month_day& ymd) {
   return static_cast<std::int32_t>(std::chrono::sys_days(ymd).time_since_epoch().count());
@@ -69,6 +73,11 @@ struct Calendar::Impl {
   [[noreturn]] void no_time() const {
     throw EvalError(fmt::format("calendar '{}' has no working time within ten years", name));
   }
+  // Stops a walk that reached the end of the supported range, or checks a result against it.
+  TimePoint checked(TimePoint result, LocalDay d, const std::string& what, TimePoint from) const {
+    if (d > last_day || result > max_time) detail::beyond_time_range(fmt::format("{} on calendar '{}'", what, name), from);
+    return result;
+  }
 };
 
 Calendar::Calendar(const CalendarSpec& spec) {
@@ -114,43 +123,62 @@ TimePoint Calendar::next_open(TimePoint t) const {
   if (impl_->always) return t;
   LocalDay d = impl_->local_day(t) - date::days{1};  // an interval of yesterday may still run (DST)
   TimePoint found{};
-  for (int i = 0; i < max_days_searched; ++i, d += date::days{1}) {
+  for (int closed = 0; closed < max_closed_days; ++closed, d += date::days{1}) {
+    impl_->checked(TimePoint{}, d, "waiting for the next opening", t);
     if (impl_->for_each_interval(d, [&](TimePoint b, TimePoint e) {
           if (t < e) { found = std::max(b, t); return true; }
           return false;
         }))
-      return found;
+      return impl_->checked(found, d, "waiting for the next opening", t);
   }
   impl_->no_time();
 }
 
 TimePoint Calendar::add_business_time(TimePoint from, Duration amount) const {
-  if (impl_->always || amount <= Duration{0}) return from + std::max(amount, Duration{0});
+  if (amount <= Duration{0}) return from;
+  const auto what = [&] { return fmt::format("{} of working time", format_duration(amount)); };
+  if (impl_->always) return detail::add_time(from, amount, what());
+  const Duration total = amount;
   LocalDay d = impl_->local_day(from) - date::days{1};
   TimePoint result{};
-  for (int i = 0; i < max_days_searched; ++i, d += date::days{1}) {
+  for (int closed = 0; closed < max_closed_days; d += date::days{1}) {
+    impl_->checked(TimePoint{}, d, fmt::format("{} of working time", format_duration(total)), from);
+    bool open = false;
     if (impl_->for_each_interval(d, [&](TimePoint b, TimePoint e) {
+          open = true;
           if (e <= from) return false;
           const TimePoint s = std::max(b, from);
           if (amount <= e - s) { result = s + amount; return true; }
           amount -= e - s;
           return false;
         }))
-      return result;
+      return impl_->checked(result, d, what(), from);
+    closed = open ? 0 : closed + 1;
   }
   impl_->no_time();
 }
 
 TimePoint Calendar::add_business_days(TimePoint from, std::int64_t days) const {
-  if (impl_->always) return from + std::chrono::hours{24} * days;
+  const auto what = [&] { return fmt::format("{} business day{}", days, days == 1 ? "" : "s"); };
+  if (impl_->always) {
+    // More days than the supported range holds cannot be multiplied without overflow.
+    if (days > (max_time - min_time) / std::chrono::hours{24}) detail::beyond_time_range(what(), from);
+    return detail::add_time(from, std::chrono::hours{24} * std::max<std::int64_t>(days, 0), what());
+  }
   const TimePoint start = next_open(from);
   const LocalDay start_day = impl_->local_day(start);
   const Duration tod = std::chrono::duration_cast<Duration>(impl_->zone->to_local(start) - start_day);
   LocalDay d = start_day;
-  for (std::int64_t k = 0, i = 0; k < days; ++i) {
-    if (i > max_days_searched) impl_->no_time();
+  for (std::int64_t k = 0, closed = 0; k < days;) {
+    if (closed > max_closed_days) impl_->no_time();
     d += date::days{1};
-    if (!impl_->intervals(d).empty()) ++k;
+    impl_->checked(TimePoint{}, d, what(), from);
+    if (!impl_->intervals(d).empty()) {
+      ++k;
+      closed = 0;
+    } else {
+      ++closed;
+    }
   }
   // Clamp into the day's working time: before opening -> opening; in a break or after
   // closing -> the close of the interval before.
@@ -159,13 +187,13 @@ TimePoint Calendar::add_business_days(TimePoint from, std::int64_t days) const {
   for (const auto& iv : ivs) {
     const Duration b = std::chrono::minutes{iv.start_minute}, e = std::chrono::minutes{iv.end_minute};
     if (tod < b) {
-      if (prev) return impl_->to_sys(d, std::chrono::minutes{prev->end_minute}, true);
-      return impl_->to_sys(d, b, false);
+      if (prev) return impl_->checked(impl_->to_sys(d, std::chrono::minutes{prev->end_minute}, true), d, what(), from);
+      return impl_->checked(impl_->to_sys(d, b, false), d, what(), from);
     }
-    if (tod <= e) return impl_->to_sys(d, tod, false);
+    if (tod <= e) return impl_->checked(impl_->to_sys(d, tod, false), d, what(), from);
     prev = &iv;
   }
-  return impl_->to_sys(d, std::chrono::minutes{prev->end_minute}, true);
+  return impl_->checked(impl_->to_sys(d, std::chrono::minutes{prev->end_minute}, true), d, what(), from);
 }
 
 Duration Calendar::business_time_between(TimePoint a, TimePoint b) const {
@@ -185,7 +213,7 @@ Duration Calendar::business_time_between(TimePoint a, TimePoint b) const {
 
 TimePoint Calendar::due(TimePoint from, const DurationSpec& spec) const {
   switch (spec.basis) {
-    case TimeBasis::wall: return from + spec.length;
+    case TimeBasis::wall: return detail::add_time(from, spec.length, spec.str());
     case TimeBasis::business_hours: return add_business_time(from, spec.length);
     case TimeBasis::business_days: return add_business_days(from, spec.days);
   }

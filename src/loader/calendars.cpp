@@ -101,6 +101,18 @@ std::optional<CalendarSpec> FlowBuilder::calendar(const Source& src, const std::
     }
   }
   if (!ok) return std::nullopt;
+  // Opening only on exception dates, a calendar runs out of working time after the last one:
+  // every business deadline of every case would then fail at run time.
+  const bool weekly = std::any_of(spec.weekly.begin(), spec.weekly.end(), [](const auto& d) { return !d.empty(); });
+  const auto last_open = std::find_if(spec.exceptions.rbegin(), spec.exceptions.rend(), [](const auto& e) { return !e.second.empty(); });
+  if (!weekly && last_open != spec.exceptions.rend()) {
+    const auto& d = last_open->first;
+    rep_.error(loc(src, *m.get("hours")),
+               fmt::format("calendar '{}' has no weekly working hours, so it has no working time after its last "
+                           "exception ({:04}-{:02}-{:02}); give `hours:` at least one open day",
+                           name, static_cast<int>(d.year()), static_cast<unsigned>(d.month()), static_cast<unsigned>(d.day())));
+    return std::nullopt;
+  }
   // The zone and "any working time at all" are checked by compiling the calendar.
   try {
     Calendar c(spec);

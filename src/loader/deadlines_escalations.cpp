@@ -11,6 +11,7 @@
 
 namespace escalon::detail {
 namespace {
+constexpr std::int64_t max_repeats = 1'000'000;  // repeats of one escalation level
 
 using K = Type::Kind;
 
@@ -194,7 +195,9 @@ void FlowBuilder::rung_repeat(Escalation& e, const MapReader& m) {
   }
   if (auto v = m.get("max")) {
     auto x = read_int(rep_, src_, *v, "`max`");
-    if (x && *x < 1) rep_.error(loc(*v), "`max` must be 1 or more");
+    // Kept as a 32-bit count (like the `repeat` number in records): larger values were truncated.
+    if (x && (*x < 1 || *x > max_repeats))
+      rep_.error(loc(*v), fmt::format("`max` must be between 1 and {} (it is {})", max_repeats, *x));
     else if (x) e.max = static_cast<std::int32_t>(*x);
     if (!m.has("repeat")) rep_.error(loc(*v), "`max` limits `repeat`; without `repeat` a level fires once anyway");
   }

@@ -4,14 +4,16 @@
 // repeats are offsets from the due time or from the previous firing.
 
 #include <algorithm>
+#include <limits>
 
+#include "base/time_math.hpp"
 #include "runtime/core.hpp"
 
 namespace escalon::detail::clockmath {
 
 TimePoint advance(const ClockState& k, TimePoint from, Duration d) {
   if (d <= Duration{0}) return from;
-  return k.business && k.cal ? k.cal->add_business_time(from, d) : from + d;
+  return k.business && k.cal ? k.cal->add_business_time(from, d) : add_time(from, d, format_duration(d));
 }
 
 Duration measured(const ClockState& k, TimePoint a, TimePoint b) {
@@ -26,7 +28,7 @@ TimePoint share_instant(const ClockState& k, double share) {
 }
 
 TimePoint after(const ClockState& k, TimePoint from, const DurationSpec& d) {
-  if (!d.is_business() || !k.cal) return from + d.length;
+  if (!d.is_business() || !k.cal) return add_time(from, d.length, d.str());
   return k.cal->due(from, d);
 }
 
@@ -65,7 +67,7 @@ std::optional<Point> next_point(const Case& c, const ClockState& k) {
     if (st.count == 0) {
       consider(e.anchor == Escalation::Anchor::share ? share_instant(k, e.share) : after(k, due_instant(k), e.offset),
                PointKind::rung, static_cast<std::int32_t>(i));
-    } else if (e.repeat && (!e.max || st.count <= *e.max)) {
+    } else if (e.repeat && (!e.max || st.count <= *e.max) && st.count < std::numeric_limits<std::int32_t>::max()) {
       consider(after(k, st.last, *e.repeat), PointKind::rung, static_cast<std::int32_t>(i));
     }
   }
@@ -75,8 +77,15 @@ std::optional<Point> next_point(const Case& c, const ClockState& k) {
 
 TimePoint next_due_of(const Case& c) {
   std::optional<TimePoint> best;
-  for (const auto& k : c.clocks)
-    if (auto p = next_point(c, k); p && (!best || p->at < *best)) best = p->at;
+  for (const auto& k : c.clocks) {
+    std::optional<Point> p;
+    try {
+      p = next_point(c, k);
+    } catch (const Error&) {
+      continue;  // a clock whose arithmetic fails is stopped, with an incident, where it fails (Op::schedule)
+    }
+    if (p && (!best || p->at < *best)) best = p->at;
+  }
   return best.value_or(TimePoint{});
 }
 
@@ -92,13 +101,17 @@ void catch_up_latest(const Case& c, ClockState& k, TimePoint now) {
     const Escalation& e = rungs[i];
     RungState& st = k.rungs[i];
     if (!e.repeat || st.count == 0) continue;
-    while (!e.max || st.count <= *e.max) {
-      const TimePoint next = after(k, st.last, *e.repeat);
-      if (next > now) break;
-      const TimePoint after_next = after(k, next, *e.repeat);
-      if (after_next > now || (e.max && st.count + 1 > *e.max)) break;  // `next` is the latest missed one
-      ++st.count;
-      st.last = next;
+    try {
+      while ((!e.max || st.count <= *e.max) && st.count < std::numeric_limits<std::int32_t>::max()) {
+        const TimePoint next = after(k, st.last, *e.repeat);
+        if (next > now) break;
+        const TimePoint after_next = after(k, next, *e.repeat);
+        if (after_next > now || (e.max && st.count + 1 > *e.max)) break;  // `next` is the latest missed one
+        ++st.count;
+        st.last = next;
+      }
+    } catch (const Error&) {
+      // A repeat past the end of time or of the calendar was not missed; scheduling reports it.
     }
   }
 }

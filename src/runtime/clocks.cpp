@@ -15,7 +15,17 @@ void Op::schedule(Case& c, std::size_t idx) {
   assert((!k.running || k.active) && "a running clock is active");
   ++k.gen;
   touch(c);
-  if (auto p = next_point(c, k)) {
+  std::optional<Point> p;
+  try {
+    p = next_point(c, k);
+  } catch (const Error&) {
+    // Its next point cannot be computed (past year 9999, a calendar with no working time left):
+    // the clock stops, so no view or snapshot computes it again, and the caller's exception
+    // boundary puts the case into an incident with the reason.
+    k.active = k.running = false;
+    throw;
+  }
+  if (p) {
     m.timers.push(p->at, c, idx, k.gen);
     m.timers.compact(m.cases);
     if (m.runner_on) m.wake.notify_one();
@@ -87,9 +97,15 @@ void Op::set_absolute_deadline(Case& c, TimePoint due, TimePoint at) {
   schedule(c, c.deadline_clock());
 }
 
-void Op::record_deadline(Case& c, const ClockState& k, TimePoint at, const std::string& sla) {
+void Op::record_deadline(Case& c, ClockState& k, TimePoint at, const std::string& sla) {
   Record r = make(c, RecordType::deadline_set, at);
-  r.due = due_instant(k);
+  try {
+    r.due = due_instant(k);
+  } catch (const Error&) {
+    k.active = k.running = false;  // as in schedule(): a clock whose due time cannot be computed stops
+    ++k.gen;
+    throw;
+  }
   r.target = sla;
   commit(&c, std::move(r));
 }
@@ -268,7 +284,7 @@ void Op::fire_due(TimePoint now) {
   std::size_t fired = 0;
   std::vector<TimerEntry> held;
   run_jobs();
-  TimePoint last{};
+  TimePoint last = min_time;
   while (!m.timers.empty() && m.timers.top().at <= now) {
     const TimerEntry e = m.timers.top();
     m.timers.pop();

@@ -70,6 +70,9 @@ struct Unit {
   std::size_t fired = 0;           // timer points fired
   std::size_t held = 0;            // due points left for another unit that holds their case
   const Unit* waiting_for = nullptr;  // the unit whose case this one waits for (deadlock check)
+  std::uint64_t serial = 0;           // numbered when it first moves a case (Case::moves_unit)
+  // The last steps entered by cases close to max_moves_per_call, to name the loop in the incident.
+  std::unordered_map<const Case*, std::vector<std::int32_t>> trails;
 };
 
 // Set on a thread while it runs an action handler: calls the handler makes to the same engine
@@ -213,6 +216,7 @@ struct Core {
   CaseTable cases;
   mutable TimerQueue timers;
   std::uint64_t record_seq = 0;
+  std::uint64_t unit_serial = 0;  // units that moved a case (Unit::serial)
   // Without a store the in-memory journal is the only copy of the history, so it is kept;
   // with one, reads go to the store and memory holds only open cases.
   std::vector<Record> journal;
@@ -226,7 +230,7 @@ struct Core {
   std::size_t holders = 0;            // units that hold case families now
   // The latest time the engine has used (kept in the store): journal time never runs backwards,
   // even when a system clock is set back or a host restarts with an earlier clock.
-  TimePoint high_water{};
+  TimePoint high_water = min_time;  // not the epoch: a clock set before 1970 stays there
   bool recovering = false;
   // With a store, the stored cases are loaded once, by recover() or by the first changing call
   // (a host that forgot recover() must not number records over the stored ones).
@@ -322,7 +326,7 @@ struct Op {
   void stop_clock(Case& c, std::size_t idx);
   void start_deadline(Case& c, TimePoint at, std::optional<TimePoint> from = {});
   void set_absolute_deadline(Case& c, TimePoint due, TimePoint at);
-  void record_deadline(Case& c, const ClockState& k, TimePoint at, const std::string& sla = {});
+  void record_deadline(Case& c, ClockState& k, TimePoint at, const std::string& sla = {});
   void data_changed(Case& c, TimePoint at);
   void update_slas(Case& c, TimePoint at);
   void fire(Case& c, std::size_t idx, const clockmath::Point& p);
@@ -332,6 +336,8 @@ struct Op {
 
   // --- steps (steps.cpp)
   void move_to(Case& c, std::int32_t target, TimePoint at);
+  bool count_move(Case& c, std::int32_t target);
+  std::string loop_message(const Case& c) const;
   std::int32_t enter(Case& c, std::int32_t idx, TimePoint at);
   std::int32_t enter_kind(Case& c, TimePoint at);
   void leave(Case& c, TimePoint at);

@@ -191,7 +191,8 @@ struct Engine::Impl : detail::Core {
         counters[k.substr(12)] = n;
       }
     // Journal time is monotonic, so the newest record's time is the latest time the engine used.
-    high_water = std::max(high_water, store()->last_time());
+    // (An empty store's last_time() is the epoch, which must not move a clock set before 1970.)
+    if (store()->last_seq() > 0) high_water = std::max(high_water, store()->last_time());
     const TimePoint now = this->now();
     auto stored = store()->open_cases();
     std::vector<detail::LoadedCase> loaded;

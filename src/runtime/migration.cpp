@@ -301,28 +301,37 @@ std::size_t Op::update_calendar(const CalendarSpec& spec, TimePoint now) {
         ClockState& k = c.clocks[i];
         if (!k.active || k.cal != old_cal || k.kind == ClockKind::timer) continue;
         own(c);
-        ReschedulePolicy policy = ReschedulePolicy::carry;
-        const DurationSpec* rule = nullptr;
-        if (k.kind == ClockKind::deadline) {
-          const Deadline& dl = *c.flow().steps[static_cast<std::size_t>(k.index)].deadline;
-          if (!dl.within) {  // an `at:` due time is absolute: only its `after:` levels move
-            k.cal = new_cal;
-            schedule(c, i);
-            continue;
+        // A clock that cannot be counted on the new calendar (no working time left, past year
+        // 9999) puts its case into an incident; the other cases and the update carry on.
+        bool moved = false;
+        guarded(c, now, [&] { return fmt::format("calendar '{}' changed", spec.name); }, [&] {
+          ReschedulePolicy policy = ReschedulePolicy::carry;
+          const DurationSpec* rule = nullptr;
+          if (k.kind == ClockKind::deadline) {
+            const Deadline& dl = *c.flow().steps[static_cast<std::size_t>(k.index)].deadline;
+            if (!dl.within) {  // an `at:` due time is absolute: only its `after:` levels move
+              k.cal = new_cal;
+              schedule(c, i);
+              moved = true;
+              return;
+            }
+            policy = dl.on_change;
+            rule = &*dl.within;
           }
-          policy = dl.on_change;
-          rule = &*dl.within;
-        }
-        const TimePoint old_due = k.running ? due_instant(k) : TimePoint{};
-        retime(k, policy, new_cal, rule, k.business, now);
-        if (k.running && due_instant(k) != old_due) {
-          Record r = make(c, RecordType::deadline_set, now);
-          r.due = due_instant(k);
-          if (k.kind == ClockKind::sla) r.target = c.flow().slas[static_cast<std::size_t>(k.index)].name;
-          r.message = fmt::format("calendar '{}' changed", spec.name);
-          commit(&c, std::move(r));
-        }
-        schedule(c, i);
+          const TimePoint old_due = k.running ? due_instant(k) : TimePoint{};
+          retime(k, policy, new_cal, rule, k.business, now);
+          if (k.running && due_instant(k) != old_due) {
+            Record r = make(c, RecordType::deadline_set, now);
+            r.due = due_instant(k);
+            if (k.kind == ClockKind::sla) r.target = c.flow().slas[static_cast<std::size_t>(k.index)].name;
+            r.message = fmt::format("calendar '{}' changed", spec.name);
+            commit(&c, std::move(r));
+          }
+          schedule(c, i);
+          moved = true;
+        });
+        // A clock that failed stops: views and snapshots must not count it on either calendar.
+        if (!moved) k.active = k.running = false;
       }
     }
     if (rt.default_cal == old_cal) rt.default_cal = new_cal;

@@ -16,6 +16,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 constexpr int snapshot_version = 1;
+constexpr std::int64_t max_stored_depth = 8;  // sub-flows nest at most 8 deep (subflows.cpp)
 
 std::int64_t ms(TimePoint t) { return t.time_since_epoch().count(); }
 TimePoint tp(const json& j) { return TimePoint{Duration{j.get<std::int64_t>()}}; }
@@ -158,7 +159,7 @@ std::string save_case(const Case& c) {
       x["started"] = ms(k.started);
       x["since"] = ms(k.since);
       x["at"] = ms(k.at);
-      if (k.floor != TimePoint{}) x["floor"] = ms(k.floor);
+      if (k.floor != min_time) x["floor"] = ms(k.floor);
       json rungs = json::array();
       for (const auto& r : k.rungs) rungs.push_back(json::array({r.count, ms(r.last)}));
       x["rungs"] = rungs;
@@ -203,15 +204,153 @@ static void check_clock(const Case& c, std::size_t i, const std::string& id) {
   if (static_cast<std::size_t>(k.level) > levels) bad("has a level its ladder lacks");
 }
 
-LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::string_view, std::int64_t)>& find_flow) {
+namespace {
+
+// Recovery reads every field of a stored case on trust after this check: each must be there,
+// of its type and within its range, so that damage is a StoreError naming the case and the
+// field, never a crash, a wrapped time, or a state written back.
+class ShapeCheck {
+ public:
+  explicit ShapeCheck(const std::string& id) : id_(id) {}
+
+  [[noreturn]] void bad(std::string_view field, std::string_view what) const {
+    throw StoreError(fmt::format("stored case '{}' is damaged: its field '{}' {}", id_, field, what));
+  }
+  const json* get(const json& o, const char* key, const std::string& path, bool optional) const {
+    if (o.contains(key)) return &o.at(key);
+    if (!optional) bad(path, "is missing");
+    return nullptr;
+  }
+  void string(const json& o, const char* key, const std::string& path, bool optional = false) const {
+    if (const json* v = get(o, key, path, optional); v && !v->is_string()) bad(path, fmt::format("must be text, not {}", shown(*v)));
+  }
+  void boolean(const json& o, const char* key, const std::string& path) const {
+    if (const json* v = get(o, key, path, false); !v->is_boolean()) bad(path, fmt::format("must be true or false, not {}", shown(*v)));
+  }
+  void integer(const json& o, const char* key, const std::string& path, std::int64_t lo, std::int64_t hi,
+               bool optional = false) const {
+    const json* v = get(o, key, path, optional);
+    if (!v) return;
+    if (!v->is_number_integer() || (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) ||
+        v->get<std::int64_t>() < lo || v->get<std::int64_t>() > hi)
+      bad(path, fmt::format("must be a whole number from {} to {}, not {}", lo, hi, shown(*v)));
+  }
+  void time(const json& o, const char* key, const std::string& path, bool optional = false) const {
+    const json* v = get(o, key, path, optional);
+    if (v && (!v->is_number_integer() || (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) ||
+              !in_time_range(tp(*v))))
+      bad(path, fmt::format("must be an instant in the years 1 to 9999 (milliseconds since 1970), not {}", shown(*v)));
+  }
+  void kind(const json& o, const char* key, const std::string& path, bool object, bool optional = false) const {
+    const json* v = get(o, key, path, optional);
+    if (v && (object ? !v->is_object() : !v->is_array()))
+      bad(path, fmt::format("must be {}, not {}", object ? "an object" : "a list", shown(*v)));
+  }
+  static std::string shown(const json& v) {
+    std::string s = v.dump();
+    return s.size() > 40 ? s.substr(0, 37) + "..." : s;
+  }
+
+ private:
+  const std::string& id_;
+};
+
+constexpr std::int64_t i32 = INT32_MAX, u32 = UINT32_MAX;
+
+void check_clock_shape(const ShapeCheck& chk, const json& x, const std::string& p) {
+  if (!x.is_object()) chk.bad(p, fmt::format("must be an object, not {}", ShapeCheck::shown(x)));
+  // Kinds, status and step are int32 here; what they name is checked with the flow (check_clock).
+  chk.integer(x, "kind", p + ".kind", 0, 255);
+  for (const char* b : {"active", "met", "done", "warned"}) chk.boolean(x, b, p + "." + b);
+  chk.integer(x, "level", p + ".level", -i32 - 1, i32);
+  if (!x.at("active").get<bool>()) return;
+  chk.integer(x, "purpose", p + ".purpose", 0, 255);
+  for (const char* b : {"running", "business"}) chk.boolean(x, b, p + "." + b);
+  chk.integer(x, "index", p + ".index", -i32 - 1, i32);
+  chk.integer(x, "attempt", p + ".attempt", 0, i32);
+  chk.integer(x, "visit", p + ".visit", 0, u32);
+  chk.string(x, "calendar", p + ".calendar");
+  const std::int64_t span = (max_time - min_time).count();
+  chk.integer(x, "total", p + ".total", 0, span);
+  chk.integer(x, "consumed", p + ".consumed", 0, span);
+  for (const char* t : {"started", "since", "at"}) chk.time(x, t, p + "." + t);
+  chk.time(x, "floor", p + ".floor", true);
+  chk.kind(x, "rungs", p + ".rungs", false);
+  for (std::size_t i = 0; i < x.at("rungs").size(); ++i) {
+    const json& r = x.at("rungs").at(i);
+    const std::string rp = fmt::format("{}.rungs[{}]", p, i);
+    if (!r.is_array() || r.size() != 2) chk.bad(rp, fmt::format("must be [count, time], not {}", ShapeCheck::shown(r)));
+    const json pair = json::object({{"count", r.at(0)}, {"last", r.at(1)}});
+    chk.integer(pair, "count", rp + "[0]", 0, i32);
+    chk.time(pair, "last", rp + "[1]");
+  }
+}
+
+void check_shape(const json& j, const std::string& id) {
+  const ShapeCheck chk(id);
+  for (const char* s : {"flow", "hash", "assignee"}) chk.string(j, s, s);
+  for (const char* s : {"outcome", "incident", "parent"}) chk.string(j, s, s, true);
+  chk.integer(j, "v", "v", 0, i32);
+  chk.integer(j, "version", "version", 1, INT64_MAX);
+  chk.integer(j, "status", "status", -i32 - 1, i32);
+  chk.integer(j, "step", "step", -i32 - 1, i32);
+  chk.integer(j, "visit", "visit", 0, u32);
+  chk.integer(j, "parent_visit", "parent_visit", 0, u32, true);
+  chk.integer(j, "depth", "depth", 0, max_stored_depth);
+  chk.integer(j, "join_step", "join_step", -1, i32, true);
+  chk.integer(j, "arrivals", "arrivals", 0, i32);
+  chk.time(j, "started", "started");
+  chk.time(j, "entered", "entered");
+  chk.kind(j, "data", "data", true);
+  if (j.value("join_step", json(-1)).get<std::int64_t>() >= 0) chk.kind(j, "fork_data", "fork_data", true);
+  chk.kind(j, "children", "children", false, true);
+  if (j.contains("children"))
+    for (std::size_t i = 0; i < j.at("children").size(); ++i)
+      if (!j.at("children").at(i).is_string())
+        chk.bad(fmt::format("children[{}]", i), fmt::format("must be a case id, not {}", ShapeCheck::shown(j.at("children").at(i))));
+  chk.kind(j, "clocks", "clocks", false);
+  for (std::size_t i = 0; i < j.at("clocks").size(); ++i) check_clock_shape(chk, j.at("clocks").at(i), fmt::format("clocks[{}]", i));
+}
+
+// A sub-flow case or branch is `PARENT/NAME`: its parent, children and join step must say so, or
+// recovery would link (and cancel, and merge into) cases that are not its family.
+void check_family(const Case& c, const std::string& parent) {
+  const ShapeCheck chk(c.id);
+  const Flow& f = c.flow();
+  if (!parent.empty() && (!c.id.starts_with(parent + "/") || c.id.size() == parent.size() + 1))
+    chk.bad("parent", fmt::format("names '{}', but a sub-flow case or branch of it has an id '{}/NAME'", parent, parent));
+  if (parent.empty() && c.depth != 0) chk.bad("depth", fmt::format("is {} for a case without a parent", c.depth));
+  for (std::size_t i = 0; i < c.children.size(); ++i) {
+    const std::string& ch = c.children[i];
+    if (!ch.starts_with(c.id + "/") || ch.size() == c.id.size() + 1)
+      chk.bad(fmt::format("children[{}]", i), fmt::format("names '{}', which is not an id '{}/NAME'", ch, c.id));
+  }
+  if (c.join_step >= 0) {
+    if (parent.empty()) chk.bad("join_step", "is set for a case that is no branch (it has no parent)");
+    if (static_cast<std::size_t>(c.join_step) >= f.steps.size() ||
+        f.steps[static_cast<std::size_t>(c.join_step)].kind != StepKind::join)
+      chk.bad("join_step", fmt::format("is {}, which is no join step of flow '{}' v{}", c.join_step, f.id, f.version));
+  }
+  if (static_cast<std::size_t>(c.arrivals) > c.children.size())
+    chk.bad("arrivals", fmt::format("counts {} branches arrived of {} children", c.arrivals, c.children.size()));
+}
+
+}  // namespace
+
+LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::string_view, std::int64_t)>& find_flow,
+                     std::string_view stored_id) {
   json j;
   try {
     j = json::parse(text);
   } catch (const json::exception& e) {
     throw StoreError(fmt::format("a stored case is damaged (not JSON: {})", e.what()));
   }
-  const std::string id = j.value("id", std::string("?"));
+  const std::string id = j.is_object() && j.contains("id") && j.at("id").is_string() ? j.at("id").get<std::string>() : "?";
   try {
+    if (id == "?" || id.empty()) ShapeCheck(id).bad("id", "must be the case's id");
+    if (!stored_id.empty() && id != stored_id)
+      ShapeCheck(id).bad("id", fmt::format("does not match the id '{}' it is stored under", stored_id));
+    check_shape(j, id);
     if (j.at("v").get<int>() > snapshot_version)
       throw StoreError(fmt::format("stored case '{}' was written by a newer Escalon (snapshot format {})", id, j.at("v").get<int>()));
     const std::string flow_id = j.at("flow").get<std::string>();
@@ -257,6 +396,7 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
       for (const auto& ch : j.at("children")) c->children.push_back(ch.get<std::string>());
     LoadedCase out;
     out.parent = j.value("parent", std::string());
+    check_family(*c, out.parent);
     out.c = std::move(c);
     return out;
   } catch (const json::exception& e) {

@@ -63,7 +63,7 @@ struct ClockState {
   TimePoint at{};  // timers
   // A deadline set to a due time already past (a back-dated `at:`, a reschedule): its points
   // before this instant, when it was set, happen at it, so no record predates the call.
-  TimePoint floor{};
+  TimePoint floor = min_time;  // not the epoch: clocks before 1970 are as good as any
   std::vector<RungState> rungs;
 };
 
@@ -121,6 +121,9 @@ struct Case {
   // join step; the fields it changed since the fork (fork_data) are merged into the parent.
   std::int32_t join_step = -1;
   std::int32_t arrivals = 0;  // parent: branches arrived at the current parallel step
+  // Steps entered within the unit numbered `moves_unit` (EngineOptions::max_moves_per_call).
+  std::uint64_t moves_unit = 0;
+  std::uint32_t moves = 0;
   std::vector<Value> fork_data;
   const Flow& flow() const { return *rt->flow; }
   const Step& current() const { return flow().steps[static_cast<std::size_t>(step)]; }
@@ -169,6 +172,8 @@ struct LoadedCase {
 
 // Rebuilds a case from save_case() text. `find_flow(id, version)` gives the loaded flow; a case
 // whose flow version is not loaded, or whose text is damaged, throws StoreError naming the case.
-LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::string_view, std::int64_t)>& find_flow);
+// `stored_id`, when given, is the id the store keeps the text under: the text must name it.
+LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::string_view, std::int64_t)>& find_flow,
+                     std::string_view stored_id = {});
 
 }  // namespace escalon::detail

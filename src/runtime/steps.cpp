@@ -1,14 +1,18 @@
 // Entering and leaving steps: one function per step kind, automatic steps followed at once,
 // and the expression context a case's expressions run in.
 
+#include <algorithm>
+
 #include "expr/rules.hpp"
 #include "runtime/core.hpp"
 
 namespace escalon::detail {
 
 namespace {
-constexpr int max_automatic_moves = 1000;
-}
+// Steps kept per looping case to name its cycle: cycles longer than half of this are named
+// by their last steps.
+constexpr std::size_t trail_length = 64;
+}  // namespace
 
 // ----------------------------------------------------------------------------- expressions
 
@@ -70,9 +74,10 @@ void Op::apply_changes(Case& c, const std::vector<Change>& changes, TimePoint at
 // Moves the case to `target`, then follows automatic steps (decisions...) iteratively.
 void Op::move_to(Case& c, std::int32_t target, TimePoint at) {
   if (target < 0 || c.status != CaseStatus::active) return;
-  for (int moves = 0; target >= 0; ++moves) {
-    if (moves > max_automatic_moves) {
-      raise_incident(c, at, fmt::format("more than {} automatic moves in a row: decisions loop", max_automatic_moves));
+  while (target >= 0) {
+    if (!count_move(c, target)) {
+      raise_incident(c, at, loop_message(c));
+      u.trails.erase(&c);
       return;
     }
     if (c.step >= 0) {
@@ -86,6 +91,48 @@ void Op::move_to(Case& c, std::int32_t target, TimePoint at) {
     target = enter(c, target, at);
     if (c.status != CaseStatus::active) return;
   }
+}
+
+// Counts a step entry of `c` in this unit. A loop can run through timers that fall due at
+// once (a wait until now(), a deadline of 0s), so the count is per call, not per move_to.
+bool Op::count_move(Case& c, std::int32_t target) {
+  if (u.serial == 0) u.serial = ++m.unit_serial;
+  if (c.moves_unit != u.serial) {
+    c.moves_unit = u.serial;
+    c.moves = 0;
+  }
+  const std::uint32_t limit = std::max<std::uint32_t>(1, m.options.max_moves_per_call);
+  if (c.moves + trail_length >= limit) {
+    auto& trail = u.trails[&c];
+    if (trail.size() == trail_length) trail.erase(trail.begin());
+    trail.push_back(target);
+  }
+  return ++c.moves <= limit;
+}
+
+// Names the loop: the shortest cycle that the last steps entered repeat ("'check' -> 'pause'
+// -> 'check'"), or the last few steps when no short cycle shows.
+std::string Op::loop_message(const Case& c) const {
+  std::vector<std::int32_t> trail;
+  if (auto it = u.trails.find(&c); it != u.trails.end()) trail = it->second;
+  const auto n = static_cast<std::ptrdiff_t>(trail.size());
+  std::ptrdiff_t period = 0;
+  for (std::ptrdiff_t p = 1; p * 2 <= n && !period; ++p)
+    if (std::equal(trail.end() - p, trail.end(), trail.end() - 2 * p)) period = p;
+  const auto name = [&](std::int32_t s) { return fmt::format("'{}'", c.flow().steps[static_cast<std::size_t>(s)].name); };
+  // The cycle starts at the step that would have been entered next.
+  std::vector<std::string> steps;
+  if (period) steps.push_back(name(trail.back()));
+  for (std::ptrdiff_t i = n - (period ? period : std::min<std::ptrdiff_t>(n, 8)); i < n; ++i)
+    steps.push_back(name(trail[static_cast<std::size_t>(i)]));
+  const auto limit = std::max<std::uint32_t>(1, m.options.max_moves_per_call);
+  if (!period)
+    return fmt::format("more than {} steps entered in one call (the last: {}); automatic steps must reach a task, an "
+                       "end or a wait that ends later",
+                       limit, fmt::join(steps, " -> "));
+  return fmt::format("more than {} steps entered in one call: the steps {} loop without waiting for anyone; let a "
+                     "task step, a wait that ends later or a branch that leaves the loop break the cycle",
+                     limit, fmt::join(steps, " -> "));
 }
 
 void Op::leave(Case& c, TimePoint at) {

@@ -68,7 +68,10 @@ Case& Op::create_case(FlowRt* rt, const Map& data, std::string id, TimePoint now
                                    parent->current().name)
                      : fmt::format("version {}", f.version);
   commit(&c, std::move(r));
-  for (std::size_t i = 0; i < f.slas.size(); ++i) start_sla(c, i, now);
+  // An SLA whose length cannot be counted (its calendar has no working time left, it would end
+  // after year 9999) puts the new case into an incident; the call and other cases carry on.
+  for (std::size_t i = 0; i < f.slas.size() && c.status == CaseStatus::active; ++i)
+    guarded(c, now, [&] { return fmt::format("starting SLA '{}'", f.slas[i].name); }, [&] { start_sla(c, i, now); });
   move_to(c, f.start_index, now);
   return c;
 }

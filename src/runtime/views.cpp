@@ -91,7 +91,7 @@ LoadedCase load_stored(Core& m, const StoredCase& sc) {
     if (!version) return nullptr;
     if (FlowRt* rt = m.flows.find(id, version)) return rt;
     return m.flows.from_store(id, version, *m.store(), unseen);
-  });
+  }, sc.id);
 }
 
 std::vector<CaseView> run_query(Core& m, const Query& q, TimePoint now) {

@@ -66,7 +66,9 @@ ScenarioCaseResult case_result(Engine& engine, const ScenarioCase& c, Store* sto
 
 ScenarioResult run_scenario(const Scenario& sc, std::span<const FlowPtr> flows, Store* store) {
   ScenarioResult out;
-  const TimePoint resume = store ? store->last_time() : TimePoint{};
+  // An empty store's last_time() is the epoch: not a reason to move a scenario set before 1970.
+  const bool resuming = store && store->last_seq() > 0;
+  const TimePoint resume = resuming ? store->last_time() : min_time;
   ManualClock clock(std::max(sc.clock, resume));
   Engine engine({.clock = &clock,
                  .keep_journal = store == nullptr,

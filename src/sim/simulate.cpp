@@ -536,6 +536,16 @@ double pct(double x) { return 100.0 * x; }
 
 SimResult simulate(std::span<const FlowPtr> flows, const SimModel& model, const SimOptions& options) {
   if (options.days < 1 || options.days > 3660) throw Error("the simulation needs between 1 and 3660 days");
+  // Arrivals are planned up to 8 days past the horizon; every instant of the run, and of the
+  // records it writes, must stay within years 1 to 9999.
+  const TimePoint from = options.start.value_or(model.start());
+  if (from < min_time)
+    throw Error(fmt::format("a simulation cannot start before {}, the first instant Escalon handles", format_iso8601(min_time)));
+  if (from > max_time || max_time - from < std::chrono::days{options.days + 8})
+    throw Error(fmt::format("a simulation of {} days from {} would run past {}, the last instant Escalon handles; "
+                            "start it before {} or simulate fewer days",
+                            options.days, format_iso8601(from), format_iso8601(max_time),
+                            format_iso8601(max_time + Duration{1} - std::chrono::days{options.days + 8})));
   Simulator sim(flows, SimAccess::data(model), options);
   return sim.run();
 }
