@@ -16,7 +16,45 @@
 
 namespace escalon {
 
+namespace {
+
+// YYYY-MM-DDTHH:MM:SS[.f...](Z|+HH:MM|+HHMM) with every field in its range. date::parse is
+// lenient about what it is given (a field of the wrong width, "-nan", an offset of +99:00) and
+// overflows on some of it (UBSan: a NaN converted to long, INT64_MIN negated), so only text of
+// this shape reaches it; it still checks the calendar (no 30 February).
+bool iso_shape(std::string_view t) {
+  std::size_t i = 0;
+  const auto num = [&](std::size_t width, int max) {
+    if (i + width > t.size()) return false;
+    int v = 0;
+    for (std::size_t k = 0; k < width; ++k) {
+      const char c = t[i + k];
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + (c - '0');
+    }
+    i += width;
+    return v <= max;
+  };
+  const auto lit = [&](char c) { return i < t.size() && t[i] == c ? (++i, true) : false; };
+  if (!(num(4, 9999) && lit('-') && num(2, 12) && lit('-') && num(2, 31) && lit('T') && num(2, 23) && lit(':') &&
+        num(2, 59) && lit(':') && num(2, 60)))
+    return false;
+  if (lit('.')) {
+    const std::size_t start = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9' && i - start < 9) ++i;
+    if (i == start) return false;
+  }
+  if (lit('Z')) return i == t.size();
+  if (!lit('+') && !lit('-')) return false;
+  if (!num(2, 23)) return false;
+  (void)lit(':');
+  return num(2, 59) && i == t.size();
+}
+
+}  // namespace
+
 std::optional<TimePoint> parse_iso8601(std::string_view text) {
+  if (!iso_shape(text)) return std::nullopt;
   // date::parse wants a stream; try the offset forms first, then the Z form. Built without
   // ONLY_C_LOCALE (date-tz's CMake target sets it), date::parse reads fractional seconds with
   // the stream's decimal point, which a host's global locale may make ','.

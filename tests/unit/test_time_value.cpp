@@ -27,6 +27,21 @@ TEST_CASE("ISO-8601 instants parse with offsets and print canonically", "[time]"
   CHECK_FALSE(parse_iso8601("2026-11-23T08:00:00Zjunk"));
 }
 
+TEST_CASE("ISO-8601 instants: only the exact shape, with offsets up to 23:59, reaches the date parser",
+          "[time][hardening]") {
+  CHECK(parse_iso8601("2026-11-23T08:00:00+23:59"));
+  CHECK(parse_iso8601("2026-11-23T08:00:00-0130") == parse_iso8601("2026-11-23T09:30:00Z"));
+  CHECK_FALSE(parse_iso8601("2026-11-23T08:00:00+99:00"));  // was 4 days 3 hours earlier
+  CHECK_FALSE(parse_iso8601("2026-11-23T08:00:00+24:00"));
+  CHECK_FALSE(parse_iso8601("2026-11-23T08:60:00Z"));
+  CHECK_FALSE(parse_iso8601("2026-1-23T08:00:00Z"));
+  CHECK_FALSE(parse_iso8601("-nan-11-23T08:00:00Z"));       // UBSan: a NaN converted to long in date::parse
+  CHECK_FALSE(parse_iso8601("2026-11-23T08:00:-9223372036854775808Z"));
+  CHECK_FALSE(parse_iso8601("2026-02-30T08:00:00Z"));       // the calendar is still date's to check
+  CHECK_FALSE(parse_iso8601("2026-11-23T08:00:00.Z"));
+  CHECK_FALSE(parse_iso8601(""));
+}
+
 TEST_CASE("duration specs: wall time and business time", "[time]") {
   CHECK(parse_duration_spec("15 minutes") == DurationSpec{TimeBasis::wall, 15min, 0});
   CHECK(parse_duration_spec("90s").length == 90s);
