@@ -134,7 +134,11 @@ Value from_json(const nlohmann::ordered_json& j, JsonStrings strings, std::size_
 Value value_from_json(const nlohmann::ordered_json& j, JsonStrings strings) { return from_json(j, strings, 0); }
 }  // namespace detail
 
-std::string Value::to_json() const { return detail::value_to_json(*this).dump(); }
+// Strings from the C++ API may hold any bytes; JSON cannot, so invalid UTF-8 prints as U+FFFD
+// instead of throwing nlohmann's type_error out of every caller.
+std::string Value::to_json() const {
+  return detail::value_to_json(*this).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
 
 std::string Value::to_display() const {
   switch (kind()) {
