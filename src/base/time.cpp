@@ -3,7 +3,7 @@
 // GCC 12 reports a false -Wmaybe-uninitialized inside <chrono> for date::parse's
 // instantiation (the variable is written before use on every path that reads it). Clang has no
 // such warning and, with -Werror, fails on the unknown name.
-#if defined(__GNUC__) && !defined(__clang__)
+#ifndef __clang__
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include <date/date.h>

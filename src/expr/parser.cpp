@@ -25,7 +25,7 @@
 
 // `a >> b > c` is Spirit's sequence-then-expectation, not a comparison; clang (not GCC) warns
 // about the precedence on every rule below, which -Werror turns into a failed build.
-#if defined(__clang__)
+#ifdef __clang__
 #pragma clang diagnostic ignored "-Woverloaded-shift-op-parentheses"
 #endif
 
