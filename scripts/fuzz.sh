@@ -65,9 +65,11 @@ log="$build/findings/$target.log"
 # - timeout: one input running 10 s is a hang; rss/malloc limit: more than 2 GiB is exhausting
 #   the host. Both are findings, like crashes, leaks and sanitizer reports.
 # - the corpus folder grows with what the run finds; the seeds stay in the repository.
+# UBSan only prints and goes on by default: make each report a finding, with its stack.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 set +e
 "$build/fuzz/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-  ${dict:+-dict=$dict} -artifact_prefix="$findings/" "$@" "$corpus" 2>&1 | tee "$log" | grep -E '^(#[0-9]+ +(INITED|DONE|pulse)|==[0-9]+==|FINDING|SUMMARY|artifact_prefix|Test unit written)'
+  ${dict:+-dict=$dict} -artifact_prefix="$findings/" "$@" "$corpus" 2>&1 | tee "$log" | grep -E '^(#[0-9]+ +(INITED|DONE|pulse)|==[0-9]+==|FINDING|SUMMARY|artifact_prefix|Test unit written)|runtime error'
 status=${PIPESTATUS[0]}
 set -e
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

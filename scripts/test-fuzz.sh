@@ -12,6 +12,7 @@ targets=(fuzz_flow_loader fuzz_expr fuzz_scenario fuzz_model fuzz_payload fuzz_j
 build=${ESCALON_FUZZ_BUILD:-build-fuzz}
 seconds=${ESCALON_FUZZ_SECONDS:-30}
 export ESCALON_FUZZ_BUILD=$build
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 ESCALON_FUZZ_BUILD_ONLY=1 bash scripts/fuzz.sh
 
