@@ -15,6 +15,7 @@ packages=(
   graphviz                                # `dot` renders `escalon graph` output in tests
   libssl-dev                              # libcrypto: SHA-256 content hashes of flow versions
   locales                                 # hr_HR/de_DE locales: tests that numbers ignore the locale
+  clang-14 libfuzzer-14-dev               # libFuzzer targets in fuzz/ (scripts/fuzz.sh, scripts/test-fuzz.sh)
 )
 
 # Locales the tests switch to (decimal comma); generated only when `locale -a` lacks them.

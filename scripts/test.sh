@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything with warnings as errors and runs every test (Catch2, CLI, schema, install,
 # crash, Python), then builds again with ASan+UBSan in BUILD_DIR-asan and runs the tests there
-# (scripts/test-sanitizers.sh).
+# (scripts/test-sanitizers.sh), then fuzzes every libFuzzer target for 30 s (scripts/test-fuzz.sh).
 # Usage: bash scripts/test.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,3 +11,4 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESCALON_WERR
 cmake --build "$build"
 ctest --test-dir "$build" --output-on-failure --timeout 900
 bash scripts/test-sanitizers.sh "$build-asan"
+bash scripts/test-fuzz.sh

@@ -178,7 +178,11 @@ nlohmann::ordered_json parse_json(std::string_view text, std::string_view what) 
 }
 }  // namespace detail
 
-std::string Value::to_json() const { return detail::value_to_json(*this).dump(); }
+// Strings from the C++ API may hold any bytes; JSON cannot, so invalid UTF-8 prints as U+FFFD
+// instead of throwing nlohmann's type_error out of every caller.
+std::string Value::to_json() const {
+  return detail::value_to_json(*this).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
 
 std::string Value::to_display() const {
   switch (kind()) {

@@ -20,6 +20,14 @@
 #include "escalon/error.hpp"
 #include "expr/node.hpp"
 #include "base/numbers.hpp"
+#include "base/text.hpp"
+#include "base/utf8.hpp"
+
+// `a >> b > c` is Spirit's sequence-then-expectation, not a comparison; clang (not GCC) warns
+// about the precedence on every rule below, which -Werror turns into a failed build.
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Woverloaded-shift-op-parentheses"
+#endif
 
 namespace escalon::detail {
 namespace {
@@ -300,6 +308,11 @@ NodePtr parse_expression(std::string_view text) {
     throw ExprError(fmt::format("expression is {} characters long; at most {} are allowed", text.size(),
                                 max_expression_length),
                     max_expression_length);
+  // A string literal keeps its bytes, and JSON (journal, store, CLI) can only carry UTF-8.
+  if (auto bad = invalid_utf8(text))
+    throw ExprError(fmt::format("invalid UTF-8 (byte 0x{:02X}); write the expression as UTF-8 text",
+                                static_cast<unsigned char>(text[*bad])),
+                    *bad);
   check_nesting(text);
   Iter first = text.data();
   Iter const last = text.data() + text.size();
@@ -308,7 +321,9 @@ NodePtr parse_expression(std::string_view text) {
   try {
     bool ok = x3::phrase_parse(first, last, x3::with<base_tag>(base)[expr_r], x3::space, root);
     if (!ok || !root) {
-      if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) throw ExprError("expression is empty", 0);
+      // Blank as the skipper sees it (std::isspace: \f and \v too), else `first` is at the end.
+      if (trim(text).empty()) throw ExprError("expression is empty", 0);
+      if (first == last) throw ExprError("expression ends too early: expected a value, a name or '('", text.size());
       throw ExprError(fmt::format("unexpected '{}'; expected a value, a name or '('", *first),
                       static_cast<std::size_t>(first - base));
     }

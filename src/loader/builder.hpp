@@ -170,7 +170,7 @@ class Loader {
   std::optional<YAML::Node> parse_cached(const Source* src);
 
  private:
-  const LoadOptions& options_;
+  [[maybe_unused]] const LoadOptions& options_;  // unread here: clang (not GCC) warns, -Werror fails
   LoadResult& result_;
   Reporter rep_;
   std::deque<Source> sources_;

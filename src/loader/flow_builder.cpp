@@ -236,8 +236,9 @@ void FlowBuilder::calendar_ref(const std::string& name, SourceLocation where, bo
 void FlowBuilder::check_warnings() {
   // Emitted events that no step handles would be rejected when they fire.
   for (const auto& [ev, where] : emitted_) {
-    bool handled = std::any_of(flow_.steps.begin(), flow_.steps.end(), [&](const Step& s) {
-      return std::any_of(s.on.begin(), s.on.end(), [&](const Transition& t) { return t.event == ev; });
+    // Clang 14 cannot capture a structured binding; an init-capture names it.
+    bool handled = std::any_of(flow_.steps.begin(), flow_.steps.end(), [&, &event = ev](const Step& s) {
+      return std::any_of(s.on.begin(), s.on.end(), [&](const Transition& t) { return t.event == event; });
     });
     if (!handled) rep_.warning(where, fmt::format("event '{}' is emitted here but no step handles it", ev));
   }

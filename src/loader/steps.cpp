@@ -128,7 +128,9 @@ bool FlowBuilder::step_kind(Step& s, const MapReader& m) {
 // Keys that only some kinds use.
 void FlowBuilder::check_step_keys(const Step& s, const MapReader& m) {
   for (const auto& [k, v] : m.entries()) {
-    const auto key = std::find_if(step_keys.begin(), step_keys.end(), [&](const StepKey& x) { return x.name == k.Scalar(); });
+    // Clang 14 cannot capture a structured binding; an init-capture names it.
+    const auto key =
+        std::find_if(step_keys.begin(), step_keys.end(), [&name = k.Scalar()](const StepKey& x) { return x.name == name; });
     if (key == step_keys.end() || (key->kinds & kind_bit(s.kind))) continue;
     if (s.kind == StepKind::end && key->outgoing)
       rep_.error(loc(k), fmt::format("end step '{}' cannot have outgoing transitions (`{}`); remove them, or remove "

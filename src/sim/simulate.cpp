@@ -69,7 +69,7 @@ struct Happening {
   std::uint64_t order = 0;  // ties: in the order they were planned
   Kind kind = Kind::arrival;
   std::size_t index = 0;    // arrival or role index
-  std::string case_id;
+  std::string case_id{};    // {}: clang's -Wmissing-field-initializers, for plan({at, 0, kind})
   std::uint64_t visit = 0;
   const detail::SimStep* step = nullptr;
   std::int32_t agent = -1;
