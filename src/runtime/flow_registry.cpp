@@ -1,5 +1,6 @@
 // Loaded flow versions, and the versions the store keeps: every version cases may run on.
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -110,6 +111,15 @@ std::optional<Diagnostic> FlowRegistry::stored_conflict(const Flow& f, Store& st
   const auto& kept = stored(store);
   auto it = kept.find({f.id, f.version});
   if (it == kept.end() || f.matches_hash(it->second.hash)) return std::nullopt;  // older stores: FNV-1a
+  // A hash of neither form was not written by Escalon: the store is damaged, not the file changed.
+  const std::string& h = it->second.hash;
+  const auto hex = [](std::string_view x) {
+    return std::all_of(x.begin(), x.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  };
+  if (!((h.size() == 7 + 64 && h.starts_with("sha256:") && hex(h.substr(7))) || (h.size() == 16 && hex(h))))
+    throw StoreError(fmt::format("the store is damaged: flow '{}' version {} is stored with hash '{}', which is not a "
+                                 "content hash (sha256:<64 hex digits>); restore the store from a backup",
+                                 f.id, f.version, h.size() > 80 ? h.substr(0, 80) + "..." : h));
   std::int64_t newest = f.version;
   for (const auto& [key, sf] : kept)
     if (key.first == f.id) newest = std::max(newest, key.second);

@@ -128,3 +128,19 @@ TEST_CASE("an action result that is not UTF-8 fails the action and a handler mes
   // Every record was written (the second failure's message with U+FFFD for the bad bytes).
   CHECK(engine.get(id).status != CaseStatus::completed);
 }
+
+TEST_CASE("a stored flow version whose hash Escalon never wrote is a damaged store, not a changed flow",
+          "[hardening][store]") {
+  MemoryStore store;
+  const auto flows = test::compile(note_flow, "note.yaml");
+  const StoredFlow damaged{.id = "note", .version = 1, .hash = "sha255:0123", .file = "note.yaml", .source = note_flow};
+  store.commit(StoreBatch{.flows = std::span(&damaged, 1)});
+  Engine engine({.store = &store});
+  try {
+    engine.add_flows(flows);
+    FAIL("accepted");
+  } catch (const StoreError& e) {
+    CHECK(e.message() == "the store is damaged: flow 'note' version 1 is stored with hash 'sha255:0123', which is not a "
+                         "content hash (sha256:<64 hex digits>); restore the store from a backup");
+  }
+}
