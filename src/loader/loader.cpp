@@ -140,7 +140,8 @@ void Loader::add_sibling_subflows() {
     std::vector<std::string> wanted;
     for (const auto& pending : pending_)
       for (const auto& p : pending) {
-        if (!p.flow_node.IsScalar() || ids.count(p.flow_node.Scalar())) continue;
+        // Only ids name files here: subflow_step refused any other text (`../../x`, say).
+        if (!p.flow_node.IsScalar() || !is_kebab_id(p.flow_node.Scalar()) || ids.count(p.flow_node.Scalar())) continue;
         const auto dir = fs::path(p.src->file).parent_path();
         for (const char* ext : {".yaml", ".yml"}) {
           const auto file = (dir / (p.flow_node.Scalar() + ext)).lexically_normal().string();

@@ -305,7 +305,16 @@ void FlowBuilder::subflow_step(Step& s, const MapReader& m) {
     s.on_failure_index = step_ref(*of, "`on_failure`");
     if (s.on_failure_index >= 0) s.on_failure = of->Scalar();
   }
-  pending_.push_back({&flow_, static_cast<std::size_t>(&s - flow_.steps.data()), &src_, *fl, sm.get("input"), sm.get("output"), env_});
+  // The id also names a file (`<id>.yaml` next to this one): anything but an id stops here.
+  if (!s.subflow.empty() && !is_kebab_id(s.subflow)) {
+    rep_.error(loc(*fl), fmt::format("sub-flow '{}' is not a flow id: ids are lowercase letters, digits and '-' (e.g. "
+                                     "technician-visit)",
+                                     s.subflow));
+    s.subflow.clear();
+  } else {
+    pending_.push_back({&flow_, static_cast<std::size_t>(&s - flow_.steps.data()), &src_, *fl, sm.get("input"),
+                        sm.get("output"), env_});
+  }
   if (!m.has("next")) rep_.error(s.where, fmt::format("sub-flow step '{}' needs `next:` (where to go when the sub-flow ends)", s.name));
 }
 

@@ -411,3 +411,13 @@ steps:
   strict.strict = true;
   CHECK_THROWS_AS(load_flows({src_dir + "/tests/flows/invalid/unknown-calendar.yaml"}, strict), FlowError);
 }
+
+// ------------------------------------------------------------------------------ hardening
+
+TEST_CASE("a sub-flow reference is an id, never a path", "[loader][hardening]") {
+  TempDir dir;
+  dir.write("x.yaml", "flow: x\nstart: a\nsteps:\n  a: { on: { x: z } }\n  z: { end: true }\n");
+  const auto f = dir.write("in/f.yaml", "flow: f\nstart: a\nsteps:\n  a: { subflow: { flow: ../x }, next: z }\n  z: { end: true }\n");
+  CHECK(messages(validate({f})) == f + ":4:25: error: sub-flow '../x' is not a flow id: ids are lowercase letters, digits "
+                                       "and '-' (e.g. technician-visit)\n");
+}
