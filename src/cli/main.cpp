@@ -52,7 +52,8 @@ int cmd_validate(const std::vector<std::string>& paths, bool as_json, bool stric
     out["warnings"] = r.warning_count();
     out["diagnostics"] = json::array();
     for (const auto& d : r.diagnostics) out["diagnostics"].push_back(diagnostic_json(d));
-    std::cout << out.dump(2) << '\n';
+    // A file name need not be UTF-8; JSON must be: such bytes print as U+FFFD.
+    std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
   } else {
     for (const auto& d : r.diagnostics) {
       auto dd = d;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 
 #include "loader/builder.hpp"
 #include "base/numbers.hpp"
@@ -52,8 +53,11 @@ void FlowBuilder::form(Step& s, const YAML::Node& n) {
   }
 }
 
-std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& n, std::string_view what) {
-  // Either a type name, or a map with `type:` and its details.
+std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& n, std::string_view what,
+                                          std::size_t depth) {
+  // Either a type name, or a map with `type:` and its details. `of:` and `fields:` recurse, and
+  // through an alias a type can even contain itself: hence the depth bound.
+  if (!rep_.nest(src, n, depth)) return std::nullopt;
   YAML::Node tnode = n;
   std::optional<MapReader> m;
   if (n.IsMap()) {
@@ -85,10 +89,12 @@ std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& 
       rep_.error(loc(src, v ? *v : n), fmt::format("{} is an enum and needs `values: [a, b, ...]`", what));
       return std::nullopt;
     }
+    std::set<std::string, std::less<>> seen;  // not a scan of t.values: a list can be long
     for (const auto& x : *v) {
+      if (!rep_.count(src, x)) return std::nullopt;
       auto s = read_string(rep_, src, x, "an enum value");
       if (!s) return std::nullopt;
-      if (std::find(t.values.begin(), t.values.end(), *s) != t.values.end()) {
+      if (!seen.insert(*s).second) {
         rep_.error(loc(src, x), fmt::format("enum value '{}' is listed twice", *s));
         return std::nullopt;
       }
@@ -99,7 +105,7 @@ std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& 
   }
   if (t.kind == K::list) {
     if (auto of = m ? m->get("of") : std::nullopt) {
-      auto item = type_spec(src, *of, fmt::format("the items of {}", what));
+      auto item = type_spec(src, *of, fmt::format("the items of {}", what), depth + 1);
       if (!item) return std::nullopt;
       t.item = std::make_shared<const Type>(*item);
     }
@@ -111,7 +117,7 @@ std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& 
       MapReader fm(rep_, src, *fs, "`fields`", std::vector<std::string>{});
       auto fields = std::make_shared<std::map<std::string, Type, std::less<>>>();
       for (const auto& [k, v] : fm.entries()) {
-        auto ft = type_spec(src, v, fmt::format("field '{}'", k.Scalar()));
+        auto ft = type_spec(src, v, fmt::format("field '{}'", k.Scalar()), depth + 1);
         if (ft) (*fields)[k.Scalar()] = *ft;
       }
       t.fields = std::move(fields);
@@ -142,7 +148,10 @@ std::optional<DataField> FlowBuilder::field(const Source& src, const std::string
   return f;
 }
 
-std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& n, const Type& t, std::string_view what) {
+std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& n, const Type& t, std::string_view what,
+                                           std::size_t depth) {
+  // Aliases make a default as large (or as deep) as the alias graph allows: every node counts.
+  if (!rep_.count(src, n) || !rep_.nest(src, n, depth)) return std::nullopt;
   if (n.IsNull()) return Value();
   auto bad = [&](std::string_view need) -> std::optional<Value> {
     rep_.error(loc(src, n), fmt::format("{} must be {}", what, need));
@@ -152,7 +161,7 @@ std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& 
     if (!n.IsSequence()) return bad("a list");
     List l;
     for (const auto& x : n) {
-      auto v = value_of(src, x, t.item ? *t.item : Type{}, what);
+      auto v = value_of(src, x, t.item ? *t.item : Type{}, what, depth + 1);
       if (!v) return std::nullopt;
       l.push_back(std::move(*v));
     }
@@ -165,13 +174,13 @@ std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& 
       Type ft;
       if (t.fields)
         if (auto f = t.fields->find(it->first.Scalar()); f != t.fields->end()) ft = f->second;
-      auto v = value_of(src, it->second, ft, what);
+      auto v = value_of(src, it->second, ft, what, depth + 1);
       if (!v) return std::nullopt;
       m[it->first.Scalar()] = std::move(*v);
     }
     return Value(std::move(m));
   }
-  if (t.kind == K::any && n.IsSequence()) return value_of(src, n, Type::list_of(Type{}), what);
+  if (t.kind == K::any && n.IsSequence()) return value_of(src, n, Type::list_of(Type{}), what, depth);
   if (!n.IsScalar()) return bad("a single value");
   const std::string& s = n.Scalar();
   const bool quoted = n.Tag() == "!";

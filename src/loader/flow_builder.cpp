@@ -104,9 +104,15 @@ void FlowBuilder::library_sections(const Source& src, const MapReader& top) {
 }
 
 void FlowBuilder::includes(const YAML::Node& n) {
+  std::map<const Source*, SourceLocation> seen;
   for (const auto& [path, node] : read_string_list(rep_, src_, n, "`include`")) {
     const Source* inc = loader_.read_include(path, src_, node);
     if (!inc) continue;
+    // Each include is read again for every flow: a file named a million times would be read as often.
+    if (auto [it, fresh] = seen.emplace(inc, loc(node)); !fresh) {
+      rep_.error(loc(node), fmt::format("'{}' is already included (line {}); name it once", path, it->second.line));
+      continue;
+    }
     flow_.includes.push_back(inc->file);
     hash_parts_.push_back(inc->text);
     auto root = loader_.parse_cached(inc);

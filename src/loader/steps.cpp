@@ -224,6 +224,7 @@ void FlowBuilder::decision_step(Step& s, const MapReader& m) {
       rep_.error(loc(*d), "`decide` must be a list of branches: - { to: STEP, when: EXPR }, the last one without `when`");
     } else {
       for (const auto& b : *d) {
+        if (!rep_.count(src_, b)) break;
         auto t = transition(b, "", env_);
         if (t) s.branches.push_back(std::move(*t));
       }
@@ -384,8 +385,10 @@ std::vector<Transition> FlowBuilder::transitions(const YAML::Node& n, const Step
     }
     if (v.IsSequence()) {
       if (v.size() == 0) rep_.error(loc(v), fmt::format("event '{}' has an empty list of transitions", ev));
-      for (const auto& t : v)
+      for (const auto& t : v) {
+        if (!rep_.count(src_, t)) break;
         if (auto tr = transition(t, ev, env)) out.push_back(std::move(*tr));
+      }
       const auto first = out.end() - static_cast<std::ptrdiff_t>(std::count_if(out.begin(), out.end(), [&](auto& t) { return t.event == ev; }));
       for (auto it = first; it != out.end(); ++it)
         if (it->when.empty() && it + 1 != out.end())
@@ -433,6 +436,7 @@ std::vector<Hook> FlowBuilder::hooks(const YAML::Node& n, std::string_view what)
     return out;
   }
   for (const auto& item : n) {
+    if (!rep_.count(src_, item)) break;
     MapReader m(rep_, src_, item, fmt::format("an entry of {}", what), {"call", "with", "set", "notify", "message"});
     if (!m.ok()) continue;
     Hook h;

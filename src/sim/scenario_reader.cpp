@@ -21,7 +21,8 @@ Map to_map(Reporter& rep, const Source& src, const YAML::Node& n, std::string_vi
     rep.error(detail::location(src, n), fmt::format("{} must be a map of name: value", what));
     return {};
   }
-  return detail::untyped_value(n).as_map();
+  auto v = detail::untyped_value(rep, src, n);
+  return v ? v->as_map() : Map{};
 }
 
 std::optional<TimePoint> instant(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what) {
@@ -111,7 +112,7 @@ Scenario load_scenario(const std::string& path) {
   std::vector<Diagnostic> diags;
   LoadOptions opts;
   Reporter rep(diags, opts);
-  const Source src = detail::read_source(path, "cannot read the scenario file");
+  const Source src = detail::read_source(path, "cannot read the scenario file", opts);
   Scenario sc;
   sc.file = path;
   auto root = detail::parse_yaml(rep, src);
@@ -126,13 +127,15 @@ Scenario load_scenario(const std::string& path) {
         if (!cs->IsSequence()) rep.error(detail::location(src, *cs), "`cases` must be a list");
         else
           for (const auto& n : *cs)
-            if (auto c = read_case(rep, src, n, ids)) sc.cases.push_back(std::move(*c));
+            if (!rep.count(src, n)) break;
+            else if (auto c = read_case(rep, src, n, ids)) sc.cases.push_back(std::move(*c));
       }
       if (auto es = top.get("events")) {
         if (!es->IsSequence()) rep.error(detail::location(src, *es), "`events` must be a list");
         else
           for (const auto& n : *es)
-            if (auto e = read_event(rep, src, n, ids, sc.clock)) sc.events.push_back(std::move(*e));
+            if (!rep.count(src, n)) break;
+            else if (auto e = read_event(rep, src, n, ids, sc.clock)) sc.events.push_back(std::move(*e));
       }
       if (auto u = top.get("until")) {
         sc.until = instant(rep, src, *u, "`until`").value_or(sc.clock);
