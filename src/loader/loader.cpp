@@ -195,6 +195,7 @@ void Loader::finish() {
 void Loader::add_sibling_subflows() {
   // A flow given alone still finds its sub-flows: `<id>.yaml` next to the file that names it is
   // read too (and its own sub-flows, in turn), so `validate flows/technician-visit.yaml` works.
+  std::set<std::string> tried;  // a file that cannot be read stays out of by_path_: try it once
   for (bool added = true; added;) {
     added = false;
     std::set<std::string> ids;
@@ -212,7 +213,7 @@ void Loader::add_sibling_subflows() {
         }
       }
     for (const auto& file : wanted)
-      if (!by_path_.count(file)) {
+      if (!by_path_.count(file) && tried.insert(file).second) {
         add_path(file, false);
         added = true;
       }

@@ -628,6 +628,19 @@ TEST_CASE("a sub-flow reference is an id, never a path", "[loader][hardening]") 
                                        "and '-' (e.g. technician-visit)\n");
 }
 
+TEST_CASE("a sub-flow file that cannot be read is reported once, not looked for forever", "[loader][hardening]") {
+  TempDir dir;
+  fs::create_symlink("/etc/passwd", dir.path / "pw.yaml");
+  const auto f = dir.write("f.yaml", "flow: f\nstart: a\nsteps:\n  a: { subflow: { flow: pw }, next: z }\n  z: { end: true }\n");
+  const std::string pw = (dir.path / "pw.yaml").string();
+  CHECK(messages(validate({f})) ==
+        f + ":4:25: error: sub-flow 'pw' is not loaded; load its file together with this one (or put it next to this file "
+            "as pw.yaml)\n" +
+            pw + ": error: '" + pw + "' resolves to '/etc/passwd', outside the folders being loaded (" +
+            fs::weakly_canonical(dir.path).string() +
+            "); flows and the files they include must be inside them (or inside a folder of LoadOptions::include_roots)\n");
+}
+
 TEST_CASE("an include named twice is an error, not read twice", "[loader][hardening]") {
   TempDir dir;
   dir.write("cal.yaml", "calendars:\n  office: { timezone: UTC, hours: { mon-fri: \"09:00-17:00\" } }\n");
