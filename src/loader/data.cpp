@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <set>
 
 #include "loader/builder.hpp"
@@ -189,6 +190,11 @@ std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& 
     case K::integer: {
       std::int64_t v = 0;
       auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec == std::errc::result_out_of_range && p == s.data() + s.size()) {
+        rep_.error(loc(src, n), fmt::format("{}: {} does not fit a 64-bit int (at least {}, at most {})", what, s,
+                                            std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()));
+        return std::nullopt;
+      }
       if (ec != std::errc{} || p != s.data() + s.size()) return bad("a whole number");
       return Value(v);
     }
@@ -211,7 +217,7 @@ std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& 
       }
     case K::enumeration:
       if (std::find(t.values.begin(), t.values.end(), s) != t.values.end()) return Value(s);
-      rep_.error(loc(src, n), fmt::format("{}: '{}' is not one of {}{}", what, s, fmt::join(t.values, ", "), did_you_mean(s, t.values)));
+      rep_.error(loc(src, n), fmt::format("{}: '{}' is not one of {}{}", what, s, name_list(t.values), did_you_mean(s, t.values)));
       return std::nullopt;
     case K::any: {
       if (quoted) return Value(s);

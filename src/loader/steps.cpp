@@ -113,7 +113,7 @@ bool FlowBuilder::step_kind(Step& s, const MapReader& m) {
     auto v = read_string(rep_, src_, *k, "`kind`").value_or("");
     auto it = std::find(kinds.begin(), kinds.end(), v);
     if (it == kinds.end()) {
-      rep_.error(loc(*k), fmt::format("unknown step kind '{}'; use one of {}", v, fmt::join(kinds, ", ")));
+      rep_.error(loc(*k), fmt::format("unknown step kind '{}'; use one of {}", v, name_list(kinds)));
     } else if (found.empty() && *it != "task") {
       const StepKind named = step_kinds[it - kinds.begin()];
       rep_.error(loc(*k), fmt::format("a {} step needs `{}`", *it, marker_of(named).value_or("")));

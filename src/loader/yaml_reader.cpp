@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -244,7 +245,7 @@ void MapReader::read(Reporter& rep, const std::vector<std::string_view>& allowed
     seen_at.push_back(location(src_, k));
     if (!any_key && std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       std::string hint = did_you_mean(key, allowed);
-      if (hint.empty()) hint = fmt::format("; allowed here: {}", fmt::join(allowed, ", "));
+      if (hint.empty()) hint = fmt::format("; allowed here: {}", name_list(allowed));
       rep.error(location(src_, k), fmt::format("unknown key '{}' in {}{}", key, what_, hint));
       continue;
     }
@@ -284,12 +285,32 @@ std::optional<bool> read_bool(Reporter& rep, const Source& src, const YAML::Node
   return std::nullopt;
 }
 
+std::string int_out_of_range(std::string_view what, std::string_view digits) {
+  const bool negative = !digits.empty() && digits.front() == '-';
+  if (negative) return fmt::format("{} {} is too small (at least {})", what, digits, std::numeric_limits<std::int64_t>::min());
+  return fmt::format("{} {} is too large (at most {})", what, digits, std::numeric_limits<std::int64_t>::max());
+}
+
+std::string name_list(const std::vector<std::string>& names, std::size_t most) {
+  if (names.size() <= most) return fmt::format("{}", fmt::join(names, ", "));
+  return fmt::format("{} and {} more", fmt::join(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(most), ", "),
+                     names.size() - most);
+}
+
+std::string name_list(const std::vector<std::string_view>& names, std::size_t most) {
+  return name_list(std::vector<std::string>(names.begin(), names.end()), most);
+}
+
 std::optional<std::int64_t> read_int(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what) {
   if (n.IsScalar()) {
     const auto& s = n.Scalar();
     std::int64_t v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec == std::errc{} && p == s.data() + s.size()) return v;
+    if (ec == std::errc::result_out_of_range && p == s.data() + s.size()) {
+      rep.error(location(src, n), int_out_of_range(what, s));
+      return std::nullopt;
+    }
   }
   rep.error(location(src, n), fmt::format("{} must be a whole number", what));
   return std::nullopt;
@@ -336,9 +357,13 @@ struct NestingScan {
   std::size_t flow = 0;
   char quote = 0;  // open quote; carried to the next line only inside [...] or {...}
   char prev = 0;   // the last character outside quotes that is not a space; likewise carried
+  std::size_t opened = std::string_view::npos;  // column where the last quote opened on this line
+  bool left_open = false;                       // a quote is open at the end of this line
 
   // The column (0-based) where the line passes the limit, or npos.
   std::size_t line(std::string_view l) {
+    opened = std::string_view::npos;
+    left_open = false;
     std::size_t ind = l.find_first_not_of(' ');
     if (quote == 0 && (ind == std::string_view::npos || l[ind] == '#')) return std::string_view::npos;
     if (ind == std::string_view::npos) ind = l.size();
@@ -368,16 +393,60 @@ struct NestingScan {
       const bool after_space = j > 0 && l[j - 1] == ' ';
       if ((c == '"' || c == '\'') && (prev == 0 || std::string_view("[{,").find(prev) != std::string_view::npos ||
                                       (after_space && std::string_view("-?:").find(prev) != std::string_view::npos)))
-        quote = c;
+        quote = c, opened = j;
       if (c == '[' || c == '{') ++flow;
       if ((c == ']' || c == '}') && flow) --flow;
       if (c != ' ') prev = c;
       if (indents.size() + flow > limit) return j;
     }
+    left_open = quote != 0;
     if (flow == 0) quote = 0;  // block context: a quote left open is taken as text (an estimate)
     return std::string_view::npos;
   }
 };
+
+// The 1-based line of the first line up to `last` whose indentation holds a tab. Asked only once
+// yaml-cpp has failed: its message for a tab ("illegal map value") names a symptom.
+std::optional<std::size_t> tab_indent(std::string_view t, std::size_t last) {
+  std::size_t line = 1;
+  for (std::size_t i = 0; i < t.size() && line <= last; ++line) {
+    const std::size_t ind = t.find_first_not_of(' ', i);
+    if (ind < t.size() && t[ind] == '\t') return line;
+    const std::size_t eol = t.find('\n', i);
+    if (eol == std::string_view::npos) break;
+    i = eol + 1;
+  }
+  return std::nullopt;
+}
+
+// The `---` line that starts the document whose first node is `doc`.
+SourceLocation document_start(const Source& src, const YAML::Node& doc) {
+  const auto m = doc.Mark();
+  if (m.is_null() || m.pos < 0) return {src.file, 0, 0};
+  std::size_t pos = std::min(static_cast<std::size_t>(m.pos), src.text.size());
+  std::uint32_t line = static_cast<std::uint32_t>(m.line + 1);
+  // Back to the start of the marker's line: the node may follow `---` on the same line.
+  while (true) {
+    const std::size_t bol = pos == 0 ? 0 : src.text.rfind('\n', pos - 1);
+    const std::size_t start = bol == std::string::npos || pos == 0 ? 0 : bol + 1;
+    if (src.text.compare(start, 3, "---") == 0) return {src.file, line, 1};
+    if (start == 0 || line == 1) break;
+    pos = start - 1;
+    --line;
+  }
+  return location(src, doc);
+}
+
+// A quoted scalar that never closes: yaml-cpp reads it to the end of the file and the error, if
+// any, comes much later and names a symptom (a flow id with the whole file in it). Whether a
+// `quote` closes anywhere in `rest`, the text after the line where it opened.
+bool quote_closes(std::string_view rest, char quote) {
+  for (std::size_t j = 0; j < rest.size(); ++j) {
+    if (quote == '"' && rest[j] == '\\') ++j;
+    else if (rest[j] == quote) return true;  // '' inside single quotes closes and reopens: still closed
+  }
+  return false;
+}
 
 bool check_nesting(Reporter& rep, const Source& src) {
   NestingScan scan{rep.options().max_depth, {}};
@@ -386,9 +455,17 @@ bool check_nesting(Reporter& rep, const Source& src) {
   for (std::size_t i = 0; i < t.size(); ++line) {
     std::size_t eol = t.find('\n', i);
     if (eol == std::string::npos) eol = t.size();
-    if (const auto col = scan.line(std::string_view(t.data() + i, eol - i)); col != std::string_view::npos) {
+    const std::string_view text(t.data() + i, eol - i);
+    if (const auto col = scan.line(text); col != std::string_view::npos) {
       rep.error({src.file, static_cast<std::uint32_t>(line), static_cast<std::uint32_t>(col + 1)},
                 fmt::format("YAML nests deeper than {} levels; flatten the document", scan.limit));
+      return false;
+    }
+    // Checked once, on the line where the quote opens: the search runs to its end.
+    if (scan.left_open && scan.opened != std::string_view::npos &&
+        !quote_closes(std::string_view(t).substr(std::min(eol + 1, t.size())), text[scan.opened])) {
+      rep.error({src.file, static_cast<std::uint32_t>(line), static_cast<std::uint32_t>(scan.opened + 1)},
+                fmt::format("invalid YAML: the quoted text that starts here never ends; close it with {}", text[scan.opened]));
       return false;
     }
     i = eol + 1;
@@ -409,8 +486,20 @@ std::optional<YAML::Node> parse_yaml(Reporter& rep, const Source& src) {
   }
   if (!check_nesting(rep, src)) return std::nullopt;
   try {
-    return YAML::Load(src.text);
+    auto docs = YAML::LoadAll(src.text);
+    if (docs.empty()) return YAML::Node();
+    for (std::size_t i = 1; i < docs.size(); ++i)
+      if (!docs[i].IsNull()) {
+        rep.error(document_start(src, docs[i]),
+                  "a file holds one YAML document; move the one after `---` into a file of its own");
+        return std::nullopt;
+      }
+    return docs.front();
   } catch (const YAML::ParserException& e) {
+    if (auto tab = tab_indent(src.text, static_cast<std::size_t>(std::max(e.mark.line, 0)) + 1)) {
+      rep.error({src.file, static_cast<std::uint32_t>(*tab), 1}, "invalid YAML: a tab indents this line; YAML indents with spaces");
+      return std::nullopt;
+    }
     std::string msg = e.msg;
     if (msg == "end of map flow not found") msg += " (a '{' opened before this point is not closed with '}')";
     else if (msg == "end of sequence flow not found") msg += " (a '[' opened before this point is not closed with ']')";
@@ -451,6 +540,12 @@ std::optional<Value> untyped_value(Reporter& rep, const Source& src, const YAML:
   std::int64_t i = 0;
   if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i); ec == std::errc{} && p == s.data() + s.size())
     return Value(i);
+  else if (ec == std::errc::result_out_of_range && p == s.data() + s.size()) {
+    // A double would keep the digits only approximately, and a typed field refuses a double.
+    rep.error(location(src, n), fmt::format("{} does not fit a 64-bit int (at least {}, at most {}); quote it to keep it as text", s,
+                                            std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()));
+    return std::nullopt;
+  }
   double d = 0;
   if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d); ec == std::errc{} && p == s.data() + s.size())
     return Value(d);

@@ -85,6 +85,13 @@ class MapReader {
 std::optional<std::string> read_string(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what);
 std::optional<bool> read_bool(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what);
 std::optional<std::int64_t> read_int(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what);
+/// "`version` 99999999999999999999 is too large (at most ...)": for an integer literal (`digits`)
+/// that does not fit an int64.
+std::string int_out_of_range(std::string_view what, std::string_view digits);
+/// "a, b, c" or, past `most` names, the first `most` and "and N more": a message that lists every
+/// step of a large flow, once per bad reference, grows with the square of the flow.
+std::string name_list(const std::vector<std::string>& names, std::size_t most = 20);
+std::string name_list(const std::vector<std::string_view>& names, std::size_t most = 20);
 /// A string or a list of strings.
 std::vector<std::pair<std::string, YAML::Node>> read_string_list(Reporter& rep, const Source& src,
                                                                  const YAML::Node& n, std::string_view what);
