@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <date/tz.h>
+
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -40,7 +42,7 @@ class ModelReader {
     } else {
       rep_.error({src_.file, 1, 1}, "missing `start`: when the simulated month begins, e.g. start: 2026-11-23T00:00:00Z");
     }
-    if (auto n = top.get("timezone")) m.timezone = detail::read_string(rep_, src_, *n, "`timezone`").value_or("UTC");
+    if (auto n = top.get("timezone")) m.timezone = time_zone(*n);
     if (auto n = top.get("arrivals")) arrivals(*n, m);
     else rep_.error({src_.file, 1, 1}, "missing `arrivals`: which flows get cases, and how many a day");
     if (auto n = top.get("staff")) staff(*n, m);
@@ -53,6 +55,18 @@ class ModelReader {
   const Source& src_;
 
   SourceLocation loc(const YAML::Node& n) const { return detail::location(src_, n); }
+
+  // Checked here, where its line is known; the simulation's checks see only the name.
+  std::string time_zone(const YAML::Node& n) {
+    auto name = detail::read_string(rep_, src_, n, "`timezone`");
+    if (!name) return "UTC";
+    try {
+      (void)date::locate_zone(*name);
+    } catch (const std::exception&) {
+      rep_.error(loc(n), fmt::format("unknown time zone '{}'; use an IANA name such as Europe/Zagreb", *name));
+    }
+    return *name;
+  }
 
   std::optional<double> number(const YAML::Node& n, std::string_view what, double min = 0,
                                double max = std::numeric_limits<double>::max()) {

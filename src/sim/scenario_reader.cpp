@@ -34,7 +34,8 @@ std::optional<TimePoint> instant(Reporter& rep, const Source& src, const YAML::N
 }
 
 // One entry of `cases:`; its id goes into `ids`.
-std::optional<ScenarioCase> read_case(Reporter& rep, const Source& src, const YAML::Node& n, std::set<std::string>& ids) {
+std::optional<ScenarioCase> read_case(Reporter& rep, const Source& src, const YAML::Node& n, std::set<std::string>& ids,
+                                      TimePoint clock) {
   MapReader m(rep, src, n, "a case", {"id", "flow", "data", "at", "actor", "channel"});
   if (!m.ok()) return std::nullopt;
   ScenarioCase c;
@@ -45,7 +46,11 @@ std::optional<ScenarioCase> read_case(Reporter& rep, const Source& src, const YA
   if (c.id.empty()) rep.error(m.where(), "a case needs `id:`; events name it");
   else if (!ids.insert(c.id).second) rep.error(m.where(), fmt::format("case id '{}' is used twice", c.id));
   if (auto v = m.get("data")) c.data = to_map(rep, src, *v, "`data`");
-  if (auto v = m.get("at")) c.at = instant(rep, src, *v, "`at`");
+  if (auto v = m.get("at")) {
+    c.at = instant(rep, src, *v, "`at`");
+    // As for events: starting it at the clock instead would run a different scenario silently.
+    if (c.at && *c.at < clock) rep.error(c.where, "this case starts before the scenario's `clock`");
+  }
   if (auto v = m.get("actor")) c.actor = detail::read_string(rep, src, *v, "`actor`").value_or("");
   if (auto v = m.get("channel")) c.channel = detail::read_string(rep, src, *v, "`channel`").value_or("");
   return c;
@@ -128,7 +133,7 @@ Scenario load_scenario(const std::string& path) {
         else
           for (const auto& n : *cs)
             if (!rep.count(src, n)) break;
-            else if (auto c = read_case(rep, src, n, ids)) sc.cases.push_back(std::move(*c));
+            else if (auto c = read_case(rep, src, n, ids, sc.clock)) sc.cases.push_back(std::move(*c));
       }
       if (auto es = top.get("events")) {
         if (!es->IsSequence()) rep.error(detail::location(src, *es), "`events` must be a list");

@@ -122,3 +122,14 @@ TEST_CASE("a flow without `flow:` is not taken for a library file", "[loader][ha
   CHECK(messages(validate_text("start: a\nsteps: { a: { end: true } }\n", "n.yaml")) ==
         "n.yaml:1:1: error: missing `flow: NAME` (a file with `start` and `steps` is a flow, not a library file)\n");
 }
+
+TEST_CASE("a model's unknown time zone is reported at its line", "[simulate][hardening]") {
+  CHECK_THROWS_WITH(SimModel::parse("model: m\nstart: 2026-11-23T00:00:00Z\ntimezone: Mars/Olympus_Mons\narrivals: {}\n", "m.yaml"),
+                    "m.yaml:3:11: error: unknown time zone 'Mars/Olympus_Mons'; use an IANA name such as Europe/Zagreb");
+}
+
+TEST_CASE("a scenario case that starts before the clock is an error", "[scenario][hardening]") {
+  CHECK(scenario_error("clock: 2026-11-23T08:00:00Z\ncases:\n  - { id: c1, flow: desk, at: 2020-01-01T00:00:00Z }\n")
+            .ends_with(":3:5: error: this case starts before the scenario's `clock`\n"));
+  CHECK(scenario_error("clock: 2026-11-23T08:00:00Z\ncases:\n  - { id: c1, flow: desk, at: 2026-11-23T08:00:00Z }\n") == "");
+}
