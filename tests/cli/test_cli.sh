@@ -167,6 +167,22 @@ printf 'flow: c\ninclude: [/etc/passwd]\nstart: a\nsteps:\n  a: { on: { x: z } }
 check "validate an include outside the folder" 1 "c.yaml:2:11: error: include '/etc/passwd': '/etc/passwd' resolves to '/etc/passwd', outside the folders being loaded" \
   -- "$bin" validate "$tmp/conf/c.yaml"
 
+# Symlink loops, FIFOs and folders where a file is named: a located error, no uncaught
+# filesystem_error, no command that waits forever on a FIFO (timeout: a hang fails the check).
+mkdir -p "$tmp/odd"
+ln -s loop.yaml "$tmp/odd/loop.yaml"
+mkfifo "$tmp/odd/fifo.db"
+check "graph a symlink loop" 1 "loop.yaml: error: too many levels of symbolic links (a symlink loop?); point the link at a file" \
+  -- timeout 20 "$bin" graph "$tmp/odd/loop.yaml"
+check "inspect a FIFO store" 1 "escalon inspect: $tmp/odd/fifo.db is not a regular file (a FIFO, device or socket); a store is a SQLite file: give another path" \
+  -- timeout 20 "$bin" inspect --db "$tmp/odd/fifo.db"
+check "report a FIFO store" 1 "escalon report: $tmp/odd/fifo.db is not a regular file (a FIFO, device or socket)" \
+  -- timeout 20 "$bin" report --db "$tmp/odd/fifo.db"
+check "run into a FIFO store" 1 "escalon run: $tmp/odd/fifo.db is not a regular file (a FIFO, device or socket)" \
+  -- timeout 20 "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml --db "$tmp/odd/fifo.db"
+check "inspect a symlink loop store" 1 "escalon inspect: $tmp/odd/loop.yaml: too many levels of symbolic links (a symlink loop?)" \
+  -- timeout 20 "$bin" inspect --db "$tmp/odd/loop.yaml"
+
 check "--help" 0 "validate" -- "$bin" --help
 for sub in validate graph eval run inspect report simulate; do check "$sub --help" 0 "Usage" -- "$bin" "$sub" --help; done
 # ctest passes the CMake project version; the CLI must print exactly that.
