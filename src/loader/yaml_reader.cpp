@@ -448,21 +448,37 @@ bool quote_closes(std::string_view rest, char quote) {
   return false;
 }
 
+// Whether the line ends with a block scalar header (`|`, `>-`, `|2`...): the lines indented below
+// it are text, where a quote is a character.
+bool opens_block_scalar(std::string_view l) {
+  const std::size_t hash = l.find(" #");
+  l = l.substr(0, hash);
+  const std::size_t end = l.find_last_not_of(' ');
+  if (end == std::string_view::npos) return false;
+  const std::size_t start = l.find_last_of(' ', end);
+  const std::string_view token = l.substr(start == std::string_view::npos ? 0 : start + 1, end + 1 - (start == std::string_view::npos ? 0 : start + 1));
+  return (token[0] == '|' || token[0] == '>') && token.find_first_not_of("-+123456789", 1) == std::string_view::npos;
+}
+
 bool check_nesting(Reporter& rep, const Source& src) {
   NestingScan scan{rep.options().max_depth, {}};
+  std::size_t block_parent = std::string_view::npos;  // indentation of the line that opened a block scalar
   const std::string& t = src.text;
   std::size_t line = 1;
   for (std::size_t i = 0; i < t.size(); ++line) {
     std::size_t eol = t.find('\n', i);
     if (eol == std::string::npos) eol = t.size();
     const std::string_view text(t.data() + i, eol - i);
+    const std::size_t ind = text.find_first_not_of(' ');
+    const bool block_text = block_parent != std::string_view::npos && (ind == std::string_view::npos || ind > block_parent);
+    if (!block_text) block_parent = opens_block_scalar(text) ? ind : std::string_view::npos;
     if (const auto col = scan.line(text); col != std::string_view::npos) {
       rep.error({src.file, static_cast<std::uint32_t>(line), static_cast<std::uint32_t>(col + 1)},
                 fmt::format("YAML nests deeper than {} levels; flatten the document", scan.limit));
       return false;
     }
     // Checked once, on the line where the quote opens: the search runs to its end.
-    if (scan.left_open && scan.opened != std::string_view::npos &&
+    if (!block_text && scan.left_open && scan.opened != std::string_view::npos &&
         !quote_closes(std::string_view(t).substr(std::min(eol + 1, t.size())), text[scan.opened])) {
       rep.error({src.file, static_cast<std::uint32_t>(line), static_cast<std::uint32_t>(scan.opened + 1)},
                 fmt::format("invalid YAML: the quoted text that starts here never ends; close it with {}", text[scan.opened]));

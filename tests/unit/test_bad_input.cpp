@@ -114,6 +114,9 @@ TEST_CASE("an unclosed quote and a tab in indentation are named where they are",
   // Quoted text over several lines, and quotes inside plain text, are fine.
   CHECK(validate_text("flow: demo\ntitle: \"two\n  lines\"\ndescription: it's a \"b\nstart: a\nsteps:\n  a: { end: true }\n", "ok.yaml")
             .ok());
+  // In a block scalar a quote is text.
+  CHECK(validate_text("flow: demo\ndescription: |\n  say: \"hello\n  - 'x\nstart: a\nsteps:\n  a: { end: true }\n", "b.yaml").ok());
+  CHECK(validate_text("flow: demo\ndescription: >-\n  it's \"a\n\n  b\nstart: a\nsteps:\n  a: { end: true }\n", "b.yaml").ok());
   CHECK(messages(validate_text("flow: demo\nstart: a\nsteps:\n\ta: { end: true }\n", "t.yaml")) ==
         "t.yaml:4:1: error: invalid YAML: a tab indents this line; YAML indents with spaces\n");
 }
