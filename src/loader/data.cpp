@@ -19,6 +19,20 @@ using K = Type::Kind;
 
 const std::vector<std::string> type_names = {"string", "int", "number", "bool", "datetime", "duration", "enum", "list", "map"};
 
+
+std::optional<Value> whole_number(const std::string& s) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return Value(v);
+}
+
+// Digits that do not fit: out of range, not "not a whole number".
+bool int_literal(const std::string& s) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc::result_out_of_range && p == s.data() + s.size();
+}
 }  // namespace
 
 void FlowBuilder::data(const YAML::Node& n) {
@@ -187,17 +201,12 @@ std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& 
   const bool quoted = n.Tag() == "!";
   switch (t.kind) {
     case K::string: return Value(s);
-    case K::integer: {
-      std::int64_t v = 0;
-      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (ec == std::errc::result_out_of_range && p == s.data() + s.size()) {
-        rep_.error(loc(src, n), fmt::format("{}: {} does not fit a 64-bit int (at least {}, at most {})", what, s,
-                                            std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()));
-        return std::nullopt;
-      }
-      if (ec != std::errc{} || p != s.data() + s.size()) return bad("a whole number");
-      return Value(v);
-    }
+    case K::integer:
+      if (auto v = whole_number(s)) return v;
+      if (!int_literal(s)) return bad("a whole number");
+      rep_.error(loc(src, n), fmt::format("{}: {} does not fit a 64-bit int (at least {}, at most {})", what, s,
+                                          std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()));
+      return std::nullopt;
     case K::number:
       if (auto d = parse_number(s)) return Value(*d);
       return bad("a number");

@@ -1,12 +1,14 @@
 #include "loader/yaml_reader.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <sstream>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -419,9 +421,38 @@ std::optional<std::size_t> tab_indent(std::string_view t, std::size_t last) {
   return std::nullopt;
 }
 
-// The `---` line that starts the document whose first node is `doc`.
-SourceLocation document_start(const Source& src, const YAML::Node& doc) {
-  const auto m = doc.Mark();
+// Where the first node of a second document is, if the text has one that is not empty. Not
+// YAML::LoadAll: on some broken texts it never stops adding documents. Two documents are read
+// at most, as events, so a second one costs no nodes.
+class FirstNode : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> mark;
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { seen(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { seen(m); }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override { seen(m); }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override { seen(m); }
+  void OnMapEnd() override {}
+
+ private:
+  void seen(const YAML::Mark& m) {
+    if (!mark) mark = m;
+  }
+};
+
+std::optional<YAML::Mark> second_document(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  FirstNode first, second;
+  if (!parser.HandleNextDocument(first) || !parser.HandleNextDocument(second)) return std::nullopt;
+  return second.mark;
+}
+
+// The `---` line that starts the document whose first node is at `m`.
+SourceLocation document_start(const Source& src, const YAML::Mark& m) {
   if (m.is_null() || m.pos < 0) return {src.file, 0, 0};
   std::size_t pos = std::min(static_cast<std::size_t>(m.pos), src.text.size());
   std::uint32_t line = static_cast<std::uint32_t>(m.line + 1);
@@ -434,7 +465,7 @@ SourceLocation document_start(const Source& src, const YAML::Node& doc) {
     pos = start - 1;
     --line;
   }
-  return location(src, doc);
+  return {src.file, static_cast<std::uint32_t>(m.line + 1), static_cast<std::uint32_t>(m.column + 1)};
 }
 
 // A quoted scalar that never closes: yaml-cpp reads it to the end of the file and the error, if
@@ -502,15 +533,12 @@ std::optional<YAML::Node> parse_yaml(Reporter& rep, const Source& src) {
   }
   if (!check_nesting(rep, src)) return std::nullopt;
   try {
-    auto docs = YAML::LoadAll(src.text);
-    if (docs.empty()) return YAML::Node();
-    for (std::size_t i = 1; i < docs.size(); ++i)
-      if (!docs[i].IsNull()) {
-        rep.error(document_start(src, docs[i]),
-                  "a file holds one YAML document; move the one after `---` into a file of its own");
-        return std::nullopt;
-      }
-    return docs.front();
+    YAML::Node root = YAML::Load(src.text);
+    if (auto second = second_document(src.text)) {
+      rep.error(document_start(src, *second), "a file holds one YAML document; move the one after `---` into a file of its own");
+      return std::nullopt;
+    }
+    return root;
   } catch (const YAML::ParserException& e) {
     if (auto tab = tab_indent(src.text, static_cast<std::size_t>(std::max(e.mark.line, 0)) + 1)) {
       rep.error({src.file, static_cast<std::uint32_t>(*tab), 1}, "invalid YAML: a tab indents this line; YAML indents with spaces");
