@@ -22,12 +22,25 @@
 
 namespace escalon {
 
+/// Limits that keep a bad or hostile file from exhausting the host, and where files may come from.
+/// Every limit is reported as an error at the file (and line:column) that passes it.
 struct LoadOptions {
   bool strict = false;                      ///< warnings count as errors
-  std::size_t max_file_bytes = 4u << 20;    ///< larger files are refused
-  std::size_t max_depth = 64;               ///< YAML nesting limit
+  /// Larger files are refused; a file is never read past this many bytes. Only regular files are
+  /// read: devices, FIFOs and sockets are refused from their type, without being opened.
+  std::size_t max_file_bytes = 4u << 20;
+  /// Nesting limit: of the YAML text, and of every value the loader converts (defaults; scenario
+  /// and model data), where an alias adds the levels of what it names.
+  std::size_t max_depth = 64;
   std::size_t max_string_length = 64u << 10;
-  std::size_t max_nodes = 1'000'000;        ///< guards against alias bombs
+  /// Nodes read from one file, each file on its own (a library again for each flow that includes
+  /// it); an alias counts each time it is used, so alias bombs stop here.
+  std::size_t max_nodes = 1'000'000;
+  /// Folders that flows and their includes may also come from. Without them, a file found in a
+  /// folder, next to a flow (a sub-flow) or through `include:` must resolve (symlinks followed)
+  /// inside a folder given to validate()/load_flows() or the folder of a file given to them
+  /// (validate_text(): its base_dir).
+  std::vector<std::string> include_roots;
 };
 
 struct LoadResult {
@@ -42,7 +55,8 @@ struct LoadResult {
 
 /// Loads and checks files and folders (folders: every *.yaml / *.yml below, in name order).
 /// Files without a `flow:` key are libraries (calendars, rules, roles) for `include:`; they are
-/// checked on their own too. Never throws for problems in the files: it reports them.
+/// checked on their own too. Files must be UTF-8 text without NUL bytes. Never throws for
+/// problems in the files: it reports them.
 [[nodiscard]] LoadResult validate(std::span<const std::string> paths, const LoadOptions& options = {});
 [[nodiscard]] LoadResult validate(std::initializer_list<std::string> paths, const LoadOptions& options = {});
 

@@ -131,6 +131,13 @@ struct Lexer {
     i = static_cast<std::size_t>(p - s.data());
     return v;
   }
+  [[nodiscard]] char peek() const { return i < s.size() ? s[i] : '\0'; }
+  [[nodiscard]] bool at_digit() const { return std::isdigit(static_cast<unsigned char>(peek())) != 0; }
+  std::string_view digits() {
+    std::size_t b = i;
+    while (at_digit()) ++i;
+    return s.substr(b, i - b);
+  }
   std::string_view word() {
     skip();
     std::size_t b = i;
@@ -146,6 +153,35 @@ constexpr std::int64_t max_business_hours = 1'000'000;  // about 480 years of 8-
   throw Error(fmt::format("invalid duration \"{}\": {}; {}", text, why, accepted_forms));
 }
 
+// Limit on <count> * <unit> so that sums of parts stay far inside the int64 milliseconds.
+bool too_long(std::int64_t n, Duration unit) {
+  return n > (std::int64_t{1} << 40) / std::max<std::int64_t>(1, unit.count() / 1000 + 1);
+}
+
+// "1.5h" (the lexer is at the '.'): durations count whole units; the same length in whole units
+// is suggested when there is one.
+[[noreturn]] void fraction(std::string_view text, Lexer& lx, std::int64_t whole) {
+  ++lx.i;
+  const std::string_view frac = lx.digits();
+  const auto unit = unit_length(lx.word());
+  std::string hint;
+  if (unit && !frac.empty() && frac.size() <= 6 && whole < (std::int64_t{1} << 40) && !too_long(whole + 1, *unit)) {
+    std::int64_t scale = 1, part = 0;
+    for (char c : frac) scale *= 10, part = part * 10 + (c - '0');
+    if ((unit->count() * part) % scale == 0) {
+      const Duration total = *unit * whole + Duration{unit->count() * part / scale};
+      using namespace std::chrono;
+      const std::string single = total % minutes{1} == Duration{0} ? fmt::format("{}m", duration_cast<minutes>(total).count())
+                                 : total % seconds{1} == Duration{0} ? fmt::format("{}s", duration_cast<seconds>(total).count())
+                                                                     : fmt::format("{}ms", total.count());
+      hint = format_duration(total) == single ? fmt::format("; write \"{}\"", single)
+                                              : fmt::format("; write \"{}\" or \"{}\"", format_duration(total), single);
+    }
+  }
+  if (hint.empty()) hint = "; write it in a smaller unit, e.g. \"90m\" for 1.5 hours";
+  throw Error(fmt::format("invalid duration \"{}\": durations count whole units, not fractions{}", text, hint));
+}
+
 }  // namespace
 
 DurationSpec parse_duration_spec(std::string_view text) {
@@ -156,7 +192,8 @@ DurationSpec parse_duration_spec(std::string_view text) {
   bool any = false;
   while (!lx.done()) {
     auto n = lx.number();
-    if (!n) bad(text, "expected a whole number");
+    if (!n) bad(text, lx.at_digit() ? "it is too long" : "expected a whole number");
+    if (lx.peek() == '.') fraction(text, lx, *n);
     auto w = lx.word();
     if (w.empty()) bad(text, fmt::format("the number {} has no unit", *n));
     if (w == "business") {
@@ -182,7 +219,7 @@ DurationSpec parse_duration_spec(std::string_view text) {
     }
     auto unit = unit_length(w);
     if (!unit) bad(text, fmt::format("unknown unit \"{}\"", w));
-    if (*n > (std::int64_t{1} << 40) / std::max<std::int64_t>(1, unit->count() / 1000 + 1)) bad(text, "it is too long");
+    if (too_long(*n, *unit)) bad(text, "it is too long");
     spec.length += *unit * *n;
     any = true;
   }

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -53,7 +54,8 @@ int cmd_validate(const std::vector<std::string>& paths, bool as_json, bool stric
     out["warnings"] = r.warning_count();
     out["diagnostics"] = json::array();
     for (const auto& d : r.diagnostics) out["diagnostics"].push_back(diagnostic_json(d));
-    std::cout << out.dump(2) << '\n';
+    // A file name need not be UTF-8; JSON must be: such bytes print as U+FFFD.
+    std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
   } else {
     for (const auto& d : r.diagnostics) {
       auto dd = d;
@@ -70,7 +72,12 @@ int cmd_validate(const std::vector<std::string>& paths, bool as_json, bool stric
 
 int cmd_graph(const std::string& target, std::vector<std::string> paths, const std::string& format, const std::string& output) {
   std::string file, id;
-  if (fs::is_regular_file(target)) {
+  // A path the loader reads and reports on (a symlink loop, a FIFO, an unreadable file) rather than
+  // a flow id; std::error_code: a loop made is_regular_file throw past every handler.
+  std::error_code ec, dir_ec;
+  const auto type = fs::symlink_status(target, ec).type();
+  const bool named_file = target.ends_with(".yaml") || target.ends_with(".yml");
+  if ((!ec && type != fs::file_type::not_found && !fs::is_directory(target, dir_ec)) || named_file) {
     file = fs::path(target).lexically_normal().string();
     if (paths.empty()) paths.push_back(fs::path(file).parent_path().empty() ? "." : fs::path(file).parent_path().string());
     paths.push_back(file);
@@ -198,9 +205,24 @@ int cmd_eval(const std::string& text, const std::string& data_json, const std::s
   return exit_invalid;
 }
 
+// SQLite opens whatever the path names: a FIFO blocked the command forever (open() waits for a
+// writer). Folders are left to SQLite, which says the path is not an SQLite file.
+std::unique_ptr<escalon::Store> open_store_file(const std::string& location) {
+  if (location.rfind("sqlite:", 0) == 0) {
+    const std::string path = location.substr(7, location.find('?') == std::string::npos ? std::string::npos : location.find('?') - 7);
+    std::error_code ec;
+    const auto st = fs::status(path, ec);
+    if (ec && ec.value() == ELOOP)
+      throw escalon::StoreError(fmt::format("{}: too many levels of symbolic links (a symlink loop?); give the path of a SQLite file", path));
+    if (!ec && fs::exists(st) && !fs::is_regular_file(st) && !fs::is_directory(st))
+      throw escalon::StoreError(fmt::format("{} is not a regular file (a FIFO, device or socket); a store is a SQLite file: give another path", path));
+  }
+  return escalon::open_store(location);
+}
+
 // --db takes a store location (sqlite:PATH, memory:) or, more often, just a SQLite file's path.
 std::unique_ptr<escalon::Store> open_db(const std::string& db) {
-  return escalon::open_store(db.find(':') == std::string::npos ? "sqlite:" + db : db);
+  return open_store_file(db.find(':') == std::string::npos ? "sqlite:" + db : db);
 }
 
 // inspect and report only read: they open the store read-only, so they work beside the engine
@@ -210,7 +232,7 @@ std::unique_ptr<escalon::Store> open_db_to_read(const std::string& db) {
   // `?mode=rw` says otherwise (reading a store of an older schema upgrades it, which writes).
   if (location.rfind("sqlite:", 0) == 0 && location.find("mode=rw") == std::string::npos)
     location += location.find('?') == std::string::npos ? "?mode=ro" : "&mode=ro";
-  return escalon::open_store(location);
+  return open_store_file(location);
 }
 
 int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_path, const std::string& db, bool quiet) {

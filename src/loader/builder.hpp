@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -118,8 +119,9 @@ class FlowBuilder {
   void data(const YAML::Node& n);
   void form(Step& s, const YAML::Node& n);
   std::optional<DataField> field(const Source& src, const std::string& name, const YAML::Node& n, std::string_view what);
-  std::optional<Type> type_spec(const Source& src, const YAML::Node& n, std::string_view what);
-  std::optional<Value> value_of(const Source& src, const YAML::Node& n, const Type& t, std::string_view what);
+  std::optional<Type> type_spec(const Source& src, const YAML::Node& n, std::string_view what, std::size_t depth = 0);
+  std::optional<Value> value_of(const Source& src, const YAML::Node& n, const Type& t, std::string_view what,
+                                std::size_t depth = 0);
 
   // rule_tables.cpp
   void rule_headers(const Source& src, const YAML::Node& n);
@@ -161,9 +163,13 @@ class FlowBuilder {
 
 class Loader {
  public:
-  Loader(const LoadOptions& options, LoadResult& result) : options_(options), result_(result), rep_(result.diagnostics, options) {}
+  Loader(const LoadOptions& options, LoadResult& result);
 
-  void add_path(const std::string& path);
+  /// Allows flows and includes inside `path` (a folder, or a file's folder), symlinks resolved.
+  void add_root(const std::string& path, bool folder = false);
+  /// `given`: named by the caller, so read wherever it is; otherwise (found in a folder or as a
+  /// sub-flow's file) it must resolve inside the roots.
+  void add_path(const std::string& path, bool given = true);
   void add_text(std::string_view text, std::string_view name, std::string_view base_dir);
   void finish();
   const Source* read_include(const std::string& path, const Source& from, const YAML::Node& at);
@@ -180,7 +186,11 @@ class Loader {
   std::vector<std::vector<PendingSubflow>> pending_;
   std::vector<std::size_t> error_counts_;   // rep_.errors() after each flow was built
   std::vector<std::size_t> error_before_;
+  std::vector<std::filesystem::path> roots_;  // real paths of the folders flows and includes may come from
 
+  void add_folder(const std::string& path);
+  /// Why `path` may not be read (it resolves outside every root), or nullopt.
+  std::optional<std::string> outside_roots(const std::string& path) const;
   void load_source(const Source* src);
   void add_sibling_subflows();
   void resolve_subflows();

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
+#include <set>
 
 #include "loader/builder.hpp"
 #include "base/numbers.hpp"
@@ -17,6 +19,20 @@ using K = Type::Kind;
 
 const std::vector<std::string> type_names = {"string", "int", "number", "bool", "datetime", "duration", "enum", "list", "map"};
 
+
+std::optional<Value> whole_number(const std::string& s) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return Value(v);
+}
+
+// Digits that do not fit: out of range, not "not a whole number".
+bool int_literal(const std::string& s) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc::result_out_of_range && p == s.data() + s.size();
+}
 }  // namespace
 
 void FlowBuilder::data(const YAML::Node& n) {
@@ -52,8 +68,11 @@ void FlowBuilder::form(Step& s, const YAML::Node& n) {
   }
 }
 
-std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& n, std::string_view what) {
-  // Either a type name, or a map with `type:` and its details.
+std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& n, std::string_view what,
+                                          std::size_t depth) {
+  // Either a type name, or a map with `type:` and its details. `of:` and `fields:` recurse, and
+  // through an alias a type can even contain itself: hence the depth bound.
+  if (!rep_.nest(src, n, depth)) return std::nullopt;
   YAML::Node tnode = n;
   std::optional<MapReader> m;
   if (n.IsMap()) {
@@ -85,10 +104,12 @@ std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& 
       rep_.error(loc(src, v ? *v : n), fmt::format("{} is an enum and needs `values: [a, b, ...]`", what));
       return std::nullopt;
     }
+    std::set<std::string, std::less<>> seen;  // not a scan of t.values: a list can be long
     for (const auto& x : *v) {
+      if (!rep_.count(src, x)) return std::nullopt;
       auto s = read_string(rep_, src, x, "an enum value");
       if (!s) return std::nullopt;
-      if (std::find(t.values.begin(), t.values.end(), *s) != t.values.end()) {
+      if (!seen.insert(*s).second) {
         rep_.error(loc(src, x), fmt::format("enum value '{}' is listed twice", *s));
         return std::nullopt;
       }
@@ -99,7 +120,7 @@ std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& 
   }
   if (t.kind == K::list) {
     if (auto of = m ? m->get("of") : std::nullopt) {
-      auto item = type_spec(src, *of, fmt::format("the items of {}", what));
+      auto item = type_spec(src, *of, fmt::format("the items of {}", what), depth + 1);
       if (!item) return std::nullopt;
       t.item = std::make_shared<const Type>(*item);
     }
@@ -111,7 +132,7 @@ std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& 
       MapReader fm(rep_, src, *fs, "`fields`", std::vector<std::string>{});
       auto fields = std::make_shared<std::map<std::string, Type, std::less<>>>();
       for (const auto& [k, v] : fm.entries()) {
-        auto ft = type_spec(src, v, fmt::format("field '{}'", k.Scalar()));
+        auto ft = type_spec(src, v, fmt::format("field '{}'", k.Scalar()), depth + 1);
         if (ft) (*fields)[k.Scalar()] = *ft;
       }
       t.fields = std::move(fields);
@@ -142,7 +163,10 @@ std::optional<DataField> FlowBuilder::field(const Source& src, const std::string
   return f;
 }
 
-std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& n, const Type& t, std::string_view what) {
+std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& n, const Type& t, std::string_view what,
+                                           std::size_t depth) {
+  // Aliases make a default as large (or as deep) as the alias graph allows: every node counts.
+  if (!rep_.count(src, n) || !rep_.nest(src, n, depth)) return std::nullopt;
   if (n.IsNull()) return Value();
   auto bad = [&](std::string_view need) -> std::optional<Value> {
     rep_.error(loc(src, n), fmt::format("{} must be {}", what, need));
@@ -152,7 +176,7 @@ std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& 
     if (!n.IsSequence()) return bad("a list");
     List l;
     for (const auto& x : n) {
-      auto v = value_of(src, x, t.item ? *t.item : Type{}, what);
+      auto v = value_of(src, x, t.item ? *t.item : Type{}, what, depth + 1);
       if (!v) return std::nullopt;
       l.push_back(std::move(*v));
     }
@@ -165,24 +189,24 @@ std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& 
       Type ft;
       if (t.fields)
         if (auto f = t.fields->find(it->first.Scalar()); f != t.fields->end()) ft = f->second;
-      auto v = value_of(src, it->second, ft, what);
+      auto v = value_of(src, it->second, ft, what, depth + 1);
       if (!v) return std::nullopt;
       m[it->first.Scalar()] = std::move(*v);
     }
     return Value(std::move(m));
   }
-  if (t.kind == K::any && n.IsSequence()) return value_of(src, n, Type::list_of(Type{}), what);
+  if (t.kind == K::any && n.IsSequence()) return value_of(src, n, Type::list_of(Type{}), what, depth);
   if (!n.IsScalar()) return bad("a single value");
   const std::string& s = n.Scalar();
   const bool quoted = n.Tag() == "!";
   switch (t.kind) {
     case K::string: return Value(s);
-    case K::integer: {
-      std::int64_t v = 0;
-      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (ec != std::errc{} || p != s.data() + s.size()) return bad("a whole number");
-      return Value(v);
-    }
+    case K::integer:
+      if (auto v = whole_number(s)) return v;
+      if (!int_literal(s)) return bad("a whole number");
+      rep_.error(loc(src, n), fmt::format("{}: {} does not fit a 64-bit int (at least {}, at most {})", what, s,
+                                          std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()));
+      return std::nullopt;
     case K::number:
       if (auto d = parse_number(s)) return Value(*d);
       return bad("a number");
@@ -202,7 +226,7 @@ std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& 
       }
     case K::enumeration:
       if (std::find(t.values.begin(), t.values.end(), s) != t.values.end()) return Value(s);
-      rep_.error(loc(src, n), fmt::format("{}: '{}' is not one of {}{}", what, s, fmt::join(t.values, ", "), did_you_mean(s, t.values)));
+      rep_.error(loc(src, n), fmt::format("{}: '{}' is not one of {}{}", what, s, name_list(t.values), did_you_mean(s, t.values)));
       return std::nullopt;
     case K::any: {
       if (quoted) return Value(s);

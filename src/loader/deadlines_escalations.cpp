@@ -158,7 +158,7 @@ void FlowBuilder::rung_actions(Escalation& e, const MapReader& m) {
                           "priority: { type: enum, values: [normal, high, urgent] } under `data:`");
     } else if (f->type.kind == K::enumeration &&
                std::find(f->type.values.begin(), f->type.values.end(), e.priority) == f->type.values.end()) {
-      rep_.error(loc(*v), fmt::format("priority '{}' is not one of {}{}", e.priority, fmt::join(f->type.values, ", "),
+      rep_.error(loc(*v), fmt::format("priority '{}' is not one of {}{}", e.priority, name_list(f->type.values),
                                       did_you_mean(e.priority, f->type.values)));
     }
   }

@@ -85,6 +85,10 @@ void FlowBuilder::identity(const MapReader& top) {
 }
 
 void FlowBuilder::build_library(const YAML::Node& root) {
+  if (root.IsMap() && (root["start"] || root["steps"])) {
+    rep_.error({src_.file, 1, 1}, "missing `flow: NAME` (a file with `start` and `steps` is a flow, not a library file)");
+    return;
+  }
   MapReader top(rep_, src_, root, "the library file", {"library", "title", "description", "calendars", "roles", "rules"});
   if (!top.ok()) return;
   if (!top.has("calendars") && !top.has("roles") && !top.has("rules") && top.entries().size() == root.size()) {
@@ -104,9 +108,15 @@ void FlowBuilder::library_sections(const Source& src, const MapReader& top) {
 }
 
 void FlowBuilder::includes(const YAML::Node& n) {
+  std::map<const Source*, SourceLocation> seen;
   for (const auto& [path, node] : read_string_list(rep_, src_, n, "`include`")) {
     const Source* inc = loader_.read_include(path, src_, node);
     if (!inc) continue;
+    // Each include is read again for every flow: a file named a million times would be read as often.
+    if (auto [it, fresh] = seen.emplace(inc, loc(node)); !fresh) {
+      rep_.error(loc(node), fmt::format("'{}' is already included (line {}); name it once", path, it->second.line));
+      continue;
+    }
     flow_.includes.push_back(inc->file);
     hash_parts_.push_back(inc->text);
     auto root = loader_.parse_cached(inc);
@@ -186,7 +196,7 @@ std::int32_t FlowBuilder::step_ref_named(const std::string& name, SourceLocation
   for (const auto& s : flow_.steps) names.push_back(s.name);
   std::string hint = did_you_mean(name, names);
   rep_.error(where, fmt::format("unknown step '{}' in {}{}", name, what,
-                                hint.empty() ? fmt::format("; the steps are {}", fmt::join(names, ", ")) : hint));
+                                hint.empty() ? fmt::format("; the steps are {}", name_list(names)) : hint));
   return -1;
 }
 

@@ -28,24 +28,76 @@ namespace detail {
 
 namespace fs = std::filesystem;
 
-void Loader::add_path(const std::string& path) {
+namespace {
+// `p` without a trailing separator, so that its parts compare as a prefix.
+fs::path real_folder(const fs::path& p, std::error_code& ec) {
+  auto r = fs::weakly_canonical(p.empty() ? fs::path(".") : p, ec).lexically_normal();
+  if (!r.has_filename() && r.has_parent_path() && r != r.root_path()) r = r.parent_path();
+  return r;
+}
+
+bool within(const fs::path& p, const fs::path& root) {
+  auto [r, q] = std::mismatch(root.begin(), root.end(), p.begin(), p.end());
+  return r == root.end();
+}
+}  // namespace
+
+Loader::Loader(const LoadOptions& options, LoadResult& result)
+    : options_(options), result_(result), rep_(result.diagnostics, options) {
+  for (const auto& r : options.include_roots) add_root(r, true);
+}
+
+void Loader::add_root(const std::string& path, bool folder) {
+  std::error_code ec;
+  const fs::path p(path);
+  const fs::path dir = folder || fs::is_directory(p, ec) ? p : p.parent_path();
+  auto root = real_folder(dir, ec);
+  if (!ec) roots_.push_back(std::move(root));
+}
+
+std::optional<std::string> Loader::outside_roots(const std::string& path) const {
+  std::error_code ec;
+  const auto real = fs::weakly_canonical(path, ec);
+  if (ec) return fmt::format("cannot resolve '{}': {}", path, ec.message());
+  if (std::any_of(roots_.begin(), roots_.end(), [&](const fs::path& r) { return within(real, r); })) return std::nullopt;
+  std::vector<std::string> roots;
+  for (const auto& r : roots_) roots.push_back(r.string());
+  return fmt::format("'{}' resolves to '{}', outside the folders being loaded ({}); flows and the files they include "
+                     "must be inside them (or inside a folder of LoadOptions::include_roots)",
+                     path, real.string(), fmt::join(roots, ", "));
+}
+
+void Loader::add_folder(const std::string& path) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const auto ext = it->path().extension();
+    std::error_code type_ec;  // a link that loops or dangles: reported when the file is read
+    if ((ext == ".yaml" || ext == ".yml") && !it->is_directory(type_ec)) files.push_back(it->path().lexically_normal().string());
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) rep_.error({path, 0, 0}, "folder has no *.yaml or *.yml files");
+  for (const auto& f : files) add_path(f, false);
+}
+
+void Loader::add_path(const std::string& path, bool given) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    std::vector<std::string> files;
-    for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      const auto ext = it->path().extension();
-      if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(it->path().lexically_normal().string());
-    }
-    std::sort(files.begin(), files.end());
-    if (files.empty()) rep_.error({path, 0, 0}, "folder has no *.yaml or *.yml files");
-    for (const auto& f : files) add_path(f);
+    add_folder(path);
     return;
   }
   const std::string norm = fs::path(path).lexically_normal().string();
   if (by_path_.count(norm)) return;
-  auto text = read_file(path);
+  // A file named on the command line is the caller's choice; one found in a folder or next to a
+  // flow may be a link to anywhere.
+  if (auto why = given ? std::nullopt : outside_roots(norm)) {
+    rep_.error({norm, 0, 0}, *why);
+    return;
+  }
+  std::string why;
+  auto text = read_file(path, options_.max_file_bytes, why);
   if (!text) {
-    rep_.error({path, 0, 0}, fs::exists(path, ec) ? "cannot read the file (permissions?)" : "no such file or folder");
+    rep_.error({norm, 0, 0}, why);
     return;
   }
   sources_.push_back({norm, std::move(*text)});
@@ -56,6 +108,7 @@ void Loader::add_path(const std::string& path) {
 
 void Loader::add_text(std::string_view text, std::string_view name, std::string_view base_dir) {
   const std::string file = base_dir.empty() || base_dir == "." ? std::string(name) : (fs::path(base_dir) / name).string();
+  add_root(base_dir.empty() ? "." : std::string(base_dir), true);
   sources_.push_back({file, std::string(text)});
   by_path_[file] = &sources_.back();
   result_.files.push_back(file);
@@ -74,9 +127,17 @@ const Source* Loader::read_include(const std::string& path, const Source& from, 
   fs::path p = fs::path(from.file).parent_path() / path;
   const std::string norm = p.lexically_normal().string();
   if (auto it = by_path_.find(norm); it != by_path_.end()) return it->second;
-  auto text = read_file(norm);
+  if (auto why = outside_roots(norm)) {
+    rep_.error(location(from, at), fmt::format("include '{}': {}", path, *why));
+    return nullptr;
+  }
+  std::string why;
+  auto text = read_file(norm, options_.max_file_bytes, why);
   if (!text) {
-    rep_.error(location(from, at), fmt::format("included file '{}' not found; include paths are relative to the including file", path));
+    rep_.error(location(from, at), why == "no such file or folder"
+                                       ? fmt::format("included file '{}' not found; include paths are relative to the "
+                                                     "including file", path)
+                                       : fmt::format("include '{}': {}", path, why));
     return nullptr;
   }
   sources_.push_back({norm, std::move(*text)});
@@ -97,6 +158,7 @@ void Loader::load_source(const Source* src) {
   }
   auto flow = std::make_shared<Flow>();
   flow->file = src->file;
+  rep_.reset_counts();
   const std::size_t before = rep_.errors();
   FlowBuilder b(*this, rep_, *src, *flow);
   if ((*root)["flow"]) {
@@ -133,6 +195,7 @@ void Loader::finish() {
 void Loader::add_sibling_subflows() {
   // A flow given alone still finds its sub-flows: `<id>.yaml` next to the file that names it is
   // read too (and its own sub-flows, in turn), so `validate flows/technician-visit.yaml` works.
+  std::set<std::string> tried;  // a file that cannot be read stays out of by_path_: try it once
   for (bool added = true; added;) {
     added = false;
     std::set<std::string> ids;
@@ -140,7 +203,8 @@ void Loader::add_sibling_subflows() {
     std::vector<std::string> wanted;
     for (const auto& pending : pending_)
       for (const auto& p : pending) {
-        if (!p.flow_node.IsScalar() || ids.count(p.flow_node.Scalar())) continue;
+        // Only ids name files here: subflow_step refused any other text (`../../x`, say).
+        if (!p.flow_node.IsScalar() || !is_kebab_id(p.flow_node.Scalar()) || ids.count(p.flow_node.Scalar())) continue;
         const auto dir = fs::path(p.src->file).parent_path();
         for (const char* ext : {".yaml", ".yml"}) {
           const auto file = (dir / (p.flow_node.Scalar() + ext)).lexically_normal().string();
@@ -149,8 +213,8 @@ void Loader::add_sibling_subflows() {
         }
       }
     for (const auto& file : wanted)
-      if (!by_path_.count(file)) {
-        add_path(file);
+      if (!by_path_.count(file) && tried.insert(file).second) {
+        add_path(file, false);
         added = true;
       }
   }
@@ -292,6 +356,7 @@ bool LoadResult::ok(bool strict) const noexcept { return error_count() == 0 && (
 LoadResult validate(std::span<const std::string> paths, const LoadOptions& options) {
   LoadResult result;
   detail::Loader loader(options, result);
+  for (const auto& p : paths) loader.add_root(p);  // all of them before any include is read
   for (const auto& p : paths) loader.add_path(p);
   loader.finish();
   return result;

@@ -24,10 +24,12 @@ void check_overlap(Reporter& rep, const RuleTable& table, const RuleRow& r, cons
       if (a == "-" || b == "-") continue;
       if (a == "\x01" || b == "\x01" || a != b) overlap = false;
     }
-    if (overlap)
+    if (overlap) {
       rep.error(r.where, fmt::format("rule table '{}' has hit policy unique, but this row and the row at line {} "
                                      "can both match; make them exclusive or use hit: first",
                                      table.name, table.rows[j].where.line));
+      return;  // one error per row: n equal rows would otherwise make n * n / 2 of them
+    }
   }
 }
 

@@ -113,7 +113,7 @@ bool FlowBuilder::step_kind(Step& s, const MapReader& m) {
     auto v = read_string(rep_, src_, *k, "`kind`").value_or("");
     auto it = std::find(kinds.begin(), kinds.end(), v);
     if (it == kinds.end()) {
-      rep_.error(loc(*k), fmt::format("unknown step kind '{}'; use one of {}", v, fmt::join(kinds, ", ")));
+      rep_.error(loc(*k), fmt::format("unknown step kind '{}'; use one of {}", v, name_list(kinds)));
     } else if (found.empty() && *it != "task") {
       const StepKind named = step_kinds[it - kinds.begin()];
       rep_.error(loc(*k), fmt::format("a {} step needs `{}`", *it, marker_of(named).value_or("")));
@@ -226,6 +226,7 @@ void FlowBuilder::decision_step(Step& s, const MapReader& m) {
       rep_.error(loc(*d), "`decide` must be a list of branches: - { to: STEP, when: EXPR }, the last one without `when`");
     } else {
       for (const auto& b : *d) {
+        if (!rep_.count(src_, b)) break;
         auto t = transition(b, "", env_);
         if (t) s.branches.push_back(std::move(*t));
       }
@@ -307,7 +308,16 @@ void FlowBuilder::subflow_step(Step& s, const MapReader& m) {
     s.on_failure_index = step_ref(*of, "`on_failure`");
     if (s.on_failure_index >= 0) s.on_failure = of->Scalar();
   }
-  pending_.push_back({&flow_, static_cast<std::size_t>(&s - flow_.steps.data()), &src_, *fl, sm.get("input"), sm.get("output"), env_});
+  // The id also names a file (`<id>.yaml` next to this one): anything but an id stops here.
+  if (!s.subflow.empty() && !is_kebab_id(s.subflow)) {
+    rep_.error(loc(*fl), fmt::format("sub-flow '{}' is not a flow id: ids are lowercase letters, digits and '-' (e.g. "
+                                     "technician-visit)",
+                                     s.subflow));
+    s.subflow.clear();
+  } else {
+    pending_.push_back({&flow_, static_cast<std::size_t>(&s - flow_.steps.data()), &src_, *fl, sm.get("input"),
+                        sm.get("output"), env_});
+  }
   if (!m.has("next")) rep_.error(s.where, fmt::format("sub-flow step '{}' needs `next:` (where to go when the sub-flow ends)", s.name));
 }
 
@@ -377,8 +387,10 @@ std::vector<Transition> FlowBuilder::transitions(const YAML::Node& n, const Step
     }
     if (v.IsSequence()) {
       if (v.size() == 0) rep_.error(loc(v), fmt::format("event '{}' has an empty list of transitions", ev));
-      for (const auto& t : v)
+      for (const auto& t : v) {
+        if (!rep_.count(src_, t)) break;
         if (auto tr = transition(t, ev, env)) out.push_back(std::move(*tr));
+      }
       const auto first = out.end() - static_cast<std::ptrdiff_t>(std::count_if(out.begin(), out.end(), [&](auto& t) { return t.event == ev; }));
       for (auto it = first; it != out.end(); ++it)
         if (it->when.empty() && it + 1 != out.end())
@@ -426,6 +438,7 @@ std::vector<Hook> FlowBuilder::hooks(const YAML::Node& n, std::string_view what)
     return out;
   }
   for (const auto& item : n) {
+    if (!rep_.count(src_, item)) break;
     MapReader m(rep_, src_, item, fmt::format("an entry of {}", what), {"call", "with", "set", "notify", "message"});
     if (!m.ok()) continue;
     Hook h;

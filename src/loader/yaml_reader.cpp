@@ -1,11 +1,18 @@
 #include "loader/yaml_reader.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
+#include <limits>
 #include <sstream>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/suggest.hpp"
 
@@ -21,32 +28,155 @@ void Reporter::warning(SourceLocation where, std::string message) {
 }
 
 bool Reporter::count(const Source& src, const YAML::Node& n) {
-  if (too_many_) return false;
-  if (++nodes_ <= options_.max_nodes) return true;
-  too_many_ = true;
-  error(location(src, n), fmt::format("document has more than {} nodes (aliases count each time they are used); "
-                                      "split it into smaller files",
-                                      options_.max_nodes));
+  auto it = nodes_.find(src.file);
+  if (it == nodes_.end()) it = nodes_.emplace(src.file, 0).first;
+  if (++it->second <= options_.max_nodes) return true;
+  if (too_many_.insert(src.file).second)
+    error(location(src, n), fmt::format("document has more than {} nodes (aliases count each time they are used); "
+                                        "split it into smaller files",
+                                        options_.max_nodes));
   return false;
 }
 
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+bool Reporter::nest(const Source& src, const YAML::Node& n, std::size_t depth) {
+  if (depth <= options_.max_depth) return true;
+  if (too_deep_.insert(src.file).second)
+    error(location(src, n), fmt::format("value nests deeper than {} levels (an alias adds the levels of what it "
+                                        "names); flatten it",
+                                        options_.max_depth));
+  return false;
 }
 
-Source read_source(const std::string& path, std::string_view message) {
-  auto text = read_file(path);
+namespace {
+std::string file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+std::string stat_failure(int err) {
+  if (err == ENOENT || err == ENOTDIR) return "no such file or folder";
+  if (err == EACCES) return "cannot read the file (permissions?)";
+  if (err == ELOOP) return "too many levels of symbolic links (a symlink loop?); point the link at a file";
+  return fmt::format("cannot read the file: {}", std::strerror(err));
+}
+
+std::string too_large(std::uintmax_t size, std::size_t max_bytes) {
+  return fmt::format("file is {} bytes; at most {} are allowed (LoadOptions::max_file_bytes)", size, max_bytes);
+}
+
+// Reads an open regular file, never more than max_bytes + 1 bytes.
+std::optional<std::string> read_bounded(int fd, std::size_t max_bytes, std::string& why) {
+  std::string out;
+  char buf[1 << 16];
+  while (out.size() <= max_bytes) {
+    const auto want = std::min(sizeof buf, max_bytes + 1 - out.size());
+    const auto got = ::read(fd, buf, want);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      why = stat_failure(errno);
+      return std::nullopt;
+    }
+    if (got == 0) return out;
+    out.append(buf, static_cast<std::size_t>(got));
+  }
+  why = fmt::format("file is larger than {} bytes (LoadOptions::max_file_bytes)", max_bytes);
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::string> read_file(const std::string& path, std::size_t max_bytes, std::string& why) {
+  // The type first, from stat(): opening a FIFO blocks and a device may never end.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    why = stat_failure(errno);
+    return std::nullopt;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    why = fmt::format("'{}' is {}; flows, scenarios and models are read from regular YAML files", path, file_kind(st.st_mode));
+    return std::nullopt;
+  }
+  if (static_cast<std::uintmax_t>(st.st_size) > max_bytes) {
+    why = too_large(static_cast<std::uintmax_t>(st.st_size), max_bytes);
+    return std::nullopt;
+  }
+  // O_NONBLOCK: should the path become a FIFO after stat(), open() still returns at once.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    why = stat_failure(errno);
+    return std::nullopt;
+  }
+  std::optional<std::string> text;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    why = fmt::format("'{}' is {}; flows, scenarios and models are read from regular YAML files", path, file_kind(st.st_mode));
+  else
+    text = read_bounded(fd, max_bytes, why);
+  ::close(fd);
+  return text;
+}
+
+Source read_source(const std::string& path, std::string_view message, const LoadOptions& options) {
+  std::string why;
+  auto text = read_file(path, options.max_file_bytes, why);
   if (!text) {
     Diagnostic d;
     d.where.file = path;
-    d.message = std::string(message);
+    d.message = fmt::format("{}: {}", message, why);
     throw FlowError({d});
   }
   return {path, std::move(*text)};
+}
+
+namespace {
+// Length of the well-formed UTF-8 sequence at t[i] (RFC 3629: no overlongs, surrogates or
+// code points above U+10FFFF), or 0.
+std::size_t utf8_sequence(std::string_view t, std::size_t i) {
+  auto at = [&](std::size_t k) { return i + k < t.size() ? static_cast<unsigned char>(t[i + k]) : 0u; };
+  auto cont = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) { return at(k) >= lo && at(k) <= hi; };
+  const unsigned c = at(0);
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    const bool second = c == 0xE0 ? cont(1, 0xA0) : c == 0xED ? cont(1, 0x80, 0x9F) : cont(1);
+    return second && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    const bool second = c == 0xF0 ? cont(1, 0x90) : c == 0xF4 ? cont(1, 0x80, 0x8F) : cont(1);
+    return second && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+}  // namespace
+
+std::optional<Diagnostic> check_text(std::string_view text, const std::string& file) {
+  std::uint32_t line = 1;
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::string message;
+    if (c == '\n') {
+      ++line;
+      line_start = ++i;
+      continue;
+    }
+    if (c == 0) {
+      message = "NUL byte (\\0); YAML files are text: remove it (a file full of them is UTF-16: save it as UTF-8)";
+    } else if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (const std::size_t n = utf8_sequence(text, i)) {
+      i += n;
+      continue;
+    } else if (i == 0 && text.size() >= 2 && (text.substr(0, 2) == "\xFF\xFE" || text.substr(0, 2) == "\xFE\xFF")) {
+      message = "the file is UTF-16 (it starts with a UTF-16 byte order mark); YAML files are UTF-8 text: save the file as UTF-8";
+    } else {
+      message = fmt::format("invalid UTF-8 (byte 0x{:02X}); YAML files are UTF-8 text: save the file as UTF-8", c);
+    }
+    return Diagnostic{Severity::error, {file, line, static_cast<std::uint32_t>(i - line_start + 1)}, std::move(message)};
+  }
+  return std::nullopt;
 }
 
 SourceLocation location(const Source& src, const YAML::Node& n) {
@@ -117,7 +247,7 @@ void MapReader::read(Reporter& rep, const std::vector<std::string_view>& allowed
     seen_at.push_back(location(src_, k));
     if (!any_key && std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       std::string hint = did_you_mean(key, allowed);
-      if (hint.empty()) hint = fmt::format("; allowed here: {}", fmt::join(allowed, ", "));
+      if (hint.empty()) hint = fmt::format("; allowed here: {}", name_list(allowed));
       rep.error(location(src_, k), fmt::format("unknown key '{}' in {}{}", key, what_, hint));
       continue;
     }
@@ -157,12 +287,32 @@ std::optional<bool> read_bool(Reporter& rep, const Source& src, const YAML::Node
   return std::nullopt;
 }
 
+std::string int_out_of_range(std::string_view what, std::string_view digits) {
+  const bool negative = !digits.empty() && digits.front() == '-';
+  if (negative) return fmt::format("{} {} is too small (at least {})", what, digits, std::numeric_limits<std::int64_t>::min());
+  return fmt::format("{} {} is too large (at most {})", what, digits, std::numeric_limits<std::int64_t>::max());
+}
+
+std::string name_list(const std::vector<std::string>& names, std::size_t most) {
+  if (names.size() <= most) return fmt::format("{}", fmt::join(names, ", "));
+  return fmt::format("{} and {} more", fmt::join(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(most), ", "),
+                     names.size() - most);
+}
+
+std::string name_list(const std::vector<std::string_view>& names, std::size_t most) {
+  return name_list(std::vector<std::string>(names.begin(), names.end()), most);
+}
+
 std::optional<std::int64_t> read_int(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what) {
   if (n.IsScalar()) {
     const auto& s = n.Scalar();
     std::int64_t v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec == std::errc{} && p == s.data() + s.size()) return v;
+    if (ec == std::errc::result_out_of_range && p == s.data() + s.size()) {
+      rep.error(location(src, n), int_out_of_range(what, s));
+      return std::nullopt;
+    }
   }
   rep.error(location(src, n), fmt::format("{} must be a whole number", what));
   return std::nullopt;
@@ -200,54 +350,172 @@ bool is_field_name(std::string_view s) {
 }
 
 namespace {
-// Nesting bound checked on the raw text before yaml-cpp, whose parser recurses per level.
-bool check_nesting(Reporter& rep, const Source& src) {
-  const std::size_t limit = rep.options().max_depth;
+// Nesting bound checked on the raw text before yaml-cpp, whose parser recurses per level (it stops
+// itself at 2,000). An estimate: the readers that convert values check the depth of what the
+// nodes really hold (Reporter::nest), aliases included.
+struct NestingScan {
+  std::size_t limit;
   std::vector<std::size_t> indents;  // block structure: a stack of indentation widths
-  std::size_t line = 1, flow = 0;
-  std::size_t i = 0;
-  const std::string& t = src.text;
-  while (i < t.size()) {
-    std::size_t eol = t.find('\n', i);
-    if (eol == std::string::npos) eol = t.size();
-    std::string_view l(t.data() + i, eol - i);
+  std::size_t flow = 0;
+  char quote = 0;  // open quote; carried to the next line only inside [...] or {...}
+  char prev = 0;   // the last character outside quotes that is not a space; likewise carried
+  std::size_t opened = std::string_view::npos;  // column where the last quote opened on this line
+  bool left_open = false;                       // a quote is open at the end of this line
+
+  // The column (0-based) where the line passes the limit, or npos.
+  std::size_t line(std::string_view l) {
+    opened = std::string_view::npos;
+    left_open = false;
     std::size_t ind = l.find_first_not_of(' ');
-    if (ind != std::string_view::npos && l[ind] != '#') {
-      if (flow == 0) {
-        while (!indents.empty() && indents.back() >= ind) indents.pop_back();
-        indents.push_back(ind);
-        // "- - - x" nests sequences on one line
-        for (std::size_t j = ind; j + 1 < l.size() && l[j] == '-' && l[j + 1] == ' ';) {
-          indents.push_back(j + 2);
-          j = l.find_first_not_of(' ', j + 1);
-          if (j == std::string_view::npos) break;
-        }
-      }
-      char quote = 0;
-      for (std::size_t j = ind; j < l.size(); ++j) {
-        const char c = l[j];
-        if (quote) {
-          if (c == quote) quote = 0;
-          continue;
-        }
-        if (c == '#' && (j == 0 || l[j - 1] == ' ')) break;
-        if ((c == '"' || c == '\'') && (j == ind || std::string_view(" [{,:").find(l[j - 1]) != std::string_view::npos)) quote = c;
-        if (c == '[' || c == '{') ++flow;
-        if ((c == ']' || c == '}') && flow) --flow;
-        if (indents.size() + flow > limit) {
-          rep.error({src.file, static_cast<std::uint32_t>(line), static_cast<std::uint32_t>(j + 1)},
-                    fmt::format("YAML nests deeper than {} levels; flatten the document", limit));
-          return false;
-        }
-      }
-      if (indents.size() + flow > limit) {
-        rep.error({src.file, static_cast<std::uint32_t>(line), static_cast<std::uint32_t>(ind + 1)},
-                  fmt::format("YAML nests deeper than {} levels; flatten the document", limit));
-        return false;
+    if (quote == 0 && (ind == std::string_view::npos || l[ind] == '#')) return std::string_view::npos;
+    if (ind == std::string_view::npos) ind = l.size();
+    if (flow == 0 && quote == 0) {
+      while (!indents.empty() && indents.back() >= ind) indents.pop_back();
+      indents.push_back(ind);
+      // "- - - x", "? - x", ": - x" nest collections on one line
+      for (std::size_t j = ind; j + 1 < l.size() && std::string_view("-?:").find(l[j]) != std::string_view::npos &&
+                                l[j + 1] == ' ';) {
+        indents.push_back(j + 2);
+        j = l.find_first_not_of(' ', j + 1);
+        if (j == std::string_view::npos) break;
       }
     }
+    if (flow == 0) prev = 0;
+    if (indents.size() + flow > limit) return ind;
+    for (std::size_t j = ind; j < l.size(); ++j) {
+      const char c = l[j];
+      if (quote) {
+        if (c == '\\' && quote == '"') ++j;
+        else if (c == quote) quote = 0, prev = c;
+        continue;
+      }
+      if (c == '#' && (j == 0 || l[j - 1] == ' ')) break;
+      // A quote starts a scalar only where a node can start; inside plain text ("it's", "a 'b")
+      // it is a character, and taking it for a quote would hide brackets that are structure.
+      const bool after_space = j > 0 && l[j - 1] == ' ';
+      if ((c == '"' || c == '\'') && (prev == 0 || std::string_view("[{,").find(prev) != std::string_view::npos ||
+                                      (after_space && std::string_view("-?:").find(prev) != std::string_view::npos)))
+        quote = c, opened = j;
+      if (c == '[' || c == '{') ++flow;
+      if ((c == ']' || c == '}') && flow) --flow;
+      if (c != ' ') prev = c;
+      if (indents.size() + flow > limit) return j;
+    }
+    left_open = quote != 0;
+    if (flow == 0) quote = 0;  // block context: a quote left open is taken as text (an estimate)
+    return std::string_view::npos;
+  }
+};
+
+// The 1-based line of the first line up to `last` whose indentation holds a tab. Asked only once
+// yaml-cpp has failed: its message for a tab ("illegal map value") names a symptom.
+std::optional<std::size_t> tab_indent(std::string_view t, std::size_t last) {
+  std::size_t line = 1;
+  for (std::size_t i = 0; i < t.size() && line <= last; ++line) {
+    const std::size_t ind = t.find_first_not_of(' ', i);
+    if (ind < t.size() && t[ind] == '\t') return line;
+    const std::size_t eol = t.find('\n', i);
+    if (eol == std::string_view::npos) break;
     i = eol + 1;
-    ++line;
+  }
+  return std::nullopt;
+}
+
+// Where the first node of a second document is, if the text has one that is not empty. Not
+// YAML::LoadAll: on some broken texts it never stops adding documents. Two documents are read
+// at most, as events, so a second one costs no nodes.
+class FirstNode : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> mark;
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { seen(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { seen(m); }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override { seen(m); }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override { seen(m); }
+  void OnMapEnd() override {}
+
+ private:
+  void seen(const YAML::Mark& m) {
+    if (!mark) mark = m;
+  }
+};
+
+std::optional<YAML::Mark> second_document(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  FirstNode first, second;
+  if (!parser.HandleNextDocument(first) || !parser.HandleNextDocument(second)) return std::nullopt;
+  return second.mark;
+}
+
+// The `---` line that starts the document whose first node is at `m`.
+SourceLocation document_start(const Source& src, const YAML::Mark& m) {
+  if (m.is_null() || m.pos < 0) return {src.file, 0, 0};
+  std::size_t pos = std::min(static_cast<std::size_t>(m.pos), src.text.size());
+  std::uint32_t line = static_cast<std::uint32_t>(m.line + 1);
+  // Back to the start of the marker's line: the node may follow `---` on the same line.
+  while (true) {
+    const std::size_t bol = pos == 0 ? 0 : src.text.rfind('\n', pos - 1);
+    const std::size_t start = bol == std::string::npos || pos == 0 ? 0 : bol + 1;
+    if (src.text.compare(start, 3, "---") == 0) return {src.file, line, 1};
+    if (start == 0 || line == 1) break;
+    pos = start - 1;
+    --line;
+  }
+  return {src.file, static_cast<std::uint32_t>(m.line + 1), static_cast<std::uint32_t>(m.column + 1)};
+}
+
+// A quoted scalar that never closes: yaml-cpp reads it to the end of the file and the error, if
+// any, comes much later and names a symptom (a flow id with the whole file in it). Whether a
+// `quote` closes anywhere in `rest`, the text after the line where it opened.
+bool quote_closes(std::string_view rest, char quote) {
+  for (std::size_t j = 0; j < rest.size(); ++j) {
+    if (quote == '"' && rest[j] == '\\') ++j;
+    else if (rest[j] == quote) return true;  // '' inside single quotes closes and reopens: still closed
+  }
+  return false;
+}
+
+// Whether the line ends with a block scalar header (`|`, `>-`, `|2`...): the lines indented below
+// it are text, where a quote is a character.
+bool opens_block_scalar(std::string_view l) {
+  const std::size_t hash = l.find(" #");
+  l = l.substr(0, hash);
+  const std::size_t end = l.find_last_not_of(' ');
+  if (end == std::string_view::npos) return false;
+  const std::size_t start = l.find_last_of(' ', end);
+  const std::string_view token = l.substr(start == std::string_view::npos ? 0 : start + 1, end + 1 - (start == std::string_view::npos ? 0 : start + 1));
+  return (token[0] == '|' || token[0] == '>') && token.find_first_not_of("-+123456789", 1) == std::string_view::npos;
+}
+
+bool check_nesting(Reporter& rep, const Source& src) {
+  NestingScan scan{rep.options().max_depth, {}};
+  std::size_t block_parent = std::string_view::npos;  // indentation of the line that opened a block scalar
+  const std::string& t = src.text;
+  std::size_t line = 1;
+  for (std::size_t i = 0; i < t.size(); ++line) {
+    std::size_t eol = t.find('\n', i);
+    if (eol == std::string::npos) eol = t.size();
+    const std::string_view text(t.data() + i, eol - i);
+    const std::size_t ind = text.find_first_not_of(' ');
+    const bool block_text = block_parent != std::string_view::npos && (ind == std::string_view::npos || ind > block_parent);
+    if (!block_text) block_parent = opens_block_scalar(text) ? ind : std::string_view::npos;
+    if (const auto col = scan.line(text); col != std::string_view::npos) {
+      rep.error({src.file, static_cast<std::uint32_t>(line), static_cast<std::uint32_t>(col + 1)},
+                fmt::format("YAML nests deeper than {} levels; flatten the document", scan.limit));
+      return false;
+    }
+    // Checked once, on the line where the quote opens: the search runs to its end.
+    if (!block_text && scan.left_open && scan.opened != std::string_view::npos &&
+        !quote_closes(std::string_view(t).substr(std::min(eol + 1, t.size())), text[scan.opened])) {
+      rep.error({src.file, static_cast<std::uint32_t>(line), static_cast<std::uint32_t>(scan.opened + 1)},
+                fmt::format("invalid YAML: the quoted text that starts here never ends; close it with {}", text[scan.opened]));
+      return false;
+    }
+    i = eol + 1;
   }
   return true;
 }
@@ -259,10 +527,23 @@ std::optional<YAML::Node> parse_yaml(Reporter& rep, const Source& src) {
                                             src.text.size(), rep.options().max_file_bytes));
     return std::nullopt;
   }
+  if (auto bad = check_text(src.text, src.file)) {
+    rep.error(bad->where, bad->message);
+    return std::nullopt;
+  }
   if (!check_nesting(rep, src)) return std::nullopt;
   try {
-    return YAML::Load(src.text);
+    YAML::Node root = YAML::Load(src.text);
+    if (auto second = second_document(src.text)) {
+      rep.error(document_start(src, *second), "a file holds one YAML document; move the one after `---` into a file of its own");
+      return std::nullopt;
+    }
+    return root;
   } catch (const YAML::ParserException& e) {
+    if (auto tab = tab_indent(src.text, static_cast<std::size_t>(std::max(e.mark.line, 0)) + 1)) {
+      rep.error({src.file, static_cast<std::uint32_t>(*tab), 1}, "invalid YAML: a tab indents this line; YAML indents with spaces");
+      return std::nullopt;
+    }
     std::string msg = e.msg;
     if (msg == "end of map flow not found") msg += " (a '{' opened before this point is not closed with '}')";
     else if (msg == "end of sequence flow not found") msg += " (a '[' opened before this point is not closed with ']')";
@@ -275,28 +556,44 @@ std::optional<YAML::Node> parse_yaml(Reporter& rep, const Source& src) {
   return std::nullopt;
 }
 
-Value untyped_value(const YAML::Node& n) {
-  if (n.IsNull()) return {};
+std::optional<Value> untyped_value(Reporter& rep, const Source& src, const YAML::Node& n, std::size_t depth) {
+  if (!rep.count(src, n) || !rep.nest(src, n, depth)) return std::nullopt;
+  if (n.IsNull()) return Value();
   if (n.IsSequence()) {
     List l;
-    for (const auto& x : n) l.push_back(untyped_value(x));
-    return l;
+    for (const auto& x : n) {
+      auto v = untyped_value(rep, src, x, depth + 1);
+      if (!v) return std::nullopt;
+      l.push_back(std::move(*v));
+    }
+    return Value(std::move(l));
   }
   if (n.IsMap()) {
     Map m;
-    for (auto it = n.begin(); it != n.end(); ++it) m[it->first.Scalar()] = untyped_value(it->second);
-    return m;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      auto v = untyped_value(rep, src, it->second, depth + 1);
+      if (!v) return std::nullopt;
+      m[it->first.Scalar()] = std::move(*v);
+    }
+    return Value(std::move(m));
   }
   const std::string& s = n.Scalar();
-  if (n.Tag() == "!") return s;  // quoted: text
-  if (s == "true") return true;
-  if (s == "false") return false;
+  if (n.Tag() == "!") return Value(s);  // quoted: text
+  if (s == "true") return Value(true);
+  if (s == "false") return Value(false);
   std::int64_t i = 0;
-  if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i); ec == std::errc{} && p == s.data() + s.size()) return i;
+  if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i); ec == std::errc{} && p == s.data() + s.size())
+    return Value(i);
+  else if (ec == std::errc::result_out_of_range && p == s.data() + s.size()) {
+    // A double would keep the digits only approximately, and a typed field refuses a double.
+    rep.error(location(src, n), fmt::format("{} does not fit a 64-bit int (at least {}, at most {}); quote it to keep it as text", s,
+                                            std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()));
+    return std::nullopt;
+  }
   double d = 0;
-  if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d); ec == std::errc{} && p == s.data() + s.size()) return d;
-  return s;
+  if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d); ec == std::errc{} && p == s.data() + s.size())
+    return Value(d);
+  return Value(s);
 }
-
 
 }  // namespace escalon::detail

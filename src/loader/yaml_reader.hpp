@@ -2,12 +2,16 @@
 // A thin layer over yaml-cpp that the loader reads through. It knows which file a node came
 // from (flows include library files), reports every problem as a Diagnostic instead of
 // throwing, rejects duplicate and unknown keys (yaml-cpp accepts both silently), and counts
-// nodes so that alias bombs stop with an error instead of exhausting memory.
+// nodes so that alias bombs stop with an error instead of exhausting memory. Every read file is
+// checked to be a regular file and read with a size bound, and its text to be UTF-8 without NULs,
+// before yaml-cpp sees it.
 
 #include <yaml-cpp/yaml.h>
 
 #include <initializer_list>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,16 +33,23 @@ class Reporter {
   void error(SourceLocation where, std::string message);
   void warning(SourceLocation where, std::string message);
   [[nodiscard]] const LoadOptions& options() const noexcept { return options_; }
-  /// Counts a visited node; false (after one error) once the document is too large.
+  /// Counts a visited node against its file's budget (max_nodes per file: an alias counts each
+  /// time it is used); false (after one error naming that file) once the file has used it up.
   bool count(const Source& src, const YAML::Node& n);
+  /// Whether a node `depth` levels inside a value being converted is within max_depth: aliases
+  /// (even one inside itself, which yaml-cpp allows) nest deeper than the text shows. False after
+  /// one error per file.
+  bool nest(const Source& src, const YAML::Node& n, std::size_t depth);
+  /// Gives every file a fresh node budget: a library is read again for each flow that includes it.
+  void reset_counts() { nodes_.clear(); }
   [[nodiscard]] std::size_t errors() const noexcept { return errors_; }
 
  private:
   std::vector<Diagnostic>& out_;
   const LoadOptions& options_;
-  std::size_t nodes_ = 0;
+  std::map<std::string, std::size_t, std::less<>> nodes_;  // per file
+  std::set<std::string, std::less<>> too_many_, too_deep_;  // files already reported
   std::size_t errors_ = 0;
-  bool too_many_ = false;
 };
 
 /// 1-based location of a node.
@@ -74,6 +85,13 @@ class MapReader {
 std::optional<std::string> read_string(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what);
 std::optional<bool> read_bool(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what);
 std::optional<std::int64_t> read_int(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what);
+/// "`version` 99999999999999999999 is too large (at most ...)": for an integer literal (`digits`)
+/// that does not fit an int64.
+std::string int_out_of_range(std::string_view what, std::string_view digits);
+/// "a, b, c" or, past `most` names, the first `most` and "and N more": a message that lists every
+/// step of a large flow, once per bad reference, grows with the square of the flow.
+std::string name_list(const std::vector<std::string>& names, std::size_t most = 20);
+std::string name_list(const std::vector<std::string_view>& names, std::size_t most = 20);
 /// A string or a list of strings.
 std::vector<std::pair<std::string, YAML::Node>> read_string_list(Reporter& rep, const Source& src,
                                                                  const YAML::Node& n, std::string_view what);
@@ -83,11 +101,19 @@ bool is_kebab_id(std::string_view s);
 /// [a-z_][a-z0-9_]* (data and form field names: they appear in expressions).
 bool is_field_name(std::string_view s);
 
-/// The whole file's bytes; nullopt when it cannot be opened.
-std::optional<std::string> read_file(const std::string& path);
+/// The bytes of a regular file of at most `max_bytes`, or why not (`why`, a sentence for a
+/// diagnostic at the file). Devices, FIFOs, sockets and folders are refused from their type
+/// alone (opening a FIFO would block, reading /dev/zero would never end), and at most
+/// `max_bytes` + 1 bytes are ever read.
+std::optional<std::string> read_file(const std::string& path, std::size_t max_bytes, std::string& why);
 /// The file as a Source, for readers that stop at the first problem (scenarios, simulation
-/// models): throws FlowError with one diagnostic at `path` saying `message` when it cannot be read.
-Source read_source(const std::string& path, std::string_view message);
+/// models): throws FlowError with one diagnostic at `path` saying `message` and why when it
+/// cannot be read.
+Source read_source(const std::string& path, std::string_view message, const LoadOptions& options = {});
+
+/// The first byte of `text` that is not valid UTF-8 or is a NUL, as a diagnostic at its
+/// line:column (columns count bytes, as yaml-cpp's do); nullopt when the text is clean.
+std::optional<Diagnostic> check_text(std::string_view text, const std::string& file);
 
 /// Parses text into a YAML node, after checking size and nesting limits. Reports and returns
 /// nullopt on any problem.
@@ -96,7 +122,9 @@ std::optional<YAML::Node> parse_yaml(Reporter& rep, const Source& src);
 std::string_view node_kind(const YAML::Node& n);
 
 /// Untyped YAML -> Value for data that a flow's types convert later (scenarios, simulation
-/// models): quoted scalars stay text; true/false, integers and numbers are recognized.
-Value untyped_value(const YAML::Node& n);
+/// models): quoted scalars stay text; true/false, integers and numbers are recognized. Every node
+/// counts against the file's budget and nesting is bounded (Reporter::count, nest); nullopt
+/// after reporting.
+std::optional<Value> untyped_value(Reporter& rep, const Source& src, const YAML::Node& n, std::size_t depth = 0);
 
 }  // namespace escalon::detail

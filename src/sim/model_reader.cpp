@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <date/tz.h>
+
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -40,7 +42,7 @@ class ModelReader {
     } else {
       rep_.error({src_.file, 1, 1}, "missing `start`: when the simulated month begins, e.g. start: 2026-11-23T00:00:00Z");
     }
-    if (auto n = top.get("timezone")) m.timezone = detail::read_string(rep_, src_, *n, "`timezone`").value_or("UTC");
+    if (auto n = top.get("timezone")) m.timezone = time_zone(*n);
     if (auto n = top.get("arrivals")) arrivals(*n, m);
     else rep_.error({src_.file, 1, 1}, "missing `arrivals`: which flows get cases, and how many a day");
     if (auto n = top.get("staff")) staff(*n, m);
@@ -53,6 +55,18 @@ class ModelReader {
   const Source& src_;
 
   SourceLocation loc(const YAML::Node& n) const { return detail::location(src_, n); }
+
+  // Checked here, where its line is known; the simulation's checks see only the name.
+  std::string time_zone(const YAML::Node& n) {
+    auto name = detail::read_string(rep_, src_, n, "`timezone`");
+    if (!name) return "UTC";
+    try {
+      (void)date::locate_zone(*name);
+    } catch (const std::exception&) {
+      rep_.error(loc(n), fmt::format("unknown time zone '{}'; use an IANA name such as Europe/Zagreb", *name));
+    }
+    return *name;
+  }
 
   std::optional<double> number(const YAML::Node& n, std::string_view what, double min = 0,
                                double max = std::numeric_limits<double>::max()) {
@@ -132,13 +146,17 @@ class ModelReader {
     return d;
   }
 
-  static Value literal(const YAML::Node& n) { return detail::untyped_value(n); }
+  Value literal(const YAML::Node& n, std::size_t depth = 0) {
+    return detail::untyped_value(rep_, src_, n, depth).value_or(Value());
+  }
 
-  Gen gen(const YAML::Node& n) {
+  // `list:` nests generated values, and an alias can make one contain itself: depth is bounded.
+  Gen gen(const YAML::Node& n, std::size_t depth = 0) {
     Gen g;
     g.where = loc(n);
+    if (!rep_.nest(src_, n, depth)) return g;
     if (!n.IsMap()) {
-      g.literal = literal(n);
+      g.literal = literal(n, depth);
       return g;
     }
     MapReader m(rep_, src_, n, "a generated value", {"choose", "p", "after", "sequence", "expr", "uniform", "list", "count"});
@@ -163,6 +181,7 @@ class ModelReader {
       double total = 0;
       for (auto it = x->begin(); it != x->end(); ++it) {
         const YAML::Node k = it->first, v = it->second;
+        if (!rep_.count(src_, v)) break;
         const double w = number(v, "a weight").value_or(0);
         total += w;
         g.choices.emplace_back(k.IsNull() || k.Scalar() == "~" ? Value{} : literal(k), w);
@@ -201,7 +220,7 @@ class ModelReader {
       if (g.hi < g.lo) rep_.error(loc(*x), "`uniform`: the high end is below the low end");
     } else if (auto x = m.get("list")) {
       g.kind = Gen::Kind::list;
-      g.items.push_back(gen(*x));
+      g.items.push_back(gen(*x, depth + 1));
       if (auto c = m.get("count")) {
         g.count = detail::read_int(rep_, src_, *c, "`count`").value_or(1);
         if (g.count < 0 || g.count > 1000) rep_.error(loc(*c), "`count` must be between 0 and 1000");
@@ -350,6 +369,7 @@ class ModelReader {
       }
       double total = 0;
       for (const auto& e : *ev) {
+        if (!rep_.count(src_, e)) break;
         MapReader em(rep_, src_, e, "an event", {"send", "p", "data"});
         if (!em.ok()) continue;
         detail::SimEvent se;
@@ -408,7 +428,9 @@ SimModel read_model(Source src) {
 
 }  // namespace
 
-SimModel SimModel::load(const std::string& path) { return read_model(detail::read_source(path, "cannot read the model file")); }
+SimModel SimModel::load(const std::string& path) {
+  return read_model(detail::read_source(path, "cannot read the model file", LoadOptions{}));
+}
 
 SimModel SimModel::parse(std::string_view yaml, std::string_view name) { return read_model({std::string(name), std::string(yaml)}); }
 

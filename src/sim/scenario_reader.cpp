@@ -23,7 +23,8 @@ Map to_map(Reporter& rep, const Source& src, const YAML::Node& n, std::string_vi
     rep.error(detail::location(src, n), fmt::format("{} must be a map of name: value", what));
     return {};
   }
-  return detail::untyped_value(n).as_map();
+  auto v = detail::untyped_value(rep, src, n);
+  return v ? v->as_map() : Map{};
 }
 
 std::optional<TimePoint> instant(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what) {
@@ -35,7 +36,8 @@ std::optional<TimePoint> instant(Reporter& rep, const Source& src, const YAML::N
 }
 
 // One entry of `cases:`; its id goes into `ids`.
-std::optional<ScenarioCase> read_case(Reporter& rep, const Source& src, const YAML::Node& n, std::set<std::string>& ids) {
+std::optional<ScenarioCase> read_case(Reporter& rep, const Source& src, const YAML::Node& n, std::set<std::string>& ids,
+                                      TimePoint clock) {
   MapReader m(rep, src, n, "a case", {"id", "flow", "data", "at", "actor", "channel"});
   if (!m.ok()) return std::nullopt;
   ScenarioCase c;
@@ -46,7 +48,11 @@ std::optional<ScenarioCase> read_case(Reporter& rep, const Source& src, const YA
   if (c.id.empty()) rep.error(m.where(), "a case needs `id:`; events name it");
   else if (!ids.insert(c.id).second) rep.error(m.where(), fmt::format("case id '{}' is used twice", c.id));
   if (auto v = m.get("data")) c.data = to_map(rep, src, *v, "`data`");
-  if (auto v = m.get("at")) c.at = instant(rep, src, *v, "`at`");
+  if (auto v = m.get("at")) {
+    c.at = instant(rep, src, *v, "`at`");
+    // As for events: starting it at the clock instead would run a different scenario silently.
+    if (c.at && *c.at < clock) rep.error(c.where, "this case starts before the scenario's `clock`");
+  }
   if (auto v = m.get("actor")) c.actor = detail::read_string(rep, src, *v, "`actor`").value_or("");
   if (auto v = m.get("channel")) c.channel = detail::read_string(rep, src, *v, "`channel`").value_or("");
   return c;
@@ -146,7 +152,7 @@ Scenario load_scenario(const std::string& path) {
   std::vector<Diagnostic> diags;
   LoadOptions opts;
   Reporter rep(diags, opts);
-  const Source src = detail::read_source(path, "cannot read the scenario file");
+  const Source src = detail::read_source(path, "cannot read the scenario file", opts);
   Scenario sc;
   sc.file = path;
   auto root = detail::parse_yaml(rep, src);
@@ -161,13 +167,15 @@ Scenario load_scenario(const std::string& path) {
         if (!cs->IsSequence()) rep.error(detail::location(src, *cs), "`cases` must be a list");
         else
           for (const auto& n : *cs)
-            if (auto c = read_case(rep, src, n, ids)) sc.cases.push_back(std::move(*c));
+            if (!rep.count(src, n)) break;
+            else if (auto c = read_case(rep, src, n, ids, sc.clock)) sc.cases.push_back(std::move(*c));
       }
       if (auto es = top.get("events")) {
         if (!es->IsSequence()) rep.error(detail::location(src, *es), "`events` must be a list");
         else
           for (const auto& n : *es)
-            if (auto e = read_event(rep, src, n, ids, sc.clock)) sc.events.push_back(std::move(*e));
+            if (!rep.count(src, n)) break;
+            else if (auto e = read_event(rep, src, n, ids, sc.clock)) sc.events.push_back(std::move(*e));
         key_events(rep, sc.events);
       }
       if (auto u = top.get("until")) {

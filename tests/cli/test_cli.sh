@@ -141,6 +141,49 @@ if [ "$a" == "$b" ] && [ "$a" != "$c" ]; then pass=$((pass + 1)); else echo "FAI
 printf 'model: m\nstart: 2026-11-30T00:00:00Z\narrivals:\n  complaint: { per_day: 5 }\nsteps:\n  complaint/nwe:\n    work: 5m\n    events: [ { send: assign } ]\n' > "$tmp/bad-model.yaml"
 check "simulate bad model" 1 "bad-model.yaml:6:3: error: flow 'complaint' has no step 'nwe'; did you mean 'new'?" -- "$bin" simulate flows/ --model "$tmp/bad-model.yaml"
 
+# Hardening: files that are not regular files are refused at once (a FIFO open would block,
+# /dev/zero never ends); invalid UTF-8 is a located error, and --json stays valid JSON.
+check "validate /dev/zero" 1 "/dev/zero: error: '/dev/zero' is a character device; flows, scenarios and models are read from regular YAML files" \
+  -- timeout 10 "$bin" validate /dev/zero
+mkfifo "$tmp/pipe.yaml"
+check "validate a FIFO" 1 "$tmp/pipe.yaml: error: '$tmp/pipe.yaml' is a FIFO (named pipe)" -- timeout 10 "$bin" validate "$tmp/pipe.yaml"
+check "run a FIFO scenario" 1 "cannot read the scenario file: '$tmp/pipe.yaml' is a FIFO (named pipe)" \
+  -- timeout 10 "$bin" run flows/ --scenario "$tmp/pipe.yaml"
+printf 'flow: u\ntitle: "Z\xfcrich"\n' > "$tmp/latin1.yaml"
+check "validate invalid UTF-8" 1 "latin1.yaml:2:10: error: invalid UTF-8 (byte 0xFC); YAML files are UTF-8 text: save the file as UTF-8" \
+  -- "$bin" validate "$tmp/latin1.yaml"
+out=$("$bin" validate --json "$tmp/latin1.yaml" 2>/dev/null)
+if echo "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); x=d["diagnostics"][0]; assert d["ok"] is False and (x["line"],x["column"])==(2,10) and x["message"].startswith("invalid UTF-8 (byte 0xFC)"), x'; then
+  pass=$((pass + 1)); else echo "FAIL validate --json on invalid UTF-8: $out"; fail=$((fail + 1)); fi
+printf 'clock: 2026-11-23T08:00:00Z\ncases:\n  - { id: c1, flow: technician-visit, data: { customer: "\xff" } }\n' > "$tmp/utf8-scenario.yaml"
+check "run a scenario with invalid UTF-8" 1 "utf8-scenario.yaml:3:58: error: invalid UTF-8 (byte 0xFF)" \
+  -- "$bin" run flows/ --scenario "$tmp/utf8-scenario.yaml"
+printf 'model: m\ndescription: "\xff"\n' > "$tmp/utf8-model.yaml"
+check "simulate a model with invalid UTF-8" 1 "utf8-model.yaml:2:15: error: invalid UTF-8 (byte 0xFF)" \
+  -- "$bin" simulate flows/ --model "$tmp/utf8-model.yaml"
+printf 'flow: n\ntitle: "a\0b"\n' > "$tmp/nul.yaml"
+check "validate a NUL byte" 1 'nul.yaml:2:10: error: NUL byte (\0); YAML files are text' -- "$bin" validate "$tmp/nul.yaml"
+mkdir -p "$tmp/conf"
+printf 'flow: c\ninclude: [/etc/passwd]\nstart: a\nsteps:\n  a: { on: { x: z } }\n  z: { end: true }\n' > "$tmp/conf/c.yaml"
+check "validate an include outside the folder" 1 "c.yaml:2:11: error: include '/etc/passwd': '/etc/passwd' resolves to '/etc/passwd', outside the folders being loaded" \
+  -- "$bin" validate "$tmp/conf/c.yaml"
+
+# Symlink loops, FIFOs and folders where a file is named: a located error, no uncaught
+# filesystem_error, no command that waits forever on a FIFO (timeout: a hang fails the check).
+mkdir -p "$tmp/odd"
+ln -s loop.yaml "$tmp/odd/loop.yaml"
+mkfifo "$tmp/odd/fifo.db"
+check "graph a symlink loop" 1 "loop.yaml: error: too many levels of symbolic links (a symlink loop?); point the link at a file" \
+  -- timeout 20 "$bin" graph "$tmp/odd/loop.yaml"
+check "inspect a FIFO store" 1 "escalon inspect: $tmp/odd/fifo.db is not a regular file (a FIFO, device or socket); a store is a SQLite file: give another path" \
+  -- timeout 20 "$bin" inspect --db "$tmp/odd/fifo.db"
+check "report a FIFO store" 1 "escalon report: $tmp/odd/fifo.db is not a regular file (a FIFO, device or socket)" \
+  -- timeout 20 "$bin" report --db "$tmp/odd/fifo.db"
+check "run into a FIFO store" 1 "escalon run: $tmp/odd/fifo.db is not a regular file (a FIFO, device or socket)" \
+  -- timeout 20 "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml --db "$tmp/odd/fifo.db"
+check "inspect a symlink loop store" 1 "escalon inspect: $tmp/odd/loop.yaml: too many levels of symbolic links (a symlink loop?)" \
+  -- timeout 20 "$bin" inspect --db "$tmp/odd/loop.yaml"
+
 check "--help" 0 "validate" -- "$bin" --help
 for sub in validate graph eval run inspect report simulate; do check "$sub --help" 0 "Usage" -- "$bin" "$sub" --help; done
 # ctest passes the CMake project version; the CLI must print exactly that.

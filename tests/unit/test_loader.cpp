@@ -7,6 +7,11 @@
 #include <fstream>
 
 #include "escalon/loader.hpp"
+#include "escalon/scenario.hpp"
+#include "escalon/simulate.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace escalon;
 using namespace std::chrono_literals;
@@ -410,4 +415,258 @@ steps:
   LoadOptions strict;
   strict.strict = true;
   CHECK_THROWS_AS(load_flows({src_dir + "/tests/flows/invalid/unknown-calendar.yaml"}, strict), FlowError);
+}
+
+// ------------------------------------------------------------------------------ hardening
+
+namespace {
+// A flow whose data field `f` has the given type and `default:` lines after `extra` (top level).
+std::string flow_with_default(const std::string& type, const std::string& def, const std::string& extra = "") {
+  return "flow: d\n" + extra + "start: a\ndata:\n  f: { type: " + type + ", default: " + def +
+         " }\nsteps:\n  a: { on: { x: z } }\n  z: { end: true }\n";
+}
+std::string message_of(const FlowError& e) {
+  std::string out;
+  for (const auto& d : e.diagnostics()) out += d.str() + "\n";
+  return out;
+}
+}  // namespace
+
+TEST_CASE("alias bombs in data defaults stop at the node budget", "[loader][hardening]") {
+  // 2^40 nodes behind the last item: the default used to be converted node by node (GBs of memory).
+  std::string text = "flow: d\nstart: a\nsteps:\n  a: { on: { x: z } }\n  z: { end: true }\ndata:\n";
+  text += "  f:\n    type: list\n    default:\n      - &a0 [x, x]\n";
+  for (int i = 1; i < 40; ++i)
+    text += "      - &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) + ", *a" + std::to_string(i - 1) + "]\n";
+  LoadOptions few;
+  few.max_nodes = 10'000;
+  const auto r = validate_text(text, "bomb.yaml", ".", few);
+  CHECK(messages(r) == "bomb.yaml:12:9: error: document has more than 10000 nodes (aliases count each time they are "
+                       "used); split it into smaller files\n");
+}
+
+TEST_CASE("alias bombs in scenario data and model values stop at the node budget", "[loader][hardening]") {
+  TempDir dir;
+  std::string data = "      a0: &a0 [x, x]\n";
+  for (int i = 1; i < 40; ++i)
+    data += "      a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) + ", *a" +
+            std::to_string(i - 1) + "]\n";
+  const auto sc = dir.write("bomb-scenario.yaml", "clock: 2026-11-23T08:00:00Z\ncases:\n  - id: c1\n    flow: k\n    data:\n" + data);
+  try {
+    (void)load_scenario(sc);
+    FAIL("expected FlowError");
+  } catch (const FlowError& e) {
+    CHECK(message_of(e) == sc + ":6:11: error: document has more than 1000000 nodes (aliases count each time they are "
+                                "used); split it into smaller files\n");
+  }
+  std::string model = "model: m\nstart: 2026-01-05T00:00:00Z\narrivals:\n  k:\n    per_day: 1\n    data:\n";
+  model += "      v:\n        list: &a0 [x, x]\n";
+  for (int i = 1; i < 40; ++i)
+    model += "      v" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) + ", *a" +
+             std::to_string(i - 1) + "]\n";
+  try {
+    (void)SimModel::parse(model, "bomb-model.yaml");
+    FAIL("expected FlowError");
+  } catch (const FlowError& e) {
+    CHECK(message_of(e) == "bomb-model.yaml:8:20: error: document has more than 1000000 nodes (aliases count each "
+                           "time they are used); split it into smaller files\n");
+  }
+}
+
+TEST_CASE("the node budget is per file and blames the file that used it up", "[loader][hardening]") {
+  TempDir dir;
+  std::string roles = "library: staff\nroles: [";
+  for (int i = 0; i < 40; ++i) roles += (i ? ", r" : "r") + std::to_string(i);
+  dir.write("lib/staff.yaml", roles + "]\n");
+  std::string big = "library: big\nroles: [";
+  for (int i = 0; i < 80; ++i) big += (i ? ", r" : "r") + std::to_string(i);
+  dir.write("lib/big.yaml", big + "]\n");
+  const std::string steps = "start: a\nsteps:\n  a: { role: r1, on: { x: z } }\n  z: { end: true }\n";
+  LoadOptions opts;
+  opts.max_nodes = 50;
+  // 40 roles in the library and a dozen nodes in the flow: each file is within 50, both are not.
+  auto ok = validate({dir.write("f.yaml", "flow: f\ninclude: [lib/staff.yaml]\n" + steps)}, opts);
+  INFO(messages(ok));
+  CHECK(ok.ok());
+  auto bad = validate({dir.write("g.yaml", "flow: g\ninclude: [lib/big.yaml]\n" + steps)}, opts);
+  const std::string lib = (dir.path / "lib/big.yaml").lexically_normal().string();
+  CHECK(messages(bad).find(lib + ":2:") == 0);
+  CHECK(messages(bad).find("error: document has more than 50 nodes") != std::string::npos);
+  CHECK(messages(bad).find((dir.path / "g.yaml").string() + ":") == std::string::npos);
+}
+
+TEST_CASE("values that nest through aliases are held to the depth limit", "[loader][hardening]") {
+  // An anchor inside itself: yaml-cpp builds a cycle, which the readers used to follow forever.
+  auto self = validate_text(flow_with_default("list", "&x [*x]"), "self.yaml");
+  CHECK(messages(self) == "self.yaml:4:29: error: value nests deeper than 64 levels (an alias adds the levels of what "
+                          "it names); flatten it\n");
+  auto type = validate_text("flow: t\nstart: a\ndata:\n  f: &t { type: list, of: *t }\nsteps:\n  a: { on: { x: z } }\n"
+                            "  z: { end: true }\n",
+                            "type.yaml");
+  CHECK(messages(type) == "type.yaml:4:6: error: value nests deeper than 64 levels (an alias adds the levels of what "
+                          "it names); flatten it\n");
+  // 41 levels in the text, 81 through one alias.
+  const std::string open(40, '['), close(40, ']');
+  auto twice = validate_text(flow_with_default("list", "[&x " + open + close + ", " + open + "*x" + close + "]"), "twice.yaml");
+  CHECK(messages(twice).find("error: value nests deeper than 64 levels") != std::string::npos);
+
+  TempDir dir;
+  const auto sc = dir.write("s.yaml", "clock: 2026-11-23T08:00:00Z\ncases:\n  - { id: c1, flow: k, data: { v: &x [*x] } }\n");
+  try {
+    (void)load_scenario(sc);
+    FAIL("expected FlowError");
+  } catch (const FlowError& e) {
+    CHECK(message_of(e) == sc + ":3:35: error: value nests deeper than 64 levels (an alias adds the levels of what it "
+                                "names); flatten it\n");
+  }
+  try {
+    (void)SimModel::parse("model: m\nstart: 2026-01-05T00:00:00Z\narrivals:\n  k:\n    per_day: 1\n    data:\n"
+                          "      v: &g { list: *g }\n",
+                          "m.yaml");
+    FAIL("expected FlowError");
+  } catch (const FlowError& e) {
+    CHECK(message_of(e) == "m.yaml:7:10: error: value nests deeper than 64 levels (an alias adds the levels of what it "
+                           "names); flatten it\n");
+  }
+}
+
+TEST_CASE("the text nesting check is not fooled by quotes", "[loader][hardening]") {
+  const std::string deep = std::string(70, '[') + std::string(70, ']');
+  // A double-quoted scalar that spans lines inside [...]: its closing quote starts line 3.
+  auto multi = validate_text("flow: q\ntitle: [ \"x\n  \", " + deep + " ]\n", "multi.yaml");
+  CHECK(messages(multi) == "multi.yaml:3:68: error: YAML nests deeper than 64 levels; flatten the document\n");
+  // A quote inside plain text is a character, not the start of a quoted scalar.
+  auto plain = validate_text("flow: q\ntitle: [ a 'b, " + deep + " ]\n", "plain.yaml");
+  CHECK(messages(plain) == "plain.yaml:2:78: error: YAML nests deeper than 64 levels; flatten the document\n");
+  // Complex keys nest on one line too.
+  std::string keys = "flow: q\nx:\n";
+  for (int i = 0; i < 70; ++i) keys += "? ";
+  auto complex = validate_text(keys + "a\n", "keys.yaml");
+  CHECK(messages(complex).find("keys.yaml:3:") == 0);
+  CHECK(messages(complex).find("YAML nests deeper than 64 levels; flatten the document") != std::string::npos);
+}
+
+TEST_CASE("includes stay inside the folders being loaded", "[loader][hardening]") {
+  TempDir dir;
+  const std::string cal = "calendars:\n  office: { timezone: UTC, hours: { mon-fri: \"09:00-17:00\" } }\n";
+  dir.write("outside/cal.yaml", cal);
+  dir.write("flows/cal.yaml", cal);
+  const std::string steps = "start: a\nsteps:\n  a: { on: { x: z } }\n  z: { end: true }\n";
+  const std::string flows = (dir.path / "flows").string();
+  auto run = [&](const std::string& name, const std::string& include, const LoadOptions& opts = {}) {
+    dir.write("flows/" + name, "flow: f\ninclude: [" + include + "]\n" + steps);
+    return messages(validate({(dir.path / "flows" / name).string()}, opts));
+  };
+  const std::string outside = (dir.path / "outside/cal.yaml").string();
+  CHECK(run("up.yaml", "../outside/cal.yaml") ==
+        flows + "/up.yaml:2:11: error: include '../outside/cal.yaml': '" + outside + "' resolves to '" +
+            fs::weakly_canonical(outside).string() + "', outside the folders being loaded (" +
+            fs::weakly_canonical(flows).string() +
+            "); flows and the files they include must be inside them (or inside a folder of LoadOptions::include_roots)\n");
+  CHECK(run("abs.yaml", "/etc/passwd") ==
+        flows + "/abs.yaml:2:11: error: include '/etc/passwd': '/etc/passwd' resolves to '/etc/passwd', outside the "
+                "folders being loaded (" + fs::weakly_canonical(flows).string() +
+            "); flows and the files they include must be inside them (or inside a folder of LoadOptions::include_roots)\n");
+  fs::create_symlink("/etc/passwd", dir.path / "flows/link.yaml");
+  CHECK(run("sym.yaml", "link.yaml").find("error: include 'link.yaml': '" + flows + "/link.yaml' resolves to '/etc/passwd', "
+                                           "outside the folders being loaded") != std::string::npos);
+  // The folder as argument: the link inside it is refused, not read.
+  const auto folder = messages(validate({flows}));
+  CHECK(folder.find(flows + "/link.yaml: error: '" + flows + "/link.yaml' resolves to '/etc/passwd', outside the folders") !=
+        std::string::npos);
+  CHECK(folder.find("root:") == std::string::npos);
+  fs::remove(dir.path / "flows/link.yaml");
+  // A folder named in include_roots may be used.
+  LoadOptions shared;
+  shared.include_roots = {(dir.path / "outside").string()};
+  CHECK(run("shared.yaml", "../outside/cal.yaml", shared).empty());
+  CHECK(run("inside.yaml", "cal.yaml").empty());
+  fs::create_symlink(dir.path / "flows/loop.yaml", dir.path / "flows/loop.yaml");
+  CHECK(run("loop-inc.yaml", "loop.yaml") ==
+        flows + "/loop-inc.yaml:2:11: error: include 'loop.yaml': cannot resolve '" + flows +
+            "/loop.yaml': Too many levels of symbolic links\n");
+  CHECK(messages(validate({flows + "/loop.yaml"})) ==
+        flows + "/loop.yaml: error: too many levels of symbolic links (a symlink loop?); point the link at a file\n");
+}
+
+TEST_CASE("devices, FIFOs and folders are refused without being read", "[loader][hardening]") {
+  TempDir dir;
+  const std::string fifo = (dir.path / "pipe.yaml").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Opening a FIFO for reading blocks until a writer comes: this test would hang.
+  CHECK(messages(validate({fifo})) ==
+        fifo + ": error: '" + fifo + "' is a FIFO (named pipe); flows, scenarios and models are read from regular YAML files\n");
+  CHECK(messages(validate({"/dev/zero"})) ==
+        "/dev/zero: error: '/dev/zero' is a character device; flows, scenarios and models are read from regular YAML files\n");
+  const std::string steps = "start: a\nsteps:\n  a: { on: { x: z } }\n  z: { end: true }\n";
+  fs::create_directories(dir.path / "sub");
+  const auto f = dir.write("f.yaml", "flow: f\ninclude: [pipe.yaml, sub]\n" + steps);
+  CHECK(messages(validate({f})) ==
+        f + ":2:11: error: include 'pipe.yaml': '" + fifo +
+            "' is a FIFO (named pipe); flows, scenarios and models are read from regular YAML files\n" + f +
+            ":2:22: error: include 'sub': '" + (dir.path / "sub").string() +
+            "' is a folder; flows, scenarios and models are read from regular YAML files\n");
+  try {
+    (void)load_scenario(fifo);
+    FAIL("expected FlowError");
+  } catch (const FlowError& e) {
+    CHECK(message_of(e) == fifo + ": error: cannot read the scenario file: '" + fifo +
+                               "' is a FIFO (named pipe); flows, scenarios and models are read from regular YAML files\n");
+  }
+  // Reads are bounded by max_file_bytes.
+  LoadOptions small;
+  small.max_file_bytes = 100;
+  const auto big = dir.write("big.yaml", std::string(200, '#'));
+  CHECK(messages(validate({big}, small)) == big + ": error: file is 200 bytes; at most 100 are allowed (LoadOptions::max_file_bytes)\n");
+}
+
+TEST_CASE("a sub-flow reference is an id, never a path", "[loader][hardening]") {
+  TempDir dir;
+  dir.write("x.yaml", "flow: x\nstart: a\nsteps:\n  a: { on: { x: z } }\n  z: { end: true }\n");
+  const auto f = dir.write("in/f.yaml", "flow: f\nstart: a\nsteps:\n  a: { subflow: { flow: ../x }, next: z }\n  z: { end: true }\n");
+  CHECK(messages(validate({f})) == f + ":4:25: error: sub-flow '../x' is not a flow id: ids are lowercase letters, digits "
+                                       "and '-' (e.g. technician-visit)\n");
+}
+
+TEST_CASE("a sub-flow file that cannot be read is reported once, not looked for forever", "[loader][hardening]") {
+  TempDir dir;
+  fs::create_symlink("/etc/passwd", dir.path / "pw.yaml");
+  const auto f = dir.write("f.yaml", "flow: f\nstart: a\nsteps:\n  a: { subflow: { flow: pw }, next: z }\n  z: { end: true }\n");
+  const std::string pw = (dir.path / "pw.yaml").string();
+  CHECK(messages(validate({f})) ==
+        f + ":4:25: error: sub-flow 'pw' is not loaded; load its file together with this one (or put it next to this file "
+            "as pw.yaml)\n" +
+            pw + ": error: '" + pw + "' resolves to '/etc/passwd', outside the folders being loaded (" +
+            fs::weakly_canonical(dir.path).string() +
+            "); flows and the files they include must be inside them (or inside a folder of LoadOptions::include_roots)\n");
+}
+
+TEST_CASE("an include named twice is an error, not read twice", "[loader][hardening]") {
+  TempDir dir;
+  dir.write("cal.yaml", "calendars:\n  office: { timezone: UTC, hours: { mon-fri: \"09:00-17:00\" } }\n");
+  const auto f = dir.write("f.yaml", "flow: f\ninclude: [cal.yaml, ./cal.yaml]\ncalendar: office\nstart: a\nsteps:\n"
+                                     "  a: { on: { x: z } }\n  z: { end: true }\n");
+  CHECK(messages(validate({f})) == f + ":2:21: error: './cal.yaml' is already included (line 2); name it once\n");
+}
+
+TEST_CASE("invalid UTF-8 and NUL bytes are located errors", "[loader][hardening]") {
+  auto bad = validate_text("flow: u\ntitle: caf\xC3\n", "u.yaml");
+  CHECK(messages(bad) == "u.yaml:2:11: error: invalid UTF-8 (byte 0xC3); YAML files are UTF-8 text: save the file as UTF-8\n");
+  auto latin1 = validate_text("flow: u\n# ok: \xC3\xA9\ntitle: \"Z\xFCrich\"\n", "l.yaml");
+  CHECK(messages(latin1) == "l.yaml:3:10: error: invalid UTF-8 (byte 0xFC); YAML files are UTF-8 text: save the file as UTF-8\n");
+  auto surrogate = validate_text("flow: u\ntitle: \xED\xA0\x80\n", "s.yaml");
+  CHECK(messages(surrogate) == "s.yaml:2:8: error: invalid UTF-8 (byte 0xED); YAML files are UTF-8 text: save the file as UTF-8\n");
+  auto nul = validate_text(std::string("flow: u\ntitle: \"a\0b\"\n", 21), "n.yaml");
+  CHECK(messages(nul) == "n.yaml:2:10: error: NUL byte (\\0); YAML files are text: remove it (a file full of them is "
+                         "UTF-16: save it as UTF-8)\n");
+  TempDir dir;
+  const auto sc = dir.write("s.yaml", "clock: 2026-11-23T08:00:00Z\ncases:\n  - { id: c1, flow: k, data: { name: \"\xFF\" } }\n");
+  try {
+    (void)load_scenario(sc);
+    FAIL("expected FlowError");
+  } catch (const FlowError& e) {
+    CHECK(message_of(e) == sc + ":3:39: error: invalid UTF-8 (byte 0xFF); YAML files are UTF-8 text: save the file as UTF-8\n");
+  }
+  CHECK_THROWS_WITH(SimModel::parse("model: m\ndescription: \xC0\xAF\n", "m.yaml"),
+                    "m.yaml:2:14: error: invalid UTF-8 (byte 0xC0); YAML files are UTF-8 text: save the file as UTF-8");
 }
