@@ -30,7 +30,7 @@ std::optional<std::chrono::year_month_day> parse_date(std::string_view s) {
   for (int i : {5, 6}) { if (s[i] < '0' || s[i] > '9') return std::nullopt; mo = mo * 10 + static_cast<unsigned>(s[i] - '0'); }
   for (int i : {8, 9}) { if (s[i] < '0' || s[i] > '9') return std::nullopt; d = d * 10 + static_cast<unsigned>(s[i] - '0'); }
   std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{mo}, std::chrono::day{d}};
-  if (!ymd.ok()) return std::nullopt;
+  if (!ymd.ok() || y < 1) return std::nullopt;  // year 0 is outside the years 1 to 9999 Escalon keeps
   return ymd;
 }
 

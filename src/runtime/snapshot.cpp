@@ -341,9 +341,10 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
                      std::string_view stored_id) {
   json j;
   try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw StoreError(fmt::format("a stored case is damaged (not JSON: {})", e.what()));
+    // parse_json: an integer past int64 is an error, not a double that a field then refuses.
+    j = parse_json(text, "its state");
+  } catch (const DataError& e) {
+    throw StoreError(fmt::format("stored case '{}' is damaged: {}", stored_id.empty() ? "?" : stored_id, e.message()));
   }
   const std::string id = j.is_object() && j.contains("id") && j.at("id").is_string() ? j.at("id").get<std::string>() : "?";
   try {

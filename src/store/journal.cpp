@@ -60,7 +60,7 @@ std::string Record::to_json() const {
 
 Record Record::from_json(std::string_view text) {
   try {
-    const auto j = nlohmann::ordered_json::parse(text);
+    const auto j = detail::parse_json(text, "the record");
     Record r;
     r.seq = j.at("seq").get<std::uint64_t>();
     auto instant = [](const std::string& s) {

@@ -459,8 +459,11 @@ class SqliteStore final : public Store {
       check_identity();  // again, under the lock
       const int version = pragma_int("PRAGMA user_version");
       for (int v = version; v < schema_version; ++v) exec(migrations[v], fmt::format("migrate the schema to version {}", v + 1));
-      exec(fmt::format("PRAGMA application_id={}", application_id), "mark the store");
-      exec(fmt::format("PRAGMA user_version={}", schema_version), "mark the schema version");
+      // Only what differs is written: a store whose open is refused later (a damaged case) must
+      // keep every byte, file change counter included (backups and checksums see a new file).
+      if (pragma_int("PRAGMA application_id") != application_id)
+        exec(fmt::format("PRAGMA application_id={}", application_id), "mark the store");
+      if (version != schema_version) exec(fmt::format("PRAGMA user_version={}", schema_version), "mark the schema version");
       exec("COMMIT", "finish opening");
     } catch (...) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
