@@ -7,10 +7,12 @@
 #   TARGET: fuzz_flow_loader fuzz_expr fuzz_scenario fuzz_model fuzz_payload fuzz_json_value fuzz_store
 #   ESCALON_FUZZ_BUILD=DIR  build folder (default build-fuzz); needs clang-14 (scripts/setup.sh)
 #   ESCALON_FUZZ_BUILD_ONLY=1  build every target and gather the seeds, run nothing
+#   ESCALON_FUZZ_CORPUS=DIR  where the corpora live (default BUILD/corpus; runs add to them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=(fuzz_flow_loader fuzz_expr fuzz_scenario fuzz_model fuzz_payload fuzz_json_value fuzz_store)
 build=${ESCALON_FUZZ_BUILD:-build-fuzz}
+corpora=${ESCALON_FUZZ_CORPUS:-$build/corpus}
 
 usage() { echo "usage: bash scripts/fuzz.sh TARGET SECONDS [libFuzzer flags...]  (TARGET: ${targets[*]})" >&2; exit 2; }
 
@@ -24,16 +26,16 @@ configure() {
     $(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) >/dev/null
 }
 
-# Builds the targets named, then fills BUILD/corpus/ with the seeds (fuzz/gather_seeds.py) and
+# Builds the targets named, then fills the corpora with the seeds (fuzz/gather_seeds.py) and
 # the fuzz_store seed, a store file written by a real run.
 build_targets() {
   command -v clang++-14 >/dev/null || { echo "fuzz.sh: clang++-14 not found; run scripts/setup.sh" >&2; exit 1; }
   [ -f "$build/CMakeCache.txt" ] && grep -q '^ESCALON_BUILD_FUZZERS:.*=ON' "$build/CMakeCache.txt" || configure
   cmake --build "$build" --target "$@" fuzz_store_seed
-  python3 fuzz/gather_seeds.py . "$build/corpus"
-  if [ ! -s "$build/corpus/fuzz_store/seed.db" ]; then
-    mkdir -p "$build/corpus/fuzz_store"
-    ASAN_OPTIONS=detect_leaks=0 "$build/fuzz/fuzz_store_seed" "$build/corpus/fuzz_store/seed.db"
+  python3 fuzz/gather_seeds.py . "$corpora"
+  if [ ! -s "$corpora/fuzz_store/seed.db" ]; then
+    mkdir -p "$corpora/fuzz_store"
+    ASAN_OPTIONS=detect_leaks=0 "$build/fuzz/fuzz_store_seed" "$corpora/fuzz_store/seed.db"
   fi
 }
 
@@ -57,7 +59,7 @@ shift 2
 [[ $seconds =~ ^[0-9]+$ ]] || usage
 build_targets "$target"
 
-corpus="$build/corpus/$target"
+corpus="$corpora/$target"
 findings="$build/findings/$target"
 mkdir -p "$corpus" "$findings"
 dict=$(dict_of "$target")
