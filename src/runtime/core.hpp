@@ -380,7 +380,7 @@ struct Op {
     const std::string* key = nullptr;
     std::uint64_t fingerprint = 0;
   };
-  KeyedCall keyed;
+  KeyedCall keyed = {};
   // True when case `c` took `o.key` before: nothing is applied, and a first refusal is thrown
   // again. A key used for another call or payload is refused (key_reused).
   bool replayed(Case& c, std::string_view call, const EventOptions& o, std::uint64_t fingerprint, TimePoint at);

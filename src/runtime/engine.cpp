@@ -223,8 +223,12 @@ struct Engine::Impl : detail::Core {
     for (Case* c : added)
       for (std::size_t i = 0; i < c->clocks.size(); ++i) {
         if (!c->clocks[i].active) continue;
-        detail::clockmath::catch_up_latest(*c, c->clocks[i], now);
-        op.schedule(*c, i);
+        // A stored clock whose next point cannot be computed (it would fall past year 9999) is
+        // that case's incident; the cases are loaded by now, so a throw would leave half a recovery.
+        op.guarded(*c, now, [] { return std::string("recovering its clocks"); }, [&] {
+          detail::clockmath::catch_up_latest(*c, c->clocks[i], now);
+          op.schedule(*c, i);
+        });
       }
     recovering = false;
     op.fire_due(now);  // what fell due while the engine was down, in time order, once

@@ -3,6 +3,7 @@
 // bad_data, with or without a store, and the engine goes on (issue "Hardening").
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "base/utf8.hpp"
 #include "escalon/engine.hpp"
@@ -143,4 +144,50 @@ TEST_CASE("a stored flow version whose hash Escalon never wrote is a damaged sto
     CHECK(e.message() == "the store is damaged: flow 'note' version 1 is stored with hash 'sha255:0123', which is not a "
                          "content hash (sha256:<64 hex digits>); restore the store from a backup");
   }
+}
+
+TEST_CASE("a stored clock whose next point falls past year 9999 is that case's incident at recovery",
+          "[hardening][store]") {
+  MemoryStore store;
+  const char* timed = R"(flow: timed
+data:
+  customer: { type: string, required: true }
+start: open
+steps:
+  open:
+    role: agent
+    deadline: { within: 2h }
+    on: { done: closed }
+  closed:
+    end: true
+)";
+  const auto flows = test::compile(timed, "timed.yaml");
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::string id, other;
+  {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(flows);
+    id = engine.start("timed", {{"customer", "ACME"}});
+    other = engine.start("timed", {{"customer", "Globex"}});
+  }
+  // The deadline's clock as a damaged (or hand-edited) store could hold it: running since an
+  // hour before the end of time, two hours to go.
+  auto sc = *store.find_case(id);
+  auto state = nlohmann::json::parse(sc.state);
+  const auto last = std::chrono::duration_cast<std::chrono::milliseconds>(max_time.time_since_epoch()).count();
+  for (auto& k : state["clocks"])
+    if (k.value("active", false) && k.value("total", 0) == 7'200'000) {
+      k["started"] = last - 3'600'000;
+      k["since"] = last - 3'600'000;
+    }
+  sc.state = state.dump();
+  sc.expected = sc.revision;
+  sc.revision += 1;
+  store.commit(StoreBatch{.cases = std::span(&sc, 1)});
+  Engine engine({.clock = &clock, .store = &store});
+  engine.add_flows(flows);
+  CHECK(engine.recover() == 2);
+  CHECK(engine.get(id).status == CaseStatus::incident);
+  CHECK_THAT(engine.get(id).incident, Catch::Contains("recovering its clocks") && Catch::Contains("9999-12-31T23:59:59.999Z"));
+  CHECK(engine.get(other).status == CaseStatus::active);
 }
