@@ -255,7 +255,7 @@ void Op::escalate(Case& c, const ClockState& k, const Escalation& e, std::int32_
   if (!ok) return;
   if (!e.emit.empty() && c.visit == visit) {
     try {
-      apply_event(c, e.emit, Map{}, EventOptions{engine_actor, "escalation"}, at);
+      apply_event(c, e.emit, Map{}, EventOptions{.actor = engine_actor, .channel = "escalation"}, at);
     } catch (const EventError&) {
       // recorded as `rejected`; an escalation does not fail because its event was refused
     }

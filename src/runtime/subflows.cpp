@@ -244,7 +244,7 @@ void Op::resume_parent(const Job& j) {
 void Op::cancel_children(Case& c, TimePoint at, const std::string& reason) {
   for (const auto& id : c.children) {
     Case* child = m.cases.find(id);
-    if (child && child->open()) cancel_case(*child, at, reason, EventOptions{engine_actor, "subflow"});
+    if (child && child->open()) cancel_case(*child, at, reason, EventOptions{.actor = engine_actor, .channel = "subflow"});
   }
 }
 
