@@ -75,7 +75,7 @@ set +e
 status=${PIPESTATUS[0]}
 set -e
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-echo "fuzz.sh: $target ran ${execs:-?} inputs in ${seconds}s; corpus $(find "$corpus" -type f | wc -l) files; log $log"
+echo "fuzz.sh: $target ran ${execs:-?} inputs (time limit ${seconds}s); corpus $(find "$corpus" -type f | wc -l) files; log $log"
 if [ "$status" -ne 0 ]; then
   echo "fuzz.sh: $target FOUND a problem (exit $status); input in $findings/, log $log" >&2
   exit "$status"
