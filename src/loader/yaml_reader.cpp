@@ -10,6 +10,8 @@
 #include <limits>
 #include <sstream>
 
+#include "base/utf8.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -129,26 +131,6 @@ Source read_source(const std::string& path, std::string_view message, const Load
   }
   return {path, std::move(*text)};
 }
-
-namespace {
-// Length of the well-formed UTF-8 sequence at t[i] (RFC 3629: no overlongs, surrogates or
-// code points above U+10FFFF), or 0.
-std::size_t utf8_sequence(std::string_view t, std::size_t i) {
-  auto at = [&](std::size_t k) { return i + k < t.size() ? static_cast<unsigned char>(t[i + k]) : 0u; };
-  auto cont = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) { return at(k) >= lo && at(k) <= hi; };
-  const unsigned c = at(0);
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    const bool second = c == 0xE0 ? cont(1, 0xA0) : c == 0xED ? cont(1, 0x80, 0x9F) : cont(1);
-    return second && cont(2) ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    const bool second = c == 0xF0 ? cont(1, 0x90) : c == 0xF4 ? cont(1, 0x80, 0x8F) : cont(1);
-    return second && cont(2) && cont(3) ? 4 : 0;
-  }
-  return 0;
-}
-}  // namespace
 
 std::optional<Diagnostic> check_text(std::string_view text, const std::string& file) {
   std::uint32_t line = 1;

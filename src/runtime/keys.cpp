@@ -11,6 +11,11 @@ namespace {
 
 constexpr std::size_t max_key_bytes = 200;
 
+std::optional<std::string> oversize(std::string_view key) {
+  if (key.size() <= max_key_bytes) return std::nullopt;
+  return fmt::format("idempotency key is {} bytes; at most {} are allowed", key.size(), max_key_bytes);
+}
+
 }  // namespace
 
 // A collision could only make a misused key look like a repeat, never apply a call twice.
@@ -24,9 +29,7 @@ std::uint64_t call_fingerprint(std::string_view call, const Map* args, std::stri
 
 bool Op::replayed(Case& c, std::string_view call, const EventOptions& o, std::uint64_t fingerprint, TimePoint at) {
   if (o.key.empty()) return false;
-  if (o.key.size() > max_key_bytes)
-    reject(&c, c.id, call, o, at, Refusal::bad_request,
-           fmt::format("idempotency key is {} bytes; at most {} are allowed", o.key.size(), max_key_bytes));
+  if (auto why = oversize(o.key)) reject(&c, c.id, call, o, at, Refusal::bad_request, std::move(*why));
   if (const auto* keys = c.keys())
     for (auto it = keys->rbegin(); it != keys->rend(); ++it) {
       if (it->key != o.key) continue;
@@ -56,9 +59,7 @@ void Op::remember_key(std::optional<Refusal> refusal, std::string message) {
 }
 
 std::optional<std::string> Op::started_with(const std::string& key, std::uint64_t fingerprint) {
-  if (key.size() > max_key_bytes)
-    throw EventError(Refusal::bad_request,
-                     fmt::format("idempotency key is {} bytes; at most {} are allowed", key.size(), max_key_bytes));
+  if (auto why = oversize(key)) throw EventError(Refusal::bad_request, std::move(*why));
   std::optional<StartKey> first;
   if (auto it = m.start_keys.find(key); it != m.start_keys.end()) first = it->second;
   else if (m.store()) first = m.store()->find_start_key(key);
