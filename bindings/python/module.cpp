@@ -259,6 +259,7 @@ PYBIND11_MODULE(escalon, m) {
       const py::object type = dynamic_cast<const CaseError*>(&e) ? py::object(case_error) : py::object(event_error);
       py::object inst = instance(type, e);
       inst.attr("code") = std::string(refusal_name(e.code()));
+      inst.attr("reason") = e.reason();
       PyErr_SetObject(type.ptr(), inst.ptr());
     } catch (const Error& e) {
       raise(error, e);

@@ -9,6 +9,7 @@
 //                data.cpp          `data:`, step forms, types and typed values
 //                rule_tables.cpp   `rules:`
 //                steps.cpp         `steps:`, one function per step kind, transitions, hooks
+//                stages.cpp        `stages:`, groups of steps sharing transitions and a deadline
 //                deadlines_escalations.cpp  deadlines, escalation ladders, SLAs
 // Nothing throws for a problem in a file: each becomes a Diagnostic through the Reporter.
 
@@ -131,7 +132,7 @@ class FlowBuilder {
   void rule_cycles();
 
   // steps.cpp
-  void steps(const YAML::Node& n);
+  void steps(const YAML::Node& n, const std::optional<YAML::Node>& stage_node);
   void step(Step& s, const YAML::Node& n);
   bool step_kind(Step& s, const MapReader& m);
   void check_step_keys(const Step& s, const MapReader& m);
@@ -147,9 +148,17 @@ class FlowBuilder {
   void join_step(Step& s, const MapReader& m);
   void end_step(Step& s, const MapReader& m);
   ExprEnv event_env(const Step& s) const;
-  std::vector<Transition> transitions(const YAML::Node& n, const Step& s, const ExprEnv& env);
+  std::vector<Transition> transitions(const YAML::Node& n, const std::string& owner, const ExprEnv& env);
   std::optional<Transition> transition(const YAML::Node& n, const std::string& event, const ExprEnv& env);
   std::vector<Hook> hooks(const YAML::Node& n, std::string_view what);
+
+  void form_events(Step& s, const YAML::Node& n);
+
+  // stages.cpp
+  void stages(const YAML::Node& n);
+  void stage_members(Stage& st, const MapReader& sm);
+  void check_stages();
+  bool scope_ref(const std::string& name, const SourceLocation& where, std::string_view what);
 
   // deadlines_escalations.cpp
   std::optional<Deadline> deadline(const YAML::Node& n);

@@ -68,6 +68,27 @@ void FlowBuilder::form(Step& s, const YAML::Node& n) {
   }
 }
 
+// `form_for: [EVENT, ...]`: the step's own events that must carry its form.
+void FlowBuilder::form_events(Step& s, const YAML::Node& n) {
+  if (s.form.empty()) {
+    rep_.error(loc(n), fmt::format("`form_for` names the events that must carry the form, but step '{}' has no `form:`",
+                                   s.name));
+    return;
+  }
+  std::vector<std::string> handled;
+  for (const auto& t : s.on)
+    if (std::find(handled.begin(), handled.end(), t.event) == handled.end()) handled.push_back(t.event);
+  for (auto& [ev, node] : read_string_list(rep_, src_, n, "`form_for`")) {
+    if (std::find(handled.begin(), handled.end(), ev) == handled.end()) {
+      std::string hint = did_you_mean(ev, handled);
+      rep_.error(loc(node), fmt::format("`form_for` names event '{}', which step '{}' does not handle{}", ev, s.name,
+                                        !hint.empty() ? hint : fmt::format("; its events are {}", name_list(handled))));
+      continue;
+    }
+    s.form_for.push_back(ev);
+  }
+}
+
 std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& n, std::string_view what,
                                           std::size_t depth) {
   // Either a type name, or a map with `type:` and its details. `of:` and `fields:` recurse, and

@@ -211,7 +211,8 @@ void FlowBuilder::slas(const YAML::Node& n) {
       continue;
     }
     MapReader sm(rep_, src_, v, fmt::format("SLA '{}'", k.Scalar()),
-                 {"within", "calendar", "pause_in", "stop_in", "role", "warn_at", "notify", "escalate", "description"});
+                 {"within", "calendar", "start_in", "pause_in", "stop_in", "role", "warn_at", "notify", "escalate",
+                  "description"});
     if (!sm.ok()) continue;
     Sla s;
     s.name = k.Scalar();
@@ -231,8 +232,11 @@ void FlowBuilder::slas(const YAML::Node& n) {
     for (const char* key : {"pause_in", "stop_in"})
       if (auto p = sm.get(key))
         for (auto& [name, node] : read_string_list(rep_, src_, *p, fmt::format("`{}`", key)))
-          if (step_ref_named(name, loc(node), fmt::format("`{}`", key)) >= 0)
+          if (scope_ref(name, loc(node), fmt::format("`{}`", key)))
             (std::string(key) == "pause_in" ? s.pause_in : s.stop_in).push_back(name);
+    if (auto p = sm.get("start_in"))
+      if (auto name = read_string(rep_, src_, *p, "`start_in`"); name && scope_ref(*name, loc(*p), "`start_in`"))
+        s.start_in = *name;
     if (auto r = sm.get("role")) {
       s.role = read_string(rep_, src_, *r, "`role`").value_or("");
       role_ref(s.role, loc(*r), "`role`");
@@ -250,7 +254,6 @@ void FlowBuilder::slas(const YAML::Node& n) {
         role_ref(r, loc(node), "`notify`");
         s.notify.push_back(r);
       }
-      if (!s.warn_at) rep_.warning(loc(*v), "`notify` names who hears the SLA warning, but the SLA has no `warn_at`");
     }
     if (auto e = sm.get("escalate")) s.escalate = ladder(*e, "`escalate`");
     flow_.slas.push_back(std::move(s));
