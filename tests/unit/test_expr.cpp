@@ -191,7 +191,10 @@ TEST_CASE("syntax errors point at the offending character", "[expr]") {
   CHECK(error_message("") == "expression is empty");
   CHECK(error_message("count 1") == "unexpected '1' after a complete expression");
   CHECK(error_message("1 < count < 3") == "unexpected '<' after a complete expression");  // no chaining
-  CHECK(error_message("2026-12-25") == "the date 2026-12-25 needs a time and an offset, e.g. 2026-12-25T00:00:00Z");
+  // A day alone is a date (tests/unit/test_date.cpp); next to a datetime it is a type error.
+  CHECK(error_message("slot < 2026-12-25") ==
+        "cannot order datetime and date; take the day of the datetime with date(x) (in the flow calendar's time zone)");
+  CHECK(error_message("2026-12-32") == "2026-12-32 is not a valid date: December 2026 has 31 days");
   CHECK(error_message("99999999999999999999") == "number 99999999999999999999 is too large for an int");
 }
 
