@@ -10,6 +10,7 @@
 //                rule_tables.cpp   `rules:`
 //                steps.cpp         `steps:`, one function per step kind, transitions, hooks
 //                deadlines_escalations.cpp  deadlines, escalation ladders, SLAs
+//                ladder_order.cpp  escalation levels listed in the order they fire
 // Nothing throws for a problem in a file: each becomes a Diagnostic through the Reporter.
 
 #include <cstdint>
@@ -153,7 +154,7 @@ class FlowBuilder {
 
   // deadlines_escalations.cpp
   std::optional<Deadline> deadline(const YAML::Node& n);
-  std::vector<Escalation> ladder(const YAML::Node& n, const std::string& what);
+  std::vector<Escalation> ladder(const YAML::Node& n, const std::string& what, const std::optional<DurationSpec>& within);
   std::optional<Escalation> rung(const YAML::Node& n);
   bool rung_anchor(Escalation& e, const MapReader& m);
   void rung_actions(Escalation& e, const MapReader& m);
@@ -162,6 +163,10 @@ class FlowBuilder {
 };
 
 class Loader {
+
+  // ladder_order.cpp
+  void check_ladder_order(const std::vector<Escalation>& levels, const std::vector<std::size_t>& numbers,
+                          const std::optional<DurationSpec>& within);
  public:
   Loader(const LoadOptions& options, LoadResult& result);
 
