@@ -9,6 +9,8 @@
 
 #include "escalon/engine.hpp"
 #include "escalon/loader.hpp"
+#include "escalon/rule_table.hpp"
+#include "expr/rules.hpp"
 #include "support.hpp"
 
 using namespace escalon;
@@ -47,6 +49,22 @@ std::vector<std::pair<int, TimePoint>> fired(Engine& engine, const std::string& 
   for (const auto& r : engine.history(id))
     if (r.type == RecordType::escalated) out.emplace_back(r.level, r.at);
   return out;
+}
+
+// A flow whose only rule table is `table` (YAML block text under `rules:`), used by decision `a`.
+std::string rule_flow(const std::string& table) {
+  return R"(flow: rules
+data:
+  amount: int
+  product: string
+  limit: int
+rules:
+  route:
+)" + table + R"(start: a
+steps:
+  a: { rule: route }
+  z: { end: true }
+)";
 }
 
 }  // namespace
@@ -139,4 +157,104 @@ steps:
             "s.yaml:12:9: error: escalation level 4 (after: 1 business hour, fires at 125% of the deadline) fires "
             "before level 1 (after: 2 business hours, fires at 150% of the deadline); list levels in the order they "
             "fire"});
+}
+
+TEST_CASE("a hit-first row that an earlier row covers is a warning", "[designer][rules]") {
+  const auto r = validate_text(rule_flow(R"(    inputs: [amount, product]
+    outputs: { to: string }
+    rows:
+      - ["> 10", tv, z]
+      - ["> 20", tv, z]
+      - ["< 5", -, z]
+      - ["<= 4", "in ['tv', 'pc']", z]
+      - [-, -, z]
+      - [3, pc, z]
+      - ["< limit", tv, z]
+      - ["< limit", tv, z]
+)"),
+                               "r.yaml");
+  CHECK(r.ok());
+  const std::string covered = "warning: rule table 'route' (hit policy first): this row never applies, since the row at line {} "
+                              "matches every input it matches; remove it or move it above that row";
+  CHECK(messages(r) == std::vector<std::string>{"r.yaml:12:9: " + fmt::format(fmt::runtime(covered), 11),
+                                                "r.yaml:14:9: " + fmt::format(fmt::runtime(covered), 13),
+                                                "r.yaml:16:9: " + fmt::format(fmt::runtime(covered), 13),
+                                                "r.yaml:17:9: " + fmt::format(fmt::runtime(covered), 15),
+                                                "r.yaml:18:9: " + fmt::format(fmt::runtime(covered), 15)});
+}
+
+TEST_CASE("unique rows that cannot both match, or may only at run time, load", "[designer][rules]") {
+  const auto r = validate_text(rule_flow(R"(    hit: unique
+    inputs: [amount, product]
+    outputs: { to: string }
+    rows:
+      - ["> 730", tv, z]
+      - ["<= 730", tv, z]
+      - ["> 10", pc, z]
+      - ["< 5", pc, z]
+      - [-, "not in ['tv', 'pc']", z]
+      - ["< limit", radio, z]
+      - ["> amount", radio, z]
+)"));
+  REQUIRE(messages(r).size() == 1);  // the decision's missing default row, below
+  CHECK(messages(r)[0].find("warning: decision 'a' has no default branch") != std::string::npos);
+  CHECK(r.ok());
+}
+
+TEST_CASE("a rule decision whose table has no default row warns like decide without one", "[designer][rules]") {
+  const auto no_default = validate_text(rule_flow(R"(    inputs: [product]
+    outputs: { to: string }
+    rows:
+      - [tv, z]
+      - ["!= 'tv'", z]
+)"),
+                                        "d.yaml");
+  CHECK(messages(no_default) ==
+        std::vector<std::string>{"d.yaml:15:14: warning: decision 'a' has no default branch (rule table 'route' has no "
+                                 "row of `-` in every input); a case that matches no row stops with an incident"});
+  const auto with_default = validate_text(rule_flow(R"(    inputs: [product]
+    outputs: { to: string }
+    rows:
+      - [tv, z]
+      - ["-", z]
+)"));
+  CHECK(messages(with_default).empty());
+  // The wording follows the warning for `decide:` without a branch lacking `when`.
+  const auto decide = validate_text("flow: d\ndata: { vip: bool }\nstart: a\nsteps:\n  a: { decide: [{ to: z, when: vip }] }\n"
+                                    "  z: { end: true }\n",
+                                    "e.yaml");
+  REQUIRE(messages(decide).size() == 1);
+  CHECK(messages(decide)[0].starts_with("e.yaml:5:17: warning: decision 'a' has no default branch ("));
+}
+
+TEST_CASE("the overlap check finds rows through an index and stops at its bounds", "[designer][rules]") {
+  // 5,000 rows with a value each: 12.5 million pairs, past the budget of a million, but the
+  // index pairs each row only with rows naming the same value, so the duplicate at the end is found.
+  std::string rows;
+  for (int i = 0; i < 5000; ++i) rows += fmt::format("      - [p{}, {}, z]\n", i, i % 3);
+  rows += "      - [p17, 2, z]\n";
+  const auto big = validate_text(rule_flow("    hit: unique\n    inputs: [product, amount]\n    outputs: { to: string }\n"
+                                           "    rows:\n" +
+                                           rows),
+                                 "big.yaml");
+  const auto m = messages(big);
+  REQUIRE(m.size() == 2);
+  CHECK(m[0] == "big.yaml:5012:9: error: rule table 'route' has hit policy unique, but the rows at lines 29 and 5012 both "
+                "match the input product = p17, amount = 2; make them exclusive or use hit: first");
+
+  // Reports stop at 20 a table; comparisons at the budget shared by a flow's tables.
+  std::string same;
+  for (int i = 0; i < 30; ++i) same += "      - [-, -, z]\n";
+  const auto r = validate_text(rule_flow("    inputs: [product, amount]\n    outputs: { to: string }\n    rows:\n" + same));
+  REQUIRE(r.flows.size() == 1);
+  RuleTable t = r.flows[0]->rules.at(0);
+  CHECK(r.warning_count() == 20);
+  t.hit = HitPolicy::unique;
+  std::vector<std::vector<detail::CellSet>> cells(t.rows.size(), std::vector<detail::CellSet>(2));
+  for (auto& row : cells)
+    for (auto& c : row) c.kind = detail::CellSet::Kind::any;
+  detail::RowCheckBudget budget{.pairs = 5, .max_clashes = 20};
+  CHECK(detail::check_rule_rows(t, cells, budget).size() == 5);
+  CHECK(budget.pairs == 0);
+  CHECK(detail::check_rule_rows(t, cells, budget).empty());
 }
