@@ -19,6 +19,8 @@ using escalon::test::at;
 
 namespace {
 
+const std::string src_dir = ESCALON_SOURCE_DIR;
+
 std::vector<std::string> messages(const LoadResult& r) {
   std::vector<std::string> out;
   for (const auto& d : r.diagnostics) out.push_back(d.str());
@@ -257,4 +259,57 @@ TEST_CASE("the overlap check finds rows through an index and stops at its bounds
   CHECK(detail::check_rule_rows(t, cells, budget).size() == 5);
   CHECK(budget.pairs == 0);
   CHECK(detail::check_rule_rows(t, cells, budget).empty());
+}
+
+TEST_CASE("merge keys merge steps, deadlines, transitions and rule outputs", "[designer][loader][yaml]") {
+  const auto r = validate({src_dir + "/tests/flows/valid/merge-keys.yaml"});
+  INFO(fmt::format("{}", fmt::join(messages(r), "\n")));
+  REQUIRE(r.ok());
+  REQUIRE(r.diagnostics.empty());
+  const Flow& f = *r.flows.at(0);
+  const Step* back = f.find_step("back-office");
+  REQUIRE(back);
+  CHECK(back->role == "back-office");                        // written in the step: wins
+  CHECK(back->guide == "Ask for the product and the fault.");  // merged
+  REQUIRE(back->deadline);
+  CHECK(back->deadline->within->str() == "4 business hours");
+  CHECK(back->deadline->expire == "closed");
+  REQUIRE(back->deadline->escalate.size() == 2);
+  CHECK(back->deadline->escalate[1].priority == "high");
+  REQUIRE(back->on.size() == 3);
+  CHECK(back->on[0].event == "submit");
+  CHECK(back->on[0].target == "closed");  // `to` written in the map wins over the merged one
+  REQUIRE(back->on[0].set.size() == 1);
+  CHECK(back->on[0].set[0].value.text() == "high");
+  CHECK(back->on[1].event == "escalate");
+  CHECK(back->on[1].target == "closed");  // of a list, the first map that has a key gives it
+  REQUIRE(back->on[1].set.size() == 1);
+  CHECK(back->on[1].set[0].value.text() == "urgent");
+  const RuleTable* t = f.find_rule("routing");
+  REQUIRE(t);
+  REQUIRE(t->outputs.size() == 2);
+  CHECK(t->outputs[0].name == "team");
+  CHECK(t->outputs[1].name == "to");
+  CHECK(back->on[1].where.line == 39);  // the transition's own map
+}
+
+TEST_CASE("messages about merged keys point where they are written", "[designer][loader][yaml]") {
+  const auto r = validate_text(R"(flow: m
+start: a
+steps:
+  a:
+    on:
+      go: &go { to: nowhere, when: "true" }
+      again: { <<: *go, when: "false" }
+      quoted: { '<<': *go }
+  z: { end: true }
+)",
+                               "m.yaml");
+  // `again` merges the `to` of `go`: the one node, reported once where it is written. A quoted
+  // '<<' is an ordinary key.
+  CHECK(messages(r) == std::vector<std::string>{
+                           "m.yaml:6:21: error: unknown step 'nowhere' in `to`; the steps are a, z",
+                           "m.yaml:8:17: error: unknown key '<<' in transition of event 'quoted'; allowed here: to, when, "
+                           "set, description",
+                       });
 }
