@@ -31,7 +31,7 @@ check "validate flows/" 0 "0 errors" -- "$bin" validate flows/
 check "validate valid examples" 0 "valid flows: 0 errors, 0 warnings" -- "$bin" validate tests/flows/valid
 check "validate invalid file" 1 "tests/flows/invalid/undefined-target.yaml:6:13: error: unknown step 'closd' in \`to\`; did you mean 'closed'?" \
   -- "$bin" validate tests/flows/invalid/undefined-target.yaml
-check "validate reports every file" 1 "64 files, 0 valid flows" -- "$bin" validate tests/flows/invalid
+check "validate reports every file" 1 "68 files, 0 valid flows" -- "$bin" validate tests/flows/invalid
 check "validate missing path" 1 "no such file or folder" -- "$bin" validate does/not/exist.yaml
 check "validate --strict turns warnings into errors" 1 "error: calendar 'office' is never used" \
   -- "$bin" validate --strict tests/flows/invalid/unknown-calendar.yaml
