@@ -549,6 +549,25 @@ std::string unquote_hint(const ExprNode& root, const Type& expected) {
   return fits ? fmt::format("; write it without quotes: {}", s) : "";
 }
 
+// Text that becomes the result ('hgh'; either branch of c ? 'high' : 'hgh'; an argument of
+// coalesce(); an item of a list for a list of enums) must be a value of the enum it is for: the
+// field would refuse it only when a case runs.
+void check_enum_results(const ExprNode& n, const Type& want) {
+  if (n.op == Op::cond && n.kids.size() == 3) {
+    check_enum_results(*n.kids[1], want);
+    check_enum_results(*n.kids[2], want);
+  } else if (n.op == Op::call && n.fn == Fn::coalesce) {
+    for (const auto& k : n.kids) check_enum_results(*k, want);
+  } else if (n.op == Op::list && want.kind == K::list && want.item) {
+    for (const auto& k : n.kids) check_enum_results(*k, *want.item);
+  } else if (want.kind == K::enumeration && n.op == Op::literal && n.literal.kind() == Value::Kind::string) {
+    const auto& s = n.literal.as_string();
+    const auto& vals = want.values;
+    if (std::find(vals.begin(), vals.end(), s) == vals.end())
+      throw ExprError(fmt::format("'{}' is not one of {}{}", s, fmt::join(vals, ", "), did_you_mean(s, vals)), n.pos);
+  }
+}
+
 }  // namespace
 
 Type check_expression(ExprNode& root, const ExprEnv& env) {
@@ -559,13 +578,7 @@ Type check_expression(ExprNode& root, const ExprEnv& env) {
     throw ExprError(fmt::format("this expression gives {}, but {} is needed here{}", t.str(), env.expected->str(),
                                 unquote_hint(root, *env.expected)),
                     0);
-  if (env.expected && env.expected->kind == K::enumeration && root.op == Op::literal &&
-      root.literal.kind() == Value::Kind::string) {
-    const auto& s = root.literal.as_string();
-    const auto& vals = env.expected->values;
-    if (std::find(vals.begin(), vals.end(), s) == vals.end())
-      throw ExprError(fmt::format("'{}' is not one of {}{}", s, fmt::join(vals, ", "), did_you_mean(s, vals)), root.pos);
-  }
+  if (env.expected) check_enum_results(root, *env.expected);
   return t;
 }
 

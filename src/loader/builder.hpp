@@ -11,6 +11,7 @@
 //                steps.cpp         `steps:`, one function per step kind, transitions, hooks
 //                stages.cpp        `stages:`, groups of steps sharing transitions and a deadline
 //                deadlines_escalations.cpp  deadlines, escalation ladders, SLAs
+//                ladder_order.cpp  escalation levels listed in the order they fire
 // Nothing throws for a problem in a file: each becomes a Diagnostic through the Reporter.
 
 #include <cstdint>
@@ -30,6 +31,8 @@
 #include "loader/yaml_reader.hpp"
 
 namespace escalon::detail {
+
+struct CellSet;  // expr/rules.hpp
 
 /// Event names: lowercase letters, digits, '-', '_', '.'; not starting with '-' or '.'.
 bool is_event_name(std::string_view s);
@@ -81,6 +84,7 @@ class FlowBuilder {
   std::set<std::string> used_calendars_;
   std::set<std::string> failed_calendars_;  // defined but invalid: already reported
   std::set<std::string> used_rules_;
+  std::set<std::string> partial_rules_;     // tables with a row left out for an error
   std::vector<PendingSubflow> pending_;
   std::vector<std::pair<std::string, SourceLocation>> emitted_;
   std::vector<std::string_view> hash_parts_;  // the file's text, then each include's (Flow::content_hash)
@@ -128,7 +132,7 @@ class FlowBuilder {
   void rule_headers(const Source& src, const YAML::Node& n);
   void rule_bodies();
   void rule_inputs(RuleTable& table, const Source& src, const YAML::Node& n);
-  bool rule_row(const RuleTable& table, const Source& src, const YAML::Node& row, RuleRow& r, std::vector<std::string>& lits);
+  bool rule_row(const RuleTable& table, const Source& src, const YAML::Node& row, RuleRow& r, std::vector<CellSet>& sets);
   void rule_cycles();
 
   // steps.cpp
@@ -162,12 +166,16 @@ class FlowBuilder {
 
   // deadlines_escalations.cpp
   std::optional<Deadline> deadline(const YAML::Node& n);
-  std::vector<Escalation> ladder(const YAML::Node& n, const std::string& what);
+  std::vector<Escalation> ladder(const YAML::Node& n, const std::string& what, const std::optional<DurationSpec>& within);
   std::optional<Escalation> rung(const YAML::Node& n);
   bool rung_anchor(Escalation& e, const MapReader& m);
   void rung_actions(Escalation& e, const MapReader& m);
   void rung_repeat(Escalation& e, const MapReader& m);
   void slas(const YAML::Node& n);
+
+  // ladder_order.cpp
+  void check_ladder_order(const std::vector<Escalation>& levels, const std::vector<std::size_t>& numbers,
+                          const std::optional<DurationSpec>& within);
 };
 
 class Loader {

@@ -50,7 +50,7 @@ std::optional<Deadline> FlowBuilder::deadline(const YAML::Node& n) {
     e.expected = Type::of(K::datetime);
     d.at = expr(*a, e, "`at`");
   }
-  if (auto e = m.get("escalate")) d.escalate = ladder(*e, "`escalate`");
+  if (auto e = m.get("escalate")) d.escalate = ladder(*e, "`escalate`", d.within);
   if (auto e = m.get("expire")) {
     d.expire_index = step_ref(*e, "`expire`");
     if (d.expire_index >= 0) d.expire = e->Scalar();
@@ -71,28 +71,24 @@ std::optional<Deadline> FlowBuilder::deadline(const YAML::Node& n) {
   return d;
 }
 
-std::vector<Escalation> FlowBuilder::ladder(const YAML::Node& n, const std::string& what) {
+std::vector<Escalation> FlowBuilder::ladder(const YAML::Node& n, const std::string& what,
+                                           const std::optional<DurationSpec>& within) {
   std::vector<Escalation> out;
   if (!n.IsSequence()) {
     rep_.error(loc(n), fmt::format("{} must be a list of levels: - {{ at: 80%, notify: ROLE }}", what));
     return out;
   }
+  std::vector<std::size_t> numbers;  // each level's place in the list (1-based)
+  std::size_t place = 0;
   for (const auto& r : n) {
     if (!rep_.count(src_, r)) break;
-    if (auto e = rung(r)) out.push_back(std::move(*e));
+    ++place;
+    if (auto e = rung(r)) {
+      out.push_back(std::move(*e));
+      numbers.push_back(place);
+    }
   }
-  // Levels fire in the order of their time; say so when the file lists them otherwise.
-  for (std::size_t i = 1; i < out.size(); ++i) {
-    const auto& a = out[i - 1];
-    const auto& b = out[i];
-    const bool later = (a.anchor == b.anchor && ((a.anchor == Escalation::Anchor::share && b.share < a.share) ||
-                                                 (a.anchor == Escalation::Anchor::after && b.offset.basis == a.offset.basis &&
-                                                  b.offset.length + std::chrono::hours{24} * b.offset.days <
-                                                      a.offset.length + std::chrono::hours{24} * a.offset.days))) ||
-                       (a.anchor == Escalation::Anchor::after && b.anchor == Escalation::Anchor::share && b.share <= 1.0);
-    if (later)
-      rep_.error(b.where, "escalation levels must be listed in the order they fire (level numbers follow the list)");
-  }
+  check_ladder_order(out, numbers, within);
   return out;
 }
 
@@ -255,7 +251,8 @@ void FlowBuilder::slas(const YAML::Node& n) {
         s.notify.push_back(r);
       }
     }
-    if (auto e = sm.get("escalate")) s.escalate = ladder(*e, "`escalate`");
+    if (auto e = sm.get("escalate"))
+      s.escalate = ladder(*e, "`escalate`", sm.has("within") ? std::optional<DurationSpec>(s.within) : std::nullopt);
     flow_.slas.push_back(std::move(s));
   }
 }

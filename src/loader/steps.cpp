@@ -263,6 +263,13 @@ void FlowBuilder::check_decision_rule(Step& s, const YAML::Node& n) {
                                    *name));
     return;
   }
+  // As for `decide:` without a branch lacking `when`: a row of `-` in every input is the default.
+  if (!partial_rules_.count(*name) && std::none_of(t->rows.begin(), t->rows.end(), [](const RuleRow& r) {
+        return std::all_of(r.tests.begin(), r.tests.end(), [](const Expression& e) { return e.empty(); });
+      }))
+    rep_.warning(loc(n), fmt::format("decision '{}' has no default branch (rule table '{}' has no row of `-` in every "
+                                     "input); a case that matches no row stops with an incident",
+                                     s.name, *name));
   const std::size_t col = static_cast<std::size_t>(out - t->outputs.begin());
   for (const auto& row : t->rows) {
     if (col >= row.outputs.size()) continue;

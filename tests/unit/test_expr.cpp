@@ -277,9 +277,12 @@ steps:
 }
 
 TEST_CASE("a unique table with rows that both match fails at run time", "[expr][rules]") {
+  // `< limit` reads data, so the load cannot tell whether the rows overlap (`< 100` with
+  // `< 1000` it can: tests/flows/invalid/rule-unique-overlap-interval.yaml).
   const char* yaml = R"(flow: overlap
 data:
   amount: number
+  limit: { type: number, default: 1000 }
 rules:
   band:
     hit: unique
@@ -287,7 +290,7 @@ rules:
     outputs: { band: string }
     rows:
       - ["< 100", small]
-      - ["< 1000", medium]
+      - ["< limit", medium]
 start: a
 steps:
   a:
@@ -296,17 +299,18 @@ steps:
   z: { end: true }
 )";
   auto r = validate_text(yaml, "overlap.yaml");
-  REQUIRE(r.ok());  // comparisons cannot be proven to overlap at load
+  REQUIRE(r.ok());
   const auto& flow = *r.flows.at(0);
   ExprEnv env;
   env.data["amount"] = Type::of(K::number);
+  env.data["limit"] = Type::of(K::number);
   env.rules = &flow.rules;
-  Map data{{"amount", 50}};
+  Map data{{"amount", 50}, {"limit", 1000}};
   EvalContext ctx;
   ctx.data = &data;
   ctx.rules = &flow.rules;
   CHECK_THROWS_WITH(compile_expression("rule('band')", env).evaluate(ctx),
-                    Catch::Contains("rule table 'band' (hit policy unique): rows at lines 10 and 11 both match"));
+                    Catch::Contains("rule table 'band' (hit policy unique): rows at lines 11 and 12 both match"));
   data["amount"] = Value(500);
   CHECK(compile_expression("rule('band').band", env).evaluate(ctx) == Value("medium"));
 }
