@@ -30,6 +30,7 @@ class EventError(Error):
     """A call the engine refused; `code` says why (the same before and after a restart)."""
     code: str  # 'unknown_flow', 'unknown_case', 'duplicate_id', 'closed', 'incident', 'not_handled',
                # 'guard_refused', 'bad_data', 'wrong_state', 'bad_request'
+    reason: str  # guard_refused: the flow's `reason:` for the refusing transitions ('' when none)
 class CaseError(EventError):
     """A case id the engine does not know (code 'unknown_case')."""
 class StoreError(Error): ...

@@ -134,6 +134,8 @@ class ModelChecker {
   void check_step_events(const SimStep& ms, const Flow& f, const Step& s) {
     std::vector<std::string> events;
     for (const auto& t : s.on) events.push_back(t.event);
+    if (s.stage >= 0)  // the stage's events apply in the step too
+      for (const auto& t : f.stages[static_cast<std::size_t>(s.stage)].on) events.push_back(t.event);
     for (const auto& e : ms.events) {
       if (std::find(events.begin(), events.end(), e.event) == events.end())
         c_.error(e.where, fmt::format("step '{}' of flow '{}' does not handle event '{}'{}", ms.step, f.id, e.event,

@@ -80,6 +80,11 @@ check "run scenario" 0 '"case":"c1","type":"completed","step":"closed"' -- "$bin
 check "run summary" 0 "c2: technician-visit v1, completed at closed-no-reply" -- "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml
 check "run refused event" 0 "refused: examples/scenarios/technician-visit.yaml:24:5: step 'waiting-customer' of case 'c2' does not handle event 'booked'" \
   -- "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml
+check "run refusal reason" 0 "refused: examples/scenarios/warranty-repair.yaml:12:5: event 'submit' in step 'intake' refused: consent to data processing is required" \
+  -- "$bin" run flows/ --scenario examples/scenarios/warranty-repair.yaml
+check "run stage cancel" 0 "w3: warranty-repair v1, completed at cancelled (cancelled)" -- "$bin" run flows/ --scenario examples/scenarios/warranty-repair.yaml
+check "run stage records" 0 '"case":"w3","type":"stage-left","step":"book-courier","target":"before-repair"' \
+  -- "$bin" run flows/ --scenario examples/scenarios/warranty-repair.yaml
 a=$("$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml 2>/dev/null | md5sum)
 b=$("$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml 2>/dev/null | md5sum)
 if [ "$a" = "$b" ]; then pass=$((pass + 1)); else echo "FAIL run is not deterministic"; fail=$((fail + 1)); fi

@@ -109,3 +109,19 @@ def test_a_repeated_start_with_its_key_returns_the_first_case(engine):
     with pytest.raises(escalon.EventError) as reused:
         engine.start("technician-visit", {"customer": "Globex"}, key="call-981")
     assert reused.value.code == "key_reused"
+
+
+def test_a_refused_guard_carries_the_flows_reason_and_a_stage_event_needs_no_form(engine):
+    cid = engine.start("warranty-repair", {"customer": "Horvath"})
+    form = {"device": "phone", "serial": "SN-1", "purchase_date": "2025-06-01"}
+    with pytest.raises(escalon.EventError) as refused:
+        engine.send(cid, "submit", form)
+    assert refused.value.code == "guard_refused"
+    assert refused.value.reason == "consent to data processing is required: ask the customer and send consent-given"
+    assert refused.value.reason in str(refused.value)
+    other = engine.start("warranty-repair", {"customer": "Kiss", "consent": True})
+    with pytest.raises(escalon.EventError) as no_form:
+        engine.send(other, "submit", {"device": "phone"})
+    assert no_form.value.code == "bad_data" and no_form.value.reason == ""
+    engine.send(other, "customer-cancelled")  # the stage's event: no form asked
+    assert engine.get(other).outcome == "cancelled"

@@ -50,7 +50,17 @@ struct Desk {
     std::vector<TimePoint> out;
     for (const auto& r : records)
       if (r.case_id == id && r.type == RecordType::escalated && r.step == step && r.level == level &&
-          r.message.rfind("SLA '", 0) != 0)
+          r.message.rfind("SLA '", 0) != 0 && r.message.rfind("stage '", 0) != 0)
+        out.push_back(r.at);
+    return out;
+  }
+  // Firings of level `level` of a stage's or an SLA's ladder (`kind` "stage" or "SLA").
+  [[nodiscard]] std::vector<TimePoint> ladder(const std::string& id, const std::string& kind, const std::string& name,
+                                              int level) const {
+    std::vector<TimePoint> out;
+    for (const auto& r : records)
+      if (r.case_id == id && r.type == RecordType::escalated && r.level == level &&
+          r.message.rfind(fmt::format("{} '{}'", kind, name), 0) == 0)
         out.push_back(r.at);
     return out;
   }
@@ -70,6 +80,8 @@ struct Desk {
       if (r.type == RecordType::escalated) {
         if (r.message.rfind("SLA '", 0) == 0)
           fired.insert(fmt::format("sla {} L{}", r.message.substr(5, r.message.find('\'', 5) - 5), r.level));
+        else if (r.message.rfind("stage '", 0) == 0)
+          fired.insert(fmt::format("stage {} L{}", r.message.substr(7, r.message.find('\'', 7) - 7), r.level));
         else
           fired.insert(fmt::format("{} L{}", r.step, r.level));
       }
@@ -80,6 +92,11 @@ struct Desk {
       if (s.deadline)
         for (std::size_t l = 1; l <= s.deadline->escalate.size(); ++l) CHECK(fired.count(fmt::format("{} L{}", s.name, l)));
     }
+    for (const auto& st : flow->stages)
+      for (std::size_t l = 1; st.deadline && l <= st.deadline->escalate.size(); ++l) {
+        INFO("flow " << flow_id << ", stage " << st.name);
+        CHECK(fired.count(fmt::format("stage {} L{}", st.name, l)));
+      }
     for (const auto& sla : flow->slas)
       for (std::size_t l = 1; l <= sla.escalate.size(); ++l) {
         INFO("flow " << flow_id << ", SLA " << sla.name);
@@ -410,4 +427,125 @@ TEST_CASE("callback-campaign: business-hours retries and every outcome", "[flows
   d.engine.send(f, "not-interested");
   CHECK(d.engine.get(f).data.at("attempts") == Value(1));
   d.require_coverage("callback-campaign");
+}
+
+// Budapest is UTC+1 in November to January; it works Mon-Thu 08:00-16:30 and Fri 08:00-14:00,
+// and 24-26 December and 1 January are holidays.
+TEST_CASE("warranty-repair: stages, a courier ladder over Christmas, a repair SLA paused for parts", "[flows][warranty]") {
+  Desk d;
+  const Map in_warranty{{"device", "phone"}, {"serial", "SN-1"}, {"purchase_date", "2025-06-01"}};
+  const Map out_of_warranty{{"device", "tablet"}, {"serial", "SN-2"}, {"purchase_date", "2023-01-10"}};
+
+  // E (from Mon 23 Nov 09:00 local): booked but never collected. The stage deadline runs through
+  // intake, book-courier and pickup: 10 business days = 80 working hours, to Mon 7 Dec 09:00 local;
+  // its level at 30% (24 working hours) is Wed 25 Nov 16:00 local.
+  const auto e = d.engine.start("warranty-repair", {{"customer", "Nagy"}}, {.channel = "phone"});
+  // Submitting before consent is refused with the flow's reason; the form is not asked of consent-given.
+  try {
+    d.engine.send(e, "submit", in_warranty);
+    FAIL("submit without consent was accepted");
+  } catch (const EventError& err) {
+    CHECK(err.code() == Refusal::guard_refused);
+    CHECK(err.reason() == "consent to data processing is required: ask the customer and send consent-given");
+  }
+  d.engine.send(e, "consent-given");
+  CHECK_THROWS_AS(d.engine.send(e, "submit", {{"device", "phone"}}), EventError);  // serial and date missing
+  d.engine.send(e, "submit", in_warranty);
+  CHECK(d.step(e) == "book-courier");  // bought 2025-06-01: 540 days ago, in warranty
+  d.engine.send(e, "courier-booked", {{"slot", "2026-11-24T09:00:00Z"}});
+  CHECK(d.step(e) == "pickup");
+
+  // B (Mon 23 Nov 09:10 local): out of warranty, the quote's reminder at 50% of 5 business days
+  // (20 of 40 working hours: Wed 25 Nov 12:10 local), then declined.
+  d.until("2026-11-23T08:10:00Z");
+  const auto b = d.engine.start("warranty-repair", {{"customer", "Kiss"}, {"consent", true}});
+  d.engine.send(b, "submit", out_of_warranty);
+  CHECK(d.step(b) == "quote");  // bought 2023-01-10: more than 730 days ago
+  d.until("2026-11-25T12:00:00Z");
+  CHECK(d.escalations(b, "quote", 1) == std::vector{at("2026-11-25T11:10:00Z")});
+  d.engine.send(b, "quote-declined");
+  CHECK(d.engine.get(b).outcome == "quote-declined");
+
+  // C (Wed 25 Nov 13:00 local): its quote expires after 5 business days, Wed 2 Dec 13:00 local.
+  const auto c = d.engine.start("warranty-repair", {{"customer", "Szabo"}, {"consent", true}});
+  d.engine.send(c, "submit", out_of_warranty);
+
+  // E: pickup due at the slot + 4h (13:00Z), its level 1 hour later; the stage's level.
+  d.until("2026-11-26T00:00:00Z");
+  CHECK(d.escalations(e, "pickup", 1) == std::vector{at("2026-11-24T14:00:00Z")});
+  CHECK(d.ladder(e, "stage", "before-repair", 1) == std::vector{at("2026-11-25T15:00:00Z")});
+
+  // F: the customer cancels while the courier is being booked: the stage's transition.
+  const auto f = d.engine.start("warranty-repair", {{"customer", "Balogh"}, {"consent", true}});
+  d.engine.send(f, "submit", in_warranty);
+  d.engine.send(f, "customer-cancelled");
+  CHECK(d.engine.get(f).outcome == "cancelled");
+
+  d.until("2026-12-02T11:59:59Z");
+  CHECK(d.step(c) == "quote");
+  d.until("2026-12-02T12:00:00Z");
+  CHECK(d.engine.get(c).outcome == "quote-expired");
+
+  // E again: 10 business days after it started, the stage deadline moves it to not-collected.
+  d.until("2026-12-07T07:59:59Z");
+  CHECK(d.step(e) == "pickup");
+  d.until("2026-12-07T08:00:00Z");
+  CHECK(d.engine.get(e).outcome == "not-collected");
+
+  // A (Wed 23 Dec 10:00 local): the courier ladder sleeps through Christmas. 1 business day is
+  // Mon 28 Dec 10:00 local (8.5 working hours); 50% is Wed 14:15 local; after 4 business hours,
+  // Mon 14:00 local, and one repeat 4 working hours later, Tue 29 Dec 09:30 local.
+  d.until("2026-12-23T09:00:00Z");
+  const auto a = d.engine.start("warranty-repair", {{"customer", "Horvath"}, {"consent", true}});
+  d.engine.send(a, "submit", in_warranty);
+  d.until("2026-12-29T09:00:00Z");
+  CHECK(d.escalations(a, "book-courier", 1) == std::vector{at("2026-12-23T13:15:00Z")});
+  CHECK(d.escalations(a, "book-courier", 2) == std::vector{at("2026-12-28T09:00:00Z")});
+  CHECK(d.escalations(a, "book-courier", 3) == std::vector{at("2026-12-28T13:00:00Z"), at("2026-12-29T08:30:00Z")});
+  auto va = d.engine.get(a);
+  CHECK(va.assignee == "courier-lead");
+  CHECK(va.priority == "high");
+  d.engine.send(a, "courier-booked", {{"slot", "2026-12-30T09:00:00Z"}});
+  d.until("2026-12-30T14:30:00Z");
+  d.engine.send(a, "picked-up");  // the workshop has it: Wed 30 Dec 15:30 local, the repair SLA starts
+  va = d.engine.get(a);
+  REQUIRE(va.slas.at(0).name == "repair");
+  CHECK(va.slas.at(0).state == SlaView::State::running);
+  // 3 business days: Tue 5 Jan 15:30 local (1 January is a holiday).
+  CHECK(va.slas.at(0).due == at("2027-01-05T14:30:00Z"));
+  d.until("2026-12-31T08:00:00Z");
+  d.engine.send(a, "needs-parts");  // 2 working hours used: Wed 15:30-16:30, Thu 08:00-09:00
+  CHECK(d.engine.get(a).slas.at(0).state == SlaView::State::paused);
+  d.until("2027-01-04T07:00:00Z");
+  d.engine.send(a, "parts-arrived");  // Mon 08:00 local: 23.5 working hours left, due Wed 6 Jan 14:30 local
+  std::vector<TimePoint> resumed;
+  for (const auto& r : d.records)
+    if (r.case_id == a && r.type == RecordType::resumed) resumed.push_back(r.due);
+  CHECK(resumed == std::vector{at("2027-01-06T13:30:00Z")});
+  // The warning at 75% (19h07m30s of 25.5 working hours) goes to the workshop lead; the breach
+  // level to the supervisor.
+  d.until("2027-01-06T14:00:00Z");
+  std::vector<TimePoint> warned;
+  for (const auto& n : d.notes)
+    if (n.case_id == a && n.reason == "sla-warning") {
+      warned.push_back(n.at);
+      CHECK(n.to == std::vector<std::string>{"workshop-lead"});
+    }
+  CHECK(warned == std::vector{at("2027-01-06T07:07:30Z")});
+  CHECK(d.ladder(a, "SLA", "repair", 1) == std::vector{at("2027-01-06T13:30:00Z")});
+  d.engine.send(a, "repaired");
+  d.engine.send(a, "delivered");
+  CHECK(d.engine.get(a).outcome == "repaired");
+
+  // D: diagnosed without parts, repaired in time: the SLA is met.
+  const auto dd = d.engine.start("warranty-repair", {{"customer", "Farkas"}, {"consent", true}});
+  d.engine.send(dd, "submit", out_of_warranty);
+  d.engine.send(dd, "quote-accepted", {{"amount", 24000}});
+  d.engine.send(dd, "courier-booked", {{"slot", "2027-01-07T09:00:00Z"}});
+  d.engine.send(dd, "picked-up");
+  d.engine.send(dd, "diagnosed");
+  d.engine.send(dd, "repaired");
+  CHECK(d.engine.get(dd).slas.at(0).state == SlaView::State::met);
+  CHECK(d.engine.get(dd).data.at("quote_amount") == Value(24000.0));
+  d.require_coverage("warranty-repair");
 }
