@@ -93,6 +93,7 @@ class Notification:
 
 class Deadline:
     step: str
+    stage: str  # the stage whose deadline this is ('': the step's own)
     started: datetime.datetime
     due: datetime.datetime
     overdue: bool

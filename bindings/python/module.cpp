@@ -336,6 +336,7 @@ PYBIND11_MODULE(escalon, m) {
 
   py::class_<DeadlineView>(m, "Deadline")
       .def_readonly("step", &DeadlineView::step)
+      .def_readonly("stage", &DeadlineView::stage, "The stage whose deadline this is ('': the step's own).")
       .def_property_readonly("started", [](const DeadlineView& d) { return to_py(d.started); })
       .def_property_readonly("due", [](const DeadlineView& d) { return to_py(d.due); })
       .def_readonly("overdue", &DeadlineView::overdue)

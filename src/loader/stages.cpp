@@ -96,6 +96,13 @@ void FlowBuilder::check_stages() {
                                          "events; list only the steps the stage applies in",
                                          s.name, st.name));
     }
+    // The deadline is spent once it expires: a case moved to a step of the same stage would stay
+    // in the stage with no deadline left.
+    if (st.deadline && st.deadline->expire_index >= 0 &&
+        flow_.steps[static_cast<std::size_t>(st.deadline->expire_index)].stage == &st - flow_.stages.data())
+      rep_.error(st.deadline->where, fmt::format("the deadline of stage '{}' expires into '{}', a step of the same "
+                                                 "stage; `expire:` must lead out of the stage",
+                                                 st.name, st.deadline->expire));
     std::vector<std::string> seen;
     for (const auto& t : st.on) {
       if (std::find(seen.begin(), seen.end(), t.event) != seen.end()) continue;

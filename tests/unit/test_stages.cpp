@@ -280,3 +280,26 @@ steps:
   z: { end: true }
 )").empty());
 }
+
+TEST_CASE("a stage deadline carries over to a new flow version", "[stages][versions]") {
+  Desk d;
+  const auto id = d.engine->start("staged");  // 08:00: the stage deadline is due 11:00
+  d.until("2026-11-23T09:00:00Z");
+  // Version 2 adds a stage (its cases' clocks gain none: the layout comes from the version)
+  // and keeps before-repair as it was.
+  std::string v2 = staged_flow;
+  v2.replace(v2.find("version: 1"), 10, "version: 2");
+  v2.replace(v2.find("  repair:\n    steps: [fix, parts]"), 33, "  repair:\n    steps: [fix, parts]\n    deadline: { within: 1h, expire: closed }");
+  auto r = validate_text(v2, "staged-v2.yaml");
+  for (const auto& x : r.diagnostics) INFO(x.str());
+  REQUIRE(r.error_count() == 0);
+  d.engine->add_flows(r.flows);
+  CHECK(d.engine->migrate({.flow = "staged", .to = 2}) == 1);
+  auto view = d.engine->get(id);
+  CHECK(view.version == 2);
+  REQUIRE(view.deadlines.size() == 1);
+  CHECK(view.deadlines[0].stage == "before-repair");
+  CHECK(view.deadlines[0].due == at("2026-11-23T11:00:00Z"));  // kept, not restarted at 09:00
+  d.until("2026-11-23T11:00:00Z");
+  CHECK(d.step(id) == "timed-out");
+}
