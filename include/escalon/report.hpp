@@ -50,8 +50,9 @@ struct Report {
     std::size_t backlog = 0, overdue = 0;
   };
   std::map<std::string, Queue> queues;    ///< current assignee (role or user:NAME) of open cases
-  /// The time zone of the flows' default calendars when they all share one (empty when no flow
-  /// has a calendar or they differ): where report_text shows local time by default.
+  /// The time zones of the default calendars of the flows the journal's cases run, and the one
+  /// of them when there is only one (else empty): where `escalon report` shows local time.
+  std::vector<std::string> zones;
   std::string zone;
   /// Flow versions kept in the store that could not be read back (an include gone): for their
   /// cases, `fail:` end steps and SLAs that left no record are not known.

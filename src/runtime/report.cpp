@@ -101,7 +101,6 @@ using FlowKey = std::pair<std::string, std::int64_t>;
 
 std::map<FlowKey, FlowFacts> read_flows(Store& store, Report& r) {
   std::map<FlowKey, FlowFacts> out;
-  std::set<std::string> zones;
   for (const auto& sf : store.flows()) {
     // validate_text() puts the name under base_dir: the file's own name, under its folder.
     const std::filesystem::path file(sf.file);
@@ -120,12 +119,8 @@ std::map<FlowKey, FlowFacts> read_flows(Store& store, Report& r) {
     for (const auto& s : f.steps)
       if (s.kind == StepKind::end && s.fail) facts.failing_ends.insert(s.name);
     for (const auto& s : f.slas) facts.slas.push_back(s.name);
-    if (auto it = f.calendars.find(f.calendar); !f.calendar.empty() && it != f.calendars.end()) {
-      facts.zone = it->second.timezone;
-      zones.insert(facts.zone);
-    }
+    if (auto cal = f.calendars.find(f.calendar); !f.calendar.empty() && cal != f.calendars.end()) facts.zone = cal->second.timezone;
   }
-  if (zones.size() == 1) r.zone = *zones.begin();
   return out;
 }
 
@@ -236,6 +231,8 @@ void track(Report& r, std::map<std::string, CaseTrack>& cases, std::map<std::str
       if (c.top_level) ++r.opened;
       auto it = flows.find({rec.target, version_of(rec.message)});
       c.facts = it == flows.end() ? nullptr : &it->second;
+      if (c.facts && !c.facts->zone.empty() && std::find(r.zones.begin(), r.zones.end(), c.facts->zone) == r.zones.end())
+        r.zones.push_back(c.facts->zone);
       break;
     }
     case RecordType::entered:
@@ -284,6 +281,8 @@ Report make_report(Store& store, std::optional<TimePoint> now) {
     ++r.records;
     track(r, cases, times, flows, rec);
   });
+  std::sort(r.zones.begin(), r.zones.end());
+  if (r.zones.size() == 1) r.zone = r.zones.front();
   const TimePoint at = now.value_or(r.to);
   r.to = at;
   for (auto& [id, c] : cases) {

@@ -95,7 +95,13 @@ second=$("$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml -
 if [ "$first" -gt 50 ] && [ "$second" -eq 0 ] && grep -q "case 'c1' is already in the store" "$tmp/second.err"; then pass=$((pass + 1)); else
   echo "FAIL run --db twice: $first then $second records"; cat "$tmp/second.err"; fail=$((fail + 1)); fi
 check "inspect after run --db" 0 "0 open cases in $tmp/cases.db" -- "$bin" inspect --db "$tmp/cases.db"
-check "inspect a case" 0 "c1 (38 records)" -- "$bin" inspect --db "$tmp/cases.db" c1
+check "inspect a case" 0 "c1 (38 records, times in Europe/Zagreb)" -- "$bin" inspect --db "$tmp/cases.db" c1
+# Local time of the flow's calendar by default (Zagreb is UTC+1 in November), or --tz.
+check "inspect local time" 0 "  2026-11-23T09:05:00+01:00  intake           event submit by agent-17 via phone" -- "$bin" inspect --db "$tmp/cases.db" c1
+check "inspect --tz UTC" 0 "  2026-11-23T08:05:00Z  intake           event submit by agent-17 via phone" -- "$bin" inspect --db "$tmp/cases.db" c1 --tz UTC
+check "inspect --tz a zone" 0 "  2026-11-23T03:05:00-05:00  intake" -- "$bin" inspect --db "$tmp/cases.db" c1 --tz America/New_York
+check "inspect --tz misspelt" 105 "--tz: unknown time zone 'Europe/Zagrb' (did you mean Europe/Zagreb?); use an IANA name such as Europe/Zagreb, or UTC" \
+  -- "$bin" inspect --db "$tmp/cases.db" c1 --tz Europe/Zagrb
 check "run --db on a text file" 1 "is not an SQLite file" -- "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml --db "$tmp/bad.yaml"
 
 # Figures checked by hand against examples/scenarios/technician-visit.yaml: 8 step deadlines
@@ -116,6 +122,16 @@ assert d["deadlines"] == {"ended": 8, "met": 4, "percent": 50.0} and d["unreadab
 s = d["time_per_step"]["technician-visit/intake"]
 assert s["visits"] == 2 and s["mean_s"] == 450 and s["p90_s"] == 600, s
 '; then pass=$((pass + 1)); else echo "FAIL report --json"; fail=$((fail + 1)); fi
+check "report local time" 0 "Escalon report: 2026-11-23T09:00:00+01:00 .. 2026-11-27T15:30:00+01:00 (71 records; times in Europe/Zagreb)" \
+  -- "$bin" report --db "$tmp/cases.db"
+check "report --tz UTC" 0 "Escalon report: 2026-11-23T08:00:00Z .. 2026-11-27T14:30:00Z (71 records; times in UTC)" \
+  -- "$bin" report --db "$tmp/cases.db" --tz UTC
+check "report --json stays UTC" 0 '"from": "2026-11-23T08:00:00Z"' -- "$bin" report --db "$tmp/cases.db" --json --tz Europe/Warsaw
+check "report bad --tz" 105 "--tz: unknown time zone 'CET+1'" -- "$bin" report --db "$tmp/cases.db" --tz CET+1
+printf 'clock: 2026-11-23T08:00:00Z\ncases:\n  - { id: x, flow: repair }\n  - { id: y, flow: technician-visit, data: { customer: ACME } }\n' > "$tmp/two-zones.yaml"
+"$bin" run flows/ tests/reports/repair.yaml --scenario "$tmp/two-zones.yaml" --db "$tmp/two-zones.db" >/dev/null 2>&1
+check "report with flows in two zones" 0 "escalon report: times in UTC: the cases' flows have calendars in 2 zones (Europe/Budapest, Europe/Zagreb); --tz picks one" \
+  -- "$bin" report --db "$tmp/two-zones.db"
 check "report bad --at" 1 "is not an ISO-8601 instant" -- "$bin" report --db "$tmp/cases.db" --at tomorrow
 # Read-only commands never create or write a store: a misspelt path is an error, and no file appears.
 check "report misspelt --db" 1 "does not exist; a read-only store (?mode=ro) is not created" -- "$bin" report --db "$tmp/casse.db"

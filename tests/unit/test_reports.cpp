@@ -9,6 +9,7 @@
 #include "escalon/loader.hpp"
 #include "escalon/report.hpp"
 #include "escalon/scenario.hpp"
+#include "calendar/local_time.hpp"
 #include "support.hpp"
 
 using namespace escalon;
@@ -136,6 +137,7 @@ TEST_CASE("report: the repair desk's figures", "[report]") {
   CHECK(intake.p50 == 10min);
   CHECK(intake.p90 == 60min);
   CHECK(r.zone == "Europe/Budapest");
+  CHECK(r.zones == std::vector<std::string>{"Europe/Budapest"});
   CHECK(r.unreadable_flows.empty());
   const std::string text = report_text(r);
   CHECK(text.find("First-contact resolution: 1 of 2 resolved cases (50%); 3 ended unresolved (fail: true), left out\n") !=
@@ -203,4 +205,19 @@ TEST_CASE("report: local time in the flows' zone, JSON in UTC", "[report]") {
                     "Europe/Zagreb, or UTC");
   const auto j = nlohmann::json::parse(report_json(r));
   CHECK(j["from"] == "2026-11-23T08:00:00Z");
+}
+
+TEST_CASE("local time: offsets follow daylight saving time", "[report]") {
+  using detail::format_local;
+  // Budapest: CET (+01:00) until 2026-03-29 01:00Z, then CEST (+02:00) until 2026-10-25 01:00Z.
+  CHECK(format_local(at("2026-03-29T00:59:59Z"), "Europe/Budapest") == "2026-03-29T01:59:59+01:00");
+  CHECK(format_local(at("2026-03-29T01:00:00Z"), "Europe/Budapest") == "2026-03-29T03:00:00+02:00");
+  CHECK(format_local(at("2026-10-25T00:30:00Z"), "Europe/Budapest") == "2026-10-25T02:30:00+02:00");
+  CHECK(format_local(at("2026-10-25T01:30:00Z"), "Europe/Budapest") == "2026-10-25T02:30:00+01:00");
+  CHECK(format_local(at("2026-12-24T08:00:00.250Z"), "Europe/Budapest") == "2026-12-24T09:00:00.250+01:00");
+  CHECK(format_local(at("2026-12-24T08:00:00Z"), "Asia/Kolkata") == "2026-12-24T13:30:00+05:30");
+  CHECK(format_local(at("2026-12-24T08:00:00Z"), "UTC") == "2026-12-24T08:00:00Z");
+  CHECK(format_local(at("2026-12-24T08:00:00Z"), "") == "2026-12-24T08:00:00Z");
+  CHECK_NOTHROW(detail::check_zone("Europe/Warsaw"));
+  CHECK_THROWS_WITH(detail::check_zone("Mars/Olympus"), "unknown time zone 'Mars/Olympus'; use an IANA name such as Europe/Zagreb, or UTC");
 }
