@@ -452,7 +452,8 @@ struct GraphArgs {
   std::vector<std::string> paths;
   CLI::App* cmd = nullptr;
   void add(CLI::App& app) {
-    cmd = app.add_subcommand("graph", "Print a flow as a graph (Graphviz DOT or Mermaid)");
+    cmd = app.add_subcommand(
+        "graph", "Print a flow as a graph (Graphviz DOT or Mermaid): steps, guards, rule rows' conditions, deadlines, ladders, SLA notes");
     cmd->add_option("flow", target, "A flow file, or a flow id found under --path")->required();
     cmd->add_option("--path", paths, "Files or folders to load (default: the flow file's folder, or flows/)");
     cmd->add_option("--format", format, "dot or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
@@ -500,7 +501,8 @@ struct RunArgs {
   bool quiet = false;
   CLI::App* cmd = nullptr;
   void add(CLI::App& app) {
-    cmd = app.add_subcommand("run", "Run a scenario on a virtual clock; prints the journal as JSON Lines, then a summary per case (on standard error)");
+    cmd = app.add_subcommand("run", "Run a scenario on a virtual clock; prints the journal as JSON Lines, then a summary per case with each "
+                                    "SLA's state (on standard error)");
     cmd->add_option("flows", paths, "Flow files or folders")->required();
     cmd->add_option("-s,--scenario", scenario, "The scenario file (docs/scenarios.md)")->required()->check(CLI::ExistingFile);
     cmd->add_flag("-q,--quiet", quiet, "Only the journal");
