@@ -221,3 +221,48 @@ TEST_CASE("local time: offsets follow daylight saving time", "[report]") {
   CHECK_NOTHROW(detail::check_zone("Europe/Warsaw"));
   CHECK_THROWS_WITH(detail::check_zone("Mars/Olympus"), "unknown time zone 'Mars/Olympus'; use an IANA name such as Europe/Zagreb, or UTC");
 }
+
+TEST_CASE("report: an escalation's goto, a moved deadline, incidents, cases nobody was assigned", "[report]") {
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  MemoryStore store;
+  Engine engine{{.clock = &clock, .store = &store}};
+  engine.add_flows(test::compile(R"(flow: desk
+start: ask
+steps:
+  ask:
+    deadline:
+      within: 1h
+      escalate:
+        - { at: 50%, goto: lead }
+    on: { answered: done, look-up: lookup }
+  lead:
+    deadline: { within: 1h }
+    on: { answered: done }
+  lookup:
+    call: crm.lookup
+    retry: { attempts: 1 }
+    next: done
+  done: { end: true }
+)"));
+  for (const char* id : {"x1", "x2", "x3"}) engine.start("desk", {}, {.id = id});
+  clock.set(at("2026-11-23T08:10:00Z"));
+  engine.send("x2", "look-up");  // no handler: the one attempt fails, an incident
+  engine.send("x3", "look-up");
+  engine.resolve("x3");          // resolved: goes on to done
+  clock.set(at("2026-11-23T09:00:00Z"));
+  engine.run_due();              // x1: the 50% level moved it to lead at 08:30 (due 09:30)
+  REQUIRE(engine.get("x1").steps.at(0) == "lead");
+  engine.reschedule("x1", at("2026-11-23T10:30:00Z"));
+  clock.set(at("2026-11-23T10:00:00Z"));
+  engine.send("x1", "answered");  // after the first due time, before the moved one
+  const auto r = make_report(store);
+  // ask: x1 left at 08:30 by the goto (before 09:00), x2 and x3 at 08:10: met; lead: x1 left
+  // at 10:00, judged on its last due time 10:30: met. lookup has no deadline.
+  CHECK(r.deadlines_ended == 4);
+  CHECK(r.deadlines_met == 4);
+  CHECK(r.incidents == 1);  // x2; x3's was resolved
+  CHECK(r.open == 1);
+  // Nobody was ever assigned x1 or x3: one assignee or none is a first-contact resolution.
+  CHECK(r.fcr == 2);
+  CHECK(r.fcr_completed == 2);
+}
