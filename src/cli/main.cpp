@@ -16,7 +16,6 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
-#include <set>
 #include <nlohmann/json.hpp>
 
 #include <unistd.h>
@@ -323,26 +322,19 @@ int cmd_inspect(const std::string& db, const std::string& case_id, const std::op
         return exit_invalid;
       }
       const std::string zone = tz ? *tz : zones.of_case(h);
-      std::cout << fmt::format("{} ({} records, times in {})\n", case_id, h.size(), zone_name(zone));
+      std::cout << fmt::format("{} ({} records), times in {}\n", case_id, h.size(), zone_name(zone));
       for (const auto& r : h) std::cout << "  " << describe(r, zone) << '\n';
       return exit_ok;
     }
+    // Each line's time carries its offset (its case's flow calendar, or --tz).
     const auto open = store->open_cases();
-    std::vector<std::pair<std::string, std::string>> lines;  // zone, text
-    std::set<std::string> shown;
+    std::cout << fmt::format("{} open case{} in {}\n", open.size(), open.size() == 1 ? "" : "s", db);
     for (const auto& c : open) {
       const auto h = store->history(c.id);
-      const std::string zone = tz ? *tz : zones.of_case(h);
-      shown.insert(zone_name(zone));
       const std::string step = h.empty() ? "" : h.back().step;
-      lines.emplace_back(zone, fmt::format("  {:<32} {:<24} {:<20} last change {}\n", c.id, c.flow, step,
-                                           h.empty() ? "" : escalon::detail::format_local(h.back().at, zone)));
+      std::cout << fmt::format("  {:<32} {:<24} {:<20} last change {}\n", c.id, c.flow, step,
+                               h.empty() ? "" : escalon::detail::format_local(h.back().at, tz ? *tz : zones.of_case(h)));
     }
-    std::cout << fmt::format("{} open case{} in {}{}\n", open.size(), open.size() == 1 ? "" : "s", db,
-                             shown.size() == 1 ? fmt::format(" (times in {})", *shown.begin())
-                             : shown.empty()   ? ""
-                                               : " (times in the zone of each flow's calendar)");
-    for (const auto& [zone, line] : lines) std::cout << line;
   } catch (const escalon::StoreError& e) {
     std::cerr << "escalon inspect: " << e.what() << '\n';
     return exit_invalid;

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include "escalon/error.hpp"
 #include "escalon/loader.hpp"
 
 namespace escalon::cli {
@@ -24,7 +25,13 @@ const std::string& FlowZones::of_case(const std::vector<Record>& history) {
 const std::string& FlowZones::of_flow(const std::string& flow, std::int64_t version) {
   auto [it, added] = zones_.try_emplace({flow, version});
   if (!added) return it->second;
-  if (!stored_) stored_ = store_.flows();
+  if (!stored_) {
+    try {
+      stored_ = store_.flows();
+    } catch (const StoreError&) {  // a damaged store: its records may still be readable, in UTC
+      stored_.emplace();
+    }
+  }
   // The newest stored version when the record names none.
   const StoredFlow* sf = nullptr;
   for (const auto& f : *stored_)

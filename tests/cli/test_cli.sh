@@ -95,7 +95,7 @@ second=$("$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml -
 if [ "$first" -gt 50 ] && [ "$second" -eq 0 ] && grep -q "case 'c1' is already in the store" "$tmp/second.err"; then pass=$((pass + 1)); else
   echo "FAIL run --db twice: $first then $second records"; cat "$tmp/second.err"; fail=$((fail + 1)); fi
 check "inspect after run --db" 0 "0 open cases in $tmp/cases.db" -- "$bin" inspect --db "$tmp/cases.db"
-check "inspect a case" 0 "c1 (38 records, times in Europe/Zagreb)" -- "$bin" inspect --db "$tmp/cases.db" c1
+check "inspect a case" 0 "c1 (38 records), times in Europe/Zagreb" -- "$bin" inspect --db "$tmp/cases.db" c1
 # Local time of the flow's calendar by default (Zagreb is UTC+1 in November), or --tz.
 check "inspect local time" 0 "  2026-11-23T09:05:00+01:00  intake           event submit by agent-17 via phone" -- "$bin" inspect --db "$tmp/cases.db" c1
 check "inspect --tz UTC" 0 "  2026-11-23T08:05:00Z  intake           event submit by agent-17 via phone" -- "$bin" inspect --db "$tmp/cases.db" c1 --tz UTC
