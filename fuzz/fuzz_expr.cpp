@@ -28,6 +28,7 @@ ExprEnv make_env() {
   env.data["slots"] = Type::list_of(Type::of(K::datetime));
   env.data["info"] = Type::of(K::map);
   env.data["missing"] = Type::of(K::string);
+  env.data["bought"] = Type::of(K::date);
   env.event = Type::of(K::map);
   return env;
 }
@@ -42,7 +43,8 @@ Map make_data() {
              {"wait", Duration{2h}},
              {"tags", List{"vip", "tv"}},
              {"slots", List{*parse_iso8601("2026-11-26T09:00:00Z"), *parse_iso8601("9999-12-31T23:00:00Z")}},
-             {"info", Map{{"tier", "gold"}, {"limit", std::numeric_limits<std::int64_t>::max()}}}};
+             {"info", Map{{"tier", "gold"}, {"limit", std::numeric_limits<std::int64_t>::max()}}},
+             {"bought", max_date}};
 }
 
 }  // namespace

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TypeVar
 
 __version__: str
 
-Value = Union[None, bool, int, float, str, datetime.datetime, datetime.timedelta, list, dict]
+Value = Union[None, bool, int, float, str, datetime.datetime, datetime.date, datetime.timedelta, list, dict]
 Paths = Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]]
 _F = TypeVar("_F", bound=Callable[..., Any])
 

@@ -23,13 +23,14 @@ namespace {
 // Python objects the conversions need, created once and deliberately never destroyed: a static
 // py::object would be released after the interpreter has finalized.
 struct PyTypes {
-  py::object datetime, timedelta, utc, epoch, one_ms;
+  py::object datetime, date, timedelta, utc, epoch, one_ms;
 };
 const PyTypes& types() {
   static const PyTypes* t = [] {
     auto dt = py::module_::import("datetime");
     auto* p = new PyTypes;
     p->datetime = dt.attr("datetime");
+    p->date = dt.attr("date");
     p->timedelta = dt.attr("timedelta");
     p->utc = dt.attr("timezone").attr("utc");
     p->epoch = p->datetime(1970, 1, 1, py::arg("tzinfo") = p->utc);
@@ -41,6 +42,9 @@ const PyTypes& types() {
 
 py::object to_py(TimePoint t) { return types().epoch + types().timedelta(py::arg("milliseconds") = t.time_since_epoch().count()); }
 py::object to_py(Duration d) { return types().timedelta(py::arg("milliseconds") = d.count()); }
+// date.toordinal() is 1 for 0001-01-01, min_date. A C++ host's Date outside years 1 to 9999 makes
+// fromordinal raise ValueError.
+py::object to_py(Date d) { return types().date.attr("fromordinal")(std::int64_t{d.days} - min_date.days + 1); }
 
 // A naive datetime is taken as UTC (the engine's journal is in UTC).
 TimePoint to_time(py::handle h) {
@@ -52,6 +56,9 @@ Duration to_duration(py::handle h) { return Duration{h.attr("__floordiv__")(type
 
 bool is_datetime(py::handle h) { return py::isinstance(h, types().datetime); }
 bool is_timedelta(py::handle h) { return py::isinstance(h, types().timedelta); }
+// datetime.datetime is a subclass of datetime.date: test is_datetime first.
+bool is_date(py::handle h) { return py::isinstance(h, types().date); }
+Date to_date(py::handle h) { return Date{h.attr("toordinal")().cast<std::int32_t>() - 1 + min_date.days}; }
 
 py::object to_py(const Value& v) {
   switch (v.kind()) {
@@ -62,6 +69,7 @@ py::object to_py(const Value& v) {
     case Value::Kind::string: return py::str(v.as_string());
     case Value::Kind::datetime: return to_py(v.as_datetime());
     case Value::Kind::duration: return to_py(v.as_duration());
+    case Value::Kind::date: return to_py(v.as_date());
     case Value::Kind::list: {
       py::list out;
       for (const auto& x : v.as_list()) out.append(to_py(x));
@@ -107,6 +115,7 @@ Value from_py(py::handle h, const std::string& what, std::size_t depth) {
   if (py::isinstance<py::float_>(h)) return h.cast<double>();
   if (py::isinstance<py::str>(h)) return h.cast<std::string>();
   if (is_datetime(h)) return to_time(h);
+  if (is_date(h)) return to_date(h);
   if (is_timedelta(h)) return to_duration(h);
   if (py::isinstance<py::dict>(h)) return map_from_py(h, what, depth);
   if (py::isinstance<py::list>(h) || py::isinstance<py::tuple>(h)) {
@@ -116,7 +125,7 @@ Value from_py(py::handle h, const std::string& what, std::size_t depth) {
     return out;
   }
   throw py::type_error(what + ": a " + std::string(py::str(h.get_type().attr("__name__"))) +
-                       " cannot be case data; use None, bool, int, float, str, datetime, timedelta, list or dict");
+                       " cannot be case data; use None, bool, int, float, str, datetime, date, timedelta, list or dict");
 }
 
 std::vector<std::string> paths_from_py(py::handle h) {
@@ -259,6 +268,7 @@ PYBIND11_MODULE(escalon, m) {
       const py::object type = dynamic_cast<const CaseError*>(&e) ? py::object(case_error) : py::object(event_error);
       py::object inst = instance(type, e);
       inst.attr("code") = std::string(refusal_name(e.code()));
+      inst.attr("reason") = e.reason();
       PyErr_SetObject(type.ptr(), inst.ptr());
     } catch (const Error& e) {
       raise(error, e);

@@ -33,6 +33,10 @@ class Calendar {
   [[nodiscard]] const std::string& name() const noexcept;
   [[nodiscard]] const std::string& timezone() const noexcept;
 
+  /// The day `t` falls on in the calendar's time zone (UTC for always_open()): what `today()`
+  /// and `date(datetime)` give in expressions. Throws EvalError when that day is not one Escalon
+  /// handles (0001-01-01 to 9999-12-31; an offset can push the range's ends past them).
+  [[nodiscard]] Date day_of(TimePoint t) const;
   /// Whether `t` is inside working time.
   [[nodiscard]] bool is_working(TimePoint t) const;
   /// `t` if it is working time, else the next opening.

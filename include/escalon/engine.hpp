@@ -86,11 +86,17 @@ enum class Refusal : std::uint8_t {
 /// bad data in start(), update(), resolve() or an event payload included.
 class EventError : public Error {
  public:
-  EventError(Refusal code, const std::string& message) : Error(message), code_(code) {}
+  EventError(Refusal code, const std::string& message, std::string reason = {})
+      : Error(message), code_(code), reason_(std::move(reason)) {}
   [[nodiscard]] Refusal code() const noexcept { return code_; }
+  /// Refusal::guard_refused: the `reason:` the flow gives the transitions that refused ("consent
+  /// to data processing is required"), joined with "; " when several did; empty otherwise. The
+  /// message includes it too; this is the text to show an agent as it is.
+  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
 
  private:
   Refusal code_;
+  std::string reason_;
 };
 
 /// A case id that the engine (and its store) does not know; code() is Refusal::unknown_case.
@@ -181,6 +187,7 @@ enum class CaseStatus : std::uint8_t { active, completed, cancelled, incident };
 
 struct DeadlineView {
   std::string step;
+  std::string stage;             ///< the deadline of this stage (empty: of the step itself)
   TimePoint started{};
   TimePoint due{};
   bool overdue = false;
@@ -189,7 +196,8 @@ struct DeadlineView {
 
 struct SlaView {
   std::string name;
-  enum class State : std::uint8_t { running, paused, met, breached } state = State::running;
+  /// not_started: a `start_in:` SLA whose step or stage the case has not reached.
+  enum class State : std::uint8_t { running, paused, met, breached, not_started } state = State::running;
   Duration elapsed{0};           ///< counted time (business time on business calendars)
   Duration remaining{0};         ///< until the target; negative once breached
   TimePoint due{};               ///< when it runs out if it keeps running

@@ -42,7 +42,9 @@ struct EvalContext {
   const Value* event = nullptr;         ///< payload of the event being handled (`event.x`)
   const Map* case_info = nullptr;       ///< `case.id`, `case.flow`, `case.step`, `case.started`, ...
   TimePoint now{};                      ///< what now() returns
-  const Calendar* calendar = nullptr;   ///< for business_hours_between()
+  /// The flow's calendar: business_hours_between() counts its working time, and its time zone
+  /// says which day today() and date(datetime) give (UTC when null).
+  const Calendar* calendar = nullptr;
   const std::vector<RuleTable>* rules = nullptr;  ///< tables that rule('name') evaluates
   const Value* subject = nullptr;       ///< the input a rule cell tests (`?`)
 };

@@ -86,10 +86,13 @@ struct Sla {
   std::string calendar;
   std::vector<std::string> pause_in;   ///< steps where the clock stops
   std::vector<std::string> stop_in;    ///< steps where the target is met (default: end steps)
+  /// A step or stage: the clock starts when the case first enters it (a stage: any of its
+  /// steps), not when the case starts. Empty: at the case's start.
+  std::string start_in;
   std::string role;                    ///< OLA: counts only while the case is in steps of this role
   std::optional<double> warn_at;       ///< share, e.g. 0.75
-  /// Who hears the `sla-warning` notification (roles or `user:NAME`); empty: the role of the
-  /// step the case is in when the warning fires.
+  /// Who hears the `sla-warning` and `sla-breached` notifications (roles or `user:NAME`);
+  /// empty: the role of the step the case is in when it fires.
   std::vector<std::string> notify;
   std::vector<Escalation> escalate;
   SourceLocation where;
@@ -101,6 +104,9 @@ struct Transition {
   std::int32_t target_index = -1;
   Expression when;
   std::vector<Assignment> set;
+  /// Said to the caller when this transition's `when` is false and no other transition for the
+  /// event applies ("consent to data processing is required"); empty: a generic message.
+  std::string reason;
   SourceLocation where;
 };
 
@@ -135,6 +141,9 @@ struct Step {
   Expression assign;                   ///< who gets the work (role or `user:NAME`)
   std::string guide;
   std::vector<DataField> form;         ///< fields the completing event must carry
+  /// The events that must carry the form (`form_for:`); empty: every event of the step's own
+  /// `on:`. Events of the step's stage never do: cancelling needs no form.
+  std::vector<std::string> form_for;
   std::vector<Transition> on;          ///< events handled here, in order
   std::optional<Deadline> deadline;
   std::vector<Hook> on_enter, on_exit;
@@ -171,8 +180,24 @@ struct Step {
   std::int32_t next_index = -1;
   // end
   std::string outcome;
+  /// The stage the step belongs to (an index into Flow::stages), or -1.
+  std::int32_t stage = -1;
   /// The case ends as failed: a parent's sub-flow step takes its `on_failure` path.
   bool fail = false;
+  SourceLocation where;
+};
+
+/// A named group of steps (`stages:`). Its transitions apply in every one of its steps that does
+/// not handle the same event itself; its deadline runs from entering the first of its steps
+/// until the case moves to a step outside it. Stages do not nest: a step is in at most one.
+struct Stage {
+  std::string name;
+  std::string title;
+  std::string description;
+  std::vector<std::string> steps;
+  std::vector<std::int32_t> step_index;
+  std::vector<Transition> on;
+  std::optional<Deadline> deadline;    ///< `within:` only (an `at:` expression belongs to a step)
   SourceLocation where;
 };
 
@@ -189,6 +214,7 @@ struct Flow {
   std::string start;
   std::int32_t start_index = -1;
   std::vector<Step> steps;
+  std::vector<Stage> stages;
   std::vector<RuleTable> rules;
   std::vector<std::string> includes;   ///< resolved paths of included files
   std::string file;
@@ -210,6 +236,9 @@ struct Flow {
   [[nodiscard]] const Step* find_step(std::string_view name) const noexcept;
   [[nodiscard]] std::int32_t step_index(std::string_view name) const noexcept;
   [[nodiscard]] const DataField* find_field(std::string_view name) const noexcept;
+  [[nodiscard]] const Stage* find_stage(std::string_view name) const noexcept;
+  /// The stage of step `step_index`, or nullptr.
+  [[nodiscard]] const Stage* stage_of(std::int32_t step_index) const noexcept;
   [[nodiscard]] const RuleTable* find_rule(std::string_view name) const noexcept;
 };
 

@@ -21,7 +21,8 @@ enum class RecordType : std::uint8_t {
   rejected,       ///< an event or call was refused; the case is unchanged (message says why)
   data_changed,   ///< field `target` changed from old_value to new_value
   assigned,       ///< the work went to `target` (a role or user:NAME)
-  deadline_set,   ///< a deadline (or SLA: `target` = SLA name) was set or rescheduled; due = `due`
+  deadline_set,   ///< a step deadline was set or rescheduled (due = `due`); `target` names an SLA, or a
+                  ///< stage's deadline as "stage:NAME"
   escalated,      ///< ladder level `level` fired (repeat = `repeat`); `target` = who was notified
   expired,        ///< a deadline fell due and moved the case (or an SLA ran out: see sla_breached)
   sla_warning,    ///< SLA `target` reached its warning share
@@ -35,6 +36,8 @@ enum class RecordType : std::uint8_t {
   completed,      ///< the case reached an end step (target = outcome)
   cancelled,      ///< the case was cancelled (message = reason)
   migrated,       ///< the case moved to another flow version (data: from, to, step; message says what changed)
+  stage_entered,  ///< the case entered stage `target` (just before `entered` of its first step there)
+  stage_left,     ///< the case left stage `target` (just after `left` of its last step there)
 };
 
 /// kebab-case name: "data-changed", "sla-breached"...

@@ -4,6 +4,7 @@
 /// and byte-for-byte reproducible in journals.
 
 #include <chrono>
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,6 +22,38 @@ inline constexpr TimePoint min_time{std::chrono::sys_days{std::chrono::year{1} /
 inline constexpr TimePoint max_time{std::chrono::sys_days{std::chrono::year{9999} / 12 / 31} + std::chrono::hours{24} -
                                     Duration{1}};
 [[nodiscard]] constexpr bool in_time_range(TimePoint t) noexcept { return t >= min_time && t <= max_time; }
+
+/// A calendar day without a time of day (the `date` data type): the number of days since
+/// 1970-01-01. Which instant a day begins at depends on a time zone; a Date names the day itself,
+/// e.g. a purchase date or a birthday. The days Escalon handles are those of min_time..max_time:
+/// 0001-01-01 to 9999-12-31.
+struct Date {
+  std::int32_t days = 0;
+
+  [[nodiscard]] constexpr std::chrono::sys_days sys_days() const noexcept {
+    return std::chrono::sys_days{std::chrono::days{days}};
+  }
+  [[nodiscard]] static constexpr Date of(std::chrono::sys_days d) noexcept {
+    return Date{static_cast<std::int32_t>(d.time_since_epoch().count())};
+  }
+  friend constexpr auto operator<=>(const Date&, const Date&) noexcept = default;
+};
+
+inline constexpr Date min_date = Date::of(std::chrono::sys_days{std::chrono::year{1} / 1 / 1});
+inline constexpr Date max_date = Date::of(std::chrono::sys_days{std::chrono::year{9999} / 12 / 31});
+[[nodiscard]] constexpr bool in_date_range(std::int64_t days) noexcept {
+  return days >= min_date.days && days <= max_date.days;
+}
+
+/// Parses a day written "YYYY-MM-DD" (ISO-8601 calendar date, four-digit year 0001..9999), with
+/// the month's real length (2025-02-29 is refused, 2024-02-29 accepted). nullopt otherwise,
+/// including for datetimes: a date field takes the day, not an instant.
+[[nodiscard]] std::optional<Date> parse_iso_date(std::string_view text);
+/// Why `text` is not a date, for messages: "February 2025 has 28 days",
+/// "2025-06-01T10:00:00Z is a datetime, not a day", "write the day as YYYY-MM-DD, e.g. 2025-06-01".
+[[nodiscard]] std::string iso_date_problem(std::string_view text);
+/// Formats as "2025-06-01".
+[[nodiscard]] std::string format_iso_date(Date d);
 
 /// Parses an ISO-8601 instant with an explicit offset: "2026-11-23T08:00:00Z",
 /// "2026-11-23T09:00:00+01:00", optional fractional seconds. nullopt when malformed;

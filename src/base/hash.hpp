@@ -40,6 +40,7 @@ struct StableHash {
         for (const auto& x : v.as_list()) value(x);
         break;
       case Value::Kind::map: map(v.as_map()); break;
+      case Value::Kind::date: word(static_cast<std::uint64_t>(static_cast<std::int64_t>(v.as_date().days))); break;
     }
   }
   void map(const Map& m) {

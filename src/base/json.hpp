@@ -14,7 +14,8 @@ namespace escalon::detail {
 // What value_from_json makes of a JSON string.
 enum class JsonStrings {
   text,           // a string (Type::coerce gives it its declared type later)
-  iso_datetimes,  // an ISO-8601 instant becomes a datetime, anything else a string (untyped CLI data)
+  iso_datetimes,  // an ISO-8601 instant becomes a datetime, a day (YYYY-MM-DD) a date, anything
+                  // else a string (untyped CLI data)
 };
 // Untyped JSON -> Value; null and unknown types are null, integers int, other numbers double.
 Value value_from_json(const nlohmann::ordered_json& j, JsonStrings strings = JsonStrings::text);

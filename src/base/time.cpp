@@ -75,6 +75,58 @@ std::optional<TimePoint> parse_iso8601(std::string_view text) {
   return std::nullopt;
 }
 
+namespace {
+// The numbers of "YYYY-MM-DD" (digits in every place); their ranges are the caller's to check.
+struct DayParts {
+  int y = 0, m = 0, d = 0;
+};
+std::optional<DayParts> day_parts(std::string_view t) {
+  if (t.size() != 10 || t[4] != '-' || t[7] != '-') return std::nullopt;
+  const auto num = [&](std::size_t at, std::size_t width) {
+    int v = 0;
+    for (std::size_t k = at; k < at + width; ++k) {
+      if (t[k] < '0' || t[k] > '9') return -1;
+      v = v * 10 + (t[k] - '0');
+    }
+    return v;
+  };
+  const DayParts p{.y = num(0, 4), .m = num(5, 2), .d = num(8, 2)};
+  if (p.y < 0 || p.m < 0 || p.d < 0) return std::nullopt;
+  return p;
+}
+constexpr const char* month_names[] = {"January", "February", "March",     "April",   "May",      "June",
+                                       "July",    "August",   "September", "October", "November", "December"};
+}  // namespace
+
+std::optional<Date> parse_iso_date(std::string_view text) {
+  const auto p = day_parts(text);
+  if (!p || p->y < 1 || p->m < 1 || p->m > 12) return std::nullopt;
+  const std::chrono::year_month_day ymd{std::chrono::year{p->y}, std::chrono::month{static_cast<unsigned>(p->m)},
+                                        std::chrono::day{static_cast<unsigned>(p->d)}};
+  if (!ymd.ok()) return std::nullopt;
+  return Date::of(std::chrono::sys_days{ymd});
+}
+
+std::string iso_date_problem(std::string_view text) {
+  if (parse_iso8601(text)) return fmt::format("{} is a datetime, not a day; write the day as YYYY-MM-DD", text);
+  if (const auto p = day_parts(text)) {
+    if (p->y < 1) return "the year must be 0001 to 9999";
+    if (p->m < 1 || p->m > 12) return fmt::format("there is no month {:02}; months are 01 to 12", p->m);
+    if (p->d < 1) return "days start at 01";
+    const std::chrono::year_month ym{std::chrono::year{p->y}, std::chrono::month{static_cast<unsigned>(p->m)}};
+    const unsigned last = static_cast<unsigned>((ym / std::chrono::last).day());
+    if (static_cast<unsigned>(p->d) > last)
+      return fmt::format("{} {} has {} days", month_names[p->m - 1], p->y, last);
+  }
+  return "write the day as YYYY-MM-DD, e.g. 2025-06-01";
+}
+
+std::string format_iso_date(Date d) {
+  const std::chrono::year_month_day ymd{d.sys_days()};
+  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                     static_cast<unsigned>(ymd.day()));
+}
+
 std::string format_iso8601(TimePoint t) {
   auto secs = std::chrono::floor<std::chrono::seconds>(t);
   auto ms = (t - secs).count();

@@ -22,6 +22,7 @@ std::string_view kind_name(Value::Kind k) noexcept {
     case Value::Kind::duration: return "duration";
     case Value::Kind::list: return "list";
     case Value::Kind::map: return "map";
+    case Value::Kind::date: return "date";
   }
   return "?";
 }
@@ -57,6 +58,10 @@ Duration Value::as_duration() const {
   if (auto* p = std::get_if<Duration>(&v_)) return *p;
   wrong_kind(*this, "duration");
 }
+Date Value::as_date() const {
+  if (auto* p = std::get_if<Date>(&v_)) return *p;
+  wrong_kind(*this, "date");
+}
 const List& Value::as_list() const {
   if (auto* p = std::get_if<std::shared_ptr<const List>>(&v_)) return **p;
   wrong_kind(*this, "list");
@@ -84,6 +89,7 @@ nlohmann::ordered_json value_to_json(const Value& v) {
     case Value::Kind::string: return v.as_string();
     case Value::Kind::datetime: return format_iso8601(v.as_datetime());
     case Value::Kind::duration: return format_duration(v.as_duration());
+    case Value::Kind::date: return format_iso_date(v.as_date());
     case Value::Kind::list: {
       auto a = nlohmann::ordered_json::array();
       for (const auto& x : v.as_list()) a.push_back(to_jsonv(x));
@@ -114,8 +120,10 @@ Value from_json(const nlohmann::ordered_json& j, JsonStrings strings, std::size_
     case J::value_t::number_float: return j.get<double>();
     case J::value_t::string: {
       const auto& s = j.get_ref<const std::string&>();
-      if (strings == JsonStrings::iso_datetimes)
+      if (strings == JsonStrings::iso_datetimes) {
         if (auto t = parse_iso8601(s)) return *t;
+        if (auto d = parse_iso_date(s)) return *d;
+      }
       return s;
     }
     case J::value_t::array: {
@@ -189,6 +197,7 @@ std::string Value::to_display() const {
     case Kind::string: return as_string();
     case Kind::datetime: return format_iso8601(as_datetime());
     case Kind::duration: return format_duration(as_duration());
+    case Kind::date: return format_iso_date(as_date());
     default: return to_json();
   }
 }
@@ -236,6 +245,7 @@ std::string Type::str() const {
     case Kind::enumeration: return fmt::format("enum[{}]", fmt::join(values, ", "));
     case Kind::list: return item && item->kind != Kind::any ? fmt::format("list<{}>", item->str()) : "list";
     case Kind::map: return "map";
+    case Kind::date: return "date";
   }
   return "?";
 }
@@ -262,6 +272,7 @@ bool Type::accepts(const Value& v) const {
     case Kind::string: return v.kind() == VK::string;
     case Kind::datetime: return v.kind() == VK::datetime;
     case Kind::duration: return v.kind() == VK::duration;
+    case Kind::date: return v.kind() == VK::date;
     case Kind::enumeration:
       return v.kind() == VK::string && std::find(values.begin(), values.end(), v.as_string()) != values.end();
     case Kind::list:
@@ -303,6 +314,16 @@ Value Type::coerce(const Value& v, std::string_view what) const {
                                     what, v.as_string()));
       }
       break;
+    case Kind::date:
+      if (v.kind() == VK::string) {
+        if (auto d = parse_iso_date(v.as_string())) return Value(*d);
+        throw DataError(fmt::format("{}: \"{}\" is not a date: {}", what, v.as_string(), iso_date_problem(v.as_string())));
+      }
+      if (v.kind() == VK::datetime)
+        throw DataError(fmt::format("{}: {} is a datetime, but a date (a day, YYYY-MM-DD) is needed; which day an "
+                                    "instant falls on depends on the time zone, so give the day itself",
+                                    what, format_iso8601(v.as_datetime())));
+      break;
     case Kind::duration:
       if (v.kind() == VK::string) {
         try {
@@ -340,4 +361,10 @@ Value Type::coerce(const Value& v, std::string_view what) const {
   throw DataError(fmt::format("{}: expected {}, got {} {}", what, str(), kind_name(v.kind()), v.to_json()));
 }
 
+}  // namespace escalon
+
+namespace escalon {
+// A Value is copied into every case's data slots, journal records and expression temporaries:
+// it stays the size of its largest inline member (std::string) plus the variant's index.
+static_assert(sizeof(Value) <= sizeof(std::string) + sizeof(void*), "Value grew");
 }  // namespace escalon

@@ -114,6 +114,15 @@ Calendar Calendar::always_open() {
 const std::string& Calendar::name() const noexcept { return impl_->name; }
 const std::string& Calendar::timezone() const noexcept { return impl_->tz_name; }
 
+Date Calendar::day_of(TimePoint t) const {
+  const auto day = impl_->always ? std::chrono::floor<std::chrono::days>(t).time_since_epoch().count()
+                                 : impl_->local_day(t).time_since_epoch().count();
+  if (!in_date_range(day))
+    throw EvalError(fmt::format("{} falls on a day before 0001-01-01 or after 9999-12-31 in {}, the days Escalon handles",
+                                format_iso8601(t), impl_->tz_name));
+  return Date{static_cast<std::int32_t>(day)};
+}
+
 bool Calendar::is_working(TimePoint t) const {
   if (impl_->always) return true;
   return impl_->for_each_interval(impl_->local_day(t), [&](TimePoint b, TimePoint e) { return b <= t && t < e; });

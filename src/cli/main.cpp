@@ -126,6 +126,7 @@ escalon::Type untyped_data_type(const escalon::Value& val) {
     case escalon::Value::Kind::number: t = escalon::Type::of(escalon::Type::Kind::number); break;
     case escalon::Value::Kind::string: t = escalon::Type::of(escalon::Type::Kind::string); break;
     case escalon::Value::Kind::datetime: t = escalon::Type::of(escalon::Type::Kind::datetime); break;
+    case escalon::Value::Kind::date: t = escalon::Type::of(escalon::Type::Kind::date); break;
     case escalon::Value::Kind::list: t = escalon::Type::list_of({}); break;
     case escalon::Value::Kind::map: t = escalon::Type::of(escalon::Type::Kind::map); break;
     default: break;
@@ -165,7 +166,7 @@ int cmd_eval(const std::string& text, const std::string& data_json, const std::s
   }
   try {
     for (const auto& [k, v] : j.items()) {
-      // Untyped data: ISO instants are datetimes, other strings stay strings.
+      // Untyped data: ISO instants are datetimes, ISO days (2025-06-01) dates, other strings strings.
       escalon::Value val = escalon::detail::value_from_json(v, escalon::detail::JsonStrings::iso_datetimes);
       if (flow) {
         const auto* f = flow->find_field(k);

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <limits>
+#include <optional>
 
 #include "escalon/error.hpp"
 #include "escalon/rule_table.hpp"
@@ -38,6 +40,8 @@ std::string_view fn_name(Fn f) noexcept {
     case Fn::to_minutes: return "to_minutes";
     case Fn::business_hours_between: return "business_hours_between";
     case Fn::rule: return "rule";
+    case Fn::today: return "today";
+    case Fn::date: return "date";
   }
   return "";
 }
@@ -49,11 +53,26 @@ using K = Type::Kind;
 constexpr std::array all_fns = {Fn::now, Fn::len, Fn::contains, Fn::lower, Fn::upper, Fn::trim, Fn::starts_with,
                                 Fn::ends_with, Fn::min, Fn::max, Fn::abs, Fn::round, Fn::floor, Fn::ceil,
                                 Fn::coalesce, Fn::is_set, Fn::string, Fn::to_hours, Fn::to_minutes,
-                                Fn::business_hours_between, Fn::rule};
+                                Fn::business_hours_between, Fn::rule, Fn::today, Fn::date};
 
 bool is_any(const Type& t) { return t.kind == K::any; }
 bool numeric(const Type& t) { return t.kind == K::integer || t.kind == K::number; }
 bool stringish(const Type& t) { return t.kind == K::string || t.kind == K::enumeration; }
+bool timeish(const Type& t) { return t.kind == K::datetime || t.kind == K::date || t.kind == K::duration; }
+
+// A date next to a datetime is a mistake with one fix: the day of the datetime.
+std::string date_hint(const Type& a, const Type& b) {
+  const bool mixed = (a.kind == K::date && b.kind == K::datetime) || (a.kind == K::datetime && b.kind == K::date);
+  return mixed ? "; take the day of the datetime with date(x) (in the flow calendar's time zone)" : "";
+}
+
+// A duration written in the expression (`36h`, `-2d`), for checks that need its length.
+std::optional<Duration> literal_duration(const ExprNode& n) {
+  if (n.op == Op::literal && n.literal.kind() == Value::Kind::duration) return n.literal.as_duration();
+  if (n.op == Op::neg && n.kids.size() == 1)
+    if (auto d = literal_duration(*n.kids[0]); d && d->count() != std::numeric_limits<std::int64_t>::min()) return -*d;
+  return std::nullopt;
+}
 
 Type case_type() {
   auto f = std::make_shared<std::map<std::string, Type, std::less<>>>();
@@ -82,7 +101,7 @@ bool orderable(const Type& a, const Type& b) {
   if (is_any(a) || is_any(b)) return true;
   if (numeric(a) && numeric(b)) return true;
   if (a.kind == K::string && b.kind == K::string) return true;
-  return a.kind == b.kind && (a.kind == K::datetime || a.kind == K::duration);
+  return a.kind == b.kind && timeish(a);
 }
 
 class Checker {
@@ -233,6 +252,7 @@ class Checker {
       case Value::Kind::string: return Type::of(K::string);
       case Value::Kind::datetime: return Type::of(K::datetime);
       case Value::Kind::duration: return Type::of(K::duration);
+      case Value::Kind::date: return Type::of(K::date);
       default: return Type{};
     }
   }
@@ -288,13 +308,13 @@ class Checker {
 
   Type equality(ExprNode& n) {
     auto [a, b] = pair(n);
-    if (!comparable(a, b)) fail(n, fmt::format("cannot compare {} with {}", a.str(), b.str()));
+    if (!comparable(a, b)) fail(n, fmt::format("cannot compare {} with {}{}", a.str(), b.str(), date_hint(a, b)));
     return Type::of(K::boolean);
   }
 
   Type ordering(ExprNode& n) {
     auto [a, b] = pair(n);
-    if (!orderable(a, b)) fail(n, fmt::format("cannot order {} and {}", a.str(), b.str()));
+    if (!orderable(a, b)) fail(n, fmt::format("cannot order {} and {}{}", a.str(), b.str(), date_hint(a, b)));
     return Type::of(K::boolean);
   }
 
@@ -332,7 +352,7 @@ class Checker {
     if (is_any(a) || is_any(b)) {
       // One side is known: the result usually follows it.
       const Type& k = is_any(a) ? b : a;
-      if (k.kind == K::datetime && n.op == Op::sub) return Type{};
+      if ((k.kind == K::datetime || k.kind == K::date) && n.op == Op::sub) return Type{};
       if (n.op == Op::div && numeric(k)) return Type::of(K::number);
       return is_any(k) ? Type{} : k;
     }
@@ -343,6 +363,8 @@ class Checker {
         if (stringish(a) && stringish(b)) return Type::of(K::string);
         if (a.kind == K::datetime && b.kind == K::duration) return a;
         if (a.kind == K::duration && b.kind == K::datetime) return b;
+        if (a.kind == K::date && b.kind == K::duration) return whole_days(n, *n.kids[1], a);
+        if (a.kind == K::duration && b.kind == K::date) return whole_days(n, *n.kids[0], b);
         if (a.kind == K::duration && b.kind == K::duration) return a;
         if (a.kind == K::list && b.kind == K::list) return a == b ? a : Type::list_of(Type{});
         break;
@@ -351,6 +373,8 @@ class Checker {
         if (numeric(a) && numeric(b)) return Type::of(K::number);
         if (a.kind == K::datetime && b.kind == K::duration) return a;
         if (a.kind == K::datetime && b.kind == K::datetime) return Type::of(K::duration);
+        if (a.kind == K::date && b.kind == K::duration) return whole_days(n, *n.kids[1], a);
+        if (a.kind == K::date && b.kind == K::date) return Type::of(K::duration);
         if (a.kind == K::duration && b.kind == K::duration) return a;
         break;
       case Op::mul:
@@ -369,7 +393,17 @@ class Checker {
         break;
       default: break;
     }
-    fail(n, fmt::format("cannot apply '{}' to {} and {}", sym, a.str(), b.str()));
+    fail(n, fmt::format("cannot apply '{}' to {} and {}{}", sym, a.str(), b.str(), date_hint(a, b)));
+  }
+
+  // date ± duration moves by whole days: a duration written in the expression is checked here,
+  // one computed at run time when it is used.
+  static Type whole_days(const ExprNode& op, const ExprNode& dur, const Type& date) {
+    if (auto d = literal_duration(dur); d && *d % std::chrono::hours{24} != Duration{0})
+      fail(op, fmt::format("a date moves by whole days, and {} is not a whole number of days; use a datetime for "
+                           "times of day",
+                           format_duration(*d)));
+    return date;
   }
 
   void arity(const ExprNode& n, std::size_t lo, std::size_t hi) {
@@ -423,8 +457,8 @@ class Checker {
         arity(n, 1, 16);
         const Type* known = nullptr;
         for (std::size_t i = 0; i < t.size(); ++i) {
-          want(n, *a[i], t[i], numeric(t[i]) || t[i].kind == K::datetime || t[i].kind == K::duration || t[i].kind == K::string,
-               "numbers, datetimes, durations or strings");
+          want(n, *a[i], t[i], numeric(t[i]) || timeish(t[i]) || t[i].kind == K::string,
+               "numbers, datetimes, dates, durations or strings");
           if (is_any(t[i]) || t[i].kind == K::null) continue;
           if (known && !orderable(*known, t[i])) fail(*a[i], fmt::format("{}() cannot mix {} and {}", n.name, known->str(), t[i].str()));
           known = &t[i];
@@ -453,6 +487,8 @@ class Checker {
         arity(n, 1, 1);
         want(n, *a[0], t[0], t[0].kind == K::duration, "a duration");
         return Type::of(K::number);
+      case Fn::today: arity(n, 0, 0); return Type::of(K::date);
+      case Fn::date: return date_call(n, t);
       case Fn::business_hours_between:
         arity(n, 2, 2);
         for (std::size_t i = 0; i < 2; ++i) want(n, *a[i], t[i], t[i].kind == K::datetime, "a datetime");
@@ -460,6 +496,17 @@ class Checker {
       default: break;
     }
     return Type{};
+  }
+
+  // date(x): x is a date, a datetime (its day in the flow calendar's zone) or text YYYY-MM-DD.
+  Type date_call(const ExprNode& n, const std::vector<Type>& types) {
+    arity(n, 1, 1);
+    const ExprNode& arg = *n.kids[0];
+    const Type& t = types[0];
+    want(n, arg, t, stringish(t) || t.kind == K::datetime || t.kind == K::date, "a datetime, a date or text YYYY-MM-DD");
+    if (arg.op == Op::literal && arg.literal.kind() == Value::Kind::string && !parse_iso_date(arg.literal.as_string()))
+      fail(arg, fmt::format("'{}' is not a date: {}", arg.literal.as_string(), iso_date_problem(arg.literal.as_string())));
+    return Type::of(K::date);
   }
 
   Type rule_call(ExprNode& n) {
@@ -492,6 +539,35 @@ bool assignable(const Type& to, const Type& from) {
   return false;
 }
 
+// "'2025-06-01'" where a date is needed: the quotes make it text.
+std::string unquote_hint(const ExprNode& root, const Type& expected) {
+  if (root.op != Op::literal || root.literal.kind() != Value::Kind::string) return "";
+  const std::string& s = root.literal.as_string();
+  const bool fits = expected.kind == K::date ? parse_iso_date(s).has_value()
+                    : expected.kind == K::datetime ? parse_iso8601(s).has_value()
+                                                   : false;
+  return fits ? fmt::format("; write it without quotes: {}", s) : "";
+}
+
+// Text that becomes the result ('hgh'; either branch of c ? 'high' : 'hgh'; an argument of
+// coalesce(); an item of a list for a list of enums) must be a value of the enum it is for: the
+// field would refuse it only when a case runs.
+void check_enum_results(const ExprNode& n, const Type& want) {
+  if (n.op == Op::cond && n.kids.size() == 3) {
+    check_enum_results(*n.kids[1], want);
+    check_enum_results(*n.kids[2], want);
+  } else if (n.op == Op::call && n.fn == Fn::coalesce) {
+    for (const auto& k : n.kids) check_enum_results(*k, want);
+  } else if (n.op == Op::list && want.kind == K::list && want.item) {
+    for (const auto& k : n.kids) check_enum_results(*k, *want.item);
+  } else if (want.kind == K::enumeration && n.op == Op::literal && n.literal.kind() == Value::Kind::string) {
+    const auto& s = n.literal.as_string();
+    const auto& vals = want.values;
+    if (std::find(vals.begin(), vals.end(), s) == vals.end())
+      throw ExprError(fmt::format("'{}' is not one of {}{}", s, fmt::join(vals, ", "), did_you_mean(s, vals)), n.pos);
+  }
+}
+
 }  // namespace
 
 Type check_expression(ExprNode& root, const ExprEnv& env) {
@@ -499,14 +575,10 @@ Type check_expression(ExprNode& root, const ExprEnv& env) {
   const Type* enum_ctx = env.expected && env.expected->kind == K::enumeration ? &*env.expected : nullptr;
   Type t = c.check(root, enum_ctx);
   if (env.expected && !assignable(*env.expected, t))
-    throw ExprError(fmt::format("this expression gives {}, but {} is needed here", t.str(), env.expected->str()), 0);
-  if (env.expected && env.expected->kind == K::enumeration && root.op == Op::literal &&
-      root.literal.kind() == Value::Kind::string) {
-    const auto& s = root.literal.as_string();
-    const auto& vals = env.expected->values;
-    if (std::find(vals.begin(), vals.end(), s) == vals.end())
-      throw ExprError(fmt::format("'{}' is not one of {}{}", s, fmt::join(vals, ", "), did_you_mean(s, vals)), root.pos);
-  }
+    throw ExprError(fmt::format("this expression gives {}, but {} is needed here{}", t.str(), env.expected->str(),
+                                unquote_hint(root, *env.expected)),
+                    0);
+  if (env.expected) check_enum_results(root, *env.expected);
   return t;
 }
 

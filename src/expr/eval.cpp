@@ -99,6 +99,26 @@ TimePoint shifted(TimePoint t, Duration d) {
   return TimePoint{Duration{r}};
 }
 
+// date ± duration: whole days only, and the day stays within years 1 to 9999.
+Date shifted_date(Date d, Duration by, bool subtract) {
+  constexpr Duration day = std::chrono::hours{24};
+  const char* sign = subtract ? "-" : "+";
+  if (by % day != Duration{0})
+    fail(fmt::format("{} {} {}: a date moves by whole days, and {} is not a whole number of days", format_iso_date(d), sign,
+                     format_duration(by), format_duration(by)));
+  const std::int64_t days = subtract ? -(by / day) : by / day;  // |by / day| < 2^37: no overflow
+  const std::int64_t r = std::int64_t{d.days} + days;
+  if (!in_date_range(r))
+    fail(fmt::format("{} {} {} is outside the supported dates (years 1 to 9999)", format_iso_date(d), sign, format_duration(by)));
+  return Date{static_cast<std::int32_t>(r)};
+}
+
+// "; take the day of the datetime with date(x)" when a date meets a datetime.
+std::string date_hint(VK a, VK b) {
+  const bool mixed = (a == VK::date && b == VK::datetime) || (a == VK::datetime && b == VK::date);
+  return mixed ? "; take the day of the datetime with date(x)" : "";
+}
+
 // Strings and lists built at run time (a `set` on a repeating escalation can double one every
 // time) stay bounded: max_value_length characters or elements.
 void check_length(std::size_t n, const char* unit) {
@@ -112,6 +132,7 @@ int compare(const Value& a, const Value& b, bool& ok) {
   if (a.kind() == VK::string && b.kind() == VK::string) return a.as_string().compare(b.as_string()) < 0 ? -1 : a.as_string() == b.as_string() ? 0 : 1;
   if (a.kind() == VK::datetime && b.kind() == VK::datetime) return (a.as_datetime() > b.as_datetime()) - (a.as_datetime() < b.as_datetime());
   if (a.kind() == VK::duration && b.kind() == VK::duration) return (a.as_duration() > b.as_duration()) - (a.as_duration() < b.as_duration());
+  if (a.kind() == VK::date && b.kind() == VK::date) return (a.as_date() > b.as_date()) - (a.as_date() < b.as_date());
   ok = false;
   return 0;
 }
@@ -133,6 +154,8 @@ Value arith(Op op, const Value& a, const Value& b) {
       }
       if (ka == VK::datetime && kb == VK::duration) return shifted(a.as_datetime(), b.as_duration());
       if (ka == VK::duration && kb == VK::datetime) return shifted(b.as_datetime(), a.as_duration());
+      if (ka == VK::date && kb == VK::duration) return shifted_date(a.as_date(), b.as_duration(), false);
+      if (ka == VK::duration && kb == VK::date) return shifted_date(b.as_date(), a.as_duration(), false);
       if (ka == VK::duration && kb == VK::duration) return duration_sum(a.as_duration(), b.as_duration());
       if (ka == VK::list && kb == VK::list) {
         check_length(a.as_list().size() + b.as_list().size(), "elements");
@@ -152,6 +175,8 @@ Value arith(Op op, const Value& a, const Value& b) {
         return shifted(a.as_datetime(), -b.as_duration());
       }
       if (ka == VK::datetime && kb == VK::datetime) return Duration(a.as_datetime() - b.as_datetime());  // both in range
+      if (ka == VK::date && kb == VK::duration) return shifted_date(a.as_date(), b.as_duration(), true);
+      if (ka == VK::date && kb == VK::date) return Duration(a.as_date().sys_days() - b.as_date().sys_days());
       if (ka == VK::duration && kb == VK::duration) return duration_sum(a.as_duration(), b.as_duration(), true);
       break;
     case Op::mul:
@@ -186,7 +211,7 @@ Value arith(Op op, const Value& a, const Value& b) {
       break;
     default: break;
   }
-  fail(fmt::format("cannot apply an arithmetic operator to {} and {}", kind_name(ka), kind_name(kb)));
+  fail(fmt::format("cannot apply an arithmetic operator to {} and {}{}", kind_name(ka), kind_name(kb), date_hint(ka, kb)));
 }
 
 bool contains(const Value& hay, const Value& needle) {
@@ -244,6 +269,25 @@ Value to_whole(Fn fn, const Value& v) {
   return static_cast<std::int64_t>(d);
 }
 
+// The day of `t` in the zone of the context's calendar (UTC without one).
+Date day_of(const EvalContext& ctx, TimePoint t) {
+  if (ctx.calendar) return ctx.calendar->day_of(t);
+  return Date::of(std::chrono::floor<std::chrono::days>(t));
+}
+
+// date(x)
+Value to_date(const Value& v, const EvalContext& ctx) {
+  switch (v.kind()) {
+    case VK::null: return {};
+    case VK::date: return v;
+    case VK::datetime: return day_of(ctx, v.as_datetime());
+    case VK::string:
+      if (auto d = parse_iso_date(v.as_string())) return *d;
+      fail(fmt::format("date(): \"{}\" is not a date: {}", v.as_string(), iso_date_problem(v.as_string())));
+    default: fail(fmt::format("date() of a {}; it takes a datetime, a date or text YYYY-MM-DD", kind_name(v.kind())));
+  }
+}
+
 Value call(const ExprNode& n, const EvalContext& ctx) {
   std::vector<Value> a;
   a.reserve(n.kids.size());
@@ -290,6 +334,8 @@ Value call(const ExprNode& n, const EvalContext& ctx) {
       if (!ctx.calendar) return Duration(a[1].as_datetime() - a[0].as_datetime());
       return ctx.calendar->business_time_between(a[0].as_datetime(), a[1].as_datetime());
     }
+    case Fn::today: return day_of(ctx, ctx.now);
+    case Fn::date: return to_date(a[0], ctx);
     case Fn::rule: {
       if (!ctx.rules || n.rule < 0 || static_cast<std::size_t>(n.rule) >= ctx.rules->size())
         fail("rule tables are not available in this context");
@@ -357,7 +403,7 @@ Value eval_node(const ExprNode& n, const EvalContext& ctx) {
       if (a.is_null() || b.is_null()) return false;
       bool ok = false;
       int c = compare(a, b, ok);
-      if (!ok) fail(fmt::format("cannot order {} and {}", kind_name(a.kind()), kind_name(b.kind())));
+      if (!ok) fail(fmt::format("cannot order {} and {}{}", kind_name(a.kind()), kind_name(b.kind()), date_hint(a.kind(), b.kind())));
       switch (n.op) {
         case Op::lt: return c < 0;
         case Op::le: return c <= 0;

@@ -26,7 +26,7 @@ enum class Op : std::uint8_t {
 
 enum class Fn : std::uint8_t {
   none, now, len, contains, lower, upper, trim, starts_with, ends_with, min, max, abs, round, floor, ceil,
-  coalesce, is_set, string, to_hours, to_minutes, business_hours_between, rule,
+  coalesce, is_set, string, to_hours, to_minutes, business_hours_between, rule, today, date,
 };
 
 struct ExprNode;

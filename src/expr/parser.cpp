@@ -7,7 +7,7 @@
 //   add     = mul (('+'|'-') mul)*     mul  = unary (('*'|'/'|'%') unary)*
 //   unary   = ('!'|'-') unary | postfix
 //   postfix = primary ('.' ident | '[' expr ']')*
-//   primary = datetime | duration | number | string | true | false | null
+//   primary = datetime | date | duration | number | string | true | false | null
 //           | '[' (expr (',' expr)*)? ']' | ident '(' args ')' | ident | '?' | '(' expr ')'
 // Semantic actions build detail::ExprNode trees directly; every node records the offset of its
 // first character so that the checker can point at the exact column.
@@ -183,12 +183,25 @@ auto const make_duration = [](auto& ctx) {
   }
   x3::_val(ctx) = n;
 };
+// A datetime, or a date when there is no time part: 2025-06-01.
 auto const make_datetime = [](auto& ctx) {
   const auto& r = x3::_attr(ctx);
   std::string text(r.begin(), r.end());
   auto n = make(Op::literal, offset_of(ctx, r));
-  if (text.size() == 10)
-    throw ExprError(fmt::format("the date {} needs a time and an offset, e.g. {}T00:00:00Z", text, text), n->pos);
+  if (text.size() == 10) {
+    auto d = parse_iso_date(text);
+    if (!d) throw ExprError(fmt::format("{} is not a valid date: {}", text, iso_date_problem(text)), n->pos);
+    n->literal = Value(*d);
+    x3::_val(ctx) = n;
+    return;
+  }
+  // The offset is optional in the grammar so that its absence gets this message.
+  if (text.find_first_of("Z+-", 10) == std::string::npos) {
+    const std::string with_seconds = text.size() == 16 ? text + ":00" : text;  // 2026-11-23T08:00
+    throw ExprError(fmt::format("the datetime {} needs an offset: {}Z for UTC, or one like {}+01:00", text, with_seconds,
+                                with_seconds),
+                    n->pos);
+  }
   auto t = parse_iso8601(text);
   if (!t) throw ExprError(fmt::format("{} is not a valid datetime", text), n->pos);
   n->literal = Value(*t);
@@ -209,6 +222,13 @@ struct escapes_t : x3::symbols<char> {
 struct units_t : x3::symbols<char> {
   units_t() { add("ms", 'x')("s", 's')("m", 'm')("h", 'h')("d", 'd')("w", 'w'); }
 } const units;
+// Units in words, after a space: `730 days`, `15 minutes`, `1 hour 30 minutes`.
+struct word_units_t : x3::symbols<char> {
+  word_units_t() {
+    add("second", 's')("seconds", 's')("minute", 'm')("minutes", 'm')("hour", 'h')("hours", 'h')("day", 'd')(
+        "days", 'd')("week", 'w')("weeks", 'w');
+  }
+} const word_units;
 
 auto const ident_char = x3::alnum | x3::char_('_');
 auto kw(const char* k) { return x3::lexeme[x3::lit(k) >> !ident_char]; }
@@ -238,8 +258,10 @@ auto const str_r_def = x3::lexeme['\'' > *(escapes | ~x3::char_("'\\")) > '\''] 
 
 auto const datetime_p = x3::raw[x3::lexeme[x3::repeat(4)[x3::digit] >> '-' >> d2 >> '-' >> d2 >>
                                            -('T' >> d2 >> ':' >> d2 >> -(':' >> d2 >> -('.' >> +x3::digit)) >>
-                                             (x3::lit('Z') | (x3::char_("+-") >> d2 >> ':' >> d2)))]];
-auto const duration_p = x3::raw[x3::lexeme[+(+x3::digit >> units) >> !ident_char]];
+                                             -(x3::lit('Z') | (x3::char_("+-") >> d2 >> ':' >> d2)))]];
+auto const word_part = +x3::digit >> *x3::blank >> word_units >> !ident_char;
+auto const duration_p = x3::raw[x3::lexeme[(+(+x3::digit >> units) >> !ident_char) |
+                                           (word_part >> *(+x3::blank >> word_part))]];
 auto const number_p = x3::raw[x3::lexeme[+x3::digit >> -('.' >> +x3::digit) >>
                                          -(x3::char_("eE") >> -x3::char_("+-") >> +x3::digit) >> !ident_char]];
 

@@ -16,6 +16,7 @@
 #include "escalon/rule_table.hpp"
 #include "expr/node.hpp"
 #include "expr/rules.hpp"
+#include "base/suggest.hpp"
 #include "base/text.hpp"
 
 namespace escalon::detail {
@@ -38,7 +39,8 @@ bool texty(const Type& t) { return t.kind == Type::Kind::string || t.kind == Typ
 Expression literal_text(std::string_view word, const Type& column, std::string_view prefix, const ExprEnv& env) {
   if (column.kind == Type::Kind::enumeration &&
       std::find(column.values.begin(), column.values.end(), word) == column.values.end())
-    throw ExprError(fmt::format("'{}' is not one of {}", word, fmt::join(column.values, ", ")), 0);
+    throw ExprError(fmt::format("'{}' is not one of {}{}", word, fmt::join(column.values, ", "), did_you_mean(word, column.values)),
+                    0);
   std::string quoted = std::string(prefix) + "'" + std::string(word) + "'";
   ExprEnv e = env;
   e.expected.reset();

@@ -6,6 +6,7 @@
 #include <boost/graph/reverse_graph.hpp>
 #include <boost/graph/strong_components.hpp>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include <algorithm>
 
@@ -153,6 +154,24 @@ FlowGraph build_flow_graph(const Flow& flow) {
         add(i, s.deadline->escalate[l].go_to_index, EdgeKind::escalation, describe_rung(s.deadline->escalate[l], l + 1));
     }
   }
+  // A stage's transitions and its deadline's moves leave from each of its steps, where the step
+  // does not handle the event itself.
+  for (const auto& st : flow.stages)
+    for (auto i : st.step_index) {
+      const Step& s = flow.steps[static_cast<std::size_t>(i)];
+      for (const auto& t : st.on) {
+        if (std::any_of(s.on.begin(), s.on.end(), [&](const Transition& x) { return x.event == t.event; })) continue;
+        std::string label = t.event;
+        if (!t.when.empty()) label += fmt::format(" [{}]", t.when.text());
+        add(static_cast<std::size_t>(i), t.target_index, EdgeKind::event, label);
+      }
+      if (!st.deadline) continue;
+      add(static_cast<std::size_t>(i), st.deadline->expire_index, EdgeKind::expire,
+          fmt::format("expire (stage {}, {})", st.name, describe_deadline(*st.deadline)));
+      for (std::size_t l = 0; l < st.deadline->escalate.size(); ++l)
+        add(static_cast<std::size_t>(i), st.deadline->escalate[l].go_to_index, EdgeKind::escalation,
+            fmt::format("stage {} {}", st.name, describe_rung(st.deadline->escalate[l], l + 1)));
+    }
   // SLA ladders can move a case from any step where the clock runs.
   for (const auto& sla : flow.slas)
     for (std::size_t l = 0; l < sla.escalate.size(); ++l)

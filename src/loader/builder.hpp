@@ -9,7 +9,9 @@
 //                data.cpp          `data:`, step forms, types and typed values
 //                rule_tables.cpp   `rules:`
 //                steps.cpp         `steps:`, one function per step kind, transitions, hooks
+//                stages.cpp        `stages:`, groups of steps sharing transitions and a deadline
 //                deadlines_escalations.cpp  deadlines, escalation ladders, SLAs
+//                ladder_order.cpp  escalation levels listed in the order they fire
 // Nothing throws for a problem in a file: each becomes a Diagnostic through the Reporter.
 
 #include <cstdint>
@@ -29,6 +31,8 @@
 #include "loader/yaml_reader.hpp"
 
 namespace escalon::detail {
+
+struct CellSet;  // expr/rules.hpp
 
 /// Event names: lowercase letters, digits, '-', '_', '.'; not starting with '-' or '.'.
 bool is_event_name(std::string_view s);
@@ -80,6 +84,7 @@ class FlowBuilder {
   std::set<std::string> used_calendars_;
   std::set<std::string> failed_calendars_;  // defined but invalid: already reported
   std::set<std::string> used_rules_;
+  std::set<std::string> partial_rules_;     // tables with a row left out for an error
   std::vector<PendingSubflow> pending_;
   std::vector<std::pair<std::string, SourceLocation>> emitted_;
   std::vector<std::string_view> hash_parts_;  // the file's text, then each include's (Flow::content_hash)
@@ -127,11 +132,11 @@ class FlowBuilder {
   void rule_headers(const Source& src, const YAML::Node& n);
   void rule_bodies();
   void rule_inputs(RuleTable& table, const Source& src, const YAML::Node& n);
-  bool rule_row(const RuleTable& table, const Source& src, const YAML::Node& row, RuleRow& r, std::vector<std::string>& lits);
+  bool rule_row(const RuleTable& table, const Source& src, const YAML::Node& row, RuleRow& r, std::vector<CellSet>& sets);
   void rule_cycles();
 
   // steps.cpp
-  void steps(const YAML::Node& n);
+  void steps(const YAML::Node& n, const std::optional<YAML::Node>& stage_node);
   void step(Step& s, const YAML::Node& n);
   bool step_kind(Step& s, const MapReader& m);
   void check_step_keys(const Step& s, const MapReader& m);
@@ -147,18 +152,30 @@ class FlowBuilder {
   void join_step(Step& s, const MapReader& m);
   void end_step(Step& s, const MapReader& m);
   ExprEnv event_env(const Step& s) const;
-  std::vector<Transition> transitions(const YAML::Node& n, const Step& s, const ExprEnv& env);
+  std::vector<Transition> transitions(const YAML::Node& n, const std::string& owner, const ExprEnv& env);
   std::optional<Transition> transition(const YAML::Node& n, const std::string& event, const ExprEnv& env);
   std::vector<Hook> hooks(const YAML::Node& n, std::string_view what);
 
+  void form_events(Step& s, const YAML::Node& n);
+
+  // stages.cpp
+  void stages(const YAML::Node& n);
+  void stage_members(Stage& st, const MapReader& sm);
+  void check_stages();
+  bool scope_ref(const std::string& name, const SourceLocation& where, std::string_view what);
+
   // deadlines_escalations.cpp
   std::optional<Deadline> deadline(const YAML::Node& n);
-  std::vector<Escalation> ladder(const YAML::Node& n, const std::string& what);
+  std::vector<Escalation> ladder(const YAML::Node& n, const std::string& what, const std::optional<DurationSpec>& within);
   std::optional<Escalation> rung(const YAML::Node& n);
   bool rung_anchor(Escalation& e, const MapReader& m);
   void rung_actions(Escalation& e, const MapReader& m);
   void rung_repeat(Escalation& e, const MapReader& m);
   void slas(const YAML::Node& n);
+
+  // ladder_order.cpp
+  void check_ladder_order(const std::vector<Escalation>& levels, const std::vector<std::size_t>& numbers,
+                          const std::optional<DurationSpec>& within);
 };
 
 class Loader {

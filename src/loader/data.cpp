@@ -17,7 +17,7 @@ namespace {
 
 using K = Type::Kind;
 
-const std::vector<std::string> type_names = {"string", "int", "number", "bool", "datetime", "duration", "enum", "list", "map"};
+const std::vector<std::string> type_names = {"string", "int", "number", "bool", "datetime", "date", "duration", "enum", "list", "map"};
 
 
 std::optional<Value> whole_number(const std::string& s) {
@@ -32,6 +32,14 @@ bool int_literal(const std::string& s) {
   std::int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   return ec == std::errc::result_out_of_range && p == s.data() + s.size();
+}
+// A scalar of an `any` field: quoted text stays text; true, false and whole numbers are read.
+Value untyped_scalar(const std::string& s, bool quoted) {
+  if (quoted) return Value(s);
+  if (s == "true") return Value(true);
+  if (s == "false") return Value(false);
+  if (auto v = whole_number(s)) return *v;
+  return Value(s);
 }
 }  // namespace
 
@@ -68,6 +76,27 @@ void FlowBuilder::form(Step& s, const YAML::Node& n) {
   }
 }
 
+// `form_for: [EVENT, ...]`: the step's own events that must carry its form.
+void FlowBuilder::form_events(Step& s, const YAML::Node& n) {
+  if (s.form.empty()) {
+    rep_.error(loc(n), fmt::format("`form_for` names the events that must carry the form, but step '{}' has no `form:`",
+                                   s.name));
+    return;
+  }
+  std::vector<std::string> handled;
+  for (const auto& t : s.on)
+    if (std::find(handled.begin(), handled.end(), t.event) == handled.end()) handled.push_back(t.event);
+  for (auto& [ev, node] : read_string_list(rep_, src_, n, "`form_for`")) {
+    if (std::find(handled.begin(), handled.end(), ev) == handled.end()) {
+      std::string hint = did_you_mean(ev, handled);
+      rep_.error(loc(node), fmt::format("`form_for` names event '{}', which step '{}' does not handle{}", ev, s.name,
+                                        !hint.empty() ? hint : fmt::format("; its events are {}", name_list(handled))));
+      continue;
+    }
+    s.form_for.push_back(ev);
+  }
+}
+
 std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& n, std::string_view what,
                                           std::size_t depth) {
   // Either a type name, or a map with `type:` and its details. `of:` and `fields:` recurse, and
@@ -87,9 +116,10 @@ std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& 
   }
   auto name = read_string(rep_, src, tnode, fmt::format("the type of {}", what));
   if (!name) return std::nullopt;
-  static const std::map<std::string, K> kinds = {{"string", K::string}, {"int", K::integer},     {"number", K::number},
-                                                 {"bool", K::boolean},  {"datetime", K::datetime}, {"duration", K::duration},
-                                                 {"enum", K::enumeration}, {"list", K::list},     {"map", K::map}};
+  static const std::map<std::string, K> kinds = {
+      {"string", K::string}, {"int", K::integer},     {"number", K::number},         {"bool", K::boolean},
+      {"datetime", K::datetime}, {"date", K::date}, {"duration", K::duration}, {"enum", K::enumeration},
+      {"list", K::list},     {"map", K::map}};
   auto it = kinds.find(*name);
   if (it == kinds.end()) {
     std::string hint = did_you_mean(*name, type_names);
@@ -217,6 +247,10 @@ std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& 
     case K::datetime:
       if (auto tp = parse_iso8601(s)) return Value(*tp);
       return bad("an ISO-8601 datetime with an offset, e.g. 2026-11-23T08:00:00Z");
+    case K::date:
+      if (auto d = parse_iso_date(s)) return Value(*d);
+      rep_.error(loc(src, n), fmt::format("{} must be a date: {}", what, iso_date_problem(s)));
+      return std::nullopt;
     case K::duration:
       try {
         return Value(parse_duration(s));
@@ -228,15 +262,7 @@ std::optional<Value> FlowBuilder::value_of(const Source& src, const YAML::Node& 
       if (std::find(t.values.begin(), t.values.end(), s) != t.values.end()) return Value(s);
       rep_.error(loc(src, n), fmt::format("{}: '{}' is not one of {}{}", what, s, name_list(t.values), did_you_mean(s, t.values)));
       return std::nullopt;
-    case K::any: {
-      if (quoted) return Value(s);
-      if (s == "true") return Value(true);
-      if (s == "false") return Value(false);
-      std::int64_t v = 0;
-      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (ec == std::errc{} && p == s.data() + s.size()) return Value(v);
-      return Value(s);
-    }
+    case K::any: return untyped_scalar(s, quoted);
     default: break;
   }
   return bad(t.str());

@@ -50,7 +50,7 @@ std::optional<Deadline> FlowBuilder::deadline(const YAML::Node& n) {
     e.expected = Type::of(K::datetime);
     d.at = expr(*a, e, "`at`");
   }
-  if (auto e = m.get("escalate")) d.escalate = ladder(*e, "`escalate`");
+  if (auto e = m.get("escalate")) d.escalate = ladder(*e, "`escalate`", d.within);
   if (auto e = m.get("expire")) {
     d.expire_index = step_ref(*e, "`expire`");
     if (d.expire_index >= 0) d.expire = e->Scalar();
@@ -71,28 +71,24 @@ std::optional<Deadline> FlowBuilder::deadline(const YAML::Node& n) {
   return d;
 }
 
-std::vector<Escalation> FlowBuilder::ladder(const YAML::Node& n, const std::string& what) {
+std::vector<Escalation> FlowBuilder::ladder(const YAML::Node& n, const std::string& what,
+                                           const std::optional<DurationSpec>& within) {
   std::vector<Escalation> out;
   if (!n.IsSequence()) {
     rep_.error(loc(n), fmt::format("{} must be a list of levels: - {{ at: 80%, notify: ROLE }}", what));
     return out;
   }
+  std::vector<std::size_t> numbers;  // each level's place in the list (1-based)
+  std::size_t place = 0;
   for (const auto& r : n) {
     if (!rep_.count(src_, r)) break;
-    if (auto e = rung(r)) out.push_back(std::move(*e));
+    ++place;
+    if (auto e = rung(r)) {
+      out.push_back(std::move(*e));
+      numbers.push_back(place);
+    }
   }
-  // Levels fire in the order of their time; say so when the file lists them otherwise.
-  for (std::size_t i = 1; i < out.size(); ++i) {
-    const auto& a = out[i - 1];
-    const auto& b = out[i];
-    const bool later = (a.anchor == b.anchor && ((a.anchor == Escalation::Anchor::share && b.share < a.share) ||
-                                                 (a.anchor == Escalation::Anchor::after && b.offset.basis == a.offset.basis &&
-                                                  b.offset.length + std::chrono::hours{24} * b.offset.days <
-                                                      a.offset.length + std::chrono::hours{24} * a.offset.days))) ||
-                       (a.anchor == Escalation::Anchor::after && b.anchor == Escalation::Anchor::share && b.share <= 1.0);
-    if (later)
-      rep_.error(b.where, "escalation levels must be listed in the order they fire (level numbers follow the list)");
-  }
+  check_ladder_order(out, numbers, within);
   return out;
 }
 
@@ -211,7 +207,8 @@ void FlowBuilder::slas(const YAML::Node& n) {
       continue;
     }
     MapReader sm(rep_, src_, v, fmt::format("SLA '{}'", k.Scalar()),
-                 {"within", "calendar", "pause_in", "stop_in", "role", "warn_at", "notify", "escalate", "description"});
+                 {"within", "calendar", "start_in", "pause_in", "stop_in", "role", "warn_at", "notify", "escalate",
+                  "description"});
     if (!sm.ok()) continue;
     Sla s;
     s.name = k.Scalar();
@@ -231,8 +228,11 @@ void FlowBuilder::slas(const YAML::Node& n) {
     for (const char* key : {"pause_in", "stop_in"})
       if (auto p = sm.get(key))
         for (auto& [name, node] : read_string_list(rep_, src_, *p, fmt::format("`{}`", key)))
-          if (step_ref_named(name, loc(node), fmt::format("`{}`", key)) >= 0)
+          if (scope_ref(name, loc(node), fmt::format("`{}`", key)))
             (std::string(key) == "pause_in" ? s.pause_in : s.stop_in).push_back(name);
+    if (auto p = sm.get("start_in"))
+      if (auto name = read_string(rep_, src_, *p, "`start_in`"); name && scope_ref(*name, loc(*p), "`start_in`"))
+        s.start_in = *name;
     if (auto r = sm.get("role")) {
       s.role = read_string(rep_, src_, *r, "`role`").value_or("");
       role_ref(s.role, loc(*r), "`role`");
@@ -250,9 +250,9 @@ void FlowBuilder::slas(const YAML::Node& n) {
         role_ref(r, loc(node), "`notify`");
         s.notify.push_back(r);
       }
-      if (!s.warn_at) rep_.warning(loc(*v), "`notify` names who hears the SLA warning, but the SLA has no `warn_at`");
     }
-    if (auto e = sm.get("escalate")) s.escalate = ladder(*e, "`escalate`");
+    if (auto e = sm.get("escalate"))
+      s.escalate = ladder(*e, "`escalate`", sm.has("within") ? std::optional<DurationSpec>(s.within) : std::nullopt);
     flow_.slas.push_back(std::move(s));
   }
 }

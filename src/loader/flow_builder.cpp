@@ -33,7 +33,7 @@ ExprEnv data_env(const Flow& flow) {
 void FlowBuilder::build(const YAML::Node& root) {
   MapReader top(rep_, src_, root, "the flow",
                 {"flow", "version", "title", "description", "calendar", "calendars", "data", "roles", "sla", "start",
-                 "steps", "rules", "include"});
+                 "steps", "stages", "rules", "include"});
   flow_.where = {src_.file, 1, 1};
   hash_parts_ = {src_.text};  // hashed below, with the includes
   flow_.source = src_.text;
@@ -49,7 +49,7 @@ void FlowBuilder::build(const YAML::Node& root) {
   if (auto n = top.get("data")) data(*n);
   env_ = data_env(flow_);
   rule_bodies();
-  if (auto n = top.get("steps")) steps(*n);
+  if (auto n = top.get("steps")) steps(*n, top.get("stages"));
   else rep_.error(flow_.where, "missing `steps`: a flow needs at least one step");
   if (auto n = top.get("start"); n && !flow_.steps.empty()) {
     flow_.start_index = step_ref(*n, "`start`");
@@ -58,6 +58,7 @@ void FlowBuilder::build(const YAML::Node& root) {
     rep_.error(flow_.where, fmt::format("missing `start`: name the first step, e.g. `start: {}`", flow_.steps.front().name));
   }
   if (auto n = top.get("sla")) slas(*n);
+  check_stages();
   check_roles();
   rule_cycles();
   check_warnings();
@@ -247,9 +248,11 @@ void FlowBuilder::check_warnings() {
   // Emitted events that no step handles would be rejected when they fire.
   for (const auto& [ev, where] : emitted_) {
     // Clang 14 cannot capture a structured binding; an init-capture names it.
-    bool handled = std::any_of(flow_.steps.begin(), flow_.steps.end(), [&, &event = ev](const Step& s) {
-      return std::any_of(s.on.begin(), s.on.end(), [&](const Transition& t) { return t.event == event; });
-    });
+    const auto handles = [&event = ev](const std::vector<Transition>& on) {
+      return std::any_of(on.begin(), on.end(), [&](const Transition& t) { return t.event == event; });
+    };
+    bool handled = std::any_of(flow_.steps.begin(), flow_.steps.end(), [&](const Step& s) { return handles(s.on); }) ||
+                   std::any_of(flow_.stages.begin(), flow_.stages.end(), [&](const Stage& s) { return handles(s.on); });
     if (!handled) rep_.warning(where, fmt::format("event '{}' is emitted here but no step handles it", ev));
   }
   for (const auto& [name, spec] : flow_.calendars)

@@ -13,23 +13,22 @@
 namespace escalon::detail {
 namespace {
 
-// A row of a `unique` table that can match together with an earlier one, from their literal input
-// cells ("\x01" marks a cell that is not a literal: it cannot be proven to overlap).
-void check_overlap(Reporter& rep, const RuleTable& table, const RuleRow& r, const std::vector<std::vector<std::string>>& raw,
-                   const std::vector<std::string>& lits) {
-  for (std::size_t j = 0; j < raw.size(); ++j) {
-    bool overlap = true;
-    for (std::size_t c = 0; c < lits.size() && overlap; ++c) {
-      const auto &a = raw[j][c], &b = lits[c];
-      if (a == "-" || b == "-") continue;
-      if (a == "\x01" || b == "\x01" || a != b) overlap = false;
-    }
-    if (overlap) {
-      rep.error(r.where, fmt::format("rule table '{}' has hit policy unique, but this row and the row at line {} "
-                                     "can both match; make them exclusive or use hit: first",
-                                     table.name, table.rows[j].where.line));
-      return;  // one error per row: n equal rows would otherwise make n * n / 2 of them
-    }
+// Rows that provably clash (expr/rule_checks.cpp): an error for two rows of a `unique` table that
+// both match some input, a warning for a row of a `first` table that an earlier row shadows.
+void report_clashes(Reporter& rep, const RuleTable& table, const std::vector<std::vector<CellSet>>& cells,
+                    RowCheckBudget& budget) {
+  for (const auto& c : check_rule_rows(table, cells, budget)) {
+    const RuleRow& row = table.rows[c.row];
+    const std::size_t other = table.rows[c.other].where.line;
+    if (table.hit == HitPolicy::unique)
+      rep.error(row.where, fmt::format("rule table '{}' has hit policy unique, but the rows at lines {} and {} both match "
+                                       "{}; make them exclusive or use hit: first",
+                                       table.name, other, row.where.line,
+                                       c.example.empty() ? "every input" : "the input " + c.example));
+    else
+      rep.warning(row.where, fmt::format("rule table '{}' (hit policy first): this row never applies, since the row at "
+                                         "line {} matches every input it matches; remove it or move it above that row",
+                                         table.name, other));
   }
 }
 
@@ -94,6 +93,7 @@ void FlowBuilder::rule_headers(const Source& src, const YAML::Node& n) {
 }
 
 void FlowBuilder::rule_bodies() {
+  RowCheckBudget budget;  // for every table of the flow together
   for (std::size_t ti = 0; ti < rule_nodes_.size() && ti < flow_.rules.size(); ++ti) {
     RuleTable& table = flow_.rules[ti];
     const Source& src = *rule_nodes_[ti].src;
@@ -105,16 +105,19 @@ void FlowBuilder::rule_bodies() {
       rep_.error(loc(src, rows), "`rows` must be a list of rows, each a list of cells: inputs, then outputs");
       continue;
     }
-    std::vector<std::vector<std::string>> raw;  // literal input cells, for the overlap check
+    std::vector<std::vector<CellSet>> cells;  // what each row's input cells match, for the row checks
     for (const auto& row : rows) {
       if (!rep_.count(src, row)) break;
       RuleRow r;
-      std::vector<std::string> lits;
-      if (!rule_row(table, src, row, r, lits)) continue;
-      if (table.hit == HitPolicy::unique) check_overlap(rep_, table, r, raw, lits);
-      raw.push_back(std::move(lits));
+      std::vector<CellSet> sets;
+      if (!rule_row(table, src, row, r, sets)) {
+        partial_rules_.insert(table.name);  // its checks would miss the row
+        continue;
+      }
+      cells.push_back(std::move(sets));
       table.rows.push_back(std::move(r));
     }
+    report_clashes(rep_, table, cells, budget);
   }
 }
 
@@ -131,7 +134,7 @@ void FlowBuilder::rule_inputs(RuleTable& table, const Source& src, const YAML::N
 
 // One row: its cells compiled as tests (inputs) and values (outputs); false when it is left out.
 bool FlowBuilder::rule_row(const RuleTable& table, const Source& src, const YAML::Node& row, RuleRow& r,
-                           std::vector<std::string>& lits) {
+                           std::vector<CellSet>& sets) {
   const std::size_t width = table.inputs.size() + table.outputs.size();
   if (!row.IsSequence() || row.size() != width) {
     rep_.error(loc(src, row), fmt::format("a row of rule table '{}' needs {} cells ({} inputs, then {} outputs), got {}",
@@ -153,8 +156,7 @@ bool FlowBuilder::rule_row(const RuleTable& table, const Source& src, const YAML
       if (i < table.inputs.size()) {
         r.tests.push_back(compile_rule_test(text, table.inputs[i].type, env_));
         note_rule_use(r.tests.back());
-        const bool literal = text == "-" || text.find_first_of("<>=![(") == std::string::npos;
-        lits.push_back(literal ? text : std::string("\x01"));
+        sets.push_back(describe_rule_test(r.tests.back(), text, table.inputs[i].type, env_));
       } else {
         r.outputs.push_back(compile_rule_output(text, table.outputs[i - table.inputs.size()].type, env_));
         note_rule_use(r.outputs.back());

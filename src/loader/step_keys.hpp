@@ -41,7 +41,7 @@ struct StepKey {
 constexpr StepKinds waiting_kinds = kinds_of(StepKind::task, StepKind::action, StepKind::wait, StepKind::subflow);
 
 /// In the order "unknown key ... allowed here:" lists them.
-inline constexpr std::array<StepKey, 25> step_keys{{
+inline constexpr std::array<StepKey, 26> step_keys{{
     {"title", all_step_kinds},
     {"description", all_step_kinds},
     {"kind", all_step_kinds},
@@ -49,6 +49,7 @@ inline constexpr std::array<StepKey, 25> step_keys{{
     {"assign", waiting_kinds},
     {"guide", kinds_of(StepKind::task, StepKind::wait, StepKind::subflow)},
     {"form", kinds_of(StepKind::task)},
+    {"form_for", kinds_of(StepKind::task)},
     {"on", waiting_kinds, 0, true},
     {"deadline", waiting_kinds | kind_bit(StepKind::join), 0, true},
     {"on_enter", all_step_kinds},

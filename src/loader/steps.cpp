@@ -37,7 +37,7 @@ std::vector<const StepKey*> markers_in_order() {
 
 }  // namespace
 
-void FlowBuilder::steps(const YAML::Node& n) {
+void FlowBuilder::steps(const YAML::Node& n, const std::optional<YAML::Node>& stage_node) {
   MapReader m(rep_, src_, n, "`steps`", std::vector<std::string>{});
   if (!m.ok()) return;
   if (m.entries().empty()) {
@@ -53,6 +53,7 @@ void FlowBuilder::steps(const YAML::Node& n) {
       rep_.error(loc(k), fmt::format("step name '{}' must be lowercase letters, digits and '-' (e.g. order-parts)", s.name));
     flow_.steps.push_back(std::move(s));
   }
+  if (stage_node) stages(*stage_node);
   std::size_t i = 0;
   for (const auto& [k, v] : m.entries()) step(flow_.steps[i++], v);
 }
@@ -158,7 +159,8 @@ void FlowBuilder::common_step_keys(Step& s, const MapReader& m) {
   }
   if (auto v = m.get("form")) form(s, *v);
   const ExprEnv ev_env = event_env(s);
-  if (auto v = m.get("on")) s.on = transitions(*v, s, ev_env);
+  if (auto v = m.get("on")) s.on = transitions(*v, fmt::format("step '{}'", s.name), ev_env);
+  if (auto v = m.get("form_for")) form_events(s, *v);
   if (auto v = m.get("deadline")) s.deadline = deadline(*v);
   if (auto v = m.get("on_enter")) s.on_enter = hooks(*v, "`on_enter`");
   if (auto v = m.get("on_exit")) s.on_exit = hooks(*v, "`on_exit`");
@@ -170,7 +172,7 @@ void FlowBuilder::common_step_keys(Step& s, const MapReader& m) {
 
 // A person works on it; `on:` events (or the deadline's `expire:`) move the case on.
 void FlowBuilder::task_step(Step& s, const MapReader& m) {
-  if (s.on.empty() && !m.has("on") && !s.deadline)
+  if (s.on.empty() && !m.has("on") && !s.deadline && (s.stage < 0 || flow_.stages[static_cast<std::size_t>(s.stage)].on.empty()))
     rep_.error(s.where, fmt::format("task step '{}' has no `on:` events, so a case could never leave it; add `on:`, "
                                     "or `end: true` if the case ends here",
                                     s.name));
@@ -261,6 +263,13 @@ void FlowBuilder::check_decision_rule(Step& s, const YAML::Node& n) {
                                    *name));
     return;
   }
+  // As for `decide:` without a branch lacking `when`: a row of `-` in every input is the default.
+  if (!partial_rules_.count(*name) && std::none_of(t->rows.begin(), t->rows.end(), [](const RuleRow& r) {
+        return std::all_of(r.tests.begin(), r.tests.end(), [](const Expression& e) { return e.empty(); });
+      }))
+    rep_.warning(loc(n), fmt::format("decision '{}' has no default branch (rule table '{}' has no row of `-` in every "
+                                     "input); a case that matches no row stops with an incident",
+                                     s.name, *name));
   const std::size_t col = static_cast<std::size_t>(out - t->outputs.begin());
   for (const auto& row : t->rows) {
     if (col >= row.outputs.size()) continue;
@@ -376,9 +385,9 @@ void FlowBuilder::end_step(Step& s, const MapReader& m) {
   if (auto f = m.get("fail")) s.fail = read_bool(rep_, src_, *f, "`fail`").value_or(false);
 }
 
-std::vector<Transition> FlowBuilder::transitions(const YAML::Node& n, const Step& s, const ExprEnv& env) {
+std::vector<Transition> FlowBuilder::transitions(const YAML::Node& n, const std::string& owner, const ExprEnv& env) {
   std::vector<Transition> out;
-  MapReader m(rep_, src_, n, fmt::format("`on` of step '{}'", s.name), std::vector<std::string>{});
+  MapReader m(rep_, src_, n, fmt::format("`on` of {}", owner), std::vector<std::string>{});
   for (const auto& [k, v] : m.entries()) {
     const std::string& ev = k.Scalar();
     if (!is_event_name(ev)) {
@@ -413,7 +422,7 @@ std::optional<Transition> FlowBuilder::transition(const YAML::Node& n, const std
     return t;
   }
   MapReader m(rep_, src_, n, event.empty() ? "a `decide` branch" : fmt::format("transition of event '{}'", event),
-              {"to", "when", "set", "description"});
+              {"to", "when", "set", "reason", "description"});
   if (!m.ok()) return std::nullopt;
   if (auto to = m.get("to")) {
     t.target_index = step_ref(*to, "`to`");
@@ -428,6 +437,11 @@ std::optional<Transition> FlowBuilder::transition(const YAML::Node& n, const std
     if (t.when.empty()) return std::nullopt;  // reported; keeping it unguarded would mislead later checks
   }
   if (auto s = m.get("set")) t.set = assignments(src_, *s, env, "`set`", true);
+  if (auto r = m.get("reason")) {
+    t.reason = read_string(rep_, src_, *r, "`reason`").value_or("");
+    if (t.when.empty())
+      rep_.warning(loc(*r), "`reason` is what the caller is told when `when` is false, but this transition has no `when`");
+  }
   return t;
 }
 

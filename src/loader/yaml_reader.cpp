@@ -8,7 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <set>
 #include <sstream>
+#include <utility>
 
 #include "base/utf8.hpp"
 
@@ -29,10 +31,11 @@ void Reporter::warning(SourceLocation where, std::string message) {
   out_.push_back({Severity::warning, std::move(where), std::move(message)});
 }
 
-bool Reporter::count(const Source& src, const YAML::Node& n) {
+bool Reporter::count(const Source& src, const YAML::Node& n, std::size_t k) {
   auto it = nodes_.find(src.file);
   if (it == nodes_.end()) it = nodes_.emplace(src.file, 0).first;
-  if (++it->second <= options_.max_nodes) return true;
+  it->second = std::min(it->second + k, options_.max_nodes + 1);
+  if (it->second <= options_.max_nodes) return true;
   if (too_many_.insert(src.file).second)
     error(location(src, n), fmt::format("document has more than {} nodes (aliases count each time they are used); "
                                         "split it into smaller files",
@@ -501,6 +504,112 @@ bool check_nesting(Reporter& rep, const Source& src) {
   }
   return true;
 }
+
+// YAML 1.1 merge keys, which yaml-cpp 0.7 reads as an ordinary key named "<<": in a map,
+// `<<: *defaults` (or a list of maps, `<<: [*a, *b]`) adds the keys of the merged maps that the
+// map does not write itself; of several maps, the first that has a key gives it. The merged keys
+// take the place of the `<<` entry, so order-sensitive maps (rule outputs) read as written. Keys
+// and values are yaml-cpp's own nodes, not copies, so a message about a merged value points
+// where it is written. Each map is resolved once (an alias names the same node again); merged
+// entries count against the file's node budget.
+class MergeKeys {
+ public:
+  MergeKeys(Reporter& rep, const Source& src) : rep_(rep), src_(src) {}
+  [[nodiscard]] bool ok() const noexcept { return ok_; }
+
+  void visit(const YAML::Node& n, std::size_t depth) {
+    if ((!n.IsMap() && !n.IsSequence()) || depth > rep_.options().max_depth || spent_) return;
+    if (!done_.emplace(n.Mark().pos, static_cast<int>(n.Type())).second) return;
+    if (n.IsSequence()) {
+      for (const auto& x : n) visit(x, depth + 1);
+      return;
+    }
+    open_.push_back(n);
+    std::vector<std::pair<YAML::Node, YAML::Node>> entries;
+    bool merges = false;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      entries.emplace_back(it->first, it->second);
+      merges = merges || is_merge(it->first);
+      visit(it->second, depth + 1);  // merged maps first: they may merge others
+    }
+    if (merges) merge(n, entries);
+    open_.pop_back();
+  }
+
+ private:
+  Reporter& rep_;
+  const Source& src_;
+  std::set<std::pair<int, int>> done_;  // maps and lists resolved, by position and type
+  std::vector<YAML::Node> open_;        // maps being resolved: merging one of them is a cycle
+  bool ok_ = true;
+  bool spent_ = false;  // the node budget ran out (reported once)
+
+  static bool is_merge(const YAML::Node& k) {
+    return k.IsScalar() && k.Scalar() == "<<" && (k.Tag() == "?" || k.Tag() == "tag:yaml.org,2002:merge");
+  }
+
+  void error(const YAML::Node& at, std::string message) {
+    rep_.error(location(src_, at), std::move(message));
+    ok_ = false;
+  }
+
+  // The maps a `<<` entry merges, in order; reports and returns none when it names something else.
+  std::vector<YAML::Node> sources(const YAML::Node& key, const YAML::Node& v) {
+    std::vector<YAML::Node> out;
+    if (v.IsMap()) out.push_back(v);
+    for (std::size_t i = 0; v.IsSequence() && i < v.size(); ++i) {
+      if (!v[i].IsMap()) {
+        error(v[i], fmt::format("the merge key `<<` merges maps, but item {} of its list is {}; write <<: [*a, *b] "
+                                "with anchors of maps",
+                                i + 1, node_kind(v[i])));
+        return {};
+      }
+      out.push_back(v[i]);
+    }
+    if (!v.IsMap() && !v.IsSequence())
+      error(key, fmt::format("the merge key `<<` needs a map or a list of maps to merge (e.g. <<: *defaults), not {}",
+                             node_kind(v)));
+    for (const auto& m : out)
+      if (std::any_of(open_.begin(), open_.end(), [&](const YAML::Node& o) { return o.is(m); })) {
+        error(key, "the merge key `<<` merges this map itself or one that contains it; a map cannot take its own keys");
+        return {};
+      }
+    return out;
+  }
+
+  void merge(YAML::Node n, const std::vector<std::pair<YAML::Node, YAML::Node>>& entries) {
+    std::set<std::string> taken;  // written in the map itself: they win
+    for (const auto& [k, v] : entries)
+      if (!is_merge(k) && k.IsScalar()) taken.insert(k.Scalar());
+    std::vector<std::pair<YAML::Node, YAML::Node>> out;
+    out.reserve(entries.size());
+    bool seen = false;
+    for (const auto& [k, v] : entries) {
+      if (!is_merge(k)) {
+        out.emplace_back(k, v);
+        continue;
+      }
+      if (std::exchange(seen, true)) {
+        error(k, "a map takes one merge key `<<`; merge several maps with a list: <<: [*a, *b]");
+        continue;
+      }
+      for (const auto& m : sources(k, v)) {
+        if (!rep_.count(src_, m, m.size())) {
+          ok_ = false;
+          spent_ = true;
+          return;
+        }
+        out.reserve(out.size() + m.size());
+        for (auto it = m.begin(); it != m.end(); ++it)
+          if (it->first.IsScalar() && !is_merge(it->first) && taken.insert(it->first.Scalar()).second)
+            out.emplace_back(it->first, it->second);
+      }
+    }
+    for (const auto& [k, v] : entries) n.remove(k);  // by identity: duplicate keys stay for MapReader to report
+    for (const auto& [k, v] : out) n.force_insert(k, v);
+  }
+};
+
 }  // namespace
 
 std::optional<YAML::Node> parse_yaml(Reporter& rep, const Source& src) {
@@ -520,6 +629,9 @@ std::optional<YAML::Node> parse_yaml(Reporter& rep, const Source& src) {
       rep.error(document_start(src, *second), "a file holds one YAML document; move the one after `---` into a file of its own");
       return std::nullopt;
     }
+    MergeKeys merges(rep, src);
+    merges.visit(root, 0);
+    if (!merges.ok()) return std::nullopt;
     return root;
   } catch (const YAML::ParserException& e) {
     if (auto tab = tab_indent(src.text, static_cast<std::size_t>(std::max(e.mark.line, 0)) + 1)) {

@@ -33,9 +33,10 @@ class Reporter {
   void error(SourceLocation where, std::string message);
   void warning(SourceLocation where, std::string message);
   [[nodiscard]] const LoadOptions& options() const noexcept { return options_; }
-  /// Counts a visited node against its file's budget (max_nodes per file: an alias counts each
-  /// time it is used); false (after one error naming that file) once the file has used it up.
-  bool count(const Source& src, const YAML::Node& n);
+  /// Counts a visited node (or `k` of them, e.g. the entries a merge key copies) against its
+  /// file's budget (max_nodes per file: an alias counts each time it is used); false (after one
+  /// error naming that file, at `n`) once the file has used it up.
+  bool count(const Source& src, const YAML::Node& n, std::size_t k = 1);
   /// Whether a node `depth` levels inside a value being converted is within max_depth: aliases
   /// (even one inside itself, which yaml-cpp allows) nest deeper than the text shows. False after
   /// one error per file.

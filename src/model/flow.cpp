@@ -33,6 +33,18 @@ const DataField* Flow::find_field(std::string_view name) const noexcept {
   return nullptr;
 }
 
+const Stage* Flow::find_stage(std::string_view name) const noexcept {
+  for (const auto& s : stages)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+const Stage* Flow::stage_of(std::int32_t step_index) const noexcept {
+  if (step_index < 0 || static_cast<std::size_t>(step_index) >= steps.size()) return nullptr;
+  const std::int32_t st = steps[static_cast<std::size_t>(step_index)].stage;
+  return st >= 0 && static_cast<std::size_t>(st) < stages.size() ? &stages[static_cast<std::size_t>(st)] : nullptr;
+}
+
 const RuleTable* Flow::find_rule(std::string_view name) const noexcept {
   for (const auto& r : rules)
     if (r.name == name) return &r;

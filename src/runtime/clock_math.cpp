@@ -41,10 +41,16 @@ Duration total_for(const DurationSpec& d, const Calendar* cal, TimePoint start) 
                                                     : d.length;
 }
 
+const Deadline* deadline_of(const Case& c, const ClockState& k) {
+  if (k.kind == ClockKind::deadline) return &*c.flow().steps[static_cast<std::size_t>(k.index)].deadline;
+  if (k.kind == ClockKind::stage) return &*c.flow().stages[static_cast<std::size_t>(k.index)].deadline;
+  return nullptr;
+}
+
 const std::vector<Escalation>& ladder(const Case& c, const ClockState& k) {
   static const std::vector<Escalation> none;
   if (k.kind == ClockKind::sla) return c.flow().slas[static_cast<std::size_t>(k.index)].escalate;
-  if (k.kind == ClockKind::deadline) return c.flow().steps[static_cast<std::size_t>(k.index)].deadline->escalate;
+  if (const Deadline* d = deadline_of(c, k)) return d->escalate;
   return none;
 }
 
@@ -93,8 +99,8 @@ TimePoint next_due_of(const Case& c) {
 // latest fires on recovery (the skipped ones keep their numbers, so the latest is numbered as
 // if all had fired).
 void catch_up_latest(const Case& c, ClockState& k, TimePoint now) {
-  if (k.kind != ClockKind::deadline || !k.running) return;
-  const auto& dl = c.flow().steps[static_cast<std::size_t>(k.index)].deadline;
+  if (!k.running) return;
+  const Deadline* dl = deadline_of(c, k);
   if (!dl || dl->catch_up != CatchUp::latest) return;
   const auto& rungs = dl->escalate;
   for (std::size_t i = 0; i < rungs.size(); ++i) {

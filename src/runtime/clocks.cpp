@@ -68,6 +68,25 @@ void Op::start_deadline(Case& c, TimePoint at, std::optional<TimePoint> from) {
   if (due.kind() == Value::Kind::datetime) set_absolute_deadline(c, due.as_datetime(), at);
 }
 
+// Starts the deadline of stage `stage`, which the case enters now. It runs until the case moves
+// to a step outside the stage, whatever steps it passes through inside.
+void Op::start_stage_deadline(Case& c, std::int32_t stage, TimePoint at) {
+  const Stage& st = c.flow().stages[static_cast<std::size_t>(stage)];
+  ClockState& k = c.clocks[c.stage_clock()];
+  reset(k);
+  k.kind = ClockKind::stage;
+  k.index = stage;
+  k.started = k.since = at;
+  k.rungs.resize(st.deadline->escalate.size());
+  const DurationSpec& d = *st.deadline->within;
+  k.cal = c.rt->calendar(st.deadline->calendar);
+  k.business = d.is_business() && k.cal;
+  k.total = total_for(d, k.cal, at);
+  k.active = k.running = true;
+  record_deadline(c, k, at, "stage:" + st.name);
+  schedule(c, c.stage_clock());
+}
+
 // Sets (or moves) the running deadline of the current step to an absolute due time. Levels
 // already fired stay fired: every level fires once per deadline.
 void Op::set_absolute_deadline(Case& c, TimePoint due, TimePoint at) {
@@ -136,6 +155,12 @@ void Op::update_slas(Case& c, TimePoint at) {
   for (std::size_t i = 0; i < c.flow().slas.size(); ++i) {
     const Sla& sla = c.flow().slas[i];
     ClockState& k = c.clocks[i];
+    // A `start_in:` SLA starts the first time the case gets there (before that its clock is
+    // blank: not of the SLA kind).
+    if (const auto& start = c.rt->sla_start[i]; !start.empty() && k.kind != ClockKind::sla) {
+      if (!start[step]) continue;
+      start_sla(c, i, at);
+    }
     if (!k.active || k.met) continue;
     if (c.rt->sla_stop[i][step]) {
       if (k.running) k.consumed += measured(k, k.since, at);
@@ -158,8 +183,10 @@ void Op::update_slas(Case& c, TimePoint at) {
       if (first) {
         record_deadline(c, k, at, sla.name);
       } else {
+        // The time it lost while paused moves its due time: say when it is due now.
         Record r = make(c, RecordType::resumed, at);
         r.target = sla.name;
+        r.due = due_instant(k);
         commit(&c, std::move(r));
       }
     } else {
@@ -172,6 +199,15 @@ void Op::update_slas(Case& c, TimePoint at) {
     schedule(c, i);
   }
 }
+
+namespace {
+// Who hears an SLA's warning and breach: its `notify:`, else the role of the current step.
+std::vector<std::string> sla_recipients(const Case& c, const ClockState& k) {
+  std::vector<std::string> to = c.flow().slas[static_cast<std::size_t>(k.index)].notify;
+  if (to.empty() && c.step >= 0 && !c.current().role.empty()) to.push_back(c.current().role);
+  return to;
+}
+}  // namespace
 
 void Op::fire(Case& c, std::size_t idx, const Point& p) {
   ClockState& k = c.clocks[idx];
@@ -191,9 +227,7 @@ void Op::fire(Case& c, std::size_t idx, const Point& p) {
       Record r = make(c, RecordType::sla_warning, at);
       r.target = sla.name;
       commit(&c, std::move(r));
-      std::vector<std::string> to = sla.notify;
-      if (to.empty() && c.step >= 0 && !c.current().role.empty()) to.push_back(c.current().role);
-      notify(c, at, std::move(to), fmt::format("SLA '{}' is at {:.0f}% of its time", sla.name, *sla.warn_at * 100),
+      notify(c, at, sla_recipients(c, k), fmt::format("SLA '{}' is at {:.0f}% of its time", sla.name, *sla.warn_at * 100),
              "sla-warning", 0, 0);
       break;
     }
@@ -204,10 +238,12 @@ void Op::fire(Case& c, std::size_t idx, const Point& p) {
         Record r = make(c, RecordType::sla_breached, at);
         r.target = name;
         commit(&c, std::move(r));
-        notify(c, at, {}, fmt::format("SLA '{}' breached", name), "sla-breached", 0, 0);
-      } else if (const auto& dl = c.current().deadline; dl && dl->expire_index >= 0) {
+        notify(c, at, sla_recipients(c, k), fmt::format("SLA '{}' breached", name), "sla-breached", 0, 0);
+      } else if (const Deadline* dl = deadline_of(c, k); dl && dl->expire_index >= 0) {
         Record r = make(c, RecordType::expired, at);
         r.target = dl->expire;
+        if (k.kind == ClockKind::stage)
+          r.message = fmt::format("deadline of stage '{}'", c.flow().stages[static_cast<std::size_t>(k.index)].name);
         commit(&c, std::move(r));
         move_to(c, dl->expire_index, at);
         return;
@@ -237,6 +273,9 @@ void Op::escalate(Case& c, const ClockState& k, const Escalation& e, std::int32_
   r.message = e.message;
   if (k.kind == ClockKind::sla)
     r.message = fmt::format("SLA '{}'{}{}", c.flow().slas[static_cast<std::size_t>(k.index)].name,
+                            e.message.empty() ? "" : ": ", e.message);
+  else if (k.kind == ClockKind::stage)
+    r.message = fmt::format("stage '{}'{}{}", c.flow().stages[static_cast<std::size_t>(k.index)].name,
                             e.message.empty() ? "" : ": ", e.message);
   commit(&c, std::move(r));
   if (!e.notify.empty())

@@ -266,6 +266,8 @@ TimePoint share_instant(const ClockState& k, double share);
 TimePoint after(const ClockState& k, TimePoint from, const DurationSpec& d);
 Duration elapsed(const ClockState& k, TimePoint now);
 Duration total_for(const DurationSpec& d, const Calendar* cal, TimePoint start);
+// The step or stage deadline a deadline clock counts, or nullptr for SLAs and timers.
+const Deadline* deadline_of(const Case& c, const ClockState& k);
 const std::vector<Escalation>& ladder(const Case& c, const ClockState& k);
 std::optional<Point> next_point(const Case& c, const ClockState& k);
 TimePoint next_due_of(const Case& c);
@@ -329,6 +331,7 @@ struct Op {
   void record_deadline(Case& c, ClockState& k, TimePoint at, const std::string& sla = {});
   void data_changed(Case& c, TimePoint at);
   void update_slas(Case& c, TimePoint at);
+  void start_stage_deadline(Case& c, std::int32_t stage, TimePoint at);
   void fire(Case& c, std::size_t idx, const clockmath::Point& p);
   void escalate(Case& c, const ClockState& k, const Escalation& e, std::int32_t level, std::int32_t repeat, TimePoint at);
   void start_timer(Case& c, TimerPurpose purpose, TimePoint when, std::int32_t attempt);
@@ -341,6 +344,7 @@ struct Op {
   std::int32_t enter(Case& c, std::int32_t idx, TimePoint at);
   std::int32_t enter_kind(Case& c, TimePoint at);
   void leave(Case& c, TimePoint at);
+  void change_stage(Case& c, std::int32_t from, std::int32_t to, std::int32_t target, TimePoint at);
   void assign_for_step(Case& c, TimePoint at);
   void assign(Case& c, const std::string& who, TimePoint at);
   std::int32_t decide(Case& c, TimePoint at);
@@ -364,7 +368,10 @@ struct Op {
 
   // --- events (events.cpp)
   [[noreturn]] void reject(Case* c, std::string_view case_id, std::string_view event, const EventOptions& o,
-                           TimePoint at, Refusal code, std::string why);
+                           TimePoint at, Refusal code, std::string why, std::string reason = {});
+  [[noreturn]] void not_handled(Case& c, std::string_view event, const EventOptions& o, TimePoint at);
+  [[noreturn]] void guard_refused(Case& c, std::string_view event, const std::vector<const Transition*>& candidates,
+                                  const EventOptions& o, TimePoint at);
   Case& find(std::string_view id, std::string_view event, const EventOptions& o, TimePoint at);
   void apply_event(Case& c, std::string_view event, const Map& payload, const EventOptions& o, TimePoint at);
   Map checked_form(Case& c, std::string_view event, const Map& payload, const EventOptions& o, TimePoint at,
@@ -384,7 +391,7 @@ struct Op {
   // True when case `c` took `o.key` before: nothing is applied, and a first refusal is thrown
   // again. A key used for another call or payload is refused (key_reused).
   bool replayed(Case& c, std::string_view call, const EventOptions& o, std::uint64_t fingerprint, TimePoint at);
-  void remember_key(std::optional<Refusal> refusal = {}, std::string message = {});
+  void remember_key(std::optional<Refusal> refusal = {}, std::string message = {}, std::string reason = {});
   // The case a start with this key created (in this process or, through the store, before);
   // key_reused when that start had other arguments.
   std::optional<std::string> started_with(const std::string& key, std::uint64_t fingerprint);

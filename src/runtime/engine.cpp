@@ -63,6 +63,8 @@ std::string_view sla_state_name(SlaView::State s) noexcept {
       return "met";
     case SlaView::State::breached:
       return "breached";
+    case SlaView::State::not_started:
+      return "not-started";
   }
   return "?";
 }

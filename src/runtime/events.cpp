@@ -8,7 +8,7 @@
 namespace escalon::detail {
 
 void Op::reject(Case* c, std::string_view case_id, std::string_view event, const EventOptions& o, TimePoint at,
-                Refusal code, std::string why) {
+                Refusal code, std::string why, std::string reason) {
   Record r;
   if (c) r = make(*c, RecordType::rejected, at);
   r.type = RecordType::rejected;
@@ -19,9 +19,9 @@ void Op::reject(Case* c, std::string_view case_id, std::string_view event, const
   r.channel = o.channel;
   r.message = why;
   if (c) {
-    remember_key(code, why);  // the call's key: a retry is refused the same way
+    remember_key(code, why, reason);  // the call's key: a retry is refused the same way
     commit(c, std::move(r));
-    throw EventError(code, why);
+    throw EventError(code, why, std::move(reason));
   }
   // A call for an unknown case changes no case: with a store it leaves no trace there (an id
   // nobody used must not gain a history); without one it stays in the engine's journal.
@@ -77,32 +77,65 @@ Map Op::checked_form(Case& c, std::string_view event, const Map& payload, const 
   return checked;
 }
 
+void Op::not_handled(Case& c, std::string_view event, const EventOptions& o, TimePoint at) {
+  const Step& s = c.current();
+  std::vector<std::string> handled;
+  const auto add = [&](const std::vector<Transition>& on) {
+    for (const auto& t : on)
+      if (std::find(handled.begin(), handled.end(), t.event) == handled.end()) handled.push_back(t.event);
+  };
+  add(s.on);
+  if (const Stage* stage = c.flow().stage_of(c.step)) add(stage->on);
+  std::string hint = did_you_mean(event, handled);
+  reject(&c, c.id, event, o, at, Refusal::not_handled,
+         fmt::format("step '{}' of case '{}' does not handle event '{}'{}", s.name, c.id, event,
+                     !hint.empty()     ? hint
+                     : handled.empty() ? std::string("; it handles no events")
+                                       : fmt::format("; it handles {}", fmt::join(handled, ", "))));
+}
+
+// Every guard for the event is false: the caller is told the designer's reasons, when the
+// transitions give them (EventError::reason), else that no `when` holds.
+void Op::guard_refused(Case& c, std::string_view event, const std::vector<const Transition*>& candidates,
+                       const EventOptions& o, TimePoint at) {
+  std::vector<std::string_view> reasons;
+  for (const Transition* t : candidates)
+    if (!t->reason.empty() && std::find(reasons.begin(), reasons.end(), t->reason) == reasons.end())
+      reasons.push_back(t->reason);
+  const std::string& step = c.current().name;
+  if (reasons.empty())
+    reject(&c, c.id, event, o, at, Refusal::guard_refused,
+           fmt::format("event '{}' in step '{}': no transition applies (every `when` is false)", event, step));
+  reject(&c, c.id, event, o, at, Refusal::guard_refused,
+         fmt::format("event '{}' in step '{}' refused: {}", event, step, fmt::join(reasons, "; ")),
+         fmt::format("{}", fmt::join(reasons, "; ")));
+}
+
 void Op::apply_event(Case& c, std::string_view event, const Map& payload, const EventOptions& o, TimePoint at) {
   if (c.status != CaseStatus::active)
     reject(&c, c.id, event, o, at, c.status == CaseStatus::incident ? Refusal::incident : Refusal::closed,
            fmt::format("case '{}' is {}; it takes no events{}", c.id, case_status_name(c.status),
                        c.status == CaseStatus::incident ? " until the incident is retried or resolved" : ""));
   const Step& s = c.current();
+  // The step's own transitions for the event win over its stage's.
+  const Stage* stage = c.flow().stage_of(c.step);
   std::vector<const Transition*> candidates;
   for (const auto& t : s.on)
     if (t.event == event) candidates.push_back(&t);
-  if (candidates.empty()) {
-    std::vector<std::string> handled;
-    for (const auto& t : s.on)
-      if (std::find(handled.begin(), handled.end(), t.event) == handled.end()) handled.push_back(t.event);
-    std::string hint = did_you_mean(event, handled);
-    reject(&c, c.id, event, o, at, Refusal::not_handled,
-           fmt::format("step '{}' of case '{}' does not handle event '{}'{}", s.name, c.id, event,
-                       !hint.empty()     ? hint
-                       : handled.empty() ? std::string("; it handles no events")
-                                         : fmt::format("; it handles {}", fmt::join(handled, ", "))));
-  }
+  const bool own = !candidates.empty();
+  if (!own && stage)
+    for (const auto& t : stage->on)
+      if (t.event == event) candidates.push_back(&t);
+  if (candidates.empty()) not_handled(c, event, o, at);
   std::vector<Change> changes;
   Map checked;
-  if (!s.form.empty()) checked = checked_form(c, event, payload, o, at, changes);
+  // The form is the step's: its own completing events carry it, a stage's events (cancel) never.
+  const bool form = own && !s.form.empty() &&
+                    (s.form_for.empty() || std::find(s.form_for.begin(), s.form_for.end(), event) != s.form_for.end());
+  if (form) checked = checked_form(c, event, payload, o, at, changes);
   // Most events carry no payload: then `event` is an empty map that costs no allocation.
   static const Value empty_event{Map{}};
-  const Value ev = payload.empty() ? empty_event : Value(s.form.empty() ? payload : checked);
+  const Value ev = payload.empty() ? empty_event : Value(form ? checked : payload);
   Ctx x;
   fill(x, c, at, &ev);
   // Guards and `set` see the values the form captured, as if already stored.
@@ -119,9 +152,7 @@ void Op::apply_event(Case& c, std::string_view event, const Map& payload, const 
         chosen = t;
         break;
       }
-    if (!chosen)
-      reject(&c, c.id, event, o, at, Refusal::guard_refused,
-             fmt::format("event '{}' in step '{}': no transition applies (every `when` is false)", event, s.name));
+    if (!chosen) guard_refused(c, event, candidates, o, at);
     auto more = changes_for(c, chosen->set, x.ctx);
     changes.insert(changes.end(), more.begin(), more.end());
   } catch (const EventError&) {

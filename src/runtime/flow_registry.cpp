@@ -63,16 +63,29 @@ std::optional<StoredFlow> FlowRegistry::add(FlowPtr f, Store* store) {
   rt->default_cal = rt->calendar(f->calendar);
   for (std::size_t i = 0; i < f->data.size(); ++i)
     if (f->data[i].name == "priority") rt->priority_slot = static_cast<std::int32_t>(i);
+  // `pause_in:`, `stop_in:` and `start_in:` name steps or stages (all the stage's steps).
+  const auto mark = [&](std::vector<char>& v, const std::string& name) {
+    if (const auto i = f->step_index(name); i >= 0) v[static_cast<std::size_t>(i)] = 1;
+    else if (const Stage* st = f->find_stage(name))
+      for (auto j : st->step_index) v[static_cast<std::size_t>(j)] = 1;
+  };
   for (const auto& sla : f->slas) {
-    std::vector<char> pause(f->steps.size(), 0), stop(f->steps.size(), 0);
-    for (const auto& p : sla.pause_in) pause[static_cast<std::size_t>(f->step_index(p))] = 1;
-    for (const auto& p : sla.stop_in) stop[static_cast<std::size_t>(f->step_index(p))] = 1;
+    std::vector<char> pause(f->steps.size(), 0), stop(f->steps.size(), 0), start;
+    for (const auto& p : sla.pause_in) mark(pause, p);
+    for (const auto& p : sla.stop_in) mark(stop, p);
+    if (!sla.start_in.empty()) {
+      start.assign(f->steps.size(), 0);
+      mark(start, sla.start_in);
+    }
+    rt->sla_start.push_back(std::move(start));
     if (sla.stop_in.empty())
       for (std::size_t i = 0; i < f->steps.size(); ++i) stop[i] = f->steps[i].kind == StepKind::end;
     rt->sla_pause.push_back(std::move(pause));
     rt->sla_stop.push_back(std::move(stop));
   }
   rt->uses_case = reads_case(*f);
+  const bool stage_deadlines = std::any_of(f->stages.begin(), f->stages.end(), [](const Stage& s) { return s.deadline.has_value(); });
+  rt->clock_count = f->slas.size() + 2 + (stage_deadlines ? 1 : 0);
   flows_.push_back(std::move(rt));
   if (!store) return std::nullopt;
   auto& kept = stored(*store);

@@ -35,6 +35,11 @@ void check_value(const std::string& what, const Value& v, std::size_t depth) {
         check_value(fmt::format("{}.{}", what, k), x, depth + 1);
       }
       break;
+    case Value::Kind::date:  // a host can build any Date; JSON and the stores hold years 1 to 9999
+      if (!in_date_range(v.as_date().days))
+        throw EventError(Refusal::bad_data, fmt::format("{} is a date {} days from 1970-01-01, outside years 1 to 9999",
+                                                        what, v.as_date().days));
+      break;
     default: break;
   }
 }

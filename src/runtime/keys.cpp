@@ -38,18 +38,18 @@ bool Op::replayed(Case& c, std::string_view call, const EventOptions& o, std::ui
                fmt::format("idempotency key '{}' was used on case '{}' for another call or payload; a retry must "
                            "repeat the call exactly, a new call needs a new key",
                            o.key, c.id));
-      if (it->refusal) throw EventError(*it->refusal, it->message);
+      if (it->refusal) throw EventError(*it->refusal, it->message, it->reason);
       return true;
     }
   keyed = {&c, &o.key, fingerprint};
   return false;
 }
 
-void Op::remember_key(std::optional<Refusal> refusal, std::string message) {
+void Op::remember_key(std::optional<Refusal> refusal, std::string message, std::string reason) {
   if (!keyed.c) return;
   Case& c = *keyed.c;
   auto& keys = c.more().keys;
-  keys.push_back({*keyed.key, keyed.fingerprint, refusal, std::move(message)});
+  keys.push_back({*keyed.key, keyed.fingerprint, refusal, std::move(message), std::move(reason)});
   // Forget the oldest in batches: erasing one at a time from a full list costs a copy of it per
   // call.
   const std::size_t limit = std::max<std::size_t>(m.options.max_keys_per_case, 1);

@@ -174,7 +174,7 @@ struct Migrator {
       ClockState& k = c.clocks[j];
       auto it = std::find_if(from.slas.begin(), from.slas.end(), [&](const Sla& s) { return s.name == sla.name; });
       if (it == from.slas.end()) {
-        start_sla(c, j, now);
+        if (to_rt->sla_start[j].empty()) start_sla(c, j, now);  // a `start_in:` one starts when the case gets there
         continue;
       }
       k = old[static_cast<std::size_t>(it - from.slas.begin())];
@@ -219,6 +219,28 @@ struct Migrator {
     if (due_instant(k) != old_due) op.record_deadline(c, k, now);
   }
 
+  // The stage deadline across a version change: kept when the case stays in a stage of the same
+  // name that still has one, else started afresh (the stage is new to the case).
+  void carry_stage(Case& c, const FlowRt& from_rt, const std::vector<ClockState>& old, TimePoint now) {
+    const Flow& from = *from_rt.flow;
+    const Stage* st = c.flow().stage_of(c.step);
+    if (!st || !st->deadline || !c.has_stage_clock()) return;
+    const auto index = static_cast<std::int32_t>(st - c.flow().stages.data());
+    const std::size_t at = from.slas.size() + 2;
+    if (old.size() > at && old[at].active && old[at].kind == ClockKind::stage &&
+        from.stages[static_cast<std::size_t>(old[at].index)].name == st->name) {
+      ClockState& k = c.clocks[c.stage_clock()];
+      const auto gen = k.gen;
+      k = old[at];
+      k.gen = gen;
+      k.index = index;
+      k.rungs.resize(st->deadline->escalate.size());
+      if (k.cal) k.cal = same_calendar(from_rt, *c.rt, k.cal);
+      return;
+    }
+    op.start_stage_deadline(c, index, now);
+  }
+
   void move(MigrationPlan& p, const EventOptions& o, TimePoint now) {
     Case& c = *p.c;
     FlowRt* from_rt = c.rt;
@@ -239,7 +261,7 @@ struct Migrator {
     c.join_step = p.join_step;
     c.data = std::move(p.data);
     c.fork_data = std::move(p.fork_data);
-    c.clocks.assign(to.slas.size() + 2, ClockState{});
+    c.clocks.assign(to_rt->clock_count, ClockState{});
     for (auto& k : c.clocks) k.gen = gen;
     record(c, from, old_step, p, o, now);
     carry_slas(c, *from_rt, old, gen, now);
@@ -254,6 +276,7 @@ struct Migrator {
         c.clocks[c.timer_clock()].gen = gen;
       }
       op.update_slas(c, now);  // the new version may pause or stop an SLA in this step
+      carry_stage(c, *from_rt, old, now);
     }
     for (std::size_t i = 0; i < c.clocks.size(); ++i)
       if (c.clocks[i].active) op.schedule(c, i);
@@ -307,8 +330,8 @@ std::size_t Op::update_calendar(const CalendarSpec& spec, TimePoint now) {
         guarded(c, now, [&] { return fmt::format("calendar '{}' changed", spec.name); }, [&] {
           ReschedulePolicy policy = ReschedulePolicy::carry;
           const DurationSpec* rule = nullptr;
-          if (k.kind == ClockKind::deadline) {
-            const Deadline& dl = *c.flow().steps[static_cast<std::size_t>(k.index)].deadline;
+          if (const Deadline* d = deadline_of(c, k)) {
+            const Deadline& dl = *d;
             if (!dl.within) {  // an `at:` due time is absolute: only its `after:` levels move
               k.cal = new_cal;
               schedule(c, i);
@@ -324,6 +347,7 @@ std::size_t Op::update_calendar(const CalendarSpec& spec, TimePoint now) {
             Record r = make(c, RecordType::deadline_set, now);
             r.due = due_instant(k);
             if (k.kind == ClockKind::sla) r.target = c.flow().slas[static_cast<std::size_t>(k.index)].name;
+            if (k.kind == ClockKind::stage) r.target = "stage:" + c.flow().stages[static_cast<std::size_t>(k.index)].name;
             r.message = fmt::format("calendar '{}' changed", spec.name);
             commit(&c, std::move(r));
           }

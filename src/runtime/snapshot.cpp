@@ -45,12 +45,14 @@ std::vector<Value> values_from(const Flow& f, const json& j, const std::string& 
 }
 
 // [key, fingerprint (16 hex digits: JSON numbers lose 64-bit integers in other readers),
-//  refusal code or -1 when applied, message]
+//  refusal code or -1 when applied, message, and the refusal's reason when it has one]
 json keys_json(const std::vector<AppliedKey>& keys) {
   json out = json::array();
-  for (const auto& k : keys)
+  for (const auto& k : keys) {
     out.push_back(json::array({k.key, fmt::format("{:016x}", k.fingerprint),
                                k.refusal ? static_cast<int>(*k.refusal) : -1, k.message}));
+    if (!k.reason.empty()) out.back().push_back(k.reason);
+  }
   return out;
 }
 
@@ -68,6 +70,7 @@ std::vector<AppliedKey> keys_from(const json& j, const std::string& id) {
                                    "refusal code, message]", id, x.dump(-1, ' ', false, json::error_handler_t::replace)));
     if (code >= 0) k.refusal = static_cast<Refusal>(code);
     k.message = x.at(3).get<std::string>();
+    if (x.size() > 4) k.reason = x.at(4).get<std::string>();
     out.push_back(std::move(k));
   }
   return out;
@@ -184,22 +187,31 @@ static void check_clock(const Case& c, std::size_t i, const std::string& id) {
   const auto bad = [&](std::string_view what) {
     throw StoreError(fmt::format("stored case '{}' is damaged: its clock {} {}", id, i, what));
   };
-  if (static_cast<int>(k.kind) > static_cast<int>(ClockKind::timer) ||
+  if (static_cast<int>(k.kind) > static_cast<int>(ClockKind::stage) ||
       static_cast<int>(k.purpose) > static_cast<int>(TimerPurpose::retry))
     bad("has an unknown kind");
   if (k.level < 0) bad("has a negative level");
   if (!k.active) return;
   const std::size_t slas = f.slas.size();
-  const ClockKind expected = i < slas ? ClockKind::sla : i == slas ? ClockKind::deadline : ClockKind::timer;
+  const ClockKind expected = i < slas        ? ClockKind::sla
+                             : i == slas     ? ClockKind::deadline
+                             : i == slas + 1 ? ClockKind::timer
+                                             : ClockKind::stage;
   if (k.kind != expected) bad("is not the kind of clock its place holds");
-  const std::size_t limit = k.kind == ClockKind::sla ? slas : f.steps.size();
-  if (k.index < 0 || static_cast<std::size_t>(k.index) >= limit) bad(fmt::format("names {} {}, which the flow lacks",
-                                                                                 k.kind == ClockKind::sla ? "SLA" : "step", k.index));
+  const std::size_t limit = k.kind == ClockKind::sla ? slas : k.kind == ClockKind::stage ? f.stages.size() : f.steps.size();
+  const char* holder = k.kind == ClockKind::sla ? "SLA" : k.kind == ClockKind::stage ? "stage" : "step";
+  if (k.index < 0 || static_cast<std::size_t>(k.index) >= limit) bad(fmt::format("names {} {}, which the flow lacks", holder, k.index));
   if (k.kind == ClockKind::deadline && !f.steps[static_cast<std::size_t>(k.index)].deadline)
     bad("is the deadline of a step that has none");
-  const std::size_t levels = k.kind == ClockKind::sla        ? f.slas[static_cast<std::size_t>(k.index)].escalate.size()
-                             : k.kind == ClockKind::deadline ? f.steps[static_cast<std::size_t>(k.index)].deadline->escalate.size()
-                                                             : 0;
+  if (k.kind == ClockKind::stage && !f.stages[static_cast<std::size_t>(k.index)].deadline)
+    bad("is the deadline of a stage that has none");
+  const auto idx = static_cast<std::size_t>(k.index);
+  const Deadline* dl = k.kind == ClockKind::deadline ? &*f.steps[idx].deadline
+                       : k.kind == ClockKind::stage  ? &*f.stages[idx].deadline
+                                                     : nullptr;
+  const std::size_t levels = k.kind == ClockKind::sla ? f.slas[static_cast<std::size_t>(k.index)].escalate.size()
+                             : dl                     ? dl->escalate.size()
+                                                      : 0;
   if (k.rungs.size() != levels) bad(fmt::format("has {} escalation levels where the flow has {}", k.rungs.size(), levels));
   if (static_cast<std::size_t>(k.level) > levels) bad("has a level its ladder lacks");
 }
@@ -390,7 +402,7 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
     if (c->join_step >= 0) c->fork_data = values_from(f, j.at("fork_data"), id);
     c->arrivals = j.at("arrivals").get<std::int32_t>();
     const auto& clocks = j.at("clocks");
-    if (clocks.size() != f.slas.size() + 2) throw StoreError(fmt::format("stored case '{}' has the wrong number of clocks", id));
+    if (clocks.size() != rt->clock_count) throw StoreError(fmt::format("stored case '{}' has the wrong number of clocks", id));
     for (const auto& x : clocks) c->clocks.push_back(clock_from(x, *rt, id));
     for (std::size_t i = 0; i < c->clocks.size(); ++i) check_clock(*c, i, id);
     if (j.contains("children"))

@@ -24,6 +24,9 @@ struct FlowRt {
   const Calendar* default_cal = nullptr;
   std::int32_t priority_slot = -1;
   std::vector<std::vector<char>> sla_pause, sla_stop;  // [sla][step]
+  std::vector<std::vector<char>> sla_start;  // [sla][step]; empty for an SLA that starts with the case
+  // The SLAs, the step deadline, the step timer and, when a stage has a deadline, the stage's.
+  std::size_t clock_count = 2;
   bool uses_case = false;                              // some expression reads case.*
 
   const Calendar* calendar(const std::string& name) const {
@@ -33,7 +36,7 @@ struct FlowRt {
   }
 };
 
-enum class ClockKind : std::uint8_t { sla, deadline, timer };
+enum class ClockKind : std::uint8_t { sla, deadline, timer, stage };
 enum class TimerPurpose : std::uint8_t { none, wait, retry };
 
 struct RungState {
@@ -50,7 +53,7 @@ struct ClockState {
   bool done = false;  // deadline: due passed; SLA: breached
   bool met = false;
   bool business = false;
-  std::int32_t index = -1;  // SLA index, or the step index
+  std::int32_t index = -1;  // SLA index, the step index, or the stage index
   std::int32_t level = 0;
   std::int32_t attempt = 0;  // retry timers
   std::uint32_t gen = 0;
@@ -76,6 +79,7 @@ struct AppliedKey {
   std::uint64_t fingerprint = 0;  // of the call and its arguments (a reused key is refused)
   std::optional<Refusal> refusal;
   std::string message;
+  std::string reason;  // EventError::reason() of the refusal
 };
 
 struct Case {
@@ -102,7 +106,8 @@ struct Case {
   std::uint64_t revision = 0;      // commits of this case so far (optimistic versions in the store)
   TimePoint started{};
   TimePoint entered{};
-  std::vector<ClockState> clocks;  // [0, slas) SLAs, then the step deadline, then the step timer
+  // [0, slas) SLAs, then the step deadline, the step timer and (FlowRt::clock_count) the stage deadline
+  std::vector<ClockState> clocks;
   std::string assignee;
   std::vector<std::uint32_t> records;  // positions in the in-memory journal (engines without a store)
   std::uint64_t serial = 0;  // creation order in this process (ties in queries, migrations)
@@ -129,6 +134,9 @@ struct Case {
   const Step& current() const { return flow().steps[static_cast<std::size_t>(step)]; }
   std::size_t deadline_clock() const { return flow().slas.size(); }
   std::size_t timer_clock() const { return flow().slas.size() + 1; }
+  // The clock of the current stage's deadline; only when the flow has one (FlowRt::clock_count).
+  std::size_t stage_clock() const { return flow().slas.size() + 2; }
+  bool has_stage_clock() const { return clocks.size() > stage_clock(); }
   bool open() const { return status == CaseStatus::active || status == CaseStatus::incident; }
   // A completed case stays at its end step, whose `outcome` it is: nothing to store per case.
   const std::string& outcome() const { return status == CaseStatus::completed && step >= 0 ? current().outcome : no_text(); }

@@ -80,6 +80,7 @@ void Op::move_to(Case& c, std::int32_t target, TimePoint at) {
       u.trails.erase(&c);
       return;
     }
+    const std::int32_t from_stage = c.step >= 0 ? c.current().stage : -1;
     if (c.step >= 0) {
       leave(c, at);
       if (c.status != CaseStatus::active) return;  // an on_exit hook failed: the case stays, in an incident
@@ -87,6 +88,10 @@ void Op::move_to(Case& c, std::int32_t target, TimePoint at) {
     if (c.join_step >= 0 && target == c.join_step) {
       arrive(c, at);
       return;
+    }
+    if (const std::int32_t to_stage = c.flow().steps[static_cast<std::size_t>(target)].stage; to_stage != from_stage) {
+      change_stage(c, from_stage, to_stage, target, at);
+      if (c.status != CaseStatus::active) return;
     }
     target = enter(c, target, at);
     if (c.status != CaseStatus::active) return;
@@ -144,6 +149,26 @@ void Op::leave(Case& c, TimePoint at) {
   stop_clock(c, c.deadline_clock());
   stop_clock(c, c.timer_clock());
   commit(&c, make(c, RecordType::left, at));
+}
+
+// The case moves from stage `from` to stage `to` (-1: none) on its way into step `target`: the
+// old stage's deadline stops, the new one's starts. A move inside a stage changes neither.
+void Op::change_stage(Case& c, std::int32_t from, std::int32_t to, std::int32_t target, TimePoint at) {
+  const Flow& f = c.flow();
+  if (from >= 0) {
+    if (c.has_stage_clock()) stop_clock(c, c.stage_clock());
+    Record r = make(c, RecordType::stage_left, at);
+    r.target = f.stages[static_cast<std::size_t>(from)].name;
+    commit(&c, std::move(r));
+  }
+  if (to < 0) return;
+  const Stage& st = f.stages[static_cast<std::size_t>(to)];
+  Record r = make(c, RecordType::stage_entered, at);
+  r.step = f.steps[static_cast<std::size_t>(target)].name;
+  r.target = st.name;
+  commit(&c, std::move(r));
+  if (st.deadline)
+    guarded(c, at, [&] { return fmt::format("entering stage '{}'", st.name); }, [&] { start_stage_deadline(c, to, at); });
 }
 
 // Enters a step; returns the next step when the step passes on at once (decisions), else -1.

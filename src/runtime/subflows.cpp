@@ -47,7 +47,7 @@ Case& Op::create_case(FlowRt* rt, const Map& data, std::string id, TimePoint now
   fresh->rt = rt;
   fresh->data = std::move(values);
   fresh->started = now;
-  fresh->clocks.resize(f.slas.size() + 2);
+  fresh->clocks.resize(rt->clock_count);
   if (parent) {
     fresh->parent = parent;
     fresh->parent_visit = parent->visit;
@@ -71,7 +71,8 @@ Case& Op::create_case(FlowRt* rt, const Map& data, std::string id, TimePoint now
   // An SLA whose length cannot be counted (its calendar has no working time left, it would end
   // after year 9999) puts the new case into an incident; the call and other cases carry on.
   for (std::size_t i = 0; i < f.slas.size() && c.status == CaseStatus::active; ++i)
-    guarded(c, now, [&] { return fmt::format("starting SLA '{}'", f.slas[i].name); }, [&] { start_sla(c, i, now); });
+    if (rt->sla_start[i].empty())  // `start_in:` SLAs start when the case gets there (update_slas)
+      guarded(c, now, [&] { return fmt::format("starting SLA '{}'", f.slas[i].name); }, [&] { start_sla(c, i, now); });
   move_to(c, f.start_index, now);
   return c;
 }

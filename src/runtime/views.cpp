@@ -42,6 +42,17 @@ CaseView view_of(const Case& c, TimePoint now, std::string_view parent_id) {
     d.level = dk.level;
     v.deadlines.push_back(d);
   }
+  if (c.has_stage_clock())
+    if (const auto& sk = c.clocks[c.stage_clock()]; sk.active && sk.kind == ClockKind::stage) {
+      DeadlineView d;
+      d.step = c.current().name;
+      d.stage = c.flow().stages[static_cast<std::size_t>(sk.index)].name;
+      d.started = sk.started;
+      d.due = due_instant(sk);
+      d.overdue = now >= d.due;
+      d.level = sk.level;
+      v.deadlines.push_back(d);
+    }
   for (std::size_t i = 0; i < c.flow().slas.size(); ++i) {
     const ClockState& k = c.clocks[i];
     SlaView s;
@@ -51,7 +62,8 @@ CaseView view_of(const Case& c, TimePoint now, std::string_view parent_id) {
     s.due = k.running ? due_instant(k) : TimePoint{};
     s.warned = k.warned;
     s.level = k.level;
-    s.state = k.done      ? SlaView::State::breached
+    s.state = k.kind != ClockKind::sla ? SlaView::State::not_started
+              : k.done      ? SlaView::State::breached
               : k.met     ? SlaView::State::met
               : k.running ? SlaView::State::running
                           : SlaView::State::paused;

@@ -30,6 +30,8 @@ std::string_view record_type_name(RecordType t) noexcept {
     case RecordType::completed: return "completed";
     case RecordType::cancelled: return "cancelled";
     case RecordType::migrated: return "migrated";
+    case RecordType::stage_entered: return "stage-entered";
+    case RecordType::stage_left: return "stage-left";
   }
   return "?";
 }
@@ -72,7 +74,7 @@ Record Record::from_json(std::string_view text) {
     r.case_id = j.at("case").get<std::string>();
     const auto type = j.at("type").get<std::string>();
     bool known = false;
-    for (int t = 0; t <= static_cast<int>(RecordType::migrated); ++t)
+    for (int t = 0; t <= static_cast<int>(RecordType::stage_left); ++t)
       if (record_type_name(static_cast<RecordType>(t)) == type) {
         r.type = static_cast<RecordType>(t);
         known = true;

@@ -31,7 +31,7 @@ check "validate flows/" 0 "0 errors" -- "$bin" validate flows/
 check "validate valid examples" 0 "valid flows: 0 errors, 0 warnings" -- "$bin" validate tests/flows/valid
 check "validate invalid file" 1 "tests/flows/invalid/undefined-target.yaml:6:13: error: unknown step 'closd' in \`to\`; did you mean 'closed'?" \
   -- "$bin" validate tests/flows/invalid/undefined-target.yaml
-check "validate reports every file" 1 "64 files, 0 valid flows" -- "$bin" validate tests/flows/invalid
+check "validate reports every file" 1 "$(ls tests/flows/invalid/*.yaml | wc -l) files, 0 valid flows" -- "$bin" validate tests/flows/invalid
 check "validate missing path" 1 "no such file or folder" -- "$bin" validate does/not/exist.yaml
 check "validate --strict turns warnings into errors" 1 "error: calendar 'office' is never used" \
   -- "$bin" validate --strict tests/flows/invalid/unknown-calendar.yaml
@@ -63,6 +63,11 @@ check "eval now" 0 '"2026-11-23T08:00:00Z"' -- "$bin" eval --now 2026-11-23T08:0
 check "eval business hours" 0 '"5h"' -- "$bin" eval --flow flows/technician-visit.yaml \
   --data '{"customer":"x","slot":"2026-11-27T13:00:00Z"}' --now 2026-11-30T09:00:00Z "business_hours_between(slot, now()) + 1h"
 check "eval type" 0 "type: datetime" -- "$bin" eval --type --data '{"slot":"2026-11-24T10:00:00Z"}' 'slot + 1d'
+check "eval date" 0 'true' -- "$bin" eval --now 2026-06-01T12:00:00Z --data '{"bought":"2024-02-29"}' 'today() - bought > 730 days'
+check "eval date type" 0 "type: date" -- "$bin" eval --type --data '{"bought":"2024-02-29"}' 'bought + 1 day'
+check "eval today in the flow calendar's zone" 0 '"2027-01-01"' -- "$bin" eval --flow flows/technician-visit.yaml --now 2026-12-31T23:30:00Z 'today()'
+check "eval today in UTC" 0 '"2026-12-31"' -- "$bin" eval --now 2026-12-31T23:30:00Z 'today()'
+check "eval date and datetime" 1 "cannot order date and datetime; take the day of the datetime with date(x)" -- "$bin" eval 'today() < now()'
 check "eval syntax error with caret" 1 "<expr>:1:7: error: unexpected '='; compare with '=='" -- "$bin" eval --data '{"count":1}' 'count = 1'
 check "eval unknown name" 1 "unknown name 'coutn'; did you mean 'count'?" -- "$bin" eval --data '{"count":1}' 'coutn > 0'
 check "eval bad json" 1 "--data is not valid JSON" -- "$bin" eval --data '{oops' '1'

@@ -11,7 +11,7 @@ trap 'rm -rf "$spool"' EXIT
 out=$("$bin" "$src/flows" "$spool")
 echo "$out"
 fail() { echo "FAIL: $1"; exit 1; }
-grep -q "notify (supervisor)                 SLA 'first-response' breached" <<<"$out" || fail "SLA breach notice"
+grep -q "notify complaints-agent             SLA 'first-response' breached" <<<"$out" || fail "SLA breach notice"
 grep -q "Parts service: 3 calls" <<<"$out" || fail "the timed-out order was retried"
 grep -q "consult 2 is at 'schedule-callback'" <<<"$out" || fail "no expert answered: callback"
 grep -q "technician-visit-1/order-parts     in-transit" <<<"$out" || fail "the confirmed order is in transit"

@@ -3,7 +3,8 @@
 and checks that the schema rejects a few broken documents (so the test can fail).
 
 YAML is read with YAML 1.2 core scalars: PyYAML's default (YAML 1.1) would read the step key
-`on:` as the boolean true and dates as date objects, which is not how Escalon reads them.
+`on:` as the boolean true and dates as date objects, which is not how Escalon reads them. Merge
+keys (`<<: *defaults`) are resolved, as Escalon does: the schema describes the merged maps.
 """
 import json
 import pathlib
@@ -24,6 +25,7 @@ for tag, pattern, first in [
     ("tag:yaml.org,2002:int", r"^[-+]?[0-9]+$", "-+0123456789"),
     ("tag:yaml.org,2002:float", r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$", "-+0123456789."),
     ("tag:yaml.org,2002:null", r"^(?:~|null|)$", ["~", "n", None]),
+    ("tag:yaml.org,2002:merge", r"^(?:<<)$", ["<"]),
 ]:
     CoreLoader.add_implicit_resolver(tag, re.compile(pattern), list(first))
 

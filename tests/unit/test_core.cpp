@@ -533,9 +533,15 @@ steps:
   CHECK(notes[0].case_id == id);
   CHECK(notes[1].at == test::at("2026-11-23T11:00:00Z"));
   CHECK(notes[1].to == std::vector<std::string>{"agent"});
-  // A `notify` without `warn_at` would never be heard: the loader says so.
-  auto r = validate_text("flow: x\nsla:\n  s: { within: 1h, notify: [lead] }\nstart: a\nsteps:\n  a: { end: true }\n", "x.yaml", ".");
-  REQUIRE(r.ok());
-  REQUIRE(r.diagnostics.size() == 1);
-  CHECK(r.diagnostics[0].str() == "x.yaml:3:28: warning: `notify` names who hears the SLA warning, but the SLA has no `warn_at`");
+  // The breach is told to the same list.
+  notes.clear();
+  const auto late = engine.start("watched");
+  clock.advance(5h);
+  (void)engine.run_due();
+  std::erase_if(notes, [&](const Notification& n) { return n.reason != "sla-breached" || n.case_id != late; });
+  REQUIRE(notes.size() == 2);
+  CHECK(notes[0].message == "SLA 'answer' breached");
+  CHECK(notes[0].to == std::vector<std::string>{"team-lead", "user:ana"});
+  CHECK(notes[1].message == "SLA 'fix' breached");
+  CHECK(notes[1].to == std::vector<std::string>{"agent"});
 }

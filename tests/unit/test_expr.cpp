@@ -191,7 +191,10 @@ TEST_CASE("syntax errors point at the offending character", "[expr]") {
   CHECK(error_message("") == "expression is empty");
   CHECK(error_message("count 1") == "unexpected '1' after a complete expression");
   CHECK(error_message("1 < count < 3") == "unexpected '<' after a complete expression");  // no chaining
-  CHECK(error_message("2026-12-25") == "the date 2026-12-25 needs a time and an offset, e.g. 2026-12-25T00:00:00Z");
+  // A day alone is a date (tests/unit/test_date.cpp); next to a datetime it is a type error.
+  CHECK(error_message("slot < 2026-12-25") ==
+        "cannot order datetime and date; take the day of the datetime with date(x) (in the flow calendar's time zone)");
+  CHECK(error_message("2026-12-32") == "2026-12-32 is not a valid date: December 2026 has 31 days");
   CHECK(error_message("99999999999999999999") == "number 99999999999999999999 is too large for an int");
 }
 
@@ -274,9 +277,12 @@ steps:
 }
 
 TEST_CASE("a unique table with rows that both match fails at run time", "[expr][rules]") {
+  // `< limit` reads data, so the load cannot tell whether the rows overlap (`< 100` with
+  // `< 1000` it can: tests/flows/invalid/rule-unique-overlap-interval.yaml).
   const char* yaml = R"(flow: overlap
 data:
   amount: number
+  limit: { type: number, default: 1000 }
 rules:
   band:
     hit: unique
@@ -284,7 +290,7 @@ rules:
     outputs: { band: string }
     rows:
       - ["< 100", small]
-      - ["< 1000", medium]
+      - ["< limit", medium]
 start: a
 steps:
   a:
@@ -293,17 +299,18 @@ steps:
   z: { end: true }
 )";
   auto r = validate_text(yaml, "overlap.yaml");
-  REQUIRE(r.ok());  // comparisons cannot be proven to overlap at load
+  REQUIRE(r.ok());
   const auto& flow = *r.flows.at(0);
   ExprEnv env;
   env.data["amount"] = Type::of(K::number);
+  env.data["limit"] = Type::of(K::number);
   env.rules = &flow.rules;
-  Map data{{"amount", 50}};
+  Map data{{"amount", 50}, {"limit", 1000}};
   EvalContext ctx;
   ctx.data = &data;
   ctx.rules = &flow.rules;
   CHECK_THROWS_WITH(compile_expression("rule('band')", env).evaluate(ctx),
-                    Catch::Contains("rule table 'band' (hit policy unique): rows at lines 10 and 11 both match"));
+                    Catch::Contains("rule table 'band' (hit policy unique): rows at lines 11 and 12 both match"));
   data["amount"] = Value(500);
   CHECK(compile_expression("rule('band').band", env).evaluate(ctx) == Value("medium"));
 }

@@ -1,0 +1,282 @@
+// Stages (a group of steps sharing transitions and a deadline), SLAs that start in a step or
+// stage, refusal reasons and forms demanded only of the events that complete a step.
+
+#include <fmt/format.h>
+
+#include "escalon/engine.hpp"
+#include "escalon/loader.hpp"
+#include "support.hpp"
+
+using namespace escalon;
+using namespace std::chrono_literals;
+using escalon::test::at;
+
+namespace {
+
+constexpr const char* staged_flow = R"(flow: staged
+version: 1
+roles: [front, lead, tech]
+data:
+  consent: { type: bool, default: false }
+  note: { type: string }
+sla:
+  repair-time: { within: 2h, start_in: repair, pause_in: [parts], warn_at: 50%, notify: [lead] }
+stages:
+  before-repair:
+    steps: [intake, quote, pickup]
+    on:
+      cancel: cancelled
+      note: { set: { note: event.text } }
+    deadline: { within: 3h, escalate: [ { at: 50%, notify: lead, message: half the time is gone } ], expire: timed-out }
+  repair:
+    steps: [fix, parts]
+start: intake
+steps:
+  intake:
+    role: front
+    form: { device: { type: string, required: true } }
+    form_for: [submit]
+    on:
+      submit: { to: quote, when: consent, reason: consent to data processing is required }
+      give-consent: { set: { consent: "true" } }
+  quote:
+    on:
+      accept: pickup
+      cancel: declined
+  pickup:
+    on: { picked: fix }
+  fix:
+    role: tech
+    on: { need-parts: parts, done: closed }
+  parts:
+    on: { arrived: fix }
+  closed: { end: true, outcome: repaired }
+  cancelled: { end: true, outcome: cancelled }
+  declined: { end: true, outcome: declined }
+  timed-out: { end: true, outcome: timed-out }
+)";
+
+FlowPtr staged() {
+  static const FlowPtr f = [] {
+    auto r = validate_text(staged_flow, "staged.yaml");
+    for (const auto& d : r.diagnostics) INFO(d.str());
+    REQUIRE(r.error_count() == 0);
+    REQUIRE(r.diagnostics.empty());
+    return r.flows.at(0);
+  }();
+  return f;
+}
+
+struct Desk {
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::vector<Record> records;
+  std::vector<Notification> notes;
+  MemoryStore store;
+  std::unique_ptr<Engine> engine;
+
+  Desk() { open(); }
+  void open() {
+    engine = std::make_unique<Engine>(EngineOptions{
+        .clock = &clock, .journal_sink = [this](const Record& r) { records.push_back(r); }, .store = &store});
+    const std::vector<FlowPtr> flows{staged()};
+    engine->add_flows(flows);
+    engine->on_notify([this](const Notification& n) { notes.push_back(n); });
+    engine->recover();
+  }
+  void until(const char* iso) {
+    clock.set(at(iso));
+    engine->run_due();
+  }
+  std::string step(const std::string& id) const { return engine->get(id).steps.at(0); }
+  std::vector<const Record*> of(RecordType t) const {
+    std::vector<const Record*> out;
+    for (const auto& r : records)
+      if (r.type == t) out.push_back(&r);
+    return out;
+  }
+  void ready(const std::string& id) {
+    engine->send(id, "give-consent");
+    engine->send(id, "submit", {{"device", "phone"}});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a stage transition applies in each of its steps", "[stages]") {
+  for (const char* where : {"intake", "pickup"}) {
+    Desk d;
+    const auto id = d.engine->start("staged");
+    if (std::string(where) == "pickup") {
+      d.ready(id);
+      d.engine->send(id, "accept");
+    }
+    REQUIRE(d.step(id) == where);
+    d.engine->send(id, "cancel");
+    CHECK(d.step(id) == "cancelled");
+    CHECK(d.engine->get(id).status == CaseStatus::completed);
+    const auto left = d.of(RecordType::stage_left);
+    REQUIRE(left.size() == 1);
+    CHECK(left[0]->target == "before-repair");
+  }
+}
+
+TEST_CASE("a step's own transition wins over its stage's for the same event", "[stages]") {
+  Desk d;
+  const auto id = d.engine->start("staged");
+  d.ready(id);
+  REQUIRE(d.step(id) == "quote");
+  d.engine->send(id, "cancel");
+  CHECK(d.step(id) == "declined");
+}
+
+TEST_CASE("an internal stage transition records data and stays in the step", "[stages]") {
+  Desk d;
+  const auto id = d.engine->start("staged");
+  d.engine->send(id, "note", {{"text", "customer calls back at 3"}});
+  CHECK(d.step(id) == "intake");
+  CHECK(d.engine->get(id).data.at("note") == Value("customer calls back at 3"));
+}
+
+TEST_CASE("a form is demanded only of the events named in form_for", "[stages][forms]") {
+  Desk d;
+  const auto id = d.engine->start("staged");
+  d.engine->send(id, "give-consent");  // the step's own event, not in form_for: no form
+  try {
+    d.engine->send(id, "submit");
+    FAIL("submit without the form was accepted");
+  } catch (const EventError& e) {
+    CHECK(e.code() == Refusal::bad_data);
+    CHECK(std::string(e.what()).find("form field 'device'") != std::string::npos);
+  }
+  d.engine->send(id, "cancel");  // the stage's event: never the step's form
+  CHECK(d.step(id) == "cancelled");
+}
+
+TEST_CASE("a refused guard tells the transition's reason", "[stages][reasons]") {
+  Desk d;
+  const auto id = d.engine->start("staged");
+  try {
+    d.engine->send(id, "submit", {{"device", "phone"}}, {.actor = "agent-7", .key = "k1"});
+    FAIL("submit without consent was accepted");
+  } catch (const EventError& e) {
+    CHECK(e.code() == Refusal::guard_refused);
+    CHECK(e.reason() == "consent to data processing is required");
+    CHECK(e.message() == "event 'submit' in step 'intake' refused: consent to data processing is required");
+  }
+  const auto rejected = d.of(RecordType::rejected);
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0]->message == "event 'submit' in step 'intake' refused: consent to data processing is required");
+  // A retry with the same key hears the same reason, also from an engine reopened on the store.
+  d.engine.reset();
+  d.open();
+  try {
+    d.engine->send(id, "submit", {{"device", "phone"}}, {.actor = "agent-7", .key = "k1"});
+    FAIL("the retry was accepted");
+  } catch (const EventError& e) {
+    CHECK(e.reason() == "consent to data processing is required");
+  }
+  CHECK(d.step(id) == "intake");
+}
+
+TEST_CASE("a stage deadline runs from entering the stage until leaving it", "[stages][deadlines]") {
+  Desk d;
+  const auto id = d.engine->start("staged");  // 08:00
+  d.until("2026-11-23T08:30:00Z");
+  d.ready(id);                                // quote: the stage deadline is not restarted
+  d.until("2026-11-23T09:00:00Z");
+  d.engine->send(id, "accept");               // pickup
+  d.until("2026-11-23T09:29:59Z");
+  CHECK(d.of(RecordType::escalated).empty());
+  d.until("2026-11-23T09:30:00Z");            // 50% of 3h after 08:00
+  const auto esc = d.of(RecordType::escalated);
+  REQUIRE(esc.size() == 1);
+  CHECK(esc[0]->message == "stage 'before-repair': half the time is gone");
+  CHECK(esc[0]->step == "pickup");
+  const auto view = d.engine->get(id);
+  REQUIRE(view.deadlines.size() == 1);
+  CHECK(view.deadlines[0].stage == "before-repair");
+  CHECK(view.deadlines[0].due == at("2026-11-23T11:00:00Z"));
+  // Restarted on the store, the deadline still expires on time.
+  d.engine.reset();
+  d.open();
+  d.until("2026-11-23T11:00:00Z");
+  CHECK(d.step(id) == "timed-out");
+  const auto expired = d.of(RecordType::expired);
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0]->message == "deadline of stage 'before-repair'");
+}
+
+TEST_CASE("leaving a stage stops its deadline", "[stages][deadlines]") {
+  Desk d;
+  const auto id = d.engine->start("staged");
+  d.ready(id);
+  d.engine->send(id, "accept");
+  d.engine->send(id, "picked");  // into stage repair
+  d.until("2026-11-24T08:00:00Z");
+  CHECK(d.step(id) == "fix");
+  CHECK(d.of(RecordType::expired).empty());
+  CHECK(d.of(RecordType::escalated).empty());
+  const auto entered = d.of(RecordType::stage_entered);
+  REQUIRE(entered.size() == 2);
+  CHECK(entered[0]->target == "before-repair");
+  CHECK(entered[1]->target == "repair");
+  CHECK(entered[1]->step == "fix");
+}
+
+TEST_CASE("an SLA with start_in starts when the case first reaches its stage", "[stages][sla]") {
+  Desk d;
+  const auto id = d.engine->start("staged");
+  auto sla = d.engine->get(id).slas.at(0);
+  CHECK(sla.state == SlaView::State::not_started);
+  d.ready(id);
+  d.engine->send(id, "accept");
+  d.until("2026-11-23T09:00:00Z");
+  d.engine->send(id, "picked");  // fix: the repair SLA starts now, due 11:00
+  sla = d.engine->get(id).slas.at(0);
+  CHECK(sla.state == SlaView::State::running);
+  CHECK(sla.due == at("2026-11-23T11:00:00Z"));
+  d.until("2026-11-23T09:30:00Z");
+  d.engine->send(id, "need-parts");  // paused with 1h30 left
+  d.until("2026-11-23T10:30:00Z");
+  d.engine->send(id, "arrived");     // resumed: due 12:00
+  const auto resumed = d.of(RecordType::resumed);
+  REQUIRE(resumed.size() == 1);
+  CHECK(resumed[0]->due == at("2026-11-23T12:00:00Z"));
+  CHECK(d.engine->get(id).slas.at(0).due == at("2026-11-23T12:00:00Z"));
+  d.until("2026-11-23T12:00:00Z");
+  std::vector<const Notification*> breach;
+  for (const auto& n : d.notes)
+    if (n.reason == "sla-breached") breach.push_back(&n);
+  REQUIRE(breach.size() == 1);
+  CHECK(breach[0]->to == std::vector<std::string>{"lead"});
+  const auto warn = std::find_if(d.notes.begin(), d.notes.end(), [](const Notification& n) { return n.reason == "sla-warning"; });
+  REQUIRE(warn != d.notes.end());
+  CHECK(warn->at == at("2026-11-23T11:00:00Z"));  // 1h counted: 09:00-09:30 and 10:30-11:00
+}
+
+TEST_CASE("stage diagnostics", "[stages][loader]") {
+  const auto diag = [](std::string_view text) {
+    std::vector<std::string> out;
+    for (const auto& d : validate_text(text, "f.yaml").diagnostics) out.push_back(d.str());
+    return out;
+  };
+  CHECK(diag(R"(flow: f
+stages:
+  s: { steps: [a], on: { go: z } }
+start: a
+steps:
+  a: { on: { go: z } }
+  z: { end: true }
+)") == std::vector<std::string>{
+             "f.yaml:3:30: warning: every step of stage 's' handles event 'go' itself, so the stage's transition never applies"});
+  // A step that only the stage's transitions lead out of is neither a dead end nor unreachable.
+  CHECK(diag(R"(flow: f
+stages:
+  s: { steps: [a, b], on: { stop: z } }
+start: a
+steps:
+  a: { on: { next: b } }
+  b: {}
+  z: { end: true }
+)").empty());
+}
