@@ -102,6 +102,7 @@ std::vector<std::string> describe_sla(const Sla& sla, const Flow& flow) {
   std::vector<std::string> lines{fmt::format("SLA {}: within {}", sla.name, sla.within.str())};
   const std::string& cal = sla.calendar.empty() && sla.within.is_business() ? flow.calendar : sla.calendar;
   if (!cal.empty()) lines.push_back(fmt::format("calendar {}", cal));
+  if (!sla.start_in.empty()) lines.push_back(fmt::format("starts in {}", sla.start_in));
   if (!sla.role.empty()) lines.push_back(fmt::format("team clock: counts in {} steps", sla.role));
   if (!sla.pause_in.empty()) lines.push_back(fmt::format("paused in {}", fmt::join(sla.pause_in, ", ")));
   lines.push_back(sla.stop_in.empty() ? std::string("met at an end step") : fmt::format("met in {}", fmt::join(sla.stop_in, ", ")));
@@ -110,12 +111,20 @@ std::vector<std::string> describe_sla(const Sla& sla, const Flow& flow) {
   return lines;
 }
 
+bool names_step(const std::vector<std::string>& names, const Step& step, const Flow& flow) {
+  for (const auto& n : names) {
+    if (n == step.name) return true;
+    for (const auto& st : flow.stages)  // a stage names each of its steps
+      if (st.name == n && std::find(st.steps.begin(), st.steps.end(), step.name) != st.steps.end()) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> sla_marks(const Step& step, const Flow& flow) {
   std::vector<std::string> out;
-  auto has = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), step.name) != v.end(); };
   for (const auto& sla : flow.slas) {
-    if (has(sla.pause_in)) out.push_back(fmt::format("SLA {} paused", sla.name));
-    if (has(sla.stop_in)) out.push_back(fmt::format("SLA {} met here", sla.name));
+    if (names_step(sla.pause_in, step, flow)) out.push_back(fmt::format("SLA {} paused", sla.name));
+    if (names_step(sla.stop_in, step, flow)) out.push_back(fmt::format("SLA {} met here", sla.name));
   }
   return out;
 }

@@ -30,6 +30,8 @@ std::string describe_deadline(const Deadline& d);
 std::string rule_row_condition(const RuleTable& t, const RuleRow& row);
 // An SLA for a legend: its name, target, calendar, team, pause and stop steps, warning, ladder.
 std::vector<std::string> describe_sla(const Sla& sla, const Flow& flow);
+// Whether a list of `pause_in`/`stop_in` names holds the step, itself or through its stage.
+bool names_step(const std::vector<std::string>& names, const Step& step, const Flow& flow);
 // The SLAs a step pauses ("SLA resolution paused") or meets ("SLA resolution met here", for
 // explicit stop_in), one line each.
 std::vector<std::string> sla_marks(const Step& step, const Flow& flow);

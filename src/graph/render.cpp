@@ -84,9 +84,8 @@ std::string render_dot(const Flow& flow) {
     label[i] = step_label(s, flow, "\n");
     shape[i] = shape_of(s.kind);
     // A dashed border where an SLA's clock stands still.
-    const bool pauses = std::any_of(flow.slas.begin(), flow.slas.end(), [&](const Sla& sla) {
-      return std::find(sla.pause_in.begin(), sla.pause_in.end(), s.name) != sla.pause_in.end();
-    });
+    const bool pauses =
+        std::any_of(flow.slas.begin(), flow.slas.end(), [&](const Sla& sla) { return detail::names_step(sla.pause_in, s, flow); });
     style[i] = s.kind == StepKind::end ? "filled" : pauses ? "rounded,dashed" : "rounded";
   }
   id[start] = "__start__";

@@ -72,7 +72,8 @@ struct SlaBook {
   void on(const Record& rec) {
     if (rec.type == RecordType::completed || rec.type == RecordType::cancelled)
       for (auto& [n, s] : slas) s = after_close(s);
-    else if (sla_record(rec.type) && !rec.target.empty())  // a step deadline's deadline-set names no SLA
+    // A step deadline's deadline-set names no SLA, a stage deadline's names "stage:NAME".
+    else if (sla_record(rec.type) && !rec.target.empty() && !rec.target.starts_with("stage:"))
       at(rec.target) = after_record(at(rec.target), rec.type);
   }
 };
@@ -248,7 +249,9 @@ void track(Report& r, std::map<std::string, CaseTrack>& cases, std::map<std::str
     case RecordType::deadline_set:
       if (rec.target.empty()) c.due = rec.due;  // a step deadline (SLAs name themselves in target)
       break;
-    case RecordType::expired: c.expired = true; break;
+    case RecordType::expired:  // the step's own expire:, not its stage's
+      if (!rec.message.starts_with("deadline of stage")) c.expired = true;
+      break;
     case RecordType::assigned:
       c.assignee = rec.target;
       c.teams.insert(rec.target);

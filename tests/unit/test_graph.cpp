@@ -113,6 +113,31 @@ steps:
   CHECK(detail::rule_row_condition(t, t.rows[3]) == "otherwise");
 }
 
+TEST_CASE("SLA marks follow stages named in pause_in and stop_in", "[graph]") {
+  auto flows = test::compile(R"(flow: f
+start: a
+stages:
+  parts: { steps: [b, c] }
+sla:
+  repair: { within: 2d, start_in: a, pause_in: [parts], stop_in: [d] }
+steps:
+  a: { on: { go: b } }
+  b: { on: { go: c } }
+  c: { on: { go: d } }
+  d: { on: { go: e } }
+  e: { end: true }
+)");
+  const Flow& f = *flows[0];
+  using V = std::vector<std::string>;
+  CHECK(detail::sla_marks(*f.find_step("a"), f).empty());
+  CHECK(detail::sla_marks(*f.find_step("b"), f) == V{"SLA repair paused"});
+  CHECK(detail::sla_marks(*f.find_step("c"), f) == V{"SLA repair paused"});
+  CHECK(detail::sla_marks(*f.find_step("d"), f) == V{"SLA repair met here"});
+  CHECK(detail::describe_sla(f.slas[0], f) == V{"SLA repair: within 2d", "starts in a", "paused in parts", "met in d"});
+  const auto dot = render_graph(f, GraphFormat::dot);
+  CHECK(dot.find("c [label=\"c\nSLA repair paused\", shape=box, style=\"rounded,dashed\"];") != std::string::npos);
+}
+
 TEST_CASE("graph checks: unreachable steps, dead ends, closed loops", "[graph]") {
   auto check = [](const char* yaml) {
     auto r = validate_text(yaml, "g.yaml");

@@ -266,3 +266,48 @@ steps:
   CHECK(r.fcr == 2);
   CHECK(r.fcr_completed == 2);
 }
+
+TEST_CASE("report: a stage's deadline is neither an SLA nor the step's own expiry", "[report]") {
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  MemoryStore store;
+  Engine engine{{.clock = &clock, .store = &store}};
+  engine.add_flows(test::compile(R"(flow: staged
+start: a
+stages:
+  early:
+    steps: [a, b]
+    on: { cancel-request: withdrawn }
+    deadline: { within: 2h, expire: timed-out }
+sla:
+  resolution: { within: 1d }
+steps:
+  a:
+    deadline: { within: 1h }
+    on: { next: b }
+  b:
+    deadline: { within: 3h }
+    on: { done: done }
+  done: { end: true }
+  withdrawn: { end: true, fail: true }
+  timed-out: { end: true, fail: true }
+)"));
+  engine.start("staged", {}, {.id = "s1"});
+  engine.start("staged", {}, {.id = "s2"});
+  clock.set(at("2026-11-23T08:15:00Z"));
+  engine.send("s2", "cancel-request");  // the stage's transition
+  clock.set(at("2026-11-23T08:30:00Z"));
+  engine.send("s1", "next");
+  clock.set(at("2026-11-23T10:30:00Z"));
+  engine.run_due();  // the stage deadline (due 10:00) moves s1 from b to timed-out
+  REQUIRE(engine.get("s1").steps.at(0) == "timed-out");
+  const auto r = make_report(store);
+  // s1: a left 08:30 (due 09:00), b left 10:00 by the stage's expiry (its own due 11:30);
+  // s2: a left 08:15. All met: only a step's own expire: is a miss of that step's deadline.
+  CHECK(r.deadlines_ended == 3);
+  CHECK(r.deadlines_met == 3);
+  // The stage deadline's deadline-set ("stage:early") is no SLA.
+  REQUIRE(r.slas.size() == 1);
+  CHECK(r.slas.at("resolution").met == 2);
+  CHECK(r.fcr_completed == 0);
+  CHECK(r.fcr_failed == 2);
+}
