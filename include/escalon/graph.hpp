@@ -18,7 +18,8 @@ namespace escalon {
 
 enum class GraphFormat { dot, mermaid };
 
-/// The flow as a graph with deadlines, escalations and guards on it. DOT renders with
+/// The flow as a graph with deadlines, escalations and guards on it, rule-driven edges labelled
+/// with their rows' conditions, and each SLA as a note (steps where it pauses marked). DOT renders with
 /// Graphviz (`dot -Tsvg`); Mermaid renders in Markdown viewers that support it.
 [[nodiscard]] std::string render_graph(const Flow& flow, GraphFormat format);
 

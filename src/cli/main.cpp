@@ -15,12 +15,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
 #include "escalon/escalon.hpp"
 #include "base/json.hpp"
+#include "calendar/local_time.hpp"
+#include "cli/zones.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
@@ -273,7 +276,8 @@ int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_p
   return exit_ok;
 }
 
-std::string describe(const escalon::Record& r) {
+// One record of a timeline, its times in `zone` ("" for UTC).
+std::string describe(const escalon::Record& r, const std::string& zone) {
   using escalon::RecordType;
   std::string what;
   switch (r.type) {
@@ -287,7 +291,7 @@ std::string describe(const escalon::Record& r) {
       break;
     case RecordType::assigned: what = fmt::format("assigned to {}", r.target); break;
     case RecordType::deadline_set:
-      what = fmt::format("{} due {}", r.target.empty() ? "deadline" : "SLA " + r.target, escalon::format_iso8601(r.due));
+      what = fmt::format("{} due {}", r.target.empty() ? "deadline" : "SLA " + r.target, escalon::detail::format_local(r.due, zone));
       break;
     case RecordType::escalated:
       what = fmt::format("escalation level {}{}{}", r.level, r.repeat ? fmt::format(" (repeat {})", r.repeat) : "",
@@ -301,30 +305,36 @@ std::string describe(const escalon::Record& r) {
   std::string who;
   if (!r.actor.empty()) who += " by " + r.actor;
   if (!r.channel.empty()) who += " via " + r.channel;
-  return fmt::format("{}  {:<16} {}{}", escalon::format_iso8601(r.at), r.step, what, who);
+  return fmt::format("{}  {:<16} {}{}", escalon::detail::format_local(r.at, zone), r.step, what, who);
 }
 
-int cmd_inspect(const std::string& db, const std::string& case_id) {
+// "Europe/Zagreb" or "UTC", for headers.
+std::string zone_name(const std::string& zone) { return zone.empty() ? "UTC" : zone; }
+
+int cmd_inspect(const std::string& db, const std::string& case_id, const std::optional<std::string>& tz) {
   std::unique_ptr<escalon::Store> store;
   try {
     store = open_db_to_read(db);
+    escalon::cli::FlowZones zones(*store);
     if (!case_id.empty()) {
       const auto h = store->history(case_id);
       if (h.empty()) {
         std::cerr << fmt::format("escalon inspect: no case '{}' in {}\n", case_id, db);
         return exit_invalid;
       }
-      std::cout << fmt::format("{} ({} records)\n", case_id, h.size());
-      for (const auto& r : h) std::cout << "  " << describe(r) << '\n';
+      const std::string zone = tz ? *tz : zones.of_case(h);
+      std::cout << fmt::format("{} ({} records), times in {}\n", case_id, h.size(), zone_name(zone));
+      for (const auto& r : h) std::cout << "  " << describe(r, zone) << '\n';
       return exit_ok;
     }
+    // Each line's time carries its offset (its case's flow calendar, or --tz).
     const auto open = store->open_cases();
     std::cout << fmt::format("{} open case{} in {}\n", open.size(), open.size() == 1 ? "" : "s", db);
     for (const auto& c : open) {
       const auto h = store->history(c.id);
       const std::string step = h.empty() ? "" : h.back().step;
       std::cout << fmt::format("  {:<32} {:<24} {:<20} last change {}\n", c.id, c.flow, step,
-                               h.empty() ? "" : escalon::format_iso8601(h.back().at));
+                               h.empty() ? "" : escalon::detail::format_local(h.back().at, tz ? *tz : zones.of_case(h)));
     }
   } catch (const escalon::StoreError& e) {
     std::cerr << "escalon inspect: " << e.what() << '\n';
@@ -333,7 +343,7 @@ int cmd_inspect(const std::string& db, const std::string& case_id) {
   return exit_ok;
 }
 
-int cmd_report(const std::string& db, const std::string& format, const std::string& at_text) {
+int cmd_report(const std::string& db, const std::string& format, const std::string& at_text, const std::optional<std::string>& tz) {
   std::optional<escalon::TimePoint> at;
   if (!at_text.empty()) {
     at = escalon::parse_iso8601(at_text);
@@ -345,7 +355,12 @@ int cmd_report(const std::string& db, const std::string& format, const std::stri
   try {
     auto store = open_db_to_read(db);
     const auto r = escalon::make_report(*store, at);
-    std::cout << (format == "json" ? escalon::report_json(r) : format == "csv" ? escalon::report_csv(r) : escalon::report_text(r));
+    // Text in the zone of the flows' calendar (or --tz); JSON and CSV stay in UTC.
+    const escalon::ReportTextOptions text{.zone = tz ? *tz : r.zone};
+    if (!tz && r.zones.size() > 1 && format == "text")
+      std::cerr << fmt::format("escalon report: times in UTC: the cases' flows have calendars in {} zones ({}); --tz picks one\n",
+                               r.zones.size(), fmt::join(r.zones, ", "));
+    std::cout << (format == "json" ? escalon::report_json(r) : format == "csv" ? escalon::report_csv(r) : escalon::report_text(r, text));
   } catch (const escalon::StoreError& e) {
     std::cerr << "escalon report: " << e.what() << '\n';
     return exit_invalid;
@@ -430,7 +445,8 @@ struct GraphArgs {
   std::vector<std::string> paths;
   CLI::App* cmd = nullptr;
   void add(CLI::App& app) {
-    cmd = app.add_subcommand("graph", "Print a flow as a graph (Graphviz DOT or Mermaid)");
+    cmd = app.add_subcommand(
+        "graph", "Print a flow as a graph (Graphviz DOT or Mermaid): steps, guards, rule rows' conditions, deadlines, ladders, SLA notes");
     cmd->add_option("flow", target, "A flow file, or a flow id found under --path")->required();
     cmd->add_option("--path", paths, "Files or folders to load (default: the flow file's folder, or flows/)");
     cmd->add_option("--format", format, "dot or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
@@ -478,7 +494,8 @@ struct RunArgs {
   bool quiet = false;
   CLI::App* cmd = nullptr;
   void add(CLI::App& app) {
-    cmd = app.add_subcommand("run", "Run a scenario on a virtual clock; prints the journal as JSON Lines, then a summary per case (on standard error)");
+    cmd = app.add_subcommand("run", "Run a scenario on a virtual clock; prints the journal as JSON Lines, then a summary per case with each "
+                                    "SLA's state (on standard error)");
     cmd->add_option("flows", paths, "Flow files or folders")->required();
     cmd->add_option("-s,--scenario", scenario, "The scenario file (docs/scenarios.md)")->required()->check(CLI::ExistingFile);
     cmd->add_flag("-q,--quiet", quiet, "Only the journal");
@@ -487,29 +504,53 @@ struct RunArgs {
   int run() const { return cmd_run(paths, scenario, db, quiet); }
 };
 
+// --tz: an IANA zone the tz database has, or UTC; a typo gets the closest name.
+void add_tz_option(CLI::App& cmd, std::optional<std::string>& tz, const char* what) {
+  const CLI::Validator zone(
+      [](std::string& s) {
+        try {
+          escalon::detail::check_zone(s);
+          return std::string();
+        } catch (const escalon::Error& e) {
+          return std::string(e.message());
+        }
+      },
+      "ZONE");
+  cmd.add_option("--tz", tz, what)->check(zone);
+}
+
 struct InspectArgs {
   std::string db, case_id;
+  std::optional<std::string> tz;
   CLI::App* cmd = nullptr;
   void add(CLI::App& app) {
     cmd = app.add_subcommand("inspect", "Show the open cases of a store, or one case's history as a timeline");
     cmd->add_option("--db", db, "The store: a SQLite file (cases.db or sqlite:cases.db)")->required();
     cmd->add_option("case", case_id, "A case id: print its history");
+    add_tz_option(*cmd, tz,
+                  "Show times in this IANA zone (Europe/Zagreb) or UTC; default: the zone of the case's flow calendar (UTC "
+                  "when it has none)");
   }
-  int run() const { return cmd_inspect(db, case_id); }
+  int run() const { return cmd_inspect(db, case_id, tz); }
 };
 
 struct ReportArgs {
   std::string db, at;
+  std::optional<std::string> tz;
   bool as_json = false, as_csv = false;
   CLI::App* cmd = nullptr;
   void add(CLI::App& app) {
-    cmd = app.add_subcommand("report", "KPIs from a store's journal: cases, first-contact resolution, deadlines met, escalations, SLAs, time per step, work queues");
+    cmd = app.add_subcommand("report", "KPIs from a store's journal: cases, first-contact resolution, deadlines met, escalations, SLAs, "
+                                       "time per step, work queues (each defined in docs/flow-format.md, \"KPI definitions\")");
     cmd->add_option("--db", db, "The store: a SQLite file (cases.db or sqlite:cases.db)")->required();
-    cmd->add_flag("--json", as_json, "JSON instead of a text table");
+    cmd->add_flag("--json", as_json, "JSON instead of a text table (times in UTC)");
     cmd->add_flag("--csv", as_csv, "CSV rows metric,group,value");
-    cmd->add_option("--at", at, "What 'now' is for overdue work (default: the newest record)");
+    cmd->add_option("--at", at, "What 'now' is for overdue work (ISO-8601 with Z or an offset; default: the newest record)");
+    add_tz_option(*cmd, tz,
+                  "Show the text report's times in this IANA zone (Europe/Zagreb) or UTC; default: the zone the flows' calendars "
+                  "share (UTC when they have none or differ). JSON stays in UTC");
   }
-  int run() const { return cmd_report(db, as_json ? "json" : as_csv ? "csv" : "text", at); }
+  int run() const { return cmd_report(db, as_json ? "json" : as_csv ? "csv" : "text", at, tz); }
 };
 
 struct SimulateArgs {

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <algorithm>
 
+#include <algorithm>
+
 #include "escalon/graph.hpp"
 #include "graph/flow_graph.hpp"
 
@@ -42,6 +44,91 @@ std::string describe_deadline(const Deadline& d) {
   return out;
 }
 
+namespace {
+
+// One cell's test as people write it: the compiled text is "? > 730d", "? == 'web'" (a bare
+// word), "? == (expr)", "? in [a, b]".
+// "(a + b)" is wrapped in one pair of brackets, "(a) + (b)" is not.
+bool bracketed(std::string_view v) {
+  if (v.size() < 2 || v.front() != '(' || v.back() != ')') return false;
+  int depth = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    depth += v[i] == '(' ? 1 : v[i] == ')' ? -1 : 0;
+    if (depth == 0 && i + 1 < v.size()) return false;
+  }
+  return true;
+}
+
+std::string cell_condition(const std::string& column, std::string_view test) {
+  if (test.starts_with("? ")) test.remove_prefix(2);
+  if (test.starts_with("== ") && test.size() > 4) {
+    std::string_view v = test.substr(3);
+    const bool wrapped = bracketed(v) || (v.front() == '\'' && v.back() == '\'' && v.find('\'', 1) == v.size() - 1);
+    return fmt::format("{} = {}", column, wrapped ? v.substr(1, v.size() - 2) : v);
+  }
+  return fmt::format("{} {}", column, test);
+}
+
+// At most `limit` bytes, cut where a UTF-8 character starts, with "..." when cut.
+std::string shorten(std::string s, std::size_t limit) {
+  if (s.size() <= limit) return s;
+  std::size_t cut = limit - 3;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut) + "...";
+}
+
+}  // namespace
+
+std::string rule_row_condition(const RuleTable& t, const RuleRow& row) {
+  constexpr std::size_t limit = 48;
+  std::string out;
+  for (std::size_t i = 0; i < row.tests.size() && i < t.inputs.size(); ++i) {
+    if (row.tests[i].empty()) continue;
+    const std::string c = cell_condition(t.inputs[i].name, row.tests[i].text());
+    if (out.empty()) {
+      out = shorten(c, limit);
+    } else if (out.size() + 2 + c.size() <= limit) {
+      out += ", " + c;
+    } else {  // the start of one more condition when there is room for a useful part of it
+      const std::size_t room = out.size() + 2 < limit ? limit - out.size() - 2 : 0;
+      out += room >= 12 ? ", " + shorten(c, room) : std::string(", ...");
+      break;
+    }
+  }
+  return out.empty() ? "otherwise" : out;
+}
+
+std::vector<std::string> describe_sla(const Sla& sla, const Flow& flow) {
+  std::vector<std::string> lines{fmt::format("SLA {}: within {}", sla.name, sla.within.str())};
+  const std::string& cal = sla.calendar.empty() && sla.within.is_business() ? flow.calendar : sla.calendar;
+  if (!cal.empty()) lines.push_back(fmt::format("calendar {}", cal));
+  if (!sla.start_in.empty()) lines.push_back(fmt::format("starts in {}", sla.start_in));
+  if (!sla.role.empty()) lines.push_back(fmt::format("team clock: counts in {} steps", sla.role));
+  if (!sla.pause_in.empty()) lines.push_back(fmt::format("paused in {}", fmt::join(sla.pause_in, ", ")));
+  lines.push_back(sla.stop_in.empty() ? std::string("met at an end step") : fmt::format("met in {}", fmt::join(sla.stop_in, ", ")));
+  if (sla.warn_at) lines.push_back(fmt::format("warning at {:g}%", *sla.warn_at * 100));
+  for (std::size_t l = 0; l < sla.escalate.size(); ++l) lines.push_back(describe_rung(sla.escalate[l], l + 1));
+  return lines;
+}
+
+bool names_step(const std::vector<std::string>& names, const Step& step, const Flow& flow) {
+  for (const auto& n : names) {
+    if (n == step.name) return true;
+    for (const auto& st : flow.stages)  // a stage names each of its steps
+      if (st.name == n && std::find(st.steps.begin(), st.steps.end(), step.name) != st.steps.end()) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> sla_marks(const Step& step, const Flow& flow) {
+  std::vector<std::string> out;
+  for (const auto& sla : flow.slas) {
+    if (names_step(sla.pause_in, step, flow)) out.push_back(fmt::format("SLA {} paused", sla.name));
+    if (names_step(sla.stop_in, step, flow)) out.push_back(fmt::format("SLA {} met here", sla.name));
+  }
+  return out;
+}
+
 FlowGraph build_flow_graph(const Flow& flow) {
   FlowGraph g(flow.steps.size());
   auto add = [&](std::size_t from, std::int32_t to, EdgeKind k, std::string label) {
@@ -63,7 +150,7 @@ FlowGraph build_flow_graph(const Flow& flow) {
           if (col >= row.outputs.size()) continue;
           std::string target = row.outputs[col].text();
           if (target.size() >= 2 && (target.front() == '\'' || target.front() == '"')) target = target.substr(1, target.size() - 2);
-          add(i, flow.step_index(target), EdgeKind::branch, fmt::format("rule {} (line {})", s.rule, row.where.line));
+          add(i, flow.step_index(target), EdgeKind::branch, rule_row_condition(*t, row));
         }
       }
     add(i, s.next_index, EdgeKind::next, s.kind == StepKind::action ? "done" : "next");

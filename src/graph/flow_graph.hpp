@@ -25,5 +25,15 @@ FlowGraph build_flow_graph(const Flow& flow);
 // "every 1 business hour", "80% -> notify parts-lead" ...
 std::string describe_rung(const Escalation& e, std::size_t level);
 std::string describe_deadline(const Deadline& d);
+// A rule row's condition for an edge label: "age > 730d, channel = web" (cells that test
+// anything are left out; "otherwise" when none tests), shortened to about 48 characters.
+std::string rule_row_condition(const RuleTable& t, const RuleRow& row);
+// An SLA for a legend: its name, target, calendar, team, pause and stop steps, warning, ladder.
+std::vector<std::string> describe_sla(const Sla& sla, const Flow& flow);
+// Whether a list of `pause_in`/`stop_in` names holds the step, itself or through its stage.
+bool names_step(const std::vector<std::string>& names, const Step& step, const Flow& flow);
+// The SLAs a step pauses ("SLA resolution paused") or meets ("SLA resolution met here", for
+// explicit stop_in), one line each.
+std::vector<std::string> sla_marks(const Step& step, const Flow& flow);
 
 }  // namespace escalon::detail

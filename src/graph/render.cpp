@@ -5,6 +5,7 @@
 #include <boost/graph/graphviz.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <locale>
 #include <sstream>
 
@@ -15,7 +16,7 @@ namespace escalon {
 
 namespace {
 
-std::string step_label(const Step& s, std::string_view newline) {
+std::string step_label(const Step& s, const Flow& flow, std::string_view newline) {
   std::vector<std::string> lines{s.name};
   if (s.kind != StepKind::task) lines.push_back(fmt::format("({})", step_kind_name(s.kind)));
   if (!s.role.empty()) lines.push_back(fmt::format("role: {}", s.role));
@@ -31,6 +32,7 @@ std::string step_label(const Step& s, std::string_view newline) {
     lines.push_back(detail::describe_deadline(*s.deadline));
     for (std::size_t l = 0; l < s.deadline->escalate.size(); ++l) lines.push_back(detail::describe_rung(s.deadline->escalate[l], l + 1));
   }
+  for (auto& m : detail::sla_marks(s, flow)) lines.push_back(std::move(m));
   return fmt::format("{}", fmt::join(lines, newline));
 }
 
@@ -71,19 +73,31 @@ std::string render_dot(const Flow& flow) {
   const auto start = boost::add_vertex(g);
   if (flow.start_index >= 0)
     boost::add_edge(start, static_cast<std::size_t>(flow.start_index), detail::EdgeInfo{detail::EdgeKind::start, ""}, g);
+  // A note per SLA: its target, calendar, team, pause and stop steps (no edges: a legend).
+  const std::size_t first_sla = boost::num_vertices(g);
+  for (std::size_t i = 0; i < flow.slas.size(); ++i) boost::add_vertex(g);
   const std::size_t n = boost::num_vertices(g);
   std::vector<std::string> id(n), label(n), shape(n), style(n);
   for (std::size_t i = 0; i < flow.steps.size(); ++i) {
     const Step& s = flow.steps[i];
     id[i] = s.name;
-    label[i] = step_label(s, "\n");
+    label[i] = step_label(s, flow, "\n");
     shape[i] = shape_of(s.kind);
-    style[i] = s.kind == StepKind::end ? "filled" : "rounded";
+    // A dashed border where an SLA's clock stands still.
+    const bool pauses =
+        std::any_of(flow.slas.begin(), flow.slas.end(), [&](const Sla& sla) { return detail::names_step(sla.pause_in, s, flow); });
+    style[i] = s.kind == StepKind::end ? "filled" : pauses ? "rounded,dashed" : "rounded";
   }
   id[start] = "__start__";
   label[start] = "";
   shape[start] = "point";
   style[start] = "filled";
+  for (std::size_t i = 0; i < flow.slas.size(); ++i) {
+    id[first_sla + i] = fmt::format("__sla_{}__", i);
+    label[first_sla + i] = fmt::format("{}", fmt::join(detail::describe_sla(flow.slas[i], flow), "\n"));
+    shape[first_sla + i] = "note";
+    style[first_sla + i] = "filled";
+  }
   boost::dynamic_properties dp;
   auto vidx = boost::get(boost::vertex_index, g);
   dp.property("node_id", boost::make_iterator_property_map(id.begin(), vidx));
@@ -137,13 +151,17 @@ std::string render_mermaid(const Flow& flow) {
   out << "  start((\" \"))\n";
   for (std::size_t i = 0; i < flow.steps.size(); ++i) {
     const Step& s = flow.steps[i];
-    const std::string text = mermaid_text(step_label(s, "\n"));
+    const std::string text = mermaid_text(step_label(s, flow, "\n"));
     const char* open = "[\"";
     const char* close = "\"]";
     if (s.kind == StepKind::decision) { open = "{\""; close = "\"}"; }
     if (s.kind == StepKind::end) { open = "([\""; close = "\"])"; }
     out << "  s" << i << open << text << close << "\n";
   }
+  // A note per SLA (Mermaid flowcharts have no notes: a flag-shaped node without edges).
+  for (std::size_t i = 0; i < flow.slas.size(); ++i)
+    out << "  sla" << i << ">\"" << mermaid_text(fmt::format("{}", fmt::join(detail::describe_sla(flow.slas[i], flow), "\n")))
+        << "\"]\n";
   if (flow.start_index >= 0) out << "  start --> s" << flow.start_index << "\n";
   for (auto [e, e_end] = boost::edges(g); e != e_end; ++e) {
     const auto& info = g[*e];

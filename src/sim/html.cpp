@@ -122,8 +122,10 @@ std::string sla_chart(const Report& rep) {
     svg += fmt::format(R"(<text x="{}" y="{}" font-size="12" text-anchor="end">{}</text>)", left - 8, cy + 15, esc(name));
     svg += fmt::format(R"(<rect x="{}" y="{}" width="{:.1f}" height="18" fill="#2ca02c"/>)", left, cy + 2, met_w);
     svg += fmt::format(R"(<rect x="{:.1f}" y="{}" width="{:.1f}" height="18" fill="#d62728"/>)", left + met_w, cy + 2, br_w);
-    svg += fmt::format(R"(<text x="{}" y="{}" font-size="12">{:.0f}% met ({} / {})</text>)", w - right + 6, cy + 15,
-                       100.0 * static_cast<double>(s.met) / total, s.met, s.met + s.breached);
+    // As in the report: no percentage without a met or breached case (docs/flow-format.md, "KPI definitions").
+    const std::string share = s.met + s.breached ? fmt::format("{:.0f}%", 100.0 * static_cast<double>(s.met) / total) : "n/a";
+    svg += fmt::format(R"(<text x="{}" y="{}" font-size="12">{} met ({} / {})</text>)", w - right + 6, cy + 15, share, s.met,
+                       s.met + s.breached);
   }
   return svg + "</svg>";
 }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "escalon/engine.hpp"
+#include "escalon/report.hpp"
 
 namespace escalon {
 
@@ -56,9 +57,14 @@ ScenarioCaseResult case_result(Engine& engine, const ScenarioCase& c, Store* sto
   r.step = v.steps.empty() ? "" : v.steps.front();
   r.outcome = v.outcome;
   r.incident = v.incident;
-  r.records = store ? store->history(c.id).size() : engine.history(c.id).size();
+  const auto history = store ? store->history(c.id) : engine.history(c.id);
+  r.records = history.size();
   r.level = v.level();
-  for (const auto& s : v.slas) r.slas.emplace_back(s.name, std::string(sla_state_name(s.state)));
+  // From the records, as the report counts them: a closed case's SLA is met, breached, stopped
+  // or not applicable, never "running" (docs/flow-format.md, "KPI definitions").
+  std::vector<std::string> names;
+  for (const auto& s : v.slas) names.push_back(s.name);
+  for (const auto& [name, outcome] : sla_outcomes(history, names)) r.slas.emplace_back(name, std::string(sla_outcome_name(outcome)));
   return r;
 }
 

@@ -6,6 +6,7 @@
 
 #include "escalon/graph.hpp"
 #include "escalon/loader.hpp"
+#include "graph/flow_graph.hpp"
 
 using namespace escalon;
 
@@ -51,6 +52,90 @@ TEST_CASE("Mermaid output escapes labels", "[graph]") {
   CHECK(m.find("s0 -->|\"submit [parts_needed]\"| s1") != std::string::npos);
   CHECK(m.find("s3 -.->|\"expire (deadline 3d)\"| s5") != std::string::npos);
   CHECK(m.find("s5([\"closed<br/>(end)\"])") != std::string::npos);
+}
+
+namespace {
+std::string golden(const std::string& name) {
+  std::ifstream in(std::string(ESCALON_SOURCE_DIR) + "/tests/graph/" + name, std::ios::binary);
+  REQUIRE(in);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+FlowPtr warranty() {
+  auto flows = load_flows({std::string(ESCALON_SOURCE_DIR) + "/tests/graph/warranty.yaml"});
+  REQUIRE(flows.size() == 1);
+  return flows[0];
+}
+}  // namespace
+
+// Golden files: rule edges carry their rows' conditions (they said "rule route (line 27)"), the
+// SLAs are notes, and the step where an SLA pauses says so (and is dashed in DOT). To accept a
+// change on purpose: escalon graph tests/graph/warranty.yaml [--format mermaid] > the file.
+TEST_CASE("DOT golden output: rule conditions and SLA notes", "[graph]") {
+  const auto dot = render_graph(*warranty(), GraphFormat::dot);
+  CHECK(dot == golden("warranty.dot"));
+  // DOT escapes the quotes of a condition; | < > are plain text in a quoted label.
+  CHECK(dot.find("route->quote  [color=black, label=\"age <= 730d, channel = shop, model = \\\"X|Y<Z>\\\", ...\", style=solid];") !=
+        std::string::npos);
+}
+
+TEST_CASE("Mermaid golden output: rule conditions and SLA notes", "[graph]") {
+  const auto m = render_graph(*warranty(), GraphFormat::mermaid);
+  CHECK(m == golden("warranty.mmd"));
+  CHECK(m.find("s1 -->|\"age #lt;= 730d, channel = shop, model = #quot;X#124;Y#lt;Z#gt;#quot;, ...\"| s2") != std::string::npos);
+  CHECK(m.find("s1 -->|\"channel in [phone, shop], model in ['alpha-mo...\"| s3") != std::string::npos);
+}
+
+TEST_CASE("rule row conditions: brackets and shortening", "[graph]") {
+  auto flows = test::compile(R"yaml(flow: f
+data: { n: int, m: int, s: string }
+rules:
+  r:
+    inputs: [n, m, s, "n + m"]
+    outputs: { to: string }
+    rows:
+      - ["(1) + (2)", "(m)", "in ['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa']", -, done]
+      - [-, -, "\"é\"", -, done]
+      - [-, -, "in ['xéééééééééééééééééééééééééééééé']", -, done]
+      - [-, -, -, -, done]
+start: d
+steps:
+  d: { rule: r }
+  done: { end: true }
+)yaml");
+  const RuleTable& t = flows[0]->rules.at(0);
+  // The loader wraps an expression cell in brackets ("? == ((1) + (2))"); the label drops that
+  // pair only, so "(1) + (2)" and "(m)" read as written. The third condition is cut to the
+  // 24 bytes left of 48: 21 and "...".
+  CHECK(detail::rule_row_condition(t, t.rows[0]) == "n = (1) + (2), m = (m), s in ['aaaaaaaaaaaaaa...");
+  CHECK(detail::rule_row_condition(t, t.rows[1]) == "s = \"é\"");
+  // Cut at 45 bytes, which falls inside an é (2 bytes each after "s in ['x"): back to 44.
+  CHECK(detail::rule_row_condition(t, t.rows[2]) == "s in ['xéééééééééééééééééé...");
+  CHECK(detail::rule_row_condition(t, t.rows[3]) == "otherwise");
+}
+
+TEST_CASE("SLA marks follow stages named in pause_in and stop_in", "[graph]") {
+  auto flows = test::compile(R"(flow: f
+start: a
+stages:
+  parts: { steps: [b, c] }
+sla:
+  repair: { within: 2d, start_in: a, pause_in: [parts], stop_in: [d] }
+steps:
+  a: { on: { go: b } }
+  b: { on: { go: c } }
+  c: { on: { go: d } }
+  d: { on: { go: e } }
+  e: { end: true }
+)");
+  const Flow& f = *flows[0];
+  using V = std::vector<std::string>;
+  CHECK(detail::sla_marks(*f.find_step("a"), f).empty());
+  CHECK(detail::sla_marks(*f.find_step("b"), f) == V{"SLA repair paused"});
+  CHECK(detail::sla_marks(*f.find_step("c"), f) == V{"SLA repair paused"});
+  CHECK(detail::sla_marks(*f.find_step("d"), f) == V{"SLA repair met here"});
+  CHECK(detail::describe_sla(f.slas[0], f) == V{"SLA repair: within 2d", "starts in a", "paused in parts", "met in d"});
+  const auto dot = render_graph(f, GraphFormat::dot);
+  CHECK(dot.find("c [label=\"c\nSLA repair paused\", shape=box, style=\"rounded,dashed\"];") != std::string::npos);
 }
 
 TEST_CASE("graph checks: unreachable steps, dead ends, closed loops", "[graph]") {
