@@ -46,6 +46,9 @@ struct Report {
     Duration mean{0}, p50{0}, p90{0};
   };
   std::map<std::string, StepTime> steps;  ///< "flow/step" -> time spent per visit
+  /// "flow/stage" -> time from entering a stage to leaving it (or to the case's end), per entry:
+  /// the sum of the visits to its steps in between.
+  std::map<std::string, StepTime> stages;
   struct Queue {
     std::size_t backlog = 0, overdue = 0;
   };

@@ -291,7 +291,11 @@ std::string describe(const escalon::Record& r, const std::string& zone) {
       break;
     case RecordType::assigned: what = fmt::format("assigned to {}", r.target); break;
     case RecordType::deadline_set:
-      what = fmt::format("{} due {}", r.target.empty() ? "deadline" : "SLA " + r.target, escalon::detail::format_local(r.due, zone));
+      what = fmt::format("{} due {}",
+                         r.target.empty()                 ? std::string("deadline")
+                         : r.target.starts_with("stage:") ? fmt::format("stage {} deadline", r.target.substr(6))
+                                                          : "SLA " + r.target,
+                         escalon::detail::format_local(r.due, zone));
       break;
     case RecordType::escalated:
       what = fmt::format("escalation level {}{}{}", r.level, r.repeat ? fmt::format(" (repeat {})", r.repeat) : "",

@@ -129,10 +129,26 @@ std::vector<std::string> sla_marks(const Step& step, const Flow& flow) {
   return out;
 }
 
+// One per transition of the stage (in `on:` order, so index k is st.on[k]), then the deadline's
+// expiry and its levels' moves.
+std::vector<StageEdge> stage_edges(const Stage& st) {
+  std::vector<StageEdge> out;
+  for (const auto& t : st.on) {
+    std::string label = t.event;
+    if (!t.when.empty()) label += fmt::format(" [{}]", t.when.text());
+    out.push_back({t.target_index, EdgeKind::event, std::move(label)});
+  }
+  if (!st.deadline) return out;
+  out.push_back({st.deadline->expire_index, EdgeKind::expire, fmt::format("expire ({})", describe_deadline(*st.deadline))});
+  for (std::size_t l = 0; l < st.deadline->escalate.size(); ++l)
+    out.push_back({st.deadline->escalate[l].go_to_index, EdgeKind::escalation, describe_rung(st.deadline->escalate[l], l + 1)});
+  return out;
+}
+
 FlowGraph build_flow_graph(const Flow& flow) {
   FlowGraph g(flow.steps.size());
   auto add = [&](std::size_t from, std::int32_t to, EdgeKind k, std::string label) {
-    if (to >= 0) boost::add_edge(from, static_cast<std::size_t>(to), EdgeInfo{k, std::move(label)}, g);
+    if (to >= 0) boost::add_edge(from, static_cast<std::size_t>(to), EdgeInfo{.kind = k, .label = std::move(label)}, g);
   };
   for (std::size_t i = 0; i < flow.steps.size(); ++i) {
     const Step& s = flow.steps[i];
@@ -165,22 +181,21 @@ FlowGraph build_flow_graph(const Flow& flow) {
   }
   // A stage's transitions and its deadline's moves leave from each of its steps, where the step
   // does not handle the event itself.
-  for (const auto& st : flow.stages)
+  for (std::size_t si = 0; si < flow.stages.size(); ++si) {
+    const Stage& st = flow.stages[si];
+    const auto edges = stage_edges(st);
     for (auto i : st.step_index) {
       const Step& s = flow.steps[static_cast<std::size_t>(i)];
-      for (const auto& t : st.on) {
-        if (std::any_of(s.on.begin(), s.on.end(), [&](const Transition& x) { return x.event == t.event; })) continue;
-        std::string label = t.event;
-        if (!t.when.empty()) label += fmt::format(" [{}]", t.when.text());
-        add(static_cast<std::size_t>(i), t.target_index, EdgeKind::event, label);
+      for (std::size_t k = 0; k < edges.size(); ++k) {
+        const bool own = k < st.on.size() && std::any_of(s.on.begin(), s.on.end(), [&](const Transition& x) {
+                           return x.event == st.on[k].event;
+                         });
+        if (own || edges[k].target < 0) continue;
+        boost::add_edge(static_cast<std::size_t>(i), static_cast<std::size_t>(edges[k].target),
+                        EdgeInfo{.kind = edges[k].kind, .label = edges[k].label, .stage = static_cast<std::int32_t>(si)}, g);
       }
-      if (!st.deadline) continue;
-      add(static_cast<std::size_t>(i), st.deadline->expire_index, EdgeKind::expire,
-          fmt::format("expire (stage {}, {})", st.name, describe_deadline(*st.deadline)));
-      for (std::size_t l = 0; l < st.deadline->escalate.size(); ++l)
-        add(static_cast<std::size_t>(i), st.deadline->escalate[l].go_to_index, EdgeKind::escalation,
-            fmt::format("stage {} {}", st.name, describe_rung(st.deadline->escalate[l], l + 1)));
     }
+  }
   // SLA ladders can move a case from any step where the clock runs.
   for (const auto& sla : flow.slas)
     for (std::size_t l = 0; l < sla.escalate.size(); ++l)

@@ -16,6 +16,7 @@ enum class EdgeKind { event, branch, next, error, expire, escalation, parallel, 
 struct EdgeInfo {
   EdgeKind kind = EdgeKind::event;
   std::string label;
+  std::int32_t stage = -1;  // a stage's transition or deadline, repeated from each of its steps
 };
 
 using FlowGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, boost::no_property, EdgeInfo>;
@@ -25,6 +26,14 @@ FlowGraph build_flow_graph(const Flow& flow);
 // "every 1 business hour", "80% -> notify parts-lead" ...
 std::string describe_rung(const Escalation& e, std::size_t level);
 std::string describe_deadline(const Deadline& d);
+// The ways out a stage gives each of its steps, once per stage (for drawing): the step the edge
+// leaves from is the stage's first.
+struct StageEdge {
+  std::int32_t target = -1;
+  EdgeKind kind = EdgeKind::event;
+  std::string label;
+};
+std::vector<StageEdge> stage_edges(const Stage& st);
 // A rule row's condition for an edge label: "age > 730d, channel = web" (cells that test
 // anything are left out; "otherwise" when none tests), shortened to about 48 characters.
 std::string rule_row_condition(const RuleTable& t, const RuleRow& row);

@@ -67,12 +67,46 @@ std::string edge_color(detail::EdgeKind k) {
   }
 }
 
+std::string stage_title(const Stage& st, std::string_view newline) {
+  std::vector<std::string> lines{fmt::format("stage {}", st.name)};
+  if (!st.title.empty()) lines.push_back(st.title);
+  if (st.deadline) {
+    lines.push_back(detail::describe_deadline(*st.deadline));
+    for (std::size_t l = 0; l < st.deadline->escalate.size(); ++l)
+      lines.push_back(detail::describe_rung(st.deadline->escalate[l], l + 1));
+  }
+  return fmt::format("{}", fmt::join(lines, newline));
+}
+
+// A stage is a cluster around its steps; its transitions leave the cluster's border once
+// (ltail) instead of once from every step.
+std::string dot_stages(const Flow& flow) {
+  std::string out;
+  for (std::size_t i = 0; i < flow.stages.size(); ++i) {
+    const Stage& st = flow.stages[i];
+    if (st.step_index.empty()) continue;
+    out += fmt::format("subgraph cluster_{} {{\nlabel={};\nstyle=\"rounded,dashed\";\ncolor=steelblue;\n", i,
+                       boost::escape_dot_string(stage_title(st, "\n")));
+    for (const auto& name : st.steps) out += fmt::format("{};\n", boost::escape_dot_string(name));
+    out += "}\n";
+    const std::string& first = st.steps.front();
+    for (const auto& e : detail::stage_edges(st)) {
+      if (e.target < 0) continue;
+      out += fmt::format("{}->{} [color={}, label={}, ltail=cluster_{}, style={}];\n", boost::escape_dot_string(first),
+                         boost::escape_dot_string(flow.steps[static_cast<std::size_t>(e.target)].name), edge_color(e.kind),
+                         boost::escape_dot_string(e.label), i, edge_style(e.kind));
+    }
+  }
+  return out;
+}
+
 std::string render_dot(const Flow& flow) {
   detail::FlowGraph g = detail::build_flow_graph(flow);
+  boost::remove_edge_if([&](const auto& e) { return g[e].stage >= 0; }, g);  // drawn once per stage below
   // A point-shaped vertex marks where cases start.
   const auto start = boost::add_vertex(g);
   if (flow.start_index >= 0)
-    boost::add_edge(start, static_cast<std::size_t>(flow.start_index), detail::EdgeInfo{detail::EdgeKind::start, ""}, g);
+    boost::add_edge(start, static_cast<std::size_t>(flow.start_index), detail::EdgeInfo{.kind = detail::EdgeKind::start, .label = ""}, g);
   // A note per SLA: its target, calendar, team, pause and stop steps (no edges: a legend).
   const std::size_t first_sla = boost::num_vertices(g);
   for (std::size_t i = 0; i < flow.slas.size(); ++i) boost::add_vertex(g);
@@ -122,9 +156,10 @@ std::string render_dot(const Flow& flow) {
   std::string title = flow.title.empty() ? flow.id : flow.title;
   for (auto& c : title)
     if (c == '"' || c == '\\') c = '\'';
-  dot.insert(brace + 1, fmt::format("\nlabel=\"{} (v{})\";\nlabelloc=t;\nrankdir=LR;\nnode [fontname=Helvetica fontsize=10];\n"
+  dot.insert(brace + 1, fmt::format("\nlabel=\"{} (v{})\";\nlabelloc=t;\nrankdir=LR;{}\nnode [fontname=Helvetica fontsize=10];\n"
                                     "edge [fontname=Helvetica fontsize=9];",
-                                    title, flow.version));
+                                    title, flow.version, flow.stages.empty() ? "" : "\ncompound=true;"));
+  if (!flow.stages.empty()) dot.insert(dot.rfind('}'), dot_stages(flow));
   return dot;
 }
 
@@ -162,9 +197,23 @@ std::string render_mermaid(const Flow& flow) {
   for (std::size_t i = 0; i < flow.slas.size(); ++i)
     out << "  sla" << i << ">\"" << mermaid_text(fmt::format("{}", fmt::join(detail::describe_sla(flow.slas[i], flow), "\n")))
         << "\"]\n";
+  // A stage is a subgraph; its transitions leave the subgraph once.
+  for (std::size_t i = 0; i < flow.stages.size(); ++i) {
+    const Stage& st = flow.stages[i];
+    if (st.step_index.empty()) continue;
+    out << "  subgraph stage" << i << "[\"" << mermaid_text(stage_title(st, "\n")) << "\"]\n";
+    for (auto s : st.step_index) out << "    s" << s << "\n";
+    out << "  end\n";
+    for (const auto& e : detail::stage_edges(st)) {
+      if (e.target < 0) continue;
+      out << "  stage" << i << " " << (e.kind == detail::EdgeKind::event ? "-->" : "-.->") << "|\"" << mermaid_text(e.label)
+          << "\"| s" << e.target << "\n";
+    }
+  }
   if (flow.start_index >= 0) out << "  start --> s" << flow.start_index << "\n";
   for (auto [e, e_end] = boost::edges(g); e != e_end; ++e) {
     const auto& info = g[*e];
+    if (info.stage >= 0) continue;  // drawn once per stage above
     const char* arrow = info.kind == detail::EdgeKind::expire || info.kind == detail::EdgeKind::escalation ||
                                 info.kind == detail::EdgeKind::error
                             ? "-.->"

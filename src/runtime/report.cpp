@@ -137,6 +137,8 @@ struct CaseTrack {
   std::set<std::string> teams;
   std::optional<TimePoint> due;  // the running step deadline
   bool expired = false;          // ... whose `expire:` was taken
+  std::string stage;             // the stage the case is in, and since when
+  TimePoint stage_entered{};
   SlaBook slas;
 };
 
@@ -171,6 +173,17 @@ Duration nearest_rank(std::vector<Duration>& v, double q) {
   return v[std::max<std::size_t>(k, 1) - 1];
 }
 
+Report::StepTime step_time(std::vector<Duration>& v) {
+  Report::StepTime st;
+  st.visits = v.size();
+  Duration sum{0};
+  for (auto d : v) sum += d;
+  st.mean = sum / static_cast<std::int64_t>(v.size());
+  st.p50 = nearest_rank(v, 0.5);
+  st.p90 = nearest_rank(v, 0.9);
+  return st;
+}
+
 // The SLAs of a case that closed, or of one still open at the end of the journal.
 void count_slas(Report& r, CaseTrack& c) {
   if (c.facts)  // SLAs that left no record: a team clock whose team never had the case
@@ -198,8 +211,11 @@ void deadline_on_leave(Report& r, CaseTrack& c, TimePoint at, bool left) {
   c.expired = false;
 }
 
-void on_closed(Report& r, CaseTrack& c, const Record& rec) {
+using Times = std::map<std::string, std::vector<Duration>>;
+
+void on_closed(Report& r, CaseTrack& c, const Record& rec, Times& stage_times) {
   deadline_on_leave(r, c, rec.at, false);
+  if (!c.stage.empty()) stage_times[c.flow + "/" + c.stage].push_back(rec.at - c.stage_entered);  // cancelled inside it
   c.closed = true;
   if (!c.top_level) {
     count_slas(r, c);
@@ -220,7 +236,7 @@ void on_closed(Report& r, CaseTrack& c, const Record& rec) {
 }
 
 // Follows one record: what the case is doing now, and the report's running counts.
-void track(Report& r, std::map<std::string, CaseTrack>& cases, std::map<std::string, std::vector<Duration>>& times,
+void track(Report& r, std::map<std::string, CaseTrack>& cases, Times& times, Times& stage_times,
            const std::map<FlowKey, FlowFacts>& flows, const Record& rec) {
   CaseTrack& c = cases[rec.case_id];
   if (c.closed) return;
@@ -263,8 +279,16 @@ void track(Report& r, std::map<std::string, CaseTrack>& cases, std::map<std::str
     case RecordType::sla_warning: ++r.slas[rec.target].warnings; break;
     case RecordType::incident: c.incident = true; break;
     case RecordType::resolved: c.incident = false; break;
+    case RecordType::stage_entered:
+      c.stage = rec.target;
+      c.stage_entered = rec.at;
+      break;
+    case RecordType::stage_left:
+      stage_times[c.flow + "/" + rec.target].push_back(rec.at - c.stage_entered);
+      c.stage.clear();
+      break;
     case RecordType::completed:
-    case RecordType::cancelled: on_closed(r, c, rec); break;
+    case RecordType::cancelled: on_closed(r, c, rec, stage_times); break;
     default: break;
   }
 }
@@ -275,14 +299,14 @@ Report make_report(Store& store, std::optional<TimePoint> now) {
   Report r;
   const auto flows = read_flows(store, r);
   std::map<std::string, CaseTrack> cases;
-  std::map<std::string, std::vector<Duration>> times;
+  Times times, stage_times;
   bool first = true;
   store.for_each_record([&](const Record& rec) {
     if (first) r.from = rec.at;
     first = false;
     r.to = rec.at;
     ++r.records;
-    track(r, cases, times, flows, rec);
+    track(r, cases, times, stage_times, flows, rec);
   });
   std::sort(r.zones.begin(), r.zones.end());
   if (r.zones.size() == 1) r.zone = r.zones.front();
@@ -297,16 +321,8 @@ Report make_report(Store& store, std::optional<TimePoint> now) {
     ++q.backlog;
     if (c.due && at >= *c.due) ++q.overdue;
   }
-  for (auto& [key, v] : times) {
-    Report::StepTime st;
-    st.visits = v.size();
-    Duration sum{0};
-    for (auto d : v) sum += d;
-    st.mean = sum / static_cast<std::int64_t>(v.size());
-    st.p50 = nearest_rank(v, 0.5);
-    st.p90 = nearest_rank(v, 0.9);
-    r.steps[key] = st;
-  }
+  for (auto& [key, v] : times) r.steps[key] = step_time(v);
+  for (auto& [key, v] : stage_times) r.stages[key] = step_time(v);
   return r;
 }
 
@@ -332,6 +348,11 @@ std::string report_text(const Report& r, const ReportTextOptions& options) {
   if (!r.steps.empty()) {
     out += fmt::format("Time per step:{:<27} {:>6} {:>10} {:>10} {:>10}\n", "", "visits", "mean", "p50", "p90");
     for (const auto& [k, s] : r.steps)
+      out += fmt::format("  {:<38} {:>6} {:>10} {:>10} {:>10}\n", k, s.visits, seconds(s.mean), seconds(s.p50), seconds(s.p90));
+  }
+  if (!r.stages.empty()) {
+    out += fmt::format("Time per stage:{:<26} {:>6} {:>10} {:>10} {:>10}\n", "", "visits", "mean", "p50", "p90");
+    for (const auto& [k, s] : r.stages)
       out += fmt::format("  {:<38} {:>6} {:>10} {:>10} {:>10}\n", k, s.visits, seconds(s.mean), seconds(s.p50), seconds(s.p90));
   }
   if (!r.queues.empty()) {
@@ -363,13 +384,17 @@ std::string report_json(const Report& r) {
                   {"stopped", s.stopped}, {"not_applicable", s.not_applicable}, {"open", s.open},
                   {"percent_met", pct_json(s.met, s.met + s.breached)}};
   j["slas"] = slas;
-  auto steps = nlohmann::ordered_json::object();
-  for (const auto& [k, s] : r.steps)
-    steps[k] = {{"visits", s.visits},
+  const auto times = [](const std::map<std::string, Report::StepTime>& m) {
+    auto out = nlohmann::ordered_json::object();
+    for (const auto& [k, s] : m)
+      out[k] = {{"visits", s.visits},
                 {"mean_s", static_cast<double>(s.mean.count()) / 1000.0},
                 {"p50_s", static_cast<double>(s.p50.count()) / 1000.0},
                 {"p90_s", static_cast<double>(s.p90.count()) / 1000.0}};
-  j["time_per_step"] = steps;
+    return out;
+  };
+  j["time_per_step"] = times(r.steps);
+  j["time_per_stage"] = times(r.stages);
   auto queues = nlohmann::ordered_json::object();
   for (const auto& [who, q] : r.queues) queues[who] = {{"backlog", q.backlog}, {"overdue", q.overdue}};
   j["queues"] = queues;
@@ -409,6 +434,11 @@ std::string report_csv(const Report& r) {
     row("step_visits", k, s.visits);
     row("step_mean_s", k, static_cast<double>(s.mean.count()) / 1000.0);
     row("step_p90_s", k, static_cast<double>(s.p90.count()) / 1000.0);
+  }
+  for (const auto& [k, s] : r.stages) {
+    row("stage_visits", k, s.visits);
+    row("stage_mean_s", k, static_cast<double>(s.mean.count()) / 1000.0);
+    row("stage_p90_s", k, static_cast<double>(s.p90.count()) / 1000.0);
   }
   for (const auto& [who, q] : r.queues) {
     row("backlog", who, q.backlog);

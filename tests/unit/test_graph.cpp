@@ -155,3 +155,26 @@ TEST_CASE("graph checks: unreachable steps, dead ends, closed loops", "[graph]")
   // An escalation goto is a way out too.
   CHECK(check("flow: g\nstart: a\nsteps:\n  a: { on: { x: a }, deadline: { within: 1h, escalate: [ { at: 100%, goto: z } ] } }\n  z: { end: true }\n").empty());
 }
+
+TEST_CASE("a stage is a cluster in DOT and a subgraph in Mermaid, its transitions drawn once", "[graph][stages]") {
+  const auto flows = load_flows({std::string(ESCALON_SOURCE_DIR) + "/flows"});
+  const auto it = std::find_if(flows.begin(), flows.end(), [](const FlowPtr& f) { return f->id == "warranty-repair"; });
+  REQUIRE(it != flows.end());
+  const std::string dot = render_graph(**it, GraphFormat::dot);
+  CHECK(dot.find("compound=true;") != std::string::npos);
+  CHECK(dot.find("subgraph cluster_0 {\nlabel=\"stage before-repair\nBefore the workshop has the device\ndeadline 10 "
+                 "business days\nL1 at 30%: notify back-office\";\nstyle=\"rounded,dashed\";\ncolor=steelblue;\nintake;\n"
+                 "\"check-warranty\";\nquote;\n\"book-courier\";\npickup;\n}") != std::string::npos);
+  // The cancel leaves the stage once, from its border, not once per step.
+  const auto count = [&](const std::string& s) {
+    std::size_t n = 0;
+    for (auto p = dot.find(s); p != std::string::npos; p = dot.find(s, p + 1)) ++n;
+    return n;
+  };
+  CHECK(count("label=\"customer-cancelled\"") == 1);
+  CHECK(count("intake->cancelled [color=black, label=\"customer-cancelled\", ltail=cluster_0, style=solid];") == 1);
+  const std::string mmd = render_graph(**it, GraphFormat::mermaid);
+  CHECK(mmd.find("  subgraph stage1[\"stage repair<br/>In the workshop\"]\n    s5\n    s6\n    s7\n  end\n") != std::string::npos);
+  CHECK(mmd.find("  stage0 -->|\"customer-cancelled\"| s10\n") != std::string::npos);
+  CHECK(mmd.find("customer-cancelled") == mmd.rfind("customer-cancelled"));
+}

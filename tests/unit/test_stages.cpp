@@ -5,6 +5,7 @@
 
 #include "escalon/engine.hpp"
 #include "escalon/loader.hpp"
+#include "escalon/report.hpp"
 #include "support.hpp"
 
 using namespace escalon;
@@ -302,4 +303,31 @@ TEST_CASE("a stage deadline carries over to a new flow version", "[stages][versi
   CHECK(view.deadlines[0].due == at("2026-11-23T11:00:00Z"));  // kept, not restarted at 09:00
   d.until("2026-11-23T11:00:00Z");
   CHECK(d.step(id) == "timed-out");
+}
+
+TEST_CASE("report gives the time cases spent in each stage", "[stages][report]") {
+  Desk d;
+  const auto a = d.engine->start("staged");   // 08:00 before-repair
+  d.until("2026-11-23T08:30:00Z");
+  d.ready(a);                                  // quote: same stage
+  d.until("2026-11-23T09:00:00Z");
+  d.engine->send(a, "accept");
+  d.until("2026-11-23T10:00:00Z");
+  d.engine->send(a, "picked");                 // 10:00 leaves before-repair (2h), enters repair
+  d.until("2026-11-23T12:00:00Z");
+  d.engine->send(a, "done");                   // 12:00 leaves repair (2h)
+  const auto b = d.engine->start("staged");   // 12:00
+  d.until("2026-11-23T13:00:00Z");
+  d.engine->cancel(b, "customer withdrew");    // cancelled inside the stage after 1h
+  const auto r = make_report(d.store);
+  REQUIRE(r.stages.count("staged/before-repair") == 1);
+  const auto& before = r.stages.at("staged/before-repair");
+  CHECK(before.visits == 2);
+  CHECK(before.mean == Duration{std::chrono::minutes{90}});
+  CHECK(before.p90 == Duration{std::chrono::hours{2}});
+  REQUIRE(r.stages.count("staged/repair") == 1);
+  CHECK(r.stages.at("staged/repair").visits == 1);
+  CHECK(r.stages.at("staged/repair").mean == Duration{std::chrono::hours{2}});
+  CHECK(report_text(r).find("Time per stage:") != std::string::npos);
+  CHECK(report_json(r).find("\"time_per_stage\"") != std::string::npos);
 }
