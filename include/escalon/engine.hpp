@@ -196,8 +196,9 @@ struct DeadlineView {
 
 struct SlaView {
   std::string name;
-  /// not_started: a `start_in:` SLA whose step or stage the case has not reached.
-  enum class State : std::uint8_t { running, paused, met, breached, not_started } state = State::running;
+  /// not_started: a `start_in:` SLA whose step or stage the case has not reached. stopped: the
+  /// case closed (cancelled, or completed outside `stop_in`) before it was met or breached.
+  enum class State : std::uint8_t { running, paused, met, breached, not_started, stopped } state = State::running;
   Duration elapsed{0};           ///< counted time (business time on business calendars)
   Duration remaining{0};         ///< until the target; negative once breached
   TimePoint due{};               ///< when it runs out if it keeps running

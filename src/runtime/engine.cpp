@@ -65,6 +65,8 @@ std::string_view sla_state_name(SlaView::State s) noexcept {
       return "breached";
     case SlaView::State::not_started:
       return "not-started";
+    case SlaView::State::stopped:
+      return "stopped";
   }
   return "?";
 }

@@ -65,6 +65,7 @@ CaseView view_of(const Case& c, TimePoint now, std::string_view parent_id) {
     s.state = k.kind != ClockKind::sla ? SlaView::State::not_started
               : k.done      ? SlaView::State::breached
               : k.met     ? SlaView::State::met
+              : !c.open() ? SlaView::State::stopped
               : k.running ? SlaView::State::running
                           : SlaView::State::paused;
     v.slas.push_back(s);
