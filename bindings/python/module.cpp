@@ -389,7 +389,9 @@ PYBIND11_MODULE(escalon, m) {
       .def_readonly("target", &Record::target)
       .def_readonly("level", &Record::level)
       .def_readonly("repeat", &Record::repeat)
-      .def_property_readonly("due", [](const Record& r) { return r.type == RecordType::deadline_set ? to_py(r.due) : py::none(); })
+      .def_property_readonly("due", [](const Record& r) {
+        return r.type == RecordType::deadline_set || r.type == RecordType::resumed ? to_py(r.due) : py::none();
+      })
       .def_property_readonly("old_value", [](const Record& r) { return to_py(r.old_value); })
       .def_property_readonly("new_value", [](const Record& r) { return to_py(r.new_value); })
       .def_property_readonly("data", [](const Record& r) { return to_py(r.data); })

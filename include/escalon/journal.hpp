@@ -29,7 +29,7 @@ enum class RecordType : std::uint8_t {
   sla_breached,   ///< SLA `target` ran out (once)
   sla_met,        ///< SLA `target` was met
   paused,         ///< SLA `target` stopped counting
-  resumed,        ///< SLA `target` counts again
+  resumed,        ///< SLA `target` counts again; due = when it runs out now
   action_failed,  ///< a host action failed (attempt `repeat`, message)
   incident,       ///< the case needs a person: an action failed for good, no branch matched...
   resolved,       ///< an incident was resolved or retried by a person
@@ -55,7 +55,7 @@ struct Record {
   std::string target;        ///< role, person, field, SLA or outcome, by type
   std::int32_t level = 0;    ///< escalation level (1-based)
   std::int32_t repeat = 0;   ///< repeat number of a level (0 = first firing); attempt of an action
-  TimePoint due{};           ///< deadline_set: the due time
+  TimePoint due{};           ///< deadline_set, resumed: the due time
   Value old_value, new_value, data;
   std::string message;
 

@@ -297,6 +297,9 @@ std::string describe(const escalon::Record& r, const std::string& zone) {
                                                           : "SLA " + r.target,
                          escalon::detail::format_local(r.due, zone));
       break;
+    case RecordType::resumed:
+      what = fmt::format("SLA {} resumed, due {}", r.target, escalon::detail::format_local(r.due, zone));
+      break;
     case RecordType::escalated:
       what = fmt::format("escalation level {}{}{}", r.level, r.repeat ? fmt::format(" (repeat {})", r.repeat) : "",
                          r.target.empty() ? "" : ", notified " + r.target);

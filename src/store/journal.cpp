@@ -49,7 +49,7 @@ std::string Record::to_json() const {
   if (!target.empty()) j["target"] = target;
   if (level) j["level"] = level;
   if (repeat) j["repeat"] = repeat;
-  if (type == RecordType::deadline_set) j["due"] = format_iso8601(due);
+  if (type == RecordType::deadline_set || type == RecordType::resumed) j["due"] = format_iso8601(due);
   if (type == RecordType::data_changed) {
     j["old"] = detail::value_to_json(old_value);
     j["new"] = detail::value_to_json(new_value);

@@ -243,6 +243,7 @@ TEST_CASE("an SLA with start_in starts when the case first reaches its stage", "
   const auto resumed = d.of(RecordType::resumed);
   REQUIRE(resumed.size() == 1);
   CHECK(resumed[0]->due == at("2026-11-23T12:00:00Z"));
+  CHECK(Record::from_json(resumed[0]->to_json()).due == at("2026-11-23T12:00:00Z"));  // as stores keep it
   CHECK(d.engine->get(id).slas.at(0).due == at("2026-11-23T12:00:00Z"));
   d.until("2026-11-23T12:00:00Z");
   std::vector<const Notification*> breach;
