@@ -13,6 +13,7 @@
 #include "escalon/error.hpp"
 #include "escalon/rule_table.hpp"
 #include "expr/node.hpp"
+#include "expr/rules.hpp"
 #include "base/text.hpp"
 
 namespace escalon::detail {
@@ -125,17 +126,6 @@ void check_length(std::size_t n, const char* unit) {
   if (n > max_value_length) fail(fmt::format("the result would have {} {}; the limit is {}", n, unit, max_value_length));
 }
 
-int compare(const Value& a, const Value& b, bool& ok) {
-  ok = true;
-  if (a.kind() == VK::integer && b.kind() == VK::integer) return (a.as_int() > b.as_int()) - (a.as_int() < b.as_int());
-  if (a.is_numeric() && b.is_numeric()) return (a.as_number() > b.as_number()) - (a.as_number() < b.as_number());
-  if (a.kind() == VK::string && b.kind() == VK::string) return a.as_string().compare(b.as_string()) < 0 ? -1 : a.as_string() == b.as_string() ? 0 : 1;
-  if (a.kind() == VK::datetime && b.kind() == VK::datetime) return (a.as_datetime() > b.as_datetime()) - (a.as_datetime() < b.as_datetime());
-  if (a.kind() == VK::duration && b.kind() == VK::duration) return (a.as_duration() > b.as_duration()) - (a.as_duration() < b.as_duration());
-  if (a.kind() == VK::date && b.kind() == VK::date) return (a.as_date() > b.as_date()) - (a.as_date() < b.as_date());
-  ok = false;
-  return 0;
-}
 
 Value arith(Op op, const Value& a, const Value& b) {
   if (a.is_null() || b.is_null()) return {};
@@ -251,7 +241,7 @@ Value extremum(Fn fn, const std::vector<Value>& a) {
     all_int = all_int && v.kind() == VK::integer;
     if (!best) { best = &v; continue; }
     bool ok = false;
-    int c = compare(v, *best, ok);
+    int c = compare_values(v, *best, ok);
     if (!ok) fail(fmt::format("{}() cannot compare {} and {}", fn_name(fn), kind_name(v.kind()), kind_name(best->kind())));
     if ((fn == Fn::min && c < 0) || (fn == Fn::max && c > 0)) best = &v;
   }
@@ -348,6 +338,18 @@ Value call(const ExprNode& n, const EvalContext& ctx) {
 
 }  // namespace
 
+int compare_values(const Value& a, const Value& b, bool& ok) {
+  ok = true;
+  if (a.kind() == VK::integer && b.kind() == VK::integer) return (a.as_int() > b.as_int()) - (a.as_int() < b.as_int());
+  if (a.is_numeric() && b.is_numeric()) return (a.as_number() > b.as_number()) - (a.as_number() < b.as_number());
+  if (a.kind() == VK::string && b.kind() == VK::string) return a.as_string().compare(b.as_string()) < 0 ? -1 : a.as_string() == b.as_string() ? 0 : 1;
+  if (a.kind() == VK::datetime && b.kind() == VK::datetime) return (a.as_datetime() > b.as_datetime()) - (a.as_datetime() < b.as_datetime());
+  if (a.kind() == VK::duration && b.kind() == VK::duration) return (a.as_duration() > b.as_duration()) - (a.as_duration() < b.as_duration());
+  if (a.kind() == VK::date && b.kind() == VK::date) return (a.as_date() > b.as_date()) - (a.as_date() < b.as_date());
+  ok = false;
+  return 0;
+}
+
 Value eval_node(const ExprNode& n, const EvalContext& ctx) {
   Value t1, t2;
   switch (n.op) {
@@ -402,7 +404,7 @@ Value eval_node(const ExprNode& n, const EvalContext& ctx) {
       const Value& b = eval_ref(*n.kids[1], ctx, t2);
       if (a.is_null() || b.is_null()) return false;
       bool ok = false;
-      int c = compare(a, b, ok);
+      int c = compare_values(a, b, ok);
       if (!ok) fail(fmt::format("cannot order {} and {}{}", kind_name(a.kind()), kind_name(b.kind()), date_hint(a.kind(), b.kind())));
       switch (n.op) {
         case Op::lt: return c < 0;

@@ -43,26 +43,15 @@ std::optional<Value> constant_value(const ExprNode& n) {
 }
 
 bool orderable(const Value& v) {
-  return v.is_numeric() || v.kind() == VK::string || v.kind() == VK::datetime || v.kind() == VK::duration;
-}
-
-// As the evaluator orders values (eval.cpp compare); ok = false where `<` would fail.
-int order(const Value& a, const Value& b, bool& ok) {
-  ok = true;
-  if (a.kind() == VK::integer && b.kind() == VK::integer) return (a.as_int() > b.as_int()) - (a.as_int() < b.as_int());
-  if (a.is_numeric() && b.is_numeric()) return (a.as_number() > b.as_number()) - (a.as_number() < b.as_number());
-  if (a.kind() == VK::string && b.kind() == VK::string) return a.as_string().compare(b.as_string()) < 0 ? -1 : a.as_string() == b.as_string() ? 0 : 1;
-  if (a.kind() == VK::datetime && b.kind() == VK::datetime) return (a.as_datetime() > b.as_datetime()) - (a.as_datetime() < b.as_datetime());
-  if (a.kind() == VK::duration && b.kind() == VK::duration) return (a.as_duration() > b.as_duration()) - (a.as_duration() < b.as_duration());
-  ok = false;
-  return 0;
+  return v.is_numeric() || v.kind() == VK::string || v.kind() == VK::datetime || v.kind() == VK::duration ||
+         v.kind() == VK::date;
 }
 
 // Whether v is at or past (lower) / at or before (upper) a bound.
 bool within_bound(const Value& v, const std::optional<Value>& bound, bool strict, int side) {
   if (!bound) return true;
   bool ok = false;
-  const int c = order(v, *bound, ok) * side;
+  const int c = compare_values(v, *bound, ok) * side;
   return ok && (c > 0 || (c == 0 && !strict));
 }
 
@@ -83,7 +72,7 @@ bool tighter(const std::optional<Value>& a, bool a_strict, const std::optional<V
   if (!a) return true;
   if (!b) return false;
   bool ok = false;
-  const int c = order(*b, *a, ok) * side;
+  const int c = compare_values(*b, *a, ok) * side;
   return ok && (c > 0 || (c == 0 && (b_strict || !a_strict)));
 }
 
@@ -122,7 +111,7 @@ bool disjoint(const CellSet& a, const CellSet& b) {
   auto apart = [](const CellSet& low, const CellSet& high) {  // low's upper bound below high's lower bound
     if (!low.hi || !high.lo) return false;
     bool ok = false;
-    const int c = order(*low.hi, *high.lo, ok);
+    const int c = compare_values(*low.hi, *high.lo, ok);
     return !ok || c < 0 || (c == 0 && (low.hi_strict || high.lo_strict));
   };
   return apart(a, b) || apart(b, a);
@@ -155,6 +144,10 @@ void neighbours(const Value& b, std::vector<Value>& out) {
         }
       }
       return;
+    case VK::date:
+      if (b.as_date().days < max_date.days) out.emplace_back(Date{b.as_date().days + 1});
+      if (b.as_date().days > min_date.days) out.emplace_back(Date{b.as_date().days - 1});
+      return;
     case VK::string:
       out.emplace_back(b.as_string() + "a");
       if (!b.as_string().empty()) out.emplace_back(b.as_string().substr(0, b.as_string().size() - 1));
@@ -170,6 +163,8 @@ std::optional<Value> between(const Value& a, const Value& b) {
   if (a.kind() == VK::duration && b.kind() == VK::duration) return Value(a.as_duration() / 2 + b.as_duration() / 2);
   if (a.kind() == VK::datetime && b.kind() == VK::datetime)
     return Value(a.as_datetime() + (b.as_datetime() - a.as_datetime()) / 2);
+  if (a.kind() == VK::date && b.kind() == VK::date)
+    return Value(Date{a.as_date().days + (b.as_date().days - a.as_date().days) / 2});
   return std::nullopt;
 }
 

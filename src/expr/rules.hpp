@@ -18,6 +18,10 @@ struct RuleTable;
 
 namespace escalon::detail {
 
+// How `<` and friends order two values (-1, 0, 1); ok = false where they would fail (other kinds,
+// null). The evaluator and the load-time rule checks order alike through this one function.
+int compare_values(const Value& a, const Value& b, bool& ok);
+
 // The table's outputs for ctx: a map (hit policy first/unique; null when no row matches) or a
 // list of maps (collect).
 Value evaluate_rule(const RuleTable& table, const EvalContext& ctx);
