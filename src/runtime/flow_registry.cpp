@@ -151,8 +151,11 @@ FlowRt* FlowRegistry::from_store(std::string_view id, std::int64_t version, Stor
   auto it = kept.find({std::string(id), version});
   if (it == kept.end()) return nullptr;
   const StoredFlow& sf = it->second;
-  const auto dir = std::filesystem::path(sf.file).parent_path().string();
-  const auto res = validate_text(sf.source, sf.file, dir.empty() ? "." : dir);
+  // validate_text names the text base_dir/name: the file's own name, in its folder (the whole
+  // stored path as the name would put a relative one in its folder twice, and lose its includes).
+  const std::filesystem::path file(sf.file);
+  const auto dir = file.parent_path().string();
+  const auto res = validate_text(sf.source, file.filename().string(), dir.empty() ? "." : dir);
   if (!res.ok() || res.flows.size() != 1) {
     const std::string why = res.diagnostics.empty() ? "no flow in it" : res.diagnostics.front().str();
     throw StoreError(fmt::format("flow '{}' version {} as kept in the store does not load any more: {}; restore the "

@@ -416,3 +416,28 @@ TEST_CASE("stores themselves refuse a flow version stored again with other conte
     CHECK(kept[0].hash == "aaaa");
   }
 }
+
+TEST_CASE("a version loaded from a relative path with an include is read back from the store", "[store][versions]") {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp.dir / "flows");
+  std::ofstream(tmp.dir / "flows/cal.yaml") << "calendars:\n  office: { timezone: UTC, hours: { mon-fri: \"08:00-16:00\" } }\n";
+  std::ofstream(tmp.dir / "flows/desk.yaml")
+      << "flow: desk\ninclude: [cal.yaml]\ncalendar: office\nstart: a\nsteps:\n"
+         "  a: { deadline: { within: 1 business hour }, on: { done: z } }\n  z: { end: true }\n";
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(tmp.dir);  // flows/desk.yaml is stored under its relative path
+  MemoryStore store;
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::string id;
+  {
+    Engine engine({.clock = &clock, .store = &store});
+    engine.add_flows(load_flows({"flows/desk.yaml"}));
+    id = engine.start("desk");
+  }
+  Engine engine({.clock = &clock, .store = &store});  // the flow is not loaded: only the store has it
+  std::size_t recovered = 0;
+  CHECK_NOTHROW(recovered = engine.recover());
+  std::filesystem::current_path(cwd);
+  CHECK(recovered == 1);
+  CHECK(engine.get(id).deadlines.at(0).due == at("2026-11-23T09:00:00Z"));
+}
