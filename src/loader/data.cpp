@@ -86,6 +86,12 @@ void FlowBuilder::form_events(Step& s, const YAML::Node& n) {
   std::vector<std::string> handled;
   for (const auto& t : s.on)
     if (std::find(handled.begin(), handled.end(), t.event) == handled.end()) handled.push_back(t.event);
+  if (n.IsSequence() && n.size() == 0) {
+    rep_.error(loc(n), fmt::format("`form_for` is empty; name the events that complete step '{}', or remove it (then "
+                                   "every event of the step carries the form)",
+                                   s.name));
+    return;
+  }
   for (auto& [ev, node] : read_string_list(rep_, src_, n, "`form_for`")) {
     if (std::find(handled.begin(), handled.end(), ev) == handled.end()) {
       std::string hint = did_you_mean(ev, handled);

@@ -172,7 +172,9 @@ void FlowBuilder::common_step_keys(Step& s, const MapReader& m) {
 
 // A person works on it; `on:` events (or the deadline's `expire:`) move the case on.
 void FlowBuilder::task_step(Step& s, const MapReader& m) {
-  if (s.on.empty() && !m.has("on") && !s.deadline && (s.stage < 0 || flow_.stages[static_cast<std::size_t>(s.stage)].on.empty()))
+  const Stage* stage = s.stage >= 0 ? &flow_.stages[static_cast<std::size_t>(s.stage)] : nullptr;
+  const bool stage_exit = stage && (!stage->on.empty() || (stage->deadline && stage->deadline->expire_index >= 0));
+  if (s.on.empty() && !m.has("on") && !s.deadline && !stage_exit)
     rep_.error(s.where, fmt::format("task step '{}' has no `on:` events, so a case could never leave it; add `on:`, "
                                     "or `end: true` if the case ends here",
                                     s.name));

@@ -158,7 +158,8 @@ void Op::update_slas(Case& c, TimePoint at) {
     // A `start_in:` SLA starts the first time the case gets there (before that its clock is
     // blank: not of the SLA kind).
     if (const auto& start = c.rt->sla_start[i]; !start.empty() && k.kind != ClockKind::sla) {
-      if (!start[step]) continue;
+      // A parallel branch is part of its parent's case: its steps do not start the parent's SLAs.
+      if (!start[step] || c.join_step >= 0) continue;
       start_sla(c, i, at);
     }
     if (!k.active || k.met) continue;

@@ -338,10 +338,10 @@ struct Op {
   void fire_due(TimePoint now);
 
   // --- steps (steps.cpp)
-  void move_to(Case& c, std::int32_t target, TimePoint at);
+  void move_to(Case& c, std::int32_t target, TimePoint at, std::int32_t in_stage = -1);
   bool count_move(Case& c, std::int32_t target);
   std::string loop_message(const Case& c) const;
-  std::int32_t enter(Case& c, std::int32_t idx, TimePoint at);
+  std::int32_t enter(Case& c, std::int32_t idx, TimePoint at, std::int32_t new_stage = -1);
   std::int32_t enter_kind(Case& c, TimePoint at);
   void leave(Case& c, TimePoint at);
   void change_stage(Case& c, std::int32_t from, std::int32_t to, std::int32_t target, TimePoint at);
@@ -375,7 +375,7 @@ struct Op {
   Case& find(std::string_view id, std::string_view event, const EventOptions& o, TimePoint at);
   void apply_event(Case& c, std::string_view event, const Map& payload, const EventOptions& o, TimePoint at);
   Map checked_form(Case& c, std::string_view event, const Map& payload, const EventOptions& o, TimePoint at,
-                   std::vector<Change>& changes);
+                   std::vector<Change>& changes, bool required);
   std::vector<Change> checked_changes(Case& c, const Map& values, std::string_view call, const EventOptions& o,
                                       TimePoint at);
 

@@ -52,16 +52,18 @@ Case& Op::find(std::string_view id, std::string_view event, const EventOptions& 
   reject(nullptr, id, event, o, at, Refusal::unknown_case, fmt::format("unknown case '{}'", id));
 }
 
-// The payload must carry the step's form, with the form's types: the converted payload, and
-// the changes to data fields the form names.
+// The payload must carry the step's form (`required`: an event that completes the step, see
+// form_for), with the form's types: the converted payload, and the changes to data fields the
+// form names. Other events of the step are converted too (their guards read `event.FIELD` with
+// the form's types) but need not carry it.
 Map Op::checked_form(Case& c, std::string_view event, const Map& payload, const EventOptions& o, TimePoint at,
-                     std::vector<Change>& changes) {
+                     std::vector<Change>& changes, bool required) {
   const Step& s = c.current();
   Map checked = payload;
   for (const auto& f : s.form) {
     auto it = checked.find(f.name);
     if (it == checked.end() || it->second.is_null()) {
-      if (f.required)
+      if (f.required && required)
         reject(&c, c.id, event, o, at, Refusal::bad_data,
                fmt::format("event '{}' must carry form field '{}' ({}) in step '{}'", event, f.name, f.type.str(), s.name));
       continue;
@@ -129,10 +131,12 @@ void Op::apply_event(Case& c, std::string_view event, const Map& payload, const 
   if (candidates.empty()) not_handled(c, event, o, at);
   std::vector<Change> changes;
   Map checked;
-  // The form is the step's: its own completing events carry it, a stage's events (cancel) never.
-  const bool form = own && !s.form.empty() &&
-                    (s.form_for.empty() || std::find(s.form_for.begin(), s.form_for.end(), event) != s.form_for.end());
-  if (form) checked = checked_form(c, event, payload, o, at, changes);
+  // The form is the step's: its own completing events must carry it, its other events may; a
+  // stage's events (cancel) know nothing of it.
+  const bool form = own && !s.form.empty();
+  if (form)
+    checked = checked_form(c, event, payload, o, at, changes,
+                           s.form_for.empty() || std::find(s.form_for.begin(), s.form_for.end(), event) != s.form_for.end());
   // Most events carry no payload: then `event` is an empty map that costs no allocation.
   static const Value empty_event{Map{}};
   const Value ev = payload.empty() ? empty_event : Value(form ? checked : payload);

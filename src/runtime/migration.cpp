@@ -48,6 +48,10 @@ std::vector<Value> remap_data(const Flow& from, const Flow& to, const std::vecto
   return out;
 }
 
+// A level the new ladder lacks (it has fewer levels now) is not kept: stored cases are checked
+// against their ladder.
+void clamp_level(ClockState& k) { k.level = std::min(k.level, static_cast<std::int32_t>(k.rungs.size())); }
+
 const Calendar* same_calendar(const FlowRt& from, const FlowRt& to, const Calendar* cal) {
   for (const auto& [name, ptr] : from.calendars)
     if (ptr.get() == cal)
@@ -182,6 +186,7 @@ struct Migrator {
       k.index = static_cast<std::int32_t>(j);
       if (k.cal) k.cal = same_calendar(from_rt, *to_rt, k.cal);
       k.rungs.resize(sla.escalate.size());
+      clamp_level(k);
     }
   }
 
@@ -199,6 +204,7 @@ struct Migrator {
       if (had && k.active) {
         for (std::size_t i = 0; i < std::min(k.rungs.size(), old.rungs.size()); ++i) k.rungs[i] = old.rungs[i];
         k.level = old.level;
+        clamp_level(k);
         k.done = old.done && due_instant(k) <= now;  // an expiry already handled is not handled again
         op.schedule(c, c.deadline_clock());
       }
@@ -210,6 +216,7 @@ struct Migrator {
     k.gen = gen;
     k.index = c.step;
     k.rungs.resize(s.deadline->escalate.size());
+    clamp_level(k);
     const Calendar* cal = c.rt->calendar(s.deadline->calendar);
     if (policy == ReschedulePolicy::keep) {
       retime(k, policy, cal ? cal : (old.cal ? same_calendar(from_rt, *c.rt, old.cal) : nullptr), nullptr, false, now);
@@ -221,9 +228,10 @@ struct Migrator {
 
   // The stage deadline across a version change: kept when the case stays in a stage of the same
   // name that still has one, else started afresh (the stage is new to the case).
+  // Called when the case stays in a stage of the same name.
   void carry_stage(Case& c, const FlowRt& from_rt, const std::vector<ClockState>& old, TimePoint now) {
     const Flow& from = *from_rt.flow;
-    const Stage* st = c.flow().stage_of(c.step);
+    const Stage* st = c.flow().stage_of(c.step);  // moving on from a migrated step may have left it
     if (!st || !st->deadline || !c.has_stage_clock()) return;
     const auto index = static_cast<std::int32_t>(st - c.flow().stages.data());
     const std::size_t at = from.slas.size() + 2;
@@ -235,10 +243,24 @@ struct Migrator {
       k.gen = gen;
       k.index = index;
       k.rungs.resize(st->deadline->escalate.size());
+      clamp_level(k);
       if (k.cal) k.cal = same_calendar(from_rt, *c.rt, k.cal);
       return;
     }
-    op.start_stage_deadline(c, index, now);
+    op.start_stage_deadline(c, index, now);  // the stage had no deadline in the old version
+  }
+
+  // The stage across a version change: one of the same name goes on (its running deadline kept);
+  // otherwise the old stage is left and the new one entered, as a move between them would.
+  void change_stage(Case& c, const Stage* old_stage, const Stage* new_stage, bool stay, TimePoint now) {
+    if (!new_stage || (old_stage && old_stage->name == new_stage->name) || !stay) return;  // move_to enters it
+    Record r = op.make(c, RecordType::stage_entered, now);
+    r.target = new_stage->name;
+    op.commit(&c, std::move(r));
+    const auto index = static_cast<std::int32_t>(new_stage - c.flow().stages.data());
+    if (new_stage->deadline && c.has_stage_clock())
+      op.guarded(c, now, [&] { return fmt::format("entering stage '{}'", new_stage->name); },
+                 [&] { op.start_stage_deadline(c, index, now); });
   }
 
   void move(MigrationPlan& p, const EventOptions& o, TimePoint now) {
@@ -250,7 +272,15 @@ struct Migrator {
     // A step of the same kind is stayed in: its clocks carry over. A step of another kind
     // cannot be (a wait needs its timer, an action its call): the case leaves and enters it.
     const bool stay = to.steps[static_cast<std::size_t>(p.step)].kind == c.current().kind;
+    const Stage* old_stage = from.stage_of(c.step);
+    const Stage* new_stage = to.stage_of(p.step);
+    const bool same_stage = old_stage && new_stage && old_stage->name == new_stage->name;
     if (!stay) op.leave(c, now);
+    if (old_stage && !same_stage) {
+      Record r = op.make(c, RecordType::stage_left, now);
+      r.target = old_stage->name;
+      op.commit(&c, std::move(r));
+    }
     op.touch(c);
     std::vector<ClockState> old = std::move(c.clocks);
     std::uint32_t gen = 0;
@@ -267,7 +297,9 @@ struct Migrator {
     carry_slas(c, *from_rt, old, gen, now);
     if (!stay) {
       c.step = -1;
-      op.move_to(c, p.step, now);  // enters: role, hooks, deadline, timer or call
+      // Enters: role, hooks, deadline, timer or call; a stage of the same name is not entered again.
+      op.move_to(c, p.step, now, same_stage ? static_cast<std::int32_t>(new_stage - to.stages.data()) : -1);
+      if (same_stage) carry_stage(c, *from_rt, old, now);
     } else {
       carry_deadline(c, *from_rt, old[from.slas.size()], now);
       const ClockState& timer = old[from.slas.size() + 1];
@@ -276,7 +308,8 @@ struct Migrator {
         c.clocks[c.timer_clock()].gen = gen;
       }
       op.update_slas(c, now);  // the new version may pause or stop an SLA in this step
-      carry_stage(c, *from_rt, old, now);
+      if (same_stage) carry_stage(c, *from_rt, old, now);
+      else change_stage(c, old_stage, new_stage, stay, now);
     }
     for (std::size_t i = 0; i < c.clocks.size(); ++i)
       if (c.clocks[i].active) op.schedule(c, i);

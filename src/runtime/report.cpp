@@ -283,8 +283,8 @@ void track(Report& r, std::map<std::string, CaseTrack>& cases, Times& times, Tim
       c.stage = rec.target;
       c.stage_entered = rec.at;
       break;
-    case RecordType::stage_left:
-      stage_times[c.flow + "/" + rec.target].push_back(rec.at - c.stage_entered);
+    case RecordType::stage_left:  // (a journal from before stages has no stage-entered to pair it with)
+      if (!c.stage.empty()) stage_times[c.flow + "/" + c.stage].push_back(rec.at - c.stage_entered);
       c.stage.clear();
       break;
     case RecordType::completed:

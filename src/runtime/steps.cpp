@@ -72,7 +72,10 @@ void Op::apply_changes(Case& c, const std::vector<Change>& changes, TimePoint at
 // ----------------------------------------------------------------------------- moving
 
 // Moves the case to `target`, then follows automatic steps (decisions...) iteratively.
-void Op::move_to(Case& c, std::int32_t target, TimePoint at) {
+// `in_stage`: the stage the case counts as in when it has no step yet (a branch starts inside
+// its parent's stage; a migrated case inside the stage it was in), so that stage is not entered
+// again.
+void Op::move_to(Case& c, std::int32_t target, TimePoint at, std::int32_t in_stage) {
   if (target < 0 || c.status != CaseStatus::active) return;
   while (target >= 0) {
     if (!count_move(c, target)) {
@@ -80,7 +83,7 @@ void Op::move_to(Case& c, std::int32_t target, TimePoint at) {
       u.trails.erase(&c);
       return;
     }
-    const std::int32_t from_stage = c.step >= 0 ? c.current().stage : -1;
+    const std::int32_t from_stage = c.step >= 0 ? c.current().stage : in_stage;
     if (c.step >= 0) {
       leave(c, at);
       if (c.status != CaseStatus::active) return;  // an on_exit hook failed: the case stays, in an incident
@@ -89,11 +92,9 @@ void Op::move_to(Case& c, std::int32_t target, TimePoint at) {
       arrive(c, at);
       return;
     }
-    if (const std::int32_t to_stage = c.flow().steps[static_cast<std::size_t>(target)].stage; to_stage != from_stage) {
-      change_stage(c, from_stage, to_stage, target, at);
-      if (c.status != CaseStatus::active) return;
-    }
-    target = enter(c, target, at);
+    const std::int32_t to_stage = c.flow().steps[static_cast<std::size_t>(target)].stage;
+    if (to_stage != from_stage) change_stage(c, from_stage, to_stage, target, at);
+    target = enter(c, target, at, to_stage != from_stage ? to_stage : -1);
     if (c.status != CaseStatus::active) return;
   }
 }
@@ -152,7 +153,8 @@ void Op::leave(Case& c, TimePoint at) {
 }
 
 // The case moves from stage `from` to stage `to` (-1: none) on its way into step `target`: the
-// old stage's deadline stops, the new one's starts. A move inside a stage changes neither.
+// old stage's deadline stops (the new one's starts in enter(), once the case is in the step).
+// A move inside a stage changes neither.
 void Op::change_stage(Case& c, std::int32_t from, std::int32_t to, std::int32_t target, TimePoint at) {
   const Flow& f = c.flow();
   if (from >= 0) {
@@ -167,12 +169,11 @@ void Op::change_stage(Case& c, std::int32_t from, std::int32_t to, std::int32_t 
   r.step = f.steps[static_cast<std::size_t>(target)].name;
   r.target = st.name;
   commit(&c, std::move(r));
-  if (st.deadline)
-    guarded(c, at, [&] { return fmt::format("entering stage '{}'", st.name); }, [&] { start_stage_deadline(c, to, at); });
 }
 
 // Enters a step; returns the next step when the step passes on at once (decisions), else -1.
-std::int32_t Op::enter(Case& c, std::int32_t idx, TimePoint at) {
+// `new_stage`: the stage the case enters with the step (its deadline starts), or -1.
+std::int32_t Op::enter(Case& c, std::int32_t idx, TimePoint at, std::int32_t new_stage) {
   c.step = idx;
   ++c.visit;
   c.entered = at;
@@ -181,6 +182,7 @@ std::int32_t Op::enter(Case& c, std::int32_t idx, TimePoint at) {
   std::int32_t next = -1;
   guarded(c, at, [&] { return fmt::format("entering step '{}'", s.name); }, [&] {
     assign_for_step(c, at);
+    if (new_stage >= 0 && c.flow().stages[static_cast<std::size_t>(new_stage)].deadline) start_stage_deadline(c, new_stage, at);
     update_slas(c, at);
     run_hooks(c, s.on_enter, at, "on_enter");
     if (c.status != CaseStatus::active) return;

@@ -123,7 +123,7 @@ void Op::start_branches(Case& c, TimePoint at) {
     r.target = c.flow().id;
     r.message = fmt::format("branch '{}' of case '{}' (step '{}')", s.parallel[i], c.id, s.name);
     commit(&b, std::move(r));
-    move_to(b, s.parallel_index[i], at);
+    move_to(b, s.parallel_index[i], at, s.stage);  // inside the parent's stage: not entered again
     if (c.status != CaseStatus::active || c.step < 0 || c.current().kind != StepKind::parallel) return;
   }
 }

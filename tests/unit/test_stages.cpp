@@ -332,3 +332,126 @@ TEST_CASE("report gives the time cases spent in each stage", "[stages][report]")
   CHECK(report_text(r).find("Time per stage:") != std::string::npos);
   CHECK(report_json(r).find("\"time_per_stage\"") != std::string::npos);
 }
+
+TEST_CASE("parallel branches run inside their parent's stage without entering it again", "[stages][parallel]") {
+  auto r = validate_text(R"(flow: split
+stages:
+  work:
+    steps: [fork, a, b, meet]
+    deadline: { within: 2h, escalate: [ { at: 50%, notify: lead } ] }
+start: fork
+steps:
+  fork: { parallel: { branches: [a, b], join: meet } }
+  a: { on: { done: meet } }
+  b: { on: { done: meet } }
+  meet: { join: all, next: z }
+  z: { end: true }
+)",
+                         "split.yaml");
+  for (const auto& x : r.diagnostics) INFO(x.str());
+  REQUIRE(r.error_count() == 0);
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::vector<Record> records;
+  Engine engine({.clock = &clock, .journal_sink = [&](const Record& x) { records.push_back(x); }});
+  engine.add_flows(r.flows);
+  const auto id = engine.start("split");
+  clock.advance(90min);
+  engine.run_due();
+  std::size_t entered = 0, escalated = 0;
+  for (const auto& x : records) {
+    entered += x.type == RecordType::stage_entered;
+    escalated += x.type == RecordType::escalated;
+  }
+  CHECK(entered == 1);    // the parent only
+  CHECK(escalated == 1);  // one stage deadline, not one per branch
+  for (const auto& child : engine.get(id).children) engine.send(child, "done");
+  CHECK(engine.get(id).status == CaseStatus::completed);
+}
+
+TEST_CASE("a step's other events get the form's types without having to carry it", "[stages][forms]") {
+  auto r = validate_text(R"yaml(flow: visit
+data:
+  slot: datetime
+start: book
+steps:
+  book:
+    form: { slot: { type: datetime, required: true } }
+    form_for: [booked]
+    on:
+      booked: z
+      reschedule: { to: z, when: "event.slot > now()", reason: the new slot must be in the future }
+  z: { end: true }
+)yaml",
+                         "visit.yaml");
+  REQUIRE(r.error_count() == 0);
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine({.clock = &clock});
+  engine.add_flows(r.flows);
+  const auto id = engine.start("visit");
+  try {
+    engine.send(id, "reschedule", {{"slot", "2026-11-20T08:00:00Z"}});  // text from JSON, read as a datetime
+    FAIL("a slot in the past was accepted");
+  } catch (const EventError& e) {
+    CHECK(e.reason() == "the new slot must be in the future");
+  }
+  engine.send(id, "reschedule", {{"slot", "2026-11-24T08:00:00Z"}});
+  CHECK(engine.get(id).status == CaseStatus::completed);
+  CHECK(engine.get(id).data.at("slot") == Value(at("2026-11-24T08:00:00Z")));
+}
+
+TEST_CASE("migrating between versions with and without stages keeps the journal and stored cases sound", "[stages][versions]") {
+  Desk d;
+  const auto id = d.engine->start("staged");  // intake, in before-repair; deadline due 11:00
+  d.until("2026-11-23T09:40:00Z");            // its level (50%) fired at 09:30
+  // Version 2: no stage before-repair (its deadline and fired level go); intake handles cancel
+  // and times out itself.
+  std::string v2 = staged_flow;
+  v2.replace(v2.find("version: 1"), 10, "version: 2");
+  const auto from = v2.find("  before-repair:");
+  v2.erase(from, v2.find("  repair:") - from);
+  v2.replace(v2.find("    form_for: [submit]\n"), 0, "    deadline: { within: 3h, expire: timed-out }\n");
+  v2.replace(v2.find("      give-consent:"), 0, "      cancel: cancelled\n");
+  auto r = validate_text(v2, "staged-v2.yaml");
+  for (const auto& x : r.diagnostics) UNSCOPED_INFO(x.str());
+  REQUIRE(r.error_count() == 0);
+  d.engine->add_flows(r.flows);
+  REQUIRE(d.engine->migrate({.flow = "staged", .to = 2}) == 1);
+  for (const auto& dl : d.engine->get(id).deadlines) CHECK(dl.stage.empty());  // the step's own only
+  const auto left = d.of(RecordType::stage_left);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0]->target == "before-repair");
+  // And back to version 1 under a new number: the stage is entered again, its deadline starts.
+  std::string v3 = staged_flow;
+  v3.replace(v3.find("version: 1"), 10, "version: 3");
+  auto r3 = validate_text(v3, "staged-v3.yaml");
+  REQUIRE(r3.error_count() == 0);
+  d.engine->add_flows(r3.flows);
+  REQUIRE(d.engine->migrate({.flow = "staged", .to = 3}) == 1);
+  CHECK(d.of(RecordType::stage_entered).size() == 2);
+  const auto dls = d.engine->get(id).deadlines;
+  REQUIRE(dls.size() == 1);
+  CHECK(dls[0].stage == "before-repair");
+  CHECK(dls[0].due == at("2026-11-23T12:40:00Z"));
+  // The stored case loads back.
+  d.engine.reset();
+  d.open();
+  CHECK(d.engine->get(id).version == 3);
+}
+
+TEST_CASE("a fired level the new version's ladder lacks does not damage the stored case", "[stages][versions]") {
+  Desk d;
+  const auto id = d.engine->start("staged");
+  d.until("2026-11-23T09:40:00Z");  // the stage's level 1 fired at 09:30
+  std::string v2 = staged_flow;
+  v2.replace(v2.find("version: 1"), 10, "version: 2");
+  const std::string ladder = ", escalate: [ { at: 50%, notify: lead, message: half the time is gone } ]";
+  v2.erase(v2.find(ladder), ladder.size());  // the same stage deadline without a ladder
+  auto r = validate_text(v2, "staged-v2.yaml");
+  REQUIRE(r.error_count() == 0);
+  d.engine->add_flows(r.flows);
+  REQUIRE(d.engine->migrate({.flow = "staged", .to = 2}) == 1);
+  CHECK(d.engine->get(id).deadlines.at(0).level == 0);
+  d.engine.reset();
+  CHECK_NOTHROW(d.open());  // recovery reads the stored case back
+  CHECK(d.engine->get(id).deadlines.at(0).due == at("2026-11-23T11:00:00Z"));
+}
