@@ -157,7 +157,7 @@ void Op::leave(Case& c, TimePoint at) {
 // A move inside a stage changes neither.
 void Op::change_stage(Case& c, std::int32_t from, std::int32_t to, std::int32_t target, TimePoint at) {
   const Flow& f = c.flow();
-  if (from >= 0) {
+  if (from >= 0 && c.step >= 0) {  // (a branch counted as in its parent's stage never entered it itself)
     if (c.has_stage_clock()) stop_clock(c, c.stage_clock());
     Record r = make(c, RecordType::stage_left, at);
     r.target = f.stages[static_cast<std::size_t>(from)].name;
