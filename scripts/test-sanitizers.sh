@@ -31,4 +31,6 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The crash tests kill their driver at random points; the sanitized driver starts about 7x
 # slower, so wait 10x longer before each kill (else every kill lands while it loads the flows).
 export ESCALON_CRASH_SLOWDOWN=10
+# tests/bad-input/run.py: a case that takes longer than its limit (10 s) times this is a hang.
+export ESCALON_SLOWDOWN=6
 ctest --test-dir "$build" --output-on-failure --timeout 1800 -E '^install_consumer$'

@@ -129,14 +129,19 @@ std::vector<std::string> sla_marks(const Step& step, const Flow& flow) {
   return out;
 }
 
+namespace {
+// "submit [parts_needed]": the event and its guard.
+std::string event_label(const Transition& t) {
+  return t.when.empty() ? t.event : fmt::format("{} [{}]", t.event, t.when.text());
+}
+}  // namespace
+
 // One per transition of the stage (in `on:` order, so index k is st.on[k]), then the deadline's
 // expiry and its levels' moves.
 std::vector<StageEdge> stage_edges(const Stage& st) {
   std::vector<StageEdge> out;
   for (const auto& t : st.on) {
-    std::string label = t.event;
-    if (!t.when.empty()) label += fmt::format(" [{}]", t.when.text());
-    out.push_back({t.target_index, EdgeKind::event, std::move(label)});
+    out.push_back({t.target_index, EdgeKind::event, event_label(t)});
   }
   if (!st.deadline) return out;
   out.push_back({st.deadline->expire_index, EdgeKind::expire, fmt::format("expire ({})", describe_deadline(*st.deadline))});
@@ -153,9 +158,7 @@ FlowGraph build_flow_graph(const Flow& flow) {
   for (std::size_t i = 0; i < flow.steps.size(); ++i) {
     const Step& s = flow.steps[i];
     for (const auto& t : s.on) {
-      std::string label = t.event;
-      if (!t.when.empty()) label += fmt::format(" [{}]", t.when.text());
-      add(i, t.target_index, EdgeKind::event, label);
+      add(i, t.target_index, EdgeKind::event, event_label(t));
     }
     for (const auto& b : s.branches) add(i, b.target_index, EdgeKind::branch, b.when.empty() ? "else" : b.when.text());
     if (!s.rule.empty())

@@ -272,11 +272,11 @@ void Op::escalate(Case& c, const ClockState& k, const Escalation& e, std::int32_
   r.repeat = repeat;
   r.target = fmt::format("{}", fmt::join(e.notify, ","));
   r.message = e.message;
-  if (k.kind == ClockKind::sla)
-    r.message = fmt::format("SLA '{}'{}{}", c.flow().slas[static_cast<std::size_t>(k.index)].name,
-                            e.message.empty() ? "" : ": ", e.message);
-  else if (k.kind == ClockKind::stage)
-    r.message = fmt::format("stage '{}'{}{}", c.flow().stages[static_cast<std::size_t>(k.index)].name,
+  // A ladder that is not the step's own says whose it is.
+  const auto idx = static_cast<std::size_t>(k.index);
+  if (k.kind == ClockKind::sla || k.kind == ClockKind::stage)
+    r.message = fmt::format("{} '{}'{}{}", k.kind == ClockKind::sla ? "SLA" : "stage",
+                            k.kind == ClockKind::sla ? c.flow().slas[idx].name : c.flow().stages[idx].name,
                             e.message.empty() ? "" : ": ", e.message);
   commit(&c, std::move(r));
   if (!e.notify.empty())
