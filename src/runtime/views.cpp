@@ -32,27 +32,21 @@ CaseView view_of(const Case& c, TimePoint now, std::string_view parent_id) {
   v.incident = c.incident();
   v.parent = c.parent ? c.parent->id : !c.parent_id().empty() ? c.parent_id() : std::string(parent_id);
   v.children = c.children;
-  const auto& dk = c.clocks[c.deadline_clock()];
-  if (dk.active && dk.visit == c.visit) {
+  // The step's deadline, then its stage's.
+  const auto deadline = [&](const ClockState& k, std::string stage) {
     DeadlineView d;
     d.step = c.current().name;
-    d.started = dk.started;
-    d.due = due_instant(dk);
+    d.stage = std::move(stage);
+    d.started = k.started;
+    d.due = due_instant(k);
     d.overdue = now >= d.due;
-    d.level = dk.level;
-    v.deadlines.push_back(d);
-  }
+    d.level = k.level;
+    v.deadlines.push_back(std::move(d));
+  };
+  if (const auto& dk = c.clocks[c.deadline_clock()]; dk.active && dk.visit == c.visit) deadline(dk, {});
   if (c.has_stage_clock())
-    if (const auto& sk = c.clocks[c.stage_clock()]; sk.active && sk.kind == ClockKind::stage) {
-      DeadlineView d;
-      d.step = c.current().name;
-      d.stage = c.flow().stages[static_cast<std::size_t>(sk.index)].name;
-      d.started = sk.started;
-      d.due = due_instant(sk);
-      d.overdue = now >= d.due;
-      d.level = sk.level;
-      v.deadlines.push_back(d);
-    }
+    if (const auto& sk = c.clocks[c.stage_clock()]; sk.active && sk.kind == ClockKind::stage)
+      deadline(sk, c.flow().stages[static_cast<std::size_t>(sk.index)].name);
   for (std::size_t i = 0; i < c.flow().slas.size(); ++i) {
     const ClockState& k = c.clocks[i];
     SlaView s;
