@@ -9,8 +9,10 @@
 /// The in-memory store keeps today's behaviour (nothing survives the process); the SQLite store
 /// (docs/store.md) is the embedded default for durable cases.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -113,12 +115,43 @@ class Store {
   /// The keyed start stored under `key`, if any. A store that keeps no start keys (this
   /// default) leaves idempotent starts to the engine's memory: repeats within one process.
   [[nodiscard]] virtual std::optional<StartKey> find_start_key(std::string_view key);
+
+  // ---- Stores shared by several engine processes (PostgreSQL; docs/deployment.md).
+  //
+  // On a shared store the store is the truth and an engine's memory holds only the cases its
+  // running calls work on: each call loads its case (family) fresh, commits with the revision
+  // it read, and applies the call again on ConflictError. Due timers are handed out by
+  // claim_due. A store that is not shared (memory, SQLite) has one engine and never needs them.
+
+  /// Whether several engines may write this store at once.
+  [[nodiscard]] virtual bool shared() const { return false; }
+  /// The next number for a generated case id `<flow>-<n>`: unique across every engine on the
+  /// store, taken at once (outside any unit, so a unit that fails leaves a gap).
+  [[nodiscard]] virtual std::uint64_t next_case_number(std::string_view flow);
+  /// Fills `out` with new record sequence numbers, increasing, each greater than every number
+  /// any engine took before this call. A unit that fails leaves a gap.
+  virtual void take_seqs(std::span<std::uint64_t> out);
+  /// Leases to `owner`, for `lease` of wall-clock time, up to `limit` open cases with a timer
+  /// due at or before `upto` that no other live lease holds, earliest first. A commit of a
+  /// case ends its lease; a lease that runs out (its engine died) frees the case for others.
+  [[nodiscard]] virtual std::vector<std::string> claim_due(TimePoint upto, std::size_t limit, std::string_view owner,
+                                                           std::chrono::milliseconds lease);
+  /// Ends `owner`'s leases on these cases without a commit (nothing was due after all).
+  virtual void release_claims(std::span<const std::string> ids, std::string_view owner);
+  /// Waits up to `timeout` for a commit by another engine that set a timer due at or before
+  /// `before`; true when one came (LISTEN/NOTIFY on PostgreSQL).
+  virtual bool wait_for_work(TimePoint before, std::chrono::milliseconds timeout);
+  /// The earliest pending timer of any open case; nothing when no case has one.
+  [[nodiscard]] virtual std::optional<TimePoint> earliest_due();
 };
 
 /// A store in memory: durable for the life of the process (tests, simulations, restarts of an
 /// Engine object within one process).
 class MemoryStore final : public Store {
  public:
+  /// `shared`: several Engine objects in this process may use the store at once, as engines
+  /// in several processes use a PostgreSQL store (tests of shared operation without a server).
+  explicit MemoryStore(bool shared = false) : shared_(shared) {}
   void commit(const StoreBatch& batch) override;
   [[nodiscard]] std::vector<StoredCase> open_cases() override;
   [[nodiscard]] std::optional<StoredCase> find_case(std::string_view id) override;
@@ -132,8 +165,26 @@ class MemoryStore final : public Store {
   void for_each_record(const std::function<void(const Record&)>& visit) override;
   [[nodiscard]] std::optional<StartKey> find_start_key(std::string_view key) override;
   [[nodiscard]] std::size_t record_count() const;
+  [[nodiscard]] bool shared() const override { return shared_; }
+  [[nodiscard]] std::uint64_t next_case_number(std::string_view flow) override;
+  void take_seqs(std::span<std::uint64_t> out) override;
+  [[nodiscard]] std::vector<std::string> claim_due(TimePoint upto, std::size_t limit, std::string_view owner,
+                                                   std::chrono::milliseconds lease) override;
+  void release_claims(std::span<const std::string> ids, std::string_view owner) override;
+  bool wait_for_work(TimePoint before, std::chrono::milliseconds timeout) override;
+  [[nodiscard]] std::optional<TimePoint> earliest_due() override;
 
  private:
+  struct Lease {
+    std::string owner;
+    std::chrono::steady_clock::time_point until;
+  };
+  bool shared_ = false;
+  std::uint64_t seq_taken_ = 0;
+  std::map<std::string, Lease, std::less<>> leases_;
+  std::condition_variable committed_;
+  std::uint64_t commits_ = 0;
+  TimePoint earliest_committed_{};  // the earliest next_due of the last commit (wakes waiters)
   mutable std::mutex mutex_;
   std::vector<Record> records_;
   std::map<std::string, StoredCase, std::less<>> cases_;
@@ -149,6 +200,9 @@ class MemoryStore final : public Store {
 ///                             each commit is fsynced before it returns (synchronous=FULL);
 ///   "sqlite:PATH?sync=normal" fsync at checkpoints only: survives a crash of the process, not
 ///                             of the machine.
+///   "postgresql://user@host:port/db?options" (also "postgres://"): PostgreSQL, shared by
+///                             several engine processes (docs/deployment.md); the schema is
+///                             created or migrated on open.
 /// One engine writes a SQLite store at a time (the file is locked while open). Throws
 /// StoreError with the reason: not an SQLite file, another program's database, written by a
 /// newer Escalon, locked by another writer, read-only, corrupt. docs/store.md has the details.

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "escalon/store.hpp"
 
@@ -22,6 +23,10 @@ void MemoryStore::commit(const StoreBatch& batch) {
     if (it != flows_.end() && it->second.hash != f.hash)
       throw ConflictError(fmt::format("flow '{}' version {} is already stored with other content", f.id, f.version));
   }
+  for (const auto& k : batch.start_keys) {
+    if (start_keys_.contains(k.key))
+      throw ConflictError(fmt::format("start key '{}' was taken by another writer", k.key));
+  }
   for (const auto& f : batch.flows) flows_.try_emplace({f.id, f.version}, f);
   records_.insert(records_.end(), batch.records.begin(), batch.records.end());
   for (const auto& c : batch.cases) {
@@ -29,7 +34,17 @@ void MemoryStore::commit(const StoreBatch& batch) {
     if (fresh) order_.push_back(c.id);
   }
   for (const auto& [k, v] : batch.meta) meta_[k] = v;
+  TimePoint earliest{};
+  for (const auto& c : batch.cases) {
+    leases_.erase(c.id);
+    if (c.open && c.next_due != TimePoint{} && (earliest == TimePoint{} || c.next_due < earliest)) earliest = c.next_due;
+  }
   for (const auto& k : batch.start_keys) start_keys_.emplace(k.key, k);
+  if (earliest != TimePoint{}) {
+    earliest_committed_ = earliest;
+    ++commits_;
+    committed_.notify_all();
+  }
 }
 
 std::vector<StoredCase> MemoryStore::open_cases() {
@@ -80,6 +95,78 @@ TimePoint MemoryStore::last_time() {
 }
 
 std::optional<StartKey> Store::find_start_key(std::string_view) { return std::nullopt; }
+
+namespace {
+[[noreturn]] void not_shared(std::string_view what) {
+  throw StoreError(fmt::format("{} needs a store shared by several engines (PostgreSQL); this store has one engine", what));
+}
+}  // namespace
+
+std::uint64_t Store::next_case_number(std::string_view) { not_shared("numbering cases in the store"); }
+void Store::take_seqs(std::span<std::uint64_t>) { not_shared("numbering records in the store"); }
+std::vector<std::string> Store::claim_due(TimePoint, std::size_t, std::string_view, std::chrono::milliseconds) {
+  not_shared("claiming due timers");
+}
+void Store::release_claims(std::span<const std::string>, std::string_view) { not_shared("releasing timer claims"); }
+bool Store::wait_for_work(TimePoint, std::chrono::milliseconds timeout) {
+  std::this_thread::sleep_for(timeout);
+  return false;
+}
+std::optional<TimePoint> Store::earliest_due() { not_shared("asking the store for the earliest timer"); }
+
+std::uint64_t MemoryStore::next_case_number(std::string_view flow) {
+  std::lock_guard lk(mutex_);
+  const std::string key = "case-number/" + std::string(flow);
+  std::uint64_t n = 0;
+  if (auto it = meta_.find(key); it != meta_.end()) n = std::stoull(it->second);
+  meta_[key] = std::to_string(++n);
+  return n;
+}
+
+void MemoryStore::take_seqs(std::span<std::uint64_t> out) {
+  std::lock_guard lk(mutex_);
+  for (auto& s : out) s = ++seq_taken_;
+}
+
+std::vector<std::string> MemoryStore::claim_due(TimePoint upto, std::size_t limit, std::string_view owner,
+                                                std::chrono::milliseconds lease) {
+  std::lock_guard lk(mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::pair<TimePoint, std::string>> due;
+  for (const auto& [id, c] : cases_) {
+    if (!c.open || c.next_due == TimePoint{} || c.next_due > upto) continue;
+    if (auto l = leases_.find(id); l != leases_.end() && l->second.until > now && l->second.owner != owner) continue;
+    due.emplace_back(c.next_due, id);
+  }
+  std::sort(due.begin(), due.end());
+  if (limit && due.size() > limit) due.resize(limit);
+  std::vector<std::string> out;
+  for (auto& [t, id] : due) {
+    leases_[id] = Lease{std::string(owner), now + lease};
+    out.push_back(std::move(id));
+  }
+  return out;
+}
+
+void MemoryStore::release_claims(std::span<const std::string> ids, std::string_view owner) {
+  std::lock_guard lk(mutex_);
+  for (const auto& id : ids)
+    if (auto l = leases_.find(id); l != leases_.end() && l->second.owner == owner) leases_.erase(l);
+}
+
+bool MemoryStore::wait_for_work(TimePoint before, std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mutex_);
+  const std::uint64_t seen = commits_;
+  return committed_.wait_for(lk, timeout, [&] { return commits_ != seen && earliest_committed_ <= before; });
+}
+
+std::optional<TimePoint> MemoryStore::earliest_due() {
+  std::lock_guard lk(mutex_);
+  std::optional<TimePoint> out;
+  for (const auto& [id, c] : cases_)
+    if (c.open && c.next_due != TimePoint{} && (!out || c.next_due < *out)) out = c.next_due;
+  return out;
+}
 
 std::optional<StartKey> MemoryStore::find_start_key(std::string_view key) {
   std::lock_guard lock(mutex_);
