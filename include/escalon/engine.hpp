@@ -303,6 +303,10 @@ struct EngineOptions {
   /// before listeners hear of it). After a store failure the engine refuses further changes.
   /// With a store, memory holds open cases only: closed cases leave it once committed, and
   /// reads of them (get, history, journal_jsonl, query) go to the store.
+  /// A shared store (PostgreSQL; docs/deployment.md) is the truth for several engines: each
+  /// call loads the cases it works on from it and leaves none in memory when it returns;
+  /// reads go to the store; a store failure fails that call only; due timers are claimed
+  /// from the store (run_due, start_runner), so each fires once across all the engines.
   Handle<Store> store;
   /// Group commit: units of work of concurrent callers share one store transaction. The
   /// engine lock is released while a caller waits for its transaction, so other threads keep
@@ -328,6 +332,15 @@ struct EngineOptions {
   /// with the other cases (a send to a case that loops is not refused: the case is). The
   /// journal of such a call stays bounded by this limit.
   std::uint32_t max_moves_per_call = 10'000;
+  /// On a store shared by several engine processes (Store::shared(), PostgreSQL): how long
+  /// a claim on due timers lasts. An engine that dies holding claims delays those timers by at
+  /// most this much; then another engine takes them over. Firing stays exactly once either
+  /// way: a late commit of an engine whose claim ran out is refused by the case's revision.
+  std::chrono::milliseconds claim_lease{30'000};
+  /// On a shared store: how many times a call is applied again, each time to the case as
+  /// another engine left it, when that engine committed the case first (ConflictError). Past
+  /// this the call throws ConflictError; nothing of it is stored.
+  std::uint32_t max_conflict_retries = 8;
 };
 
 class Engine {
@@ -353,7 +366,8 @@ class Engine {
   /// the first call that changes something (start, send, run_due, start_runner, ...), so stored
   /// cases are never overwritten. Throws StoreError, changing nothing and leaving the engine
   /// usable, when a stored case's flow version is not loaded or its state is damaged. Returns
-  /// the cases recovered; 0 once the engine has recovered.
+  /// the cases recovered; 0 once the engine has recovered. On a shared store nothing is
+  /// loaded (cases load when a call names them; run_due claims what is due): returns 0.
   std::size_t recover();
 
   /// Registers the handler of `call: name`; replaces an earlier one.
@@ -401,8 +415,11 @@ class Engine {
   std::size_t migrate(const Migration& migration, EventOptions options = {});
 
   /// Fires everything due up to the clock's now(), in time order; returns how many timers fired.
+  /// On a shared store it claims due cases from the store in batches (each batch one unit),
+  /// so engines calling it at once share the work and fire each point once.
   std::size_t run_due();
-  /// When the next timer is due, if any (for a host's own scheduler).
+  /// When the next timer is due, if any (for a host's own scheduler); on a shared store, the
+  /// earliest of any case in the store.
   [[nodiscard]] std::optional<TimePoint> next_due() const;
 
   /// Starts a background thread that fires deadlines on time: it sleeps until next_due() (at

@@ -20,7 +20,15 @@ namespace {
 
 void Op::number_records() {
   std::unordered_map<std::string_view, std::uint64_t> last;
-  for (auto& r : u.records) last[r.case_id] = r.seq = ++m.record_seq;
+  if (m.shared()) {
+    // Numbers from the store: each is taken after this unit read its cases, so it is above
+    // every record another engine committed for them; a case's records stay in order.
+    std::vector<std::uint64_t> seqs(u.records.size());
+    m.store()->take_seqs(seqs);
+    for (std::size_t i = 0; i < seqs.size(); ++i) last[u.records[i].case_id] = u.records[i].seq = seqs[i];
+  } else {
+    for (auto& r : u.records) last[r.case_id] = r.seq = ++m.record_seq;
+  }
   for (Case* c : u.touched)
     if (auto it = last.find(c->id); it != last.end()) c->last_seq = it->second;
   for (const auto& r : u.records) to_sink(r);
@@ -31,6 +39,7 @@ void Op::release() {
     if (root->owner == &u) root->owner = nullptr;
   for (Case* c : u.touched) c->dirty = false;
   const bool any = !u.families.empty();
+  if (m.shared() && any) evict_families({u.families.begin(), u.families.end()});
   u.families.clear();
   if (any) --m.holders;
   u.touched.clear();
@@ -70,13 +79,17 @@ void Op::flush() {
     for (const auto& [flow, n] : m.cases.counters) meta["case-number/" + flow] = std::to_string(n);
   std::vector<std::string> keyed_starts;
   for (const auto& k : u.start_keys) keyed_starts.push_back(k.key);
-  if (m.options.group_commit) {
+  // A shared store numbers cases itself; each engine's transactions are short (no fsync wait
+  // of its own to share), and several engines are the way to more throughput.
+  if (m.options.group_commit && !m.shared()) {
     group_flush(std::move(snaps), std::move(meta));
   } else {
     try {
       m.store()->commit(StoreBatch{u.records, snaps, std::move(meta), u.flows, u.start_keys});
     } catch (const std::exception& e) {
-      m.store_failure = e.what();
+      // On a shared store memory is never ahead of the store (the unit's cases leave it now),
+      // so the engine goes on; the call fails, or is applied again after a conflict.
+      if (!m.shared()) m.store_failure = e.what();
       release();
       throw_commit_failure(e.what(), dynamic_cast<const ConflictError*>(&e) != nullptr);
     }
@@ -179,7 +192,8 @@ void Op::dispatch() {
       }
     lk.lock();
     for (const auto& [n, why] : failed) {
-      Case* c = m.cases.find(n->case_id);
+      // On a shared store the case left memory with the unit: it is loaded again.
+      Case* c = m.shared() ? claim(n->case_id) : m.cases.find(n->case_id);
       if (!c || !claimable(*c)) continue;  // closed and gone, or busy in another unit: nothing to add to
       Record r;
       r.at = n->at;

@@ -207,6 +207,12 @@ struct Core {
   SystemClock system_clock;
   const Clock* clock;
   Store* store() const { return options.store.get(); }
+  // Several engines share the store: it is the truth, memory only holds cases while a unit
+  // works on them (shared.cpp).
+  bool shared() const { return shared_store; }
+  bool shared_store = options.store && options.store->shared();
+  std::string owner = make_owner_name();  // this engine in the store's timer claims
+  static std::string make_owner_name();
   Engine* self = nullptr;  // the public Engine, handed to action handlers
 
   mutable std::mutex mutex;
@@ -310,6 +316,17 @@ struct Op {
   // formatting it up front cost ~9 % of an event.
   template <class W, class F>
   void guarded(Case& c, TimePoint at, W&& what, F&& work);
+
+  // --- shared stores (shared.cpp)
+  // Loads case `id` and the open cases of its family (parent chain, sub-flow cases, branches)
+  // from the store, schedules their clocks and takes the family for this unit; null when the
+  // store has no such case. A closed case is loaded alone.
+  Case* load_family(std::string_view id);
+  // Claims up to `batch` due cases from the store, loads them and fires what is due; returns
+  // how many cases were claimed.
+  std::size_t fire_claimed(TimePoint now, std::size_t batch);
+  // After the unit: its families leave memory (the store has them, or they failed to commit).
+  void evict_families(const std::vector<Case*>& roots);
 
   // --- expressions (steps.cpp)
   struct Ctx {
@@ -432,6 +449,13 @@ void Op::guarded(Case& c, TimePoint at, W&& what, F&& work) {
   }
 }
 
+
+// Shared stores (shared.cpp): due cases claimed per round, and the runner's loop.
+inline constexpr std::size_t claim_batch = 100;
+std::pair<std::size_t, std::size_t> shared_round(Core& m, std::unique_lock<std::mutex>& lk);
+void shared_runner_loop(Core& m, std::unique_lock<std::mutex>& lk, Duration max_sleep);
+// A random pause before a call is applied again after a conflict (longer with each attempt).
+void conflict_pause(std::uint32_t attempt);
 
 // Checks of what comes in through the API (input.cpp): EventError(bad_data) for text that is
 // not UTF-8 (`what` names it in the message) and for values nested too deep.

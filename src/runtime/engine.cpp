@@ -107,11 +107,28 @@ struct Engine::Impl : detail::Core {
     check_store();
     require_handlers();  // before anything can fire: a timer may run an action
     if (store() && !recovered) recover(lk);
-    const TimePoint now = this->now();
+    TimePoint now = this->now();
     if (scope.core == this) {  // a call from an action handler: part of the handler's unit
       Op op{*this, *scope.unit, lk};
       return work(op, now);
     }
+    // A conflict on a shared store: another engine committed one of the call's cases first;
+    // they have left memory with the unit, so the call runs again on what that engine stored.
+    for (std::uint32_t attempt = 0;; ++attempt) {
+      try {
+        return one_unit(lk, target, work, exclusive, now);
+      } catch (const ConflictError&) {
+        if (!shared() || attempt >= options.max_conflict_retries) throw;
+      }
+      lk.unlock();  // callers that collided would collide in step again: a random pause first
+      detail::conflict_pause(attempt);
+      lk.lock();
+      now = this->now();
+    }
+  }
+
+  template <class F>
+  auto one_unit(std::unique_lock<std::mutex>& lk, std::string_view target, F& work, bool exclusive, TimePoint now) {
     Unit unit;
     Op op{*this, unit, lk};
     const Releaser releaser{op};
@@ -146,6 +163,7 @@ struct Engine::Impl : detail::Core {
   }
 
   void runner_loop(std::unique_lock<std::mutex>& lk, Duration max_sleep) {
+    if (shared()) return detail::shared_runner_loop(*this, lk, max_sleep);
     while (!runner_stop) {
       const TimePoint now = this->now();
       timers.drop_stale(cases);
@@ -184,6 +202,11 @@ struct Engine::Impl : detail::Core {
   // is not loaded, its state is damaged): the engine stays usable and tries again next call.
   std::size_t recover(std::unique_lock<std::mutex>& lk) {
     require_handlers();
+    if (shared()) {  // nothing to load: calls load their cases, run_due claims due ones
+      high_water = std::max(high_water, store()->last_time());
+      recovered = true;
+      return 0;
+    }
     // Read before anything changes: a damaged counter is refused with nothing loaded.
     std::map<std::string, std::uint64_t, std::less<>> counters;
     for (const auto& [k, v] : store()->meta())
@@ -571,6 +594,19 @@ void Engine::stop_runner() {
 
 std::size_t Engine::run_due() {
   auto& m = *impl_;
+  if (m.shared()) {
+    std::size_t total = 0;  // round after round, each its own unit: engines share the due cases
+    for (;;) {
+      std::size_t claimed = 0;
+      const std::size_t fired = m.call({}, [&](Op& op, TimePoint now) {
+        op.run_jobs();
+        claimed = op.fire_claimed(now, detail::claim_batch);
+        return op.u.fired;
+      });
+      total += fired;
+      if (claimed < detail::claim_batch || fired == 0) return total;
+    }
+  }
   return m.call({}, [&](Op& op, TimePoint now) {
     op.run_jobs();  // what fired first may have queued handlers; they can make more due
     op.fire_due(now);
@@ -579,6 +615,7 @@ std::size_t Engine::run_due() {
 }
 
 std::optional<TimePoint> Engine::next_due() const {
+  if (impl_->shared()) return impl_->store()->earliest_due();
   std::lock_guard lk(impl_->mutex);
   impl_->timers.drop_stale(impl_->cases);
   if (impl_->timers.empty()) return std::nullopt;
@@ -589,7 +626,9 @@ CaseView Engine::get(std::string_view case_id) const {
   auto& m = *impl_;
   std::lock_guard lk(m.mutex);
   const TimePoint now = m.clock->now();
-  if (const Case* c = m.cases.find(case_id)) return detail::view_of(*c, now);
+  // On a shared store a case in memory is one a running call is changing: read what is committed.
+  if (!m.shared())
+    if (const Case* c = m.cases.find(case_id)) return detail::view_of(*c, now);
   if (m.store())
     if (auto sc = m.store()->find_case(case_id)) {
       auto l = detail::load_stored(m, *sc);

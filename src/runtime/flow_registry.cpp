@@ -147,9 +147,12 @@ std::optional<Diagnostic> FlowRegistry::stored_conflict(const Flow& f, Store& st
 // open cases carry on where they were.
 FlowRt* FlowRegistry::from_store(std::string_view id, std::int64_t version, Store& store,
                                  std::vector<StoredFlow>& unseen) {
-  const auto& kept = stored(store);
-  auto it = kept.find({std::string(id), version});
-  if (it == kept.end()) return nullptr;
+  auto it = stored(store).find({std::string(id), version});
+  if (it == stored_->end() && store.shared()) {
+    stored_.reset();  // another engine may have stored that version since this one read them
+    it = stored(store).find({std::string(id), version});
+  }
+  if (it == stored_->end()) return nullptr;
   const StoredFlow& sf = it->second;
   // validate_text names the text base_dir/name: the file's own name, in its folder (the whole
   // stored path as the name would put a relative one in its folder twice, and lose its includes).

@@ -35,7 +35,10 @@ Case& Op::create_case(FlowRt* rt, const Map& data, std::string id, TimePoint now
   }
   // A closed case may have left memory: the store knows every id ever used.
   const auto used = [&](const std::string& x) { return m.cases.contains(x) || (m.store() && m.store()->find_case(x)); };
-  if (id.empty()) {
+  if (id.empty() && m.shared()) {
+    do id = fmt::format("{}-{}", f.id, m.store()->next_case_number(f.id));  // unique across the engines
+    while (used(id));
+  } else if (id.empty()) {
     do id = fmt::format("{}-{}", f.id, ++m.cases.counters[f.id]);
     while (used(id));
     u.counters_changed = true;

@@ -76,7 +76,7 @@ bool Op::claimable(const Case& c) const {
 Case* Op::claim(std::string_view id) {
   for (;;) {
     Case* c = m.cases.find(id);
-    if (!c) return nullptr;
+    if (!c) return claimed = m.shared() ? load_family(id) : nullptr;
     const Unit* holder = c->root().owner;
     if (!holder || holder == &u) {
       own(*c);

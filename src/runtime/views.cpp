@@ -109,13 +109,25 @@ std::vector<CaseView> run_query(Core& m, const Query& q, TimePoint now) {
     std::string_view parent;
   };
   std::vector<Hit> hits;
-  m.cases.for_each([&](const Case& c) {
-    if (auto prio = query_rank(q, c, now)) hits.push_back({&c, *prio, c.serial, {}});
-  });
-  // Closed cases left memory: the store has them.
+  // On a shared store every case is read from the store (memory holds only cases that running
+  // calls are changing); otherwise open cases are in memory and closed ones left it.
+  if (!m.shared())
+    m.cases.for_each([&](const Case& c) {
+      if (auto prio = query_rank(q, c, now)) hits.push_back({&c, *prio, c.serial, {}});
+    });
   std::deque<LoadedCase> stored;
-  const bool closed_too = !q.status || (*q.status != CaseStatus::active && *q.status != CaseStatus::incident);
-  if (m.store() && closed_too)
+  const bool open_only = q.status && (*q.status == CaseStatus::active || *q.status == CaseStatus::incident);
+  const bool closed_only = q.status && !open_only;
+  if (m.shared())
+    m.store()->for_each_case(open_only ? std::optional(true) : closed_only ? std::optional(false) : std::nullopt,
+                             [&](const StoredCase& sc) {
+      LoadedCase l = load_stored(m, sc);
+      if (auto prio = query_rank(q, *l.c, now)) {
+        stored.push_back(std::move(l));
+        hits.push_back({stored.back().c.get(), *prio, stored.size(), stored.back().parent});
+      }
+    });
+  else if (m.store() && !open_only)
     m.store()->for_each_case(false, [&](const StoredCase& sc) {
       if (m.cases.contains(sc.id)) return;
       LoadedCase l = load_stored(m, sc);

@@ -38,6 +38,20 @@ class ForwardingStore : public Store {
   std::vector<StoredFlow> flows() override { return inner_.flows(); }
   std::vector<std::string> due_cases(TimePoint upto, std::size_t limit) override { return inner_.due_cases(upto, limit); }
   void for_each_record(const std::function<void(const Record&)>& f) override { inner_.for_each_record(f); }
+  bool shared() const override { return inner_.shared(); }
+  std::uint64_t next_case_number(std::string_view flow) override { return inner_.next_case_number(flow); }
+  void take_seqs(std::span<std::uint64_t> out) override { inner_.take_seqs(out); }
+  std::vector<std::string> claim_due(TimePoint upto, std::size_t limit, std::string_view owner,
+                                     std::chrono::milliseconds lease) override {
+    return inner_.claim_due(upto, limit, owner, lease);
+  }
+  void release_claims(std::span<const std::string> ids, std::string_view owner) override {
+    inner_.release_claims(ids, owner);
+  }
+  bool wait_for_work(TimePoint before, std::chrono::milliseconds timeout) override {
+    return inner_.wait_for_work(before, timeout);
+  }
+  std::optional<TimePoint> earliest_due() override { return inner_.earliest_due(); }
   std::optional<StartKey> find_start_key(std::string_view key) override { return inner_.find_start_key(key); }
 
  private:
