@@ -325,6 +325,9 @@ struct Op {
   // Claims up to `batch` due cases from the store, loads them and fires what is due; returns
   // how many cases were claimed.
   std::size_t fire_claimed(TimePoint now, std::size_t batch);
+  // Calls that change many cases (migrate, update_calendar): the open cases of the wanted
+  // flows, loaded for this unit.
+  void load_open_cases(const std::function<bool(std::string_view flow)>& wanted);
   // After the unit: its families leave memory (the store has them, or they failed to commit).
   void evict_families(const std::vector<Case*>& roots);
 

@@ -322,6 +322,12 @@ std::size_t Op::migrate(const Migration& mig, const EventOptions& o, TimePoint n
     if (!m.flows.find(mig.flow, 0)) throw EventError(Refusal::unknown_flow, fmt::format("unknown flow '{}'", mig.flow));
     throw EventError(Refusal::unknown_flow, fmt::format("flow '{}' version {} is not loaded; load it before migrating cases to it", mig.flow, mig.to));
   }
+  if (m.shared() && mig.cases.empty()) {
+    load_open_cases([&](std::string_view flow) { return flow == mig.flow; });
+  } else if (m.shared()) {
+    for (const auto& id : mig.cases)
+      if (!m.cases.contains(id)) (void)load_family(id);
+  }
   Migrator mg{*this, mig, to_rt, {}};
   auto chosen = mg.choose();
   mg.check_mapping(chosen);
@@ -341,6 +347,12 @@ std::size_t Op::update_calendar(const CalendarSpec& spec, TimePoint now) {
   auto fresh = std::make_shared<Calendar>(spec);  // throws for a bad zone or no working time
   std::size_t flows_changed = 0;
   std::vector<std::unique_ptr<Calendar>> retired;  // old calendars live until every clock moved off them
+  if (m.shared())
+    load_open_cases([&](std::string_view flow) {
+      for (const auto& rt : m.flows.all())
+        if (rt->flow->id == flow && rt->calendars.contains(spec.name)) return true;
+      return false;
+    });
   const auto cases = m.cases.in_order();
   for (const auto& rtp : m.flows.all()) {
     FlowRt& rt = *rtp;

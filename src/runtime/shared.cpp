@@ -88,6 +88,15 @@ Case* Op::load_family(std::string_view id) {
   return added.front();
 }
 
+void Op::load_open_cases(const std::function<bool(std::string_view flow)>& wanted) {
+  std::vector<std::string> ids;  // first the list: a store may stream while it is read
+  m.store()->for_each_case(true, [&](const StoredCase& sc) {
+    if (wanted(sc.flow)) ids.push_back(sc.id);
+  });
+  for (const auto& id : ids)
+    if (!m.cases.contains(id)) (void)load_family(id);
+}
+
 void Op::evict_families(const std::vector<Case*>& roots) {
   for (Case* root : roots) {
     std::vector<Case*> family{root};

@@ -216,3 +216,27 @@ TEST_CASE("a runner on one engine fires what another engine's call made due", "[
     CHECK(count(a->history(id), RecordType::escalated) == 2);
   }
 }
+
+TEST_CASE("a migration on one engine moves the cases other engines started", "[shared]") {
+  for (auto& kind : test::shared_stores()) {
+    INFO(kind.name);
+    auto opened = kind.open();
+    ManualClock clock{"2026-11-30T09:00:00Z"};
+    auto a = engine_on(kind.connect(), clock);
+    auto b = engine_on(kind.connect(), clock);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 3; ++i) ids.push_back(a->start("counter"));
+    a->send(ids[0], "approve");  // closed: stays on version 1
+    std::string v2 = counter_flow;
+    v2.replace(v2.find("start: a"), 8, "version: 2\nstart: a");
+    auto r = validate_text(v2, "counter-v2.yaml");
+    REQUIRE(r.ok());
+    b->add_flows(r.flows);
+    CHECK(b->migrate({.flow = "counter", .from = 1, .to = 2}) == 2);
+    CHECK(a->get(ids[1]).version == 2);
+    CHECK(a->get(ids[2]).version == 2);
+    CHECK(a->get(ids[0]).version == 1);
+    a->send(ids[1], "note");  // a has not loaded version 2: it reads it back from the store
+    CHECK(b->get(ids[1]).data.at("n") == Value(1));
+  }
+}
