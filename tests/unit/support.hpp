@@ -39,6 +39,7 @@ class ForwardingStore : public Store {
   std::vector<std::string> due_cases(TimePoint upto, std::size_t limit) override { return inner_.due_cases(upto, limit); }
   void for_each_record(const std::function<void(const Record&)>& f) override { inner_.for_each_record(f); }
   std::optional<StartKey> find_start_key(std::string_view key) override { return inner_.find_start_key(key); }
+  void for_each_start_key(const std::function<void(const StartKey&)>& f) override { inner_.for_each_start_key(f); }
 
  private:
   Store& inner_;
