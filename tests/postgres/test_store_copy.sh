@@ -12,7 +12,9 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$src"
 pg="postgresql://${PGUSER}@${PGHOST}:${PGPORT}/${PGDATABASE}?schema=copy_test"
 
-# Two scenarios into one file: closed and open cases, escalations, flow versions, counters.
+# Three simulated days (generated case ids: counters) and two scenarios into one file: closed and
+# open cases, escalations, flow versions.
+"$bin" simulate flows/ --model examples/models/technician-visit.yaml --days 3 --db "$tmp/a.db" >/dev/null 2>&1
 "$bin" run flows/ --scenario examples/scenarios/technician-visit.yaml --db "$tmp/a.db" >/dev/null 2>&1
 "$bin" run flows/ --scenario examples/scenarios/warranty-repair.yaml --db "$tmp/a.db" >/dev/null 2>&1
 "$bin" store copy "$tmp/a.db" "$pg"
