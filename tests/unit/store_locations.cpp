@@ -51,6 +51,20 @@ Schemas& schemas() {
 
 void drop_test_schemas() { schemas().drop(); }
 
+void pg_exec(const std::string& sql) {
+  const std::string uri = test_pg_uri();
+  PGconn* c = PQconnectdb(uri.c_str());
+  PQclear(PQexec(c, "SET client_min_messages TO warning"));
+  PGresult* r = PQexec(c, sql.c_str());
+  const auto status = PQresultStatus(r);
+  const std::string error = PQerrorMessage(c);
+  PQclear(r);
+  PQfinish(c);
+  INFO(sql);
+  REQUIRE(error == "");
+  REQUIRE((status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK));
+}
+
 std::string test_pg_uri() {
   const char* v = std::getenv("ESCALON_TEST_PG");
   return v ? v : "";

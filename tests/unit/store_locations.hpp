@@ -26,6 +26,9 @@ namespace escalon::test {
 /// store kind, each empty.
 [[nodiscard]] std::vector<std::string> test_store_locations(const std::filesystem::path& tmp);
 
+/// Runs SQL on ESCALON_TEST_PG's database (its own connection); fails the test on an error.
+void pg_exec(const std::string& sql);
+
 /// Drops the schemas fresh_pg_location made (a Catch2 listener calls it when the run ends).
 void drop_test_schemas();
 

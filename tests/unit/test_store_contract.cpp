@@ -337,3 +337,30 @@ TEST_CASE("store contract: wait_for_work wakes on another engine's earlier timer
     earlier.join();
   }
 }
+
+TEST_CASE("store contract: PostgreSQL locations take Escalon's options and refuse unknown ones", "[store-contract]") {
+  // Refused before any connection is tried.
+  CHECK_THROWS_WITH(open_store("postgresql://localhost/db?bogus=1"), Catch::Contains("unknown store option 'bogus'"));
+  CHECK_THROWS_WITH(open_store("postgresql://localhost/db?sync=maybe"), Catch::Contains("sync=maybe is not known"));
+  CHECK_THROWS_WITH(open_store("postgres:?schema="), Catch::Contains("schema= needs a name"));
+}
+
+TEST_CASE("store contract: PostgreSQL refuses other programs' tables and newer schemas, and reconnects", "[store-contract]") {
+  if (escalon::test::test_pg_uri().empty()) return;
+  const auto loc = escalon::test::fresh_pg_location();
+  const auto schema = loc.substr(loc.rfind("schema=") + 7);
+  escalon::test::pg_exec("CREATE SCHEMA " + schema + "; CREATE TABLE " + schema + ".cases(x int)");
+  CHECK_THROWS_WITH(open_store(loc), Catch::Contains("has tables of another program named like Escalon's (cases)"));
+  escalon::test::pg_exec("DROP TABLE " + schema + ".cases");
+  (void)open_store(loc);
+  escalon::test::pg_exec("UPDATE " + schema + ".meta SET value = '99' WHERE key = 'escalon/schema'");
+  CHECK_THROWS_WITH(open_store(loc), Catch::Contains("was written by a newer Escalon (schema 99, this one knows up to 1)"));
+  escalon::test::pg_exec("UPDATE " + schema + ".meta SET value = '1' WHERE key = 'escalon/schema'");
+
+  // The server drops the store's connection: one call fails naming the server, the next reconnects.
+  auto s = open_store(loc + "&application_name=escalon_victim");
+  commit(*s, {rec(1, "a")}, {kase("a", 1)});
+  escalon::test::pg_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'escalon_victim'");
+  CHECK_THROWS_WITH((void)s->last_seq(), Catch::Contains("PostgreSQL ") && Catch::Contains("connection"));
+  CHECK(s->last_seq() == 1);
+}
