@@ -14,6 +14,11 @@ packages=(
   pybind11-dev python3-dev python3-pytest python3-yaml python3-jsonschema
   graphviz                                # `dot` renders `escalon graph` output in tests
   libssl-dev                              # libcrypto: SHA-256 content hashes of flow versions
+  libpqxx-dev libpq-dev                   # the PostgreSQL store (libpqxx 6.4 on libpq)
+  # A PostgreSQL server for the store's tests: they start a throw-away one with pg_virtualenv
+  # (postgresql-common). Installing `postgresql` on Debian also creates and starts a cluster
+  # "main" on port 5432; the tests do not use it (`pg_ctlcluster 15 main stop` stops it).
+  postgresql postgresql-common
   locales                                 # hr_HR/de_DE locales: tests that numbers ignore the locale
   clang-14 libfuzzer-14-dev               # libFuzzer targets in fuzz/ (scripts/fuzz.sh, scripts/test-fuzz.sh)
 )

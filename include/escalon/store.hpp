@@ -115,6 +115,9 @@ class Store {
   /// The keyed start stored under `key`, if any. A store that keeps no start keys (this
   /// default) leaves idempotent starts to the engine's memory: repeats within one process.
   [[nodiscard]] virtual std::optional<StartKey> find_start_key(std::string_view key);
+  /// Every stored start key, by key (`escalon store copy` reads them this way); none in a store
+  /// that keeps none (this default).
+  virtual void for_each_start_key(const std::function<void(const StartKey&)>& visit);
 
   // ---- Stores shared by several engine processes (PostgreSQL; docs/deployment.md).
   //
@@ -164,6 +167,7 @@ class MemoryStore final : public Store {
   [[nodiscard]] std::vector<std::string> due_cases(TimePoint upto, std::size_t limit = 0) override;
   void for_each_record(const std::function<void(const Record&)>& visit) override;
   [[nodiscard]] std::optional<StartKey> find_start_key(std::string_view key) override;
+  void for_each_start_key(const std::function<void(const StartKey&)>& visit) override;
   [[nodiscard]] std::size_t record_count() const;
   [[nodiscard]] bool shared() const override { return shared_; }
   [[nodiscard]] std::uint64_t next_case_number(std::string_view flow) override;

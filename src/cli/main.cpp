@@ -5,6 +5,7 @@
 //   run FLOW... --scenario S    run a scenario on a virtual clock; journal as JSON Lines
 //   inspect --db FILE [CASE]    open cases of a store, or one case's history as a timeline
 //   report --db FILE            KPIs from the journal (text, --json, --csv)
+//   store copy FROM TO          a whole store into an empty one (SQLite <-> PostgreSQL)
 // Argument parsing is CLI11's; every subcommand has --help.
 
 #include <CLI/CLI.hpp>
@@ -23,6 +24,7 @@
 #include "escalon/escalon.hpp"
 #include "base/json.hpp"
 #include "calendar/local_time.hpp"
+#include "cli/store_copy.hpp"
 #include "cli/zones.hpp"
 
 namespace fs = std::filesystem;
@@ -224,7 +226,8 @@ std::unique_ptr<escalon::Store> open_store_file(const std::string& location) {
   return escalon::open_store(location);
 }
 
-// --db takes a store location (sqlite:PATH, memory:) or, more often, just a SQLite file's path.
+// --db takes a store location (sqlite:PATH, postgresql://..., memory:) or, more often, just a
+// SQLite file's path. PostgreSQL has no file to lock: readers just open it.
 std::unique_ptr<escalon::Store> open_db(const std::string& db) {
   return open_store_file(db.find(':') == std::string::npos ? "sqlite:" + db : db);
 }
@@ -432,6 +435,20 @@ int cmd_simulate(const std::vector<std::string>& paths, const std::string& model
   return exit_ok;
 }
 
+int cmd_store_copy(const std::string& from, const std::string& to) {
+  try {
+    auto source = open_db_to_read(from);
+    auto target = open_db(to);
+    const auto n = escalon::cli::copy_store(*source, *target, to);
+    std::cerr << fmt::format("copied {} flow versions, {} cases, {} records, {} counters and {} start keys from {} to {}\n", n.flows,
+                             n.cases, n.records, n.meta, n.start_keys, from, to);
+  } catch (const escalon::StoreError& e) {
+    std::cerr << "escalon store copy: " << e.what() << '\n';
+    return exit_invalid;
+  }
+  return exit_ok;
+}
+
 // One struct per subcommand: its arguments, how CLI11 fills them, and the command they run.
 
 struct ValidateArgs {
@@ -506,7 +523,7 @@ struct RunArgs {
     cmd->add_option("flows", paths, "Flow files or folders")->required();
     cmd->add_option("-s,--scenario", scenario, "The scenario file (docs/scenarios.md)")->required()->check(CLI::ExistingFile);
     cmd->add_flag("-q,--quiet", quiet, "Only the journal");
-    cmd->add_option("--db", db, "Keep the cases in this SQLite file (default: memory); a second run continues where the first stopped");
+    cmd->add_option("--db", db, "Keep the cases in this SQLite file or postgresql://... store (default: memory); a second run continues where the first stopped");
   }
   int run() const { return cmd_run(paths, scenario, db, quiet); }
 };
@@ -532,7 +549,7 @@ struct InspectArgs {
   CLI::App* cmd = nullptr;
   void add(CLI::App& app) {
     cmd = app.add_subcommand("inspect", "Show the open cases of a store, or one case's history as a timeline");
-    cmd->add_option("--db", db, "The store: a SQLite file (cases.db or sqlite:cases.db)")->required();
+    cmd->add_option("--db", db, "The store: a SQLite file (cases.db or sqlite:cases.db) or postgresql://[user@]host[:port]/database")->required();
     cmd->add_option("case", case_id, "A case id: print its history");
     add_tz_option(*cmd, tz,
                   "Show times in this IANA zone (Europe/Zagreb) or UTC; default: the zone of the case's flow calendar (UTC "
@@ -549,7 +566,7 @@ struct ReportArgs {
   void add(CLI::App& app) {
     cmd = app.add_subcommand("report", "KPIs from a store's journal: cases, first-contact resolution, deadlines met, escalations, SLAs, "
                                        "time per step, work queues (each defined in docs/flow-format.md, \"KPI definitions\")");
-    cmd->add_option("--db", db, "The store: a SQLite file (cases.db or sqlite:cases.db)")->required();
+    cmd->add_option("--db", db, "The store: a SQLite file (cases.db or sqlite:cases.db) or postgresql://[user@]host[:port]/database")->required();
     cmd->add_flag("--json", as_json, "JSON instead of a text table (times in UTC)");
     cmd->add_flag("--csv", as_csv, "CSV rows metric,group,value");
     cmd->add_option("--at", at, "What 'now' is for overdue work (ISO-8601 with Z or an offset; default: the newest record)");
@@ -583,10 +600,25 @@ struct SimulateArgs {
         "UINT64");
     cmd->add_option("--seed", seed, "Random seed: the same seed gives the same run")->check(whole_number);
     cmd->add_option("--start", start, "When the simulation starts (ISO-8601; default: the model's start)");
-    cmd->add_option("--db", db, "Write the cases and journal into this SQLite file, which must be new or empty");
+    cmd->add_option("--db", db, "Write the cases and journal into this SQLite file (or postgresql://... store), which must be new or empty");
     cmd->add_option("--html", html, "Also write a self-contained HTML page with charts");
   }
   int run() const { return cmd_simulate(paths, model, days, seed, db, html, start); }
+};
+
+struct StoreArgs {
+  std::string from, to;
+  CLI::App* cmd = nullptr;
+  CLI::App* copy = nullptr;
+  void add(CLI::App& app) {
+    cmd = app.add_subcommand("store", "Work on stores as a whole");
+    cmd->require_subcommand(1);
+    copy = cmd->add_subcommand("copy", "Copy every flow version, case, record, counter and start key of a store into a new, empty one, "
+                                       "in one transaction (SQLite to PostgreSQL and back)");
+    copy->add_option("from", from, "The store to read: a SQLite file (cases.db, sqlite:cases.db) or postgresql://...")->required();
+    copy->add_option("to", to, "The store to write, which must be empty: a new SQLite file or postgresql://...")->required();
+  }
+  int run() const { return cmd_store_copy(from, to); }
 };
 
 }  // namespace
@@ -602,6 +634,7 @@ int main(int argc, char** argv) {
   InspectArgs inspect;
   ReportArgs report;
   SimulateArgs simulate;
+  StoreArgs store;
   validate.add(app);
   graph.add(app);
   eval.add(app);
@@ -609,6 +642,7 @@ int main(int argc, char** argv) {
   inspect.add(app);
   report.add(app);
   simulate.add(app);
+  store.add(app);
 
   try {
     app.parse(argc, argv);
@@ -624,6 +658,7 @@ int main(int argc, char** argv) {
     if (*inspect.cmd) return inspect.run();
     if (*simulate.cmd) return simulate.run();
     if (*report.cmd) return report.run();
+    if (*store.cmd) return store.run();
   } catch (const std::exception& e) {
     std::cerr << "escalon: " << e.what() << '\n';
     return exit_invalid;

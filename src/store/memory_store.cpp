@@ -29,8 +29,12 @@ void MemoryStore::commit(const StoreBatch& batch) {
   }
   for (const auto& f : batch.flows) flows_.try_emplace({f.id, f.version}, f);
   records_.insert(records_.end(), batch.records.begin(), batch.records.end());
+  for (const auto& r : batch.records) seq_taken_ = std::max(seq_taken_, r.seq);  // take_seqs never repeats a stored number
   for (const auto& c : batch.cases) {
-    auto [it, fresh] = cases_.insert_or_assign(c.id, c);
+    // Read back as the other stores read it: ready to be written from the revision it has.
+    StoredCase stored = c;
+    stored.expected = c.revision;
+    auto [it, fresh] = cases_.insert_or_assign(c.id, std::move(stored));
     if (fresh) order_.push_back(c.id);
   }
   for (const auto& [k, v] : batch.meta) meta_[k] = v;
@@ -95,6 +99,16 @@ TimePoint MemoryStore::last_time() {
 }
 
 std::optional<StartKey> Store::find_start_key(std::string_view) { return std::nullopt; }
+void Store::for_each_start_key(const std::function<void(const StartKey&)>&) {}
+
+void MemoryStore::for_each_start_key(const std::function<void(const StartKey&)>& visit) {
+  std::vector<StartKey> keys;
+  {
+    std::lock_guard lk(mutex_);
+    for (const auto& [k, v] : start_keys_) keys.push_back(v);
+  }
+  for (const auto& k : keys) visit(k);
+}
 
 namespace {
 [[noreturn]] void not_shared(std::string_view what) {

@@ -27,6 +27,7 @@
 #include <fstream>
 
 #include "escalon/store.hpp"
+#include "store/stores.hpp"
 
 namespace escalon {
 namespace {
@@ -131,7 +132,7 @@ class SqliteStore final : public Store {
       upsert_meta_ = std::make_unique<Statement>(
           db_, "INSERT INTO meta(key, value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", path_);
       insert_start_key_ = std::make_unique<Statement>(
-          db_, "INSERT INTO start_keys(key, case_id, fingerprint) VALUES(?,?,?)", path_);
+          db_, "INSERT INTO start_keys(key, case_id, fingerprint) VALUES(?,?,?) ON CONFLICT(key) DO NOTHING", path_);
     } catch (...) {
       reset_statements();
       sqlite3_close(db_);
@@ -211,6 +212,8 @@ class SqliteStore final : public Store {
         s.bind(2, k.case_id);
         s.bind(3, k.fingerprint);
         step(s, "write a start key");
+        if (sqlite3_changes(db_) != 1)  // as the other stores: another start took the key first
+          throw ConflictError(fmt::format("{}: start key '{}' was taken by another writer", path_, k.key));
       }
       exec("COMMIT", "commit");
     } catch (...) {
@@ -335,6 +338,13 @@ class SqliteStore final : public Store {
     s.bind(1, key);
     if (!step_row(s, "read a start key")) return std::nullopt;
     return StartKey{std::string(key), text_of(s.get(), 0), text_of(s.get(), 1)};
+  }
+
+  void for_each_start_key(const std::function<void(const StartKey&)>& visit) override {
+    check_snapshot();
+    if (read_only_ && pragma_int("PRAGMA user_version") < 3) return;  // no keyed start yet
+    Statement s(db_, "SELECT key, case_id, fingerprint FROM start_keys ORDER BY key", path_);
+    while (step_row(s, "read start keys")) visit({text_of(s.get(), 0), text_of(s.get(), 1), text_of(s.get(), 2)});
   }
 
   std::map<std::string, std::string> meta() override {
@@ -474,31 +484,8 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> open_store(std::string_view location) {
-  if (location == "memory:" || location == "memory") return std::make_unique<MemoryStore>();
-  if (location.rfind("sqlite:", 0) == 0) {
-    std::string rest(location.substr(7));
-    std::string sync = "full";
-    bool read_only = false;
-    if (auto q = rest.find('?'); q != std::string::npos) {
-      std::string_view opts = std::string_view(rest).substr(q + 1);
-      while (!opts.empty()) {
-        const auto amp = opts.find('&');
-        const std::string_view opt = opts.substr(0, amp);
-        if (opt == "sync=full" || opt == "sync=normal")
-          sync = std::string(opt.substr(5));
-        else if (opt == "mode=ro")
-          read_only = true;
-        else if (opt != "mode=rw")
-          throw StoreError(fmt::format("unknown store option '{}'; use sync=full, sync=normal or mode=ro", opt));
-        opts = amp == std::string_view::npos ? std::string_view() : opts.substr(amp + 1);
-      }
-      rest.resize(q);
-    }
-    if (rest.empty()) throw StoreError("a SQLite store needs a path: sqlite:cases.db");
-    return std::make_unique<SqliteStore>(rest, sync, read_only);
-  }
-  throw StoreError(fmt::format("unknown store '{}'; use memory: or sqlite:PATH", location));
+std::unique_ptr<Store> open_sqlite_store(const std::string& path, const std::string& sync, bool read_only) {
+  return std::make_unique<SqliteStore>(path, sync, read_only);
 }
 
 }  // namespace escalon

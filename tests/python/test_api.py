@@ -197,7 +197,7 @@ def test_store_errors(tmp_path):
     assert isinstance(info.value, escalon.Error)
     assert bad.read_text() == "not a database\n"
     with pytest.raises(escalon.StoreError, match="unknown store"):
-        escalon.Engine(store="postgres://nowhere")
+        escalon.Engine(store="mysql://nowhere")
 
 
 # ----------------------------------------------------------------------------- actions

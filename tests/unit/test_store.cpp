@@ -280,7 +280,7 @@ TEST_CASE("the SQLite store refuses files it must not touch, and leaves them unc
   } catch (const StoreError& e) {
     CHECK(std::string(e.what()).find("broken.db") != std::string::npos);
   }
-  CHECK_THROWS_WITH(open_store("postgres://x"), Catch::Contains("unknown store"));
+  CHECK_THROWS_WITH(open_store("mysql://x"), Catch::Contains("unknown store"));
   CHECK_THROWS_WITH(open_store("sqlite:x.db?sync=sometimes"), Catch::Contains("unknown store option"));
   std::filesystem::remove_all(dir);
 }

@@ -1,0 +1,643 @@
+// PostgreSQL store: one store shared by several engine processes. The only code that sees
+// libpqxx and libpq.
+//
+// Schema (version 1; the row meta('escalon/schema') holds it), in the connection's current schema
+// (`?schema=NAME` picks one, created if missing):
+//   records(seq PRIMARY KEY, case_id, at, type, json)      the journal; `at` in ms since the epoch
+//   cases(id PRIMARY KEY, flow, seq, open, state, revision, next_due, started, lease_owner, lease_until)
+//   meta(key PRIMARY KEY, value)                           engine counters, the schema version
+//   flows(id, version, hash, file, source)                 every flow version cases may run on
+//   start_keys(key PRIMARY KEY, case_id, fingerprint)      idempotency keys of starts
+//   case_numbers(flow PRIMARY KEY, n)                      generated case numbers, shared by engines
+//   sequence record_seq                                    record numbers, shared by engines
+// A unit of work is one transaction. Due timers are handed out with leases (claim_due); a commit
+// that sets a due time sends NOTIFY escalon_due with the earliest one, delivered at commit.
+
+#include <libpq-fe.h>
+#include <pqxx/pqxx>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <mutex>
+#include <set>
+
+#include "escalon/store.hpp"
+#include "store/stores.hpp"
+
+namespace escalon {
+namespace {
+
+constexpr int schema_version = 1;
+constexpr const char* schema_key = "escalon/schema";  // meta() leaves out keys under "escalon/"
+constexpr std::size_t page_rows = 1000;               // rows per query of the streaming reads
+
+const char* const create_schema = R"(
+CREATE TABLE meta(key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE records(seq bigint PRIMARY KEY, case_id text NOT NULL, at bigint NOT NULL, type text NOT NULL,
+                     json text NOT NULL);
+CREATE INDEX records_case ON records(case_id, seq);
+CREATE TABLE cases(id text PRIMARY KEY, flow text NOT NULL, seq bigint NOT NULL, open boolean NOT NULL,
+                   state text NOT NULL, revision bigint NOT NULL, next_due bigint,
+                   started bigserial NOT NULL UNIQUE, lease_owner text, lease_until timestamptz);
+CREATE INDEX cases_due ON cases(next_due) WHERE open AND next_due IS NOT NULL;
+CREATE TABLE flows(id text NOT NULL, version bigint NOT NULL, hash text NOT NULL, file text NOT NULL,
+                   source text NOT NULL, PRIMARY KEY(id, version));
+CREATE TABLE start_keys(key text PRIMARY KEY, case_id text NOT NULL, fingerprint text NOT NULL);
+CREATE TABLE case_numbers(flow text PRIMARY KEY, n bigint NOT NULL);
+CREATE SEQUENCE record_seq;
+)";
+const char* const our_relations = "('records', 'cases', 'meta', 'flows', 'start_keys', 'case_numbers', 'record_seq')";
+
+const char* const case_columns = "id, flow, seq, open, state, revision, coalesce(next_due, 0)";
+
+// Where a store is, for messages (never the password): host:port/database, as libpq resolves
+// them from the location and the PG* environment.
+std::string describe(const std::string& conninfo, const std::string& schema) {
+  std::map<std::string, std::string> v;
+  if (PQconninfoOption* d = PQconndefaults()) {
+    for (auto* o = d; o->keyword; ++o)
+      if (o->val) v[o->keyword] = o->val;
+    PQconninfoFree(d);
+  }
+  if (PQconninfoOption* p = PQconninfoParse(conninfo.c_str(), nullptr)) {
+    for (auto* o = p; o->keyword; ++o)
+      if (o->val && *o->val) v[o->keyword] = o->val;
+    PQconninfoFree(p);
+  }
+  const std::string host = v["host"].empty() ? "local socket" : v["host"];
+  const std::string db = !v["dbname"].empty() ? v["dbname"] : v["user"];
+  return fmt::format("PostgreSQL {}:{}/{}{}", host, v["port"].empty() ? "5432" : v["port"], db,
+                     schema.empty() ? "" : " schema " + schema);
+}
+
+// libpq's messages span lines ("ERROR:  ...\nDETAIL: ..."); a StoreError is one line.
+std::string reason(const std::exception& e) {
+  std::string s = e.what();
+  if (s.starts_with("ERROR:  ")) s.erase(0, 8);
+  for (auto& ch : s)
+    if (ch == '\n' || ch == '\t') ch = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+struct Location {
+  std::string conninfo;  // what libpq gets: the URI without Escalon's options
+  std::string sync;      // "", "on" or "off": synchronous_commit for the session
+  std::string schema;
+};
+
+bool libpq_keyword(std::string_view key) {
+  if (key == "ssl") return true;  // a URI-only alias of sslmode=require
+  bool found = false;
+  if (PQconninfoOption* d = PQconndefaults()) {
+    for (auto* o = d; o->keyword; ++o) found = found || key == o->keyword;
+    PQconninfoFree(d);
+  }
+  return found;
+}
+
+Location parse_location(std::string_view location) {
+  const std::size_t scheme = location.starts_with("postgresql:") ? 11 : 9;
+  const auto q = location.find('?');
+  std::string base(location.substr(0, q));
+  // "postgresql:" alone: libpq's defaults and PG* environment, which "postgresql://" means.
+  if (!location.substr(scheme).starts_with("//")) base = "postgresql://" + base.substr(scheme);
+  Location out;
+  std::string kept;
+  std::string_view opts = q == std::string_view::npos ? std::string_view() : location.substr(q + 1);
+  while (!opts.empty()) {
+    const auto amp = opts.find('&');
+    const std::string_view opt = opts.substr(0, amp);
+    opts = amp == std::string_view::npos ? std::string_view() : opts.substr(amp + 1);
+    const auto eq = opt.find('=');
+    const std::string_view key = opt.substr(0, eq);
+    const std::string value = eq == std::string_view::npos ? std::string() : percent_decode(opt.substr(eq + 1));
+    if (key == "sync") {
+      if (value != "on" && value != "off")
+        throw StoreError(fmt::format("store option sync={} is not known; use sync=off (no wait for the server's WAL flush) or sync=on", value));
+      out.sync = value;
+    } else if (key == "schema") {
+      if (value.empty()) throw StoreError("store option schema= needs a name: ?schema=escalon");
+      out.schema = value;
+    } else if (!key.empty() && libpq_keyword(key)) {
+      kept += (kept.empty() ? "?" : "&") + std::string(opt);
+    } else if (!key.empty()) {
+      throw StoreError(fmt::format("unknown store option '{}'; Escalon's are sync=off|on and schema=NAME, the others go to libpq "
+                                   "(host, port, dbname, user, password, sslmode, connect_timeout, application_name, options, ...)",
+                                   key));
+    }
+  }
+  out.conninfo = base + kept;
+  return out;
+}
+
+// Notifications of one channel, as the listening connection receives them.
+class DueReceiver final : public pqxx::notification_receiver {
+ public:
+  using pqxx::notification_receiver::notification_receiver;
+  void operator()(const std::string& payload, int) override { payloads.push_back(payload); }
+  std::vector<std::string> payloads;
+};
+
+StoredCase case_row(const pqxx::row& r) {
+  StoredCase c{.id = r[0].as<std::string>(), .flow = r[1].as<std::string>(), .seq = r[2].as<std::uint64_t>(),
+               .open = r[3].as<bool>(), .state = r[4].as<std::string>()};
+  c.revision = c.expected = r[5].as<std::uint64_t>();
+  c.next_due = TimePoint{Duration{r[6].as<std::int64_t>()}};
+  return c;
+}
+
+std::int64_t due_value(const StoredCase& c) { return c.next_due.time_since_epoch().count(); }
+
+class PostgresStore final : public Store {
+ private:
+  Location where_;
+  std::string server_;
+  std::string channel_;
+  std::mutex mutex_;  // one connection, one thread at a time (group commit writes beside readers)
+  std::unique_ptr<pqxx::connection> conn_;
+  std::mutex listen_mutex_;
+  std::unique_ptr<pqxx::connection> listen_;  // LISTEN escalon_due; opened by the first wait_for_work
+  std::unique_ptr<DueReceiver> receiver_;     // declared after listen_: goes first
+
+  // A channel per schema, so that stores in other schemas of the database do not wake ours.
+  static std::string channel_name(const std::string& schema) {
+    std::string out = "escalon_due";
+    if (schema.empty()) return out;
+    out += '_';
+    for (unsigned char ch : schema) out += std::isalnum(ch) ? static_cast<char>(std::tolower(ch)) : '_';
+    return out.substr(0, 63);  // NAMEDATALEN - 1
+  }
+
+  Record parse_record(const std::string& json, std::string_view case_id) const {
+    try {
+      return Record::from_json(json);
+    } catch (const Error& e) {
+      if (case_id.empty()) throw StoreError(fmt::format("{}: a journal record is damaged: {}", server_, e.message()));
+      throw StoreError(fmt::format("{}: a journal record of case '{}' is damaged: {}", server_, case_id, e.message()));
+    }
+  }
+
+  std::unique_ptr<pqxx::connection> connect() const {
+    try {
+      auto c = std::make_unique<pqxx::connection>(where_.conninfo);
+      pqxx::nontransaction tx(*c);
+      if (!where_.sync.empty()) tx.exec0("SET synchronous_commit TO " + where_.sync);
+      if (!where_.schema.empty()) tx.exec0("SET search_path TO " + tx.quote_name(where_.schema));
+      return c;
+    } catch (const pqxx::broken_connection& e) {
+      throw StoreError(fmt::format("{}: cannot connect: {}", server_, reason(e)));
+    } catch (const pqxx::failure& e) {
+      throw StoreError(fmt::format("{}: cannot set up the session: {}", server_, reason(e)));
+    }
+  }
+
+  // Runs `f` on the connection under the lock. A lost connection is dropped, so the next call
+  // connects again (once; if that fails, so does the call).
+  template <class F>
+  auto with(std::string_view what, F&& f) {
+    std::lock_guard lk(mutex_);
+    try {
+      if (!conn_) conn_ = connect();
+      return f(*conn_);
+    } catch (const Error&) {
+      throw;
+    } catch (const pqxx::in_doubt_error& e) {
+      conn_.reset();
+      throw StoreError(fmt::format("{}: cannot {}: the connection was lost during COMMIT, so whether it was stored is unknown ({})",
+                                   server_, what, reason(e)));
+    } catch (const pqxx::broken_connection& e) {
+      conn_.reset();
+      throw StoreError(fmt::format("{}: cannot {}: the connection was lost: {}", server_, what, reason(e)));
+    } catch (const std::exception& e) {
+      if (conn_ && !conn_->is_open()) conn_.reset();
+      throw StoreError(fmt::format("{}: cannot {}: {}", server_, what, reason(e)));
+    }
+  }
+
+  void prepare_schema(pqxx::connection& c);
+  void write_records(pqxx::work& tx, std::span<const Record> records);
+  void write_cases(pqxx::work& tx, std::span<const StoredCase> cases);
+  void write_flows(pqxx::work& tx, std::span<const StoredFlow> flows);
+  void write_meta(pqxx::work& tx, const std::map<std::string, std::string>& meta);
+  void write_start_keys(pqxx::work& tx, std::span<const StartKey> keys);
+  void notify_due(pqxx::work& tx, std::span<const StoredCase> cases);
+
+ public:
+  explicit PostgresStore(Location where)
+      : where_(std::move(where)), server_(describe(where_.conninfo, where_.schema)), channel_(channel_name(where_.schema)) {
+    with("open the store", [&](pqxx::connection& c) { prepare_schema(c); });
+  }
+
+  ~PostgresStore() override {
+    receiver_.reset();  // unregisters from its connection, which must still be there
+  }
+
+  void commit(const StoreBatch& b) override {
+    with("commit a unit of work", [&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      write_records(tx, b.records);
+      write_cases(tx, b.cases);
+      write_flows(tx, b.flows);
+      write_meta(tx, b.meta);
+      write_start_keys(tx, b.start_keys);
+      notify_due(tx, b.cases);
+      tx.commit();
+    });
+  }
+
+  std::vector<StoredCase> open_cases() override {
+    std::vector<StoredCase> out;
+    for_each_case(true, [&](const StoredCase& c) { out.push_back(c); });
+    return out;
+  }
+
+  std::optional<StoredCase> find_case(std::string_view id) override {
+    return with("read a case", [&](pqxx::connection& c) -> std::optional<StoredCase> {
+      pqxx::nontransaction tx(c);
+      const auto r = tx.exec_params(fmt::format("SELECT {} FROM cases WHERE id = $1", case_columns), std::string(id));
+      if (r.empty()) return std::nullopt;
+      return case_row(r[0]);
+    });
+  }
+
+  // Page by page, the store unlocked while `visit` runs: a visitor may call the store again.
+  void for_each_case(std::optional<bool> open, const std::function<void(const StoredCase&)>& visit) override {
+    std::int64_t after = 0;
+    for (;;) {
+      std::vector<StoredCase> page;
+      with("read cases", [&](pqxx::connection& c) {
+        pqxx::nontransaction tx(c);
+        const auto r = tx.exec_params(fmt::format("SELECT {}, started FROM cases WHERE started > $1 {} ORDER BY started LIMIT $2",
+                                                  case_columns, !open ? "" : *open ? "AND open" : "AND NOT open"),
+                                      after, static_cast<std::int64_t>(page_rows));
+        for (const auto& row : r) {
+          page.push_back(case_row(row));
+          after = row[7].as<std::int64_t>();
+        }
+      });
+      for (const auto& c : page) visit(c);
+      if (page.size() < page_rows) return;
+    }
+  }
+
+  std::vector<Record> history(std::string_view case_id) override {
+    const auto rows = with("read the journal", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      std::vector<std::string> out;
+      for (const auto& row : tx.exec_params("SELECT json FROM records WHERE case_id = $1 ORDER BY seq", std::string(case_id)))
+        out.push_back(row[0].as<std::string>());
+      return out;
+    });
+    std::vector<Record> out;
+    for (const auto& json : rows) out.push_back(parse_record(json, case_id));
+    return out;
+  }
+
+  std::uint64_t last_seq() override {
+    return with("read the journal", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      return tx.exec1("SELECT coalesce(max(seq), 0) FROM records")[0].as<std::uint64_t>();
+    });
+  }
+
+  TimePoint last_time() override {
+    return with("read the journal", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      const auto r = tx.exec("SELECT at FROM records ORDER BY seq DESC LIMIT 1");
+      return r.empty() ? TimePoint{} : TimePoint{Duration{r[0][0].as<std::int64_t>()}};
+    });
+  }
+
+  // Case numbers live in case_numbers (engines take them there); readers of meta() see them
+  // as the `case-number/FLOW` counters the other stores keep.
+  std::map<std::string, std::string> meta() override {
+    return with("read meta", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      std::map<std::string, std::string> out;
+      for (const auto& row : tx.exec("SELECT key, value FROM meta WHERE key NOT LIKE 'escalon/%'"))
+        out[row[0].as<std::string>()] = row[1].as<std::string>();
+      for (const auto& row : tx.exec("SELECT flow, n FROM case_numbers")) {
+        auto& v = out["case-number/" + row[0].as<std::string>()];
+        const auto n = row[1].as<std::uint64_t>();
+        if (v.empty() || std::strtoull(v.c_str(), nullptr, 10) < n) v = std::to_string(n);
+      }
+      return out;
+    });
+  }
+
+  std::vector<StoredFlow> flows() override {
+    return with("read flow versions", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      std::vector<StoredFlow> out;
+      for (const auto& r : tx.exec("SELECT id, version, hash, file, source FROM flows ORDER BY id, version"))
+        out.push_back({r[0].as<std::string>(), r[1].as<std::int64_t>(), r[2].as<std::string>(), r[3].as<std::string>(),
+                       r[4].as<std::string>()});
+      return out;
+    });
+  }
+
+  std::vector<std::string> due_cases(TimePoint upto, std::size_t limit) override {
+    return with("read due cases", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      std::vector<std::string> out;
+      for (const auto& r : tx.exec_params("SELECT id FROM cases WHERE open AND next_due IS NOT NULL AND next_due <= $1 "
+                                          "ORDER BY next_due, started LIMIT NULLIF($2::bigint, 0)",
+                                          upto.time_since_epoch().count(), static_cast<std::int64_t>(limit)))
+        out.push_back(r[0].as<std::string>());
+      return out;
+    });
+  }
+
+  void for_each_record(const std::function<void(const Record&)>& visit) override {
+    std::int64_t after = 0;
+    for (;;) {
+      std::vector<std::string> page;
+      with("read the journal", [&](pqxx::connection& c) {
+        pqxx::nontransaction tx(c);
+        for (const auto& r : tx.exec_params("SELECT seq, json FROM records WHERE seq > $1 ORDER BY seq LIMIT $2", after,
+                                            static_cast<std::int64_t>(page_rows))) {
+          after = r[0].as<std::int64_t>();
+          page.push_back(r[1].as<std::string>());
+        }
+      });
+      for (const auto& json : page) visit(parse_record(json, {}));
+      if (page.size() < page_rows) return;
+    }
+  }
+
+  std::optional<StartKey> find_start_key(std::string_view key) override {
+    return with("read a start key", [&](pqxx::connection& c) -> std::optional<StartKey> {
+      pqxx::nontransaction tx(c);
+      const auto r = tx.exec_params("SELECT case_id, fingerprint FROM start_keys WHERE key = $1", std::string(key));
+      if (r.empty()) return std::nullopt;
+      return StartKey{std::string(key), r[0][0].as<std::string>(), r[0][1].as<std::string>()};
+    });
+  }
+
+  void for_each_start_key(const std::function<void(const StartKey&)>& visit) override {
+    std::string after;
+    for (;;) {
+      std::vector<StartKey> page;
+      with("read start keys", [&](pqxx::connection& c) {
+        pqxx::nontransaction tx(c);
+        for (const auto& r : tx.exec_params("SELECT key, case_id, fingerprint FROM start_keys WHERE key > $1 ORDER BY key LIMIT $2",
+                                            after, static_cast<std::int64_t>(page_rows)))
+          page.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>()});
+      });
+      for (const auto& k : page) visit(k);
+      if (page.size() < page_rows) return;
+      after = page.back().key;
+    }
+  }
+
+  bool shared() const override { return true; }
+  std::uint64_t next_case_number(std::string_view flow) override;
+  void take_seqs(std::span<std::uint64_t> out) override;
+  std::vector<std::string> claim_due(TimePoint upto, std::size_t limit, std::string_view owner,
+                                     std::chrono::milliseconds lease) override;
+  void release_claims(std::span<const std::string> ids, std::string_view owner) override;
+  bool wait_for_work(TimePoint before, std::chrono::milliseconds timeout) override;
+  std::optional<TimePoint> earliest_due() override;
+
+};
+
+// Two processes may open a new database at once: an advisory lock, held until the transaction
+// ends, lets one create the tables while the other waits and then finds them.
+void PostgresStore::prepare_schema(pqxx::connection& c) {
+  pqxx::work tx(c);
+  tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('escalon-schema:' || coalesce(NULLIF($1, ''), current_schema(), '')))",
+                 where_.schema);
+  if (!where_.schema.empty()) tx.exec0("CREATE SCHEMA IF NOT EXISTS " + tx.quote_name(where_.schema));
+  const auto schema = tx.exec1("SELECT current_schema()")[0];
+  if (schema.is_null())
+    throw StoreError(fmt::format("{}: no schema to create the store's tables in (search_path names none that exists); give one "
+                                 "with ?schema=NAME",
+                                 server_));
+  const std::string in = fmt::format("{} (schema {})", server_.substr(0, server_.find(" schema ")), schema.as<std::string>());
+  std::set<std::string> found;
+  for (const auto& r : tx.exec(fmt::format("SELECT relname FROM pg_class WHERE relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) "
+                                           "AND relname IN {}",
+                                           our_relations)))
+    found.insert(r[0].as<std::string>());
+  if (found.empty()) {
+    tx.exec0(create_schema);
+    tx.exec_params("INSERT INTO meta(key, value) VALUES($1, $2)", schema_key, std::to_string(schema_version));
+    tx.commit();
+    return;
+  }
+  std::string names;
+  for (const auto& n : found) names += (names.empty() ? "" : ", ") + n;
+  const auto other = [&] {
+    return StoreError(fmt::format("{} has tables of another program named like Escalon's ({}), not an Escalon store (nothing "
+                                  "was changed); give another database or ?schema=NAME",
+                                  in, names));
+  };
+  const auto columns = tx.exec1("SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+                                "AND table_name = 'meta' AND column_name IN ('key', 'value')")[0].as<int>();
+  if (columns != 2) throw other();
+  const auto v = tx.exec_params("SELECT value FROM meta WHERE key = $1", schema_key);
+  if (v.empty()) throw other();
+  const int version = std::atoi(v[0][0].c_str());
+  if (version > schema_version)
+    throw StoreError(fmt::format("{} was written by a newer Escalon (schema {}, this one knows up to {}); upgrade Escalon "
+                                 "(nothing was changed)",
+                                 in, version, schema_version));
+  // Schema 1 is the first: later versions add their migrations here, under the same lock.
+  tx.commit();
+}
+
+void PostgresStore::write_records(pqxx::work& tx, std::span<const Record> records) {
+  if (records.empty()) return;
+  std::int64_t top = 0;
+  for (const auto& r : records) {
+    tx.exec_params("INSERT INTO records(seq, case_id, at, type, json) VALUES($1, $2, $3, $4, $5)", static_cast<std::int64_t>(r.seq),
+                   r.case_id, r.at.time_since_epoch().count(), std::string(record_type_name(r.type)), r.to_json());
+    top = std::max(top, static_cast<std::int64_t>(r.seq));
+  }
+  // Records numbered here rather than by take_seqs (a copied store, an engine numbering its
+  // own): the sequence moves past them, so that it never hands out a number again.
+  tx.exec_params("SELECT setval('record_seq', $1) FROM record_seq "
+                 "WHERE (CASE WHEN is_called THEN last_value ELSE last_value - 1 END) < $1",
+                 top);
+}
+
+void PostgresStore::write_cases(pqxx::work& tx, std::span<const StoredCase> cases) {
+  for (const auto& c : cases) {
+    // A new case (expected 0) inserts; a known one updates only from the expected revision.
+    // Either way the write ends any lease on the case: whoever held it is done, or lost.
+    const auto r = c.expected == 0
+                       ? tx.exec_params("INSERT INTO cases(id, flow, seq, open, state, revision, next_due) "
+                                        "VALUES($1, $2, $3, $4, $5, $6, NULLIF($7::bigint, 0)) ON CONFLICT (id) DO NOTHING",
+                                        c.id, c.flow, static_cast<std::int64_t>(c.seq), c.open, c.state,
+                                        static_cast<std::int64_t>(c.revision), due_value(c))
+                       : tx.exec_params("UPDATE cases SET seq = $2, open = $3, state = $4, revision = $5, next_due = NULLIF($6::bigint, 0), "
+                                        "lease_owner = NULL, lease_until = NULL WHERE id = $1 AND revision = $7",
+                                        c.id, static_cast<std::int64_t>(c.seq), c.open, c.state,
+                                        static_cast<std::int64_t>(c.revision), due_value(c), static_cast<std::int64_t>(c.expected));
+    if (r.affected_rows() == 1) continue;
+    const auto held = tx.exec_params("SELECT revision FROM cases WHERE id = $1", c.id);
+    throw ConflictError(fmt::format("{}: case '{}' was changed by another writer (stored revision {}, this write expected {}); "
+                                    "reload the case and apply the call again",
+                                    server_, c.id, held.empty() ? 0 : held[0][0].as<std::uint64_t>(), c.expected));
+  }
+}
+
+void PostgresStore::write_flows(pqxx::work& tx, std::span<const StoredFlow> flows) {
+  for (const auto& f : flows) {
+    const auto r = tx.exec_params("INSERT INTO flows(id, version, hash, file, source) VALUES($1, $2, $3, $4, $5) "
+                                  "ON CONFLICT (id, version) DO NOTHING",
+                                  f.id, f.version, f.hash, f.file, f.source);
+    if (r.affected_rows() == 1) continue;  // already stored: only the same content may be
+    const auto held = tx.exec_params("SELECT hash FROM flows WHERE id = $1 AND version = $2", f.id, f.version);
+    if (!held.empty() && held[0][0].as<std::string>() != f.hash)
+      throw ConflictError(fmt::format("{}: flow '{}' version {} is already stored with other content", server_, f.id, f.version));
+  }
+}
+
+void PostgresStore::write_meta(pqxx::work& tx, const std::map<std::string, std::string>& meta) {
+  for (const auto& [k, v] : meta) {
+    tx.exec_params("INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", k, v);
+    // A counter written as meta (an engine numbering its own cases, a copied store) moves the
+    // shared numbering past it, so that next_case_number never hands out a number in use.
+    if (k.starts_with("case-number/") && !v.empty() && std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+      tx.exec_params("INSERT INTO case_numbers(flow, n) VALUES($1, $2::bigint) "
+                     "ON CONFLICT (flow) DO UPDATE SET n = greatest(case_numbers.n, excluded.n)",
+                     k.substr(12), v);
+  }
+}
+
+void PostgresStore::write_start_keys(pqxx::work& tx, std::span<const StartKey> keys) {
+  for (const auto& k : keys) {
+    const auto r = tx.exec_params("INSERT INTO start_keys(key, case_id, fingerprint) VALUES($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+                                  k.key, k.case_id, k.fingerprint);
+    if (r.affected_rows() != 1)
+      throw ConflictError(fmt::format("{}: start key '{}' was taken by another writer (another engine started a case with it "
+                                      "first; reload and find it)",
+                                      server_, k.key));
+  }
+}
+
+// The earliest due time of the unit, to engines waiting in wait_for_work; PostgreSQL delivers it
+// when the transaction commits, and not at all when it rolls back.
+void PostgresStore::notify_due(pqxx::work& tx, std::span<const StoredCase> cases) {
+  std::optional<std::int64_t> earliest;
+  for (const auto& c : cases)
+    if (c.open && c.next_due != TimePoint{} && (!earliest || due_value(c) < *earliest)) earliest = due_value(c);
+  if (earliest) tx.exec_params("SELECT pg_notify($1, $2)", channel_, std::to_string(*earliest));
+}
+
+std::uint64_t PostgresStore::next_case_number(std::string_view flow) {
+  return with("number a case", [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);  // its own short transaction: a failed unit leaves a gap
+    return tx.exec_params1("INSERT INTO case_numbers(flow, n) VALUES($1, 1) "
+                           "ON CONFLICT (flow) DO UPDATE SET n = case_numbers.n + 1 RETURNING n",
+                           std::string(flow))[0]
+        .as<std::uint64_t>();
+  });
+}
+
+void PostgresStore::take_seqs(std::span<std::uint64_t> out) {
+  if (out.empty()) return;
+  with("number records", [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    const auto r = tx.exec_params("SELECT nextval('record_seq') FROM generate_series(1, $1)", static_cast<std::int64_t>(out.size()));
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = r[static_cast<pqxx::result::size_type>(i)][0].as<std::uint64_t>();
+    std::sort(out.begin(), out.end());
+  });
+}
+
+// SKIP LOCKED: engines claiming at once take different cases instead of waiting on each other;
+// the row lock, and PostgreSQL's re-check of the WHERE clause on a row another claim just
+// updated, keep a case from going to two owners while a lease lives.
+std::vector<std::string> PostgresStore::claim_due(TimePoint upto, std::size_t limit, std::string_view owner,
+                                                  std::chrono::milliseconds lease) {
+  return with("claim due timers", [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    const auto r = tx.exec_params(
+        "UPDATE cases SET lease_owner = $1, lease_until = now() + $2::bigint * interval '1 millisecond' "
+        "WHERE id IN (SELECT id FROM cases WHERE open AND next_due IS NOT NULL AND next_due <= $3 "
+        "AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $1) "
+        "ORDER BY next_due LIMIT NULLIF($4::bigint, 0) FOR UPDATE SKIP LOCKED) RETURNING id, next_due",
+        std::string(owner), static_cast<std::int64_t>(lease.count()), upto.time_since_epoch().count(),
+        static_cast<std::int64_t>(limit));
+    std::vector<std::pair<std::int64_t, std::string>> due;
+    for (const auto& row : r) due.emplace_back(row[1].as<std::int64_t>(), row[0].as<std::string>());
+    std::sort(due.begin(), due.end());
+    std::vector<std::string> out;
+    for (auto& [t, id] : due) out.push_back(std::move(id));
+    return out;
+  });
+}
+
+void PostgresStore::release_claims(std::span<const std::string> ids, std::string_view owner) {
+  if (ids.empty()) return;
+  with("release timer claims", [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    for (const auto& id : ids)
+      tx.exec_params("UPDATE cases SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2", id,
+                     std::string(owner));
+    tx.commit();
+  });
+}
+
+std::optional<TimePoint> PostgresStore::earliest_due() {
+  return with("read the earliest timer", [&](pqxx::connection& c) -> std::optional<TimePoint> {
+    pqxx::nontransaction tx(c);
+    const auto v = tx.exec1("SELECT min(next_due) FROM cases WHERE open AND next_due IS NOT NULL")[0];
+    if (v.is_null()) return std::nullopt;
+    return TimePoint{Duration{v.as<std::int64_t>()}};
+  });
+}
+
+// Notifications that came while nobody waited count too: a commit between the engine's last
+// claim and this call must wake it (a spurious wake-up costs one claim_due).
+bool PostgresStore::wait_for_work(TimePoint before, std::chrono::milliseconds timeout) {
+  std::lock_guard lk(listen_mutex_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  try {
+    if (!listen_) {
+      listen_ = connect();
+      receiver_ = std::make_unique<DueReceiver>(*listen_, channel_);
+    }
+    for (;;) {
+      listen_->get_notifs();
+      bool woken = false;
+      for (const auto& p : receiver_->payloads) woken = woken || std::strtoll(p.c_str(), nullptr, 10) <= before.time_since_epoch().count();
+      receiver_->payloads.clear();
+      if (woken) return true;
+      const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now()).count();
+      if (left <= 0) return false;
+      listen_->await_notification(left / 1000000, left % 1000000);
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    receiver_.reset();
+    listen_.reset();
+    throw StoreError(fmt::format("{}: cannot wait for due timers (LISTEN {}): {}", server_, channel_, reason(e)));
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Store> open_postgres_store(std::string_view location) { return std::make_unique<PostgresStore>(parse_location(location)); }
+
+}  // namespace escalon

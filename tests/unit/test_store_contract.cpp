@@ -1,0 +1,366 @@
+// The Store contract, the same assertions against every store kind (store_locations.hpp):
+// memory, SQLite, and PostgreSQL when ESCALON_TEST_PG is set (ctest store_postgres). The
+// shared-store part (numbers, sequence numbers, leases, wake-ups) runs where shared() is true:
+// a shared MemoryStore and PostgreSQL, there with a connection per thread.
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "escalon/store.hpp"
+#include "store_locations.hpp"
+#include "support.hpp"
+
+using namespace escalon;
+using namespace std::chrono_literals;
+using escalon::test::at;
+
+namespace {
+
+// A fresh store of each kind; open() gives another object on the same store (for memory, the
+// same object: a MemoryStore is shared within itself).
+struct Subject {
+  std::string location;
+  std::shared_ptr<Store> memory;
+  std::shared_ptr<Store> open() const { return memory ? memory : std::shared_ptr<Store>(open_store(location)); }
+};
+
+std::vector<Subject> subjects(const char* name) {
+  static int n = 0;
+  const auto tmp = std::filesystem::temp_directory_path() / fmt::format("escalon-contract-{}-{}-{}", ::getpid(), name, ++n);
+  std::filesystem::remove_all(tmp);
+  std::filesystem::create_directories(tmp);
+  std::vector<Subject> out;
+  for (const auto& loc : escalon::test::test_store_locations(tmp))
+    out.push_back({loc, loc == "memory:" ? std::make_shared<MemoryStore>(true) : nullptr});
+  return out;
+}
+
+Record rec(std::uint64_t seq, const std::string& case_id, const char* when = "2026-01-05T09:00:00Z") {
+  Record r;
+  r.seq = seq;
+  r.at = at(when);
+  r.case_id = case_id;
+  r.type = RecordType::event;
+  r.event = "note";
+  r.message = fmt::format("record {} of {}", seq, case_id);
+  return r;
+}
+
+StoredCase kase(const std::string& id, std::uint64_t revision, TimePoint due = {}, bool open = true) {
+  return {.id = id, .flow = "repair", .seq = revision, .open = open, .state = fmt::format(R"({{"id":"{}","r":{}}})", id, revision),
+          .revision = revision, .expected = revision - 1, .next_due = due};
+}
+
+void commit(Store& s, std::vector<Record> records, std::vector<StoredCase> cases = {}) {
+  s.commit({.records = records, .cases = cases});
+}
+
+std::vector<std::string> ids_of(Store& s, std::optional<bool> open) {
+  std::vector<std::string> out;
+  s.for_each_case(open, [&](const StoredCase& c) { out.push_back(c.id); });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("store contract: a unit comes back as it was committed", "[store-contract]") {
+  for (const auto& sub : subjects("roundtrip")) {
+    INFO(sub.location);
+    auto s = sub.open();
+    const std::vector<Record> records{rec(1, "a"), rec(2, "b"), rec(3, "a", "2026-01-05T10:00:00Z")};
+    const std::vector<StoredCase> cases{kase("a", 1, at("2026-01-06T09:00:00Z")), kase("b", 1)};
+    const std::vector<StoredFlow> flows{{"repair", 1, "sha256:aa", "flows/repair.yaml", "flow: repair\n"}};
+    const std::vector<StartKey> keys{{"k-1", "a", "0123456789abcdef"}};
+    s->commit({.records = records, .cases = cases, .meta = {{"case-number/repair", "2"}}, .flows = flows, .start_keys = keys});
+    CHECK(s->last_seq() == 3);
+    CHECK(s->last_time() == at("2026-01-05T10:00:00Z"));
+    const auto h = s->history("a");
+    REQUIRE(h.size() == 2);
+    CHECK(h[0].to_json() == records[0].to_json());
+    CHECK(h[1].to_json() == records[2].to_json());
+    const auto a = s->find_case("a");
+    REQUIRE(a);
+    CHECK(a->flow == "repair");
+    CHECK(a->state == cases[0].state);
+    CHECK(a->revision == 1);
+    CHECK(a->expected == 1);
+    CHECK(a->open);
+    CHECK(a->next_due == at("2026-01-06T09:00:00Z"));
+    CHECK(s->find_case("b")->next_due == TimePoint{});
+    CHECK_FALSE(s->find_case("zz"));
+    CHECK(s->meta().at("case-number/repair") == "2");
+    REQUIRE(s->flows().size() == 1);
+    CHECK(s->flows()[0].source == "flow: repair\n");
+    CHECK(s->flows()[0].hash == "sha256:aa");
+    const auto k = s->find_start_key("k-1");
+    REQUIRE(k);
+    CHECK(k->case_id == "a");
+    CHECK(k->fingerprint == "0123456789abcdef");
+    CHECK_FALSE(s->find_start_key("k-2"));
+    std::vector<std::string> listed;
+    s->for_each_start_key([&](const StartKey& sk) { listed.push_back(sk.key + "=" + sk.case_id); });
+    CHECK(listed == std::vector<std::string>{"k-1=a"});
+    CHECK(s->open_cases().size() == 2);
+  }
+}
+
+TEST_CASE("store contract: a stale or duplicate case write is refused and writes nothing of its unit", "[store-contract]") {
+  for (const auto& sub : subjects("conflict")) {
+    INFO(sub.location);
+    auto s = sub.open();
+    commit(*s, {rec(1, "a")}, {kase("a", 1)});
+    // Inserting a case that exists (expected 0).
+    CHECK_THROWS_AS(commit(*s, {rec(2, "c")}, {kase("c", 1), kase("a", 1)}), ConflictError);
+    // Updating from a revision the store no longer holds.
+    auto stale = kase("a", 3);
+    CHECK_THROWS_WITH(commit(*s, {rec(2, "b")}, {kase("b", 1), stale}), Catch::Contains("case 'a'"));
+    CHECK_THROWS_AS(commit(*s, {rec(2, "b")}, {kase("b", 1), stale}), ConflictError);
+    CHECK(s->last_seq() == 1);
+    CHECK_FALSE(s->find_case("b"));
+    CHECK_FALSE(s->find_case("c"));
+    CHECK(s->history("a").size() == 1);
+    commit(*s, {rec(2, "a")}, {kase("a", 2)});
+    CHECK(s->find_case("a")->revision == 2);
+  }
+}
+
+TEST_CASE("store contract: a flow version with other content and a taken start key are conflicts", "[store-contract]") {
+  for (const auto& sub : subjects("flowkey")) {
+    INFO(sub.location);
+    auto s = sub.open();
+    const std::vector<StoredFlow> v1{{"repair", 1, "sha256:aa", "a.yaml", "x"}};
+    const std::vector<StoredFlow> other{{"repair", 1, "sha256:bb", "b.yaml", "y"}};
+    const std::vector<Record> r2{rec(2, "b")};
+    const std::vector<StoredCase> b{kase("b", 1)};
+    s->commit({.flows = v1});
+    CHECK_THROWS_AS(s->commit({.records = r2, .cases = b, .flows = other}), ConflictError);
+    s->commit({.flows = v1});  // the same content again is no conflict
+    CHECK(s->flows().size() == 1);
+    const std::vector<StartKey> key{{"k", "a", "f"}};
+    s->commit({.start_keys = key});
+    const std::vector<StartKey> again{{"k", "b", "g"}};
+    CHECK_THROWS_AS(s->commit({.records = r2, .cases = b, .start_keys = again}), ConflictError);
+    CHECK(s->last_seq() == 0);
+    CHECK_FALSE(s->find_case("b"));
+    CHECK(s->find_start_key("k")->case_id == "a");
+  }
+}
+
+TEST_CASE("store contract: cases come in start order, filtered by open; records in order, across pages", "[store-contract]") {
+  for (const auto& sub : subjects("order")) {
+    INFO(sub.location);
+    auto s = sub.open();
+    commit(*s, {rec(1, "c3")}, {kase("c3", 1)});
+    commit(*s, {rec(2, "c1")}, {kase("c1", 1)});
+    commit(*s, {rec(3, "c2")}, {kase("c2", 1)});
+    commit(*s, {rec(4, "c1")}, {kase("c1", 2, {}, false)});
+    CHECK(ids_of(*s, std::nullopt) == std::vector<std::string>{"c3", "c1", "c2"});
+    CHECK(ids_of(*s, true) == std::vector<std::string>{"c3", "c2"});
+    CHECK(ids_of(*s, false) == std::vector<std::string>{"c1"});
+    CHECK(s->open_cases().size() == 2);
+    // More than a page of a paging store (1000 rows), in one unit.
+    std::vector<Record> records;
+    std::vector<StoredCase> cases;
+    for (int i = 0; i < 2100; ++i) records.push_back(rec(static_cast<std::uint64_t>(5 + i), fmt::format("p{:04}", 2099 - i)));
+    for (int i = 0; i < 1100; ++i) cases.push_back(kase(fmt::format("p{:04}", 2099 - i), 1));
+    commit(*s, records, cases);
+    std::uint64_t expect = 1;
+    bool ordered = true;
+    s->for_each_record([&](const Record& r) { ordered = ordered && r.seq == expect++; });
+    CHECK(ordered);
+    CHECK(expect == 2105);
+    const auto all = ids_of(*s, std::nullopt);
+    REQUIRE(all.size() == 1103);
+    CHECK(all[3] == "p2099");
+    CHECK(all.back() == "p1000");
+  }
+}
+
+TEST_CASE("store contract: due cases earliest first, open ones only, at most limit", "[store-contract]") {
+  for (const auto& sub : subjects("due")) {
+    INFO(sub.location);
+    auto s = sub.open();
+    commit(*s, {rec(1, "x")},
+           {kase("late", 1, at("2026-01-03T00:00:00Z")), kase("early", 1, at("2026-01-01T00:00:00Z")),
+            kase("mid", 1, at("2026-01-02T00:00:00Z")), kase("closed", 1, at("2025-12-01T00:00:00Z"), false), kase("none", 1)});
+    CHECK(s->due_cases(at("2026-01-02T00:00:00Z")) == std::vector<std::string>{"early", "mid"});
+    CHECK(s->due_cases(at("2026-02-01T00:00:00Z"), 1) == std::vector<std::string>{"early"});
+    CHECK(s->due_cases(at("2026-02-01T00:00:00Z"), 0).size() == 3);
+    CHECK(s->due_cases(at("2025-12-31T00:00:00Z")).empty());
+    if (s->shared()) {
+      CHECK(s->earliest_due() == at("2026-01-01T00:00:00Z"));
+    } else {
+      CHECK_THROWS_AS(s->next_case_number("repair"), StoreError);
+    }
+  }
+}
+
+TEST_CASE("store contract: case numbers are unique across engines", "[store-contract]") {
+  for (const auto& sub : subjects("numbers")) {
+    if (!sub.open()->shared()) continue;
+    INFO(sub.location);
+    std::vector<std::vector<std::uint64_t>> got(4);
+    std::vector<std::thread> threads;
+    for (auto& g : got)
+      threads.emplace_back([&sub, &g] {
+        auto s = sub.open();
+        for (int i = 0; i < 50; ++i) g.push_back(s->next_case_number("repair"));
+      });
+    for (auto& t : threads) t.join();
+    std::set<std::uint64_t> all;
+    for (const auto& g : got) all.insert(g.begin(), g.end());
+    CHECK(all.size() == 200);
+    CHECK(*all.rbegin() == 200);
+    CHECK(sub.open()->meta().at("case-number/repair") == "200");
+    CHECK(sub.open()->next_case_number("other") == 1);
+  }
+}
+
+TEST_CASE("store contract: record numbers increase and are never handed out twice", "[store-contract]") {
+  for (const auto& sub : subjects("seqs")) {
+    if (!sub.open()->shared()) continue;
+    INFO(sub.location);
+    std::vector<std::vector<std::uint64_t>> got(4);
+    std::atomic<bool> increasing = true;
+    std::vector<std::thread> threads;
+    for (auto& g : got)
+      threads.emplace_back([&sub, &g, &increasing] {
+        auto s = sub.open();
+        for (int i = 0; i < 50; ++i) {
+          std::uint64_t three[3] = {};
+          s->take_seqs(three);
+          if (!(three[0] < three[1] && three[1] < three[2] && (g.empty() || g.back() < three[0]))) increasing = false;
+          g.insert(g.end(), three, three + 3);
+        }
+      });
+    for (auto& t : threads) t.join();
+    CHECK(increasing);
+    std::set<std::uint64_t> all;
+    for (const auto& g : got) all.insert(g.begin(), g.end());
+    CHECK(all.size() == 600);
+    // Records numbered by their writer (a copied store) move the numbering past them.
+    auto s = sub.open();
+    commit(*s, {rec(*all.rbegin() + 500, "a")});
+    std::uint64_t next[1] = {};
+    s->take_seqs(next);
+    CHECK(next[0] > *all.rbegin() + 500);
+  }
+}
+
+TEST_CASE("store contract: a due case goes to one owner while its lease lives", "[store-contract]") {
+  for (const auto& sub : subjects("claims")) {
+    if (!sub.open()->shared()) continue;
+    INFO(sub.location);
+    std::vector<StoredCase> cases;
+    for (int i = 0; i < 40; ++i) cases.push_back(kase(fmt::format("d{:02}", i), 1, at("2026-01-01T00:00:00Z") + std::chrono::minutes(i)));
+    commit(*sub.open(), {rec(1, "d00")}, cases);
+    // Each engine fires what it claimed: a commit with no timer left, which ends the lease.
+    std::vector<std::vector<std::string>> got(4);
+    std::atomic<int> conflicts = 0;
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < got.size(); ++i)
+      threads.emplace_back([&sub, &got, &conflicts, i] {
+        auto s = sub.open();
+        for (;;) {
+          const auto ids = s->claim_due(at("2026-02-01T00:00:00Z"), 3, fmt::format("engine-{}", i), 30s);
+          if (ids.empty()) return;
+          got[i].insert(got[i].end(), ids.begin(), ids.end());
+          for (const auto& id : ids) try {
+              commit(*s, {}, {kase(id, 2)});
+            } catch (const ConflictError&) {
+              ++conflicts;
+            }
+        }
+      });
+    for (auto& t : threads) t.join();
+    CHECK(conflicts == 0);
+    std::multiset<std::string> all;
+    for (const auto& g : got) all.insert(g.begin(), g.end());
+    CHECK(all.size() == 40);
+    CHECK(std::set<std::string>(all.begin(), all.end()).size() == 40);
+  }
+}
+
+TEST_CASE("store contract: leases run out, end with a commit, and can be released", "[store-contract]") {
+  for (const auto& sub : subjects("leases")) {
+    if (!sub.open()->shared()) continue;
+    INFO(sub.location);
+    auto a = sub.open();
+    auto b = sub.open();
+    const auto upto = at("2026-02-01T00:00:00Z");
+    commit(*a, {rec(1, "x")}, {kase("x", 1, at("2026-01-01T00:00:00Z")), kase("y", 1, at("2026-01-02T00:00:00Z"))});
+    CHECK(a->claim_due(upto, 1, "A", 300ms) == std::vector<std::string>{"x"});
+    CHECK(b->claim_due(upto, 0, "B", 10s) == std::vector<std::string>{"y"});
+    CHECK(a->claim_due(upto, 0, "A", 300ms) == std::vector<std::string>{"x"});  // its own lease, renewed
+    CHECK(b->claim_due(upto, 0, "C", 10s).empty());
+    std::this_thread::sleep_for(400ms);
+    CHECK(b->claim_due(upto, 0, "C", 10s) == std::vector<std::string>{"x"});  // A's lease ran out
+    // A commit of the case ends the lease on it.
+    commit(*a, {rec(2, "x")}, {kase("x", 2, at("2026-01-01T00:00:00Z"))});
+    CHECK(a->claim_due(upto, 0, "A", 10s) == std::vector<std::string>{"x"});
+    // Only the owner's release frees a case.
+    const std::vector<std::string> x{"x"};
+    b->release_claims(x, "C");
+    CHECK(b->claim_due(upto, 0, "C", 10s).empty());
+    a->release_claims(x, "A");
+    CHECK(b->claim_due(upto, 0, "C", 10s) == std::vector<std::string>{"x"});
+  }
+}
+
+TEST_CASE("store contract: wait_for_work wakes on another engine's earlier timer and times out otherwise", "[store-contract]") {
+  for (const auto& sub : subjects("wait")) {
+    if (!sub.open()->shared()) continue;
+    INFO(sub.location);
+    auto waiter = sub.open();
+    auto writer = sub.open();
+    const auto before = at("2026-01-10T00:00:00Z");
+    CHECK_FALSE(waiter->wait_for_work(before, 50ms));
+    std::thread later([&] {
+      std::this_thread::sleep_for(50ms);
+      commit(*writer, {rec(1, "late")}, {kase("late", 1, before + 1h)});
+    });
+    CHECK_FALSE(waiter->wait_for_work(before, 400ms));
+    later.join();
+    std::thread earlier([&] {
+      std::this_thread::sleep_for(100ms);
+      commit(*writer, {rec(2, "soon")}, {kase("soon", 1, before - 1h)});
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(waiter->wait_for_work(before, 10s));
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    earlier.join();
+  }
+}
+
+TEST_CASE("store contract: PostgreSQL locations take Escalon's options and refuse unknown ones", "[store-contract]") {
+  // Refused before any connection is tried.
+  CHECK_THROWS_WITH(open_store("postgresql://localhost/db?bogus=1"), Catch::Contains("unknown store option 'bogus'"));
+  CHECK_THROWS_WITH(open_store("postgresql://localhost/db?sync=maybe"), Catch::Contains("sync=maybe is not known"));
+  CHECK_THROWS_WITH(open_store("postgres:?schema="), Catch::Contains("schema= needs a name"));
+}
+
+TEST_CASE("store contract: PostgreSQL refuses other programs' tables and newer schemas, and reconnects", "[store-contract]") {
+  if (escalon::test::test_pg_uri().empty()) return;
+  const auto loc = escalon::test::fresh_pg_location();
+  const auto schema = loc.substr(loc.rfind("schema=") + 7);
+  escalon::test::pg_exec("CREATE SCHEMA " + schema + "; CREATE TABLE " + schema + ".cases(x int)");
+  CHECK_THROWS_WITH(open_store(loc), Catch::Contains("has tables of another program named like Escalon's (cases)"));
+  escalon::test::pg_exec("DROP TABLE " + schema + ".cases");
+  (void)open_store(loc);
+  escalon::test::pg_exec("UPDATE " + schema + ".meta SET value = '99' WHERE key = 'escalon/schema'");
+  CHECK_THROWS_WITH(open_store(loc), Catch::Contains("was written by a newer Escalon (schema 99, this one knows up to 1)"));
+  escalon::test::pg_exec("UPDATE " + schema + ".meta SET value = '1' WHERE key = 'escalon/schema'");
+
+  // The server drops the store's connection: one call fails naming the server, the next reconnects.
+  auto s = open_store(loc + "&application_name=escalon_victim");
+  commit(*s, {rec(1, "a")}, {kase("a", 1)});
+  escalon::test::pg_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'escalon_victim'");
+  CHECK_THROWS_WITH((void)s->last_seq(), Catch::Contains("PostgreSQL ") && Catch::Contains("connection"));
+  CHECK(s->last_seq() == 1);
+}
