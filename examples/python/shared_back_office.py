@@ -79,7 +79,7 @@ def run(db, flows, agents, requests):
         for job in jobs:
             totals.update(job.get(timeout=300))
     engine = engine_for(db, flows)
-    cases = engine.query(flow="back-office-handover")
+    cases = engine.query(flow="back-office-handover", status=None)
     answers = collections.Counter()
     for case in cases:
         for r in engine.history(case.id):

@@ -338,9 +338,11 @@ struct EngineOptions {
   /// way: a late commit of an engine whose claim ran out is refused by the case's revision.
   std::chrono::milliseconds claim_lease{30'000};
   /// On a shared store: how many times a call is applied again, each time to the case as
-  /// another engine left it, when that engine committed the case first (ConflictError). Past
-  /// this the call throws ConflictError; nothing of it is stored.
-  std::uint32_t max_conflict_retries = 8;
+  /// another engine left it, when that engine committed the case first (ConflictError), after
+  /// a random pause that grows with each attempt (up to 50 ms). Past this the call throws
+  /// ConflictError and nothing of it is stored: only callers that hammer one case from
+  /// several processes at once meet it.
+  std::uint32_t max_conflict_retries = 12;
 };
 
 class Engine {

@@ -455,7 +455,8 @@ void Op::guarded(Case& c, TimePoint at, W&& what, F&& work) {
 
 // Shared stores (shared.cpp): due cases claimed per round, and the runner's loop.
 inline constexpr std::size_t claim_batch = 100;
-std::pair<std::size_t, std::size_t> shared_round(Core& m, std::unique_lock<std::mutex>& lk);
+// `batch`: how many cases the round claims; it shrinks after a conflict and grows back.
+std::pair<std::size_t, std::size_t> shared_round(Core& m, std::unique_lock<std::mutex>& lk, std::size_t& batch);
 void shared_runner_loop(Core& m, std::unique_lock<std::mutex>& lk, Duration max_sleep);
 // A random pause before a call is applied again after a conflict (longer with each attempt).
 void conflict_pause(std::uint32_t attempt);

@@ -22,65 +22,6 @@
 
 namespace escalon {
 
-std::string_view case_status_name(CaseStatus s) noexcept {
-  switch (s) {
-    case CaseStatus::active:
-      return "active";
-    case CaseStatus::completed:
-      return "completed";
-    case CaseStatus::cancelled:
-      return "cancelled";
-    case CaseStatus::incident:
-      return "incident";
-  }
-  return "?";
-}
-
-std::string_view refusal_name(Refusal r) noexcept {
-  switch (r) {
-    case Refusal::unknown_flow: return "unknown_flow";
-    case Refusal::unknown_case: return "unknown_case";
-    case Refusal::duplicate_id: return "duplicate_id";
-    case Refusal::closed: return "closed";
-    case Refusal::incident: return "incident";
-    case Refusal::not_handled: return "not_handled";
-    case Refusal::guard_refused: return "guard_refused";
-    case Refusal::bad_data: return "bad_data";
-    case Refusal::wrong_state: return "wrong_state";
-    case Refusal::bad_request: return "bad_request";
-    case Refusal::key_reused: return "key_reused";
-  }
-  return "?";
-}
-
-std::string_view sla_state_name(SlaView::State s) noexcept {
-  switch (s) {
-    case SlaView::State::running:
-      return "running";
-    case SlaView::State::paused:
-      return "paused";
-    case SlaView::State::met:
-      return "met";
-    case SlaView::State::breached:
-      return "breached";
-    case SlaView::State::not_started:
-      return "not-started";
-    case SlaView::State::stopped:
-      return "stopped";
-  }
-  return "?";
-}
-
-bool CaseView::overdue() const noexcept {
-  return std::any_of(deadlines.begin(), deadlines.end(), [](const DeadlineView& d) { return d.overdue; });
-}
-
-std::int32_t CaseView::level() const noexcept {
-  std::int32_t l = 0;
-  for (const auto& d : deadlines) l = std::max(l, d.level);
-  return l;
-}
-
 using detail::Case;
 using detail::Op;
 using detail::Unit;
@@ -596,15 +537,20 @@ std::size_t Engine::run_due() {
   auto& m = *impl_;
   if (m.shared()) {
     std::size_t total = 0;  // round after round, each its own unit: engines share the due cases
+    std::size_t batch = detail::claim_batch;
     for (;;) {
       std::size_t claimed = 0;
+      bool again = false;
       const std::size_t fired = m.call({}, [&](Op& op, TimePoint now) {
+        // A round that conflicted (events for its cases came in meanwhile) goes again smaller.
+        if (std::exchange(again, true)) batch = std::max<std::size_t>(1, batch / 4);
         op.run_jobs();
-        claimed = op.fire_claimed(now, detail::claim_batch);
+        claimed = op.fire_claimed(now, batch);
         return op.u.fired;
       });
       total += fired;
-      if (claimed < detail::claim_batch || fired == 0) return total;
+      if (claimed < batch || fired == 0) return total;
+      batch = std::min(detail::claim_batch, batch * 2);
     }
   }
   return m.call({}, [&](Op& op, TimePoint now) {

@@ -75,7 +75,9 @@ std::optional<std::string> Op::started_with(const std::string& key, std::uint64_
 void Op::keep_start_key(const std::string& key, const std::string& case_id, std::uint64_t fingerprint) {
   StartKey k{key, case_id, fmt::format("{:016x}", fingerprint)};
   u.start_keys.push_back(k);
-  m.start_keys.emplace(key, std::move(k));
+  // On a shared store the unit may fail to commit (another engine took the key first) and run
+  // again: only a committed key counts, so it is looked up in the store alone.
+  if (!m.shared()) m.start_keys.emplace(key, std::move(k));
 }
 
 }  // namespace escalon::detail

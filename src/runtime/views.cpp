@@ -149,3 +149,67 @@ std::vector<CaseView> run_query(Core& m, const Query& q, TimePoint now) {
 }
 
 }  // namespace escalon::detail
+
+namespace escalon {
+
+// Names of the public enums, and what CaseView works out from its deadlines.
+std::string_view case_status_name(CaseStatus s) noexcept {
+  switch (s) {
+    case CaseStatus::active:
+      return "active";
+    case CaseStatus::completed:
+      return "completed";
+    case CaseStatus::cancelled:
+      return "cancelled";
+    case CaseStatus::incident:
+      return "incident";
+  }
+  return "?";
+}
+
+std::string_view refusal_name(Refusal r) noexcept {
+  switch (r) {
+    case Refusal::unknown_flow: return "unknown_flow";
+    case Refusal::unknown_case: return "unknown_case";
+    case Refusal::duplicate_id: return "duplicate_id";
+    case Refusal::closed: return "closed";
+    case Refusal::incident: return "incident";
+    case Refusal::not_handled: return "not_handled";
+    case Refusal::guard_refused: return "guard_refused";
+    case Refusal::bad_data: return "bad_data";
+    case Refusal::wrong_state: return "wrong_state";
+    case Refusal::bad_request: return "bad_request";
+    case Refusal::key_reused: return "key_reused";
+  }
+  return "?";
+}
+
+std::string_view sla_state_name(SlaView::State s) noexcept {
+  switch (s) {
+    case SlaView::State::running:
+      return "running";
+    case SlaView::State::paused:
+      return "paused";
+    case SlaView::State::met:
+      return "met";
+    case SlaView::State::breached:
+      return "breached";
+    case SlaView::State::not_started:
+      return "not-started";
+    case SlaView::State::stopped:
+      return "stopped";
+  }
+  return "?";
+}
+
+bool CaseView::overdue() const noexcept {
+  return std::any_of(deadlines.begin(), deadlines.end(), [](const DeadlineView& d) { return d.overdue; });
+}
+
+std::int32_t CaseView::level() const noexcept {
+  std::int32_t l = 0;
+  for (const auto& d : deadlines) l = std::max(l, d.level);
+  return l;
+}
+
+}  // namespace escalon

@@ -7,6 +7,7 @@ tests=$1
 # The Catch2 tags whose tests take ESCALON_TEST_PG; add a tag here to run more of them.
 tags=(
   "[store-contract]"
+  "[shared]"
 )
 : "${PGHOST:?run.sh runs inside pg_virtualenv: tests/postgres/pg_env.sh run.sh ...}"
 # libpq takes the password from PGPASSWORD, so it stays out of the URI and of messages.

@@ -9,6 +9,7 @@
 
 #include "escalon/engine.hpp"
 #include "escalon/store.hpp"
+#include "store_locations.hpp"
 
 namespace escalon::test {
 
@@ -29,6 +30,15 @@ inline std::vector<SharedStoreKind> shared_stores() {
                    return std::shared_ptr<void>(*memory);
                  },
                  [memory] { return Handle<Store>(*memory); }});
+  if (!test_pg_uri().empty()) {
+    auto location = std::make_shared<std::string>();
+    out.push_back({"PostgreSQL",
+                   [location] {
+                     *location = fresh_pg_location();  // a schema of its own: an empty store
+                     return std::shared_ptr<void>(location);
+                   },
+                   [location] { return Handle<Store>(open_store(*location)); }});
+  }
   return out;
 }
 

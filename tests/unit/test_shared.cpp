@@ -89,7 +89,7 @@ TEST_CASE("engines on a shared store see each other's cases and number them uniq
   }
 }
 
-TEST_CASE("concurrent calls from two engines on one case lose no update", "[shared]") {
+TEST_CASE("concurrent calls from two engines on one case lose no update and apply none twice", "[shared]") {
   for (auto& kind : test::shared_stores()) {
     INFO(kind.name);
     auto opened = kind.open();
@@ -98,13 +98,19 @@ TEST_CASE("concurrent calls from two engines on one case lose no update", "[shar
     auto b = engine_on(kind.connect(), clock);
     const std::string id = a->start("counter");
     constexpr int per_engine = 150;
-    std::atomic<int> failed{0};
+    std::atomic<int> applied{0}, gave_up{0}, other{0};
+    // Both engines call back to back on one case, far harder than any two agents could: a call
+    // that loses every retry throws ConflictError and stores nothing; every other call is
+    // applied exactly once.
     auto hammer = [&](Engine& e) {
       for (int i = 0; i < per_engine; ++i) {
         try {
           e.send(id, "note");
+          ++applied;
+        } catch (const ConflictError&) {
+          ++gave_up;
         } catch (const std::exception& ex) {
-          if (++failed == 1) WARN(ex.what());
+          if (++other == 1) WARN(ex.what());
         }
       }
     };
@@ -112,10 +118,12 @@ TEST_CASE("concurrent calls from two engines on one case lose no update", "[shar
     std::thread tb([&] { hammer(*b); });
     ta.join();
     tb.join();
-    CHECK(failed == 0);
-    CHECK(a->get(id).data.at("n") == Value(2 * per_engine));
+    CHECK(other == 0);
+    CHECK(gave_up <= 2 * per_engine / 50);  // rare: each retry waits a random, growing pause
+    CHECK(a->get(id).data.at("n") == Value(applied.load()));
     const auto h = b->history(id);
-    CHECK(count(h, RecordType::event) == 2 * per_engine);
+    CHECK(count(h, RecordType::event) == static_cast<std::size_t>(applied.load()));
+    for (std::size_t i = 1; i < h.size(); ++i) CHECK(h[i - 1].seq < h[i].seq);
   }
 }
 
