@@ -437,7 +437,7 @@ class Engine {
   /// The whole journal (or one case's) as JSON Lines.
   [[nodiscard]] std::string journal_jsonl(std::string_view case_id = {}) const;
   /// Cases in memory: with a store, the open ones (closed cases are in the store); without
-  /// one, every case started.
+  /// one, every case started; on a shared store, those a running call works on (usually 0).
   [[nodiscard]] std::size_t case_count() const;
 
  private:
