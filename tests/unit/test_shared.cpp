@@ -248,3 +248,36 @@ TEST_CASE("a migration on one engine moves the cases other engines started", "[s
     CHECK(b->get(ids[1]).data.at("n") == Value(1));
   }
 }
+
+TEST_CASE("a sub-flow case finished on another engine resumes its parent there", "[shared]") {
+  for (auto& kind : test::shared_stores()) {
+    INFO(kind.name);
+    auto opened = kind.open();
+    ManualClock clock{"2026-11-30T09:00:00Z"};
+    const auto flows = load_flows({std::string(ESCALON_SOURCE_DIR) + "/flows"});
+    Engine a({.clock = &clock, .store = kind.connect()});
+    Engine b({.clock = &clock, .store = kind.connect()});
+    a.add_flows(flows);
+    b.add_flows(flows);
+    a.on_action("parts.order", [](ActionContext& x) {
+      x.set("order_id", "PO-7");
+      x.set("supplier", "Elektro d.o.o.");
+    });
+    const std::string visit = a.start("technician-visit", {{"customer", "ACME"}});
+    a.send(visit, "submit", {{"preferred_slots", List{"2026-12-01T09:00:00Z"}}, {"product", "tv"}, {"parts_needed", true}});
+    const CaseView parent = b.get(visit);
+    CHECK(parent.steps == std::vector<std::string>{"order-parts"});
+    REQUIRE(parent.children.size() == 1);
+    const std::string order = parent.children.front();
+    CHECK(b.get(order).steps == std::vector<std::string>{"await-confirmation"});
+    clock.advance(1h);
+    b.send(order, "confirmed");  // b loads the order with its parent: the family moves together
+    b.send(order, "arrived");
+    CHECK(a.get(order).status == CaseStatus::completed);
+    const CaseView after = a.get(visit);
+    CHECK(after.steps == std::vector<std::string>{"schedule"});
+    CHECK(after.data.at("parts_order") == Value("PO-7"));
+    a.send(visit, "booked", {{"slot", "2026-12-01T09:00:00Z"}});
+    CHECK(b.get(visit).steps == std::vector<std::string>{"visit"});
+  }
+}
