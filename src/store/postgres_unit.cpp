@@ -62,6 +62,9 @@ class JsonRows {
 // write ends any lease on the case. The result names a case that was not written (a
 // conflict: the caller rolls back), moves record_seq past records numbered elsewhere (a copied
 // store), and queues the NOTIFY, which PostgreSQL delivers only if the unit commits.
+// The `= ANY(ARRAY(...))` is for the planner: it guesses 100 rows from json_to_recordset and
+// then joined by a sequential scan of all cases for every commit; the array makes it probe
+// the primary key.
 }  // namespace
 
 extern const char* const unit_statement;
@@ -82,6 +85,7 @@ upd AS (
   UPDATE cases c SET seq = v.seq, open = v.open, state = v.state, revision = v.revision, next_due = NULLIF(v.due, 0),
                      lease_owner = NULL, lease_until = NULL
   FROM fresh v WHERE v.expected <> 0 AND c.id = v.id AND c.revision = v.expected
+    AND c.id = ANY(ARRAY(SELECT id FROM fresh WHERE expected <> 0))
   RETURNING c.id)
 SELECT (SELECT id FROM (SELECT id FROM fresh EXCEPT ALL SELECT id FROM ins EXCEPT ALL SELECT id FROM upd) lost ORDER BY id LIMIT 1),
        (SELECT setval('record_seq', top) FROM (SELECT max(seq) AS top FROM rec) t, record_seq
