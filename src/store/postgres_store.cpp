@@ -28,6 +28,13 @@
 #include "store/stores.hpp"
 
 namespace escalon {
+// In postgres_unit.cpp: a unit's records and cases in one statement.
+namespace pg {
+extern const char* const unit_statement;
+std::string records_json(std::span<const Record> records);
+std::string cases_json(std::span<const StoredCase> cases);
+}  // namespace pg
+
 namespace {
 
 constexpr int schema_version = 1;
@@ -201,6 +208,7 @@ class PostgresStore final : public Store {
       pqxx::nontransaction tx(*c);
       if (!where_.sync.empty()) tx.exec0("SET synchronous_commit TO " + where_.sync);
       if (!where_.schema.empty()) tx.exec0("SET search_path TO " + tx.quote_name(where_.schema));
+      c->prepare("escalon_unit", pg::unit_statement);  // parsed on first use, after search_path is set
       return c;
     } catch (const pqxx::broken_connection& e) {
       throw StoreError(fmt::format("{}: cannot connect: {}", server_, reason(e)));
@@ -233,12 +241,10 @@ class PostgresStore final : public Store {
   }
 
   void prepare_schema(pqxx::connection& c);
-  void write_records(pqxx::work& tx, std::span<const Record> records);
-  void write_cases(pqxx::work& tx, std::span<const StoredCase> cases);
+  void write_unit(pqxx::work& tx, std::span<const Record> records, std::span<const StoredCase> cases);
   void write_flows(pqxx::work& tx, std::span<const StoredFlow> flows);
   void write_meta(pqxx::work& tx, const std::map<std::string, std::string>& meta);
   void write_start_keys(pqxx::work& tx, std::span<const StartKey> keys);
-  void notify_due(pqxx::work& tx, std::span<const StoredCase> cases);
 
  public:
   explicit PostgresStore(Location where)
@@ -253,12 +259,10 @@ class PostgresStore final : public Store {
   void commit(const StoreBatch& b) override {
     with("commit a unit of work", [&](pqxx::connection& c) {
       pqxx::work tx(c);
-      write_records(tx, b.records);
-      write_cases(tx, b.cases);
+      write_unit(tx, b.records, b.cases);
       write_flows(tx, b.flows);
       write_meta(tx, b.meta);
       write_start_keys(tx, b.start_keys);
-      notify_due(tx, b.cases);
       tx.commit();
     });
   }
@@ -464,40 +468,20 @@ void PostgresStore::prepare_schema(pqxx::connection& c) {
   tx.commit();
 }
 
-void PostgresStore::write_records(pqxx::work& tx, std::span<const Record> records) {
-  if (records.empty()) return;
-  std::int64_t top = 0;
-  for (const auto& r : records) {
-    tx.exec_params("INSERT INTO records(seq, case_id, at, type, json) VALUES($1, $2, $3, $4, $5)", static_cast<std::int64_t>(r.seq),
-                   r.case_id, r.at.time_since_epoch().count(), std::string(record_type_name(r.type)), r.to_json());
-    top = std::max(top, static_cast<std::int64_t>(r.seq));
-  }
-  // Records numbered here rather than by take_seqs (a copied store, an engine numbering its
-  // own): the sequence moves past them, so that it never hands out a number again.
-  tx.exec_params("SELECT setval('record_seq', $1) FROM record_seq "
-                 "WHERE (CASE WHEN is_called THEN last_value ELSE last_value - 1 END) < $1",
-                 top);
-}
-
-void PostgresStore::write_cases(pqxx::work& tx, std::span<const StoredCase> cases) {
-  for (const auto& c : cases) {
-    // A new case (expected 0) inserts; a known one updates only from the expected revision.
-    // Either way the write ends any lease on the case: whoever held it is done, or lost.
-    const auto r = c.expected == 0
-                       ? tx.exec_params("INSERT INTO cases(id, flow, seq, open, state, revision, next_due) "
-                                        "VALUES($1, $2, $3, $4, $5, $6, NULLIF($7::bigint, 0)) ON CONFLICT (id) DO NOTHING",
-                                        c.id, c.flow, static_cast<std::int64_t>(c.seq), c.open, c.state,
-                                        static_cast<std::int64_t>(c.revision), due_value(c))
-                       : tx.exec_params("UPDATE cases SET seq = $2, open = $3, state = $4, revision = $5, next_due = NULLIF($6::bigint, 0), "
-                                        "lease_owner = NULL, lease_until = NULL WHERE id = $1 AND revision = $7",
-                                        c.id, static_cast<std::int64_t>(c.seq), c.open, c.state,
-                                        static_cast<std::int64_t>(c.revision), due_value(c), static_cast<std::int64_t>(c.expected));
-    if (r.affected_rows() == 1) continue;
-    const auto held = tx.exec_params("SELECT revision FROM cases WHERE id = $1", c.id);
-    throw ConflictError(fmt::format("{}: case '{}' was changed by another writer (stored revision {}, this write expected {}); "
-                                    "reload the case and apply the call again",
-                                    server_, c.id, held.empty() ? 0 : held[0][0].as<std::uint64_t>(), c.expected));
-  }
+void PostgresStore::write_unit(pqxx::work& tx, std::span<const Record> records, std::span<const StoredCase> cases) {
+  if (records.empty() && cases.empty()) return;
+  std::optional<std::int64_t> earliest;  // the unit's earliest due time, for engines in wait_for_work
+  for (const auto& c : cases)
+    if (c.open && c.next_due != TimePoint{} && (!earliest || due_value(c) < *earliest)) earliest = due_value(c);
+  const auto lost = tx.exec_prepared1("escalon_unit", pg::records_json(records), pg::cases_json(cases), channel_,
+                                      earliest ? std::to_string(*earliest) : std::string())[0];
+  if (lost.is_null()) return;
+  const auto id = lost.as<std::string>();
+  const auto& c = *std::find_if(cases.begin(), cases.end(), [&](const StoredCase& k) { return k.id == id; });
+  const auto held = tx.exec_params("SELECT revision FROM cases WHERE id = $1", id);
+  throw ConflictError(fmt::format("{}: case '{}' was changed by another writer (stored revision {}, this write expected {}); "
+                                  "reload the case and apply the call again",
+                                  server_, id, held.empty() ? 0 : held[0][0].as<std::uint64_t>(), c.expected));
 }
 
 void PostgresStore::write_flows(pqxx::work& tx, std::span<const StoredFlow> flows) {
@@ -533,15 +517,6 @@ void PostgresStore::write_start_keys(pqxx::work& tx, std::span<const StartKey> k
                                       "first; reload and find it)",
                                       server_, k.key));
   }
-}
-
-// The earliest due time of the unit, to engines waiting in wait_for_work; PostgreSQL delivers it
-// when the transaction commits, and not at all when it rolls back.
-void PostgresStore::notify_due(pqxx::work& tx, std::span<const StoredCase> cases) {
-  std::optional<std::int64_t> earliest;
-  for (const auto& c : cases)
-    if (c.open && c.next_due != TimePoint{} && (!earliest || due_value(c) < *earliest)) earliest = due_value(c);
-  if (earliest) tx.exec_params("SELECT pg_notify($1, $2)", channel_, std::to_string(*earliest));
 }
 
 std::uint64_t PostgresStore::next_case_number(std::string_view flow) {

@@ -130,6 +130,99 @@ TEST_CASE("store contract: a stale or duplicate case write is refused and writes
   }
 }
 
+namespace {
+
+// Text a store must keep byte for byte: what breaks hand-made SQL, array and JSON literals.
+std::string awkward(int i) {
+  return fmt::format("q\"uo'te\\back\\\\slash {{brace}}, comma,\n\tline\r ünï—日本✓ NULL {} \"\" {{\"a\":[1,\"b\\\"\"]}}", i);
+}
+
+// 10 cases committed, then one unit of 50 records and 20 cases: the 10 updated, 10 new.
+std::vector<StoredCase> mixed_cases(int stale_at = -1) {
+  std::vector<StoredCase> out;
+  for (int i = 0; i < 20; ++i) {
+    auto c = kase(fmt::format("c{}-{}", i, awkward(i)), i < 10 ? 2 : 1, at("2026-01-06T09:00:00Z") + std::chrono::minutes(i), i % 3 != 0);
+    c.state = awkward(100 + i);
+    c.flow = "repair, \"v2\"";
+    if (i == stale_at) c.expected = 7;
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<Record> mixed_records(const std::vector<StoredCase>& cases, std::uint64_t first) {
+  std::vector<Record> out;
+  for (int i = 0; i < 50; ++i) {
+    auto r = rec(first + static_cast<std::uint64_t>(i), cases[static_cast<std::size_t>(i) % cases.size()].id);
+    r.message = awkward(200 + i);
+    r.event = awkward(300 + i);
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<StoredCase> first_ten() {
+  auto cases = mixed_cases();
+  cases.resize(10);
+  for (auto& c : cases) {
+    c.revision = 1;
+    c.expected = 0;
+  }
+  return cases;
+}
+
+}  // namespace
+
+TEST_CASE("store contract: a unit of 50 records and 20 new and updated cases keeps awkward text exactly", "[store-contract]") {
+  for (const auto& sub : subjects("awkward")) {
+    INFO(sub.location);
+    auto s = sub.open();
+    commit(*s, {}, first_ten());
+    const auto cases = mixed_cases();
+    const auto records = mixed_records(cases, 1);
+    commit(*s, records, cases);
+    CHECK(s->last_seq() == 50);
+    for (const auto& c : cases) {
+      const auto got = s->find_case(c.id);
+      REQUIRE(got);
+      CHECK(got->flow == c.flow);
+      CHECK(got->state == c.state);
+      CHECK(got->revision == c.revision);
+      CHECK(got->open == c.open);
+      CHECK(got->next_due == c.next_due);
+      const auto h = s->history(c.id);
+      std::vector<std::string> want;
+      for (const auto& r : records)
+        if (r.case_id == c.id) want.push_back(r.to_json());
+      REQUIRE(h.size() == want.size());
+      for (std::size_t i = 0; i < h.size(); ++i) CHECK(h[i].to_json() == want[i]);
+    }
+    CHECK(ids_of(*s, std::nullopt).size() == 20);
+  }
+}
+
+TEST_CASE("store contract: one stale case among 20 makes the whole unit write nothing", "[store-contract]") {
+  for (const auto& sub : subjects("onestale")) {
+    INFO(sub.location);
+    auto s = sub.open();
+    commit(*s, {}, first_ten());
+    const auto cases = mixed_cases(7);
+    CHECK_THROWS_AS(commit(*s, mixed_records(cases, 1), cases), ConflictError);
+    CHECK_THROWS_WITH(commit(*s, mixed_records(cases, 1), cases), Catch::Contains("case 'c7-"));
+    CHECK(s->last_seq() == 0);
+    CHECK(ids_of(*s, std::nullopt).size() == 10);
+    CHECK(s->find_case(cases[0].id)->revision == 1);
+    CHECK_FALSE(s->find_case(cases[15].id));
+    // A new case whose id is taken is refused the same way.
+    auto taken = mixed_cases();
+    taken[12].id = taken[3].id + " ";
+    commit(*s, {}, {taken[12]});
+    CHECK_THROWS_AS(commit(*s, mixed_records(taken, 1), taken), ConflictError);
+    CHECK(s->last_seq() == 0);
+    CHECK(ids_of(*s, std::nullopt).size() == 11);
+  }
+}
+
 TEST_CASE("store contract: a flow version with other content and a taken start key are conflicts", "[store-contract]") {
   for (const auto& sub : subjects("flowkey")) {
     INFO(sub.location);
