@@ -75,6 +75,9 @@ struct Engine::Impl : detail::Core {
     const Releaser releaser{op};
     try {
       if (!target.empty()) (void)op.claim(target);
+      // The case came from the store just now: what another engine committed to it before is
+      // older than this, so the call's records come after it in time as in number.
+      if (shared()) now = this->now();
       if (exclusive) op.wait_for_all();
       op.fire_due(now);
       if constexpr (std::is_void_v<std::invoke_result_t<F&, Op&, TimePoint>>) {
