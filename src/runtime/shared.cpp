@@ -48,7 +48,8 @@ Case* Op::load_family(std::string_view id) {
   loaded.push_back(load_stored(m, *first));
   read_back(loaded.back(), *first);
   std::set<std::string, std::less<>> ids{first->id};
-  const auto load = [&](const std::string& other) {
+  // By value: `other` may live in `loaded`, which the push_back below can move.
+  const auto load = [&](std::string other) {
     if (ids.contains(other) || m.cases.contains(other)) return;
     auto sc = m.store()->find_case(other);
     if (!sc || !sc->open) return;  // a closed relative takes no part in what its family does
