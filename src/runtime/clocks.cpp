@@ -320,6 +320,18 @@ void Op::start_timer(Case& c, TimerPurpose purpose, TimePoint when, std::int32_t
 // that has not committed yet (its caller runs a handler) is left alone: that unit, or a later
 // call, fires its points (at their own times), so nobody waits here and no cycle of waits can
 // form. Each point runs behind the case's exception boundary.
+void Op::restart_clocks(Case& c, TimePoint now, const char* doing) {
+  for (std::size_t i = 0; i < c.clocks.size(); ++i) {
+    if (!c.clocks[i].active) continue;
+    // A stored clock whose next point cannot be computed (it would fall past year 9999) is
+    // that case's incident; the other cases are loaded by now, so a throw would leave half a load.
+    guarded(c, now, [doing] { return std::string(doing); }, [&] {
+      clockmath::catch_up_latest(c, c.clocks[i], now);
+      schedule(c, i);
+    });
+  }
+}
+
 void Op::fire_due(TimePoint now) {
   std::size_t fired = 0;
   std::vector<TimerEntry> held;

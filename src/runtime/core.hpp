@@ -356,6 +356,9 @@ struct Op {
   void escalate(Case& c, const ClockState& k, const Escalation& e, std::int32_t level, std::int32_t repeat, TimePoint at);
   void start_timer(Case& c, TimerPurpose purpose, TimePoint when, std::int32_t attempt);
   void fire_due(TimePoint now);
+  // A case read back from the store: its running clocks go into the timer queue again
+  // (`catch_up: latest` skips repeats missed meanwhile); `doing` names it in an incident.
+  void restart_clocks(Case& c, TimePoint now, const char* doing);
 
   // --- steps (steps.cpp)
   void move_to(Case& c, std::int32_t target, TimePoint at, std::int32_t in_stage = -1);

@@ -168,11 +168,7 @@ struct Engine::Impl : detail::Core {
     auto stored = store()->open_cases();
     std::vector<detail::LoadedCase> loaded;
     loaded.reserve(stored.size());
-    for (const auto& sc : stored) {
-      loaded.push_back(detail::load_stored(*this, sc));  // throws before anything changes
-      loaded.back().c->last_seq = sc.seq;
-      loaded.back().c->revision = sc.revision;
-    }
+    for (const auto& sc : stored) loaded.push_back(detail::load_stored(*this, sc));  // throws before anything changes
     recovered = true;
     std::vector<Case*> added;
     std::vector<std::string> parents;
@@ -191,16 +187,7 @@ struct Engine::Impl : detail::Core {
     Op op{*this, unit, lk};
     const Releaser releaser{op};
     recovering = true;
-    for (Case* c : added)
-      for (std::size_t i = 0; i < c->clocks.size(); ++i) {
-        if (!c->clocks[i].active) continue;
-        // A stored clock whose next point cannot be computed (it would fall past year 9999) is
-        // that case's incident; the cases are loaded by now, so a throw would leave half a recovery.
-        op.guarded(*c, now, [] { return std::string("recovering its clocks"); }, [&] {
-          detail::clockmath::catch_up_latest(*c, c->clocks[i], now);
-          op.schedule(*c, i);
-        });
-      }
+    for (Case* c : added) op.restart_clocks(*c, now, "recovering its clocks");
     recovering = false;
     op.fire_due(now);  // what fell due while the engine was down, in time order, once
     finish(op, now);

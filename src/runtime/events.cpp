@@ -42,8 +42,6 @@ Case& Op::find(std::string_view id, std::string_view event, const EventOptions& 
   if (m.store())
     if (auto sc = m.store()->find_case(id)) {
       LoadedCase l = load_stored(m, *sc);
-      l.c->last_seq = sc->seq;
-      l.c->revision = sc->revision;
       l.c->set_parent_id(std::move(l.parent));  // not linked: a closed case needs no family of its own
       Case& c = m.cases.add(std::move(l.c));
       own(c);

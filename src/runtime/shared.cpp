@@ -32,21 +32,11 @@ void conflict_pause(std::uint32_t attempt) {
   std::this_thread::sleep_for(std::chrono::microseconds(jitter() % static_cast<std::uint64_t>(cap.count() + 1)));
 }
 
-namespace {
-
-void read_back(LoadedCase& l, const StoredCase& sc) {
-  l.c->last_seq = sc.seq;
-  l.c->revision = sc.revision;
-}
-
-}  // namespace
-
 Case* Op::load_family(std::string_view id) {
   auto first = m.store()->find_case(id);
   if (!first) return nullptr;
   std::vector<LoadedCase> loaded;
   loaded.push_back(load_stored(m, *first));
-  read_back(loaded.back(), *first);
   std::set<std::string, std::less<>> ids{first->id};
   // By value: `other` may live in `loaded`, which the push_back below can move.
   const auto load = [&](std::string other) {
@@ -54,7 +44,6 @@ Case* Op::load_family(std::string_view id) {
     auto sc = m.store()->find_case(other);
     if (!sc || !sc->open) return;  // a closed relative takes no part in what its family does
     loaded.push_back(load_stored(m, *sc));
-    read_back(loaded.back(), *sc);
     ids.insert(other);
   };
   if (first->open) {
@@ -78,13 +67,7 @@ Case* Op::load_family(std::string_view id) {
   const TimePoint now = m.now();
   for (Case* c : added) {
     own(*c);
-    for (std::size_t i = 0; i < c->clocks.size(); ++i) {
-      if (!c->clocks[i].active) continue;
-      guarded(*c, now, [] { return std::string("loading its clocks"); }, [&] {
-        clockmath::catch_up_latest(*c, c->clocks[i], now);
-        schedule(*c, i);
-      });
-    }
+    restart_clocks(*c, now, "loading its clocks");
   }
   return added.front();
 }

@@ -94,11 +94,15 @@ std::optional<int> query_rank(const Query& q, const Case& c, TimePoint now) {
 
 LoadedCase load_stored(Core& m, const StoredCase& sc) {
   std::vector<StoredFlow> unseen;  // versions read back from the store are in it already
-  return load_case(sc.state, [&](std::string_view id, std::int64_t version) -> FlowRt* {
+  LoadedCase l = load_case(sc.state, [&](std::string_view id, std::int64_t version) -> FlowRt* {
     if (!version) return nullptr;
     if (FlowRt* rt = m.flows.find(id, version)) return rt;
     return m.flows.from_store(id, version, *m.store(), unseen);
   }, sc.id);
+  // The store's numbers, not the text's: the next commit expects this revision.
+  l.c->last_seq = sc.seq;
+  l.c->revision = sc.revision;
+  return l;
 }
 
 std::vector<CaseView> run_query(Core& m, const Query& q, TimePoint now) {

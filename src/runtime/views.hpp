@@ -12,7 +12,8 @@ CaseView view_of(const Case& c, TimePoint now, std::string_view parent_id = {});
 // The query's priority rank of the case, or nothing when the query does not select it.
 std::optional<int> query_rank(const Query& q, const Case& c, TimePoint now);
 std::vector<CaseView> run_query(Core& m, const Query& q, TimePoint now);
-// A stored case rebuilt for reading (its flow version is loaded from the store if need be).
+// A stored case rebuilt (its flow version is loaded from the store if need be), with the
+// sequence number and revision the store holds for it.
 LoadedCase load_stored(Core& m, const StoredCase& sc);
 
 }  // namespace escalon::detail
