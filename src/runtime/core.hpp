@@ -457,9 +457,15 @@ void Op::guarded(Case& c, TimePoint at, W&& what, F&& work) {
 
 
 // Shared stores (shared.cpp): due cases claimed per round, and the runner's loop.
-inline constexpr std::size_t claim_batch = 100;
-// `batch`: how many cases the round claims; it shrinks after a conflict and grows back.
-std::pair<std::size_t, std::size_t> shared_round(Core& m, std::unique_lock<std::mutex>& lk, std::size_t& batch);
+// How many due cases a round claims: a round that conflicted (events for its cases came in
+// meanwhile) goes again smaller, and the size grows back with each round that committed.
+struct ClaimBatch {
+  static constexpr std::size_t most = 100;
+  std::size_t size = most;
+  void conflicted() { size = std::max<std::size_t>(1, size / 4); }
+  void committed() { size = std::min(most, size * 2); }
+};
+std::pair<std::size_t, std::size_t> shared_round(Core& m, std::unique_lock<std::mutex>& lk, ClaimBatch& batch);
 void shared_runner_loop(Core& m, std::unique_lock<std::mutex>& lk, Duration max_sleep);
 // A random pause before a call is applied again after a conflict (longer with each attempt).
 void conflict_pause(std::uint32_t attempt);

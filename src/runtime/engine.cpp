@@ -527,20 +527,19 @@ std::size_t Engine::run_due() {
   auto& m = *impl_;
   if (m.shared()) {
     std::size_t total = 0;  // round after round, each its own unit: engines share the due cases
-    std::size_t batch = detail::claim_batch;
+    detail::ClaimBatch batch;
     for (;;) {
       std::size_t claimed = 0;
       bool again = false;
       const std::size_t fired = m.call({}, [&](Op& op, TimePoint now) {
-        // A round that conflicted (events for its cases came in meanwhile) goes again smaller.
-        if (std::exchange(again, true)) batch = std::max<std::size_t>(1, batch / 4);
+        if (std::exchange(again, true)) batch.conflicted();  // this round is being applied again
         op.run_jobs();
-        claimed = op.fire_claimed(now, batch);
+        claimed = op.fire_claimed(now, batch.size);
         return op.u.fired;
       });
       total += fired;
-      if (claimed < batch || fired == 0) return total;
-      batch = std::min(detail::claim_batch, batch * 2);
+      if (claimed < batch.size || fired == 0) return total;
+      batch.committed();
     }
   }
   return m.call({}, [&](Op& op, TimePoint now) {

@@ -122,7 +122,7 @@ std::size_t Op::fire_claimed(TimePoint now, std::size_t batch) {
 
 // One round of due work on a shared store; returns {claimed, fired}. A conflict (another
 // engine committed a claimed case first) leaves the claims for the next round.
-std::pair<std::size_t, std::size_t> shared_round(Core& m, std::unique_lock<std::mutex>& lk, std::size_t& batch) {
+std::pair<std::size_t, std::size_t> shared_round(Core& m, std::unique_lock<std::mutex>& lk, ClaimBatch& batch) {
   Unit unit;
   Op op{m, unit, lk};
   struct Releaser {
@@ -132,15 +132,15 @@ std::pair<std::size_t, std::size_t> shared_round(Core& m, std::unique_lock<std::
   const TimePoint now = m.now();
   std::size_t claimed = 0;
   try {
-    claimed = op.fire_claimed(now, batch);
+    claimed = op.fire_claimed(now, batch.size);
     op.flush();
     op.dispatch();
-    batch = std::min(claim_batch, batch * 2);
+    batch.committed();
   } catch (const ConflictError&) {
     // Events for the round's cases came in meanwhile: go again at once, smaller, on what the
     // other engines stored (the claims are still this engine's).
     op.release();
-    batch = std::max<std::size_t>(1, batch / 4);
+    batch.conflicted();
     return {0, 1};
   } catch (const StoreError&) {
     op.release();
@@ -159,11 +159,11 @@ std::pair<std::size_t, std::size_t> shared_round(Core& m, std::unique_lock<std::
 // store's earliest due time or another engine's notice of an earlier one (at most max_sleep,
 // in short slices so that stop_runner() is not kept waiting).
 void shared_runner_loop(Core& m, std::unique_lock<std::mutex>& lk, Duration max_sleep) {
-  std::size_t batch = claim_batch;
+  ClaimBatch batch;
   while (!m.runner_stop) {
-    const std::size_t size = batch;
+    const std::size_t size = batch.size;
     const auto [claimed, fired] = shared_round(m, lk, batch);
-    if (fired > 0 && (claimed == size || batch < size)) continue;  // a full round, or one that conflicted
+    if (fired > 0 && (claimed == size || batch.size < size)) continue;  // a full round, or one that conflicted
     const TimePoint now = m.now();
     Duration sleep = max_sleep;
     try {
