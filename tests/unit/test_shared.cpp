@@ -52,6 +52,15 @@ std::unique_ptr<Engine> engine_on(Handle<Store> store, const Clock& clock) {
   return e;
 }
 
+// Two engines on one fresh store of `kind` and one manual clock; the store outlives them.
+struct TwoEngines {
+  std::shared_ptr<void> store;
+  ManualClock clock{"2026-11-30T09:00:00Z"};
+  std::unique_ptr<Engine> a, b;
+  explicit TwoEngines(const test::SharedStoreKind& kind)
+      : store(kind.open()), a(engine_on(kind.connect(), clock)), b(engine_on(kind.connect(), clock)) {}
+};
+
 std::size_t count(const std::vector<Record>& h, RecordType t) {
   return static_cast<std::size_t>(std::count_if(h.begin(), h.end(), [&](const Record& r) { return r.type == t; }));
 }
@@ -61,10 +70,9 @@ std::size_t count(const std::vector<Record>& h, RecordType t) {
 TEST_CASE("engines on a shared store see each other's cases and number them uniquely", "[shared]") {
   for (auto& kind : test::shared_stores()) {
     INFO(kind.name);
-    auto opened = kind.open();
-    ManualClock clock{"2026-11-30T09:00:00Z"};
-    auto a = engine_on(kind.connect(), clock);
-    auto b = engine_on(kind.connect(), clock);
+    TwoEngines two(kind);
+    auto& a = two.a;
+    auto& b = two.b;
     std::set<std::string> ids;
     for (int i = 0; i < 10; ++i) {
       ids.insert(a->start("counter"));
@@ -92,10 +100,9 @@ TEST_CASE("engines on a shared store see each other's cases and number them uniq
 TEST_CASE("concurrent calls from two engines on one case lose no update and apply none twice", "[shared]") {
   for (auto& kind : test::shared_stores()) {
     INFO(kind.name);
-    auto opened = kind.open();
-    ManualClock clock{"2026-11-30T09:00:00Z"};
-    auto a = engine_on(kind.connect(), clock);
-    auto b = engine_on(kind.connect(), clock);
+    TwoEngines two(kind);
+    auto& a = two.a;
+    auto& b = two.b;
     const std::string id = a->start("counter");
     constexpr int per_engine = 150;
     std::atomic<int> applied{0}, gave_up{0}, other{0};
@@ -130,10 +137,9 @@ TEST_CASE("concurrent calls from two engines on one case lose no update and appl
 TEST_CASE("conflicting events from two engines: one wins and the other sees its result", "[shared]") {
   for (auto& kind : test::shared_stores()) {
     INFO(kind.name);
-    auto opened = kind.open();
-    ManualClock clock{"2026-11-30T09:00:00Z"};
-    auto a = engine_on(kind.connect(), clock);
-    auto b = engine_on(kind.connect(), clock);
+    TwoEngines two(kind);
+    auto& a = two.a;
+    auto& b = two.b;
     for (int round = 0; round < 20; ++round) {
       const std::string id = a->start("counter");
       std::atomic<int> refused{0};
@@ -196,10 +202,9 @@ TEST_CASE("deadlines on a shared store fire once when several engines run due wo
 TEST_CASE("a keyed start repeated on another engine finds the first case", "[shared]") {
   for (auto& kind : test::shared_stores()) {
     INFO(kind.name);
-    auto opened = kind.open();
-    ManualClock clock{"2026-11-30T09:00:00Z"};
-    auto a = engine_on(kind.connect(), clock);
-    auto b = engine_on(kind.connect(), clock);
+    TwoEngines two(kind);
+    auto& a = two.a;
+    auto& b = two.b;
     const std::string first = a->start("counter", {}, {.key = "call-4711"});
     CHECK(b->start("counter", {}, {.key = "call-4711"}) == first);
     CHECK(a->query({}).size() == 1);
@@ -228,10 +233,9 @@ TEST_CASE("a runner on one engine fires what another engine's call made due", "[
 TEST_CASE("a migration on one engine moves the cases other engines started", "[shared]") {
   for (auto& kind : test::shared_stores()) {
     INFO(kind.name);
-    auto opened = kind.open();
-    ManualClock clock{"2026-11-30T09:00:00Z"};
-    auto a = engine_on(kind.connect(), clock);
-    auto b = engine_on(kind.connect(), clock);
+    TwoEngines two(kind);
+    auto& a = two.a;
+    auto& b = two.b;
     std::vector<std::string> ids;
     for (int i = 0; i < 3; ++i) ids.push_back(a->start("counter"));
     a->send(ids[0], "approve");  // closed: stays on version 1
