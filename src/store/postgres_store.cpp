@@ -240,6 +240,22 @@ class PostgresStore final : public Store {
     }
   }
 
+  // Reads a table in pages of page_rows (keyset paging): `read(tx, page)` runs one query for the
+  // rows after the last one read and appends them to `page`; `visit` sees each page with the
+  // store unlocked, so a visitor may call the store and millions of rows are never held at once.
+  template <class Item, class Read, class Visit>
+  void paged(std::string_view what, Read&& read, Visit&& visit) {
+    for (;;) {
+      std::vector<Item> page;
+      with(what, [&](pqxx::connection& c) {
+        pqxx::nontransaction tx(c);
+        read(tx, page);
+      });
+      for (const auto& item : page) visit(item);
+      if (page.size() < page_rows) return;
+    }
+  }
+
   void prepare_schema(pqxx::connection& c);
   void write_unit(pqxx::work& tx, std::span<const Record> records, std::span<const StoredCase> cases);
   void write_flows(pqxx::work& tx, std::span<const StoredFlow> flows);
@@ -285,21 +301,15 @@ class PostgresStore final : public Store {
   // Page by page, the store unlocked while `visit` runs: a visitor may call the store again.
   void for_each_case(std::optional<bool> open, const std::function<void(const StoredCase&)>& visit) override {
     std::int64_t after = 0;
-    for (;;) {
-      std::vector<StoredCase> page;
-      with("read cases", [&](pqxx::connection& c) {
-        pqxx::nontransaction tx(c);
-        const auto r = tx.exec_params(fmt::format("SELECT {}, started FROM cases WHERE started > $1 {} ORDER BY started LIMIT $2",
-                                                  case_columns, !open ? "" : *open ? "AND open" : "AND NOT open"),
-                                      after, static_cast<std::int64_t>(page_rows));
-        for (const auto& row : r) {
-          page.push_back(case_row(row));
-          after = row[7].as<std::int64_t>();
-        }
-      });
-      for (const auto& c : page) visit(c);
-      if (page.size() < page_rows) return;
-    }
+    paged<StoredCase>("read cases", [&](pqxx::nontransaction& tx, std::vector<StoredCase>& page) {
+      const auto r = tx.exec_params(fmt::format("SELECT {}, started FROM cases WHERE started > $1 {} ORDER BY started LIMIT $2",
+                                                case_columns, !open ? "" : *open ? "AND open" : "AND NOT open"),
+                                    after, static_cast<std::int64_t>(page_rows));
+      for (const auto& row : r) {
+        page.push_back(case_row(row));
+        after = row[7].as<std::int64_t>();
+      }
+    }, visit);
   }
 
   std::vector<Record> history(std::string_view case_id) override {
@@ -372,19 +382,13 @@ class PostgresStore final : public Store {
 
   void for_each_record(const std::function<void(const Record&)>& visit) override {
     std::int64_t after = 0;
-    for (;;) {
-      std::vector<std::string> page;
-      with("read the journal", [&](pqxx::connection& c) {
-        pqxx::nontransaction tx(c);
-        for (const auto& r : tx.exec_params("SELECT seq, json FROM records WHERE seq > $1 ORDER BY seq LIMIT $2", after,
-                                            static_cast<std::int64_t>(page_rows))) {
-          after = r[0].as<std::int64_t>();
-          page.push_back(r[1].as<std::string>());
-        }
-      });
-      for (const auto& json : page) visit(parse_record(json, {}));
-      if (page.size() < page_rows) return;
-    }
+    paged<std::string>("read the journal", [&](pqxx::nontransaction& tx, std::vector<std::string>& page) {
+      for (const auto& r : tx.exec_params("SELECT seq, json FROM records WHERE seq > $1 ORDER BY seq LIMIT $2", after,
+                                          static_cast<std::int64_t>(page_rows))) {
+        after = r[0].as<std::int64_t>();
+        page.push_back(r[1].as<std::string>());
+      }
+    }, [&](const std::string& json) { visit(parse_record(json, {})); });
   }
 
   std::optional<StartKey> find_start_key(std::string_view key) override {
@@ -398,18 +402,13 @@ class PostgresStore final : public Store {
 
   void for_each_start_key(const std::function<void(const StartKey&)>& visit) override {
     std::string after;
-    for (;;) {
-      std::vector<StartKey> page;
-      with("read start keys", [&](pqxx::connection& c) {
-        pqxx::nontransaction tx(c);
-        for (const auto& r : tx.exec_params("SELECT key, case_id, fingerprint FROM start_keys WHERE key > $1 ORDER BY key LIMIT $2",
-                                            after, static_cast<std::int64_t>(page_rows)))
-          page.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>()});
-      });
-      for (const auto& k : page) visit(k);
-      if (page.size() < page_rows) return;
-      after = page.back().key;
-    }
+    paged<StartKey>("read start keys", [&](pqxx::nontransaction& tx, std::vector<StartKey>& page) {
+      for (const auto& r : tx.exec_params("SELECT key, case_id, fingerprint FROM start_keys WHERE key > $1 ORDER BY key LIMIT $2",
+                                          after, static_cast<std::int64_t>(page_rows))) {
+        after = r[0].as<std::string>();
+        page.push_back({after, r[1].as<std::string>(), r[2].as<std::string>()});
+      }
+    }, visit);
   }
 
   bool shared() const override { return true; }
