@@ -56,6 +56,7 @@
 #include "escalon/error.hpp"
 #include "escalon/flow.hpp"
 #include "escalon/journal.hpp"
+#include "escalon/notification.hpp"
 #include "escalon/store.hpp"
 #include "escalon/value.hpp"
 
@@ -169,17 +170,6 @@ class ActionContext {
 /// goes to `on_error` or raises an incident. The exception's message is kept in the journal.
 using ActionHandler = std::function<void(ActionContext&)>;
 
-struct Notification {
-  TimePoint at{};
-  std::string case_id;
-  std::string flow;
-  std::string step;
-  std::vector<std::string> to;   ///< roles or user:NAME
-  std::string message;
-  std::string reason;            ///< "escalation", "sla-warning", "sla-breached", "on_enter", "on_exit"
-  std::int32_t level = 0;
-  std::int32_t repeat = 0;
-};
 using NotifyHandler = std::function<void(const Notification&)>;
 
 enum class CaseStatus : std::uint8_t { active, completed, cancelled, incident };
@@ -343,6 +333,8 @@ struct EngineOptions {
   /// ConflictError and nothing of it is stored: only callers that hammer one case from
   /// several processes at once meet it.
   std::uint32_t max_conflict_retries = 12;
+  /// How failed notification deliveries are retried and when they are dead-lettered.
+  DeliveryOptions delivery;
 };
 
 class Engine {
@@ -378,8 +370,25 @@ class Engine {
   /// registered handler, one warning each at the place in the flow file that calls it. Empty
   /// when every call has a handler. See EngineOptions::require_handlers.
   [[nodiscard]] std::vector<Diagnostic> missing_handlers() const;
-  /// Adds a notification listener.
-  void on_notify(NotifyHandler handler);
+  /// Adds a notification listener to channel `channel` (listeners of one channel are called
+  /// in the order they were added, as one delivery: if one throws, the delivery failed and is
+  /// retried with all of them; give listeners their own channel names to retry them apart).
+  /// A listener is a Channel like any other (see notification.hpp): its notifications go
+  /// through the outbox, so after a crash they are delivered again (same Notification::key).
+  void on_notify(NotifyHandler handler, std::string channel = "host");
+  /// Registers a channel under `name` (mail_channel, webhook_channel, or the host's own);
+  /// replaces an earlier one of that name. Register channels before recover() and the first
+  /// call: a notification gets an outbox entry for each channel registered when it is raised.
+  /// A stored entry whose channel is not registered waits (Engine::outbox lists it).
+  void add_channel(std::string name, std::shared_ptr<Channel> channel);
+  /// Entries of the outbox not delivered yet: waiting for their first try or a retry, and
+  /// dead letters (gave up after DeliveryOptions::max_attempts, or a permanent failure), in
+  /// order.
+  [[nodiscard]] std::vector<OutboxEntry> outbox() const;
+  /// Puts dead-lettered entries with this key (of this channel; empty: any channel) back in
+  /// the outbox with their attempts counted from 1 again; they are delivered by the next
+  /// run_due() or the runner. Returns how many entries came back.
+  std::size_t redeliver(std::string_view key, std::string_view channel = {});
 
   /// Starts a case. Data is checked against the flow's schema: defaults applied, values
   /// converted where lossless (ISO text to datetime...), required fields demanded.

@@ -3,6 +3,7 @@
 /// Umbrella header: everything a host application needs.
 #include "escalon/calendar.hpp"
 #include "escalon/calendar_spec.hpp"
+#include "escalon/channels.hpp"
 #include "escalon/clock.hpp"
 #include "escalon/engine.hpp"
 #include "escalon/error.hpp"
@@ -11,6 +12,7 @@
 #include "escalon/graph.hpp"
 #include "escalon/journal.hpp"
 #include "escalon/loader.hpp"
+#include "escalon/notification.hpp"
 #include "escalon/report.hpp"
 #include "escalon/rule_table.hpp"
 #include "escalon/scenario.hpp"

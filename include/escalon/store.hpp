@@ -75,6 +75,26 @@ struct StartKey {
   std::string fingerprint;  ///< 16 hex digits of the start's flow, version, id and data
 };
 
+/// A notification waiting in the outbox for one channel (notification.hpp; docs/delivery.md).
+/// (key, channel) identifies it. Entries of a case and channel are delivered in `order`.
+struct OutboxEntry {
+  std::string key;            ///< Notification::key
+  std::string channel;
+  std::string case_id;
+  std::uint64_t order = 0;    ///< the raising record's seq × 1000 + the notification's index
+  std::int32_t attempts = 0;  ///< tries made so far
+  TimePoint next_attempt{};   ///< when to try next (engine clock time)
+  bool dead = false;          ///< dead-lettered: waits for Engine::redeliver
+  std::string error;          ///< why the last try failed
+  std::string notification;   ///< notification_to_json()
+};
+
+/// An outbox entry by identity.
+struct OutboxRef {
+  std::string key;
+  std::string channel;
+};
+
 /// One unit of work.
 struct StoreBatch {
   std::span<const Record> records;
@@ -82,6 +102,8 @@ struct StoreBatch {
   std::map<std::string, std::string> meta;  ///< engine counters (e.g. the next case number per flow)
   std::span<const StoredFlow> flows;        ///< flow versions seen for the first time
   std::span<const StartKey> start_keys;     ///< keyed starts of this unit (each key is new)
+  std::span<const OutboxEntry> outbox;      ///< entries written or changed (by key and channel)
+  std::span<const OutboxRef> delivered;     ///< entries delivered: they leave the outbox
 };
 
 class Store {
@@ -118,6 +140,9 @@ class Store {
   /// Every stored start key, by key (`escalon store copy` reads them this way); none in a store
   /// that keeps none (this default).
   virtual void for_each_start_key(const std::function<void(const StartKey&)>& visit);
+  /// Every outbox entry (pending and dead), by case then order. Small: entries leave the
+  /// outbox once delivered.
+  virtual void for_each_outbox(const std::function<void(const OutboxEntry&)>& visit) = 0;
 
   // ---- Stores shared by several engine processes (PostgreSQL; docs/deployment.md).
   //
@@ -168,6 +193,7 @@ class MemoryStore final : public Store {
   void for_each_record(const std::function<void(const Record&)>& visit) override;
   [[nodiscard]] std::optional<StartKey> find_start_key(std::string_view key) override;
   void for_each_start_key(const std::function<void(const StartKey&)>& visit) override;
+  void for_each_outbox(const std::function<void(const OutboxEntry&)>& visit) override;
   [[nodiscard]] std::size_t record_count() const;
   [[nodiscard]] bool shared() const override { return shared_; }
   [[nodiscard]] std::uint64_t next_case_number(std::string_view flow) override;
@@ -196,6 +222,7 @@ class MemoryStore final : public Store {
   std::map<std::string, std::string> meta_;
   std::map<std::pair<std::string, std::int64_t>, StoredFlow> flows_;
   std::map<std::string, StartKey, std::less<>> start_keys_;
+  std::map<std::pair<std::string, std::string>, OutboxEntry> outbox_;  // by (key, channel)
 };
 
 /// Opens a store by location:

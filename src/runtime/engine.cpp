@@ -299,7 +299,7 @@ std::vector<Diagnostic> Engine::missing_handlers() const {
   return impl_->missing_handlers();
 }
 
-void Engine::on_notify(NotifyHandler handler) {
+void Engine::on_notify(NotifyHandler handler, std::string /*channel*/) {
   std::lock_guard lk(impl_->mutex);
   impl_->listeners.push_back(std::move(handler));
 }

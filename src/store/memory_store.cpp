@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <tuple>
 
 #include "escalon/store.hpp"
 
@@ -44,6 +45,8 @@ void MemoryStore::commit(const StoreBatch& batch) {
     if (c.open && c.next_due != TimePoint{} && (earliest == TimePoint{} || c.next_due < earliest)) earliest = c.next_due;
   }
   for (const auto& k : batch.start_keys) start_keys_.emplace(k.key, k);
+  for (const auto& e : batch.outbox) outbox_.insert_or_assign({e.key, e.channel}, e);
+  for (const auto& d : batch.delivered) outbox_.erase({d.key, d.channel});
   if (earliest != TimePoint{}) {
     earliest_committed_ = earliest;
     ++commits_;
@@ -108,6 +111,18 @@ void MemoryStore::for_each_start_key(const std::function<void(const StartKey&)>&
     for (const auto& [k, v] : start_keys_) keys.push_back(v);
   }
   for (const auto& k : keys) visit(k);
+}
+
+void MemoryStore::for_each_outbox(const std::function<void(const OutboxEntry&)>& visit) {
+  std::vector<OutboxEntry> entries;
+  {
+    std::lock_guard lk(mutex_);
+    for (const auto& [k, e] : outbox_) entries.push_back(e);
+  }
+  std::sort(entries.begin(), entries.end(), [](const OutboxEntry& a, const OutboxEntry& b) {
+    return std::tie(a.case_id, a.order, a.channel) < std::tie(b.case_id, b.order, b.channel);
+  });
+  for (const auto& e : entries) visit(e);
 }
 
 namespace {

@@ -1,7 +1,7 @@
 // PostgreSQL store: one store shared by several engine processes. The only code that sees
 // libpqxx and libpq.
 //
-// Schema (version 1; the row meta('escalon/schema') holds it), in the connection's current schema
+// Schema (version 2; the row meta('escalon/schema') holds it), in the connection's current schema
 // (`?schema=NAME` picks one, created if missing):
 //   records(seq PRIMARY KEY, case_id, at, type, json)      the journal; `at` in ms since the epoch
 //   cases(id PRIMARY KEY, flow, seq, open, state, revision, next_due, started, lease_owner, lease_until)
@@ -9,6 +9,8 @@
 //   flows(id, version, hash, file, source)                 every flow version cases may run on
 //   start_keys(key PRIMARY KEY, case_id, fingerprint)      idempotency keys of starts
 //   case_numbers(flow PRIMARY KEY, n)                      generated case numbers, shared by engines
+//   outbox(key, channel, case_id, ord, attempts, next_attempt, dead, error, notification)
+//                                                          notifications not delivered yet (schema 2)
 //   sequence record_seq                                    record numbers, shared by engines
 // A unit of work is one transaction. Due timers are handed out with leases (claim_due); a commit
 // that sets a due time sends NOTIFY escalon_due with the earliest one, delivered at commit.
@@ -37,7 +39,7 @@ std::string cases_json(std::span<const StoredCase> cases);
 
 namespace {
 
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 constexpr const char* schema_key = "escalon/schema";  // meta() leaves out keys under "escalon/"
 constexpr std::size_t page_rows = 1000;               // rows per query of the streaming reads
 
@@ -56,7 +58,17 @@ CREATE TABLE start_keys(key text PRIMARY KEY, case_id text NOT NULL, fingerprint
 CREATE TABLE case_numbers(flow text PRIMARY KEY, n bigint NOT NULL);
 CREATE SEQUENCE record_seq;
 )";
-const char* const our_relations = "('records', 'cases', 'meta', 'flows', 'start_keys', 'case_numbers', 'record_seq')";
+// Each step brings a store from version i + 1 to i + 2 (create_schema makes version 1).
+const char* const migrations[] = {
+    // 2: the outbox of notifications (docs/delivery.md); rows leave once delivered.
+    R"(CREATE TABLE outbox(key text NOT NULL, channel text NOT NULL, case_id text NOT NULL, ord bigint NOT NULL,
+                          attempts integer NOT NULL, next_attempt bigint NOT NULL, dead boolean NOT NULL,
+                          error text NOT NULL, notification text NOT NULL, PRIMARY KEY(key, channel));
+       CREATE INDEX outbox_case ON outbox(case_id, ord);)",
+};
+static_assert(std::size(migrations) == schema_version - 1);
+const char* const our_relations =
+    "('records', 'cases', 'meta', 'flows', 'start_keys', 'case_numbers', 'record_seq', 'outbox')";
 
 const char* const case_columns = "id, flow, seq, open, state, revision, coalesce(next_due, 0)";
 
@@ -261,6 +273,7 @@ class PostgresStore final : public Store {
   void write_flows(pqxx::work& tx, std::span<const StoredFlow> flows);
   void write_meta(pqxx::work& tx, const std::map<std::string, std::string>& meta);
   void write_start_keys(pqxx::work& tx, std::span<const StartKey> keys);
+  void write_outbox(pqxx::work& tx, const StoreBatch& b);
 
  public:
   explicit PostgresStore(Location where)
@@ -279,6 +292,7 @@ class PostgresStore final : public Store {
       write_flows(tx, b.flows);
       write_meta(tx, b.meta);
       write_start_keys(tx, b.start_keys);
+      write_outbox(tx, b);
       tx.commit();
     });
   }
@@ -411,6 +425,23 @@ class PostgresStore final : public Store {
     }, visit);
   }
 
+  void for_each_outbox(const std::function<void(const OutboxEntry&)>& visit) override {
+    with("read the outbox", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      for (const auto& r : tx.exec("SELECT key, channel, case_id, ord, attempts, next_attempt, dead, error, notification "
+                                   "FROM outbox ORDER BY case_id, ord, channel")) {
+        OutboxEntry e{.key = r[0].as<std::string>(), .channel = r[1].as<std::string>(), .case_id = r[2].as<std::string>()};
+        e.order = r[3].as<std::uint64_t>();
+        e.attempts = r[4].as<std::int32_t>();
+        e.next_attempt = TimePoint{Duration{r[5].as<std::int64_t>()}};
+        e.dead = r[6].as<bool>();
+        e.error = r[7].as<std::string>();
+        e.notification = r[8].as<std::string>();
+        visit(e);
+      }
+    });
+  }
+
   bool shared() const override { return true; }
   std::uint64_t next_case_number(std::string_view flow) override;
   void take_seqs(std::span<std::uint64_t> out) override;
@@ -442,6 +473,7 @@ void PostgresStore::prepare_schema(pqxx::connection& c) {
     found.insert(r[0].as<std::string>());
   if (found.empty()) {
     tx.exec0(create_schema);
+    for (const char* m : migrations) tx.exec0(m);
     tx.exec_params("INSERT INTO meta(key, value) VALUES($1, $2)", schema_key, std::to_string(schema_version));
     tx.commit();
     return;
@@ -463,7 +495,9 @@ void PostgresStore::prepare_schema(pqxx::connection& c) {
     throw StoreError(fmt::format("{} was written by a newer Escalon (schema {}, this one knows up to {}); upgrade Escalon "
                                  "(nothing was changed)",
                                  in, version, schema_version));
-  // Schema 1 is the first: later versions add their migrations here, under the same lock.
+  for (int m = std::max(version, 1); m < schema_version; ++m) tx.exec0(migrations[m - 1]);
+  if (version < schema_version)
+    tx.exec_params("UPDATE meta SET value = $2 WHERE key = $1", schema_key, std::to_string(schema_version));
   tx.commit();
 }
 
@@ -516,6 +550,17 @@ void PostgresStore::write_start_keys(pqxx::work& tx, std::span<const StartKey> k
                                       "first; reload and find it)",
                                       server_, k.key));
   }
+}
+
+void PostgresStore::write_outbox(pqxx::work& tx, const StoreBatch& b) {
+  for (const auto& e : b.outbox)
+    tx.exec_params("INSERT INTO outbox(key, channel, case_id, ord, attempts, next_attempt, dead, error, notification) "
+                   "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (key, channel) DO UPDATE SET "
+                   "attempts = excluded.attempts, next_attempt = excluded.next_attempt, dead = excluded.dead, "
+                   "error = excluded.error",
+                   e.key, e.channel, e.case_id, static_cast<std::int64_t>(e.order), e.attempts,
+                   static_cast<std::int64_t>(e.next_attempt.time_since_epoch().count()), e.dead, e.error, e.notification);
+  for (const auto& d : b.delivered) tx.exec_params("DELETE FROM outbox WHERE key = $1 AND channel = $2", d.key, d.channel);
 }
 
 std::uint64_t PostgresStore::next_case_number(std::string_view flow) {

@@ -1,12 +1,14 @@
 // SQLite store: the embedded default for durable cases. The only code that sees sqlite3.h.
 //
-// Schema (version 3; PRAGMA user_version, application_id 'ESCL' marks our files):
+// Schema (version 4; PRAGMA user_version, application_id 'ESCL' marks our files):
 //   records(seq PRIMARY KEY, case_id, at, type, json)   the journal, one row per record
 //   cases(id PRIMARY KEY, flow, seq, open, state, revision, next_due)
 //                                                       the latest state of each case
 //   meta(key PRIMARY KEY, value)                        engine counters
 //   flows(id, version, hash, file, source)              every flow version cases may run on
 //   start_keys(key PRIMARY KEY, case_id, fingerprint)   idempotency keys of starts
+//   outbox(key, channel, case_id, ord, attempts, next_attempt, dead, error, notification)
+//                                                       notifications not delivered yet
 // A unit of work is one transaction; in WAL mode with synchronous=FULL a commit is on disk
 // when it returns. One engine writes a file: it holds an flock on "PATH-lock" while the store
 // is open (released by the kernel if the process dies). Readers (`?mode=ro`: escalon inspect,
@@ -32,7 +34,7 @@
 namespace escalon {
 namespace {
 
-constexpr int schema_version = 3;
+constexpr int schema_version = 4;
 // Read-only readers (reports, inspect) read stores from this version on: what later versions
 // added is not needed to read.
 constexpr int min_readable_schema = 2;
@@ -57,6 +59,11 @@ const char* const migrations[] = {
        CREATE INDEX cases_due ON cases(next_due) WHERE open = 1 AND next_due IS NOT NULL;)",
     // 3: keyed starts (StartOptions::key), found by key when a start is repeated.
     R"(CREATE TABLE start_keys(key TEXT PRIMARY KEY, case_id TEXT NOT NULL, fingerprint TEXT NOT NULL);)",
+    // 4: the outbox of notifications (docs/delivery.md); rows leave once delivered.
+    R"(CREATE TABLE outbox(key TEXT NOT NULL, channel TEXT NOT NULL, case_id TEXT NOT NULL, ord INTEGER NOT NULL,
+                          attempts INTEGER NOT NULL, next_attempt INTEGER NOT NULL, dead INTEGER NOT NULL,
+                          error TEXT NOT NULL, notification TEXT NOT NULL, PRIMARY KEY(key, channel));
+       CREATE INDEX outbox_case ON outbox(case_id, ord);)",
 };
 static_assert(std::size(migrations) == schema_version);
 
@@ -133,6 +140,12 @@ class SqliteStore final : public Store {
           db_, "INSERT INTO meta(key, value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", path_);
       insert_start_key_ = std::make_unique<Statement>(
           db_, "INSERT INTO start_keys(key, case_id, fingerprint) VALUES(?,?,?) ON CONFLICT(key) DO NOTHING", path_);
+      upsert_outbox_ = std::make_unique<Statement>(
+          db_,
+          "INSERT OR REPLACE INTO outbox(key, channel, case_id, ord, attempts, next_attempt, dead, error, notification) "
+          "VALUES(?,?,?,?,?,?,?,?,?)",
+          path_);
+      delete_outbox_ = std::make_unique<Statement>(db_, "DELETE FROM outbox WHERE key = ? AND channel = ?", path_);
     } catch (...) {
       reset_statements();
       sqlite3_close(db_);
@@ -215,6 +228,7 @@ class SqliteStore final : public Store {
         if (sqlite3_changes(db_) != 1)  // as the other stores: another start took the key first
           throw ConflictError(fmt::format("{}: start key '{}' was taken by another writer", path_, k.key));
       }
+      write_outbox(b);
       exec("COMMIT", "commit");
     } catch (...) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -347,6 +361,25 @@ class SqliteStore final : public Store {
     while (step_row(s, "read start keys")) visit({text_of(s.get(), 0), text_of(s.get(), 1), text_of(s.get(), 2)});
   }
 
+  void for_each_outbox(const std::function<void(const OutboxEntry&)>& visit) override {
+    check_snapshot();
+    if (read_only_ && pragma_int("PRAGMA user_version") < 4) return;  // no outbox yet
+    Statement s(db_,
+                "SELECT key, channel, case_id, ord, attempts, next_attempt, dead, error, notification FROM outbox "
+                "ORDER BY case_id, ord, channel",
+                path_);
+    while (step_row(s, "read the outbox")) {
+      OutboxEntry e{.key = text_of(s.get(), 0), .channel = text_of(s.get(), 1), .case_id = text_of(s.get(), 2)};
+      e.order = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 3));
+      e.attempts = sqlite3_column_int(s.get(), 4);
+      e.next_attempt = TimePoint{Duration{sqlite3_column_int64(s.get(), 5)}};
+      e.dead = sqlite3_column_int(s.get(), 6) != 0;
+      e.error = text_of(s.get(), 7);
+      e.notification = text_of(s.get(), 8);
+      visit(e);
+    }
+  }
+
   std::map<std::string, std::string> meta() override {
     check_snapshot();
     std::map<std::string, std::string> out;
@@ -361,6 +394,7 @@ class SqliteStore final : public Store {
   int lock_fd_ = -1;
   sqlite3* db_ = nullptr;
   std::unique_ptr<Statement> insert_record_, upsert_case_, upsert_meta_, insert_flow_, find_case_, insert_start_key_;
+  std::unique_ptr<Statement> upsert_outbox_, delete_outbox_;
 
   void reset_statements() {
     find_case_.reset();
@@ -369,6 +403,32 @@ class SqliteStore final : public Store {
     upsert_meta_.reset();
     insert_flow_.reset();
     insert_start_key_.reset();
+    upsert_outbox_.reset();
+    delete_outbox_.reset();
+  }
+
+  void write_outbox(const StoreBatch& b) {
+    for (const auto& e : b.outbox) {
+      const Statement& s = *upsert_outbox_;
+      s.reset();
+      s.bind(1, e.key);
+      s.bind(2, e.channel);
+      s.bind(3, e.case_id);
+      s.bind(4, static_cast<std::int64_t>(e.order));
+      s.bind(5, std::int64_t{e.attempts});
+      s.bind(6, e.next_attempt.time_since_epoch().count());
+      s.bind(7, std::int64_t{e.dead ? 1 : 0});
+      s.bind(8, e.error);
+      s.bind(9, e.notification);
+      step(s, "write an outbox entry");
+    }
+    for (const auto& d : b.delivered) {
+      const Statement& s = *delete_outbox_;
+      s.reset();
+      s.bind(1, d.key);
+      s.bind(2, d.channel);
+      step(s, "remove a delivered outbox entry");
+    }
   }
 
   [[noreturn]] void fail(int rc, std::string_view what) const {

@@ -65,6 +65,21 @@ void pg_exec(const std::string& sql) {
   REQUIRE((status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK));
 }
 
+std::int64_t pg_query_int(const std::string& sql) {
+  const std::string uri = test_pg_uri();
+  PGconn* c = PQconnectdb(uri.c_str());
+  PGresult* r = PQexec(c, sql.c_str());
+  const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+  const std::string error = PQerrorMessage(c);
+  const std::int64_t v = ok ? std::atoll(PQgetvalue(r, 0, 0)) : 0;
+  PQclear(r);
+  PQfinish(c);
+  INFO(sql);
+  REQUIRE(error == "");
+  REQUIRE(ok);
+  return v;
+}
+
 std::string test_pg_uri() {
   const char* v = std::getenv("ESCALON_TEST_PG");
   return v ? v : "";

@@ -9,6 +9,7 @@
 // dropped when the Catch2 run ends, so a developer database is left as it was (a killed run leaves
 // schemas named escalon_test_PID_N behind).
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ namespace escalon::test {
 
 /// Runs SQL on ESCALON_TEST_PG's database (its own connection); fails the test on an error.
 void pg_exec(const std::string& sql);
+
+/// The one value (an integer) of a query on ESCALON_TEST_PG's database; fails the test otherwise.
+[[nodiscard]] std::int64_t pg_query_int(const std::string& sql);
 
 /// Drops the schemas fresh_pg_location made (a Catch2 listener calls it when the run ends).
 void drop_test_schemas();

@@ -54,6 +54,7 @@ class ForwardingStore : public Store {
   std::optional<TimePoint> earliest_due() override { return inner_.earliest_due(); }
   std::optional<StartKey> find_start_key(std::string_view key) override { return inner_.find_start_key(key); }
   void for_each_start_key(const std::function<void(const StartKey&)>& f) override { inner_.for_each_start_key(f); }
+  void for_each_outbox(const std::function<void(const OutboxEntry&)>& f) override { inner_.for_each_outbox(f); }
 
  private:
   Store& inner_;

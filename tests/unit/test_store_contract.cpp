@@ -245,6 +245,64 @@ TEST_CASE("store contract: a flow version with other content and a taken start k
   }
 }
 
+OutboxEntry entry(const std::string& key, const std::string& channel, const std::string& case_id, std::uint64_t order) {
+  return {.key = key, .channel = channel, .case_id = case_id, .order = order, .attempts = 0,
+          .next_attempt = at("2026-01-05T09:00:00Z"), .dead = false, .error = {},
+          .notification = fmt::format(R"({{"key":"{}","text":"it's \"quoted\" ; DROP TABLE outbox; --"}})", key)};
+}
+
+std::vector<OutboxEntry> outbox_of(Store& s) {
+  std::vector<OutboxEntry> out;
+  s.for_each_outbox([&](const OutboxEntry& e) { out.push_back(e); });
+  return out;
+}
+
+TEST_CASE("store contract: outbox entries are written with their unit, updated, and leave once delivered", "[store-contract]") {
+  for (const auto& sub : subjects("outbox")) {
+    INFO(sub.location);
+    auto s = sub.open();
+    const std::vector<Record> records{rec(1, "b"), rec(2, "a")};
+    const std::vector<StoredCase> cases{kase("b", 1), kase("a", 1)};
+    const std::vector<OutboxEntry> fresh{entry("b/1", "mail", "b", 1000), entry("a/2", "mail", "a", 2000),
+                                         entry("a/2", "host", "a", 2000), entry("a/2-2", "mail", "a", 2001)};
+    s->commit({.records = records, .cases = cases, .outbox = fresh});
+    auto got = outbox_of(*sub.open());
+    REQUIRE(got.size() == 4);
+    // By case, then order, then channel.
+    CHECK(got[0].key == "a/2");
+    CHECK(got[0].channel == "host");
+    CHECK(got[1].key == "a/2");
+    CHECK(got[1].channel == "mail");
+    CHECK(got[2].key == "a/2-2");
+    CHECK(got[3].key == "b/1");
+    CHECK(got[3].notification == fresh[0].notification);
+    CHECK(got[3].next_attempt == at("2026-01-05T09:00:00Z"));
+
+    // A failed try and a delivery, in one later unit.
+    OutboxEntry failed = fresh[1];
+    failed.attempts = 3;
+    failed.next_attempt = at("2026-01-05T09:04:00Z");
+    failed.error = "connection refused";
+    failed.dead = true;
+    const std::vector<OutboxRef> done{{"a/2", "host"}};
+    s->commit({.outbox = std::span(&failed, 1), .delivered = done});
+    got = outbox_of(*sub.open());
+    REQUIRE(got.size() == 3);
+    CHECK(got[0].key == "a/2");
+    CHECK(got[0].channel == "mail");
+    CHECK(got[0].attempts == 3);
+    CHECK(got[0].dead);
+    CHECK(got[0].error == "connection refused");
+    CHECK(got[0].next_attempt == at("2026-01-05T09:04:00Z"));
+
+    // A refused unit writes none of its outbox.
+    const std::vector<StoredCase> stale{kase("a", 1)};
+    const std::vector<OutboxEntry> more{entry("a/9", "mail", "a", 9000)};
+    CHECK_THROWS_AS(s->commit({.records = std::vector<Record>{rec(9, "a")}, .cases = stale, .outbox = more}), ConflictError);
+    CHECK(outbox_of(*sub.open()).size() == 3);
+  }
+}
+
 TEST_CASE("store contract: cases come in start order, filtered by open; records in order, across pages", "[store-contract]") {
   for (const auto& sub : subjects("order")) {
     INFO(sub.location);
@@ -447,8 +505,14 @@ TEST_CASE("store contract: PostgreSQL refuses other programs' tables and newer s
   escalon::test::pg_exec("DROP TABLE " + schema + ".cases");
   (void)open_store(loc);
   escalon::test::pg_exec("UPDATE " + schema + ".meta SET value = '99' WHERE key = 'escalon/schema'");
-  CHECK_THROWS_WITH(open_store(loc), Catch::Contains("was written by a newer Escalon (schema 99, this one knows up to 1)"));
-  escalon::test::pg_exec("UPDATE " + schema + ".meta SET value = '1' WHERE key = 'escalon/schema'");
+  CHECK_THROWS_WITH(open_store(loc), Catch::Contains("was written by a newer Escalon (schema 99, this one knows up to 2)"));
+  // A schema-1 store (before the outbox) is migrated on open.
+  escalon::test::pg_exec("UPDATE " + schema + ".meta SET value = '1' WHERE key = 'escalon/schema'; DROP TABLE " + schema +
+                         ".outbox");
+  (void)open_store(loc);
+  CHECK(escalon::test::pg_query_int("SELECT count(*) FROM information_schema.tables WHERE table_schema = '" + schema +
+                                    "' AND table_name = 'outbox'") == 1);
+  CHECK(escalon::test::pg_query_int("SELECT value::int FROM " + schema + ".meta WHERE key = 'escalon/schema'") == 2);
 
   // The server drops the store's connection: one call fails naming the server, the next reconnects.
   auto s = open_store(loc + "&application_name=escalon_victim");
