@@ -27,6 +27,8 @@ cmake --build "$build"
 #   that link fails on the missing ASan/UBSan runtime. It checks packaging, not memory safety,
 #   and runs in the normal build.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+# A leak inside libpq itself, met when a test ends the server session (scripts/lsan.supp says why).
+export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The crash tests kill their driver at random points; the sanitized driver starts about 7x
 # slower, so wait 10x longer before each kill (else every kill lands while it loads the flows).

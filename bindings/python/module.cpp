@@ -218,6 +218,9 @@ PYBIND11_MODULE(escalon, m) {
   static py::exception<CaseError> case_error(m, "CaseError", event_error.ptr());
   static py::exception<StoreError> store_error(m, "StoreError", error.ptr());
   static py::exception<ConflictError> conflict_error(m, "ConflictError", store_error.ptr());
+  static py::exception<PermanentDeliveryError> permanent_error(m, "PermanentDeliveryError", error.ptr());
+  permanent_error.doc() = "Raised by a notification listener for a failure that retrying cannot fix: the "
+                          "notification is dead-lettered at once instead of retried.";
   error.doc() = "Base of every Escalon error.";
   flow_error.doc() = "A flow file is invalid: .diagnostics lists every problem; .file, .line, .column name the first.";
   data_error.doc() = "Case data that does not fit the flow's data schema.";
@@ -330,6 +333,9 @@ PYBIND11_MODULE(escalon, m) {
       .def_readonly("reason", &Notification::reason)
       .def_readonly("level", &Notification::level)
       .def_readonly("repeat", &Notification::repeat)
+      .def_readonly("subject", &Notification::subject)
+      .def_readonly("key", &Notification::key,
+                    "Idempotency key '<case>/<record seq>': the same on every delivery attempt and after a restart.")
       .def("__repr__", [](const Notification& n) {
         return "<Notification " + n.reason + " " + n.case_id + " level " + std::to_string(n.level) + ">";
       });
@@ -672,21 +678,59 @@ PYBIND11_MODULE(escalon, m) {
           py::arg("name"), "Decorator form of on_action: @engine.action('erp.order_parts').")
       .def(
           "on_notify",
-          [](PyEngine& self, py::object fn) {
+          [](PyEngine& self, py::object fn, std::string channel) {
             auto held = hold(fn);
-            self.e().on_notify([held](const Notification& n) {
-              py::gil_scoped_acquire gil;
-              try {
-                (*held)(n);
-              } catch (py::error_already_set& e) {
-                e.discard_as_unraisable("escalon notification listener");
-              }
-            });
+            self.e().on_notify(
+                [held](const Notification& n) {
+                  std::string failure;
+                  bool permanent = false;
+                  {
+                    py::gil_scoped_acquire gil;
+                    try {
+                      (*held)(n);
+                    } catch (py::error_already_set& e) {
+                      permanent = e.matches(permanent_error);
+                      failure = describe(e);
+                    }
+                  }
+                  if (permanent) throw PermanentDeliveryError(failure);
+                  if (!failure.empty()) throw std::runtime_error(failure);
+                },
+                std::move(channel));
             return fn;
           },
-          py::arg("listener"),
-          "Adds a notification listener (usable as a decorator: @engine.on_notify). Its exceptions "
-          "are reported through sys.unraisablehook; they do not undo the engine's work.");
+          py::arg("listener"), py::arg("channel") = "host",
+          "Adds a notification listener to `channel` (usable as a decorator: @engine.on_notify). "
+          "Notifications go through the outbox: raising fails the delivery, which is retried with "
+          "growing pauses and dead-lettered after EngineOptions' max attempts (at once for "
+          "PermanentDeliveryError); the key is the same on every attempt.")
+      .def(
+          "outbox",
+          [](PyEngine& self) {
+            py::list out;
+            for (const auto& e : self.e().outbox()) {
+              py::dict d;
+              d["key"] = e.key;
+              d["channel"] = e.channel;
+              d["case_id"] = e.case_id;
+              d["attempts"] = e.attempts;
+              d["next_attempt"] = to_py(e.next_attempt);
+              d["dead"] = e.dead;
+              d["error"] = e.error;
+              out.append(d);
+            }
+            return out;
+          },
+          "Notifications not delivered yet (waiting for a try or a retry) and dead letters, as dicts.")
+      .def(
+          "redeliver",
+          [](PyEngine& self, const std::string& key, const std::string& channel) {
+            py::gil_scoped_release nogil;
+            return self.e().redeliver(key, channel);
+          },
+          py::arg("key"), py::arg("channel") = "",
+          "Puts dead letters with this key (of this channel; '': any) back for delivery by the next "
+          "run_due(); returns how many came back.");
 
   m.attr("__version__") = std::string(escalon::version);  // escalon/version.hpp, from CMake
 }

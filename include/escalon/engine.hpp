@@ -139,14 +139,19 @@ struct StartOptions {
 class ActionContext {
  public:
   ActionContext(std::string_view case_id, std::string_view step, std::string_view action, std::int32_t attempt,
-                Map inputs, Map data, Engine* engine = nullptr)
+                Map inputs, Map data, Engine* engine = nullptr, std::string key = {})
       : case_id_(case_id), step_(step), action_(action), attempt_(attempt), inputs_(std::move(inputs)),
-        data_(std::move(data)), engine_(engine) {}
+        data_(std::move(data)), engine_(engine), key_(std::move(key)) {}
   [[nodiscard]] const std::string& case_id() const noexcept { return case_id_; }
   [[nodiscard]] const std::string& step() const noexcept { return step_; }
   [[nodiscard]] const std::string& action() const noexcept { return action_; }
   /// 1 for the first attempt.
   [[nodiscard]] std::int32_t attempt() const noexcept { return attempt_; }
+  /// Idempotency key of this call: "<case>/<visit>/<step>/<where>:<action>/<attempt>". A
+  /// handler runs inside its unit, so a crash before the unit commits means the call is made
+  /// again (at least once); the repeat has the same key. Pass it to the system the handler
+  /// calls so that it can drop the duplicate (docs/delivery.md).
+  [[nodiscard]] const std::string& key() const noexcept { return key_; }
   /// The step's `with:` values.
   [[nodiscard]] const Map& inputs() const noexcept { return inputs_; }
   /// A copy of the case data when the action was called.
@@ -164,6 +169,7 @@ class ActionContext {
   std::int32_t attempt_;
   Map inputs_, data_, results_;
   Engine* engine_;
+  std::string key_;
 };
 
 /// A handler signals failure by throwing (any exception): the step retries with backoff, then

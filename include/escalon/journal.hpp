@@ -38,6 +38,10 @@ enum class RecordType : std::uint8_t {
   migrated,       ///< the case moved to another flow version (data: from, to, step; message says what changed)
   stage_entered,  ///< the case entered stage `target` (just before `entered` of its first step there)
   stage_left,     ///< the case left stage `target` (just after `left` of its last step there)
+  delivered,      ///< a notification reached channel `target` (attempt `repeat`; event = its reason;
+                  ///< data: {"key": its Notification::key})
+  delivery_failed,  ///< channel `target` failed (attempt `repeat`, message = why); due = the next
+                    ///< attempt, or data.dead = true when it was dead-lettered
 };
 
 /// kebab-case name: "data-changed", "sla-breached"...

@@ -34,6 +34,12 @@ struct Report {
   std::size_t deadlines_ended = 0, deadlines_met = 0;
   std::map<std::int32_t, std::size_t> escalations;     ///< first firings per level
   std::size_t escalation_repeats = 0;
+  /// Notification deliveries per channel (docs/delivery.md): delivered entries, failed
+  /// attempts, and entries dead-lettered (after their last attempt, or a permanent failure).
+  struct Deliveries {
+    std::size_t delivered = 0, failed_attempts = 0, dead_letters = 0;
+  };
+  std::map<std::string, Deliveries> deliveries;
   struct Sla {
     std::size_t met = 0, breached = 0, warnings = 0;
     std::size_t stopped = 0;         ///< the case closed while the SLA counted, neither met nor breached

@@ -171,6 +171,12 @@ class Store {
   virtual bool wait_for_work(TimePoint before, std::chrono::milliseconds timeout);
   /// The earliest pending timer of any open case; nothing when no case has one.
   [[nodiscard]] virtual std::optional<TimePoint> earliest_due();
+  /// Leases to `owner`, for `lease`, up to `limit` outbox entries due at or before `upto`
+  /// that no other live lease holds, each the first entry (by order) of its case and channel
+  /// that is not dead, so that queues keep their order across engines. A commit that writes
+  /// or removes an entry ends its lease.
+  [[nodiscard]] virtual std::vector<OutboxEntry> claim_outbox(TimePoint upto, std::size_t limit, std::string_view owner,
+                                                              std::chrono::milliseconds lease);
 };
 
 /// A store in memory: durable for the life of the process (tests, simulations, restarts of an
@@ -203,6 +209,8 @@ class MemoryStore final : public Store {
   void release_claims(std::span<const std::string> ids, std::string_view owner) override;
   bool wait_for_work(TimePoint before, std::chrono::milliseconds timeout) override;
   [[nodiscard]] std::optional<TimePoint> earliest_due() override;
+  [[nodiscard]] std::vector<OutboxEntry> claim_outbox(TimePoint upto, std::size_t limit, std::string_view owner,
+                                                      std::chrono::milliseconds lease) override;
 
  private:
   struct Lease {
@@ -223,6 +231,7 @@ class MemoryStore final : public Store {
   std::map<std::pair<std::string, std::int64_t>, StoredFlow> flows_;
   std::map<std::string, StartKey, std::less<>> start_keys_;
   std::map<std::pair<std::string, std::string>, OutboxEntry> outbox_;  // by (key, channel)
+  std::map<std::pair<std::string, std::string>, Lease> outbox_leases_;
 };
 
 /// Opens a store by location:

@@ -6,6 +6,7 @@
 //   inspect --db FILE [CASE]    open cases of a store, or one case's history as a timeline
 //   report --db FILE            KPIs from the journal (text, --json, --csv)
 //   store copy FROM TO          a whole store into an empty one (SQLite <-> PostgreSQL)
+//   outbox --db FILE            notifications not delivered yet; --retry KEY puts a dead letter back
 // Argument parsing is CLI11's; every subcommand has --help.
 
 #include <CLI/CLI.hpp>
@@ -24,6 +25,7 @@
 #include "escalon/escalon.hpp"
 #include "base/json.hpp"
 #include "calendar/local_time.hpp"
+#include "cli/outbox.hpp"
 #include "cli/store_copy.hpp"
 #include "cli/zones.hpp"
 
@@ -346,6 +348,11 @@ int cmd_inspect(const std::string& db, const std::string& case_id, const std::op
       std::cout << fmt::format("  {:<32} {:<24} {:<20} last change {}\n", c.id, c.flow, step,
                                h.empty() ? "" : escalon::detail::format_local(h.back().at, tz ? *tz : zones.of_case(h)));
     }
+    std::size_t waiting = 0, dead = 0;
+    store->for_each_outbox([&](const escalon::OutboxEntry& e) { ++(e.dead ? dead : waiting); });
+    if (waiting + dead > 0)
+      std::cout << fmt::format("{} notification{} waiting for delivery, {} dead letter{} (escalon outbox --db {})\n", waiting,
+                               waiting == 1 ? "" : "s", dead, dead == 1 ? "" : "s", db);
   } catch (const escalon::StoreError& e) {
     std::cerr << "escalon inspect: " << e.what() << '\n';
     return exit_invalid;
@@ -606,6 +613,36 @@ struct SimulateArgs {
   int run() const { return cmd_simulate(paths, model, days, seed, db, html, start); }
 };
 
+struct OutboxArgs {
+  std::string db, retry, channel;
+  CLI::App* cmd = nullptr;
+  void add(CLI::App& app) {
+    cmd = app.add_subcommand("outbox", "Notifications a store has not delivered yet, and dead letters (docs/delivery.md)");
+    cmd->add_option("--db", db, "The store: a SQLite file (cases.db or sqlite:cases.db) or postgresql://[user@]host[:port]/database")->required();
+    cmd->add_option("--retry", retry, "Put the dead letter with this key back: the next engine on the store delivers it");
+    cmd->add_option("--channel", channel, "With --retry: only the entry of this channel");
+  }
+  int run() const {
+    try {
+      if (retry.empty()) {
+        std::cout << escalon::cli::list_outbox(*open_db_to_read(db));
+        return exit_ok;
+      }
+      const auto n = escalon::cli::retry_outbox(*open_db(db), retry, channel);
+      if (n == 0) {
+        std::cerr << fmt::format("escalon outbox: no dead letter with key '{}'{} in {} (escalon outbox --db {} lists them)\n", retry,
+                                 channel.empty() ? "" : " for channel '" + channel + "'", db, db);
+        return exit_invalid;
+      }
+      std::cout << fmt::format("{} entr{} put back for delivery\n", n, n == 1 ? "y" : "ies");
+    } catch (const escalon::StoreError& e) {
+      std::cerr << "escalon outbox: " << e.what() << '\n';
+      return exit_invalid;
+    }
+    return exit_ok;
+  }
+};
+
 struct StoreArgs {
   std::string from, to;
   CLI::App* cmd = nullptr;
@@ -635,6 +672,7 @@ int main(int argc, char** argv) {
   ReportArgs report;
   SimulateArgs simulate;
   StoreArgs store;
+  OutboxArgs outbox;
   validate.add(app);
   graph.add(app);
   eval.add(app);
@@ -643,6 +681,7 @@ int main(int argc, char** argv) {
   report.add(app);
   simulate.add(app);
   store.add(app);
+  outbox.add(app);
 
   try {
     app.parse(argc, argv);
@@ -659,6 +698,7 @@ int main(int argc, char** argv) {
     if (*simulate.cmd) return simulate.run();
     if (*report.cmd) return report.run();
     if (*store.cmd) return store.run();
+    if (*outbox.cmd) return outbox.run();
   } catch (const std::exception& e) {
     std::cerr << "escalon: " << e.what() << '\n';
     return exit_invalid;

@@ -39,12 +39,15 @@ CopyCounts copy_store(Store& from, Store& to, std::string_view to_name) {
   from.for_each_record([&](const Record& r) { records.push_back(r); });
   std::vector<StartKey> keys;
   from.for_each_start_key([&](const StartKey& k) { keys.push_back(k); });
+  std::vector<OutboxEntry> outbox;
+  from.for_each_outbox([&](const OutboxEntry& e) { outbox.push_back(e); });
   const auto meta = from.meta();
-  to.commit({.records = records, .cases = cases, .meta = meta, .flows = flows, .start_keys = keys});
+  to.commit({.records = records, .cases = cases, .meta = meta, .flows = flows, .start_keys = keys, .outbox = outbox});
   if (to.last_seq() != from.last_seq() || to.flows().size() != flows.size())
     throw StoreError(fmt::format("{}: the copy reads back differently (last record {} of {}); do not use it", to_name, to.last_seq(),
                                  from.last_seq()));
-  return {.flows = flows.size(), .cases = cases.size(), .records = records.size(), .start_keys = keys.size(), .meta = meta.size()};
+  return {.flows = flows.size(), .cases = cases.size(), .records = records.size(), .start_keys = keys.size(), .meta = meta.size(),
+          .outbox = outbox.size()};
 }
 
 }  // namespace escalon::cli

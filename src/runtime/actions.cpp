@@ -32,6 +32,18 @@ std::string moved_on(const Case& c, const Job& j) {
   if (c.status == CaseStatus::incident) return "the case has an incident";
   return fmt::format("the case moved on to step '{}'", c.current().name);
 }
+
+// ActionContext::key: the same when a call lost in a crash is applied again (the case's stored
+// visit count has not moved), different for every other call of the action.
+std::string call_key(const Case& c, const Step& s, const Job& j, const std::string& name) {
+  std::string where = "step";
+  if (j.hook) {
+    const auto in = [&](const std::vector<Hook>& hooks) { return j.hook >= hooks.data() && j.hook < hooks.data() + hooks.size(); };
+    where = in(s.on_enter) ? fmt::format("on_enter-{}", j.hook - s.on_enter.data())
+                           : in(s.on_exit) ? fmt::format("on_exit-{}", j.hook - s.on_exit.data()) : "hook";
+  }
+  return fmt::format("{}/{}/{}/{}:{}/{}", c.id, j.visit, s.name, where, name, j.attempt);
+}
 }  // namespace
 
 // Runs the handler with the lock released; returns why it failed (empty: it did not).
@@ -70,7 +82,7 @@ void Op::run_job(Job& j) {
     error = fmt::format("action '{}' inputs: {}", name, e.message());
   }
   for (std::size_t i = 0; i < c.data.size(); ++i) data[c.flow().data[i].name] = c.data[i];
-  ActionContext ac(c.id, s.name, name, j.attempt, std::move(inputs), std::move(data), m.self);
+  ActionContext ac(c.id, s.name, name, j.attempt, std::move(inputs), std::move(data), m.self, call_key(c, s, j, name));
   if (error.empty() && !handler) error = fmt::format("no handler is registered for action '{}' (Engine::on_action)", name);
   if (error.empty()) error = call_handler(handler, ac);
   // Only calls the handler made itself can have moved the case meanwhile (it belongs to this unit).

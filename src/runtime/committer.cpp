@@ -57,12 +57,22 @@ void Op::release() {
 // that arrive while a transaction is on disk share the next one. Nobody returns before their
 // unit is durable.
 void Op::flush() {
-  if (!m.store() || (u.records.empty() && u.touched.empty() && u.flows.empty())) {
+  if (!m.store()) {
+    make_entries();
+    entries_committed();
+  }
+  if (!m.store() || (u.records.empty() && u.touched.empty() && u.flows.empty() && u.raised.empty() &&
+                     u.outbox_changes.empty() && u.delivered.empty())) {
     u.start_keys.clear();  // without a store the engine's map is the only copy: it stays there
     release();
     return;
   }
   number_records();
+  make_entries();
+  std::vector<OutboxEntry> outbox;
+  outbox.reserve(u.entries.size() + u.outbox_changes.size());
+  for (const auto& d : u.entries) outbox.push_back(d.e);
+  outbox.insert(outbox.end(), u.outbox_changes.begin(), u.outbox_changes.end());
   std::vector<StoredCase> snaps;
   snaps.reserve(u.touched.size());
   std::vector<std::string> closed;
@@ -82,10 +92,10 @@ void Op::flush() {
   // A shared store numbers cases itself; each engine's transactions are short (no fsync wait
   // of its own to share), and several engines are the way to more throughput.
   if (m.options.group_commit && !m.shared()) {
-    group_flush(std::move(snaps), std::move(meta));
+    group_flush(std::move(snaps), std::move(meta), std::move(outbox));
   } else {
     try {
-      m.store()->commit(StoreBatch{u.records, snaps, std::move(meta), u.flows, u.start_keys});
+      m.store()->commit(StoreBatch{u.records, snaps, std::move(meta), u.flows, u.start_keys, outbox, u.delivered});
     } catch (const std::exception& e) {
       // On a shared store memory is never ahead of the store (the unit's cases leave it now),
       // so the engine goes on; the call fails, or is applied again after a conflict.
@@ -99,6 +109,7 @@ void Op::flush() {
   u.flows.clear();
   u.start_keys.clear();
   u.counters_changed = false;
+  entries_committed();
   // The store has them now: a repeated start finds them there.
   for (const auto& k : keyed_starts) m.start_keys.erase(k);
   // Durable now: closed cases leave memory (reads of them go to the store). One that another
@@ -108,7 +119,8 @@ void Op::flush() {
       m.cases.evict(*c);
 }
 
-void Op::group_flush(std::vector<StoredCase> snaps, std::map<std::string, std::string> meta) {
+void Op::group_flush(std::vector<StoredCase> snaps, std::map<std::string, std::string> meta,
+                     std::vector<OutboxEntry> outbox) {
   auto& group = m.group;
   // Lock order: engine lock, then group.mutex; never the other way round.
   std::unique_lock gl(group.mutex);
@@ -126,6 +138,8 @@ void Op::group_flush(std::vector<StoredCase> snaps, std::map<std::string, std::s
   for (auto& [k, v] : meta) p.meta[k] = std::move(v);
   p.flows.insert(p.flows.end(), u.flows.begin(), u.flows.end());
   p.start_keys.insert(p.start_keys.end(), u.start_keys.begin(), u.start_keys.end());
+  p.outbox.insert(p.outbox.end(), std::make_move_iterator(outbox.begin()), std::make_move_iterator(outbox.end()));
+  p.delivered.insert(p.delivered.end(), u.delivered.begin(), u.delivered.end());
   const std::uint64_t ticket = ++group.enqueued;
   // The batch keeps units in order, so a later unit may change these cases before this one is
   // on disk: whatever it commits lands in this transaction or a later one.
@@ -145,7 +159,8 @@ void Op::group_flush(std::vector<StoredCase> snaps, std::map<std::string, std::s
     std::string failure;
     bool conflict = false;
     try {
-      m.store()->commit(StoreBatch{batch.records, batch.cases, std::move(batch.meta), batch.flows, batch.start_keys});
+      m.store()->commit(StoreBatch{batch.records, batch.cases, std::move(batch.meta), batch.flows, batch.start_keys,
+                                   batch.outbox, batch.delivered});
     } catch (const std::exception& e) {
       failure = e.what();
       conflict = dynamic_cast<const ConflictError*>(&e) != nullptr;
@@ -170,43 +185,12 @@ void Op::group_flush(std::vector<StoredCase> snaps, std::map<std::string, std::s
   }
 }
 
-// Hands notifications to listeners with the lock released (a listener may call the engine). A
-// listener that throws does not undo what is committed; its failure is recorded on the case
-// (`action-failed`, target `notify`) in a unit of its own.
+// Delivers the unit's notifications to their channels with the lock released (a listener may
+// call the engine); outcomes are journaled and committed in units of their own (outbox.cpp).
 void Op::dispatch() {
-  while (!u.outbox.empty()) {
-    auto notes = std::move(u.outbox);
-    u.outbox.clear();
-    auto listeners = m.listeners;
-    std::vector<std::pair<const Notification*, std::string>> failed;
-    lk.unlock();
-    for (const auto& n : notes)
-      for (const auto& l : listeners) {
-        try {
-          l(n);
-        } catch (const std::exception& e) {
-          failed.emplace_back(&n, e.what());
-        } catch (...) {
-          failed.emplace_back(&n, "the listener threw a non-standard exception");
-        }
-      }
-    lk.lock();
-    for (const auto& [n, why] : failed) {
-      // On a shared store the case left memory with the unit: it is loaded again.
-      Case* c = m.shared() ? claim(n->case_id) : m.cases.find(n->case_id);
-      if (!c || !claimable(*c)) continue;  // closed and gone, or busy in another unit: nothing to add to
-      Record r;
-      r.at = n->at;
-      r.case_id = c->id;
-      r.type = RecordType::action_failed;
-      if (c->step >= 0) r.step = c->current().name;
-      r.target = "notify";
-      r.event = n->reason;
-      r.message = fmt::format("a notification listener failed ({}): {}", n->reason, why);
-      commit(c, std::move(r));
-    }
-    if (!failed.empty()) flush();
-  }
+  if (u.fresh.empty()) return;
+  const auto fresh = std::exchange(u.fresh, {});
+  deliver(&fresh);
 }
 
 }  // namespace escalon::detail

@@ -11,6 +11,7 @@
 //   actions.cpp        host actions and hooks (handlers run with the lock released)
 //   migration.cpp      moving open cases to another flow version; calendar updates
 //   committer.cpp      committing a unit to the store (plain and group commit)
+//   outbox.cpp         the outbox: notifications delivered to channels after the commit
 //   views.cpp          CaseView and queries
 //   engine.cpp         the public Engine methods and the call boundary
 //
@@ -21,6 +22,8 @@
 // never commit part of that call.
 
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +57,49 @@ struct Job {
   std::string failure;         // why the child failed (empty: it completed)
 };
 
+// A notification raised in a unit; `anchor` is how many records the unit had then (its key
+// names the record just before it, numbered at commit), `seq` that record's number when the
+// engine numbers records at once (no store).
+struct Raised {
+  Notification n;
+  std::size_t anchor = 0;
+  std::uint64_t seq = 0;
+};
+
+// An outbox entry with its notification decoded, as the engine keeps it until delivered.
+struct Delivery {
+  OutboxEntry e;
+  Notification n;
+};
+
+// The outbox in memory (outbox.cpp): with a store that is not shared, the engine's copy of
+// the store's outbox; without a store, the only one. A queue per (case, channel) keeps the
+// delivery order; one thread delivers a queue at a time.
+class Outbox {
+ public:
+  using QueueId = std::pair<std::string, std::string>;  // case, channel
+  void add(Delivery d);
+  // Due entries (next_attempt <= now) at the front of each queue not in delivery, for
+  // channels `usable`, of the queues in `only` (null: all); those queues are now in delivery.
+  std::vector<std::vector<Delivery>> take(TimePoint now, const std::set<QueueId>* only,
+                                          const std::function<bool(const std::string&)>& usable);
+  // A queue's delivery ended: its first `done` entries left it (delivered or dead), and the
+  // next one, when `retry` is set, was tried and waits until its new next_attempt.
+  void finish(const QueueId& q, std::size_t done, const OutboxEntry* retry);
+  void bury(Delivery d);  // a dead letter, kept for listing and redelivery
+  std::vector<Delivery> revive(std::string_view key, std::string_view channel);
+  [[nodiscard]] std::optional<TimePoint> next_attempt(const std::function<bool(const std::string&)>& usable) const;
+  [[nodiscard]] std::vector<OutboxEntry> list() const;
+
+ private:
+  struct Queue {
+    std::deque<Delivery> items;
+    std::size_t taken = 0;  // entries at the front that a thread is delivering now
+  };
+  std::map<QueueId, Queue> queues_;
+  std::map<std::pair<std::string, std::string>, Delivery> dead_;  // by (key, channel)
+};
+
 struct Unit {
   std::vector<Record> records;
   // Most calls touch one case family: kept inline, a call allocates nothing for them.
@@ -63,7 +109,11 @@ struct Unit {
   // allocates on construction, and a Unit is made for every call.
   std::vector<Job> jobs;
   std::size_t next_job = 0;
-  std::vector<Notification> outbox;
+  std::vector<Raised> raised;               // notifications of this unit, outbox entries at commit
+  std::vector<Delivery> entries;            // their outbox entries, once numbered
+  std::vector<OutboxEntry> outbox_changes;  // entries tried, dead-lettered or revived
+  std::vector<OutboxRef> delivered;         // entries delivered: they leave the outbox
+  std::set<Outbox::QueueId> fresh;          // queues that got entries from this unit
   std::vector<StoredFlow> flows;  // flow versions the store has not seen yet
   std::vector<StartKey> start_keys;  // keyed starts, for the store
   bool counters_changed = false;   // a generated case number moved on
@@ -187,6 +237,8 @@ struct GroupCommit {
     std::map<std::string, std::string> meta;
     std::vector<StoredFlow> flows;
     std::vector<StartKey> start_keys;
+    std::vector<OutboxEntry> outbox;
+    std::vector<OutboxRef> delivered;
   };
   std::mutex mutex;  // guards everything below
   std::condition_variable done;
@@ -218,7 +270,8 @@ struct Core {
   mutable std::mutex mutex;
   FlowRegistry flows;
   std::map<std::string, ActionHandler, std::less<>> actions;
-  std::vector<NotifyHandler> listeners;
+  std::map<std::string, std::shared_ptr<Channel>, std::less<>> channels;
+  Outbox outbox;  // not used on a shared store (the store's outbox is read there)
   CaseTable cases;
   mutable TimerQueue timers;
   std::uint64_t record_seq = 0;
@@ -433,10 +486,32 @@ struct Op {
 
   // --- commit (committer.cpp)
   void flush();
-  void group_flush(std::vector<StoredCase> snaps, std::map<std::string, std::string> meta);
+  void group_flush(std::vector<StoredCase> snaps, std::map<std::string, std::string> meta, std::vector<OutboxEntry> outbox);
   void release();  // the unit committed (or failed): its families are free again
   void dispatch();
+
+  // --- the outbox (outbox.cpp)
+  // The unit's raised notifications as outbox entries, one per registered channel (after
+  // number_records: keys name records).
+  void make_entries();
+  // The unit committed: its entries join the engine's outbox (not on a shared store).
+  void entries_committed();
+  // Delivers due entries of the queues in `only` (null: every queue) with the lock released,
+  // journals each outcome and commits it; again while more came due. Returns entries delivered.
+  std::size_t deliver(const std::set<Outbox::QueueId>* only);
+  // A record of the journal that changes no case state (delivery outcomes).
+  void journal(Record r);
 };
+
+// The outbox's parts of the Engine API (outbox.cpp).
+void add_listener(Core& m, NotifyHandler handler, std::string channel);
+std::vector<OutboxEntry> outbox_entries(Core& m);
+std::size_t redeliver(Core& m, std::unique_lock<std::mutex>& lk, std::string_view key, std::string_view channel);
+// The stored outbox, read once at recovery (not on a shared store).
+void recover_outbox(Core& m);
+// Delivers the entries whose (re)try is due, in units of their own; on a shared store, those
+// claimed from the store. Returns how many were delivered.
+std::size_t deliver_due(Core& m, std::unique_lock<std::mutex>& lk);
 
 template <class W, class F>
 void Op::guarded(Case& c, TimePoint at, W&& what, F&& work) {

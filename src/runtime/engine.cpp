@@ -5,7 +5,8 @@
 //   3. fire what fell due up to now, in time order;
 //   4. apply the call, or refuse it (a refused call leaves a `rejected` record and throws);
 //   5. run the action handlers it queued (lock released), fire what they made due;
-//   6. commit the unit, then hand notifications to listeners (lock released).
+//   6. commit the unit (with its outbox entries), then deliver its notifications to their
+//      channels (lock released) and commit the outcomes (outbox.cpp).
 //
 // A failure inside one case's processing puts that case into an incident (Op::guarded); only
 // store failures and refused calls reach the caller. docs/runtime.md, "How a call flows".
@@ -135,8 +136,14 @@ struct Engine::Impl : detail::Core {
         only_held = unit.fired == 0 && unit.held > 0;
         if (!only_held) continue;
       }
+      try {
+        if (store_failure.empty() && detail::deliver_due(*this, lk) > 0) continue;  // retries that came due
+      } catch (const StoreError&) {
+        return;  // as above: the host sees it on its next call
+      }
       Duration sleep = max_sleep;
       if (!timers.empty() && !only_held) sleep = std::min(sleep, timers.top().at - now);
+      if (const auto retry = next_delivery()) sleep = std::min(sleep, std::max(Duration{0}, *retry - now));
       wake.wait_for(lk, sleep);
     }
   }
@@ -169,6 +176,7 @@ struct Engine::Impl : detail::Core {
     std::vector<detail::LoadedCase> loaded;
     loaded.reserve(stored.size());
     for (const auto& sc : stored) loaded.push_back(detail::load_stored(*this, sc));  // throws before anything changes
+    detail::recover_outbox(*this);
     recovered = true;
     std::vector<Case*> added;
     std::vector<std::string> parents;
@@ -191,7 +199,14 @@ struct Engine::Impl : detail::Core {
     recovering = false;
     op.fire_due(now);  // what fell due while the engine was down, in time order, once
     finish(op, now);
+    op.deliver(nullptr);  // what was not delivered before the engine went down
     return loaded.size();
+  }
+
+  // When the outbox next has an entry to try (not on a shared store).
+  [[nodiscard]] std::optional<TimePoint> next_delivery() const {
+    if (shared()) return std::nullopt;
+    return outbox.next_attempt([&](const std::string& ch) { return channels.contains(ch); });
   }
 
   // Calls of the loaded flows that have no handler, in file order.
@@ -299,9 +314,29 @@ std::vector<Diagnostic> Engine::missing_handlers() const {
   return impl_->missing_handlers();
 }
 
-void Engine::on_notify(NotifyHandler handler, std::string /*channel*/) {
+void Engine::on_notify(NotifyHandler handler, std::string channel) {
+  if (!handler) throw Error("on_notify needs a listener (it was empty)");
   std::lock_guard lk(impl_->mutex);
-  impl_->listeners.push_back(std::move(handler));
+  detail::add_listener(*impl_, std::move(handler), std::move(channel));
+}
+
+void Engine::add_channel(std::string name, std::shared_ptr<Channel> channel) {
+  if (!channel) throw Error(fmt::format("add_channel('{}') needs a channel (it was null)", name));
+  std::lock_guard lk(impl_->mutex);
+  impl_->channels.insert_or_assign(std::move(name), std::move(channel));
+}
+
+std::vector<OutboxEntry> Engine::outbox() const {
+  std::lock_guard lk(impl_->mutex);
+  return detail::outbox_entries(*impl_);
+}
+
+std::size_t Engine::redeliver(std::string_view key, std::string_view channel) {
+  auto& m = *impl_;
+  std::unique_lock lk(m.mutex);
+  m.check_store();
+  if (m.store() && !m.recovered) m.recover(lk);
+  return detail::redeliver(m, lk, key, channel);
 }
 
 std::string Engine::start(std::string_view flow_id, Map data, StartOptions options) {
@@ -538,23 +573,30 @@ std::size_t Engine::run_due() {
         return op.u.fired;
       });
       total += fired;
-      if (claimed < batch.size || fired == 0) return total;
+      if (claimed < batch.size || fired == 0) break;
       batch.committed();
     }
+    std::unique_lock lk(m.mutex);
+    (void)detail::deliver_due(m, lk);  // retries, and entries of engines that died
+    return total;
   }
-  return m.call({}, [&](Op& op, TimePoint now) {
+  const std::size_t fired = m.call({}, [&](Op& op, TimePoint now) {
     op.run_jobs();  // what fired first may have queued handlers; they can make more due
     op.fire_due(now);
     return op.u.fired;
   });
+  std::unique_lock lk(m.mutex);
+  if (m.store_failure.empty()) (void)detail::deliver_due(m, lk);  // retries that came due
+  return fired;
 }
 
 std::optional<TimePoint> Engine::next_due() const {
   if (impl_->shared()) return impl_->store()->earliest_due();
   std::lock_guard lk(impl_->mutex);
   impl_->timers.drop_stale(impl_->cases);
-  if (impl_->timers.empty()) return std::nullopt;
-  return impl_->timers.top().at;
+  auto next = impl_->next_delivery();
+  if (!impl_->timers.empty() && (!next || impl_->timers.top().at < *next)) next = impl_->timers.top().at;
+  return next;
 }
 
 CaseView Engine::get(std::string_view case_id) const {

@@ -277,6 +277,13 @@ void track(Report& r, std::map<std::string, CaseTrack>& cases, Times& times, Tim
       else ++r.escalation_repeats;
       break;
     case RecordType::sla_warning: ++r.slas[rec.target].warnings; break;
+    case RecordType::delivered: ++r.deliveries[rec.target].delivered; break;
+    case RecordType::delivery_failed: {
+      auto& d = r.deliveries[rec.target];
+      ++d.failed_attempts;
+      if (rec.data.find("dead")) ++d.dead_letters;
+      break;
+    }
     case RecordType::incident: c.incident = true; break;
     case RecordType::resolved: c.incident = false; break;
     case RecordType::stage_entered:
@@ -338,6 +345,9 @@ std::string report_text(const Report& r, const ReportTextOptions& options) {
   std::string levels;
   for (const auto& [l, n] : r.escalations) levels += fmt::format("{}level {}: {}", levels.empty() ? "" : ", ", l, n);
   out += fmt::format("Escalations: {} (repeats: {})\n", levels.empty() ? "none" : levels, r.escalation_repeats);
+  for (const auto& [channel, d] : r.deliveries)
+    out += fmt::format("Notifications to {}: {} delivered, {} failed attempts, {} dead letters\n", channel, d.delivered,
+                       d.failed_attempts, d.dead_letters);
   if (!r.slas.empty()) {
     out += fmt::format("SLAs:{:<21} {:>6} {:>8} {:>6} {:>8} {:>6} {:>6} {:>8}\n", "", "met", "breached", "met %", "stopped", "n/a", "open",
                        "warnings");
@@ -378,6 +388,10 @@ std::string report_json(const Report& r) {
   auto esc = nlohmann::ordered_json::object();
   for (const auto& [l, n] : r.escalations) esc[std::to_string(l)] = n;
   j["escalations"] = {{"by_level", esc}, {"repeats", r.escalation_repeats}};
+  auto deliveries = nlohmann::ordered_json::object();
+  for (const auto& [channel, d] : r.deliveries)
+    deliveries[channel] = {{"delivered", d.delivered}, {"failed_attempts", d.failed_attempts}, {"dead_letters", d.dead_letters}};
+  j["deliveries"] = deliveries;
   auto slas = nlohmann::ordered_json::object();
   for (const auto& [name, s] : r.slas)
     slas[name] = {{"met", s.met},         {"breached", s.breached},       {"warnings", s.warnings},
@@ -422,6 +436,11 @@ std::string report_csv(const Report& r) {
   row("deadlines_met_percent", "", percent(r.deadlines_met, r.deadlines_ended));
   for (const auto& [l, n] : r.escalations) row("escalations", fmt::format("level {}", l), n);
   row("escalation_repeats", "", r.escalation_repeats);
+  for (const auto& [channel, d] : r.deliveries) {
+    row("notifications_delivered", channel, d.delivered);
+    row("notification_attempts_failed", channel, d.failed_attempts);
+    row("notification_dead_letters", channel, d.dead_letters);
+  }
   for (const auto& [name, s] : r.slas) {
     row("sla_met", name, s.met);
     row("sla_breached", name, s.breached);

@@ -163,6 +163,10 @@ void shared_runner_loop(Core& m, std::unique_lock<std::mutex>& lk, Duration max_
   while (!m.runner_stop) {
     const std::size_t size = batch.size;
     const auto [claimed, fired] = shared_round(m, lk, batch);
+    try {
+      (void)deliver_due(m, lk);
+    } catch (const StoreError&) {  // the next round tries again
+    }
     if (fired > 0 && (claimed == size || batch.size < size)) continue;  // a full round, or one that conflicted
     const TimePoint now = m.now();
     Duration sleep = max_sleep;

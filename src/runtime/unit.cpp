@@ -102,22 +102,6 @@ void Op::wait_for_all() {
   while (others()) m.released.wait(lk);
 }
 
-void Op::notify(const Case& c, TimePoint at, std::vector<std::string> to, std::string message, std::string reason,
-                std::int32_t level, std::int32_t repeat) {
-  if (m.listeners.empty()) return;
-  Notification n;
-  n.at = at;
-  n.case_id = c.id;
-  n.flow = c.flow().id;
-  if (c.step >= 0) n.step = c.current().name;
-  n.to = std::move(to);
-  n.message = std::move(message);
-  n.reason = std::move(reason);
-  n.level = level;
-  n.repeat = repeat;
-  u.outbox.push_back(std::move(n));
-}
-
 void Core::check_store() const {
   if (!store_failure.empty())
     throw StoreError(fmt::format("the store failed earlier ({}); nothing more is changed: open the engine again", store_failure));

@@ -32,6 +32,8 @@ std::string_view record_type_name(RecordType t) noexcept {
     case RecordType::migrated: return "migrated";
     case RecordType::stage_entered: return "stage-entered";
     case RecordType::stage_left: return "stage-left";
+    case RecordType::delivered: return "delivered";
+    case RecordType::delivery_failed: return "delivery-failed";
   }
   return "?";
 }
@@ -49,7 +51,8 @@ std::string Record::to_json() const {
   if (!target.empty()) j["target"] = target;
   if (level) j["level"] = level;
   if (repeat) j["repeat"] = repeat;
-  if (type == RecordType::deadline_set || type == RecordType::resumed) j["due"] = format_iso8601(due);
+  if (type == RecordType::deadline_set || type == RecordType::resumed || (type == RecordType::delivery_failed && due != TimePoint{}))
+    j["due"] = format_iso8601(due);
   if (type == RecordType::data_changed) {
     j["old"] = detail::value_to_json(old_value);
     j["new"] = detail::value_to_json(new_value);
@@ -74,7 +77,7 @@ Record Record::from_json(std::string_view text) {
     r.case_id = j.at("case").get<std::string>();
     const auto type = j.at("type").get<std::string>();
     bool known = false;
-    for (int t = 0; t <= static_cast<int>(RecordType::stage_left); ++t)
+    for (int t = 0; t <= static_cast<int>(RecordType::delivery_failed); ++t)
       if (record_type_name(static_cast<RecordType>(t)) == type) {
         r.type = static_cast<RecordType>(t);
         known = true;

@@ -45,8 +45,14 @@ void MemoryStore::commit(const StoreBatch& batch) {
     if (c.open && c.next_due != TimePoint{} && (earliest == TimePoint{} || c.next_due < earliest)) earliest = c.next_due;
   }
   for (const auto& k : batch.start_keys) start_keys_.emplace(k.key, k);
-  for (const auto& e : batch.outbox) outbox_.insert_or_assign({e.key, e.channel}, e);
-  for (const auto& d : batch.delivered) outbox_.erase({d.key, d.channel});
+  for (const auto& e : batch.outbox) {
+    outbox_.insert_or_assign({e.key, e.channel}, e);
+    outbox_leases_.erase({e.key, e.channel});
+  }
+  for (const auto& d : batch.delivered) {
+    outbox_.erase({d.key, d.channel});
+    outbox_leases_.erase({d.key, d.channel});
+  }
   if (earliest != TimePoint{}) {
     earliest_committed_ = earliest;
     ++commits_;
@@ -174,6 +180,34 @@ std::vector<std::string> MemoryStore::claim_due(TimePoint upto, std::size_t limi
     leases_[id] = Lease{std::string(owner), now + lease};
     out.push_back(std::move(id));
   }
+  return out;
+}
+
+std::vector<OutboxEntry> Store::claim_outbox(TimePoint, std::size_t, std::string_view, std::chrono::milliseconds) {
+  not_shared("claiming outbox entries");
+}
+
+std::vector<OutboxEntry> MemoryStore::claim_outbox(TimePoint upto, std::size_t limit, std::string_view owner,
+                                                   std::chrono::milliseconds lease) {
+  if (!shared_) not_shared("claiming outbox entries");
+  std::lock_guard lk(mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  std::map<std::pair<std::string, std::string>, const OutboxEntry*> heads;  // (case, channel) -> first live entry
+  for (const auto& [id, e] : outbox_) {
+    if (e.dead) continue;
+    auto& h = heads[{e.case_id, e.channel}];
+    if (!h || e.order < h->order) h = &e;
+  }
+  std::vector<OutboxEntry> out;
+  for (const auto& [q, e] : heads) {
+    if (e->next_attempt > upto) continue;
+    auto it = outbox_leases_.find({e->key, e->channel});
+    if (it != outbox_leases_.end() && it->second.until > now && it->second.owner != owner) continue;
+    out.push_back(*e);
+  }
+  std::sort(out.begin(), out.end(), [](const OutboxEntry& a, const OutboxEntry& b) { return a.next_attempt < b.next_attempt; });
+  if (limit && out.size() > limit) out.resize(limit);
+  for (const auto& e : out) outbox_leases_.insert_or_assign({e.key, e.channel}, Lease{std::string(owner), now + lease});
   return out;
 }
 

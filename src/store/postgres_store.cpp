@@ -63,7 +63,8 @@ const char* const migrations[] = {
     // 2: the outbox of notifications (docs/delivery.md); rows leave once delivered.
     R"(CREATE TABLE outbox(key text NOT NULL, channel text NOT NULL, case_id text NOT NULL, ord bigint NOT NULL,
                           attempts integer NOT NULL, next_attempt bigint NOT NULL, dead boolean NOT NULL,
-                          error text NOT NULL, notification text NOT NULL, PRIMARY KEY(key, channel));
+                          error text NOT NULL, notification text NOT NULL, lease_owner text, lease_until timestamptz,
+                          PRIMARY KEY(key, channel));
        CREATE INDEX outbox_case ON outbox(case_id, ord);)",
 };
 static_assert(std::size(migrations) == schema_version - 1);
@@ -450,6 +451,8 @@ class PostgresStore final : public Store {
   void release_claims(std::span<const std::string> ids, std::string_view owner) override;
   bool wait_for_work(TimePoint before, std::chrono::milliseconds timeout) override;
   std::optional<TimePoint> earliest_due() override;
+  std::vector<OutboxEntry> claim_outbox(TimePoint upto, std::size_t limit, std::string_view owner,
+                                        std::chrono::milliseconds lease) override;
 
 };
 
@@ -557,7 +560,7 @@ void PostgresStore::write_outbox(pqxx::work& tx, const StoreBatch& b) {
     tx.exec_params("INSERT INTO outbox(key, channel, case_id, ord, attempts, next_attempt, dead, error, notification) "
                    "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (key, channel) DO UPDATE SET "
                    "attempts = excluded.attempts, next_attempt = excluded.next_attempt, dead = excluded.dead, "
-                   "error = excluded.error",
+                   "error = excluded.error, lease_owner = NULL, lease_until = NULL",
                    e.key, e.channel, e.case_id, static_cast<std::int64_t>(e.order), e.attempts,
                    static_cast<std::int64_t>(e.next_attempt.time_since_epoch().count()), e.dead, e.error, e.notification);
   for (const auto& d : b.delivered) tx.exec_params("DELETE FROM outbox WHERE key = $1 AND channel = $2", d.key, d.channel);
@@ -614,6 +617,39 @@ void PostgresStore::release_claims(std::span<const std::string> ids, std::string
       tx.exec_params("UPDATE cases SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2", id,
                      std::string(owner));
     tx.commit();
+  });
+}
+
+// Only the first live entry of each (case, channel) queue can be claimed, so that two engines
+// never deliver one queue out of order; SKIP LOCKED lets engines claim side by side.
+std::vector<OutboxEntry> PostgresStore::claim_outbox(TimePoint upto, std::size_t limit, std::string_view owner,
+                                                     std::chrono::milliseconds lease) {
+  return with("claim outbox entries", [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    const auto r = tx.exec_params(
+        "WITH heads AS (SELECT DISTINCT ON (case_id, channel) key, channel FROM outbox WHERE NOT dead "
+        "ORDER BY case_id, channel, ord), "
+        "due AS (SELECT o.key, o.channel FROM outbox o JOIN heads h ON o.key = h.key AND o.channel = h.channel "
+        "WHERE o.next_attempt <= $3 AND (o.lease_until IS NULL OR o.lease_until < now() OR o.lease_owner = $1) "
+        "ORDER BY o.next_attempt LIMIT NULLIF($4::bigint, 0) FOR UPDATE OF o SKIP LOCKED) "
+        "UPDATE outbox o SET lease_owner = $1, lease_until = now() + $2::bigint * interval '1 millisecond' FROM due "
+        "WHERE o.key = due.key AND o.channel = due.channel "
+        "RETURNING o.key, o.channel, o.case_id, o.ord, o.attempts, o.next_attempt, o.dead, o.error, o.notification",
+        std::string(owner), static_cast<std::int64_t>(lease.count()), upto.time_since_epoch().count(),
+        static_cast<std::int64_t>(limit));
+    std::vector<OutboxEntry> out;
+    for (const auto& row : r) {
+      OutboxEntry e{.key = row[0].as<std::string>(), .channel = row[1].as<std::string>(), .case_id = row[2].as<std::string>()};
+      e.order = row[3].as<std::uint64_t>();
+      e.attempts = row[4].as<std::int32_t>();
+      e.next_attempt = TimePoint{Duration{row[5].as<std::int64_t>()}};
+      e.dead = row[6].as<bool>();
+      e.error = row[7].as<std::string>();
+      e.notification = row[8].as<std::string>();
+      out.push_back(std::move(e));
+    }
+    std::sort(out.begin(), out.end(), [](const OutboxEntry& a, const OutboxEntry& b) { return a.next_attempt < b.next_attempt; });
+    return out;
   });
 }
 

@@ -261,22 +261,46 @@ def test_resolve_moves_an_incident_on(clock, action_flow):
     assert e.get(cid).status == "active" and e.get(cid).step == "review" and e.get(cid).data["stock"] == 0
 
 
-def test_listener_exception_does_not_undo_the_work(engine, clock, monkeypatch):
+def test_listener_exception_does_not_undo_the_work_and_is_retried(engine, clock):
     seen = []
+    down = [True]
 
-    def broken(n):
-        seen.append(n.level)
-        raise RuntimeError("dashboard down")
+    def flaky(n):
+        seen.append((n.key, n.level))
+        if down[0]:
+            raise RuntimeError("dashboard down")
 
-    engine.on_notify(broken)
+    engine.on_notify(flaky)
     cid = engine.start("technician-visit", {"customer": "ACME"})
     engine.send(cid, "submit", submit_payload(parts=True))
     clock.advance(datetime.timedelta(days=3))
-    caught = []
-    monkeypatch.setattr(sys, "unraisablehook", lambda u: caught.append(str(u.exc_value)))
     engine.run_due()
-    assert "dashboard down" in caught
-    assert seen and engine.get(cid).level == 2
+    assert seen and engine.get(cid).level == 2  # the escalations happened all the same
+    failed = [r for r in engine.history(cid) if r.type == "delivery-failed"]
+    assert failed and failed[0].message.endswith("dashboard down")
+    waiting = engine.outbox()
+    assert waiting and all(e["channel"] == "host" and e["attempts"] == 1 for e in waiting)
+    down[0] = False
+    clock.advance(datetime.timedelta(minutes=1))
+    engine.run_due()
+    assert engine.outbox() == []
+    first_key = waiting[0]["key"]
+    assert [level for key, level in seen if key == first_key] == [seen[0][1]] * 2  # the same notification twice
+
+
+def test_permanent_delivery_error_is_a_dead_letter_until_redelivered(engine, clock):
+    def refuse(n):
+        raise escalon.PermanentDeliveryError("no address for " + ",".join(n.to))
+
+    engine.on_notify(refuse, channel="pager")
+    cid = engine.start("technician-visit", {"customer": "ACME"})
+    engine.send(cid, "submit", submit_payload(parts=True))
+    clock.advance(datetime.timedelta(days=3))
+    engine.run_due()
+    dead = engine.outbox()
+    assert dead and all(e["dead"] and e["channel"] == "pager" for e in dead)
+    assert engine.redeliver(dead[0]["key"]) == 1
+    assert engine.redeliver("nobody/1") == 0
 
 
 # ----------------------------------------------------------------------------- durability, versions

@@ -270,10 +270,12 @@ TEST_CASE("a failure inside one case makes an incident of it, on every path, and
     clock.advance(31min);
     CHECK(engine.run_due() == 2);  // the level and the due time
     const auto h = engine.history(good);
-    const auto failed = std::find_if(h.begin(), h.end(), [](const Record& r) { return r.type == RecordType::action_failed; });
+    const auto failed = std::find_if(h.begin(), h.end(), [](const Record& r) { return r.type == RecordType::delivery_failed; });
     REQUIRE(failed != h.end());
-    CHECK(failed->target == "notify");
-    CHECK(failed->message == "a notification listener failed (escalation): mail server down");
+    CHECK(failed->target == "host");
+    CHECK(failed->event == "escalation");
+    CHECK(failed->message == "mail server down");
+    CHECK(failed->due == clock.now() + 30s);  // tried again then (DeliveryOptions::first_retry)
     CHECK(engine.get(good).status == CaseStatus::active);
     engine.send(good, "done");
     CHECK(engine.get(good).status == CaseStatus::completed);

@@ -266,7 +266,7 @@ TEST_CASE("store contract: outbox entries are written with their unit, updated, 
     const std::vector<OutboxEntry> fresh{entry("b/1", "mail", "b", 1000), entry("a/2", "mail", "a", 2000),
                                          entry("a/2", "host", "a", 2000), entry("a/2-2", "mail", "a", 2001)};
     s->commit({.records = records, .cases = cases, .outbox = fresh});
-    auto got = outbox_of(*sub.open());
+    auto got = outbox_of(*s);
     REQUIRE(got.size() == 4);
     // By case, then order, then channel.
     CHECK(got[0].key == "a/2");
@@ -286,7 +286,7 @@ TEST_CASE("store contract: outbox entries are written with their unit, updated, 
     failed.dead = true;
     const std::vector<OutboxRef> done{{"a/2", "host"}};
     s->commit({.outbox = std::span(&failed, 1), .delivered = done});
-    got = outbox_of(*sub.open());
+    got = outbox_of(*s);
     REQUIRE(got.size() == 3);
     CHECK(got[0].key == "a/2");
     CHECK(got[0].channel == "mail");
@@ -299,7 +299,7 @@ TEST_CASE("store contract: outbox entries are written with their unit, updated, 
     const std::vector<StoredCase> stale{kase("a", 1)};
     const std::vector<OutboxEntry> more{entry("a/9", "mail", "a", 9000)};
     CHECK_THROWS_AS(s->commit({.records = std::vector<Record>{rec(9, "a")}, .cases = stale, .outbox = more}), ConflictError);
-    CHECK(outbox_of(*sub.open()).size() == 3);
+    CHECK(outbox_of(*s).size() == 3);
   }
 }
 

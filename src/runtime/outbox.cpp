@@ -1,0 +1,385 @@
+// The outbox: a notification becomes one entry per channel, written with the unit that raised
+// it, and is delivered after that unit commits (docs/delivery.md).
+//
+// The order promise is per (case, channel): an entry waits behind an earlier one of its queue
+// that failed and waits for its retry, and one thread delivers a queue at a time. Each outcome
+// is a journal record (`delivered`, `delivery-failed`) committed with the outbox change, so
+// what the journal says was delivered has left the outbox: after a crash in between, the
+// entry is delivered again, under the same key (at least once).
+
+#include <algorithm>
+
+#include "runtime/core.hpp"
+
+namespace escalon::detail {
+
+namespace {
+
+// The listeners on_notify registered under one channel name, called in order as one delivery.
+// Replaced, never changed, when a listener is added: a delivery running unlocked keeps its copy.
+class ListenerChannel final : public Channel {
+ public:
+  explicit ListenerChannel(std::vector<NotifyHandler> listeners) : listeners_(std::move(listeners)) {}
+  void deliver(const Notification& n, std::int32_t /*attempt*/) override {
+    for (const auto& l : listeners_) l(n);
+  }
+  [[nodiscard]] const std::vector<NotifyHandler>& listeners() const { return listeners_; }
+
+ private:
+  std::vector<NotifyHandler> listeners_;
+};
+
+Duration retry_pause(const DeliveryOptions& o, std::int32_t failures) {
+  Duration d = o.first_retry;
+  for (std::int32_t i = 1; i < failures && d < o.max_retry; ++i) d *= 2;
+  return std::min(d, o.max_retry);
+}
+
+Record outcome_record(const Delivery& d, RecordType type, TimePoint at, std::int32_t attempt, bool dead = false) {
+  Record r;
+  r.at = at;
+  r.case_id = d.e.case_id;
+  r.type = type;
+  r.step = d.n.step;
+  r.target = d.e.channel;
+  r.event = d.n.reason;
+  r.repeat = attempt;
+  Map data{{"key", d.e.key}};
+  if (dead) data["dead"] = true;
+  r.data = std::move(data);
+  return r;
+}
+
+bool by_queue_order(const OutboxEntry& a, const OutboxEntry& b) {
+  return std::tie(a.case_id, a.order, a.channel) < std::tie(b.case_id, b.order, b.channel);
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------ Outbox
+
+void Outbox::add(Delivery d) {
+  auto& q = queues_[{d.e.case_id, d.e.channel}];
+  // In order; an entry that comes back (redelivered) never goes before those in delivery now.
+  auto pos = std::upper_bound(q.items.begin(), q.items.end(), d.e.order,
+                              [](std::uint64_t order, const Delivery& x) { return order < x.e.order; });
+  const auto first_free = q.items.begin() + static_cast<std::ptrdiff_t>(q.taken);
+  if (pos < first_free) pos = first_free;
+  q.items.insert(pos, std::move(d));
+}
+
+std::vector<std::vector<Delivery>> Outbox::take(TimePoint now, const std::set<QueueId>* only,
+                                                const std::function<bool(const std::string&)>& usable) {
+  std::vector<std::vector<Delivery>> out;
+  const auto visit = [&](const QueueId& id, Queue& q) {
+    if (q.taken > 0 || q.items.empty() || !usable(id.second)) return;
+    std::vector<Delivery> due;
+    for (const auto& d : q.items) {
+      if (d.e.next_attempt > now) break;
+      due.push_back(d);
+    }
+    if (due.empty()) return;
+    q.taken = due.size();
+    out.push_back(std::move(due));
+  };
+  if (only) {
+    for (const auto& id : *only)
+      if (auto it = queues_.find(id); it != queues_.end()) visit(it->first, it->second);
+  } else {
+    for (auto& [id, q] : queues_) visit(id, q);
+  }
+  return out;
+}
+
+void Outbox::finish(const QueueId& id, std::size_t done, const OutboxEntry* retry) {
+  auto it = queues_.find(id);
+  if (it == queues_.end()) return;
+  Queue& q = it->second;
+  q.items.erase(q.items.begin(), q.items.begin() + static_cast<std::ptrdiff_t>(std::min(done, q.items.size())));
+  if (retry && !q.items.empty()) q.items.front().e = *retry;
+  q.taken = 0;
+  if (q.items.empty()) queues_.erase(it);
+}
+
+void Outbox::bury(Delivery d) {
+  auto id = std::make_pair(d.e.key, d.e.channel);
+  dead_.insert_or_assign(std::move(id), std::move(d));
+}
+
+std::vector<Delivery> Outbox::revive(std::string_view key, std::string_view channel) {
+  std::vector<Delivery> out;
+  for (auto it = dead_.begin(); it != dead_.end();) {
+    if (it->first.first == key && (channel.empty() || it->first.second == channel)) {
+      out.push_back(std::move(it->second));
+      it = dead_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
+std::optional<TimePoint> Outbox::next_attempt(const std::function<bool(const std::string&)>& usable) const {
+  std::optional<TimePoint> next;
+  for (const auto& [id, q] : queues_)
+    if (q.taken == 0 && !q.items.empty() && usable(id.second) && (!next || q.items.front().e.next_attempt < *next))
+      next = q.items.front().e.next_attempt;
+  return next;
+}
+
+std::vector<OutboxEntry> Outbox::list() const {
+  std::vector<OutboxEntry> out;
+  for (const auto& [id, q] : queues_)
+    for (const auto& d : q.items) out.push_back(d.e);
+  for (const auto& [id, d] : dead_) out.push_back(d.e);
+  std::sort(out.begin(), out.end(), by_queue_order);
+  return out;
+}
+
+// ------------------------------------------------------------------------------ the unit's part
+
+void Op::notify(const Case& c, TimePoint at, std::vector<std::string> to, std::string message, std::string reason,
+                std::int32_t level, std::int32_t repeat) {
+  if (m.channels.empty()) return;
+  Raised r;
+  r.n.at = at;
+  r.n.case_id = c.id;
+  r.n.flow = c.flow().id;
+  if (c.step >= 0) r.n.step = c.current().name;
+  r.n.to = std::move(to);
+  r.n.message = std::move(message);
+  r.n.reason = std::move(reason);
+  r.n.level = level;
+  r.n.repeat = repeat;
+  r.anchor = u.records.size();
+  r.seq = m.record_seq;
+  u.raised.push_back(std::move(r));
+}
+
+void Op::make_entries() {
+  if (u.raised.empty()) return;
+  // Keys name the record raised with the notification, numbered by now: unique in the store
+  // and the same whoever delivers it, on every attempt.
+  std::map<std::pair<std::string, std::uint64_t>, std::uint32_t> count;
+  for (auto& r : u.raised) {
+    const std::uint64_t seq = m.store() ? (r.anchor > 0 ? u.records[r.anchor - 1].seq : 0) : r.seq;
+    const std::uint32_t n = ++count[{r.n.case_id, seq}];
+    r.n.key = n == 1 ? fmt::format("{}/{}", r.n.case_id, seq) : fmt::format("{}/{}-{}", r.n.case_id, seq, n);
+    const std::string json = notification_to_json(r.n);
+    for (const auto& [name, channel] : m.channels) {
+      Delivery d{.e = {.key = r.n.key, .channel = name, .case_id = r.n.case_id, .order = seq * 1000 + (n - 1),
+                       .attempts = 0, .next_attempt = r.n.at, .dead = false, .error = {}, .notification = json},
+                 .n = r.n};
+      u.fresh.insert({d.e.case_id, name});
+      u.entries.push_back(std::move(d));
+    }
+  }
+  u.raised.clear();
+}
+
+void Op::entries_committed() {
+  u.outbox_changes.clear();
+  u.delivered.clear();
+  if (m.shared()) return;  // deliver() hands them to their channels from the unit
+  for (auto& d : u.entries) m.outbox.add(std::move(d));
+  u.entries.clear();
+}
+
+void Op::journal(Record r) {
+  if (m.store()) {
+    u.records.push_back(std::move(r));
+    return;
+  }
+  r.seq = ++m.record_seq;
+  to_sink(r);
+  if (!m.options.keep_journal) return;
+  if (Case* c = m.cases.find(r.case_id)) c->records.push_back(static_cast<std::uint32_t>(m.journal.size()));
+  m.journal.push_back(std::move(r));
+}
+
+namespace {
+// The unit's own entries in queues (a shared store keeps no outbox in memory).
+std::vector<std::vector<Delivery>> queued(std::vector<Delivery> entries,
+                                          const std::function<bool(const std::string&)>& usable) {
+  std::map<Outbox::QueueId, std::vector<Delivery>> by_queue;
+  for (auto& d : entries)
+    if (usable(d.e.channel)) by_queue[{d.e.case_id, d.e.channel}].push_back(std::move(d));
+  std::vector<std::vector<Delivery>> out;
+  for (auto& [id, q] : by_queue) out.push_back(std::move(q));
+  return out;
+}
+
+struct Outcome {
+  std::size_t done = 0;  // delivered, from the front
+  std::optional<std::string> error;
+  bool permanent = false;
+};
+}  // namespace
+
+std::size_t Op::deliver(const std::set<Outbox::QueueId>* only) {
+  std::size_t count = 0;
+  const auto usable = [&](const std::string& ch) { return m.channels.contains(ch); };
+  for (;;) {
+    auto batches = m.shared() ? queued(std::exchange(u.entries, {}), usable) : m.outbox.take(m.now(), only, usable);
+    if (batches.empty()) return count;
+    std::vector<std::shared_ptr<Channel>> channels;
+    for (const auto& b : batches) channels.push_back(m.channels.find(b.front().e.channel)->second);
+    std::vector<Outcome> outcomes(batches.size());
+    lk.unlock();
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+      auto& o = outcomes[i];
+      for (const auto& d : batches[i]) {
+        try {
+          channels[i]->deliver(d.n, d.e.attempts + 1);
+          ++o.done;
+          continue;
+        } catch (const PermanentDeliveryError& e) {
+          o.error = e.message();
+          o.permanent = true;
+        } catch (const std::exception& e) {
+          o.error = e.what();
+        } catch (...) {
+          o.error = "the channel threw a non-standard exception";
+        }
+        break;
+      }
+    }
+    lk.lock();
+    const TimePoint at = m.now();
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+      auto& b = batches[i];
+      const auto& o = outcomes[i];
+      for (std::size_t k = 0; k < o.done; ++k) {
+        journal(outcome_record(b[k], RecordType::delivered, at, b[k].e.attempts + 1));
+        u.delivered.push_back({b[k].e.key, b[k].e.channel});
+      }
+      count += o.done;
+      std::size_t gone = o.done;
+      std::optional<OutboxEntry> retry;
+      if (o.error) {
+        Delivery& d = b[o.done];
+        d.e.attempts += 1;
+        d.e.error = *o.error;
+        d.e.dead = o.permanent || d.e.attempts >= m.options.delivery.max_attempts;
+        Record r = outcome_record(d, RecordType::delivery_failed, at, d.e.attempts, d.e.dead);
+        if (d.e.dead) {
+          r.message = o.permanent ? fmt::format("dead letter: {}", *o.error)
+                                  : fmt::format("dead letter after {} attempts: {}", d.e.attempts, *o.error);
+          ++gone;
+          if (!m.shared()) m.outbox.bury(d);
+        } else {
+          d.e.next_attempt = r.due = at + retry_pause(m.options.delivery, d.e.attempts);
+          r.message = *o.error;
+          retry = d.e;
+        }
+        journal(std::move(r));
+        u.outbox_changes.push_back(d.e);
+      }
+      if (!m.shared()) m.outbox.finish({b.front().e.case_id, b.front().e.channel}, gone, retry ? &*retry : nullptr);
+    }
+    flush();
+    // On a shared store entries not reached stay in the store's outbox for the next round.
+    if (m.shared()) return count;
+  }
+}
+
+std::size_t deliver_due(Core& m, std::unique_lock<std::mutex>& lk) {
+  std::size_t total = 0;
+  for (;;) {
+    Unit unit;
+    Op op{m, unit, lk};
+    struct Releaser {
+      Op& op;
+      ~Releaser() { op.release(); }
+    } releaser{op};
+    if (!m.shared()) return op.deliver(nullptr);
+    // A shared store: claim the heads of due queues, as many rounds as deliver something (each
+    // delivered head makes the next entry of its queue the head).
+    const auto usable = [&](const std::string& ch) { return m.channels.contains(ch); };
+    if (m.channels.empty()) return total;
+    auto claimed = m.store()->claim_outbox(m.now(), ClaimBatch::most, m.owner, m.options.claim_lease);
+    std::size_t taken = 0;
+    for (auto& e : claimed) {
+      if (!usable(e.channel)) continue;  // another engine has that channel: its lease runs out for it
+      try {
+        Notification n = notification_from_json(e.notification);
+        n.key = e.key;
+        unit.entries.push_back({std::move(e), std::move(n)});
+        ++taken;
+      } catch (const Error& err) {
+        e.dead = true;
+        e.error = fmt::format("the stored notification is damaged: {}", err.message());
+        unit.outbox_changes.push_back(std::move(e));
+      }
+    }
+    const std::size_t delivered = op.deliver(nullptr);
+    if (!unit.outbox_changes.empty()) op.flush();
+    total += delivered;
+    if (taken == 0 || delivered == 0) return total;
+  }
+}
+
+// ------------------------------------------------------------------------------ the API's part
+
+void add_listener(Core& m, NotifyHandler handler, std::string channel) {
+  std::vector<NotifyHandler> all;
+  if (auto it = m.channels.find(channel); it != m.channels.end())
+    if (const auto* l = dynamic_cast<const ListenerChannel*>(it->second.get())) all = l->listeners();
+  all.push_back(std::move(handler));
+  m.channels.insert_or_assign(std::move(channel), std::make_shared<ListenerChannel>(std::move(all)));
+}
+
+std::vector<OutboxEntry> outbox_entries(Core& m) {
+  if (!m.shared()) return m.outbox.list();
+  std::vector<OutboxEntry> out;
+  m.store()->for_each_outbox([&](const OutboxEntry& e) { out.push_back(e); });
+  return out;
+}
+
+std::size_t redeliver(Core& m, std::unique_lock<std::mutex>& lk, std::string_view key, std::string_view channel) {
+  Unit unit;
+  Op op{m, unit, lk};
+  std::vector<Delivery> back;
+  if (m.shared()) {
+    m.store()->for_each_outbox([&](const OutboxEntry& e) {
+      if (e.dead && e.key == key && (channel.empty() || e.channel == channel)) back.push_back({e, {}});
+    });
+  } else {
+    back = m.outbox.revive(key, channel);
+  }
+  const TimePoint now = m.now();
+  for (auto& d : back) {
+    d.e.dead = false;
+    d.e.attempts = 0;
+    d.e.next_attempt = now;
+    unit.outbox_changes.push_back(d.e);
+  }
+  try {
+    op.flush();
+  } catch (...) {
+    if (!m.shared())
+      for (auto& d : back) m.outbox.bury(std::move(d));
+    throw;
+  }
+  if (!m.shared())
+    for (auto& d : back) m.outbox.add(std::move(d));
+  return back.size();
+}
+
+void recover_outbox(Core& m) {
+  std::vector<Delivery> read;
+  m.store()->for_each_outbox([&](const OutboxEntry& e) {
+    try {
+      read.push_back({e, notification_from_json(e.notification)});
+    } catch (const Error& err) {
+      throw StoreError(fmt::format("outbox entry '{}' for channel '{}' is damaged: {}", e.key, e.channel, err.message()));
+    }
+    read.back().n.key = e.key;
+  });
+  for (auto& d : read) {
+    if (d.e.dead) m.outbox.bury(std::move(d));
+    else m.outbox.add(std::move(d));
+  }
+}
+
+}  // namespace escalon::detail
