@@ -437,3 +437,31 @@ TEST_CASE("A mail server that refuses the connection is an ordinary failure with
     CHECK(what.find("secret") == std::string::npos);
   }
 }
+
+TEST_CASE("A webhook channel refuses a bad url or header when it is made", "[channels]") {
+  CHECK_THROWS_WITH(webhook_channel({.url = "smtp://crm.local"}),
+                    "webhook channel: the url 'smtp://crm.local' must be http://... or https://...");
+  CHECK_THROWS_WITH(webhook_channel({.url = "https://crm.local", .headers = {{"X Token", "a"}}}),
+                    "webhook channel: 'X Token' is not a header name");
+  CHECK_THROWS_WITH(webhook_channel({.url = "https://crm.local", .headers = {{"X-Token", "a\r\nX-Evil: 1"}}}),
+                    "webhook channel: the value of header X-Token holds a line end or NUL");
+  CHECK_THROWS_WITH(webhook_channel({.url = "https://crm.local", .headers = {{"idempotency-key", "a"}}}),
+                    "webhook channel: the channel sets the header Idempotency-Key itself");
+  CHECK_NOTHROW(webhook_channel({.url = "HTTP://crm.local/hook", .headers = {{"Authorization", "Bearer abc"}}}));
+}
+
+TEST_CASE("A webhook that refuses the connection is an ordinary failure", "[channels]") {
+  RefusingPort port;
+  auto channel = webhook_channel({.url = fmt::format("http://user:secret@127.0.0.1:{}/hook", port.port)});
+  try {
+    channel->deliver(sample(), 1);
+    FAIL("delivered to a closed port");
+  } catch (const PermanentDeliveryError& e) {
+    FAIL(std::string("permanent: ") + e.what());
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK(what.starts_with(fmt::format("webhook http://127.0.0.1:{}/hook failed: ", port.port)));
+    CHECK(what.find("secret") == std::string::npos);
+  }
+}
