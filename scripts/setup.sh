@@ -15,6 +15,8 @@ packages=(
   graphviz                                # `dot` renders `escalon graph` output in tests
   libssl-dev                              # libcrypto: SHA-256 content hashes of flow versions
   libpqxx-dev libpq-dev                   # the PostgreSQL store (libpqxx 6.4 on libpq)
+  libcurl4-openssl-dev                    # the mail (SMTP) and webhook (HTTP) channels
+  python3-aiosmtpd                        # the SMTP sink of the channels' test (tests/delivery)
   # A PostgreSQL server for the store's tests: they start a throw-away one with pg_virtualenv
   # (postgresql-common). Installing `postgresql` on Debian also creates and starts a cluster
   # "main" on port 5432; the tests do not use it (`pg_ctlcluster 15 main stop` stops it).

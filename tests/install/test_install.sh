@@ -17,7 +17,7 @@ version=$(sed -n 's/^inline constexpr std::string_view version = "\(.*\)";$/\1/p
 test -f "$tmp/prefix/lib/cmake/escalon/escalonConfig.cmake"
 test -x "$tmp/prefix/bin/escalon"
 # No third-party header may leak into the public ones.
-if grep -rE '#include <(yaml-cpp|boost|date|fmt|nlohmann|sqlite3|openssl|pqxx|libpq-fe)' "$tmp/prefix/include/escalon"; then
+if grep -rE '#include <(yaml-cpp|boost|date|fmt|nlohmann|sqlite3|openssl|pqxx|libpq-fe|curl)' "$tmp/prefix/include/escalon"; then
   echo "FAIL: a public header includes a private dependency"; exit 1
 fi
 cmake -S "$src/examples/consumer" -B "$tmp/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
