@@ -308,6 +308,8 @@ PYBIND11_MODULE(escalon, m) {
       .def_property_readonly("step", &ActionContext::step)
       .def_property_readonly("action", &ActionContext::action)
       .def_property_readonly("attempt", &ActionContext::attempt, "1 for the first attempt.")
+      .def_property_readonly("key", &ActionContext::key,
+                             "Idempotency key of this call: the same when a call lost in a crash is made again.")
       .def_property_readonly("inputs", [](const ActionContext& a) { return to_py(a.inputs()); }, "The step's `with:` values.")
       .def_property_readonly("data", [](const ActionContext& a) { return to_py(a.data()); }, "A copy of the case data.")
       .def_property_readonly(

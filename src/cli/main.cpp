@@ -348,11 +348,7 @@ int cmd_inspect(const std::string& db, const std::string& case_id, const std::op
       std::cout << fmt::format("  {:<32} {:<24} {:<20} last change {}\n", c.id, c.flow, step,
                                h.empty() ? "" : escalon::detail::format_local(h.back().at, tz ? *tz : zones.of_case(h)));
     }
-    std::size_t waiting = 0, dead = 0;
-    store->for_each_outbox([&](const escalon::OutboxEntry& e) { ++(e.dead ? dead : waiting); });
-    if (waiting + dead > 0)
-      std::cout << fmt::format("{} notification{} waiting for delivery, {} dead letter{} (escalon outbox --db {})\n", waiting,
-                               waiting == 1 ? "" : "s", dead, dead == 1 ? "" : "s", db);
+    std::cout << escalon::cli::outbox_summary(*store, db);
   } catch (const escalon::StoreError& e) {
     std::cerr << "escalon inspect: " << e.what() << '\n';
     return exit_invalid;
@@ -624,22 +620,14 @@ struct OutboxArgs {
   }
   int run() const {
     try {
-      if (retry.empty()) {
-        std::cout << escalon::cli::list_outbox(*open_db_to_read(db));
-        return exit_ok;
-      }
-      const auto n = escalon::cli::retry_outbox(*open_db(db), retry, channel);
-      if (n == 0) {
-        std::cerr << fmt::format("escalon outbox: no dead letter with key '{}'{} in {} (escalon outbox --db {} lists them)\n", retry,
-                                 channel.empty() ? "" : " for channel '" + channel + "'", db, db);
-        return exit_invalid;
-      }
-      std::cout << fmt::format("{} entr{} put back for delivery\n", n, n == 1 ? "y" : "ies");
+      const auto [out, ok] = retry.empty() ? std::pair{escalon::cli::list_outbox(*open_db_to_read(db)), true}
+                                           : escalon::cli::retry_outbox(*open_db(db), db, retry, channel);
+      (ok ? std::cout : std::cerr) << out;
+      return ok ? exit_ok : exit_invalid;
     } catch (const escalon::StoreError& e) {
       std::cerr << "escalon outbox: " << e.what() << '\n';
       return exit_invalid;
     }
-    return exit_ok;
   }
 };
 

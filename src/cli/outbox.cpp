@@ -29,7 +29,7 @@ std::string list_outbox(Store& store) {
   return out;
 }
 
-std::size_t retry_outbox(Store& store, std::string_view key, std::string_view channel) {
+std::pair<std::string, bool> retry_outbox(Store& store, std::string_view db, std::string_view key, std::string_view channel) {
   std::vector<OutboxEntry> back;
   store.for_each_outbox([&](const OutboxEntry& e) {
     if (e.dead && e.key == key && (channel.empty() || e.channel == channel)) back.push_back(e);
@@ -39,8 +39,20 @@ std::size_t retry_outbox(Store& store, std::string_view key, std::string_view ch
     e.attempts = 0;
     e.next_attempt = TimePoint{};  // due whenever an engine next looks
   }
-  if (!back.empty()) store.commit({.outbox = back});
-  return back.size();
+  if (back.empty())
+    return {fmt::format("escalon outbox: no dead letter with key '{}'{} in {} (escalon outbox --db {} lists them)\n", key,
+                        channel.empty() ? "" : fmt::format(" for channel '{}'", channel), db, db),
+            false};
+  store.commit({.outbox = back});
+  return {fmt::format("{} entr{} put back for delivery\n", back.size(), back.size() == 1 ? "y" : "ies"), true};
+}
+
+std::string outbox_summary(Store& store, std::string_view db) {
+  std::size_t waiting = 0, dead = 0;
+  store.for_each_outbox([&](const OutboxEntry& e) { ++(e.dead ? dead : waiting); });
+  if (waiting + dead == 0) return {};
+  return fmt::format("{} notification{} waiting for delivery, {} dead letter{} (escalon outbox --db {})\n", waiting,
+                     waiting == 1 ? "" : "s", dead, dead == 1 ? "" : "s", db);
 }
 
 }  // namespace escalon::cli
