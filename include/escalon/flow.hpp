@@ -38,6 +38,22 @@ struct Assignment {
   SourceLocation where;
 };
 
+/// A notification's `subject:` or `message:` with {placeholders} (docs/flow-format.md, "Message
+/// templates"). A placeholder is an expression over the case, type-checked at load
+/// (`{customer}`, `{case.id}`, `{days_between(created, now())}`), or one of `{step}` (the
+/// current step), `{due}` (the due time of the deadline that escalates) and `{level}` (the
+/// escalation level) when no data field has that name. `{{` and `}}` are literal braces.
+struct MessageTemplate {
+  enum class Slot : std::uint8_t { text, expr, step, due, level };
+  struct Part {
+    Slot slot = Slot::text;
+    std::string text;  ///< Slot::text: the literal text
+    Expression expr;   ///< Slot::expr
+  };
+  std::vector<Part> parts;
+  [[nodiscard]] bool empty() const noexcept { return parts.empty(); }
+};
+
 /// One rung of an escalation ladder.
 struct Escalation {
   enum class Anchor : std::uint8_t { share, after };
@@ -45,7 +61,8 @@ struct Escalation {
   double share = 1.0;                  ///< anchor == share: 0.8 for `at: 80%`
   DurationSpec offset;                 ///< anchor == after: this long after the due time
   std::vector<std::string> notify;     ///< roles, or people as `user:NAME`
-  std::string message;
+  std::string message;                 ///< as written
+  MessageTemplate body, subject;       ///< `message:` and `subject:` with their placeholders
   std::string reassign;                ///< role or `user:NAME`; empty = keep
   std::vector<Assignment> set;
   std::string priority;                ///< shorthand for set: { priority: ... }
@@ -117,7 +134,8 @@ struct Hook {
   std::string action;                  ///< call: host action name
   std::vector<Assignment> with;        ///< call: inputs; set: assignments
   std::vector<std::string> notify;     ///< notify: roles or `user:NAME`
-  std::string message;
+  std::string message;                 ///< as written
+  MessageTemplate body, subject;       ///< `message:` and `subject:` with their placeholders
   SourceLocation where;
 };
 

@@ -94,7 +94,7 @@ std::vector<Escalation> FlowBuilder::ladder(const YAML::Node& n, const std::stri
 
 std::optional<Escalation> FlowBuilder::rung(const YAML::Node& n) {
   MapReader m(rep_, src_, n, "an escalation level",
-              {"at", "after", "notify", "message", "reassign", "set", "priority", "emit", "goto", "repeat", "max"});
+              {"at", "after", "notify", "message", "subject", "reassign", "set", "priority", "emit", "goto", "repeat", "max"});
   if (!m.ok()) return std::nullopt;
   Escalation e;
   e.where = m.where();
@@ -140,7 +140,11 @@ void FlowBuilder::rung_actions(Escalation& e, const MapReader& m) {
       role_ref(r, loc(node), "`notify`");
       e.notify.push_back(r);
     }
-  if (auto v = m.get("message")) e.message = read_string(rep_, src_, *v, "`message`").value_or("");
+  if (auto v = m.get("message")) e.body = message_template(*v, "`message`", e.message);
+  if (auto v = m.get("subject")) {
+    std::string text;
+    e.subject = message_template(*v, "`subject`", text);
+  }
   if (auto v = m.get("reassign")) {
     e.reassign = read_string(rep_, src_, *v, "`reassign`").value_or("");
     role_ref(e.reassign, loc(*v), "`reassign`");

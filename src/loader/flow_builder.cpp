@@ -146,6 +146,54 @@ Expression FlowBuilder::expr(const Source& src, const YAML::Node& n, const ExprE
   }
 }
 
+MessageTemplate FlowBuilder::message_template(const YAML::Node& n, std::string_view what, std::string& text) {
+  MessageTemplate t;
+  text = read_string(rep_, src_, n, what).value_or("");
+  std::string literal;
+  const auto flush = [&] {
+    if (!literal.empty()) t.parts.push_back({MessageTemplate::Slot::text, std::exchange(literal, {}), {}});
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if ((ch == '{' || ch == '}') && i + 1 < text.size() && text[i + 1] == ch) {  // {{ and }}: a brace
+      literal += ch;
+      ++i;
+      continue;
+    }
+    if (ch == '}') {
+      rep_.error(location_in_scalar(src_, n, i), fmt::format("in {}: a '}}' without its '{{'; write }}}} for a brace", what));
+      return {};
+    }
+    if (ch != '{') {
+      literal += ch;
+      continue;
+    }
+    const auto close = text.find('}', i + 1);
+    if (close == std::string::npos) {
+      rep_.error(location_in_scalar(src_, n, i), fmt::format("in {}: a '{{' without its '}}'; write {{{{ for a brace", what));
+      return {};
+    }
+    flush();
+    const std::string inner = text.substr(i + 1, close - i - 1);
+    using Slot = MessageTemplate::Slot;
+    const auto special = inner == "step" ? Slot::step : inner == "due" ? Slot::due : inner == "level" ? Slot::level : Slot::text;
+    if (special != Slot::text && !env_.data.contains(inner)) {
+      t.parts.push_back({special, {}, {}});
+    } else {
+      try {
+        t.parts.push_back({Slot::expr, {}, compile_expression(inner, env_)});
+        note_rule_use(t.parts.back().expr);
+      } catch (const ExprError& e) {
+        rep_.error(location_in_scalar(src_, n, i + 1 + e.offset()),
+                   fmt::format("in the placeholder {{{}}} of {}: {}", inner, what, e.message()));
+      }
+    }
+    i = close;
+  }
+  flush();
+  return t;
+}
+
 std::optional<DurationSpec> FlowBuilder::duration(const Source& src, const YAML::Node& n, std::string_view what) {
   auto s = read_string(rep_, src, n, what);
   if (!s) return std::nullopt;

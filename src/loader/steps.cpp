@@ -455,7 +455,7 @@ std::vector<Hook> FlowBuilder::hooks(const YAML::Node& n, std::string_view what)
   }
   for (const auto& item : n) {
     if (!rep_.count(src_, item)) break;
-    MapReader m(rep_, src_, item, fmt::format("an entry of {}", what), {"call", "with", "set", "notify", "message"});
+    MapReader m(rep_, src_, item, fmt::format("an entry of {}", what), {"call", "with", "set", "notify", "message", "subject"});
     if (!m.ok()) continue;
     Hook h;
     h.where = m.where();
@@ -477,9 +477,16 @@ std::vector<Hook> FlowBuilder::hooks(const YAML::Node& n, std::string_view what)
         role_ref(r, loc(node), "`notify`");
         h.notify.push_back(r);
       }
-      if (auto msg = m.get("message")) h.message = read_string(rep_, src_, *msg, "`message`").value_or("");
+      if (auto msg = m.get("message")) h.body = message_template(*msg, "`message`", h.message);
+      if (auto v = m.get("subject")) {
+        std::string text;
+        h.subject = message_template(*v, "`subject`", text);
+      }
     }
     if (h.kind != Hook::Kind::call && m.has("with")) rep_.error(loc(*m.get("with")), "`with` goes with `call`");
+    for (const char* key : {"message", "subject"})
+      if (h.kind != Hook::Kind::notify && m.has(key))
+        rep_.error(loc(*m.get(key)), fmt::format("`{}` goes with `notify`", key));
     out.push_back(std::move(h));
   }
   return out;

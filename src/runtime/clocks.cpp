@@ -271,17 +271,18 @@ void Op::escalate(Case& c, const ClockState& k, const Escalation& e, std::int32_
   r.level = level;
   r.repeat = repeat;
   r.target = fmt::format("{}", fmt::join(e.notify, ","));
-  r.message = e.message;
+  r.message = e.body.empty() ? e.message : render(c, e.body, at, &k, level);
+  const std::string text = r.message;
   // A ladder that is not the step's own says whose it is.
   const auto idx = static_cast<std::size_t>(k.index);
   if (k.kind == ClockKind::sla || k.kind == ClockKind::stage)
     r.message = fmt::format("{} '{}'{}{}", k.kind == ClockKind::sla ? "SLA" : "stage",
                             k.kind == ClockKind::sla ? c.flow().slas[idx].name : c.flow().stages[idx].name,
-                            e.message.empty() ? "" : ": ", e.message);
+                            text.empty() ? "" : ": ", text);
   commit(&c, std::move(r));
   if (!e.notify.empty())
-    notify(c, at, e.notify, e.message.empty() ? fmt::format("escalation level {}", level) : e.message, "escalation",
-           level, repeat);
+    notify(c, at, e.notify, text.empty() ? fmt::format("escalation level {}", level) : text, "escalation", level, repeat,
+           e.subject.empty() ? std::string() : render(c, e.subject, at, &k, level));
   if (!e.reassign.empty()) assign(c, e.reassign, at);
   bool ok = false;
   guarded(c, at, [&] { return fmt::format("escalation level {}", level); }, [&] {

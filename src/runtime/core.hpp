@@ -362,7 +362,11 @@ struct Op {
   void wait_for_all();
   void own(Case& c);
   void notify(const Case& c, TimePoint at, std::vector<std::string> to, std::string message, std::string reason,
-              std::int32_t level, std::int32_t repeat);
+              std::int32_t level, std::int32_t repeat, std::string subject = {});
+  // A message template filled in for case `c` at `at`; `k` is the escalating deadline (for
+  // {due}), `level` its level. A placeholder that fails shows its error in place: a message
+  // must never stop an escalation.
+  std::string render(const Case& c, const MessageTemplate& t, TimePoint at, const ClockState* k, std::int32_t level);
   // The one exception boundary for a case: a failure inside `work` puts the case into an
   // incident with the reason; other cases carry on.
   // `what()` makes the incident's context ("entering step 'x'") only when something failed:

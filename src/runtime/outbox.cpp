@@ -139,9 +139,10 @@ std::vector<OutboxEntry> Outbox::list() const {
 // ------------------------------------------------------------------------------ the unit's part
 
 void Op::notify(const Case& c, TimePoint at, std::vector<std::string> to, std::string message, std::string reason,
-                std::int32_t level, std::int32_t repeat) {
+                std::int32_t level, std::int32_t repeat, std::string subject) {
   if (m.channels.empty()) return;
   Raised r;
+  r.n.subject = std::move(subject);
   r.n.at = at;
   r.n.case_id = c.id;
   r.n.flow = c.flow().id;
@@ -154,6 +155,30 @@ void Op::notify(const Case& c, TimePoint at, std::vector<std::string> to, std::s
   r.anchor = u.records.size();
   r.seq = m.record_seq;
   u.raised.push_back(std::move(r));
+}
+
+std::string Op::render(const Case& c, const MessageTemplate& t, TimePoint at, const ClockState* k, std::int32_t level) {
+  Ctx x;
+  fill(x, c, at, nullptr);
+  x.info = case_info(c);  // templates may read case.* where the flow's expressions do not
+  x.ctx.case_info = &x.info;
+  std::string out;
+  for (const auto& p : t.parts) {
+    switch (p.slot) {
+      case MessageTemplate::Slot::text: out += p.text; break;
+      case MessageTemplate::Slot::step: out += c.step >= 0 ? c.current().name : std::string(); break;
+      case MessageTemplate::Slot::due: out += k ? format_iso8601(clockmath::due_instant(*k)) : std::string(); break;
+      case MessageTemplate::Slot::level: out += std::to_string(level); break;
+      case MessageTemplate::Slot::expr:
+        try {
+          out += p.expr.evaluate(x.ctx).to_display();
+        } catch (const std::exception& e) {
+          out += fmt::format("{{{}: {}}}", p.expr.text(), e.what());
+        }
+        break;
+    }
+  }
+  return out;
 }
 
 void Op::make_entries() {

@@ -320,7 +320,8 @@ void Op::run_hooks(Case& c, const std::vector<Hook>& hooks, TimePoint at, const 
         break;
       }
       case Hook::Kind::notify:
-        notify(c, at, h.notify, h.message, when, 0, 0);
+        notify(c, at, h.notify, h.body.empty() ? h.message : render(c, h.body, at, nullptr, 0), when, 0, 0,
+               h.subject.empty() ? std::string() : render(c, h.subject, at, nullptr, 0));
         break;
       case Hook::Kind::call:
         u.jobs.push_back({.c = &c, .visit = c.visit, .attempt = 1, .at = at, .hook = &h});

@@ -344,3 +344,64 @@ steps:
   CHECK(keys[0] == keys[1]);
   CHECK(keys[0] == "p-1/1/order/step:parts.order/1");
 }
+
+namespace {
+const char* templated_flow = R"yaml(flow: visit
+data:
+  customer: { type: string, required: true }
+  slots: { type: int, default: 2 }
+start: wait
+steps:
+  wait:
+    role: desk
+    deadline:
+      within: 2h
+      escalate:
+        - at: 50%
+          notify: lead
+          subject: "Visit for {customer} overdue (level {level})"
+          message: "Case {case.id} waits in {step} until {due}; {slots * 2} slots, {{literal}}"
+    on_enter:
+      - { notify: [desk], subject: "New visit: {customer}", message: "{customer} needs a visit" }
+    on: { done: closed }
+  closed: { end: true }
+)yaml";
+}  // namespace
+
+TEST_CASE("subjects and messages are filled in from the case when the notification is raised", "[outbox][templates]") {
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  Engine engine({.clock = &clock});
+  engine.add_flows(compile(templated_flow));
+  std::vector<Notification> heard;
+  engine.on_notify([&](const Notification& n) { heard.push_back(n); });
+  const auto id = engine.start("visit", {{"customer", "ACME d.o.o."}}, {.id = "v-1"});
+  clock.advance(1h);
+  engine.run_due();
+  REQUIRE(heard.size() == 2);
+  CHECK(heard[0].reason == "on_enter");
+  CHECK(heard[0].subject == "New visit: ACME d.o.o.");
+  CHECK(heard[0].message == "ACME d.o.o. needs a visit");
+  CHECK(heard[1].subject == "Visit for ACME d.o.o. overdue (level 1)");
+  CHECK(heard[1].message == "Case v-1 waits in wait until 2026-11-23T10:00:00Z; 4 slots, {literal}");
+  const auto escalated = of_type(engine.history(id), RecordType::escalated);
+  REQUIRE(escalated.size() == 1);
+  CHECK(escalated[0].message == heard[1].message);  // the journal says what was sent
+}
+
+TEST_CASE("a placeholder that does not fit the flow is an error at its place in the file", "[outbox][templates]") {
+  const auto diagnostics = [](const std::string& message) {
+    std::string yaml = templated_flow;
+    const std::string from = "message: \"{customer} needs a visit\"";
+    yaml.replace(yaml.find(from), from.size(), "message: \"" + message + "\"");
+    std::string out;
+    for (const auto& d : validate_text(yaml, "visit.yaml", ".").diagnostics) out += d.str() + "\n";
+    return out;
+  };
+  CHECK(diagnostics("{customer} needs a visit").empty());
+  // Line 17, at the name inside the placeholder (the hook is a flow-style map on one line).
+  CHECK_THAT(diagnostics("{custmer} needs a visit"),
+             Catch::StartsWith("visit.yaml:17:72: error: in the placeholder {custmer} of `message`: unknown name 'custmer'"));
+  CHECK_THAT(diagnostics("{customer * 2}"), Catch::Contains("in the placeholder {customer * 2} of `message`"));
+  CHECK_THAT(diagnostics("unclosed {customer"), Catch::Contains("a '{' without its '}'; write {{ for a brace"));
+  CHECK_THAT(diagnostics("stray } here"), Catch::Contains("a '}' without its '{'; write }} for a brace"));
+}
