@@ -190,7 +190,14 @@ void Op::group_flush(std::vector<StoredCase> snaps, std::map<std::string, std::s
 void Op::dispatch() {
   if (u.fresh.empty()) return;
   const auto fresh = std::exchange(u.fresh, {});
-  deliver(&fresh);
+  if (!m.shared()) {
+    deliver(&fresh);
+    return;
+  }
+  // On a shared store an earlier entry of the same case and channel may wait in the store for
+  // its retry: the unit's entries go out through a claim, which hands out queue heads only.
+  u.entries.clear();
+  (void)deliver_due(m, lk, 1);
 }
 
 }  // namespace escalon::detail

@@ -515,7 +515,7 @@ std::size_t redeliver(Core& m, std::unique_lock<std::mutex>& lk, std::string_vie
 void recover_outbox(Core& m);
 // Delivers the entries whose (re)try is due, in units of their own; on a shared store, those
 // claimed from the store. Returns how many were delivered.
-std::size_t deliver_due(Core& m, std::unique_lock<std::mutex>& lk);
+std::size_t deliver_due(Core& m, std::unique_lock<std::mutex>& lk, std::size_t rounds = static_cast<std::size_t>(-1));
 
 template <class W, class F>
 void Op::guarded(Case& c, TimePoint at, W&& what, F&& work) {

@@ -308,9 +308,9 @@ std::size_t Op::deliver(const std::set<Outbox::QueueId>* only) {
   }
 }
 
-std::size_t deliver_due(Core& m, std::unique_lock<std::mutex>& lk) {
+std::size_t deliver_due(Core& m, std::unique_lock<std::mutex>& lk, std::size_t rounds) {
   std::size_t total = 0;
-  for (;;) {
+  for (std::size_t round = 0; round < rounds; ++round) {
     Unit unit;
     Op op{m, unit, lk};
     struct Releaser {
@@ -342,6 +342,7 @@ std::size_t deliver_due(Core& m, std::unique_lock<std::mutex>& lk) {
     total += delivered;
     if (taken == 0 || delivered == 0) return total;
   }
+  return total;
 }
 
 // ------------------------------------------------------------------------------ the API's part

@@ -19,8 +19,18 @@ void fail(const std::string& msg) {
   ++failures;
 }
 
-// Straight from the file, so the check does not trust the store code it checks.
-void check_file(const std::string& db) {
+std::set<std::string> column_of(sqlite3* h, const char* sql) {
+  std::set<std::string> out;
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(h, sql, -1, &st, nullptr);
+  while (sqlite3_step(st) == SQLITE_ROW) out.insert(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  sqlite3_finalize(st);
+  return out;
+}
+
+// Straight from the file, so the check does not trust the store code it checks. `delivered_all`:
+// the outbox must be empty (after the final recovery, which has a listener).
+void check_file(const std::string& db, bool delivered_all = false) {
   sqlite3* h = nullptr;
   if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     fail("cannot open " + db);
@@ -31,6 +41,7 @@ void check_file(const std::string& db) {
   sqlite3_prepare_v2(h, "SELECT seq, case_id, json FROM records ORDER BY seq", -1, &st, nullptr);
   std::int64_t expect = 1;
   std::map<std::string, std::int64_t> last_of_case;
+  std::set<std::string> notified, delivered;  // keys of escalations that notified, and of deliveries
   // An SLA's ladder and the step's deadline ladder both number from 1: the message tells them apart.
   std::set<std::tuple<std::string, std::string, int, int, std::int64_t, std::string>> levels;
   while (sqlite3_step(st) == SQLITE_ROW) {
@@ -38,8 +49,11 @@ void check_file(const std::string& db) {
     if (seq != expect) fail("record " + std::to_string(expect) + " is missing (next is " + std::to_string(seq) + ")");
     expect = seq + 1;
     const std::string case_id = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
-    last_of_case[case_id] = seq;
     const auto r = Record::from_json(reinterpret_cast<const char*>(sqlite3_column_text(st, 2)));
+    // Delivery outcomes are journaled without a new case state (docs/delivery.md).
+    if (r.type != RecordType::delivered && r.type != RecordType::delivery_failed) last_of_case[case_id] = seq;
+    if (r.type == RecordType::delivered) delivered.insert(r.data.as_map().at("key").as_string());
+    if (r.type == RecordType::escalated && !r.target.empty()) notified.insert(r.case_id + "/" + std::to_string(seq));
     if (r.type == RecordType::escalated &&
         !levels.insert({r.case_id, r.step, r.level, r.repeat, r.at.time_since_epoch().count(), r.message}).second)
       fail("level " + std::to_string(r.level) + " repeat " + std::to_string(r.repeat) + " fired twice for " + r.case_id);
@@ -53,6 +67,12 @@ void check_file(const std::string& db) {
            std::to_string(last_of_case[id]) + ")");
   }
   sqlite3_finalize(st);
+  // Every stored escalation's notification is delivered or waits in the outbox: none is lost.
+  const auto waiting = column_of(h, "SELECT key FROM outbox");
+  for (const auto& key : notified)
+    if (!delivered.contains(key) && !waiting.contains(key)) fail("the notification " + key + " was lost");
+  if (delivered_all && !waiting.empty())
+    fail(std::to_string(waiting.size()) + " notifications are still in the outbox after recovery, e.g. " + *waiting.begin());
   sqlite3_close(h);
 }
 }  // namespace
@@ -88,6 +108,7 @@ int main(int argc, char** argv) {
       ManualClock clock(now + std::chrono::hours{24 * 30});
       Engine engine({.clock = &clock, .keep_journal = false, .store = store.get()});
       engine.load({argv[2]});
+      engine.on_notify([](const Notification&) {});  // the driver's channel: what it did not get, it gets now
       const auto recovered = engine.recover();
       std::size_t checked = 0;
       for (const auto& c : engine.query({}))
@@ -116,6 +137,6 @@ int main(int argc, char** argv) {
                   acked.size());
     }
   }
-  if (final) check_file(db);  // the recovery's own firings: still no duplicates
+  if (final) check_file(db, true);  // the recovery's own firings: still no duplicates, and all delivered
   return failures ? 1 : 0;
 }

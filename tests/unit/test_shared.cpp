@@ -9,6 +9,8 @@
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "escalon/engine.hpp"
 #include "escalon/loader.hpp"
 #include "escalon/store.hpp"
@@ -283,5 +285,64 @@ TEST_CASE("a sub-flow case finished on another engine resumes its parent there",
     CHECK(after.data.at("parts_order") == Value("PO-7"));
     a.send(visit, "booked", {{"slot", "2026-12-01T09:00:00Z"}});
     CHECK(b.get(visit).steps == std::vector<std::string>{"visit"});
+  }
+}
+
+namespace {
+// Fails the first try of every notification, then takes it; shared by every engine of a test.
+struct FirstTryFails final : Channel {
+  std::mutex mutex;
+  std::map<std::string, int> tries, delivered;
+  void deliver(const Notification& n, std::int32_t) override {
+    std::lock_guard lk(mutex);
+    if (tries[n.key]++ == 0) throw Error("the mail server is busy");
+    ++delivered[n.key];
+  }
+};
+}  // namespace
+
+TEST_CASE("outbox retries on a shared store are claimed by one engine and delivered once", "[shared][outbox]") {
+  for (auto& kind : test::shared_stores()) {
+    INFO(kind.name);
+    auto opened = kind.open();
+    ManualClock clock{"2026-11-30T09:00:00Z"};
+    auto mail = std::make_shared<FirstTryFails>();
+    std::vector<std::unique_ptr<Engine>> engines;
+    for (int i = 0; i < 3; ++i) {
+      engines.push_back(engine_on(kind.connect(), clock));
+      engines.back()->add_channel("mail", mail);
+    }
+    constexpr int cases = 30;
+    std::vector<std::string> ids;
+    for (int i = 0; i < cases; ++i) ids.push_back(engines[static_cast<std::size_t>(i % 3)]->start("counter"));
+    for (int step = 0; step < 12; ++step) {  // 30 min steps: every first try fails, retries come 30 s later
+      clock.advance(step % 2 == 0 ? 30min - 1min : 1min);
+      std::vector<std::thread> threads;
+      for (auto& e : engines) threads.emplace_back([ep = e.get()] { ep->run_due(); });
+      for (auto& t : threads) t.join();
+    }
+    clock.advance(1h);  // the last repeat fires and fails; the retry of the one before goes out
+    for (auto& e : engines) e->run_due();
+    clock.advance(1min);
+    for (auto& e : engines) e->run_due();
+    std::size_t escalated = 0;
+    for (const auto& id : ids) {
+      const auto h = engines[0]->history(id);
+      std::map<std::string, int> delivered_records;
+      for (const auto& r : h) {
+        if (r.type == RecordType::escalated) {
+          ++escalated;
+          INFO(id << " " << r.seq);
+          const std::string key = fmt::format("{}/{}", id, r.seq);
+          CHECK(mail->delivered[key] == 1);  // exactly one engine delivered the retry
+          CHECK(mail->tries[key] == 2);
+        }
+        if (r.type == RecordType::delivered) ++delivered_records[r.data.as_map().at("key").as_string()];
+      }
+      for (const auto& [key, n] : delivered_records) CHECK(n == 1);
+    }
+    CHECK(escalated == 5 * cases);
+    CHECK(mail->delivered.size() == escalated);
+    for (auto& e : engines) CHECK(e->outbox().empty());
   }
 }
