@@ -99,15 +99,25 @@ steps:
   done: { end: true }
 )";
 
+// A data field of a case; null when not set (case data leaves null fields out).
+const Value& field(const CaseView& c, const std::string& name) {
+  static const Value null;
+  const auto it = c.data.find(name);
+  return it == c.data.end() ? null : it->second;
+}
+
 struct Host {
   ManualClock clock{"2026-11-23T08:00:00Z"};  // Monday 09:00 in Zagreb
   std::shared_ptr<SqlConnections> dbs = std::make_shared<SqlConnections>();
   Engine engine{{.clock = &clock}};
   Host() { engine.on_action("sql", sql_action(dbs)); }
-  CaseView probe(const std::string& conn, const std::string& query, Value customer = "ACME") {
+  CaseView probe(const std::string& conn, const std::string& query, Value customer = "ACME", Map data = {}) {
     static const auto flows = test::compile(probe_flow, "probe.yaml");
     if (engine.flows().empty()) engine.add_flows(flows);
-    return engine.get(engine.start("probe", {{"conn", conn}, {"query", query}, {"customer", std::move(customer)}}));
+    data["conn"] = conn;
+    data["query"] = query;
+    data["customer"] = std::move(customer);
+    return engine.get(engine.start("probe", std::move(data)));
   }
 };
 
@@ -135,8 +145,8 @@ TEST_CASE("warranty-check looks the contract up in the CRM and branches on it", 
   // No contract: the columns' fields are null (the flow reads `contract == null`), and a quote.
   const CaseView nobody = check("Nobody");
   CHECK(nobody.steps == std::vector<std::string>{"quote"});
-  CHECK(nobody.data.at("contract").is_null());
-  CHECK(nobody.data.at("warranty_end").is_null());
+  CHECK(field(nobody, "contract").is_null());
+  CHECK(field(nobody, "warranty_end").is_null());
   h.engine.send(nobody.id, "quote-accepted", {{"amount", 79.0}});
   CHECK(h.engine.get(nobody.id).outcome == "paid-repair");
 
@@ -164,7 +174,8 @@ TEST_CASE("parameters are bound as data: quotes and SQL in them find the row of 
   const std::string q = "SELECT contract FROM contracts WHERE customer = ?1";
   CHECK(h.probe("crm", q, injection).data.at("contract") == Value("C-666"));
   CHECK(h.probe("crm", q, quoted).data.at("contract") == Value("C-200"));
-  CHECK(h.probe("crm", q, "x' OR '1'='1").data.at("contract").is_null());  // no row: not every row
+  // No row, not every row; and no row clears the field's earlier value.
+  CHECK(field(h.probe("crm", q, "x' OR '1'='1", {{"contract", "STALE"}}), "contract").is_null());
   CHECK(crm.count("SELECT count(*) FROM contracts") == 6);                  // the table is still there
   // The same through SqlConnections::run, with several parameters of several types.
   const auto r = h.dbs->run("crm", "SELECT contract, ?2 + 1 AS n, ?3 AS f, ?4 AS z FROM contracts WHERE customer = ?1",
@@ -190,7 +201,7 @@ TEST_CASE("results are typed from the database and checked against the flow's ty
   CHECK(h.probe("crm", "SELECT contract AS contract_no FROM contracts WHERE customer = ?1").incident ==
         "action 'sql' failed after 1 attempt: action 'sql' returned 'contract_no', which is not a data field of flow 'probe'");
   CHECK(h.probe("crm", "SELECT 'platinum' AS plan WHERE ?1 IS NOT NULL").incident ==
-        "action 'sql' failed after 1 attempt: action 'sql' result: plan: 'platinum' is not one of basic, premium");
+        "action 'sql' failed after 1 attempt: action 'sql' result: plan: \"platinum\" is not one of basic, premium");
   CHECK(h.probe("crm", "SELECT x'00' AS contract WHERE ?1 IS NOT NULL").incident ==
         "action 'sql' failed after 1 attempt: sql connection 'crm': column 'contract' holds a blob, which case data cannot hold");
   CHECK(h.probe("crm", "SELECT contract, plan AS contract FROM contracts WHERE customer = ?1").incident ==
@@ -244,6 +255,14 @@ TEST_CASE("unknown connections, two statements and bad inputs are refused with t
                     Catch::StartsWith("sql connection 'gone': cannot open"));
   CHECK(h.dbs->names() == std::vector<std::string>{"billing", "crm"});
 
+  // No row: every column is a null result, which clears what an earlier lookup set.
+  ActionContext none("c", "s", "sql", 1,
+                     Map{{"connection", "crm"}, {"query", "SELECT contract, plan FROM contracts WHERE customer = ?1"},
+                         {"params", List{"Nobody"}}},
+                     {});
+  sql_action(h.dbs)(none);
+  CHECK(none.results() == Map{{"contract", nullptr}, {"plan", nullptr}});
+
   // The action's inputs.
   ActionContext missing("c", "s", "sql", 1, Map{{"connection", "crm"}}, {});
   CHECK_THROWS_WITH(sql_action(h.dbs)(missing), "action 'sql' needs the input 'query' (with: { connection, query, params })");
@@ -283,7 +302,7 @@ TEST_CASE("the sql action on PostgreSQL binds parameters, types results and hono
   CHECK(h.dbs->run("crm", "SELECT renewed FROM contracts WHERE customer = $1", List{"ACME"}).rows[0][0].second ==
         Value(test::at("2026-05-31T08:00:00Z")));
   CHECK(h.probe("crm", "SELECT contract, seats, fee, plan FROM contracts WHERE customer = $1").data.at("fee") == Value(9.5));
-  CHECK(h.probe("crm", "SELECT contract FROM contracts WHERE customer = $1", "x' OR '1'='1").data.at("contract").is_null());
+  CHECK(field(h.probe("crm", "SELECT contract FROM contracts WHERE customer = $1", "x' OR '1'='1"), "contract").is_null());
   CHECK(test::pg_query_int(fmt::format("SELECT count(*) FROM {}.contracts", schema)) == 2);
 
   CHECK_THROWS_WITH(h.dbs->run("crm", "INSERT INTO notes VALUES ($1)", List{"ACME"}),
