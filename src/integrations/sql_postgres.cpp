@@ -98,17 +98,21 @@ class PostgresConnection final : public Connection {
   // single instant, and a datetime field refuses it).
   Value value(const pqxx::field& f, pqxx::oid type) const {
     if (f.is_null()) return Value();
-    switch (type) {
-      case bool_oid: return f.as<bool>();
-      case int2_oid:
-      case int4_oid:
-      case int8_oid: return f.as<std::int64_t>();
-      case float4_oid:
-      case float8_oid:
-      case numeric_oid: return f.as<double>();
-      case bytea_oid: throw error(name_, fmt::format("column '{}' holds bytes, which case data cannot hold", f.name()));
-      default: break;
+    try {
+      switch (type) {
+        case bool_oid: return f.as<bool>();
+        case int2_oid:
+        case int4_oid:
+        case int8_oid: return f.as<std::int64_t>();
+        case float4_oid:
+        case float8_oid:
+        case numeric_oid: return f.as<double>();
+        default: break;
+      }
+    } catch (const std::exception&) {  // libpqxx's message quotes the whole value: 400 digits, say
+      throw error(name_, fmt::format("column '{}' holds a number beyond a double; cast it to text in the query", f.name()));
     }
+    if (type == bytea_oid) throw error(name_, fmt::format("column '{}' holds bytes, which case data cannot hold", f.name()));
     std::string text = f.as<std::string>();
     if (type == date_oid)
       if (const auto d = parse_iso_date(text)) return *d;

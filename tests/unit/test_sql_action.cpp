@@ -314,6 +314,8 @@ TEST_CASE("the sql action on PostgreSQL binds parameters, types results and hono
   CHECK(test::pg_query_int(fmt::format("SELECT count(*) FROM {}.notes", schema)) == 1);
   CHECK_THROWS_WITH(h.dbs->run("crm", "SELECT nope FROM contracts", {}),
                     "sql connection 'crm': column \"nope\" does not exist");
+  CHECK_THROWS_WITH(h.dbs->run("crm", "SELECT '1e400'::numeric AS fee", {}),
+                    "sql connection 'crm': column 'fee' holds a number beyond a double; cast it to text in the query");
   // A server that is not there fails the attempt (the step retries), not the host's start.
   h.dbs->add_postgres("down", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2");
   CHECK_THROWS_WITH(h.dbs->run("down", "SELECT 1", {}),
