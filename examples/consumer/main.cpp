@@ -15,6 +15,7 @@
 #include <atomic>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -81,6 +82,10 @@ int main(int argc, char** argv) {
       a.set("supplier", "ACME Parts");
     });
     engine.on_action("experts.find_available", [](escalon::ActionContext& a) { a.set("expert", "expert-1"); });
+    // The built-in sql action (docs/sql.md) of flows/warranty-check.yaml. This host takes no
+    // warranty calls, so it configures no CRM: a case that got there would fail its lookup and
+    // go to a person (the flow's on_error). A real host adds its CRM: dbs->add_sqlite("crm", path).
+    engine.on_action("sql", escalon::sql_action(std::make_shared<escalon::SqlConnections>()));
     std::atomic<int> notes{0};
     engine.on_notify([&](const escalon::Notification&) { ++notes; });
 

@@ -17,6 +17,7 @@
 #include "escalon/rule_table.hpp"
 #include "escalon/scenario.hpp"
 #include "escalon/simulate.hpp"
+#include "escalon/sql.hpp"
 #include "escalon/store.hpp"
 #include "escalon/time.hpp"
 #include "escalon/value.hpp"

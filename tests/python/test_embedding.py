@@ -37,7 +37,7 @@ def test_handlers_get_the_engine_and_missing_handlers_are_listed(clock):
     engine = escalon.Engine(clock=clock)
     engine.load(str(FLOWS))
     missing = {d.message.split("calls '")[1].split("'")[0] for d in engine.missing_handlers()}
-    assert missing == {"parts.order", "experts.find_available"}
+    assert missing == {"parts.order", "experts.find_available", "sql"}
     assert all(d.severity == "warning" and d.line > 0 for d in engine.missing_handlers())
 
     started = []
@@ -48,7 +48,7 @@ def test_handlers_get_the_engine_and_missing_handlers_are_listed(clock):
         started.append(ctx.engine.start("complaint", {"customer": "follow-up"}))
         return {"expert": "dr-who"}
 
-    assert {d.message.split("calls '")[1].split("'")[0] for d in engine.missing_handlers()} == {"parts.order"}
+    assert {d.message.split("calls '")[1].split("'")[0] for d in engine.missing_handlers()} == {"parts.order", "sql"}
     strict = escalon.Engine(clock=clock, require_handlers=True)
     strict.load(str(FLOWS))
     with pytest.raises(escalon.Error, match="parts.order"):
