@@ -163,15 +163,22 @@ struct PyEngine {
   std::unique_ptr<Engine> engine;
   std::string location;
 
-  PyEngine(const std::string& where, py::object clock_obj, bool group_commit, bool keep_journal, bool require_handlers)
+  PyEngine(const std::string& where, py::object clock_obj, bool group_commit, bool keep_journal, bool require_handlers,
+           std::int32_t max_attempts, double first_retry_seconds)
       : clock(std::move(clock_obj)), location(where) {
     const Clock* c = clock.is_none() ? nullptr : clock.cast<ManualClock*>();
+    if (max_attempts < 1) throw Error("delivery_attempts must be at least 1, not " + std::to_string(max_attempts));
+    if (!(first_retry_seconds >= 0)) throw Error("delivery_first_retry must be a number of seconds, at least 0");
     store = open_store(where);
+    DeliveryOptions delivery;
+    delivery.max_attempts = max_attempts;
+    delivery.first_retry = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(first_retry_seconds));
     engine = std::make_unique<Engine>(EngineOptions{.clock = c,
                                                     .keep_journal = keep_journal,
                                                     .store = store.get(),
                                                     .group_commit = group_commit,
-                                                    .require_handlers = require_handlers});
+                                                    .require_handlers = require_handlers,
+                                                    .delivery = delivery});
   }
   ~PyEngine() {
     python_engines().erase(engine.get());
@@ -436,9 +443,43 @@ PYBIND11_MODULE(escalon, m) {
                        "require_handlers=False): store is 'memory:' or 'sqlite:PATH[?sync=normal]'; clock a "
                        "ManualClock (None: the system clock); require_handlers: changing calls, recover() and "
                        "start_runner() raise Error while a loaded flow calls an action without a handler.")
-      .def(py::init<const std::string&, py::object, bool, bool, bool>(), py::arg("store") = "memory:",
+      .def(py::init<const std::string&, py::object, bool, bool, bool, std::int32_t, double>(), py::arg("store") = "memory:",
            py::arg("clock") = py::none(), py::arg("group_commit") = false, py::arg("keep_journal") = true,
-           py::arg("require_handlers") = false)
+           py::arg("require_handlers") = false, py::arg("delivery_attempts") = 8, py::arg("delivery_first_retry") = 30.0)
+      .def(
+          "add_mail_channel",
+          [](PyEngine& self, const std::string& name, const std::string& url, const std::string& sender, py::object directory,
+             const std::string& username, const std::string& password, bool require_tls, double timeout) {
+            Directory people;
+            if (py::isinstance<py::str>(directory) || py::hasattr(directory, "__fspath__")) {
+              people = Directory::from_yaml(py::str(directory).cast<std::string>());
+            } else {
+              const auto d = directory.cast<py::dict>();
+              if (d.contains("roles")) people.roles = d["roles"].cast<std::map<std::string, std::vector<std::string>, std::less<>>>();
+              if (d.contains("users")) people.users = d["users"].cast<std::map<std::string, std::string, std::less<>>>();
+            }
+            self.e().add_channel(name, mail_channel({.url = url,
+                                                     .from = sender,
+                                                     .directory = std::move(people),
+                                                     .username = username,
+                                                     .password = password,
+                                                     .require_tls = require_tls,
+                                                     .timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000))}));
+          },
+          py::arg("name"), py::arg("url"), py::arg("sender"), py::arg("directory"), py::arg("username") = "",
+          py::arg("password") = "", py::arg("require_tls") = false, py::arg("timeout") = 10.0,
+          "Mails notifications over SMTP (url smtp://host:port or smtps://); directory: a YAML file of "
+          "roles and users, or a dict {'roles': {role: [addresses]}, 'users': {name: address}} (docs/channels.md).")
+      .def(
+          "add_webhook_channel",
+          [](PyEngine& self, const std::string& name, const std::string& url, const std::map<std::string, std::string>& headers,
+             double timeout) {
+            WebhookOptions o{.url = url, .headers = {headers.begin(), headers.end()},
+                             .timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000))};
+            self.e().add_channel(name, webhook_channel(std::move(o)));
+          },
+          py::arg("name"), py::arg("url"), py::arg("headers") = std::map<std::string, std::string>{}, py::arg("timeout") = 10.0,
+          "POSTs each notification as JSON with an Idempotency-Key header (docs/channels.md).")
       .def_readonly("store", &PyEngine::location)
       .def(
           "load",
