@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""`escalon serve` starts, says so, delivers, and stops cleanly: exit 0 on SIGTERM and on SIGINT
+with its stop line, the store closed (another serve can open it at once, and the cases are all
+there); a second serve on the same SQLite file while the first runs is refused with a message
+naming the lock; option, flow and store errors exit 2, 1 and 1.
+
+Usage: test_serve_stop.py ESCALON FLOW
+Needs no aiosmtpd (only the webhook sink, http.server). Exit 0 when every check passes, 1 when
+one fails.
+"""
+import datetime
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sinks import WebhookSink  # noqa: E402
+
+if len(sys.argv) < 3:
+    sys.exit(__doc__)
+ESCALON, FLOW = sys.argv[1], sys.argv[2]
+failures = []
+
+
+def expect(name, ok, detail=""):
+    if not ok:
+        failures.append("%s %s" % (name, detail))
+
+
+def start(db, hook, tmp):
+    err = open(os.path.join(tmp, "serve-%d.err" % time.monotonic_ns()), "w+")
+    p = subprocess.Popen([ESCALON, "serve", "--db", db, "--flows", FLOW,
+                          "--webhook", "http://127.0.0.1:%d/" % hook.port], stdout=subprocess.DEVNULL, stderr=err)
+    return p, err
+
+
+def wait_for(what, timeout=20):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if what():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def stop(p, err, sig, name):
+    """Sends `sig`; expects exit 0 and the stop line."""
+    p.send_signal(sig)
+    try:
+        rc = p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = "none (hung; killed)"
+    err.seek(0)
+    text = err.read()
+    expect(name + ": exit 0", rc == 0, "got %s; stderr: %s" % (rc, text))
+    wanted = "escalon serve: stopped on %s" % name
+    expect(name + ": stop line", wanted in text, "wanted %r in %r" % (wanted, text))
+    return text
+
+
+def run(args):
+    return subprocess.run([ESCALON, "serve"] + args, capture_output=True, text=True, timeout=30)
+
+
+def usage_errors(tmp, db):
+    """Exit 2 for channel options, 1 for bad flows and stores: scripts can tell them apart."""
+    for args, want in [(["--notify", "smtp://127.0.0.1:1"], "--notify needs --from"),
+                       (["--notify", "smtp://127.0.0.1:1", "--from", "a@b.hr"], "--notify needs --directory"),
+                       (["--notify", "http://x"], "not an smtp://"),
+                       (["--webhook", "ftp://x"], "not an http://"),
+                       (["--from", "a@b.hr"], "give --notify")]:
+        r = run(["--db", db, "--flows", FLOW] + args)
+        expect("option error %s: exit 2" % args, r.returncode == 2, "got %d: %s" % (r.returncode, r.stderr))
+        expect("option error %s: message" % args, want in r.stderr and "--help" in r.stderr, r.stderr)
+    bad = os.path.join(tmp, "bad.yaml")
+    with open(bad, "w") as f:
+        f.write("flow: bad\nstart: a\nsteps:\n  a: { on: { go: { to: nowhere } } }\n")
+    r = run(["--db", db, "--flows", bad])
+    expect("bad flow: exit 1", r.returncode == 1, "got %d: %s" % (r.returncode, r.stderr))
+    expect("bad flow: diagnostics", "bad.yaml:" in r.stderr and "error:" in r.stderr, r.stderr)
+    r = run(["--db", os.path.join(tmp, "no", "such", "dir", "x.db"), "--flows", FLOW])
+    expect("store error: exit 1", r.returncode == 1, "got %d: %s" % (r.returncode, r.stderr))
+    expect("store error: message", r.stderr.startswith("escalon serve: "), r.stderr)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="escalon-serve-stop-")
+    db = os.path.join(tmp, "cases.db")
+    hook = WebhookSink().start()
+    try:
+        usage_errors(tmp, db)
+        # One case whose first rung fires 1 s after the start (25% of 4 s).
+        now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        due = (now + datetime.timedelta(seconds=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with open(os.path.join(tmp, "s.yaml"), "w") as f:
+            f.write("clock: %s\ncases:\n  - { id: s1, flow: quick-ladder, data: { due: %s } }\n"
+                    % (now.strftime("%Y-%m-%dT%H:%M:%SZ"), due))
+        subprocess.run([ESCALON, "run", FLOW, "--scenario", os.path.join(tmp, "s.yaml"), "--db", db, "-q"],
+                       check=True, stdout=subprocess.DEVNULL)
+
+        p, err = start(db, hook, tmp)
+        expect("start line", wait_for(lambda: "running until SIGTERM" in open(err.name).read()),
+               open(err.name).read())
+        expect("start line names the store, flows and channels",
+               all(s in open(err.name).read() for s in (db, "quick-ladder v1", "webhook (http://127.0.0.1"))
+               , open(err.name).read())
+        # The file is locked by the running serve: a second one must say so and leave.
+        r = run(["--db", db, "--flows", FLOW])
+        expect("second serve refused: exit 1", r.returncode == 1, "got %d: %s" % (r.returncode, r.stderr))
+        expect("second serve refused: message", "locked by another writer" in r.stderr, r.stderr)
+        expect("first serve still running", p.poll() is None)
+        expect("a delivery while it runs", wait_for(lambda: len(hook.requests) >= 1))
+        stop(p, err, signal.SIGTERM, "SIGTERM")
+
+        # Stopped cleanly: the lock is gone (a new serve starts) and SIGINT stops it the same way.
+        p, err = start(db, hook, tmp)
+        expect("restart after SIGTERM", wait_for(lambda: "running until SIGTERM" in open(err.name).read()),
+               open(err.name).read())
+        stop(p, err, signal.SIGINT, "SIGINT")
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        n = con.execute("SELECT count(*) FROM cases WHERE id = 's1'").fetchone()[0]
+        con.close()
+        expect("the case is in the store", n == 1)
+    finally:
+        hook.stop()
+    for f in failures:
+        print("FAIL " + f)
+    if failures:
+        print("kept %s" % tmp)
+        return 1
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
