@@ -74,7 +74,9 @@ def usage_errors(tmp, db):
                        (["--notify", "smtp://127.0.0.1:1", "--from", "a@b.hr"], "--notify needs --directory"),
                        (["--notify", "http://x"], "not an smtp://"),
                        (["--webhook", "ftp://x"], "not an http://"),
-                       (["--from", "a@b.hr"], "give --notify")]:
+                       (["--from", "a@b.hr"], "give --notify"),
+                       (["--notify", "smtp://127.0.0.1:1", "--from", "a@b.hr", "--directory",
+                         os.path.join(tmp, "missing.yaml")], "--directory: ")]:
         r = run(["--db", db, "--flows", FLOW] + args)
         expect("option error %s: exit 2" % args, r.returncode == 2, "got %d: %s" % (r.returncode, r.stderr))
         expect("option error %s: message" % args, want in r.stderr and "--help" in r.stderr, r.stderr)
