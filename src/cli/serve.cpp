@@ -6,7 +6,9 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <future>
 #include <iostream>
 #include <memory>
 
@@ -55,6 +57,30 @@ std::string flow_list(const Engine& engine) {
   std::vector<std::string> names;
   for (const auto& f : engine.flows()) names.push_back(fmt::format("{} v{}", f->id, f->version));
   return fmt::format("{}", fmt::join(names, ", "));
+}
+
+// The runner finishes the round or the deliveries it is in; what it has not started stays in
+// the store (timers, outbox) for the next start. Deliveries go in batches (every queue that is
+// due), so with a slow or hanging channel that can take long: a second SIGTERM or SIGINT then
+// ends the process at once. That loses nothing committed; what a channel took without its
+// `delivered` commit is delivered again on the next start, as after a SIGKILL.
+void stop(Engine& engine, const sigset_t& stop_signals) {
+  auto stopped = std::async(std::launch::async, [&engine] { engine.stop_runner(); });
+  const timespec tick{0, 50'000'000};
+  bool told = false;
+  for (int waited = 0; stopped.wait_for(std::chrono::seconds{0}) != std::future_status::ready; ++waited) {
+    siginfo_t info{};
+    if (sigtimedwait(&stop_signals, &info, &tick) > 0) {
+      std::cerr << "escalon serve: second signal: exiting without waiting for the deliveries in progress "
+                   "(they are delivered again on the next start)\n";
+      std::_Exit(128 + info.si_signo);
+    }
+    if (!told && waited >= 20) {  // a second: say why nothing seems to happen
+      std::cerr << "escalon serve: waiting for the deliveries in progress; a second SIGTERM or SIGINT exits at once\n";
+      told = true;
+    }
+  }
+  stopped.get();
 }
 
 }  // namespace
@@ -126,9 +152,7 @@ int ServeArgs::run() const {
   }
   int signal = 0;
   sigwait(&stop_signals, &signal);
-  // The runner finishes the delivery or round it is in; what it has not started stays in the
-  // store (timers, outbox) for the next start.
-  engine->stop_runner();
+  stop(*engine, stop_signals);
   const std::size_t waiting = engine->outbox().size();
   engine.reset();  // closes the store
   std::cerr << fmt::format("escalon serve: stopped on {}; {} notifications left in the outbox of {}\n",

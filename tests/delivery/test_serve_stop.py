@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`escalon serve` starts, says so, delivers, and stops cleanly: exit 0 on SIGTERM and on SIGINT
 with its stop line, the store closed (another serve can open it at once, and the cases are all
-there); a second serve on the same SQLite file while the first runs is refused with a message
+there); while a slow channel holds it, a second signal exits at once (143) and the next serve
+delivers what was left; a second serve on the same SQLite file while the first runs is refused with a message
 naming the lock; option, flow and store errors exit 2, 1 and 1.
 
 Usage: test_serve_stop.py ESCALON FLOW
@@ -36,6 +37,9 @@ def start(db, hook, tmp):
     err = open(os.path.join(tmp, "serve-%d.err" % time.monotonic_ns()), "w+")
     p = subprocess.Popen([ESCALON, "serve", "--db", db, "--flows", FLOW,
                           "--webhook", "http://127.0.0.1:%d/" % hook.port], stdout=subprocess.DEVNULL, stderr=err)
+    # Signals are blocked (and so taken by serve's sigwait) once it is running: wait for that.
+    if not wait_for(lambda: "running until SIGTERM" in open(err.name).read()):
+        failures.append("serve did not start: %s" % open(err.name).read())
     return p, err
 
 
@@ -91,20 +95,62 @@ def usage_errors(tmp, db):
     expect("store error: message", r.stderr.startswith("escalon serve: "), r.stderr)
 
 
+def outbox_size(db):
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+    try:
+        return con.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    finally:
+        con.close()
+
+
+def second_signal(tmp, hook):
+    """SIGTERM while a slow webhook holds a batch of deliveries: serve waits for them and says
+    so; a second SIGTERM exits at once (143), and the next serve delivers what was left."""
+    db = os.path.join(tmp, "slow.db")
+    create_cases(tmp, db, ["w%d" % i for i in range(8)], 2)  # first rungs 0.5 s after the start
+    hook.delay = lambda: 1.0
+    before = len(hook.requests)
+    p, err = start(db, hook, tmp)
+    expect("slow: a delivery starts", wait_for(lambda: len(hook.requests) > before))
+    p.send_signal(signal.SIGTERM)
+    expect("slow: says it waits", wait_for(lambda: "waiting for the deliveries" in open(err.name).read(), 5),
+           open(err.name).read())
+    t = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    try:
+        rc = p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = "none (hung; killed)"
+    expect("slow: second SIGTERM exits 143 at once", rc == 143 and time.monotonic() - t < 2,
+           "got %s after %.1f s" % (rc, time.monotonic() - t))
+    expect("slow: entries left for the next start", outbox_size(db) > 0)
+    hook.delay = None
+    p, err = start(db, hook, tmp)
+    expect("slow: the next serve delivers the rest", wait_for(lambda: outbox_size(db) == 0))
+    stop(p, err, signal.SIGTERM, "SIGTERM")
+
+
+def create_cases(tmp, db, ids, first_rung):
+    """Cases due 4 * first_rung seconds from now (the first rung is at 25%)."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    due = (now + datetime.timedelta(seconds=4 * first_rung)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    scenario = os.path.join(tmp, "s-%d.yaml" % time.monotonic_ns())
+    with open(scenario, "w") as f:
+        f.write("clock: %s\ncases:\n" % now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        for i in ids:
+            f.write("  - { id: %s, flow: quick-ladder, data: { due: %s } }\n" % (i, due))
+    subprocess.run([ESCALON, "run", FLOW, "--scenario", scenario, "--db", db, "-q"],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="escalon-serve-stop-")
     db = os.path.join(tmp, "cases.db")
     hook = WebhookSink().start()
     try:
         usage_errors(tmp, db)
-        # One case whose first rung fires 1 s after the start (25% of 4 s).
-        now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-        due = (now + datetime.timedelta(seconds=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        with open(os.path.join(tmp, "s.yaml"), "w") as f:
-            f.write("clock: %s\ncases:\n  - { id: s1, flow: quick-ladder, data: { due: %s } }\n"
-                    % (now.strftime("%Y-%m-%dT%H:%M:%SZ"), due))
-        subprocess.run([ESCALON, "run", FLOW, "--scenario", os.path.join(tmp, "s.yaml"), "--db", db, "-q"],
-                       check=True, stdout=subprocess.DEVNULL)
+        create_cases(tmp, db, ["s1"], 1)  # its first rung fires 1 s after the start
 
         p, err = start(db, hook, tmp)
         expect("start line", wait_for(lambda: "running until SIGTERM" in open(err.name).read()),
@@ -129,6 +175,7 @@ def main():
         n = con.execute("SELECT count(*) FROM cases WHERE id = 's1'").fetchone()[0]
         con.close()
         expect("the case is in the store", n == 1)
+        second_signal(tmp, hook)
     finally:
         hook.stop()
     for f in failures:
