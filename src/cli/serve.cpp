@@ -59,28 +59,31 @@ std::string flow_list(const Engine& engine) {
   return fmt::format("{}", fmt::join(names, ", "));
 }
 
-// The runner finishes the round or the deliveries it is in; what it has not started stays in
-// the store (timers, outbox) for the next start. Deliveries go in batches (every queue that is
-// due), so with a slow or hanging channel that can take long: a second SIGTERM or SIGINT then
-// ends the process at once. That loses nothing committed; what a channel took without its
-// `delivered` commit is delivered again on the next start, as after a SIGKILL.
-void stop(Engine& engine, const sigset_t& stop_signals) {
-  auto stopped = std::async(std::launch::async, [&engine] { engine.stop_runner(); });
+// Waits for `work` (recover(), stop_runner()) while taking SIGTERM and SIGINT. Both can take
+// long: recover() delivers the backlog and the runner a batch of every due queue, one entry
+// after the other, so a slow or hanging channel holds them. The first signal is kept in
+// `signal` (serve stops once the work is done); a second one ends the process at once. That
+// loses nothing committed: what a channel took without its `delivered` commit is delivered
+// again on the next start, as after a SIGKILL.
+void wait_taking_signals(std::future<void>& work, const sigset_t& stop_signals, int& signal, const char* what) {
   const timespec tick{0, 50'000'000};
   bool told = false;
-  for (int waited = 0; stopped.wait_for(std::chrono::seconds{0}) != std::future_status::ready; ++waited) {
+  for (int waited = 0; work.wait_for(std::chrono::seconds{0}) != std::future_status::ready; ++waited) {
     siginfo_t info{};
     if (sigtimedwait(&stop_signals, &info, &tick) > 0) {
-      std::cerr << "escalon serve: second signal: exiting without waiting for the deliveries in progress "
-                   "(they are delivered again on the next start)\n";
-      std::_Exit(128 + info.si_signo);
+      if (signal != 0) {
+        std::cerr << fmt::format("escalon serve: second signal: exiting without waiting for {} (deliveries in progress "
+                                 "are delivered again on the next start)\n", what);
+        std::_Exit(128 + info.si_signo);
+      }
+      signal = info.si_signo;
     }
-    if (!told && waited >= 20) {  // a second: say why nothing seems to happen
-      std::cerr << "escalon serve: waiting for the deliveries in progress; a second SIGTERM or SIGINT exits at once\n";
+    if (signal != 0 && !told && waited >= 20) {  // a second: say why nothing seems to happen
+      std::cerr << fmt::format("escalon serve: waiting for {}; a second SIGTERM or SIGINT exits at once\n", what);
       told = true;
     }
   }
-  stopped.get();
+  work.get();  // what it threw
 }
 
 }  // namespace
@@ -131,6 +134,7 @@ int ServeArgs::run() const {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::unique_ptr<Engine> engine;
+  int signal = 0;
   try {
     // No clock: the engine's default, the system clock.
     EngineOptions options{.store = open_db(db), .delivery = {.max_attempts = max_attempts}};
@@ -138,8 +142,12 @@ int ServeArgs::run() const {
     engine = std::make_unique<Engine>(std::move(options));
     engine->load(std::span<const std::string>(flows));
     const std::string channels = add_channels(*engine, *this);
-    const std::size_t recovered = engine->recover();
-    engine->start_runner();
+    std::size_t recovered = 0;
+    auto starting = std::async(std::launch::async, [&] {
+      recovered = engine->recover();
+      engine->start_runner();
+    });
+    wait_taking_signals(starting, stop_signals, signal, "the recovery of the store");
     std::cerr << fmt::format("escalon serve: store {}, flows {}, channels {}; {} open cases, {} notifications in the outbox; "
                              "running until SIGTERM or SIGINT\n",
                              db, flow_list(*engine), channels, recovered, engine->outbox().size());
@@ -150,9 +158,9 @@ int ServeArgs::run() const {
     std::cerr << "escalon serve: " << e.what() << '\n';
     return 1;
   }
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
-  stop(*engine, stop_signals);
+  if (signal == 0) sigwait(&stop_signals, &signal);
+  auto stopping = std::async(std::launch::async, [&] { engine->stop_runner(); });
+  wait_taking_signals(stopping, stop_signals, signal, "the deliveries in progress");
   const std::size_t waiting = engine->outbox().size();
   engine.reset();  // closes the store
   std::cerr << fmt::format("escalon serve: stopped on {}; {} notifications left in the outbox of {}\n",

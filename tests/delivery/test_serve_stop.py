@@ -33,12 +33,12 @@ def expect(name, ok, detail=""):
         failures.append("%s %s" % (name, detail))
 
 
-def start(db, hook, tmp):
+def start(db, hook, tmp, wait=True):
     err = open(os.path.join(tmp, "serve-%d.err" % time.monotonic_ns()), "w+")
     p = subprocess.Popen([ESCALON, "serve", "--db", db, "--flows", FLOW,
                           "--webhook", "http://127.0.0.1:%d/" % hook.port], stdout=subprocess.DEVNULL, stderr=err)
     # Signals are blocked (and so taken by serve's sigwait) once it is running: wait for that.
-    if not wait_for(lambda: "running until SIGTERM" in open(err.name).read()):
+    if wait and not wait_for(lambda: "running until SIGTERM" in open(err.name).read()):
         failures.append("serve did not start: %s" % open(err.name).read())
     return p, err
 
@@ -103,18 +103,19 @@ def outbox_size(db):
         con.close()
 
 
-def second_signal(tmp, hook):
-    """SIGTERM while a slow webhook holds a batch of deliveries: serve waits for them and says
-    so; a second SIGTERM exits at once (143), and the next serve delivers what was left."""
-    db = os.path.join(tmp, "slow.db")
-    create_cases(tmp, db, ["w%d" % i for i in range(8)], 2)  # first rungs 0.5 s after the start
+def interrupt_twice(db, hook, tmp, recovering):
+    """A slow webhook (1 s a request) holds serve: SIGTERM, then serve says it waits; a second
+    SIGTERM exits at once (143); the next serve delivers what was left. `recovering`: the
+    notifications fell due while nothing ran, so recover() delivers them before the start line;
+    else the runner delivers them as a batch."""
+    name = "recovery" if recovering else "batch"
     hook.delay = lambda: 1.0
     before = len(hook.requests)
-    p, err = start(db, hook, tmp)
-    expect("slow: a delivery starts", wait_for(lambda: len(hook.requests) > before))
+    p, err = start(db, hook, tmp, wait=not recovering)
+    expect(name + ": a delivery starts", wait_for(lambda: len(hook.requests) > before))
     p.send_signal(signal.SIGTERM)
-    expect("slow: says it waits", wait_for(lambda: "waiting for the deliveries" in open(err.name).read(), 5),
-           open(err.name).read())
+    waiting = "waiting for the recovery" if recovering else "waiting for the deliveries"
+    expect(name + ": says it waits", wait_for(lambda: waiting in open(err.name).read(), 5), open(err.name).read())
     t = time.monotonic()
     p.send_signal(signal.SIGTERM)
     try:
@@ -122,13 +123,23 @@ def second_signal(tmp, hook):
     except subprocess.TimeoutExpired:
         p.kill()
         rc = "none (hung; killed)"
-    expect("slow: second SIGTERM exits 143 at once", rc == 143 and time.monotonic() - t < 2,
+    expect(name + ": second SIGTERM exits 143 at once", rc == 143 and time.monotonic() - t < 2,
            "got %s after %.1f s" % (rc, time.monotonic() - t))
-    expect("slow: entries left for the next start", outbox_size(db) > 0)
+    expect(name + ": entries left for the next start", outbox_size(db) > 0)
     hook.delay = None
     p, err = start(db, hook, tmp)
-    expect("slow: the next serve delivers the rest", wait_for(lambda: outbox_size(db) == 0))
+    expect(name + ": the next serve delivers the rest", wait_for(lambda: outbox_size(db) == 0))
     stop(p, err, signal.SIGTERM, "SIGTERM")
+
+
+def second_signal(tmp, hook):
+    db = os.path.join(tmp, "slow.db")
+    create_cases(tmp, db, ["w%d" % i for i in range(8)], 3)  # first rungs 3 s from now
+    interrupt_twice(db, hook, tmp, recovering=False)
+    db = os.path.join(tmp, "backlog.db")
+    create_cases(tmp, db, ["b%d" % i for i in range(8)], 1)  # rungs at 1 s and 2 s from now
+    time.sleep(2.5)  # they fall due while nothing runs: recover() delivers them
+    interrupt_twice(db, hook, tmp, recovering=True)
 
 
 def create_cases(tmp, db, ids, first_rung):
