@@ -17,13 +17,16 @@ namespace escalon::cli {
 // writer). Folders are left to SQLite, which says the path is not an SQLite file.
 std::unique_ptr<Store> open_store_file(const std::string& location) {
   if (location.rfind("sqlite:", 0) == 0) {
-    const std::string path = location.substr(7, location.find('?') == std::string::npos ? std::string::npos : location.find('?') - 7);
+    const std::string path =
+        location.substr(7, location.find('?') == std::string::npos ? std::string::npos : location.find('?') - 7);
     std::error_code ec;
     const auto st = fs::status(path, ec);
     if (ec && ec.value() == ELOOP)
-      throw StoreError(fmt::format("{}: too many levels of symbolic links (a symlink loop?); give the path of a SQLite file", path));
+      throw StoreError(
+          fmt::format("{}: too many levels of symbolic links (a symlink loop?); give the path of a SQLite file", path));
     if (!ec && fs::exists(st) && !fs::is_regular_file(st) && !fs::is_directory(st))
-      throw StoreError(fmt::format("{} is not a regular file (a FIFO, device or socket); a store is a SQLite file: give another path", path));
+      throw StoreError(fmt::format(
+          "{} is not a regular file (a FIFO, device or socket); a store is a SQLite file: give another path", path));
   }
   return open_store(location);
 }

@@ -4,6 +4,8 @@
 #include "cli/serve.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -11,9 +13,6 @@
 #include <future>
 #include <iostream>
 #include <memory>
-
-#include <pthread.h>
-#include <signal.h>
 
 #include "cli/db.hpp"
 #include "escalon/engine.hpp"
@@ -43,14 +42,17 @@ std::string channel_name(const char* base, std::size_t index) {
 std::string add_channels(Engine& engine, const ServeArgs& a) {
   std::vector<std::string> shown;
   for (std::size_t i = 0; i < a.mail_urls.size(); ++i) {
-    engine.add_channel(channel_name("mail", i), mail_channel({.url = a.mail_urls[i], .from = a.from, .directory = a.directory}));
+    engine.add_channel(channel_name("mail", i),
+                       mail_channel({.url = a.mail_urls[i], .from = a.from, .directory = a.directory}));
     shown.push_back(fmt::format("{} ({})", channel_name("mail", i), a.mail_urls[i]));
   }
   for (std::size_t i = 0; i < a.webhook_urls.size(); ++i) {
     engine.add_channel(channel_name("webhook", i), webhook_channel({.url = a.webhook_urls[i]}));
     shown.push_back(fmt::format("{} ({})", channel_name("webhook", i), a.webhook_urls[i]));
   }
-  return shown.empty() ? std::string("none") : fmt::format("{}", fmt::join(shown, ", "));
+  // Without a channel notifications get no outbox entry at all: say so rather than "none".
+  return shown.empty() ? std::string("none (notifications are journaled, not delivered)")
+                       : fmt::format("{}", fmt::join(shown, ", "));
 }
 
 std::string flow_list(const Engine& engine) {
@@ -72,8 +74,10 @@ void wait_taking_signals(std::future<void>& work, const sigset_t& stop_signals, 
     siginfo_t info{};
     if (sigtimedwait(&stop_signals, &info, &tick) > 0) {
       if (signal != 0) {
-        std::cerr << fmt::format("escalon serve: second signal: exiting without waiting for {} (deliveries in progress "
-                                 "are delivered again on the next start)\n", what);
+        std::cerr << fmt::format(
+            "escalon serve: second signal: exiting without waiting for {} (deliveries in progress "
+            "are delivered again on the next start)\n",
+            what);
         std::_Exit(128 + info.si_signo);
       }
       signal = info.si_signo;
@@ -89,34 +93,45 @@ void wait_taking_signals(std::future<void>& work, const sigset_t& stop_signals, 
 }  // namespace
 
 void ServeArgs::add(CLI::App& app) {
-  cmd = app.add_subcommand("serve", "Run a store until SIGTERM or SIGINT: deadlines and escalations fire on the system clock, "
-                                    "notifications go out by mail and webhooks (docs/delivery.md)");
-  cmd->add_option("--db", db, "The store: a SQLite file (cases.db or sqlite:cases.db) or postgresql://[user@]host[:port]/database")->required();
+  cmd = app.add_subcommand("serve",
+                           "Run a store until SIGTERM or SIGINT: deadlines and escalations fire on the system clock, "
+                           "notifications go out by mail and webhooks (docs/delivery.md)");
+  cmd->add_option("--db", db,
+                  "The store: a SQLite file (cases.db or sqlite:cases.db) or postgresql://[user@]host[:port]/database")
+      ->required();
   cmd->add_option("--flows", flows, "Flow files or folders")->required();
-  cmd->add_option("--notify", mail_urls, "Mail notifications through this SMTP server (smtp://host:port or smtps://...); "
-                                         "needs --from and --directory. Channel \"mail\" (then \"mail-2\", ...)");
+  cmd->add_option("--notify", mail_urls,
+                  "Mail notifications through this SMTP server (smtp://host:port or smtps://...); "
+                  "needs --from and --directory. Channel \"mail\" (then \"mail-2\", ...)");
   cmd->add_option("--from", from, "The sender address of the mail");
   cmd->add_option("--directory", directory_path, "The YAML file of addresses for roles and users (docs/channels.md)");
-  cmd->add_option("--webhook", webhook_urls, "POST notifications to this URL (http:// or https://); channel \"webhook\", then "
-                                             "\"webhook-2\", ... for more");
-  cmd->add_option("--max-attempts", max_attempts, "Tries per notification before it is dead-lettered")->check(CLI::Range(1, 1000));
-  cmd->add_option("--first-retry", first_retry, "Seconds before the first retry of a failed delivery (doubles after each)")
+  cmd->add_option("--webhook", webhook_urls,
+                  "POST notifications to this URL (http:// or https://); channel \"webhook\", then "
+                  "\"webhook-2\", ... for more");
+  cmd->add_option("--max-attempts", max_attempts, "Tries per notification before it is dead-lettered")
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--first-retry", first_retry,
+                  "Seconds before the first retry of a failed delivery (doubles after each)")
       ->check(CLI::Range(0.001, 86400.0));
   cmd->callback([this] { check(); });
 }
 
 void ServeArgs::check() {
   for (const auto& url : mail_urls)
-    if (!has_scheme(url, {"smtp://", "smtps://"})) usage_error(fmt::format("--notify: '{}' is not an smtp:// or smtps:// URL", url));
+    if (!has_scheme(url, {"smtp://", "smtps://"}))
+      usage_error(fmt::format("--notify: '{}' is not an smtp:// or smtps:// URL", url));
   for (const auto& url : webhook_urls)
-    if (!has_scheme(url, {"http://", "https://"})) usage_error(fmt::format("--webhook: '{}' is not an http:// or https:// URL", url));
+    if (!has_scheme(url, {"http://", "https://"}))
+      usage_error(fmt::format("--webhook: '{}' is not an http:// or https:// URL", url));
   if (mail_urls.empty()) {
-    if (!from.empty() || !directory_path.empty()) usage_error("--from and --directory are for mail: give --notify smtp://HOST:PORT too");
+    if (!from.empty() || !directory_path.empty())
+      usage_error("--from and --directory are for mail: give --notify smtp://HOST:PORT too");
     return;
   }
   if (from.empty() || from.find('@') == std::string::npos)
     usage_error("--notify needs --from ADDRESS (the sender of the mail, with an '@')");
-  if (directory_path.empty()) usage_error("--notify needs --directory FILE (the addresses of the roles the flows notify)");
+  if (directory_path.empty())
+    usage_error("--notify needs --directory FILE (the addresses of the roles the flows notify)");
   try {
     directory = Directory::from_yaml(directory_path);
   } catch (const Error& e) {
@@ -148,9 +163,10 @@ int ServeArgs::run() const {
       engine->start_runner();
     });
     wait_taking_signals(starting, stop_signals, signal, "the recovery of the store");
-    std::cerr << fmt::format("escalon serve: store {}, flows {}, channels {}; {} open cases, {} notifications in the outbox; "
-                             "running until SIGTERM or SIGINT\n",
-                             db, flow_list(*engine), channels, recovered, engine->outbox().size());
+    std::cerr << fmt::format(
+        "escalon serve: store {}, flows {}, channels {}; {} open cases, {} notifications in the outbox; "
+        "running until SIGTERM or SIGINT\n",
+        db, flow_list(*engine), channels, recovered, engine->outbox().size());
   } catch (const FlowError& e) {
     for (const auto& d : e.diagnostics()) std::cerr << d.str() << '\n';
     return 1;

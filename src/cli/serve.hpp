@@ -4,7 +4,6 @@
 // mail and webhook channels, until SIGTERM or SIGINT (docs/delivery.md, "Operating a store").
 
 #include <CLI/CLI.hpp>
-
 #include <cstdint>
 #include <string>
 #include <vector>
