@@ -7,12 +7,12 @@
 //   report --db FILE            KPIs from the journal (text, --json, --csv)
 //   store copy FROM TO          a whole store into an empty one (SQLite <-> PostgreSQL)
 //   outbox --db FILE            notifications not delivered yet; --retry KEY puts a dead letter back
+//   serve --db FILE --flows ... run a store: timers fire on the system clock, channels deliver, until SIGTERM
 // Argument parsing is CLI11's; every subcommand has --help.
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -25,12 +25,16 @@
 #include "escalon/escalon.hpp"
 #include "base/json.hpp"
 #include "calendar/local_time.hpp"
+#include "cli/db.hpp"
 #include "cli/outbox.hpp"
+#include "cli/serve.hpp"
 #include "cli/store_copy.hpp"
 #include "cli/zones.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
+using escalon::cli::open_db;
+using escalon::cli::open_db_to_read;
 
 namespace {
 
@@ -211,37 +215,6 @@ int cmd_eval(const std::string& text, const std::string& data_json, const std::s
     std::cerr << fmt::format("error: {}\n", e.what());
   }
   return exit_invalid;
-}
-
-// SQLite opens whatever the path names: a FIFO blocked the command forever (open() waits for a
-// writer). Folders are left to SQLite, which says the path is not an SQLite file.
-std::unique_ptr<escalon::Store> open_store_file(const std::string& location) {
-  if (location.rfind("sqlite:", 0) == 0) {
-    const std::string path = location.substr(7, location.find('?') == std::string::npos ? std::string::npos : location.find('?') - 7);
-    std::error_code ec;
-    const auto st = fs::status(path, ec);
-    if (ec && ec.value() == ELOOP)
-      throw escalon::StoreError(fmt::format("{}: too many levels of symbolic links (a symlink loop?); give the path of a SQLite file", path));
-    if (!ec && fs::exists(st) && !fs::is_regular_file(st) && !fs::is_directory(st))
-      throw escalon::StoreError(fmt::format("{} is not a regular file (a FIFO, device or socket); a store is a SQLite file: give another path", path));
-  }
-  return escalon::open_store(location);
-}
-
-// --db takes a store location (sqlite:PATH, postgresql://..., memory:) or, more often, just a
-// SQLite file's path. PostgreSQL has no file to lock: readers just open it.
-std::unique_ptr<escalon::Store> open_db(const std::string& db) {
-  return open_store_file(db.find(':') == std::string::npos ? "sqlite:" + db : db);
-}
-
-// inspect and report only read: they open the store read-only, so they work beside the engine
-// that writes it (one consistent snapshot, taken at open).
-std::unique_ptr<escalon::Store> open_db_to_read(const std::string& db) {
-  std::string location = db.find(':') == std::string::npos ? "sqlite:" + db : db;
-  // `?mode=rw` says otherwise (reading a store of an older schema upgrades it, which writes).
-  if (location.rfind("sqlite:", 0) == 0 && location.find("mode=rw") == std::string::npos)
-    location += location.find('?') == std::string::npos ? "?mode=ro" : "&mode=ro";
-  return open_store_file(location);
 }
 
 int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_path, const std::string& db, bool quiet) {
@@ -661,6 +634,7 @@ int main(int argc, char** argv) {
   SimulateArgs simulate;
   StoreArgs store;
   OutboxArgs outbox;
+  escalon::cli::ServeArgs serve;
   validate.add(app);
   graph.add(app);
   eval.add(app);
@@ -670,6 +644,7 @@ int main(int argc, char** argv) {
   simulate.add(app);
   store.add(app);
   outbox.add(app);
+  serve.add(app);
 
   try {
     app.parse(argc, argv);
@@ -687,6 +662,7 @@ int main(int argc, char** argv) {
     if (*report.cmd) return report.run();
     if (*store.cmd) return store.run();
     if (*outbox.cmd) return outbox.run();
+    if (*serve.cmd) return serve.run();
   } catch (const std::exception& e) {
     std::cerr << "escalon: " << e.what() << '\n';
     return exit_invalid;

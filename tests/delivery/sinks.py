@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -83,8 +84,11 @@ class SmtpSink:
 class WebhookSink:
     """Records each request as {"method", "path", "headers" (lower-case names), "body"}."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, delay=None):
         self.port = port or free_port()
+        # delay(): seconds to wait before answering each request (a slow receiver); the request
+        # counts as received before the wait, as a real receiver may act before it answers.
+        self.delay = delay
         self.requests = []
         self._answers = []
         self._lock = threading.Lock()
@@ -112,11 +116,16 @@ class WebhookSink:
                 body = self.rfile.read(length)
                 status, answer = sink._next({"method": "POST", "path": self.path, "body": body,
                                              "headers": {k.lower(): v for k, v in self.headers.items()}})
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                if sink.delay:
+                    time.sleep(sink.delay())
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender was killed while we waited (test_serve_sigkill.py)
 
             def log_message(self, *args):
                 pass
