@@ -339,6 +339,8 @@ void retime(ClockState& k, ReschedulePolicy policy, const Calendar* cal, const D
 
 // --------------------------------------------------------------------------- one unit's work
 
+struct Outcome;  // what a channel made of one queue's entries (outbox.cpp)
+
 // Everything that changes cases runs as an Op: the engine state, the call's unit, and the
 // call's lock (released while host handlers run and while group commit waits for the disk).
 struct Op {
@@ -505,6 +507,8 @@ struct Op {
   std::size_t deliver(const std::set<Outbox::QueueId>* only);
   // A record of the journal that changes no case state (delivery outcomes).
   void journal(Record r);
+  // One queue's outcome: journal records, the outbox entries changed or gone.
+  void record_outcome(std::vector<Delivery>& queue, const Outcome& o);
 };
 
 // The outbox's parts of the Engine API (outbox.cpp).

@@ -234,75 +234,103 @@ std::vector<std::vector<Delivery>> queued(std::vector<Delivery> entries,
   return out;
 }
 
+}  // namespace
+
 struct Outcome {
   std::size_t done = 0;  // delivered, from the front
   std::optional<std::string> error;
   bool permanent = false;
 };
+
+namespace {
+
+// Hands one queue's entries to its channel in order (lock released), stopping at the first
+// failure.
+Outcome send_queue(Channel& channel, const std::vector<Delivery>& queue) {
+  Outcome o;
+  for (const auto& d : queue) {
+    try {
+      channel.deliver(d.n, d.e.attempts + 1);
+      ++o.done;
+      continue;
+    } catch (const PermanentDeliveryError& e) {
+      o.error = e.message();
+      o.permanent = true;
+    } catch (const std::exception& e) {
+      o.error = e.what();
+    } catch (...) {
+      o.error = "the channel threw a non-standard exception";
+    }
+    break;
+  }
+  return o;
+}
 }  // namespace
 
+void Op::record_outcome(std::vector<Delivery>& b, const Outcome& o) {
+  const TimePoint at = m.now();
+  for (std::size_t k = 0; k < o.done; ++k) {
+    journal(outcome_record(b[k], RecordType::delivered, at, b[k].e.attempts + 1));
+    u.delivered.push_back({b[k].e.key, b[k].e.channel});
+  }
+  std::size_t gone = o.done;
+  std::optional<OutboxEntry> retry;
+  if (o.error) {
+    Delivery& d = b[o.done];
+    d.e.attempts += 1;
+    d.e.error = *o.error;
+    d.e.dead = o.permanent || d.e.attempts >= m.options.delivery.max_attempts;
+    Record r = outcome_record(d, RecordType::delivery_failed, at, d.e.attempts, d.e.dead);
+    if (d.e.dead) {
+      r.message = o.permanent ? fmt::format("dead letter: {}", *o.error)
+                              : fmt::format("dead letter after {} attempts: {}", d.e.attempts, *o.error);
+      ++gone;
+      if (!m.shared()) m.outbox.bury(d);
+    } else {
+      d.e.next_attempt = r.due = at + retry_pause(m.options.delivery, d.e.attempts);
+      r.message = *o.error;
+      retry = d.e;
+    }
+    journal(std::move(r));
+    u.outbox_changes.push_back(d.e);
+  }
+  if (!m.shared()) m.outbox.finish({b.front().e.case_id, b.front().e.channel}, gone, retry ? &*retry : nullptr);
+}
+
+// Each queue's outcome is committed before the next queue goes out: a crash repeats at most
+// the deliveries of one queue, and a stopping runner stops between queues.
 std::size_t Op::deliver(const std::set<Outbox::QueueId>* only) {
   std::size_t count = 0;
   const auto usable = [&](const std::string& ch) { return m.channels.contains(ch); };
   for (;;) {
     auto batches = m.shared() ? queued(std::exchange(u.entries, {}), usable) : m.outbox.take(m.now(), only, usable);
     if (batches.empty()) return count;
-    std::vector<std::shared_ptr<Channel>> channels;
-    for (const auto& b : batches) channels.push_back(m.channels.find(b.front().e.channel)->second);
-    std::vector<Outcome> outcomes(batches.size());
-    lk.unlock();
-    for (std::size_t i = 0; i < batches.size(); ++i) {
-      auto& o = outcomes[i];
-      for (const auto& d : batches[i]) {
-        try {
-          channels[i]->deliver(d.n, d.e.attempts + 1);
-          ++o.done;
-          continue;
-        } catch (const PermanentDeliveryError& e) {
-          o.error = e.message();
-          o.permanent = true;
-        } catch (const std::exception& e) {
-          o.error = e.what();
-        } catch (...) {
-          o.error = "the channel threw a non-standard exception";
+    std::size_t i = 0;
+    // Queues taken but not reached (a stop, a failed commit) are handed back untried.
+    const auto hand_back = [&] {
+      if (!m.shared())
+        for (std::size_t j = i; j < batches.size(); ++j)
+          m.outbox.finish({batches[j].front().e.case_id, batches[j].front().e.channel}, 0, nullptr);
+    };
+    try {
+      for (; i < batches.size(); ++i) {
+        if (m.runner_stop && std::this_thread::get_id() == m.runner.get_id()) {
+          hand_back();
+          return count;
         }
-        break;
+        const auto channel = m.channels.find(batches[i].front().e.channel)->second;
+        lk.unlock();
+        const Outcome o = send_queue(*channel, batches[i]);
+        lk.lock();
+        record_outcome(batches[i], o);
+        count += o.done;
+        flush();
       }
+    } catch (...) {
+      ++i;  // the queue whose commit failed was finished by record_outcome
+      hand_back();
+      throw;
     }
-    lk.lock();
-    const TimePoint at = m.now();
-    for (std::size_t i = 0; i < batches.size(); ++i) {
-      auto& b = batches[i];
-      const auto& o = outcomes[i];
-      for (std::size_t k = 0; k < o.done; ++k) {
-        journal(outcome_record(b[k], RecordType::delivered, at, b[k].e.attempts + 1));
-        u.delivered.push_back({b[k].e.key, b[k].e.channel});
-      }
-      count += o.done;
-      std::size_t gone = o.done;
-      std::optional<OutboxEntry> retry;
-      if (o.error) {
-        Delivery& d = b[o.done];
-        d.e.attempts += 1;
-        d.e.error = *o.error;
-        d.e.dead = o.permanent || d.e.attempts >= m.options.delivery.max_attempts;
-        Record r = outcome_record(d, RecordType::delivery_failed, at, d.e.attempts, d.e.dead);
-        if (d.e.dead) {
-          r.message = o.permanent ? fmt::format("dead letter: {}", *o.error)
-                                  : fmt::format("dead letter after {} attempts: {}", d.e.attempts, *o.error);
-          ++gone;
-          if (!m.shared()) m.outbox.bury(d);
-        } else {
-          d.e.next_attempt = r.due = at + retry_pause(m.options.delivery, d.e.attempts);
-          r.message = *o.error;
-          retry = d.e;
-        }
-        journal(std::move(r));
-        u.outbox_changes.push_back(d.e);
-      }
-      if (!m.shared()) m.outbox.finish({b.front().e.case_id, b.front().e.channel}, gone, retry ? &*retry : nullptr);
-    }
-    flush();
     // On a shared store entries not reached stay in the store's outbox for the next round.
     if (m.shared()) return count;
   }
