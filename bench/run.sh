@@ -11,3 +11,6 @@ build-release/bench/store_bench events build-release/bench-tmp 2000 full
 build-release/bench/store_bench events build-release/bench-tmp 20000 normal
 build-release/bench/store_bench recover build-release/bench-tmp 1000000
 build-release/bench/store_bench evict build-release/bench-tmp 1000000
+cmake --build build-release --target outbox_bench
+build-release/bench/outbox_bench build-release/bench-tmp 2000 full
+build-release/bench/outbox_bench build-release/bench-tmp 20000 normal
