@@ -104,16 +104,32 @@ def outbox_size(db):
 
 
 def interrupt_twice(db, hook, tmp, recovering):
-    """A slow webhook (1 s a request) holds serve: SIGTERM, then serve says it waits; a second
-    SIGTERM exits at once (143); the next serve delivers what was left. `recovering`: the
-    notifications fell due while nothing ran, so recover() delivers them before the start line;
-    else the runner delivers them as a batch."""
+    """A slow webhook (1 s a request). `recovering`: the notifications fell due while nothing
+    ran, so recover() delivers them all before the start line: SIGTERM, then serve says it
+    waits; a second SIGTERM exits at once (143). Else the runner delivers them queue by queue
+    and stops between queues: SIGTERM stops it cleanly (0) after the queue in delivery. Either
+    way the next serve delivers what was left."""
     name = "recovery" if recovering else "batch"
     hook.delay = lambda: 1.0
     before = len(hook.requests)
     p, err = start(db, hook, tmp, wait=not recovering)
     expect(name + ": a delivery starts", wait_for(lambda: len(hook.requests) > before))
     p.send_signal(signal.SIGTERM)
+    if not recovering:
+        t = time.monotonic()
+        try:
+            rc = p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = "none (hung; killed)"
+        expect(name + ": SIGTERM stops after the queue in delivery", rc == 0 and time.monotonic() - t < 3,
+               "got %s after %.1f s" % (rc, time.monotonic() - t))
+        expect(name + ": entries left for the next start", outbox_size(db) > 0)
+        hook.delay = None
+        p, err = start(db, hook, tmp)
+        expect(name + ": the next serve delivers the rest", wait_for(lambda: outbox_size(db) == 0))
+        stop(p, err, signal.SIGTERM, "SIGTERM")
+        return
     waiting = "waiting for the recovery" if recovering else "waiting for the deliveries"
     expect(name + ": says it waits", wait_for(lambda: waiting in open(err.name).read(), 5), open(err.name).read())
     t = time.monotonic()
