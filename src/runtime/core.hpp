@@ -521,6 +521,13 @@ void recover_outbox(Core& m);
 // claimed from the store. Returns how many were delivered.
 std::size_t deliver_due(Core& m, std::unique_lock<std::mutex>& lk, std::size_t rounds = static_cast<std::size_t>(-1));
 
+// Whatever way a unit's work ends, the cases it holds are released (the lock is held again by
+// then: every place that releases it takes it back before returning or throwing).
+struct Releaser {
+  Op& op;
+  ~Releaser() { op.release(); }
+};
+
 template <class W, class F>
 void Op::guarded(Case& c, TimePoint at, W&& what, F&& work) {
   try {

@@ -27,13 +27,6 @@ using detail::Case;
 using detail::Op;
 using detail::Unit;
 
-// Whatever way a call ends, the cases its unit holds are released (the lock is held again by
-// then: every place that releases it takes it back before returning or throwing).
-struct Releaser {
-  Op& op;
-  ~Releaser() { op.release(); }
-};
-
 struct Engine::Impl : detail::Core {
   using Core::Core;
 
@@ -73,7 +66,7 @@ struct Engine::Impl : detail::Core {
   auto one_unit(std::unique_lock<std::mutex>& lk, std::string_view target, F& work, bool exclusive, TimePoint now) {
     Unit unit;
     Op op{*this, unit, lk};
-    const Releaser releaser{op};
+    const detail::Releaser releaser{op};
     try {
       if (!target.empty()) (void)op.claim(target);
       // The case came from the store just now: what another engine committed to it before is
@@ -116,7 +109,7 @@ struct Engine::Impl : detail::Core {
       if (!timers.empty() && timers.top().at <= now && store_failure.empty()) {
         Unit unit;
         Op op{*this, unit, lk};
-        const Releaser releaser{op};
+        const detail::Releaser releaser{op};
         try {
           op.fire_due(now);
           op.flush();
@@ -193,7 +186,7 @@ struct Engine::Impl : detail::Core {
     for (const auto& [flow, n] : counters) cases.counters[flow] = n;
     Unit unit;
     Op op{*this, unit, lk};
-    const Releaser releaser{op};
+    const detail::Releaser releaser{op};
     recovering = true;
     for (Case* c : added) op.restart_clocks(*c, now, "recovering its clocks");
     recovering = false;

@@ -341,10 +341,7 @@ std::size_t deliver_due(Core& m, std::unique_lock<std::mutex>& lk, std::size_t r
   for (std::size_t round = 0; round < rounds; ++round) {
     Unit unit;
     Op op{m, unit, lk};
-    struct Releaser {
-      Op& op;
-      ~Releaser() { op.release(); }
-    } releaser{op};
+    const Releaser releaser{op};
     if (!m.shared()) return op.deliver(nullptr);
     // A shared store: claim the heads of due queues, as many rounds as deliver something (each
     // delivered head makes the next entry of its queue the head).

@@ -125,10 +125,7 @@ std::size_t Op::fire_claimed(TimePoint now, std::size_t batch) {
 std::pair<std::size_t, std::size_t> shared_round(Core& m, std::unique_lock<std::mutex>& lk, ClaimBatch& batch) {
   Unit unit;
   Op op{m, unit, lk};
-  struct Releaser {
-    Op& op;
-    ~Releaser() { op.release(); }
-  } releaser{op};
+  const Releaser releaser{op};
   const TimePoint now = m.now();
   std::size_t claimed = 0;
   try {

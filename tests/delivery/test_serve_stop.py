@@ -115,32 +115,18 @@ def interrupt_twice(db, hook, tmp, recovering):
     p, err = start(db, hook, tmp, wait=not recovering)
     expect(name + ": a delivery starts", wait_for(lambda: len(hook.requests) > before))
     p.send_signal(signal.SIGTERM)
-    if not recovering:
-        t = time.monotonic()
-        try:
-            rc = p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            rc = "none (hung; killed)"
-        expect(name + ": SIGTERM stops after the queue in delivery", rc == 0 and time.monotonic() - t < 3,
-               "got %s after %.1f s" % (rc, time.monotonic() - t))
-        expect(name + ": entries left for the next start", outbox_size(db) > 0)
-        hook.delay = None
-        p, err = start(db, hook, tmp)
-        expect(name + ": the next serve delivers the rest", wait_for(lambda: outbox_size(db) == 0))
-        stop(p, err, signal.SIGTERM, "SIGTERM")
-        return
-    waiting = "waiting for the recovery" if recovering else "waiting for the deliveries"
-    expect(name + ": says it waits", wait_for(lambda: waiting in open(err.name).read(), 5), open(err.name).read())
+    if recovering:
+        expect(name + ": says it waits", wait_for(lambda: "waiting for the recovery" in open(err.name).read(), 5),
+               open(err.name).read())
+        p.send_signal(signal.SIGTERM)
+    want, what = (143, "second SIGTERM exits 143 at once") if recovering else (0, "SIGTERM stops after the queue in delivery")
     t = time.monotonic()
-    p.send_signal(signal.SIGTERM)
     try:
         rc = p.wait(timeout=5)
     except subprocess.TimeoutExpired:
         p.kill()
         rc = "none (hung; killed)"
-    expect(name + ": second SIGTERM exits 143 at once", rc == 143 and time.monotonic() - t < 2,
-           "got %s after %.1f s" % (rc, time.monotonic() - t))
+    expect(name + ": " + what, rc == want and time.monotonic() - t < 3, "got %s after %.1f s" % (rc, time.monotonic() - t))
     expect(name + ": entries left for the next start", outbox_size(db) > 0)
     hook.delay = None
     p, err = start(db, hook, tmp)
