@@ -381,7 +381,8 @@ void add_listener(Core& m, NotifyHandler handler, std::string channel) {
 }
 
 std::vector<OutboxEntry> outbox_entries(Core& m) {
-  if (!m.shared()) return m.outbox.list();
+  // Before recovery the engine's copy is not read yet: the store has them.
+  if (!m.shared() && (!m.store() || m.recovered)) return m.outbox.list();
   std::vector<OutboxEntry> out;
   m.store()->for_each_outbox([&](const OutboxEntry& e) { out.push_back(e); });
   return out;

@@ -283,6 +283,7 @@ TEST_CASE("an entry whose channel is not registered waits in the outbox", "[outb
   Engine engine({.clock = &clock, .store = &store});
   engine.add_flows(compile(ladder_flow));
   engine.add_channel("pager", std::make_shared<Recorder>());
+  CHECK(engine.outbox().size() == 1);  // before recovery: read from the store
   engine.recover();
   const auto box = engine.outbox();
   REQUIRE(box.size() == 1);
