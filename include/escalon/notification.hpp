@@ -55,8 +55,10 @@ class PermanentDeliveryError : public Error {
 
 /// Where notifications go. deliver() returns when the notification is handed over, or throws
 /// (any exception; its message goes into the journal's `delivery-failed` record). The engine
-/// calls one channel from one thread at a time, with its lock released; a channel may block
-/// (a slow mail server delays later notifications of that channel, not the engine's calls).
+/// calls one queue (case and channel) from one thread at a time, with its lock released. The
+/// first try is made by the thread whose call raised the notification, before that call
+/// returns; retries by run_due() or the runner. So a slow channel delays the call that raised
+/// the notification and later ones of its queue, never other threads' calls.
 class Channel {
  public:
   virtual ~Channel() = default;
