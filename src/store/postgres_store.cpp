@@ -184,6 +184,19 @@ StoredCase case_row(const pqxx::row& r) {
   return c;
 }
 
+// An outbox row read with outbox_columns (or the same columns in the same order).
+const char* const outbox_columns = "key, channel, case_id, ord, attempts, next_attempt, dead, error, notification";
+OutboxEntry outbox_row(const pqxx::row& r) {
+  OutboxEntry e{.key = r[0].as<std::string>(), .channel = r[1].as<std::string>(), .case_id = r[2].as<std::string>()};
+  e.order = r[3].as<std::uint64_t>();
+  e.attempts = r[4].as<std::int32_t>();
+  e.next_attempt = TimePoint{Duration{r[5].as<std::int64_t>()}};
+  e.dead = r[6].as<bool>();
+  e.error = r[7].as<std::string>();
+  e.notification = r[8].as<std::string>();
+  return e;
+}
+
 std::int64_t due_value(const StoredCase& c) { return c.next_due.time_since_epoch().count(); }
 
 class PostgresStore final : public Store {
@@ -429,17 +442,8 @@ class PostgresStore final : public Store {
   void for_each_outbox(const std::function<void(const OutboxEntry&)>& visit) override {
     with("read the outbox", [&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
-      for (const auto& r : tx.exec("SELECT key, channel, case_id, ord, attempts, next_attempt, dead, error, notification "
-                                   "FROM outbox ORDER BY case_id, ord, channel")) {
-        OutboxEntry e{.key = r[0].as<std::string>(), .channel = r[1].as<std::string>(), .case_id = r[2].as<std::string>()};
-        e.order = r[3].as<std::uint64_t>();
-        e.attempts = r[4].as<std::int32_t>();
-        e.next_attempt = TimePoint{Duration{r[5].as<std::int64_t>()}};
-        e.dead = r[6].as<bool>();
-        e.error = r[7].as<std::string>();
-        e.notification = r[8].as<std::string>();
-        visit(e);
-      }
+      for (const auto& r : tx.exec(fmt::format("SELECT {} FROM outbox ORDER BY case_id, ord, channel", outbox_columns)))
+        visit(outbox_row(r));
     });
   }
 
@@ -638,16 +642,7 @@ std::vector<OutboxEntry> PostgresStore::claim_outbox(TimePoint upto, std::size_t
         std::string(owner), static_cast<std::int64_t>(lease.count()), upto.time_since_epoch().count(),
         static_cast<std::int64_t>(limit));
     std::vector<OutboxEntry> out;
-    for (const auto& row : r) {
-      OutboxEntry e{.key = row[0].as<std::string>(), .channel = row[1].as<std::string>(), .case_id = row[2].as<std::string>()};
-      e.order = row[3].as<std::uint64_t>();
-      e.attempts = row[4].as<std::int32_t>();
-      e.next_attempt = TimePoint{Duration{row[5].as<std::int64_t>()}};
-      e.dead = row[6].as<bool>();
-      e.error = row[7].as<std::string>();
-      e.notification = row[8].as<std::string>();
-      out.push_back(std::move(e));
-    }
+    for (const auto& row : r) out.push_back(outbox_row(row));
     std::sort(out.begin(), out.end(), [](const OutboxEntry& a, const OutboxEntry& b) { return a.next_attempt < b.next_attempt; });
     return out;
   });
