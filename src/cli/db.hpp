@@ -9,6 +9,10 @@
 
 namespace escalon::cli {
 
+/// The help text of every subcommand's --db option (what open_db and open_db_to_read take).
+inline constexpr const char* db_help =
+    "The store: a SQLite file (cases.db or sqlite:cases.db) or postgresql://[user@]host[:port]/database";
+
 /// Opens `location` (open_store), refusing first what would hang or mislead SQLite: a FIFO,
 /// device or socket, a symlink loop. Throws StoreError.
 [[nodiscard]] std::unique_ptr<Store> open_store_file(const std::string& location);

@@ -525,7 +525,7 @@ struct InspectArgs {
   CLI::App* cmd = nullptr;
   void add(CLI::App& app) {
     cmd = app.add_subcommand("inspect", "Show the open cases of a store, or one case's history as a timeline");
-    cmd->add_option("--db", db, "The store: a SQLite file (cases.db or sqlite:cases.db) or postgresql://[user@]host[:port]/database")->required();
+    cmd->add_option("--db", db, escalon::cli::db_help)->required();
     cmd->add_option("case", case_id, "A case id: print its history");
     add_tz_option(*cmd, tz,
                   "Show times in this IANA zone (Europe/Zagreb) or UTC; default: the zone of the case's flow calendar (UTC "
@@ -542,7 +542,7 @@ struct ReportArgs {
   void add(CLI::App& app) {
     cmd = app.add_subcommand("report", "KPIs from a store's journal: cases, first-contact resolution, deadlines met, escalations, SLAs, "
                                        "time per step, work queues (each defined in docs/flow-format.md, \"KPI definitions\")");
-    cmd->add_option("--db", db, "The store: a SQLite file (cases.db or sqlite:cases.db) or postgresql://[user@]host[:port]/database")->required();
+    cmd->add_option("--db", db, escalon::cli::db_help)->required();
     cmd->add_flag("--json", as_json, "JSON instead of a text table (times in UTC)");
     cmd->add_flag("--csv", as_csv, "CSV rows metric,group,value");
     cmd->add_option("--at", at, "What 'now' is for overdue work (ISO-8601 with Z or an offset; default: the newest record)");
@@ -587,7 +587,7 @@ struct OutboxArgs {
   CLI::App* cmd = nullptr;
   void add(CLI::App& app) {
     cmd = app.add_subcommand("outbox", "Notifications a store has not delivered yet, and dead letters (docs/delivery.md)");
-    cmd->add_option("--db", db, "The store: a SQLite file (cases.db or sqlite:cases.db) or postgresql://[user@]host[:port]/database")->required();
+    cmd->add_option("--db", db, escalon::cli::db_help)->required();
     cmd->add_option("--retry", retry, "Put the dead letter with this key back: the next engine on the store delivers it");
     cmd->add_option("--channel", channel, "With --retry: only the entry of this channel");
   }

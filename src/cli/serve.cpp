@@ -96,9 +96,7 @@ void ServeArgs::add(CLI::App& app) {
   cmd = app.add_subcommand("serve",
                            "Run a store until SIGTERM or SIGINT: deadlines and escalations fire on the system clock, "
                            "notifications go out by mail and webhooks (docs/delivery.md)");
-  cmd->add_option("--db", db,
-                  "The store: a SQLite file (cases.db or sqlite:cases.db) or postgresql://[user@]host[:port]/database")
-      ->required();
+  cmd->add_option("--db", db, db_help)->required();
   cmd->add_option("--flows", flows, "Flow files or folders")->required();
   cmd->add_option("--notify", mail_urls,
                   "Mail notifications through this SMTP server (smtp://host:port or smtps://...); "
