@@ -202,7 +202,7 @@ steps:
 )";
 
 CaseView wait_for(Engine& engine, const std::string& id, CaseStatus status) {
-  for (int i = 0; i < 400 && engine.get(id).status != status; ++i) std::this_thread::sleep_for(5ms);
+  for (int i = 0; i < 2000 && engine.get(id).status != status; ++i) std::this_thread::sleep_for(5ms);
   return engine.get(id);
 }
 }  // namespace
@@ -229,7 +229,7 @@ TEST_CASE("a failure inside one case makes an incident of it, on every path, and
     CHECK(c.status == CaseStatus::incident);
     CHECK(c.incident == "leaving step 'triage': in '10 / zero': division by zero");
     CHECK(c.steps.at(0) == "triage");  // stays where it failed
-    for (int i = 0; i < 400 && escalations == 0; ++i) std::this_thread::sleep_for(5ms);
+    for (int i = 0; i < 2000 && escalations == 0; ++i) std::this_thread::sleep_for(5ms);
     CHECK(escalations == 1);  // the other case's escalation still fired
     engine.stop_runner();
     CHECK(engine.get(good).deadlines.at(0).level == 1);
@@ -311,7 +311,7 @@ TEST_CASE("a journal sink or a listener that calls the engine the wrong way gets
     (void)engine.start("steady");
     engine.start_runner(5ms);
     clock.advance(1h);
-    for (int i = 0; i < 400 && !stopped; ++i) std::this_thread::sleep_for(5ms);
+    for (int i = 0; i < 2000 && !stopped; ++i) std::this_thread::sleep_for(5ms);
     CHECK(stopped);
     engine.start_runner(5ms);  // joins the stopped thread and starts again
     engine.stop_runner();

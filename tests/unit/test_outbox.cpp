@@ -314,11 +314,18 @@ TEST_CASE("the runner thread retries deliveries on time", "[outbox]") {
   (void)engine.start("ladder");
   engine.start_runner(5ms);
   clock.advance(30min);
-  for (int i = 0; i < 400 && engine.outbox().empty(); ++i) std::this_thread::sleep_for(5ms);
-  REQUIRE(engine.outbox().size() == 1);
+  // Wait for the failed try to be recorded, not just for the entry: the retry is timed from the
+  // end of that try, so advancing the clock before it is recorded would move the retry too.
+  const auto tried = [&] {
+    const auto o = engine.outbox();
+    return o.size() == 1 && o[0].attempts == 1;
+  };
+  for (int i = 0; i < 2000 && !tried(); ++i) std::this_thread::sleep_for(5ms);
+  REQUIRE(tried());
+  CHECK(engine.outbox()[0].next_attempt == clock.now() + 30s);
   down = false;
   clock.advance(30s);
-  for (int i = 0; i < 400 && delivered == 0; ++i) std::this_thread::sleep_for(5ms);
+  for (int i = 0; i < 2000 && delivered == 0; ++i) std::this_thread::sleep_for(5ms);
   engine.stop_runner();
   CHECK(delivered == 1);
   CHECK(engine.outbox().empty());
