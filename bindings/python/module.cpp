@@ -226,6 +226,9 @@ PYBIND11_MODULE(escalon, m) {
   static py::exception<StoreError> store_error(m, "StoreError", error.ptr());
   static py::exception<ConflictError> conflict_error(m, "ConflictError", store_error.ptr());
   static py::exception<PermanentDeliveryError> permanent_error(m, "PermanentDeliveryError", error.ptr());
+  static py::exception<SqlError> sql_error(m, "SqlError", error.ptr());
+  sql_error.doc() = "A statement of the sql action failed: unknown connection, refused or failing SQL, a value "
+                    "that cannot be bound or read; the message names the connection.";
   permanent_error.doc() = "Raised by a notification listener for a failure that retrying cannot fix: the "
                           "notification is dead-lettered at once instead of retried.";
   error.doc() = "Base of every Escalon error.";
@@ -266,6 +269,8 @@ PYBIND11_MODULE(escalon, m) {
       PyErr_SetObject(flow_error.ptr(), inst.ptr());
     } catch (const ConflictError& e) {
       raise(conflict_error, e);
+    } catch (const SqlError& e) {
+      raise(sql_error, e);
     } catch (const StoreError& e) {
       raise(store_error, e);
     } catch (const ExprError& e) {
@@ -436,6 +441,55 @@ PYBIND11_MODULE(escalon, m) {
         "Checks flow files and folders; returns every problem (errors and warnings) as Diagnostic, "
         "with file, line, column and message. An empty list means the flows are valid.");
 
+  // ------------------------------------------------------------------ sql
+  py::class_<SqlConnections, std::shared_ptr<SqlConnections>>(
+      m, "SqlConnections",
+      "The databases the `sql` action may use, by name (docs/sql.md). Flows name a connection; the path, "
+      "URL and password stay with the host.")
+      .def(py::init<>())
+      .def(
+          "add_sqlite",
+          [](SqlConnections& self, std::string name, const py::object& path, bool writable) {
+            const auto file = py::module_::import("os").attr("fspath")(path).cast<std::string>();
+            self.add_sqlite(std::move(name), file, writable ? SqlAccess::read_write : SqlAccess::read_only);
+          },
+          py::arg("name"), py::arg("path"), py::arg("writable") = false,
+          "An SQLite file, opened now (a missing file raises SqlError). Read-only unless writable: the database "
+          "itself refuses writes.")
+      .def(
+          "add_postgres",
+          [](SqlConnections& self, std::string name, std::string url, bool writable) {
+            self.add_postgres(std::move(name), std::move(url), writable ? SqlAccess::read_write : SqlAccess::read_only);
+          },
+          py::arg("name"), py::arg("url"), py::arg("writable") = false,
+          "A PostgreSQL database (libpq URI), connected at first use; read-only transactions unless writable.")
+      .def("names", &SqlConnections::names, "The configured connection names, sorted.")
+      .def(
+          "run",
+          [](const SqlConnections& self, const std::string& name, const std::string& query, py::object params,
+             std::size_t max_rows) {
+            List bound;
+            if (py::isinstance<py::str>(params) || py::isinstance<py::bytes>(params))
+              throw py::type_error("params must be a list of values, not a string");
+            if (!params.is_none())
+              for (auto p : params) bound.push_back(from_py(p, "params"));
+            SqlConnections::Result r;
+            {
+              py::gil_scoped_release nogil;
+              r = self.run(name, query, bound, max_rows);
+            }
+            py::list rows;
+            for (const auto& row : r.rows) {
+              py::dict d;
+              for (const auto& [k, v] : row) d[py::str(k)] = to_py(v);
+              rows.append(d);
+            }
+            return rows;
+          },
+          py::arg("name"), py::arg("query"), py::arg("params") = py::none(), py::arg("max_rows") = 1,
+          "Runs one statement with params bound to ?1.. / $1..; returns up to max_rows rows as dicts. "
+          "For a host's own checks; flows use `call: sql`.");
+
   // ------------------------------------------------------------------ engine
   py::class_<PyEngine>(m, "Engine",
                        "Runs cases of loaded flows on a store.\n\n"
@@ -480,6 +534,15 @@ PYBIND11_MODULE(escalon, m) {
           },
           py::arg("name"), py::arg("url"), py::arg("headers") = std::map<std::string, std::string>{}, py::arg("timeout") = 10.0,
           "POSTs each notification as JSON with an Idempotency-Key header (docs/channels.md).")
+      .def(
+          "add_sql_action",
+          [](PyEngine& self, std::shared_ptr<SqlConnections> connections, const std::string& name) {
+            if (!connections) throw Error("add_sql_action needs SqlConnections, not None");
+            self.e().on_action(name, sql_action(std::move(connections)));
+          },
+          py::arg("connections"), py::arg("name") = "sql",
+          "Registers the built-in sql action under `name` (`call: sql` in flows) on these connections; it runs "
+          "without the GIL (docs/sql.md).")
       .def_readonly("store", &PyEngine::location)
       .def(
           "load",
