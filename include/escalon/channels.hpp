@@ -51,7 +51,7 @@ struct MailOptions {
   Directory directory;
   std::string username;   ///< SMTP AUTH, when the server wants it
   std::string password;
-  bool require_tls = false;  ///< smtp:// with STARTTLS required
+  bool require_tls = false;  ///< smtp://: STARTTLS required (else used when offered); set it with a password
   std::chrono::milliseconds timeout{10'000};
 };
 

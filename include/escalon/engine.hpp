@@ -445,6 +445,11 @@ class Engine {
   /// thread. Idempotent; stop_runner() or the destructor stops and joins it.
   void start_runner(Duration max_sleep = std::chrono::seconds{1});
   void stop_runner();
+  /// Empty while the engine works. After a commit failed (disk full, file gone, read-only), why:
+  /// from then on every changing call throws StoreError and the runner has stopped, so a host
+  /// that only runs the runner (escalon serve) learns it here. A shared store fails single
+  /// calls instead and never sets it.
+  [[nodiscard]] std::string store_failure() const;
 
   [[nodiscard]] CaseView get(std::string_view case_id) const;
   [[nodiscard]] std::vector<CaseView> query(const Query& q = {}) const;

@@ -146,6 +146,9 @@ int ServeArgs::run() const {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A mail or webhook server that closes its TLS connection mid-write must fail that delivery,
+  // not end the process: libcurl leaves SIGPIPE alone with CURLOPT_NOSIGNAL.
+  ::signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<Engine> engine;
   int signal = 0;
   try {
@@ -172,7 +175,19 @@ int ServeArgs::run() const {
     std::cerr << "escalon serve: " << e.what() << '\n';
     return 1;
   }
-  if (signal == 0) sigwait(&stop_signals, &signal);
+  // Wakes every second to see whether the store failed: the runner stops then, and a serve
+  // that went on idling would look alive to its supervisor while firing nothing.
+  std::string failure;
+  const timespec check_every{1, 0};
+  while (signal == 0 && (failure = engine->store_failure()).empty()) {
+    siginfo_t info{};
+    if (sigtimedwait(&stop_signals, &info, &check_every) > 0) signal = info.si_signo;
+  }
+  if (!failure.empty()) {
+    std::cerr << fmt::format("escalon serve: the store failed, stopping: {}\n", failure);
+    engine.reset();
+    return 1;
+  }
   auto stopping = std::async(std::launch::async, [&] { engine->stop_runner(); });
   wait_taking_signals(stopping, stop_signals, signal, "the deliveries in progress");
   const std::size_t waiting = engine->outbox().size();

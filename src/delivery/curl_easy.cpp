@@ -27,14 +27,22 @@ void append(CurlList& list, const std::string& item) {
   list.reset(longer);
 }
 
+// Scheme, host and port only: webhook secrets live in paths and queries
+// (hooks.example/services/T/B/SECRET, ?token=) as often as in user:password@.
 std::string redact_url(std::string_view url) {
-  const auto scheme = url.find("://");
-  if (scheme == std::string_view::npos) return std::string(url);
-  const auto host = scheme + 3;
-  const auto end = std::min(url.find_first_of("/?#", host), url.size());
-  const auto at = url.substr(host, end - host).rfind('@');
-  if (at == std::string_view::npos) return std::string(url);
-  return std::string(url.substr(0, host)) + std::string(url.substr(host + at + 1));
+  const std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), &curl_url_cleanup);
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, std::string(url).c_str(), 0) != CURLUE_OK) return "(a URL curl cannot read)";
+  const auto part = [&u](CURLUPart which) {
+    char* value = nullptr;
+    std::string out;
+    if (curl_url_get(u.get(), which, &value, 0) == CURLUE_OK && value) out = value;
+    curl_free(value);
+    return out;
+  };
+  std::string out = part(CURLUPART_SCHEME) + "://" + part(CURLUPART_HOST);
+  if (const auto port = part(CURLUPART_PORT); !port.empty()) out += ":" + port;
+  if (part(CURLUPART_PATH).size() > 1 || !part(CURLUPART_QUERY).empty()) out += "/...";
+  return out;
 }
 
 void check(CURLcode code, const char* what) {
@@ -74,6 +82,27 @@ long CurlEasy::response_code() const {
   long code = 0;
   if (curl_easy_getinfo(handle_.get(), CURLINFO_RESPONSE_CODE, &code) != CURLE_OK) return 0;
   return code;
+}
+
+CurlPool::Lease CurlPool::take() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      auto handle = std::move(idle_.back());
+      idle_.pop_back();
+      return {*this, std::move(handle)};
+    }
+  }
+  return {*this, std::make_unique<CurlEasy>()};
+}
+
+void CurlPool::give_back(std::unique_ptr<CurlEasy> handle) noexcept {
+  if (!handle) return;
+  try {
+    std::lock_guard lock(mutex_);
+    if (idle_.size() < 8) idle_.push_back(std::move(handle));  // more only while a burst lasts
+  } catch (...) {  // out of memory for the vector: the handle is freed, the next delivery makes one
+  }
 }
 
 }  // namespace escalon::detail

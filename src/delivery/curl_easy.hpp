@@ -7,8 +7,10 @@
 #include <array>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace escalon::detail {
 
@@ -21,16 +23,15 @@ using CurlList = std::unique_ptr<curl_slist, CurlListFree>;
 /// Appends a copy of `item`; throws Error when curl cannot allocate it.
 void append(CurlList& list, const std::string& item);
 
-/// `url` without a `user:password@` part: messages name the server, and they end up in the
-/// journal, so a password written into the URL must not.
+/// `scheme://host[:port]`, with "/..." when the URL has more: messages name the server and end
+/// up in the journal and in logs, so a password or token written into the URL must not.
 [[nodiscard]] std::string redact_url(std::string_view url);
 
 /// Throws Error("<what>: <curl's text>") unless `code` is CURLE_OK. For curl_easy_setopt: an
 /// option this libcurl lacks must fail the channel, not be skipped silently.
 void check(CURLcode code, const char* what);
 
-/// One easy handle. Not thread-safe: a channel guards it with a mutex. Reusing the handle keeps
-/// its connection cache, so a busy channel does not reconnect for every notification.
+/// One easy handle; not thread-safe: one transfer at a time (see CurlPool).
 class CurlEasy {
  public:
   CurlEasy();
@@ -55,6 +56,31 @@ class CurlEasy {
   };
   std::unique_ptr<CURL, Cleanup> handle_;
   std::array<char, CURL_ERROR_SIZE> error_{};
+};
+
+/// Idle handles of one channel. Each delivery takes one, so queues of different cases go out
+/// at once (a slow server delays only its own transfers), and a returned handle keeps its
+/// connection cache, so a busy channel does not reconnect for every notification.
+class CurlPool {
+ public:
+  class Lease {
+   public:
+    Lease(CurlPool& pool, std::unique_ptr<CurlEasy> handle) : pool_(pool), handle_(std::move(handle)) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { pool_.give_back(std::move(handle_)); }
+    CurlEasy* operator->() const noexcept { return handle_.get(); }
+
+   private:
+    CurlPool& pool_;
+    std::unique_ptr<CurlEasy> handle_;
+  };
+  [[nodiscard]] Lease take();
+
+ private:
+  void give_back(std::unique_ptr<CurlEasy> handle) noexcept;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<CurlEasy>> idle_;
 };
 
 }  // namespace escalon::detail

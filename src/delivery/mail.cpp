@@ -90,10 +90,10 @@ std::string address_header(std::string_view name, const std::vector<std::string>
   return out;
 }
 
-// `<KEY@escalon>`: the key with every byte outside [A-Za-z0-9._-] written %XX, and a dot that
+// `<KEY@DOMAIN-OF-FROM>`: the key with every byte outside [A-Za-z0-9._-] written %XX, and a dot that
 // would start or end the id or follow another dot too, so the id is a dot-atom (RFC 5322,
 // 3.6.4). '%' itself is encoded: two keys never give one id.
-std::string message_id(std::string_view key) {
+std::string message_id(std::string_view key, std::string_view from) {
   std::string id = "<";
   for (std::size_t i = 0; i < key.size(); ++i) {
     const char c = key[i];
@@ -102,7 +102,8 @@ std::string message_id(std::string_view key) {
     if (word || dot) id += c;
     else id += fmt::format("%{:02X}", static_cast<unsigned char>(c));
   }
-  return id + "@escalon>";
+  // The sender's domain: ids of different senders never meet, as RFC 5322 3.6.4 asks.
+  return id + "@" + std::string(from.substr(from.rfind('@') + 1)) + ">";
 }
 
 // The text: the message (its line ends made CRLF), then what a reader needs to find the case.
@@ -144,7 +145,7 @@ std::string render_mail(const Notification& n, std::string_view from, const std:
   header("From: " + detail::one_line(from));
   header(address_header("To", recipients));
   header(subject_header(n.subject.empty() ? default_subject(n) : n.subject));
-  if (!n.key.empty()) header("Message-ID: " + message_id(n.key));
+  if (!n.key.empty()) header("Message-ID: " + message_id(n.key, detail::one_line(from)));
   // RFC 3834: out-of-office robots must not answer a machine.
   header("Auto-Submitted: auto-generated");
   header("MIME-Version: 1.0");
@@ -192,7 +193,6 @@ class MailChannel final : public Channel {
   void deliver(const Notification& n, std::int32_t /*attempt*/) override {
     const auto recipients = addresses(n);
     const std::string mail = render_mail(n, o_.from, recipients);
-    std::lock_guard lock(mutex_);
     send(mail, recipients);
   }
 
@@ -211,8 +211,9 @@ class MailChannel final : public Channel {
   }
 
   void send(const std::string& mail, const std::vector<std::string>& recipients) {
-    curl_.reset("smtp,smtps", o_.timeout);
-    CURL* h = curl_.handle();
+    const auto curl = pool_.take();
+    curl->reset("smtp,smtps", o_.timeout);
+    CURL* h = curl->handle();
     detail::CurlList rcpt;
     for (const auto& a : recipients) detail::append(rcpt, "<" + a + ">");
     std::string_view rest = mail;
@@ -223,21 +224,30 @@ class MailChannel final : public Channel {
     detail::check(curl_easy_setopt(h, CURLOPT_READFUNCTION, &read_mail), "CURLOPT_READFUNCTION");
     detail::check(curl_easy_setopt(h, CURLOPT_READDATA, &rest), "CURLOPT_READDATA");
     detail::check(curl_easy_setopt(h, CURLOPT_UPLOAD, 1L), "CURLOPT_UPLOAD");
-    if (o_.require_tls) detail::check(curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL)), "CURLOPT_USE_SSL");
+    // STARTTLS whenever the server offers it (a mail and a password are not sent in clear text
+    // to a server that could encrypt); insisted on with require_tls.
+    detail::check(curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(o_.require_tls ? CURLUSESSL_ALL : CURLUSESSL_TRY)),
+                  "CURLOPT_USE_SSL");
+    // One refused recipient (a person who left) must not stop the mail to the rest of a role;
+    // curl still fails when every recipient is refused.
+#if LIBCURL_VERSION_NUM >= 0x080200
+    detail::check(curl_easy_setopt(h, CURLOPT_MAIL_RCPT_ALLOWFAILS, 1L), "CURLOPT_MAIL_RCPT_ALLOWFAILS");
+#else
+    detail::check(curl_easy_setopt(h, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L), "CURLOPT_MAIL_RCPT_ALLLOWFAILS");
+#endif
     if (!o_.username.empty()) {
       detail::check(curl_easy_setopt(h, CURLOPT_USERNAME, o_.username.c_str()), "CURLOPT_USERNAME");
       detail::check(curl_easy_setopt(h, CURLOPT_PASSWORD, o_.password.c_str()), "CURLOPT_PASSWORD");
     }
-    const CURLcode code = curl_.perform();
+    const CURLcode code = curl->perform();
     if (code == CURLE_OK) return;
-    const long reply = curl_.response_code();
-    throw Error(fmt::format("mail via {} failed: {}{}", detail::redact_url(o_.url), detail::one_line(curl_.error_text(code)),
+    const long reply = curl->response_code();
+    throw Error(fmt::format("mail via {} failed: {}{}", detail::redact_url(o_.url), detail::one_line(curl->error_text(code)),
                             reply ? fmt::format(" (server reply {})", reply) : std::string()));
   }
 
   MailOptions o_;
-  std::mutex mutex_;
-  detail::CurlEasy curl_;
+  detail::CurlPool pool_;
 };
 
 }  // namespace

@@ -66,11 +66,11 @@ class WebhookChannel final : public Channel {
 
   void deliver(const Notification& n, std::int32_t /*attempt*/) override {
     const std::string body = notification_to_json(n);
-    std::lock_guard lock(mutex_);
-    const long status = post(body, n.key);
+    std::string answer;
+    const long status = post(body, n.key, answer);
     if (status >= 200 && status <= 299) return;
     const std::string text = fmt::format("webhook {} answered {}{}", detail::redact_url(o_.url), status,
-                                         answer_.empty() ? "" : ": " + detail::one_line(detail::utf8_prefix(answer_, answer_bytes)));
+                                         answer.empty() ? "" : ": " + detail::one_line(detail::utf8_prefix(answer, answer_bytes)));
     // Timeouts, throttling and server trouble pass; any other answer will be the same next time.
     if (status == 408 || status == 429 || (status >= 500 && status <= 599)) throw Error(text);
     throw PermanentDeliveryError(text);
@@ -87,9 +87,10 @@ class WebhookChannel final : public Channel {
   }
 
   // One POST; the HTTP status, or Error when no answer came (retried by the engine).
-  long post(const std::string& body, std::string_view key) {
-    curl_.reset("http,https", o_.timeout);
-    CURL* h = curl_.handle();
+  long post(const std::string& body, std::string_view key, std::string& answer) {
+    const auto curl = pool_.take();
+    curl->reset("http,https", o_.timeout);
+    CURL* h = curl->handle();
     detail::CurlList headers;
     detail::append(headers, "Content-Type: application/json");
     if (!key.empty()) detail::append(headers, "Idempotency-Key: " + header_value(key));
@@ -97,7 +98,6 @@ class WebhookChannel final : public Channel {
     detail::append(headers, "Expect:");
     for (const auto& [name, value] : o_.headers) detail::append(headers, name + ": " + value);
     const std::string agent = fmt::format("escalon/{}", version);
-    answer_.clear();
     detail::check(curl_easy_setopt(h, CURLOPT_URL, o_.url.c_str()), "CURLOPT_URL");
     detail::check(curl_easy_setopt(h, CURLOPT_POST, 1L), "CURLOPT_POST");
     detail::check(curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str()), "CURLOPT_POSTFIELDS");
@@ -106,17 +106,15 @@ class WebhookChannel final : public Channel {
     detail::check(curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get()), "CURLOPT_HTTPHEADER");
     detail::check(curl_easy_setopt(h, CURLOPT_USERAGENT, agent.c_str()), "CURLOPT_USERAGENT");
     detail::check(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &keep_answer), "CURLOPT_WRITEFUNCTION");
-    detail::check(curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer_), "CURLOPT_WRITEDATA");
-    const CURLcode code = curl_.perform();
+    detail::check(curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer), "CURLOPT_WRITEDATA");
+    const CURLcode code = curl->perform();
     if (code != CURLE_OK)
-      throw Error(fmt::format("webhook {} failed: {}", detail::redact_url(o_.url), detail::one_line(curl_.error_text(code))));
-    return curl_.response_code();
+      throw Error(fmt::format("webhook {} failed: {}", detail::redact_url(o_.url), detail::one_line(curl->error_text(code))));
+    return curl->response_code();
   }
 
   WebhookOptions o_;
-  std::mutex mutex_;
-  detail::CurlEasy curl_;
-  std::string answer_;  // the last answer's first bytes; guarded by mutex_
+  detail::CurlPool pool_;
 };
 
 }  // namespace

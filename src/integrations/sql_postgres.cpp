@@ -45,17 +45,19 @@ class PostgresConnection final : public Connection {
     try {
       pqxx::connection& c = connection();
       const std::string sql(query);
-      pqxx::result r;
+      // Converted before the commit: a result that cannot become case data (bytes, a number
+      // beyond a double) rolls the write back, so the step's retry does not write twice.
+      SqlConnections::Result out;
       if (access_ == SqlAccess::read_only) {
         pqxx::read_transaction tx(c);
-        r = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(args));
+        out = convert(tx.exec_params(sql, pqxx::prepare::make_dynamic_params(args)), max_rows);
         tx.commit();
       } else {
         pqxx::work tx(c);
-        r = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(args));
+        out = convert(tx.exec_params(sql, pqxx::prepare::make_dynamic_params(args)), max_rows);
         tx.commit();
       }
-      return convert(r, max_rows);
+      return out;
     } catch (const pqxx::broken_connection& e) {
       conn_.reset();  // the next attempt connects again
       throw error(name_, fmt::format("the connection to PostgreSQL failed: {}", first_line(e.what())));
@@ -74,9 +76,14 @@ class PostgresConnection final : public Connection {
   pqxx::connection& connection() {
     if (!conn_) {
       conn_ = std::make_unique<pqxx::connection>(url_);
-      // Timestamps come back in UTC and ISO form, whatever the server's defaults: convert() reads them.
-      pqxx::nontransaction tx(*conn_);
-      tx.exec0("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'");
+      // Timestamps come back in UTC and ISO form, whatever the server's defaults: convert()
+      // reads them. Through set_variable, which libpqxx sets again when it reconnects by itself
+      // (a plain SET would be lost with the old session). A statement that waits on a lock or
+      // never ends fails its attempt instead of holding the connection for every case.
+      conn_->set_client_encoding("UTF8");
+      conn_->set_variable("TimeZone", "'UTC'");
+      conn_->set_variable("DateStyle", "'ISO, YMD'");
+      conn_->set_variable("statement_timeout", "'30s'");
     }
     return *conn_;
   }
@@ -121,6 +128,11 @@ class PostgresConnection final : public Connection {
       std::string iso = text;
       if (iso.size() > 10 && iso[10] == ' ') iso[10] = 'T';
       if (iso.size() > 3 && iso.compare(iso.size() - 3, 3, "+00") == 0) iso.replace(iso.size() - 3, 3, "Z");
+      // Microseconds (now() has them) to the engine's milliseconds.
+      if (const auto dot = iso.find('.', 19); dot != std::string::npos) {
+        const auto digits = iso.find_first_not_of("0123456789", dot + 1);
+        if (digits != std::string::npos && digits > dot + 4) iso.erase(dot + 4, digits - dot - 4);
+      }
       if (const auto t = parse_iso8601(iso)) return *t;
     }
     return text;
@@ -136,6 +148,14 @@ class PostgresConnection final : public Connection {
 
 std::unique_ptr<Connection> open_postgres(const std::string& name, std::string url, SqlAccess access) {
   if (url.empty()) throw error(name, "no PostgreSQL URL");
+  // libpq waits for an unreachable server as long as TCP does (minutes): a step's attempt
+  // should fail within its time and retry.
+  if (url.find("connect_timeout") == std::string::npos) {
+    if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
+      url += url.find('?') == std::string::npos ? "?connect_timeout=10" : "&connect_timeout=10";
+    else
+      url += " connect_timeout=10";
+  }
   return std::make_unique<PostgresConnection>(name, std::move(url), access);
 }
 

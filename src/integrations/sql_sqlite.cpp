@@ -34,14 +34,16 @@ class SqliteConnection final : public Connection {
     db_.reset(raw);  // owned also when the open failed: the handle holds the message
     if (rc != SQLITE_OK)
       throw error(name_, fmt::format("cannot open {}: {}", path, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+    // Another process writing the file holds its lock briefly; wait for it rather than fail
+    // (also for the first read below).
+    sqlite3_busy_timeout(db_.get(), 5000);
     // SQLite opens lazily: reading the schema now refuses a file that is not a database at the
     // host's start instead of at a case's first lookup.
     if (sqlite3_exec(db_.get(), "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) != SQLITE_OK)
       throw error(name_, fmt::format("cannot read {}: {}", path, sqlite3_errmsg(db_.get())));
     // A flow may not ATTACH other files: it would reach databases the host never configured.
     sqlite3_limit(db_.get(), SQLITE_LIMIT_ATTACHED, 0);
-    // Another process writing the file holds its lock briefly; wait for it rather than fail.
-    sqlite3_busy_timeout(db_.get(), 5000);
+    sqlite3_set_authorizer(db_.get(), &authorize, nullptr);
   }
 
   SqlConnections::Result run(std::string_view query, const List& params, std::size_t max_rows) override {
@@ -68,11 +70,31 @@ class SqliteConnection final : public Connection {
   }
 
  private:
+  // Each statement commits on its own. BEGIN or SAVEPOINT would leave the shared handle inside
+  // a transaction (holding a snapshot, or the file's write lock, for every later case);
+  // sqlite3_stmt_readonly() lets them through, so they are refused here, with ATTACH and PRAGMA
+  // (which could change how the connection reads or writes).
+  static int authorize(void* /*unused*/, int action, const char* /*a*/, const char* /*b*/, const char* /*db*/,
+                       const char* /*trigger*/) {
+    switch (action) {
+      case SQLITE_TRANSACTION:
+      case SQLITE_SAVEPOINT:
+      case SQLITE_ATTACH:
+      case SQLITE_DETACH:
+      case SQLITE_PRAGMA: return SQLITE_DENY;
+      default: return SQLITE_OK;
+    }
+  }
+
   Stmt prepare(std::string_view query) const {
     sqlite3_stmt* raw = nullptr;
     const char* tail = nullptr;
-    if (sqlite3_prepare_v2(db_.get(), query.data(), static_cast<int>(query.size()), &raw, &tail) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db_.get(), query.data(), static_cast<int>(query.size()), &raw, &tail) != SQLITE_OK) {
+      if (sqlite3_errcode(db_.get()) == SQLITE_AUTH)
+        throw error(name_, "transactions, savepoints, ATTACH and PRAGMA are not allowed: each statement of the sql "
+                           "action commits on its own");
       throw error(name_, sqlite3_errmsg(db_.get()));
+    }
     Stmt st(raw);
     if (!st) throw error(name_, "the query is empty");
     // The rest must hold no statement (whitespace, comments and `;` are fine). Prepared, not

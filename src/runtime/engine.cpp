@@ -592,6 +592,11 @@ std::optional<TimePoint> Engine::next_due() const {
   return next;
 }
 
+std::string Engine::store_failure() const {
+  std::lock_guard lk(impl_->mutex);
+  return impl_->store_failure;
+}
+
 CaseView Engine::get(std::string_view case_id) const {
   auto& m = *impl_;
   std::lock_guard lk(m.mutex);

@@ -93,7 +93,7 @@ def test_mail_arrives_as_sent():
     assert m["From"] == FROM, m["From"]
     assert [a.addr_spec for a in m["To"].addresses] == envelope["rcpt_tos"], m["To"]
     assert str(m["Subject"]) == subject, str(m["Subject"])
-    assert m["Message-ID"] == "<c17%2F42@escalon>", m["Message-ID"]
+    assert m["Message-ID"] == "<c17%2F42@example.hr>", m["Message-ID"]
     assert email.utils.parsedate_to_datetime(m["Date"]) == datetime.datetime(
         2026, 11, 23, 8, 5, 9, tzinfo=datetime.timezone.utc), m["Date"]
     assert m["Content-Transfer-Encoding"] == "base64"
@@ -103,7 +103,7 @@ def test_mail_arrives_as_sent():
     assert envelope2["rcpt_tos"] == ["marko@example.hr"], envelope2
     m2 = parse(raw2)
     assert str(m2["Subject"]) == "[Escalon] c17: sla-breached", str(m2["Subject"])
-    assert m2["Message-ID"] == "<c17%2F43-2@escalon>", m2["Message-ID"]
+    assert m2["Message-ID"] == "<c17%2F43-2@example.hr>", m2["Message-ID"]
     assert "Key: c17/43-2" in m2.get_content()
 
 
@@ -128,7 +128,7 @@ def test_mail_server_down_then_back():
         [o] = drive(mail_args(port), [n])
         expect(o, "ok")
         [(envelope, raw)] = sink.messages()
-        assert parse(raw)["Message-ID"] == "<c2%2F5@escalon>"
+        assert parse(raw)["Message-ID"] == "<c2%2F5@example.hr>"
     finally:
         sink.stop()
 
@@ -155,7 +155,7 @@ def test_mail_login_and_a_wrong_password():
         assert "wrong-secret" not in bad["message"], bad
         [none] = drive(mail_args(sink.port), [notification("c4/3")])
         expect(none, "error")
-        assert [parse(raw)["Message-ID"] for _, raw in sink.messages()] == ["<c4%2F1@escalon>"]
+        assert [parse(raw)["Message-ID"] for _, raw in sink.messages()] == ["<c4%2F1@example.hr>"]
     finally:
         sink.stop()
 
@@ -198,7 +198,7 @@ def test_webhook_503_is_retried_and_the_next_attempt_succeeds():
         outcomes = drive(hook_args(sink.port), [notification("c6/9")] * 3)
     finally:
         sink.stop()
-    expect(outcomes[0], "error", "webhook http://127.0.0.1:%d/escalon/hook answered 503: try later" % sink.port)
+    expect(outcomes[0], "error", "webhook http://127.0.0.1:%d/... answered 503: try later" % sink.port)
     expect(outcomes[1], "error", "answered 503")
     expect(outcomes[2], "ok")
     assert [r["headers"]["idempotency-key"] for r in sink.requests] == ["c6/9"] * 3
@@ -228,7 +228,7 @@ def test_webhook_down_then_back():
     port = sink.port
     sink.stop()
     [o] = drive(hook_args(port), [notification("c8/1")])
-    expect(o, "error", "webhook http://127.0.0.1:%d/escalon/hook failed: " % port)
+    expect(o, "error", "webhook http://127.0.0.1:%d/... failed: " % port)
     sink = WebhookSink(port=port).start()
     try:
         [o] = drive(hook_args(port), [notification("c8/1")])
@@ -246,7 +246,7 @@ def test_webhook_to_a_hanging_server_fails_at_the_timeout():
         [o] = drive(args, [notification("c9/1")])
     finally:
         silent.stop()
-    expect(o, "error", "webhook http://127.0.0.1:%d/escalon/hook failed: " % silent.port)
+    expect(o, "error", "webhook http://127.0.0.1:%d/... failed: " % silent.port)
     assert 1400 <= o["ms"] <= 1500 + 2000, o
 
 

@@ -71,7 +71,7 @@ def message_id(key):
         word = c.isascii() and (c.isalnum() or c in "-_")
         dot = c == "." and 0 < i < len(key) - 1 and key[i - 1] != "."
         out += c if word or dot else "%%%02X" % ord(c)
-    return "<" + out + "@escalon>"
+    return "<" + out + "@example.hr>"  # the domain of --from
 
 
 def create_cases(tmp, db):

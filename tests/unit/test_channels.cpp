@@ -281,7 +281,7 @@ TEST_CASE("A mail has the RFC 5322 headers and a base64 UTF-8 body", "[channels]
   CHECK(field(m, "From") == "escalon@example.hr");
   CHECK(field(m, "To") == "ana@example.hr, ivo@example.hr");
   CHECK(field(m, "Subject") == "[Escalon] c17: escalation at dispatch");
-  CHECK(field(m, "Message-ID") == "<c17%2F42@escalon>");
+  CHECK(field(m, "Message-ID") == "<c17%2F42@example.hr>");
   CHECK(field(m, "MIME-Version") == "1.0");
   CHECK(field(m, "Content-Type") == "text/plain; charset=UTF-8");
   CHECK(field(m, "Content-Transfer-Encoding") == "base64");
@@ -359,11 +359,11 @@ TEST_CASE("The Message-ID is a valid id from any key", "[channels]") {
     n.key = std::move(key);
     return field(parse_mail(render_mail(n, "e@x.hr", {"a@x.hr"})), "Message-ID");
   };
-  CHECK(id("c17/42") == "<c17%2F42@escalon>");
-  CHECK(id("c17/42-2") == "<c17%2F42-2@escalon>");
-  CHECK(id("ticket.7/3") == "<ticket.7%2F3@escalon>");
-  CHECK(id(".a..b.") == "<%2Ea.%2Eb%2E@escalon>");  // a dot-atom: no dot at the ends, none after a dot
-  CHECK(id("50% <off>@x") == "<50%25%20%3Coff%3E%40x@escalon>");
+  CHECK(id("c17/42") == "<c17%2F42@x.hr>");
+  CHECK(id("c17/42-2") == "<c17%2F42-2@x.hr>");
+  CHECK(id("ticket.7/3") == "<ticket.7%2F3@x.hr>");
+  CHECK(id(".a..b.") == "<%2Ea.%2Eb%2E@x.hr>");  // a dot-atom: no dot at the ends, none after a dot
+  CHECK(id("50% <off>@x") == "<50%25%20%3Coff%3E%40x@x.hr>");
   CHECK(id("a%2F") != id("a/"));
   n.key.clear();
   CHECK(parse_mail(render_mail(n, "e@x.hr", {"a@x.hr"})).fields.count("Message-ID") == 0);
@@ -452,7 +452,8 @@ TEST_CASE("A webhook channel refuses a bad url or header when it is made", "[cha
 
 TEST_CASE("A webhook that refuses the connection is an ordinary failure", "[channels]") {
   RefusingPort port;
-  auto channel = webhook_channel({.url = fmt::format("http://user:secret@127.0.0.1:{}/hook", port.port)});
+  // Secrets hide in paths and queries as often as in user:password@: none reaches the message.
+  auto channel = webhook_channel({.url = fmt::format("http://user:secret@127.0.0.1:{}/services/T1/secret-9?token=secret", port.port)});
   try {
     channel->deliver(sample(), 1);
     FAIL("delivered to a closed port");
@@ -461,7 +462,7 @@ TEST_CASE("A webhook that refuses the connection is an ordinary failure", "[chan
   } catch (const Error& e) {
     const std::string what = e.what();
     INFO(what);
-    CHECK(what.starts_with(fmt::format("webhook http://127.0.0.1:{}/hook failed: ", port.port)));
+    CHECK(what.starts_with(fmt::format("webhook http://127.0.0.1:{}/... failed: ", port.port)));
     CHECK(what.find("secret") == std::string::npos);
   }
 }

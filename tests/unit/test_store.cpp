@@ -202,9 +202,11 @@ TEST_CASE("a failing store stops changes but keeps what was committed", "[store]
   engine.add_flows(flows());
   const auto id = engine.start("technician-visit", {{"customer", "ACME"}});
   const auto before = inner.record_count();
+  CHECK(engine.store_failure().empty());
   fail = true;
   CHECK_THROWS_WITH(engine.send(id, "submit", {{"preferred_slots", List{}}, {"product", "x"}}),
                     Catch::Contains("the store could not commit: disk full"));
+  CHECK_THAT(engine.store_failure(), Catch::Contains("disk full"));
   CHECK_THROWS_WITH(engine.start("technician-visit", {{"customer", "B"}}), Catch::Contains("the store failed earlier"));
   CHECK(inner.record_count() == before);
   // A new engine on the intact store finds the case where it was last committed.
