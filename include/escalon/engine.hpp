@@ -78,6 +78,7 @@ enum class Refusal : std::uint8_t {
   bad_request,    ///< the call's arguments do not fit the flow (resolve to an unknown step,
                   ///< a migration whose cases cannot move, an idempotency key that is too long)
   key_reused,     ///< the idempotency key was used on this case for another call or payload
+  not_permitted,  ///< the caller's roles do not allow the call (thrown as PermissionError)
 };
 /// "unknown_flow", "guard_refused", ...: the enumerator's name (Python's EventError.code).
 [[nodiscard]] std::string_view refusal_name(Refusal r) noexcept;
@@ -106,6 +107,14 @@ class CaseError : public EventError {
   explicit CaseError(const std::string& message) : EventError(Refusal::unknown_case, message) {}
 };
 
+/// The caller's roles do not allow the call (docs/security.md); code() is
+/// Refusal::not_permitted. When the call named a case, a `rejected` record says who was refused
+/// and what the call needs.
+class PermissionError : public EventError {
+ public:
+  explicit PermissionError(const std::string& message) : EventError(Refusal::not_permitted, message) {}
+};
+
 class Engine;
 
 /// Who sent an event and through which channel (phone, email, chat, web...), and the call's
@@ -118,10 +127,17 @@ class Engine;
 /// restarts and after the case closed (the retry of the event that closed it succeeds). The
 /// same key with another call or payload is refused (Refusal::key_reused). A key is at most
 /// 200 bytes; a case remembers its newest EngineOptions::max_keys_per_case keys.
+///
+/// `roles`: the caller's roles (a principal: `actor` is their name). Set, the call is
+/// authorized against the flow's `role:` and `allow:` and EngineOptions::access, and refused
+/// with PermissionError when they do not allow it; unset, the call is the host's own and is not
+/// checked (unless EngineOptions::authorization says otherwise). Authentication is the host's:
+/// the engine trusts what it is told here. docs/security.md.
 struct EventOptions {
   std::string actor;
   std::string channel;
   std::string key;
+  std::optional<std::vector<std::string>> roles;
 };
 
 struct StartOptions {
@@ -133,6 +149,9 @@ struct StartOptions {
   /// created (the same flow, version, id and data; else Refusal::key_reused), in this process
   /// or after a restart (the store keeps start keys). At most 200 bytes.
   std::string key;
+  /// The caller's roles, as EventOptions::roles: set, the start step's `role:` (or
+  /// AccessPolicy::start) must be among them.
+  std::optional<std::vector<std::string>> roles;
 };
 
 /// What an action handler sees and returns.
@@ -282,6 +301,28 @@ class Handle {
   T* ptr_ = nullptr;
 };
 
+/// How calls that carry roles (EventOptions::roles) are checked. docs/security.md.
+enum class Authorization : std::uint8_t {
+  automatic,  ///< a call with roles is checked; one without is the host's own and is not
+  required,   ///< as automatic, and a call without roles is refused (no trusted path left open)
+  off,        ///< nothing is checked; roles are ignored
+};
+
+/// Who may make the calls a flow does not govern, and who may act beyond it. Each entry is a
+/// role or `user:NAME`. An empty list grants nothing: with roles set, cancel() is refused to
+/// everyone until `cancel` (or `admin`) names someone. Calls without roles (the host's own, the
+/// runner, handlers) are not checked.
+struct AccessPolicy {
+  std::vector<std::string> admin;       ///< every call on every case
+  std::vector<std::string> start;       ///< start any flow (beyond the start step's `role:`)
+  std::vector<std::string> send;        ///< send any event in any step (beyond `role:` and `allow:`)
+  std::vector<std::string> update;      ///< update any open case's data (beyond the current step's `role:`)
+  std::vector<std::string> cancel;
+  std::vector<std::string> reschedule;
+  std::vector<std::string> repair;      ///< retry() and resolve() of incidents
+  std::vector<std::string> migrate;
+};
+
 struct EngineOptions {
   /// The clock; null: the system clock. Borrowed (`&clock`, it must outlive the engine) or
   /// owned (a shared_ptr or unique_ptr).
@@ -341,6 +382,9 @@ struct EngineOptions {
   std::uint32_t max_conflict_retries = 12;
   /// How failed notification deliveries are retried and when they are dead-lettered.
   DeliveryOptions delivery;
+  /// Who may do what (docs/security.md).
+  Authorization authorization = Authorization::automatic;
+  AccessPolicy access;
 };
 
 class Engine {

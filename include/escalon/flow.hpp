@@ -124,6 +124,10 @@ struct Transition {
   /// Said to the caller when this transition's `when` is false and no other transition for the
   /// event applies ("consent to data processing is required"); empty: a generic message.
   std::string reason;
+  /// Who may send the event into this transition: roles or `user:NAME`. Empty: whoever holds
+  /// the step's `role:` (anyone when the step has none). Checked only for calls that carry
+  /// roles (EventOptions::roles).
+  std::vector<std::string> allow;
   SourceLocation where;
 };
 

@@ -424,7 +424,7 @@ std::optional<Transition> FlowBuilder::transition(const YAML::Node& n, const std
     return t;
   }
   MapReader m(rep_, src_, n, event.empty() ? "a `decide` branch" : fmt::format("transition of event '{}'", event),
-              {"to", "when", "set", "reason", "description"});
+              {"to", "when", "set", "reason", "allow", "description"});
   if (!m.ok()) return std::nullopt;
   if (auto to = m.get("to")) {
     t.target_index = step_ref(*to, "`to`");
@@ -439,6 +439,13 @@ std::optional<Transition> FlowBuilder::transition(const YAML::Node& n, const std
     if (t.when.empty()) return std::nullopt;  // reported; keeping it unguarded would mislead later checks
   }
   if (auto s = m.get("set")) t.set = assignments(src_, *s, env, "`set`", true);
+  if (auto a = m.get("allow")) {
+    if (event.empty()) rep_.error(loc(*a), "`allow` says who may send an event; a `decide` branch takes no event");
+    for (auto& [r, node] : read_string_list(rep_, src_, *a, "`allow`")) {
+      role_ref(r, loc(node), "`allow`");
+      t.allow.push_back(r);
+    }
+  }
   if (auto r = m.get("reason")) {
     t.reason = read_string(rep_, src_, *r, "`reason`").value_or("");
     if (t.when.empty())

@@ -461,6 +461,13 @@ struct Op {
   std::vector<Change> checked_changes(Case& c, const Map& values, std::string_view call, const EventOptions& o,
                                       TimePoint at);
 
+  // --- authorization (access.cpp): each refuses with a `rejected` record (PermissionError)
+  void authorize(Case& c, std::string_view call, const EventOptions& o, TimePoint at,
+                 const std::vector<std::string>& grants, std::string_view policy, std::string_view action);
+  void authorize_update(Case& c, const EventOptions& o, TimePoint at);
+  void authorize_event(Case& c, std::string_view event, std::vector<const Transition*>& candidates,
+                       const EventOptions& o, TimePoint at);
+
   // --- idempotency keys (keys.cpp)
   // The call's key while it runs: set by replayed(), kept by remember_key() when the call was
   // applied or by reject() when it was refused, on the case the call named.
@@ -560,10 +567,36 @@ void shared_runner_loop(Core& m, std::unique_lock<std::mutex>& lk, Duration max_
 // A random pause before a call is applied again after a conflict (longer with each attempt).
 void conflict_pause(std::uint32_t attempt);
 
+// A refusal as the exception its code calls for (PermissionError for not_permitted).
+[[noreturn]] void throw_refusal(Refusal code, const std::string& why, std::string reason = {});
+
+// Whether a call is checked, and who it would need (access.cpp).
+class Access {
+ public:
+  Access(const Core& m, const EventOptions& o);
+  [[nodiscard]] bool checked() const noexcept { return mode_ != Mode::skip; }
+  [[nodiscard]] bool allows(const std::vector<std::string>& grants) const;
+  // A step's `role:`; an empty one allows every caller with roles.
+  [[nodiscard]] bool allows_role(const std::string& role) const;
+  // Remembers grants for the message; `policy` names the EngineOptions::access list.
+  void need(const std::vector<std::string>& grants, std::string_view policy);
+  [[nodiscard]] std::string denial(std::string_view action) const;
+
+ private:
+  enum class Mode : std::uint8_t { skip, check, anonymous };
+  const EventOptions& o_;
+  Mode mode_ = Mode::skip;
+  std::vector<std::string> needed_, policies_;
+};
+// PermissionError unless the caller may start `f` / migrate its cases (no case, no record).
+void authorize_start(const Core& m, const Flow& f, const StartOptions& s);
+void authorize_migrate(const Core& m, const EventOptions& o, std::string_view flow);
+
 // Checks of what comes in through the API (input.cpp): EventError(bad_data) for text that is
 // not UTF-8 (`what` names it in the message) and for values nested too deep.
 void require_utf8(std::string_view what, std::string_view s);
 void require_utf8(const EventOptions& o);
+void require_utf8(const std::optional<std::vector<std::string>>& roles);
 void require_valid(std::string_view what, const Map& m);
 
 // What a call and its arguments hash to (FNV-1a over a canonical form): stable across

@@ -336,7 +336,7 @@ std::string Engine::start(std::string_view flow_id, Map data, StartOptions optio
   auto& m = *impl_;
   detail::require_utf8("the flow id", flow_id);
   detail::require_utf8("the case id", options.id);
-  detail::require_utf8(EventOptions{options.actor, options.channel, options.key});
+  detail::require_utf8(EventOptions{options.actor, options.channel, options.key, options.roles});
   detail::require_valid("start data", data);
   return m.call({}, [&](Op& op, TimePoint now) {
     detail::FlowRt* rt = m.flows.find(flow_id, options.version);
@@ -346,6 +346,7 @@ std::string Engine::start(std::string_view flow_id, Map data, StartOptions optio
                                    options.version ? fmt::format(" version {}", options.version) : "",
                                    hint.empty() ? "; load it first" : hint));
     }
+    detail::authorize_start(m, *rt->flow, options);
     const std::uint64_t fp = detail::call_fingerprint(
         "start", &data, fmt::format("{}\n{}\n{}", flow_id, options.version, options.id));
     if (!options.key.empty())
@@ -394,6 +395,7 @@ void Engine::update(std::string_view case_id, Map changes, EventOptions options)
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "update", options, now);
     if (op.replayed(c, "update", options, detail::call_fingerprint("update", &changes), now)) return;
+    op.authorize_update(c, options, now);
     if (!c.open())
       op.reject(&c, case_id, "update", options, now, Refusal::closed,
                 fmt::format("case '{}' is {}", c.id, case_status_name(c.status)));
@@ -409,6 +411,7 @@ void Engine::cancel(std::string_view case_id, std::string_view reason, EventOpti
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "cancel", options, now);
     if (op.replayed(c, "cancel", options, detail::call_fingerprint("cancel", nullptr, reason), now)) return;
+    op.authorize(c, "cancel", options, now, impl_->options.access.cancel, "cancel", "cancel");
     if (!c.open())
       op.reject(&c, case_id, "cancel", options, now, Refusal::closed,
                 fmt::format("case '{}' is already {}", c.id, case_status_name(c.status)));
@@ -426,6 +429,7 @@ void Engine::reschedule(std::string_view case_id, TimePoint due, EventOptions op
     if (op.replayed(c, "reschedule", options,
                     detail::call_fingerprint("reschedule", nullptr, std::to_string(due.time_since_epoch().count())), now))
       return;
+    op.authorize(c, "reschedule", options, now, impl_->options.access.reschedule, "reschedule", "reschedule the deadline of");
     if (c.status != CaseStatus::active || !c.current().deadline)
       op.reject(&c, case_id, "reschedule", options, now, c.open() ? Refusal::wrong_state : Refusal::closed,
                 fmt::format("case '{}' has no running deadline to reschedule (step '{}')", c.id,
@@ -441,6 +445,7 @@ void Engine::retry(std::string_view case_id, EventOptions options) {
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "retry", options, now);
     if (op.replayed(c, "retry", options, detail::call_fingerprint("retry", nullptr), now)) return;
+    op.authorize(c, "retry", options, now, impl_->options.access.repair, "repair", "retry");
     if (c.status != CaseStatus::incident || c.current().kind != StepKind::action)
       op.reject(&c, case_id, "retry", options, now, c.open() ? Refusal::wrong_state : Refusal::closed,
                 fmt::format("case '{}' has no failed action to retry (it is {} in step '{}')", c.id,
@@ -465,6 +470,7 @@ void Engine::resolve(std::string_view case_id, Map data, std::string_view to_ste
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "resolve", options, now);
     if (op.replayed(c, "resolve", options, detail::call_fingerprint("resolve", &data, to_step), now)) return;
+    op.authorize(c, "resolve", options, now, impl_->options.access.repair, "repair", "resolve");
     if (c.status != CaseStatus::incident)
       op.reject(&c, case_id, "resolve", options, now, c.open() ? Refusal::wrong_state : Refusal::closed,
                 fmt::format("case '{}' has no incident (it is {})", c.id, case_status_name(c.status)));
@@ -495,6 +501,7 @@ void Engine::resolve(std::string_view case_id, Map data, std::string_view to_ste
 std::size_t Engine::migrate(const Migration& migration, EventOptions options) {
   auto& m = *impl_;
   return m.call({}, [&](Op& op, TimePoint now) {
+    detail::authorize_migrate(m, options, migration.flow);
     op.wait_for_all();  // a call from a handler joined its unit: refused there when others hold cases
     return op.migrate(migration, options, now);
   }, true);

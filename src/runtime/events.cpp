@@ -19,9 +19,12 @@ void Op::reject(Case* c, std::string_view case_id, std::string_view event, const
   r.channel = o.channel;
   r.message = why;
   if (c) {
-    remember_key(code, why, reason);  // the call's key: a retry is refused the same way
+    // The call's key: a retry is refused the same way. Not for a permission refusal: the key
+    // names the call, not who made it, and the same call by someone allowed must go through.
+    if (code != Refusal::not_permitted) remember_key(code, why, reason);
+    else keyed = {};
     commit(c, std::move(r));
-    throw EventError(code, why, std::move(reason));
+    throw_refusal(code, why, std::move(reason));
   }
   // A call for an unknown case changes no case: with a store it leaves no trace there (an id
   // nobody used must not gain a history); without one it stays in the engine's journal.
@@ -127,6 +130,7 @@ void Op::apply_event(Case& c, std::string_view event, const Map& payload, const 
     for (const auto& t : stage->on)
       if (t.event == event) candidates.push_back(&t);
   if (candidates.empty()) not_handled(c, event, o, at);
+  authorize_event(c, event, candidates, o, at);
   std::vector<Change> changes;
   Map checked;
   // The form is the step's: its own completing events must carry it, its other events may; a

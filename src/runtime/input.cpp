@@ -61,6 +61,12 @@ void require_utf8(const EventOptions& o) {
   require_utf8("the actor", o.actor);
   require_utf8("the channel", o.channel);
   require_utf8("the idempotency key", o.key);
+  require_utf8(o.roles);
+}
+
+void require_utf8(const std::optional<std::vector<std::string>>& roles) {
+  if (roles)
+    for (const auto& r : *roles) require_utf8("a role", r);
 }
 
 }  // namespace escalon::detail

@@ -38,7 +38,7 @@ bool Op::replayed(Case& c, std::string_view call, const EventOptions& o, std::ui
                fmt::format("idempotency key '{}' was used on case '{}' for another call or payload; a retry must "
                            "repeat the call exactly, a new call needs a new key",
                            o.key, c.id));
-      if (it->refusal) throw EventError(*it->refusal, it->message, it->reason);
+      if (it->refusal) throw_refusal(*it->refusal, it->message, it->reason);
       return true;
     }
   keyed = {&c, &o.key, fingerprint};

@@ -65,7 +65,7 @@ std::vector<AppliedKey> keys_from(const json& j, const std::string& id) {
     const auto [end, ec] = std::from_chars(fp.data(), fp.data() + fp.size(), k.fingerprint, 16);
     const int code = x.at(2).get<int>();
     if (ec != std::errc{} || end != fp.data() + fp.size() || fp.size() != 16 || code < -1 ||
-        code > static_cast<int>(Refusal::key_reused) || k.key.empty())
+        code > static_cast<int>(Refusal::not_permitted) || k.key.empty())
       throw StoreError(fmt::format("stored case '{}' is damaged: idempotency key entry {} is not [key, 16 hex digits, "
                                    "refusal code, message]", id, x.dump(-1, ' ', false, json::error_handler_t::replace)));
     if (code >= 0) k.refusal = static_cast<Refusal>(code);

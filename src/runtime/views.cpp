@@ -184,6 +184,7 @@ std::string_view refusal_name(Refusal r) noexcept {
     case Refusal::wrong_state: return "wrong_state";
     case Refusal::bad_request: return "bad_request";
     case Refusal::key_reused: return "key_reused";
+    case Refusal::not_permitted: return "not_permitted";
   }
   return "?";
 }
