@@ -164,21 +164,45 @@ struct PyEngine {
   std::string location;
 
   PyEngine(const std::string& where, py::object clock_obj, bool group_commit, bool keep_journal, bool require_handlers,
-           std::int32_t max_attempts, double first_retry_seconds)
+           std::int32_t max_attempts, double first_retry_seconds, const std::string& authorization,
+           const std::map<std::string, std::vector<std::string>>& access)
       : clock(std::move(clock_obj)), location(where) {
     const Clock* c = clock.is_none() ? nullptr : clock.cast<ManualClock*>();
     if (max_attempts < 1) throw Error("delivery_attempts must be at least 1, not " + std::to_string(max_attempts));
     if (!(first_retry_seconds >= 0)) throw Error("delivery_first_retry must be a number of seconds, at least 0");
+    EngineOptions o{.authorization = authorization_from(authorization), .access = access_from(access)};
     store = open_store(where);
     DeliveryOptions delivery;
     delivery.max_attempts = max_attempts;
     delivery.first_retry = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(first_retry_seconds));
-    engine = std::make_unique<Engine>(EngineOptions{.clock = c,
-                                                    .keep_journal = keep_journal,
-                                                    .store = store.get(),
-                                                    .group_commit = group_commit,
-                                                    .require_handlers = require_handlers,
-                                                    .delivery = delivery});
+    o.clock = c;
+    o.keep_journal = keep_journal;
+    o.store = store.get();
+    o.group_commit = group_commit;
+    o.require_handlers = require_handlers;
+    o.delivery = delivery;
+    engine = std::make_unique<Engine>(std::move(o));
+  }
+  static Authorization authorization_from(const std::string& s) {
+    if (s == "automatic") return Authorization::automatic;
+    if (s == "required") return Authorization::required;
+    if (s == "off") return Authorization::off;
+    throw py::value_error("authorization must be 'automatic', 'required' or 'off', not '" + s + "'");
+  }
+  // {"cancel": ["supervisor"], ...}: the AccessPolicy lists by name.
+  static AccessPolicy access_from(const std::map<std::string, std::vector<std::string>>& in) {
+    AccessPolicy a;
+    const std::map<std::string, std::vector<std::string>*> slots{
+        {"admin", &a.admin},   {"start", &a.start},           {"send", &a.send},     {"update", &a.update},
+        {"cancel", &a.cancel}, {"reschedule", &a.reschedule}, {"repair", &a.repair}, {"migrate", &a.migrate}};
+    for (const auto& [k, v] : in) {
+      const auto it = slots.find(k);
+      if (it == slots.end())
+        throw py::value_error("access has no entry '" + k +
+                              "'; the entries are admin, start, send, update, cancel, reschedule, repair, migrate");
+      *it->second = v;
+    }
+    return a;
   }
   ~PyEngine() {
     python_engines().erase(engine.get());
@@ -197,9 +221,11 @@ struct FlowInfo {
   std::vector<std::string> steps;
 };
 
+using Roles = std::optional<std::vector<std::string>>;
+
 EventOptions options(const std::optional<std::string>& actor, const std::optional<std::string>& channel,
-                     const std::optional<std::string>& key = std::nullopt) {
-  return {actor.value_or(""), channel.value_or(""), key.value_or("")};
+                     const std::optional<std::string>& key, Roles roles) {
+  return {actor.value_or(""), channel.value_or(""), key.value_or(""), std::move(roles)};
 }
 
 std::optional<CaseStatus> status_from(const std::optional<std::string>& s) {
@@ -227,6 +253,9 @@ PYBIND11_MODULE(escalon, m) {
   static py::exception<ConflictError> conflict_error(m, "ConflictError", store_error.ptr());
   static py::exception<PermanentDeliveryError> permanent_error(m, "PermanentDeliveryError", error.ptr());
   static py::exception<SqlError> sql_error(m, "SqlError", error.ptr());
+  static py::exception<PermissionError> permission_error(m, "PermissionError", event_error.ptr());
+  permission_error.doc() = "The caller's roles do not allow the call (an EventError with code 'not_permitted'); "
+                           "recorded as rejected when it named a case (docs/security.md).";
   sql_error.doc() = "A statement of the sql action failed: unknown connection, refused or failing SQL, a value "
                     "that cannot be bound or read; the message names the connection.";
   permanent_error.doc() = "Raised by a notification listener for a failure that retrying cannot fix: the "
@@ -237,7 +266,7 @@ PYBIND11_MODULE(escalon, m) {
   case_error.doc() = "A case id the engine does not know (an EventError with code 'unknown_case').";
   event_error.doc() = "A call the engine refused (recorded as `rejected` when it named a case). .code says why: "
                       "'unknown_flow', 'unknown_case', 'duplicate_id', 'closed', 'incident', 'not_handled', "
-                      "'guard_refused', 'bad_data', 'wrong_state' or 'bad_request'.";
+                      "'guard_refused', 'bad_data', 'wrong_state', 'bad_request', 'key_reused' or 'not_permitted'.";
   store_error.doc() = "The store failed (disk full, read-only, locked, corrupt); what was stored is intact.";
   conflict_error.doc() = "Another writer changed the case since this engine read it.";
 
@@ -279,8 +308,10 @@ PYBIND11_MODULE(escalon, m) {
       raise(data_error, e);
     } catch (const EvalError& e) {
       raise(eval_error, e);
-    } catch (const EventError& e) {  // CaseError included: its code is unknown_case
-      const py::object type = dynamic_cast<const CaseError*>(&e) ? py::object(case_error) : py::object(event_error);
+    } catch (const EventError& e) {  // CaseError and PermissionError included: their codes say which
+      const py::object type = dynamic_cast<const CaseError*>(&e)         ? py::object(case_error)
+                              : dynamic_cast<const PermissionError*>(&e) ? py::object(permission_error)
+                                                                         : py::object(event_error);
       py::object inst = instance(type, e);
       inst.attr("code") = std::string(refusal_name(e.code()));
       inst.attr("reason") = e.reason();
@@ -497,9 +528,12 @@ PYBIND11_MODULE(escalon, m) {
                        "require_handlers=False): store is 'memory:' or 'sqlite:PATH[?sync=normal]'; clock a "
                        "ManualClock (None: the system clock); require_handlers: changing calls, recover() and "
                        "start_runner() raise Error while a loaded flow calls an action without a handler.")
-      .def(py::init<const std::string&, py::object, bool, bool, bool, std::int32_t, double>(), py::arg("store") = "memory:",
-           py::arg("clock") = py::none(), py::arg("group_commit") = false, py::arg("keep_journal") = true,
-           py::arg("require_handlers") = false, py::arg("delivery_attempts") = 8, py::arg("delivery_first_retry") = 30.0)
+      .def(py::init<const std::string&, py::object, bool, bool, bool, std::int32_t, double, const std::string&,
+                    const std::map<std::string, std::vector<std::string>>&>(),
+           py::arg("store") = "memory:", py::arg("clock") = py::none(), py::arg("group_commit") = false,
+           py::arg("keep_journal") = true, py::arg("require_handlers") = false, py::arg("delivery_attempts") = 8,
+           py::arg("delivery_first_retry") = 30.0, py::arg("authorization") = "automatic",
+           py::arg("access") = std::map<std::string, std::vector<std::string>>{})
       .def(
           "add_mail_channel",
           [](PyEngine& self, const std::string& name, const std::string& url, const std::string& sender, py::object directory,
@@ -577,91 +611,91 @@ PYBIND11_MODULE(escalon, m) {
       .def(
           "start",
           [](PyEngine& self, const std::string& flow, py::object data, std::optional<std::string> id, std::optional<std::string> actor,
-             std::optional<std::string> channel, std::int64_t version, std::optional<std::string> key) {
+             std::optional<std::string> channel, std::int64_t version, std::optional<std::string> key, Roles roles) {
             Map d = map_from_py(data, "data");
             StartOptions o{.id = id.value_or(""), .actor = actor.value_or(""), .channel = channel.value_or(""), .version = version,
-                           .key = key.value_or("")};
+                           .key = key.value_or(""), .roles = std::move(roles)};
             py::gil_scoped_release nogil;
             return self.e().start(flow, std::move(d), std::move(o));
           },
           py::arg("flow"), py::arg("data") = py::none(), py::kw_only(), py::arg("id") = py::none(), py::arg("actor") = py::none(),
-          py::arg("channel") = py::none(), py::arg("version") = 0, py::arg("key") = py::none(),
+          py::arg("channel") = py::none(), py::arg("version") = 0, py::arg("key") = py::none(), py::arg("roles") = py::none(),
           "Starts a case; returns its id (with key=: the first case's id when the start is repeated).")
       .def(
           "send",
           [](PyEngine& self, const std::string& case_id, const std::string& event, py::object payload, std::optional<std::string> actor,
              std::optional<std::string> channel,
-             std::optional<std::string> key) {
+             std::optional<std::string> key, Roles roles) {
             Map p = map_from_py(payload, "payload");
             py::gil_scoped_release nogil;
-            self.e().send(case_id, event, std::move(p), options(actor, channel, key));
+            self.e().send(case_id, event, std::move(p), options(actor, channel, key, std::move(roles)));
           },
           py::arg("case_id"), py::arg("event"), py::arg("payload") = py::none(), py::kw_only(), py::arg("actor") = py::none(),
-          py::arg("channel") = py::none(), py::arg("key") = py::none(),
+          py::arg("channel") = py::none(), py::arg("key") = py::none(), py::arg("roles") = py::none(),
           "Sends an event. Raises CaseError (unknown case), EventError (the case cannot take it now; "
           "recorded as rejected) or DataError (payload does not fit the form).")
       .def(
           "update",
           [](PyEngine& self, const std::string& case_id, py::object changes, std::optional<std::string> actor,
              std::optional<std::string> channel,
-             std::optional<std::string> key) {
+             std::optional<std::string> key, Roles roles) {
             Map c = map_from_py(changes, "changes");
             py::gil_scoped_release nogil;
-            self.e().update(case_id, std::move(c), options(actor, channel, key));
+            self.e().update(case_id, std::move(c), options(actor, channel, key, std::move(roles)));
           },
-          py::arg("case_id"), py::arg("changes"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("key") = py::none(),
+          py::arg("case_id"), py::arg("changes"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("key") = py::none(), py::arg("roles") = py::none(),
           "Changes case data from outside; deadlines that read a changed field move.")
       .def(
           "cancel",
           [](PyEngine& self, const std::string& case_id, const std::string& reason, std::optional<std::string> actor,
              std::optional<std::string> channel,
-             std::optional<std::string> key) {
+             std::optional<std::string> key, Roles roles) {
             py::gil_scoped_release nogil;
-            self.e().cancel(case_id, reason, options(actor, channel, key));
+            self.e().cancel(case_id, reason, options(actor, channel, key, std::move(roles)));
           },
-          py::arg("case_id"), py::arg("reason") = "", py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("key") = py::none())
+          py::arg("case_id"), py::arg("reason") = "", py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("key") = py::none(), py::arg("roles") = py::none())
       .def(
           "reschedule",
           [](PyEngine& self, const std::string& case_id, py::object due, std::optional<std::string> actor,
              std::optional<std::string> channel,
-             std::optional<std::string> key) {
+             std::optional<std::string> key, Roles roles) {
             const TimePoint t = to_time(due);
             py::gil_scoped_release nogil;
-            self.e().reschedule(case_id, t, options(actor, channel, key));
+            self.e().reschedule(case_id, t, options(actor, channel, key, std::move(roles)));
           },
-          py::arg("case_id"), py::arg("due"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("key") = py::none(),
+          py::arg("case_id"), py::arg("due"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("key") = py::none(), py::arg("roles") = py::none(),
           "Moves the due time of the current step's deadline.")
       .def(
           "retry",
           [](PyEngine& self, const std::string& case_id, std::optional<std::string> actor, std::optional<std::string> channel,
-             std::optional<std::string> key) {
+             std::optional<std::string> key, Roles roles) {
             py::gil_scoped_release nogil;
-            self.e().retry(case_id, options(actor, channel, key));
+            self.e().retry(case_id, options(actor, channel, key, std::move(roles)));
           },
-          py::arg("case_id"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("key") = py::none(),
+          py::arg("case_id"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("key") = py::none(), py::arg("roles") = py::none(),
           "For a case in an incident: runs the failed action again.")
       .def(
           "resolve",
           [](PyEngine& self, const std::string& case_id, py::object data, std::optional<std::string> to_step,
              std::optional<std::string> actor, std::optional<std::string> channel,
-             std::optional<std::string> key) {
+             std::optional<std::string> key, Roles roles) {
             Map d = map_from_py(data, "data");
             py::gil_scoped_release nogil;
-            self.e().resolve(case_id, std::move(d), to_step.value_or(""), options(actor, channel, key));
+            self.e().resolve(case_id, std::move(d), to_step.value_or(""), options(actor, channel, key, std::move(roles)));
           },
           py::arg("case_id"), py::arg("data") = py::none(), py::arg("to_step") = py::none(), py::kw_only(), py::arg("actor") = py::none(),
-          py::arg("channel") = py::none(), py::arg("key") = py::none(), "For a case in an incident: moves it on as if the action had succeeded.")
+          py::arg("channel") = py::none(), py::arg("key") = py::none(), py::arg("roles") = py::none(), "For a case in an incident: moves it on as if the action had succeeded.")
       .def(
           "migrate",
           [](PyEngine& self, const std::string& flow, std::int64_t to, std::int64_t from, std::map<std::string, std::string> steps,
-             std::vector<std::string> cases, std::optional<std::string> actor, std::optional<std::string> channel) {
+             std::vector<std::string> cases, std::optional<std::string> actor, std::optional<std::string> channel, Roles roles) {
             Migration mig{.flow = flow, .from = from, .to = to, .steps = {steps.begin(), steps.end()}, .cases = std::move(cases)};
             py::gil_scoped_release nogil;
-            return self.e().migrate(mig, options(actor, channel));
+            return self.e().migrate(mig, options(actor, channel, std::nullopt, std::move(roles)));
           },
           py::arg("flow"), py::arg("to") = 0, py::kw_only(), py::arg("from_version") = 0,
           py::arg("steps") = std::map<std::string, std::string>{}, py::arg("cases") = std::vector<std::string>{},
-          py::arg("actor") = py::none(), py::arg("channel") = py::none(),
+          py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("roles") = py::none(),
           "Moves open cases to another loaded version (to=0: the newest); steps maps old step names "
           "to new ones. All or nothing. Returns how many cases moved.")
       .def(

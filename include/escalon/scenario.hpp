@@ -8,7 +8,7 @@
 ///   cases:
 ///     - { id: c1, flow: technician-visit, data: { customer: ACME, parts_needed: true } }
 ///   events:
-///     - { at: 2026-11-23T08:05:00Z, case: c1, send: submit, actor: agent-17, channel: phone }
+///     - { at: 2026-11-23T08:05:00Z, case: c1, send: submit, actor: agent-17, roles: [front-office], channel: phone }
 ///     - { at: 2026-11-24T10:00:00Z, case: c1, send: parts-arrived }
 ///   until: 2026-11-30T00:00:00Z
 /// @endcode
@@ -33,6 +33,7 @@ struct ScenarioCase {
   Map data;
   std::optional<TimePoint> at;   ///< when it starts (default: the scenario's clock)
   std::string actor, channel;
+  std::optional<std::vector<std::string>> roles;  ///< the actor's roles (StartOptions::roles)
   SourceLocation where;
 };
 
@@ -45,6 +46,7 @@ struct ScenarioStep {
   Map data;                      ///< send: payload; update/resolve: data
   std::string reason;            ///< cancel
   std::string actor, channel;
+  std::optional<std::vector<std::string>> roles;  ///< the actor's roles (EventOptions::roles)
   /// Its idempotency key (EventOptions::key): `id:` in the file, else made of its time, a hash
   /// of what it does, and a count of equal events of the case at that time.
   std::string key;

@@ -32,7 +32,7 @@ std::vector<Item> in_time_order(const Scenario& sc) {
 }
 
 void apply_event(Engine& engine, const ScenarioStep& e) {
-  const EventOptions opts{e.actor, e.channel, e.key};
+  const EventOptions opts{e.actor, e.channel, e.key, e.roles};
   switch (e.kind) {
     case ScenarioStep::Kind::send: engine.send(e.case_id, e.event, e.data, opts); break;
     case ScenarioStep::Kind::update: engine.update(e.case_id, e.data, opts); break;
@@ -95,7 +95,7 @@ ScenarioResult run_scenario(const Scenario& sc, std::span<const FlowPtr> flows, 
     try {
       if (it.start) {
         const auto& c = sc.cases[it.index];
-        engine.start(c.flow, c.data, {.id = c.id, .actor = c.actor, .channel = c.channel});
+        engine.start(c.flow, c.data, {.id = c.id, .actor = c.actor, .channel = c.channel, .roles = c.roles});
         started.insert(c.id);
       } else {
         // Every applied event writes a record; a repeated key writes none (an earlier run applied it).

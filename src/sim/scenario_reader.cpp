@@ -27,6 +27,13 @@ Map to_map(Reporter& rep, const Source& src, const YAML::Node& n, std::string_vi
   return v ? v->as_map() : Map{};
 }
 
+// `roles: [front-office]`: the caller's roles, checked by the engine (docs/security.md).
+std::vector<std::string> roles(Reporter& rep, const Source& src, const YAML::Node& n) {
+  std::vector<std::string> out;
+  for (auto& [r, node] : detail::read_string_list(rep, src, n, "`roles`")) out.push_back(r);
+  return out;
+}
+
 std::optional<TimePoint> instant(Reporter& rep, const Source& src, const YAML::Node& n, std::string_view what) {
   auto s = detail::read_string(rep, src, n, what);
   if (!s) return std::nullopt;
@@ -38,7 +45,7 @@ std::optional<TimePoint> instant(Reporter& rep, const Source& src, const YAML::N
 // One entry of `cases:`; its id goes into `ids`.
 std::optional<ScenarioCase> read_case(Reporter& rep, const Source& src, const YAML::Node& n, std::set<std::string>& ids,
                                       TimePoint clock) {
-  MapReader m(rep, src, n, "a case", {"id", "flow", "data", "at", "actor", "channel"});
+  MapReader m(rep, src, n, "a case", {"id", "flow", "data", "at", "actor", "roles", "channel"});
   if (!m.ok()) return std::nullopt;
   ScenarioCase c;
   c.where = m.where();
@@ -54,6 +61,7 @@ std::optional<ScenarioCase> read_case(Reporter& rep, const Source& src, const YA
     if (c.at && *c.at < clock) rep.error(c.where, "this case starts before the scenario's `clock`");
   }
   if (auto v = m.get("actor")) c.actor = detail::read_string(rep, src, *v, "`actor`").value_or("");
+  if (auto v = m.get("roles")) c.roles = roles(rep, src, *v);
   if (auto v = m.get("channel")) c.channel = detail::read_string(rep, src, *v, "`channel`").value_or("");
   return c;
 }
@@ -62,7 +70,7 @@ std::optional<ScenarioCase> read_case(Reporter& rep, const Source& src, const YA
 std::optional<ScenarioStep> read_event(Reporter& rep, const Source& src, const YAML::Node& n, const std::set<std::string>& ids,
                                        TimePoint clock) {
   MapReader m(rep, src, n, "an event",
-              {"at", "case", "send", "data", "actor", "channel", "update", "cancel", "retry", "resolve", "to", "id"});
+              {"at", "case", "send", "data", "actor", "roles", "channel", "update", "cancel", "retry", "resolve", "to", "id"});
   if (!m.ok()) return std::nullopt;
   ScenarioStep e;
   e.where = m.where();
@@ -108,6 +116,7 @@ std::optional<ScenarioStep> read_event(Reporter& rep, const Source& src, const Y
   if (m.has("data") && e.kind != ScenarioStep::Kind::send)
     rep.error(detail::location(src, *m.get("data")), "`data` goes with `send`");
   if (auto v = m.get("actor")) e.actor = detail::read_string(rep, src, *v, "`actor`").value_or("");
+  if (auto v = m.get("roles")) e.roles = roles(rep, src, *v);
   if (auto v = m.get("channel")) e.channel = detail::read_string(rep, src, *v, "`channel`").value_or("");
   if (auto v = m.get("id")) {
     e.key = detail::read_string(rep, src, *v, "`id`").value_or("");

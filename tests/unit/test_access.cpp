@@ -2,10 +2,16 @@
 // `role:` and `allow:` and EngineOptions::access; refused calls throw PermissionError, leave a
 // `rejected` record and change nothing; calls without roles are the host's own.
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include <fmt/format.h>
 
 #include "escalon/engine.hpp"
 #include "escalon/loader.hpp"
+#include "escalon/scenario.hpp"
 #include "support.hpp"
 
 using namespace escalon;
@@ -239,4 +245,25 @@ steps:
 )");
   REQUIRE(!on_branch.empty());
   CHECK_THAT(on_branch[0], Catch::Contains("a `decide` branch takes no event"));
+}
+
+TEST_CASE("scenarios name the actor's roles and list refused calls", "[access][scenario]") {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("escalon-access-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "desk-day.yaml";
+  std::ofstream(file) << R"(clock: 2026-11-23T08:00:00Z
+cases:
+  - { id: c1, flow: desk, actor: ana, roles: [front-office] }
+events:
+  - { at: 2026-11-23T08:05:00Z, case: c1, send: submit, actor: bo, roles: [back-office] }
+  - { at: 2026-11-23T08:06:00Z, case: c1, send: submit, actor: ana, roles: [front-office] }
+until: 2026-11-23T09:00:00Z
+)";
+  const auto r = run_scenario(load_scenario(file.string()), compile(desk_flow));
+  REQUIRE(r.refused.size() == 1);
+  CHECK(r.refused[0] == file.string() + ":5:5: 'bo' (roles: back-office) may not send 'submit' in step 'intake' of case "
+                                        "'c1'; that needs one of: front-office");
+  REQUIRE(r.cases.size() == 1);
+  CHECK(r.cases[0].step == "review");
+  std::filesystem::remove_all(dir);
 }

@@ -310,6 +310,6 @@ steps:
   CHECK(messages(r) == std::vector<std::string>{
                            "m.yaml:6:21: error: unknown step 'nowhere' in `to`; the steps are a, z",
                            "m.yaml:8:17: error: unknown key '<<' in transition of event 'quoted'; allowed here: to, when, "
-                           "set, reason, description",
+                           "set, reason, allow, description",
                        });
 }
