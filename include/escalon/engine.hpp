@@ -301,6 +301,13 @@ class Handle {
   T* ptr_ = nullptr;
 };
 
+/// Who reads, and whether personal data is shown (journal_jsonl).
+struct ReadOptions {
+  bool personal = false;  ///< show values of `pii:` fields instead of "***"
+  std::string actor;
+  std::optional<std::vector<std::string>> roles;  ///< set: `personal` needs AccessPolicy::read_personal
+};
+
 /// How calls that carry roles (EventOptions::roles) are checked. docs/security.md.
 enum class Authorization : std::uint8_t {
   automatic,  ///< a call with roles is checked; one without is the host's own and is not
@@ -321,6 +328,7 @@ struct AccessPolicy {
   std::vector<std::string> reschedule;
   std::vector<std::string> repair;      ///< retry() and resolve() of incidents
   std::vector<std::string> migrate;
+  std::vector<std::string> read_personal;  ///< see values of `pii:` fields (ReadOptions::personal)
 };
 
 struct EngineOptions {
@@ -498,8 +506,11 @@ class Engine {
   [[nodiscard]] CaseView get(std::string_view case_id) const;
   [[nodiscard]] std::vector<CaseView> query(const Query& q = {}) const;
   [[nodiscard]] std::vector<Record> history(std::string_view case_id) const;
-  /// The whole journal (or one case's) as JSON Lines.
-  [[nodiscard]] std::string journal_jsonl(std::string_view case_id = {}) const;
+  /// The whole journal (or one case's) as JSON Lines. Values of personal-data fields (`pii:`)
+  /// are "***" unless `read.personal` asks for them; a caller with roles needs
+  /// AccessPolicy::read_personal for that (else PermissionError). history() returns records as
+  /// stored: it is the host's own read.
+  [[nodiscard]] std::string journal_jsonl(std::string_view case_id = {}, const ReadOptions& read = {}) const;
   /// Cases in memory: with a store, the open ones (closed cases are in the store); without
   /// one, every case started; on a shared store, those a running call works on (usually 0).
   [[nodiscard]] std::size_t case_count() const;

@@ -28,6 +28,10 @@ struct DataField {
   bool required = false;
   std::optional<Value> default_value;
   std::string description;
+  /// Personal data (a name, phone number, address, serial number): shown as "***" in
+  /// journal_jsonl(), the CLI's output and notifications' default text unless personal data is
+  /// asked for with the permission to read it (docs/security.md).
+  bool pii = false;
   SourceLocation where;
 };
 
@@ -49,9 +53,15 @@ struct MessageTemplate {
     Slot slot = Slot::text;
     std::string text;  ///< Slot::text: the literal text
     Expression expr;   ///< Slot::expr
+    bool personal = false;  ///< Slot::expr naming a `pii:` field: "***" in the journal's copy
   };
   std::vector<Part> parts;
   [[nodiscard]] bool empty() const noexcept { return parts.empty(); }
+  [[nodiscard]] bool personal() const noexcept {
+    for (const auto& p : parts)
+      if (p.personal) return true;
+    return false;
+  }
 };
 
 /// One rung of an escalation ladder.
@@ -231,6 +241,7 @@ struct Flow {
   std::string calendar;                ///< default calendar name
   std::map<std::string, CalendarSpec, std::less<>> calendars;
   std::vector<DataField> data;
+  bool has_pii = false;                ///< some data field is `pii: true`
   std::vector<std::string> roles;      ///< declared roles (empty: not declared, not checked)
   std::vector<Sla> slas;
   std::string start;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "escalon/time.hpp"
@@ -62,6 +63,13 @@ struct Record {
   TimePoint due{};           ///< deadline_set, resumed: the due time
   Value old_value, new_value, data;
   std::string message;
+  /// The personal-data fields (`pii: true`) whose values this record holds: a data-changed
+  /// record's field, the keys of `data` (start data, an event's payload). Kept with the record.
+  std::vector<std::string> personal;
+
+  /// This record with the values of `personal` fields replaced by "***": what outputs show
+  /// unless personal data is asked for (docs/security.md).
+  [[nodiscard]] Record redacted() const;
 
   /// One JSON object on one line: {"seq":..,"at":"2026-11-23T08:00:00Z","case":..,"type":..,...};
   /// fields that do not apply are left out.

@@ -217,7 +217,8 @@ int cmd_eval(const std::string& text, const std::string& data_json, const std::s
   return exit_invalid;
 }
 
-int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_path, const std::string& db, bool quiet) {
+int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_path, const std::string& db, bool quiet,
+            bool personal) {
   std::vector<escalon::FlowPtr> flows;
   escalon::Scenario sc;
   std::unique_ptr<escalon::Store> store;
@@ -236,7 +237,7 @@ int cmd_run(const std::vector<std::string>& paths, const std::string& scenario_p
   }
   std::string out;
   for (const auto& r : result.journal) {
-    out += r.to_json();
+    out += personal ? r.to_json() : r.redacted().to_json();
     out += '\n';
   }
   std::cout << out << std::flush;
@@ -296,7 +297,7 @@ std::string describe(const escalon::Record& r, const std::string& zone) {
 // "Europe/Zagreb" or "UTC", for headers.
 std::string zone_name(const std::string& zone) { return zone.empty() ? "UTC" : zone; }
 
-int cmd_inspect(const std::string& db, const std::string& case_id, const std::optional<std::string>& tz) {
+int cmd_inspect(const std::string& db, const std::string& case_id, const std::optional<std::string>& tz, bool personal) {
   std::unique_ptr<escalon::Store> store;
   try {
     store = open_db_to_read(db);
@@ -309,7 +310,7 @@ int cmd_inspect(const std::string& db, const std::string& case_id, const std::op
       }
       const std::string zone = tz ? *tz : zones.of_case(h);
       std::cout << fmt::format("{} ({} records), times in {}\n", case_id, h.size(), zone_name(zone));
-      for (const auto& r : h) std::cout << "  " << describe(r, zone) << '\n';
+      for (const auto& r : h) std::cout << "  " << describe(personal ? r : r.redacted(), zone) << '\n';
       return exit_ok;
     }
     // Each line's time carries its offset (its case's flow calendar, or --tz).
@@ -491,7 +492,7 @@ struct EvalArgs {
 struct RunArgs {
   std::vector<std::string> paths;
   std::string scenario, db;
-  bool quiet = false;
+  bool quiet = false, personal = false;
   CLI::App* cmd = nullptr;
   void add(CLI::App& app) {
     cmd = app.add_subcommand("run", "Run a scenario on a virtual clock; prints the journal as JSON Lines, then a summary per case with each "
@@ -499,9 +500,10 @@ struct RunArgs {
     cmd->add_option("flows", paths, "Flow files or folders")->required();
     cmd->add_option("-s,--scenario", scenario, "The scenario file (docs/scenarios.md)")->required()->check(CLI::ExistingFile);
     cmd->add_flag("-q,--quiet", quiet, "Only the journal");
+    cmd->add_flag("--personal", personal, "Show the values of personal-data fields (`pii: true`) instead of \"***\"");
     cmd->add_option("--db", db, "Keep the cases in this SQLite file or postgresql://... store (default: memory); a second run continues where the first stopped");
   }
-  int run() const { return cmd_run(paths, scenario, db, quiet); }
+  int run() const { return cmd_run(paths, scenario, db, quiet, personal); }
 };
 
 // --tz: an IANA zone the tz database has, or UTC; a typo gets the closest name.
@@ -522,6 +524,7 @@ void add_tz_option(CLI::App& cmd, std::optional<std::string>& tz, const char* wh
 struct InspectArgs {
   std::string db, case_id;
   std::optional<std::string> tz;
+  bool personal = false;
   CLI::App* cmd = nullptr;
   void add(CLI::App& app) {
     cmd = app.add_subcommand("inspect", "Show the open cases of a store, or one case's history as a timeline");
@@ -530,8 +533,9 @@ struct InspectArgs {
     add_tz_option(*cmd, tz,
                   "Show times in this IANA zone (Europe/Zagreb) or UTC; default: the zone of the case's flow calendar (UTC "
                   "when it has none)");
+    cmd->add_flag("--personal", personal, "Show the values of personal-data fields (`pii: true`) instead of \"***\"");
   }
-  int run() const { return cmd_inspect(db, case_id, tz); }
+  int run() const { return cmd_inspect(db, case_id, tz, personal); }
 };
 
 struct ReportArgs {

@@ -101,6 +101,7 @@ class FlowBuilder {
   Expression expr(const Source& src, const YAML::Node& n, const ExprEnv& env, std::string_view what);
   // A `message:` or `subject:` with {placeholders}; `text` gets the scalar as written.
   MessageTemplate message_template(const YAML::Node& n, std::string_view what, std::string& text);
+  [[nodiscard]] bool names_personal_field(std::string_view expr) const;
   Expression expr(const YAML::Node& n, const ExprEnv& env, std::string_view what) { return expr(src_, n, env, what); }
   std::optional<DurationSpec> duration(const Source& src, const YAML::Node& n, std::string_view what);
   std::vector<Assignment> assignments(const Source& src, const YAML::Node& n, const ExprEnv& env, std::string_view what,

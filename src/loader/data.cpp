@@ -112,7 +112,10 @@ std::optional<Type> FlowBuilder::type_spec(const Source& src, const YAML::Node& 
   std::optional<MapReader> m;
   if (n.IsMap()) {
     m.emplace(rep_, src, n, std::string(what),
-              std::initializer_list<std::string_view>{"type", "values", "of", "fields", "required", "default", "description", "title"});
+              std::initializer_list<std::string_view>{"type", "values", "of", "fields", "required", "default", "description", "title", "pii"});
+    if (depth > 0)
+      if (auto p = m->get("pii"))
+        rep_.error(loc(src, *p), "`pii` marks a whole data field as personal data; put it on the field, not inside its type");
     auto t = m->get("type");
     if (!t) {
       rep_.error(loc(src, n), fmt::format("{} needs a `type` (one of {})", what, fmt::join(type_names, ", ")));
@@ -190,6 +193,7 @@ std::optional<DataField> FlowBuilder::field(const Source& src, const std::string
   if (n.IsMap()) {
     if (auto r = n["required"]) f.required = read_bool(rep_, src, r, "`required`").value_or(false);
     if (auto d = n["description"]) f.description = read_string(rep_, src, d, "`description`").value_or("");
+    if (auto p = n["pii"]) f.pii = read_bool(rep_, src, p, "`pii`").value_or(false);
     if (auto d = n["default"]) {
       f.default_value = value_of(src, d, f.type, fmt::format("the default of {}", what));
       if (!f.default_value) return std::nullopt;

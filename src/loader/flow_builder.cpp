@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "loader/builder.hpp"
 #include "loader/content_hash.hpp"
@@ -60,6 +61,7 @@ void FlowBuilder::build(const YAML::Node& root) {
   if (auto n = top.get("sla")) slas(*n);
   check_stages();
   check_roles();
+  flow_.has_pii = std::any_of(flow_.data.begin(), flow_.data.end(), [](const DataField& d) { return d.pii; });
   rule_cycles();
   check_warnings();
   flow_.content_hash = content_hash(hash_parts_);
@@ -146,6 +148,23 @@ Expression FlowBuilder::expr(const Source& src, const YAML::Node& n, const ExprE
   }
 }
 
+// Whether a placeholder names a personal-data field: any identifier in it that is one (a name
+// inside a string literal counts too: that hides more, never less).
+bool FlowBuilder::names_personal_field(std::string_view expr) const {
+  const auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (std::size_t i = 0; i < expr.size();) {
+    if (!ident(expr[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < expr.size() && ident(expr[j])) ++j;
+    if (const DataField* d = flow_.find_field(expr.substr(i, j - i)); d && d->pii) return true;
+    i = j;
+  }
+  return false;
+}
+
 MessageTemplate FlowBuilder::message_template(const YAML::Node& n, std::string_view what, std::string& text) {
   MessageTemplate t;
   text = read_string(rep_, src_, n, what).value_or("");
@@ -183,6 +202,7 @@ MessageTemplate FlowBuilder::message_template(const YAML::Node& n, std::string_v
       try {
         t.parts.push_back({Slot::expr, {}, compile_expression(inner, env_)});
         note_rule_use(t.parts.back().expr);
+        t.parts.back().personal = names_personal_field(inner);
       } catch (const ExprError& e) {
         rep_.error(location_in_scalar(src_, n, i + 1 + e.offset()),
                    fmt::format("in the placeholder {{{}}} of {}: {}", inner, what, e.message()));

@@ -129,4 +129,14 @@ void authorize_migrate(const Core& m, const EventOptions& o, std::string_view fl
   throw PermissionError(a.denial(fmt::format("migrate cases of flow '{}'", flow)));
 }
 
+void authorize_personal(const Core& m, const ReadOptions& r) {
+  const EventOptions o{.actor = r.actor, .roles = r.roles};
+  Access a(m, o);
+  if (!a.checked()) return;
+  if (a.allows(m.options.access.read_personal) || a.allows(m.options.access.admin)) return;
+  a.need(m.options.access.read_personal, "read_personal");
+  a.need(m.options.access.admin, "admin");
+  throw PermissionError(a.denial("read personal data"));
+}
+
 }  // namespace escalon::detail

@@ -271,14 +271,16 @@ void Op::escalate(Case& c, const ClockState& k, const Escalation& e, std::int32_
   r.level = level;
   r.repeat = repeat;
   r.target = fmt::format("{}", fmt::join(e.notify, ","));
-  r.message = e.body.empty() ? e.message : render(c, e.body, at, &k, level);
-  const std::string text = r.message;
+  // The notification gets the whole text; the journal keeps it with personal data hidden.
+  const std::string text = e.body.empty() ? e.message : render(c, e.body, at, &k, level);
+  r.message = e.body.personal() ? render(c, e.body, at, &k, level, true) : text;
+  const std::string kept = r.message;
   // A ladder that is not the step's own says whose it is.
   const auto idx = static_cast<std::size_t>(k.index);
   if (k.kind == ClockKind::sla || k.kind == ClockKind::stage)
     r.message = fmt::format("{} '{}'{}{}", k.kind == ClockKind::sla ? "SLA" : "stage",
                             k.kind == ClockKind::sla ? c.flow().slas[idx].name : c.flow().stages[idx].name,
-                            text.empty() ? "" : ": ", text);
+                            kept.empty() ? "" : ": ", kept);
   commit(&c, std::move(r));
   if (!e.notify.empty())
     notify(c, at, e.notify, text.empty() ? fmt::format("escalation level {}", level) : text, "escalation", level, repeat,

@@ -368,7 +368,8 @@ struct Op {
   // A message template filled in for case `c` at `at`; `k` is the escalating deadline (for
   // {due}), `level` its level. A placeholder that fails shows its error in place: a message
   // must never stop an escalation.
-  std::string render(const Case& c, const MessageTemplate& t, TimePoint at, const ClockState* k, std::int32_t level);
+  std::string render(const Case& c, const MessageTemplate& t, TimePoint at, const ClockState* k, std::int32_t level,
+                     bool redact = false);
   // The one exception boundary for a case: a failure inside `work` puts the case into an
   // incident with the reason; other cases carry on.
   // `what()` makes the incident's context ("entering step 'x'") only when something failed:
@@ -591,6 +592,7 @@ class Access {
 // PermissionError unless the caller may start `f` / migrate its cases (no case, no record).
 void authorize_start(const Core& m, const Flow& f, const StartOptions& s);
 void authorize_migrate(const Core& m, const EventOptions& o, std::string_view flow);
+void authorize_personal(const Core& m, const ReadOptions& r);
 
 // Checks of what comes in through the API (input.cpp): EventError(bad_data) for text that is
 // not UTF-8 (`what` names it in the message) and for values nested too deep.

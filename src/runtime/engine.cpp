@@ -639,10 +639,11 @@ std::vector<Record> Engine::history(std::string_view case_id) const {
   return out;
 }
 
-std::string Engine::journal_jsonl(std::string_view case_id) const {
+std::string Engine::journal_jsonl(std::string_view case_id, const ReadOptions& read) const {
+  if (read.personal) detail::authorize_personal(*impl_, read);
   std::string out;
   auto add = [&](const Record& r) {
-    out += r.to_json();
+    out += read.personal || r.personal.empty() ? r.to_json() : r.redacted().to_json();
     out += '\n';
   };
   if (impl_->store()) {

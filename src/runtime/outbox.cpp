@@ -157,7 +157,8 @@ void Op::notify(const Case& c, TimePoint at, std::vector<std::string> to, std::s
   u.raised.push_back(std::move(r));
 }
 
-std::string Op::render(const Case& c, const MessageTemplate& t, TimePoint at, const ClockState* k, std::int32_t level) {
+std::string Op::render(const Case& c, const MessageTemplate& t, TimePoint at, const ClockState* k, std::int32_t level,
+                       bool redact) {
   Ctx x;
   fill(x, c, at, nullptr);
   x.info = case_info(c);  // templates may read case.* where the flow's expressions do not
@@ -170,6 +171,10 @@ std::string Op::render(const Case& c, const MessageTemplate& t, TimePoint at, co
       case MessageTemplate::Slot::due: out += k ? format_iso8601(clockmath::due_instant(*k)) : std::string(); break;
       case MessageTemplate::Slot::level: out += std::to_string(level); break;
       case MessageTemplate::Slot::expr:
+        if (redact && p.personal) {
+          out += "***";
+          break;
+        }
         try {
           out += p.expr.evaluate(x.ctx).to_display();
         } catch (const std::exception& e) {

@@ -21,8 +21,25 @@ Record Op::make(const Case& c, RecordType type, TimePoint at) const {
   return r;
 }
 
+// The personal-data fields a record holds values of, named with it so that every output can
+// hide them without knowing the flow.
+void mark_personal(const Flow& f, Record& r) {
+  if (!f.has_pii) return;
+  const auto pii = [&](const std::string& name) {
+    const DataField* d = f.find_field(name);
+    return d && d->pii;
+  };
+  if (r.type == RecordType::data_changed && pii(r.target)) r.personal.push_back(r.target);
+  if (r.data.kind() == Value::Kind::map)
+    for (const auto& [k, v] : r.data.as_map())
+      if (pii(k)) r.personal.push_back(k);
+}
+
 void Op::commit(Case* c, Record r) {
-  if (c) touch(*c);
+  if (c) {
+    touch(*c);
+    mark_personal(c->flow(), r);
+  }
   if (m.store()) {
     // Numbered when the unit commits, in commit order: units of several threads interleave,
     // and the stored journal must have no gap when a crash loses the unit still running.

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "escalon/journal.hpp"
 
 #include <fmt/format.h>
@@ -59,8 +60,29 @@ std::string Record::to_json() const {
   }
   if (!data.is_null()) j["data"] = detail::value_to_json(data);
   if (!message.empty()) j["message"] = message;
+  if (!personal.empty()) j["personal"] = personal;
   // Messages quote handlers' exceptions, which may be any bytes: replaced, never thrown on.
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+Record Record::redacted() const {
+  Record r = *this;
+  if (personal.empty()) return r;
+  static const Value hidden{std::string("***")};
+  const auto is_personal = [&](std::string_view name) {
+    return std::find(personal.begin(), personal.end(), name) != personal.end();
+  };
+  if (type == RecordType::data_changed && is_personal(target)) {
+    if (!r.old_value.is_null()) r.old_value = hidden;
+    if (!r.new_value.is_null()) r.new_value = hidden;
+  }
+  if (r.data.kind() == Value::Kind::map) {
+    Map m = r.data.as_map();
+    for (auto& [k, v] : m)
+      if (is_personal(k) && !v.is_null()) v = hidden;
+    r.data = Value(std::move(m));
+  }
+  return r;
 }
 
 Record Record::from_json(std::string_view text) {
@@ -95,6 +117,7 @@ Record Record::from_json(std::string_view text) {
     if (j.contains("new")) r.new_value = detail::value_from_json(j.at("new"));
     if (j.contains("data")) r.data = detail::value_from_json(j.at("data"));
     r.message = j.value("message", std::string());
+    if (j.contains("personal")) r.personal = j.at("personal").get<std::vector<std::string>>();
     return r;
   } catch (const nlohmann::ordered_json::exception& e) {
     throw Error(fmt::format("not a journal record: {}", e.what()));
