@@ -194,12 +194,13 @@ struct PyEngine {
     AccessPolicy a;
     const std::map<std::string, std::vector<std::string>*> slots{
         {"admin", &a.admin},   {"start", &a.start},           {"send", &a.send},     {"update", &a.update},
-        {"cancel", &a.cancel}, {"reschedule", &a.reschedule}, {"repair", &a.repair}, {"migrate", &a.migrate}};
+        {"cancel", &a.cancel}, {"reschedule", &a.reschedule}, {"repair", &a.repair}, {"migrate", &a.migrate},
+        {"read_personal", &a.read_personal}};
     for (const auto& [k, v] : in) {
       const auto it = slots.find(k);
       if (it == slots.end())
         throw py::value_error("access has no entry '" + k +
-                              "'; the entries are admin, start, send, update, cancel, reschedule, repair, migrate");
+                              "'; the entries are admin, start, send, update, cancel, reschedule, repair, migrate, read_personal");
       *it->second = v;
     }
     return a;
@@ -750,11 +751,15 @@ PYBIND11_MODULE(escalon, m) {
           py::arg("case_id"), "The case's journal records, in order.")
       .def(
           "journal_jsonl",
-          [](PyEngine& self, const std::string& id) {
+          [](PyEngine& self, const std::string& id, bool personal, std::optional<std::string> actor, Roles roles) {
+            const ReadOptions read{.personal = personal, .actor = actor.value_or(""), .roles = std::move(roles)};
             py::gil_scoped_release nogil;
-            return self.e().journal_jsonl(id);
+            return self.e().journal_jsonl(id, read);
           },
-          py::arg("case_id") = "", "The journal (or one case's) as JSON Lines.")
+          py::arg("case_id") = "", py::kw_only(), py::arg("personal") = false, py::arg("actor") = py::none(),
+          py::arg("roles") = py::none(),
+          "The journal (or one case's) as JSON Lines; values of `pii:` fields are *** unless personal=True "
+          "(with roles=: needs access['read_personal']).")
       .def("case_count", [](PyEngine& self) { return self.e().case_count(); })
       .def(
           "report",
