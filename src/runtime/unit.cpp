@@ -21,8 +21,10 @@ Record Op::make(const Case& c, RecordType type, TimePoint at) const {
   return r;
 }
 
+namespace {
 // The personal-data fields a record holds values of, named with it so that every output can
-// hide them without knowing the flow.
+// hide them without knowing the flow. Only start data and event payloads carry case fields in
+// `data`; other records' `data` (a delivery's key, a migration's versions) does not.
 void mark_personal(const Flow& f, Record& r) {
   if (!f.has_pii) return;
   const auto pii = [&](const std::string& name) {
@@ -30,10 +32,11 @@ void mark_personal(const Flow& f, Record& r) {
     return d && d->pii;
   };
   if (r.type == RecordType::data_changed && pii(r.target)) r.personal.push_back(r.target);
-  if (r.data.kind() == Value::Kind::map)
+  if ((r.type == RecordType::started || r.type == RecordType::event) && r.data.kind() == Value::Kind::map)
     for (const auto& [k, v] : r.data.as_map())
       if (pii(k)) r.personal.push_back(k);
 }
+}  // namespace
 
 void Op::commit(Case* c, Record r) {
   if (c) {
