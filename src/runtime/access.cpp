@@ -36,12 +36,16 @@ Access::Access(const Core& m, const EventOptions& o) : o_(o) {
   else if (m.options.authorization == Authorization::required) mode_ = Mode::anonymous;
 }
 
-bool Access::allows(const std::vector<std::string>& grants) const {
-  return mode_ == Mode::check && holds_any(o_, grants);
+bool Access::grant(const std::vector<std::string>& grants, std::string_view policy) {
+  if (mode_ == Mode::check && holds_any(o_, grants)) return true;
+  need(grants, policy);
+  return false;
 }
 
-bool Access::allows_role(const std::string& role) const {
-  return mode_ == Mode::check && (role.empty() || holds(o_, role));
+bool Access::grant_role(const std::string& role) {
+  if (mode_ == Mode::check && (role.empty() || holds(o_, role))) return true;
+  if (!role.empty()) need({role}, "");
+  return false;
 }
 
 void Access::need(const std::vector<std::string>& grants, std::string_view policy) {
@@ -65,22 +69,17 @@ std::string Access::denial(std::string_view action) const {
 void Op::authorize(Case& c, std::string_view call, const EventOptions& o, TimePoint at,
                    const std::vector<std::string>& grants, std::string_view policy, std::string_view action) {
   Access a(m, o);
-  if (!a.checked()) return;
-  if (a.allows(grants) || a.allows(m.options.access.admin)) return;
-  a.need(grants, policy);
-  a.need(m.options.access.admin, "admin");
+  if (!a.checked() || a.grant(grants, policy) || a.grant(m.options.access.admin, "admin")) return;
   reject(&c, c.id, call, o, at, Refusal::not_permitted, a.denial(fmt::format("{} case '{}'", action, c.id)));
 }
 
 // update(): whoever may act in the current step (its `role:`), or the policy.
 void Op::authorize_update(Case& c, const EventOptions& o, TimePoint at) {
   Access a(m, o);
-  if (!a.checked()) return;
   const std::string& role = c.step >= 0 ? c.current().role : std::string();
-  if (a.allows_role(role) || a.allows(m.options.access.update) || a.allows(m.options.access.admin)) return;
-  if (!role.empty()) a.need({role}, "");
-  a.need(m.options.access.update, "update");
-  a.need(m.options.access.admin, "admin");
+  if (!a.checked() || a.grant_role(role) || a.grant(m.options.access.update, "update") ||
+      a.grant(m.options.access.admin, "admin"))
+    return;
   reject(&c, c.id, "update", o, at, Refusal::not_permitted,
          a.denial(fmt::format("update case '{}' in step '{}'", c.id, c.step >= 0 ? c.current().name : "")));
 }
@@ -91,19 +90,14 @@ void Op::authorize_event(Case& c, std::string_view event, std::vector<const Tran
                          const EventOptions& o, TimePoint at) {
   Access a(m, o);
   if (!a.checked()) return;
-  if (a.allows(m.options.access.send) || a.allows(m.options.access.admin)) return;
+  // Asked first, named last: the message lists the flow's grants before the policy's.
+  Access policy(m, o);
+  if (policy.grant(m.options.access.send, "send") || policy.grant(m.options.access.admin, "admin")) return;
   const std::string& role = c.current().role;
-  std::erase_if(candidates, [&](const Transition* t) {
-    if (!t->allow.empty()) {
-      a.need(t->allow, "");
-      return !a.allows(t->allow);
-    }
-    if (!role.empty()) a.need({role}, "");
-    return !a.allows_role(role);
-  });
+  std::erase_if(candidates, [&](const Transition* t) { return t->allow.empty() ? !a.grant_role(role) : !a.grant(t->allow, ""); });
   if (!candidates.empty()) return;
-  a.need(m.options.access.send, "send");
-  a.need(m.options.access.admin, "admin");
+  a.grant(m.options.access.send, "send");
+  a.grant(m.options.access.admin, "admin");
   reject(&c, c.id, event, o, at, Refusal::not_permitted,
          a.denial(fmt::format("send '{}' in step '{}' of case '{}'", event, c.current().name, c.id)));
 }
@@ -111,31 +105,25 @@ void Op::authorize_event(Case& c, std::string_view event, std::vector<const Tran
 void authorize_start(const Core& m, const Flow& f, const StartOptions& s) {
   const EventOptions o{s.actor, s.channel, s.key, s.roles};
   Access a(m, o);
-  if (!a.checked()) return;
   const std::string& role = f.start_index >= 0 ? f.steps[static_cast<std::size_t>(f.start_index)].role : std::string();
-  if (a.allows_role(role) || a.allows(m.options.access.start) || a.allows(m.options.access.admin)) return;
-  if (!role.empty()) a.need({role}, "");
-  a.need(m.options.access.start, "start");
-  a.need(m.options.access.admin, "admin");
+  if (!a.checked() || a.grant_role(role) || a.grant(m.options.access.start, "start") ||
+      a.grant(m.options.access.admin, "admin"))
+    return;
   throw PermissionError(a.denial(fmt::format("start a case of flow '{}'", f.id)));
 }
 
 void authorize_migrate(const Core& m, const EventOptions& o, std::string_view flow) {
   Access a(m, o);
-  if (!a.checked()) return;
-  if (a.allows(m.options.access.migrate) || a.allows(m.options.access.admin)) return;
-  a.need(m.options.access.migrate, "migrate");
-  a.need(m.options.access.admin, "admin");
+  if (!a.checked() || a.grant(m.options.access.migrate, "migrate") || a.grant(m.options.access.admin, "admin")) return;
   throw PermissionError(a.denial(fmt::format("migrate cases of flow '{}'", flow)));
 }
 
 void authorize_personal(const Core& m, const ReadOptions& r) {
   const EventOptions o{.actor = r.actor, .roles = r.roles};
   Access a(m, o);
-  if (!a.checked()) return;
-  if (a.allows(m.options.access.read_personal) || a.allows(m.options.access.admin)) return;
-  a.need(m.options.access.read_personal, "read_personal");
-  a.need(m.options.access.admin, "admin");
+  if (!a.checked() || a.grant(m.options.access.read_personal, "read_personal") ||
+      a.grant(m.options.access.admin, "admin"))
+    return;
   throw PermissionError(a.denial("read personal data"));
 }
 

@@ -576,14 +576,15 @@ class Access {
  public:
   Access(const Core& m, const EventOptions& o);
   [[nodiscard]] bool checked() const noexcept { return mode_ != Mode::skip; }
-  [[nodiscard]] bool allows(const std::vector<std::string>& grants) const;
-  // A step's `role:`; an empty one allows every caller with roles.
-  [[nodiscard]] bool allows_role(const std::string& role) const;
-  // Remembers grants for the message; `policy` names the EngineOptions::access list.
-  void need(const std::vector<std::string>& grants, std::string_view policy);
+  // Whether the caller holds one of `grants`; when not, they are remembered for the message
+  // (`policy` names the EngineOptions::access list, said when it grants nobody).
+  bool grant(const std::vector<std::string>& grants, std::string_view policy);
+  // A step's `role:`, the same way; an empty one allows every caller with roles.
+  bool grant_role(const std::string& role);
   [[nodiscard]] std::string denial(std::string_view action) const;
 
  private:
+  void need(const std::vector<std::string>& grants, std::string_view policy);
   enum class Mode : std::uint8_t { skip, check, anonymous };
   const EventOptions& o_;
   Mode mode_ = Mode::skip;
