@@ -14,6 +14,7 @@ packages=(
   pybind11-dev python3-dev python3-pytest python3-yaml python3-jsonschema
   graphviz                                # `dot` renders `escalon graph` output in tests
   libssl-dev                              # libcrypto: SHA-256 content hashes of flow versions
+  libsodium-dev                           # personal data sealed per case (erasure), the journal's hash chain
   libpqxx-dev libpq-dev                   # the PostgreSQL store (libpqxx 6.4 on libpq)
   libcurl4-openssl-dev                    # the mail (SMTP) and webhook (HTTP) channels
   python3-aiosmtpd                        # the SMTP sink of the channels' test (tests/delivery)

@@ -68,6 +68,9 @@ class Diagnostic:
 def validate(paths: Paths, strict: bool = False) -> list[Diagnostic]:
     """Checks flow files and folders; an empty list means they are valid."""
 
+def verify_journal(store: str) -> dict[str, Any]:
+    """Checks every case's hash chain: {'ok', 'cases', 'records', 'unchained', 'problems', 'digest'}."""
+
 class ManualClock:
     """A clock the script moves. A naive datetime is taken as UTC."""
     def __init__(self, start: Union[datetime.datetime, str]) -> None: ...
@@ -186,7 +189,8 @@ class Engine:
     def __init__(self, store: str = "memory:", clock: Optional[ManualClock] = None, group_commit: bool = False,
                  keep_journal: bool = True, require_handlers: bool = False, delivery_attempts: int = 8,
                  delivery_first_retry: float = 30.0, authorization: str = "automatic",
-                 access: Mapping[str, Sequence[str]] = ...) -> None: ...
+                 access: Mapping[str, Sequence[str]] = ...,
+                 retention: Optional[datetime.timedelta] = None) -> None: ...
     def load(self, paths: Paths) -> None: ...
     @staticmethod
     def validate(paths: Paths, strict: bool = False) -> list[Diagnostic]: ...
@@ -203,6 +207,11 @@ class Engine:
     def update(self, case_id: str, changes: Mapping[str, Value], *, actor: Optional[str] = None,
                channel: Optional[str] = None, key: Optional[str] = None, roles: Optional[Sequence[str]] = None) -> None: ...
     def cancel(self, case_id: str, reason: str = "", *, actor: Optional[str] = None, channel: Optional[str] = None, key: Optional[str] = None, roles: Optional[Sequence[str]] = None) -> None: ...
+    def erase(self, case_id: str, reason: str, *, actor: Optional[str] = None, channel: Optional[str] = None,
+              roles: Optional[Sequence[str]] = None) -> None:
+        """Erases a closed case's personal data for good (docs/security.md)."""
+    def apply_retention(self) -> list[str]:
+        """Erases every closed case past its retention; returns their ids."""
     def reschedule(self, case_id: str, due: datetime.datetime, *, actor: Optional[str] = None,
                    channel: Optional[str] = None, key: Optional[str] = None, roles: Optional[Sequence[str]] = None) -> None: ...
     def retry(self, case_id: str, *, actor: Optional[str] = None, channel: Optional[str] = None, key: Optional[str] = None, roles: Optional[Sequence[str]] = None) -> None: ...

@@ -165,7 +165,7 @@ struct PyEngine {
 
   PyEngine(const std::string& where, py::object clock_obj, bool group_commit, bool keep_journal, bool require_handlers,
            std::int32_t max_attempts, double first_retry_seconds, const std::string& authorization,
-           const std::map<std::string, std::vector<std::string>>& access)
+           const std::map<std::string, std::vector<std::string>>& access, py::object retention)
       : clock(std::move(clock_obj)), location(where) {
     const Clock* c = clock.is_none() ? nullptr : clock.cast<ManualClock*>();
     if (max_attempts < 1) throw Error("delivery_attempts must be at least 1, not " + std::to_string(max_attempts));
@@ -181,6 +181,10 @@ struct PyEngine {
     o.group_commit = group_commit;
     o.require_handlers = require_handlers;
     o.delivery = delivery;
+    if (!retention.is_none()) {
+      if (!py::isinstance(retention, types().timedelta)) throw py::type_error("retention must be a datetime.timedelta or None");
+      o.retention = Duration{py::cast<std::int64_t>(retention.attr("__floordiv__")(types().one_ms))};
+    }
     engine = std::make_unique<Engine>(std::move(o));
   }
   static Authorization authorization_from(const std::string& s) {
@@ -195,12 +199,12 @@ struct PyEngine {
     const std::map<std::string, std::vector<std::string>*> slots{
         {"admin", &a.admin},   {"start", &a.start},           {"send", &a.send},     {"update", &a.update},
         {"cancel", &a.cancel}, {"reschedule", &a.reschedule}, {"repair", &a.repair}, {"migrate", &a.migrate},
-        {"read_personal", &a.read_personal}};
+        {"read_personal", &a.read_personal}, {"erase", &a.erase}};
     for (const auto& [k, v] : in) {
       const auto it = slots.find(k);
       if (it == slots.end())
         throw py::value_error("access has no entry '" + k +
-                              "'; the entries are admin, start, send, update, cancel, reschedule, repair, migrate, read_personal");
+                              "'; the entries are admin, start, send, update, cancel, reschedule, repair, migrate, read_personal, erase");
       *it->second = v;
     }
     return a;
@@ -472,6 +476,27 @@ PYBIND11_MODULE(escalon, m) {
   m.def("validate", validate_fn, py::arg("paths"), py::arg("strict") = false,
         "Checks flow files and folders; returns every problem (errors and warnings) as Diagnostic, "
         "with file, line, column and message. An empty list means the flows are valid.");
+  m.def(
+      "verify_journal",
+      [](const std::string& where) {
+        ChainReport r;
+        {
+          py::gil_scoped_release nogil;
+          auto store = open_store(where);
+          r = verify_journal(*store);
+        }
+        py::dict d;
+        d["ok"] = r.ok();
+        d["cases"] = r.cases;
+        d["records"] = r.records;
+        d["unchained"] = r.unchained;
+        d["problems"] = r.problems;
+        d["digest"] = r.digest;
+        return d;
+      },
+      py::arg("store"),
+      "Checks every case's hash chain in a store ('sqlite:PATH?mode=ro' reads beside a running engine); "
+      "returns {'ok', 'cases', 'records', 'unchained', 'problems', 'digest'} (docs/security.md).");
 
   // ------------------------------------------------------------------ sql
   py::class_<SqlConnections, std::shared_ptr<SqlConnections>>(
@@ -530,11 +555,11 @@ PYBIND11_MODULE(escalon, m) {
                        "ManualClock (None: the system clock); require_handlers: changing calls, recover() and "
                        "start_runner() raise Error while a loaded flow calls an action without a handler.")
       .def(py::init<const std::string&, py::object, bool, bool, bool, std::int32_t, double, const std::string&,
-                    const std::map<std::string, std::vector<std::string>>&>(),
+                    const std::map<std::string, std::vector<std::string>>&, py::object>(),
            py::arg("store") = "memory:", py::arg("clock") = py::none(), py::arg("group_commit") = false,
            py::arg("keep_journal") = true, py::arg("require_handlers") = false, py::arg("delivery_attempts") = 8,
            py::arg("delivery_first_retry") = 30.0, py::arg("authorization") = "automatic",
-           py::arg("access") = std::map<std::string, std::vector<std::string>>{})
+           py::arg("access") = std::map<std::string, std::vector<std::string>>{}, py::arg("retention") = py::none())
       .def(
           "add_mail_channel",
           [](PyEngine& self, const std::string& name, const std::string& url, const std::string& sender, py::object directory,
@@ -655,6 +680,25 @@ PYBIND11_MODULE(escalon, m) {
             self.e().cancel(case_id, reason, options(actor, channel, key, std::move(roles)));
           },
           py::arg("case_id"), py::arg("reason") = "", py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(), py::arg("key") = py::none(), py::arg("roles") = py::none())
+      .def(
+          "erase",
+          [](PyEngine& self, const std::string& case_id, const std::string& reason, std::optional<std::string> actor,
+             std::optional<std::string> channel, Roles roles) {
+            py::gil_scoped_release nogil;
+            self.e().erase(case_id, reason, options(actor, channel, std::nullopt, std::move(roles)));
+          },
+          py::arg("case_id"), py::arg("reason"), py::kw_only(), py::arg("actor") = py::none(), py::arg("channel") = py::none(),
+          py::arg("roles") = py::none(),
+          "Erases a closed case's personal data (pii: fields) for good: its key is deleted, the journal keeps "
+          "its records without the values, an `erased` record says who and why (docs/security.md).")
+      .def(
+          "apply_retention",
+          [](PyEngine& self) {
+            py::gil_scoped_release nogil;
+            return self.e().apply_retention();
+          },
+          "Erases every closed case past its retention (the flow's `retention:`, else Engine(retention=...)); "
+          "returns their ids.")
       .def(
           "reschedule",
           [](PyEngine& self, const std::string& case_id, py::object due, std::optional<std::string> actor,

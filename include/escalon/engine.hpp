@@ -329,6 +329,7 @@ struct AccessPolicy {
   std::vector<std::string> repair;      ///< retry() and resolve() of incidents
   std::vector<std::string> migrate;
   std::vector<std::string> read_personal;  ///< see values of `pii:` fields (ReadOptions::personal)
+  std::vector<std::string> erase;          ///< erase a closed case's personal data (Engine::erase)
 };
 
 struct EngineOptions {
@@ -393,6 +394,10 @@ struct EngineOptions {
   /// Who may do what (docs/security.md).
   Authorization authorization = Authorization::automatic;
   AccessPolicy access;
+  /// How long a closed case keeps its personal data (`pii: true` fields) when its flow sets
+  /// no `retention:`; zero: until erase() is called. apply_retention() erases the cases past
+  /// it; the runner calls that once an hour of engine time.
+  Duration retention{0};
 };
 
 class Engine {
@@ -463,6 +468,17 @@ class Engine {
   void update(std::string_view case_id, Map changes, EventOptions options = {});
   /// Cancels an active case: its deadlines and SLAs stop.
   void cancel(std::string_view case_id, std::string_view reason = {}, EventOptions options = {});
+  /// Erases the personal data (`pii: true` fields) of a closed case, for good: its key is
+  /// deleted (the values stay sealed and unreadable in every stored record), its personal
+  /// fields are cleared, its undelivered notifications leave the outbox, and an `erased`
+  /// record says who and why. Steps, times, actors and KPIs stay. Throws EventError
+  /// wrong_state for an open case (cancel it first), not_permitted without AccessPolicy::erase.
+  /// A case erased before is left as it is (no second record). docs/security.md, "Erasure".
+  void erase(std::string_view case_id, std::string_view reason, EventOptions options = {});
+  /// Erases every closed case whose retention (its flow's `retention:`, else
+  /// EngineOptions::retention) has passed since it closed, as the engine's own principal.
+  /// Returns their ids, in the order erased.
+  std::vector<std::string> apply_retention();
   /// Moves the due time of the running deadline of the case's current step (e.g. a new
   /// visit slot). Throws EventError when the step has no deadline.
   void reschedule(std::string_view case_id, TimePoint due, EventOptions options = {});

@@ -242,6 +242,9 @@ struct Flow {
   std::map<std::string, CalendarSpec, std::less<>> calendars;
   std::vector<DataField> data;
   bool has_pii = false;                ///< some data field is `pii: true`
+  /// `retention:`: how long a closed case keeps its personal data before Engine::apply_retention
+  /// erases it (zero: EngineOptions::retention decides).
+  Duration retention{0};
   std::vector<std::string> roles;      ///< declared roles (empty: not declared, not checked)
   std::vector<Sla> slas;
   std::string start;

@@ -43,6 +43,7 @@ enum class RecordType : std::uint8_t {
                   ///< data: {"key": its Notification::key})
   delivery_failed,  ///< channel `target` failed (attempt `repeat`, message = why); due = the next
                     ///< attempt, or data.dead = true when it was dead-lettered
+  erased,         ///< the case's personal data was erased (actor = who, message = why; Engine::erase)
 };
 
 /// kebab-case name: "data-changed", "sla-breached"...

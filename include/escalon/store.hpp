@@ -55,6 +55,25 @@ struct StoredCase {
   /// The case's earliest pending timer (deadline, escalation, SLA, wait, retry); the epoch when
   /// it has none. Lets a store shared by several engines hand out due work (Store::due_cases).
   TimePoint next_due{};
+  /// The key (64 hex digits) that seals the case's personal values (`pii: true` fields) in its
+  /// state and in its stored records; empty when its flow has none, and once the case was
+  /// erased (Engine::erase): then nothing opens them again (docs/security.md, "Erasure").
+  std::string secret;
+  /// The last link of the case's hash chain (set by the store, read back by verify_journal).
+  std::string head;
+};
+
+/// A journal record exactly as a store keeps it, for checks of the hash chain (verify_journal):
+/// its JSON text with personal values sealed, and its link in its case's chain.
+struct StoredRecord {
+  std::uint64_t seq = 0;
+  std::string case_id;
+  TimePoint at{};
+  std::string type;
+  std::string json;
+  std::string digest;      ///< BLAKE2b-256 of `json` (hex); empty in records written before the chain
+  std::string link;        ///< the chain link over the previous link, `prev` and `digest`
+  std::uint64_t prev = 0;  ///< the case's record before this one (0: its first)
 };
 
 /// A flow version as the store keeps it: cases started on it can be recovered even after the
@@ -143,6 +162,12 @@ class Store {
   /// Every outbox entry (pending and dead), by case then order. Small: entries leave the
   /// outbox once delivered.
   virtual void for_each_outbox(const std::function<void(const OutboxEntry&)>& visit) = 0;
+  /// Every record as stored, by case then seq (verify_journal reads them). A store that keeps
+  /// no hash chain (this default: the memory store) visits none.
+  virtual void for_each_stored_record(const std::function<void(const StoredRecord&)>& visit);
+  /// Makes what an erasure deleted unrecoverable from the store's files: SQLite overwrites
+  /// deleted content (secure_delete) and empties its WAL; PostgreSQL vacuums the tables.
+  virtual void scrub() {}
 
   // ---- Stores shared by several engine processes (PostgreSQL; docs/deployment.md).
   //
@@ -217,6 +242,7 @@ class MemoryStore final : public Store {
     std::string owner;
     std::chrono::steady_clock::time_point until;
   };
+  void open_records(std::span<Record> records) const;
   bool shared_ = false;
   std::uint64_t seq_taken_ = 0;
   std::map<std::string, Lease, std::less<>> leases_;
@@ -247,5 +273,24 @@ class MemoryStore final : public Store {
 /// StoreError with the reason: not an SQLite file, another program's database, written by a
 /// newer Escalon, locked by another writer, read-only, corrupt. docs/store.md has the details.
 [[nodiscard]] std::unique_ptr<Store> open_store(std::string_view location);
+
+/// What verify_journal found.
+struct ChainReport {
+  std::size_t cases = 0;      ///< cases checked
+  std::size_t records = 0;    ///< records checked
+  std::size_t unchained = 0;  ///< records written before the store kept a chain (not covered)
+  /// One line per case whose chain is broken, naming the first record that was changed,
+  /// removed or inserted; empty when every chain holds.
+  std::vector<std::string> problems;
+  /// BLAKE2b-256 over every case's id and head, in id order: write it down (a ticket, a
+  /// signed mail) and compare later runs with it, to see a whole case removed or a journal
+  /// rewritten with fresh hashes by someone who can write the store.
+  std::string digest;
+  [[nodiscard]] bool ok() const { return problems.empty(); }
+};
+
+/// Checks every case's hash chain against its records and its head (docs/security.md,
+/// "Tamper-evident journal"). Reads the store only; throws StoreError when it cannot read it.
+[[nodiscard]] ChainReport verify_journal(Store& store);
 
 }  // namespace escalon

@@ -8,6 +8,7 @@
 //   store copy FROM TO          a whole store into an empty one (SQLite <-> PostgreSQL)
 //   outbox --db FILE            notifications not delivered yet; --retry KEY puts a dead letter back
 //   serve --db FILE --flows ... run a store: timers fire on the system clock, channels deliver, until SIGTERM
+//   erase, purge, verify        personal data erased by case or by retention; the hash chains checked
 // Argument parsing is CLI11's; every subcommand has --help.
 
 #include <CLI/CLI.hpp>
@@ -27,6 +28,7 @@
 #include "calendar/local_time.hpp"
 #include "cli/db.hpp"
 #include "cli/outbox.hpp"
+#include "cli/privacy.hpp"
 #include "cli/serve.hpp"
 #include "cli/store_copy.hpp"
 #include "cli/zones.hpp"
@@ -639,6 +641,7 @@ int main(int argc, char** argv) {
   StoreArgs store;
   OutboxArgs outbox;
   escalon::cli::ServeArgs serve;
+  escalon::cli::PrivacyArgs privacy;
   validate.add(app);
   graph.add(app);
   eval.add(app);
@@ -649,6 +652,7 @@ int main(int argc, char** argv) {
   store.add(app);
   outbox.add(app);
   serve.add(app);
+  privacy.add(app);
 
   try {
     app.parse(argc, argv);
@@ -667,6 +671,7 @@ int main(int argc, char** argv) {
     if (*store.cmd) return store.run();
     if (*outbox.cmd) return outbox.run();
     if (*serve.cmd) return serve.run();
+    if (privacy.chosen()) return privacy.run();
   } catch (const std::exception& e) {
     std::cerr << "escalon: " << e.what() << '\n';
     return exit_invalid;

@@ -104,6 +104,7 @@ class FlowBuilder {
   [[nodiscard]] bool names_personal_field(std::string_view expr) const;
   Expression expr(const YAML::Node& n, const ExprEnv& env, std::string_view what) { return expr(src_, n, env, what); }
   std::optional<DurationSpec> duration(const Source& src, const YAML::Node& n, std::string_view what);
+  void retention(const YAML::Node& n);
   std::vector<Assignment> assignments(const Source& src, const YAML::Node& n, const ExprEnv& env, std::string_view what,
                                       bool data_targets);
   std::int32_t step_ref(const YAML::Node& n, std::string_view what);

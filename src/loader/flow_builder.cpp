@@ -34,7 +34,7 @@ ExprEnv data_env(const Flow& flow) {
 void FlowBuilder::build(const YAML::Node& root) {
   MapReader top(rep_, src_, root, "the flow",
                 {"flow", "version", "title", "description", "calendar", "calendars", "data", "roles", "sla", "start",
-                 "steps", "stages", "rules", "include"});
+                 "steps", "stages", "rules", "include", "retention"});
   flow_.where = {src_.file, 1, 1};
   hash_parts_ = {src_.text};  // hashed below, with the includes
   flow_.source = src_.text;
@@ -62,6 +62,7 @@ void FlowBuilder::build(const YAML::Node& root) {
   check_stages();
   check_roles();
   flow_.has_pii = std::any_of(flow_.data.begin(), flow_.data.end(), [](const DataField& d) { return d.pii; });
+  if (auto n = top.get("retention")) retention(*n);
   rule_cycles();
   check_warnings();
   flow_.content_hash = content_hash(hash_parts_);
@@ -212,6 +213,19 @@ MessageTemplate FlowBuilder::message_template(const YAML::Node& n, std::string_v
   }
   flush();
   return t;
+}
+
+// Calendar time only: a retention period is a legal one, not a service level.
+void FlowBuilder::retention(const YAML::Node& n) {
+  auto d = duration(src_, n, "`retention`");
+  if (!d) return;
+  if (d->is_business()) {
+    rep_.error(loc(n), "`retention` is calendar time (e.g. `90 days`), not business time");
+    return;
+  }
+  if (!flow_.has_pii)
+    rep_.warning(loc(n), "`retention` has nothing to erase: no data field of this flow is `pii: true`");
+  flow_.retention = d->length;
 }
 
 std::optional<DurationSpec> FlowBuilder::duration(const Source& src, const YAML::Node& n, std::string_view what) {

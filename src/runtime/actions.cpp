@@ -143,4 +143,37 @@ void Op::action_failed(Case& c, const Job& j, const std::string& name, const std
   }
 }
 
+// The body of Engine::resolve: an incident ends, the case goes on in `to_step` (empty: the
+// failed step's `next`) with `data` applied.
+void Op::resolve(std::string_view case_id, const Map& data, std::string_view to_step, const EventOptions& options,
+                 TimePoint now) {
+  Case& c = find(case_id, "resolve", options, now);
+  if (replayed(c, "resolve", options, detail::call_fingerprint("resolve", &data, to_step), now)) return;
+  authorize(c, "resolve", options, now, m.options.access.repair, "repair", "resolve");
+  if (c.status != CaseStatus::incident)
+    reject(&c, case_id, "resolve", options, now, c.open() ? Refusal::wrong_state : Refusal::closed,
+           fmt::format("case '{}' has no incident (it is {})", c.id, case_status_name(c.status)));
+  std::int32_t target = c.current().next_index;
+  if (!to_step.empty()) {
+    target = c.flow().step_index(to_step);
+    if (target < 0)
+      reject(&c, case_id, "resolve", options, now, Refusal::bad_request,
+             fmt::format("flow '{}' has no step '{}'", c.flow().id, to_step));
+  }
+  if (target < 0)
+    reject(&c, case_id, "resolve", options, now, Refusal::bad_request,
+           fmt::format("step '{}' has no `next`; say which step the case goes to", c.current().name));
+  const auto checked = checked_changes(c, data, "resolve", options, now);
+  c.status = CaseStatus::active;
+  c.set_incident({});
+  Record r = make(c, RecordType::resolved, now);
+  r.actor = options.actor;
+  r.channel = options.channel;
+  r.target = c.flow().steps[static_cast<std::size_t>(target)].name;
+  commit(&c, std::move(r));
+  apply_changes(c, checked, now, options.actor, options.channel);
+  move_to(c, target, now);
+  remember_key();
+}
+
 }  // namespace escalon::detail

@@ -3,6 +3,7 @@
 // memory, and listeners hear what happened.
 
 #include "runtime/core.hpp"
+#include "store/seal.hpp"
 
 namespace escalon::detail {
 
@@ -77,7 +78,10 @@ void Op::flush() {
   snaps.reserve(u.touched.size());
   std::vector<std::string> closed;
   for (Case* c : u.touched) {
+    // A case gets its key the first time it is stored with a flow that has personal fields.
+    if (c->flow().has_pii && !c->erased() && c->secret().empty()) c->more().secret = new_case_secret();
     StoredCase sc{.id = c->id, .flow = c->flow().id, .seq = c->last_seq, .open = c->open(), .state = save_case(*c)};
+    sc.secret = c->secret();
     sc.expected = c->revision;
     sc.revision = ++c->revision;
     if (sc.open) sc.next_due = clockmath::next_due_of(*c);

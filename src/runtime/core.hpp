@@ -88,6 +88,8 @@ class Outbox {
   void finish(const QueueId& q, std::size_t done, const OutboxEntry* retry);
   void bury(Delivery d);  // a dead letter, kept for listing and redelivery
   std::vector<Delivery> revive(std::string_view key, std::string_view channel);
+  // Removes the case's entries that no thread is delivering now (erasure.cpp).
+  std::vector<OutboxRef> drop_case(std::string_view case_id);
   [[nodiscard]] std::optional<TimePoint> next_attempt(const std::function<bool(const std::string&)>& usable) const;
   [[nodiscard]] std::vector<OutboxEntry> list() const;
 
@@ -266,6 +268,7 @@ struct Core {
   std::string owner = make_owner_name();  // this engine in the store's timer claims
   static std::string make_owner_name();
   Engine* self = nullptr;  // the public Engine, handed to action handlers
+  TimePoint next_retention{};  // when the runner next applies retention (erasure.cpp)
 
   mutable std::mutex mutex;
   FlowRegistry flows;
@@ -436,6 +439,10 @@ struct Op {
   void raise_incident(Case& c, TimePoint at, std::string why);
   void run_hooks(Case& c, const std::vector<Hook>& hooks, TimePoint at, const char* when);
   void cancel_case(Case& c, TimePoint at, const std::string& reason, const EventOptions& o);
+  void resolve(std::string_view case_id, const Map& data, std::string_view to_step, const EventOptions& options,
+               TimePoint now);  // Engine::resolve (actions.cpp)
+  // Erases a closed case's personal data (erasure.cpp); `erased` record, outbox entries gone.
+  void erase_case(Case& c, TimePoint at, const std::string& reason, const EventOptions& o);
 
   // --- sub-flows and branches (subflows.cpp)
   Case& create_case(FlowRt* rt, const Map& data, std::string id, TimePoint now, const std::string& actor,
@@ -518,6 +525,15 @@ struct Op {
   // One queue's outcome: journal records, the outbox entries changed or gone.
   void record_outcome(std::vector<Delivery>& queue, const Outcome& o);
 };
+
+// Erasure (erasure.cpp): the body of Engine::erase (false: erased before); `system`: the
+// engine's own call (retention), not authorized. The closed cases whose retention ran out.
+bool erase_call(Op& op, TimePoint now, std::string_view case_id, std::string_view reason, const EventOptions& o,
+                bool system);
+std::vector<std::string> retention_due(Core& m, TimePoint now);
+// The runner's part: apply_retention once an hour of engine time (lock released meanwhile);
+// true when it ran.
+bool retention_tick(Core& m, std::unique_lock<std::mutex>& lk);
 
 // The outbox's parts of the Engine API (outbox.cpp).
 void add_listener(Core& m, NotifyHandler handler, std::string channel);

@@ -31,17 +31,22 @@ struct Engine::Impl : detail::Core {
   using Core::Core;
 
   // The call boundary. `target`: the case the call names (taken before anything else, so that
-  // a call never waits while it holds cases).
+  // a call never waits while it holds cases). `closed_only`: a call on closed cases (erasure),
+  // which an engine that has not recovered yet makes without recovering (loading the open
+  // cases and firing what fell due): `escalon erase` changes nothing else in a store.
   template <class F>
-  auto call(std::string_view target, F&& work, bool exclusive = false) {
+  auto call(std::string_view target, F&& work, bool exclusive = false, bool closed_only = false) {
     const detail::HandlerScope scope = detail::handler_scope();
     if (scope.in_sink == this)
       throw Error("EngineOptions::journal_sink called the engine; the sink runs under the engine lock: hand the record "
                   "to another thread (a queue) instead");
     std::unique_lock lk(mutex);
     check_store();
-    require_handlers();  // before anything can fire: a timer may run an action
-    if (store() && !recovered) recover(lk);
+    if (!closed_only) require_handlers();  // before anything can fire: a timer may run an action
+    if (store() && !recovered) {
+      if (closed_only) number_from_store();
+      else recover(lk);
+    }
     TimePoint now = this->now();
     if (scope.core == this) {  // a call from an action handler: part of the handler's unit
       Op op{*this, *scope.unit, lk};
@@ -134,11 +139,19 @@ struct Engine::Impl : detail::Core {
       } catch (const StoreError&) {
         return;  // as above: the host sees it on its next call
       }
+      if (detail::retention_tick(*this, lk)) continue;
       Duration sleep = max_sleep;
       if (!timers.empty() && !only_held) sleep = std::min(sleep, timers.top().at - now);
       if (const auto retry = next_delivery()) sleep = std::min(sleep, std::max(Duration{0}, *retry - now));
       wake.wait_for(lk, sleep);
     }
+  }
+
+  // What a call on closed cases needs of recovery: record numbers and time go on from the store's.
+  void number_from_store() {
+    if (shared() || store()->last_seq() == 0) return;
+    record_seq = std::max(record_seq, store()->last_seq());
+    high_water = std::max(high_water, store()->last_time());
   }
 
   // Loads the stored open cases and fires what fell due while the engine was down. Throws
@@ -467,35 +480,7 @@ void Engine::resolve(std::string_view case_id, Map data, std::string_view to_ste
   detail::require_utf8("the step", to_step);
   detail::require_utf8(options);
   detail::require_valid("resolve data", data);
-  impl_->call(case_id, [&](Op& op, TimePoint now) {
-    Case& c = op.find(case_id, "resolve", options, now);
-    if (op.replayed(c, "resolve", options, detail::call_fingerprint("resolve", &data, to_step), now)) return;
-    op.authorize(c, "resolve", options, now, impl_->options.access.repair, "repair", "resolve");
-    if (c.status != CaseStatus::incident)
-      op.reject(&c, case_id, "resolve", options, now, c.open() ? Refusal::wrong_state : Refusal::closed,
-                fmt::format("case '{}' has no incident (it is {})", c.id, case_status_name(c.status)));
-    std::int32_t target = c.current().next_index;
-    if (!to_step.empty()) {
-      target = c.flow().step_index(to_step);
-      if (target < 0)
-        op.reject(&c, case_id, "resolve", options, now, Refusal::bad_request,
-                  fmt::format("flow '{}' has no step '{}'", c.flow().id, to_step));
-    }
-    if (target < 0)
-      op.reject(&c, case_id, "resolve", options, now, Refusal::bad_request,
-                fmt::format("step '{}' has no `next`; say which step the case goes to", c.current().name));
-    const auto checked = op.checked_changes(c, data, "resolve", options, now);
-    c.status = CaseStatus::active;
-    c.set_incident({});
-    Record r = op.make(c, RecordType::resolved, now);
-    r.actor = options.actor;
-    r.channel = options.channel;
-    r.target = c.flow().steps[static_cast<std::size_t>(target)].name;
-    op.commit(&c, std::move(r));
-    op.apply_changes(c, checked, now, options.actor, options.channel);
-    op.move_to(c, target, now);
-    op.remember_key();
-  });
+  impl_->call(case_id, [&](Op& op, TimePoint now) { op.resolve(case_id, data, to_step, options, now); });
 }
 
 std::size_t Engine::migrate(const Migration& migration, EventOptions options) {
@@ -656,22 +641,36 @@ std::string Engine::journal_jsonl(std::string_view case_id, const ReadOptions& r
     return out;
   }
   std::lock_guard lk(impl_->mutex);
-  const auto& m = *impl_;
-  if (!case_id.empty()) {
-    for (auto i : m.find(case_id).records) add(m.journal[i]);
-    return out;
-  }
-  // Merge case records and refused calls for unknown cases by sequence number.
-  std::size_t a = 0, b = 0;
-  const auto& j = m.journal;
-  const auto& o = m.orphan_records;
-  while (a < j.size() || b < o.size()) {
-    if (b >= o.size() || (a < j.size() && j[a].seq < o[b].seq))
-      add(j[a++]);
-    else
-      add(o[b++]);
-  }
+  detail::for_each_memory_record(*impl_, case_id, add);
   return out;
+}
+
+void Engine::erase(std::string_view case_id, std::string_view reason, EventOptions options) {
+  detail::require_utf8("the case id", case_id);
+  detail::require_utf8("the reason", reason);
+  detail::require_utf8(options);
+  const bool erased = impl_->call(case_id, [&](Op& op, TimePoint now) {
+    return detail::erase_call(op, now, case_id, reason, options, false);
+  }, false, true);
+  if (erased && impl_->store()) impl_->store()->scrub();
+}
+
+std::vector<std::string> Engine::apply_retention() {
+  auto& m = *impl_;
+  std::vector<std::string> due;
+  {
+    std::lock_guard lk(m.mutex);
+    m.check_store();
+    due = detail::retention_due(m, m.now());
+  }
+  std::vector<std::string> erased;
+  const EventOptions system{.actor = detail::engine_actor, .channel = "retention"};
+  for (const auto& id : due)
+    if (m.call(id, [&](Op& op, TimePoint now) { return detail::erase_call(op, now, id, "retention period ended", system, true); },
+               false, true))
+      erased.push_back(id);
+  if (!erased.empty() && m.store()) m.store()->scrub();
+  return erased;
 }
 
 std::size_t Engine::case_count() const {

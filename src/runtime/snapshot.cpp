@@ -9,6 +9,7 @@
 
 #include "escalon/store.hpp"
 #include "base/json.hpp"
+#include "store/seal.hpp"
 #include "runtime/state.hpp"
 
 namespace escalon::detail {
@@ -27,19 +28,29 @@ std::string calendar_name(const FlowRt& rt, const Calendar* cal) {
   return {};
 }
 
-json values_json(const Flow& f, const std::vector<Value>& values) {
+// Personal values (`pii: true`) are stored sealed with the case's secret (store/seal.hpp).
+json values_json(const Flow& f, const std::vector<Value>& values, std::string_view secret) {
   json out = json::object();
-  for (std::size_t i = 0; i < values.size(); ++i)
-    if (!values[i].is_null()) out[f.data[i].name] = value_to_json(values[i]);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values[i].is_null()) continue;
+    if (!f.data[i].pii) out[f.data[i].name] = value_to_json(values[i]);
+    else if (!secret.empty()) out[f.data[i].name] = value_to_json(seal_value(values[i], secret));
+  }
   return out;
 }
 
-std::vector<Value> values_from(const Flow& f, const json& j, const std::string& case_id) {
+std::vector<Value> values_from(const Flow& f, const json& j, const std::string& case_id, std::string_view secret) {
   std::vector<Value> out(f.data.size());
   for (const auto& [k, v] : j.items()) {
     const DataField* field = f.find_field(k);
     if (!field) throw StoreError(fmt::format("stored case '{}' has data field '{}', which flow '{}' v{} does not declare", case_id, k, f.id, f.version));
-    out[static_cast<std::size_t>(field - f.data.data())] = field->type.coerce(value_from_json(v), k);
+    Value value = value_from_json(v);
+    if (is_sealed(value)) {
+      auto opened = open_value(value, secret);
+      if (!opened) continue;  // erased: the key is gone
+      value = std::move(*opened);
+    }
+    out[static_cast<std::size_t>(field - f.data.data())] = field->type.coerce(value, k);
   }
   return out;
 }
@@ -118,7 +129,8 @@ std::string save_case(const Case& c) {
   j["status"] = static_cast<int>(c.status);
   j["step"] = c.step;
   j["visit"] = c.visit;
-  j["data"] = values_json(f, c.data);
+  j["data"] = values_json(f, c.data, c.secret());
+  if (c.erased()) j["erased"] = true;
   j["assignee"] = c.assignee;
   if (!c.outcome().empty()) j["outcome"] = c.outcome();
   if (!c.incident().empty()) j["incident"] = c.incident();
@@ -137,7 +149,7 @@ std::string save_case(const Case& c) {
   }
   if (c.join_step >= 0) {
     j["join_step"] = c.join_step;
-    j["fork_data"] = values_json(f, c.fork_data);
+    j["fork_data"] = values_json(f, c.fork_data, c.secret());
   }
   j["arrivals"] = c.arrivals;
   json clocks = json::array();
@@ -350,7 +362,7 @@ void check_family(const Case& c, const std::string& parent) {
 }  // namespace
 
 LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::string_view, std::int64_t)>& find_flow,
-                     std::string_view stored_id) {
+                     std::string_view stored_id, std::string_view secret) {
   json j;
   try {
     // parse_json: an integer past int64 is an error, not a double that a field then refuses.
@@ -390,7 +402,9 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
       throw StoreError(fmt::format("stored case '{}' is damaged: it is in step {}, which flow '{}' v{} lacks", id, c->step,
                                    f.id, f.version));
     c->visit = j.at("visit").get<std::uint32_t>();
-    c->data = values_from(f, j.at("data"), id);
+    c->data = values_from(f, j.at("data"), id, secret);
+    if (!secret.empty()) c->more().secret = secret;
+    if (j.value("erased", false)) c->more().erased = true;
     c->assignee = j.at("assignee").get<std::string>();
     c->set_incident(j.value("incident", std::string()));  // the outcome is the end step's
     if (j.contains("keys")) c->more().keys = keys_from(j.at("keys"), id);
@@ -399,7 +413,7 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
     c->parent_visit = j.value("parent_visit", 0u);
     c->depth = j.at("depth").get<std::int32_t>();
     c->join_step = j.value("join_step", -1);
-    if (c->join_step >= 0) c->fork_data = values_from(f, j.at("fork_data"), id);
+    if (c->join_step >= 0) c->fork_data = values_from(f, j.at("fork_data"), id, secret);
     c->arrivals = j.at("arrivals").get<std::int32_t>();
     const auto& clocks = j.at("clocks");
     if (clocks.size() != rt->clock_count) throw StoreError(fmt::format("stored case '{}' has the wrong number of clocks", id));

@@ -117,6 +117,9 @@ struct Case {
     std::string incident;
     std::string parent_id;
     std::vector<AppliedKey> keys;  // oldest first
+    // The key sealing its personal values in the store (StoredCase::secret); gone once erased.
+    std::string secret;
+    bool erased = false;
   };
   std::unique_ptr<Rare> rare;
   std::uint32_t parent_visit = 0;
@@ -143,6 +146,8 @@ struct Case {
   const std::string& incident() const { return rare ? rare->incident : no_text(); }
   const std::string& parent_id() const { return rare ? rare->parent_id : no_text(); }
   const std::vector<AppliedKey>* keys() const { return rare && !rare->keys.empty() ? &rare->keys : nullptr; }
+  const std::string& secret() const { return rare ? rare->secret : no_text(); }
+  bool erased() const { return rare && rare->erased; }
   void set_incident(std::string why) {
     if (rare || !why.empty()) more().incident = std::move(why);
   }
@@ -181,7 +186,8 @@ struct LoadedCase {
 // Rebuilds a case from save_case() text. `find_flow(id, version)` gives the loaded flow; a case
 // whose flow version is not loaded, or whose text is damaged, throws StoreError naming the case.
 // `stored_id`, when given, is the id the store keeps the text under: the text must name it.
+// `secret` opens its sealed personal values (StoredCase::secret); without it they read as null.
 LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::string_view, std::int64_t)>& find_flow,
-                     std::string_view stored_id = {});
+                     std::string_view stored_id = {}, std::string_view secret = {});
 
 }  // namespace escalon::detail

@@ -92,13 +92,31 @@ std::optional<int> query_rank(const Query& q, const Case& c, TimePoint now) {
   return prio;
 }
 
+void for_each_memory_record(const Core& m, std::string_view case_id, const std::function<void(const Record&)>& visit) {
+  if (!case_id.empty()) {
+    const Case* c = m.cases.find(case_id);
+    if (!c) throw CaseError(fmt::format("unknown case '{}'", case_id));
+    for (auto i : c->records) visit(m.journal[i]);
+    return;
+  }
+  std::size_t a = 0, b = 0;
+  const auto& j = m.journal;
+  const auto& o = m.orphan_records;
+  while (a < j.size() || b < o.size()) {
+    if (b >= o.size() || (a < j.size() && j[a].seq < o[b].seq))
+      visit(j[a++]);
+    else
+      visit(o[b++]);
+  }
+}
+
 LoadedCase load_stored(Core& m, const StoredCase& sc) {
   std::vector<StoredFlow> unseen;  // versions read back from the store are in it already
   LoadedCase l = load_case(sc.state, [&](std::string_view id, std::int64_t version) -> FlowRt* {
     if (!version) return nullptr;
     if (FlowRt* rt = m.flows.find(id, version)) return rt;
     return m.flows.from_store(id, version, *m.store(), unseen);
-  }, sc.id);
+  }, sc.id, sc.secret);
   // The store's numbers, not the text's: the next commit expects this revision.
   l.c->last_seq = sc.seq;
   l.c->revision = sc.revision;

@@ -35,6 +35,7 @@ std::string_view record_type_name(RecordType t) noexcept {
     case RecordType::stage_left: return "stage-left";
     case RecordType::delivered: return "delivered";
     case RecordType::delivery_failed: return "delivery-failed";
+    case RecordType::erased: return "erased";
   }
   return "?";
 }
@@ -99,7 +100,7 @@ Record Record::from_json(std::string_view text) {
     r.case_id = j.at("case").get<std::string>();
     const auto type = j.at("type").get<std::string>();
     bool known = false;
-    for (int t = 0; t <= static_cast<int>(RecordType::delivery_failed); ++t)
+    for (int t = 0; t <= static_cast<int>(RecordType::erased); ++t)
       if (record_type_name(static_cast<RecordType>(t)) == type) {
         r.type = static_cast<RecordType>(t);
         known = true;

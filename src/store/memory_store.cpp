@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "escalon/store.hpp"
+#include "store/seal.hpp"
 
 namespace escalon {
 
@@ -29,7 +30,21 @@ void MemoryStore::commit(const StoreBatch& batch) {
       throw ConflictError(fmt::format("start key '{}' was taken by another writer", k.key));
   }
   for (const auto& f : batch.flows) flows_.try_emplace({f.id, f.version}, f);
-  records_.insert(records_.end(), batch.records.begin(), batch.records.end());
+  if (std::any_of(batch.records.begin(), batch.records.end(), [](const Record& r) { return !r.personal.empty(); })) {
+    // Sealed as the other stores keep them, so that an erasure (a case written without its
+    // secret) leaves nothing readable here either.
+    const auto secrets = detail::batch_secrets(batch);
+    for (const auto& r : batch.records) {
+      if (r.personal.empty()) {
+        records_.push_back(r);
+        continue;
+      }
+      auto it = secrets.find(r.case_id);
+      records_.push_back(detail::sealed_record(r, it == secrets.end() ? std::string_view{} : it->second));
+    }
+  } else {
+    records_.insert(records_.end(), batch.records.begin(), batch.records.end());
+  }
   for (const auto& r : batch.records) seq_taken_ = std::max(seq_taken_, r.seq);  // take_seqs never repeats a stored number
   for (const auto& c : batch.cases) {
     // Read back as the other stores read it: ready to be written from the revision it has.
@@ -94,6 +109,7 @@ std::vector<Record> MemoryStore::history(std::string_view case_id) {
   std::vector<Record> out;
   for (const auto& r : records_)
     if (r.case_id == case_id) out.push_back(r);
+  open_records(out);
   return out;
 }
 
@@ -108,6 +124,16 @@ TimePoint MemoryStore::last_time() {
 }
 
 std::optional<StartKey> Store::find_start_key(std::string_view) { return std::nullopt; }
+void Store::for_each_stored_record(const std::function<void(const StoredRecord&)>&) {}
+
+// Called with mutex_ held.
+void MemoryStore::open_records(std::span<Record> records) const {
+  for (auto& r : records) {
+    if (r.personal.empty()) continue;
+    auto it = cases_.find(r.case_id);
+    detail::open_record(r, it == cases_.end() ? std::string_view{} : std::string_view(it->second.secret));
+  }
+}
 void Store::for_each_start_key(const std::function<void(const StartKey&)>&) {}
 
 void MemoryStore::for_each_start_key(const std::function<void(const StartKey&)>& visit) {
@@ -267,6 +293,7 @@ void MemoryStore::for_each_record(const std::function<void(const Record&)>& visi
   {
     std::lock_guard lk(mutex_);
     copy = records_;
+    open_records(copy);
   }
   for (const auto& r : copy) visit(r);
 }

@@ -1,10 +1,14 @@
 // PostgreSQL store: one store shared by several engine processes. The only code that sees
 // libpqxx and libpq.
 //
-// Schema (version 2; the row meta('escalon/schema') holds it), in the connection's current schema
+// Schema (version 3; the row meta('escalon/schema') holds it), in the connection's current schema
 // (`?schema=NAME` picks one, created if missing):
-//   records(seq PRIMARY KEY, case_id, at, type, json)      the journal; `at` in ms since the epoch
-//   cases(id PRIMARY KEY, flow, seq, open, state, revision, next_due, started, lease_owner, lease_until)
+//   records(seq PRIMARY KEY, case_id, at, type, json, digest, link, prev)
+//                                                          the journal; `at` in ms since the epoch;
+//                                                          each a link of its case's hash chain
+//   cases(id PRIMARY KEY, flow, seq, open, state, revision, next_due, started, lease_owner, lease_until,
+//         secret, head)                                    with the key of its sealed personal values
+//                                                          and its chain's head (schema 3)
 //   meta(key PRIMARY KEY, value)                           engine counters, the schema version
 //   flows(id, version, hash, file, source)                 every flow version cases may run on
 //   start_keys(key PRIMARY KEY, case_id, fingerprint)      idempotency keys of starts
@@ -27,19 +31,27 @@
 #include <set>
 
 #include "escalon/store.hpp"
+#include "base/json.hpp"
+#include "store/postgres_location.hpp"
+#include "store/seal.hpp"
 #include "store/stores.hpp"
 
 namespace escalon {
 // In postgres_unit.cpp: a unit's records and cases in one statement.
 namespace pg {
 extern const char* const unit_statement;
-std::string records_json(std::span<const Record> records);
-std::string cases_json(std::span<const StoredCase> cases);
+std::string records_json(std::span<const StoredRecord> records);
+std::string cases_json(std::span<const StoredCase> cases, const std::map<std::string, std::string, std::less<>>& heads);
 }  // namespace pg
 
 namespace {
 
-constexpr int schema_version = 2;
+using pg::describe;
+using pg::Location;
+using pg::parse_location;
+using pg::reason;
+
+constexpr int schema_version = 3;
 constexpr const char* schema_key = "escalon/schema";  // meta() leaves out keys under "escalon/"
 constexpr std::size_t page_rows = 1000;               // rows per query of the streaming reads
 
@@ -66,107 +78,16 @@ const char* const migrations[] = {
                           error text NOT NULL, notification text NOT NULL, lease_owner text, lease_until timestamptz,
                           PRIMARY KEY(key, channel));
        CREATE INDEX outbox_case ON outbox(case_id, ord);)",
+    // 3: the journal's hash chain per case; the keys of sealed personal values (docs/security.md).
+    R"(ALTER TABLE records ADD COLUMN digest text, ADD COLUMN link text, ADD COLUMN prev bigint;
+       ALTER TABLE cases ADD COLUMN secret text, ADD COLUMN head text;)",
 };
 static_assert(std::size(migrations) == schema_version - 1);
 const char* const our_relations =
     "('records', 'cases', 'meta', 'flows', 'start_keys', 'case_numbers', 'record_seq', 'outbox')";
 
-const char* const case_columns = "id, flow, seq, open, state, revision, coalesce(next_due, 0)";
-
-// Where a store is, for messages (never the password): host:port/database, as libpq resolves
-// them from the location and the PG* environment.
-std::string describe(const std::string& conninfo, const std::string& schema) {
-  std::map<std::string, std::string> v;
-  if (PQconninfoOption* d = PQconndefaults()) {
-    for (auto* o = d; o->keyword; ++o)
-      if (o->val) v[o->keyword] = o->val;
-    PQconninfoFree(d);
-  }
-  if (PQconninfoOption* p = PQconninfoParse(conninfo.c_str(), nullptr)) {
-    for (auto* o = p; o->keyword; ++o)
-      if (o->val && *o->val) v[o->keyword] = o->val;
-    PQconninfoFree(p);
-  }
-  const std::string host = v["host"].empty() ? "local socket" : v["host"];
-  const std::string db = !v["dbname"].empty() ? v["dbname"] : v["user"];
-  return fmt::format("PostgreSQL {}:{}/{}{}", host, v["port"].empty() ? "5432" : v["port"], db,
-                     schema.empty() ? "" : " schema " + schema);
-}
-
-// libpq's messages span lines ("ERROR:  ...\nDETAIL: ..."); a StoreError is one line.
-std::string reason(const std::exception& e) {
-  std::string s = e.what();
-  if (s.starts_with("ERROR:  ")) s.erase(0, 8);
-  for (auto& ch : s)
-    if (ch == '\n' || ch == '\t') ch = ' ';
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-struct Location {
-  std::string conninfo;  // what libpq gets: the URI without Escalon's options
-  std::string sync;      // "", "on" or "off": synchronous_commit for the session
-  std::string schema;
-};
-
-bool libpq_keyword(std::string_view key) {
-  if (key == "ssl") return true;  // a URI-only alias of sslmode=require
-  bool found = false;
-  if (PQconninfoOption* d = PQconndefaults()) {
-    for (auto* o = d; o->keyword; ++o) found = found || key == o->keyword;
-    PQconninfoFree(d);
-  }
-  return found;
-}
-
-Location parse_location(std::string_view location) {
-  const std::size_t scheme = location.starts_with("postgresql:") ? 11 : 9;
-  const auto q = location.find('?');
-  std::string base(location.substr(0, q));
-  // "postgresql:" alone: libpq's defaults and PG* environment, which "postgresql://" means.
-  if (!location.substr(scheme).starts_with("//")) base = "postgresql://" + base.substr(scheme);
-  Location out;
-  std::string kept;
-  std::string_view opts = q == std::string_view::npos ? std::string_view() : location.substr(q + 1);
-  while (!opts.empty()) {
-    const auto amp = opts.find('&');
-    const std::string_view opt = opts.substr(0, amp);
-    opts = amp == std::string_view::npos ? std::string_view() : opts.substr(amp + 1);
-    const auto eq = opt.find('=');
-    const std::string_view key = opt.substr(0, eq);
-    const std::string value = eq == std::string_view::npos ? std::string() : percent_decode(opt.substr(eq + 1));
-    if (key == "sync") {
-      if (value != "on" && value != "off")
-        throw StoreError(fmt::format("store option sync={} is not known; use sync=off (no wait for the server's WAL flush) or sync=on", value));
-      out.sync = value;
-    } else if (key == "schema") {
-      if (value.empty()) throw StoreError("store option schema= needs a name: ?schema=escalon");
-      out.schema = value;
-    } else if (!key.empty() && libpq_keyword(key)) {
-      kept += (kept.empty() ? "?" : "&") + std::string(opt);
-    } else if (!key.empty()) {
-      throw StoreError(fmt::format("unknown store option '{}'; Escalon's are sync=off|on and schema=NAME, the others go to libpq "
-                                   "(host, port, dbname, user, password, sslmode, connect_timeout, application_name, options, ...)",
-                                   key));
-    }
-  }
-  out.conninfo = base + kept;
-  return out;
-}
+const char* const case_columns =
+    "id, flow, seq, open, state, revision, coalesce(next_due, 0), coalesce(secret, ''), coalesce(head, '')";
 
 // Notifications of one channel, as the listening connection receives them.
 class DueReceiver final : public pqxx::notification_receiver {
@@ -181,6 +102,8 @@ StoredCase case_row(const pqxx::row& r) {
                .open = r[3].as<bool>(), .state = r[4].as<std::string>()};
   c.revision = c.expected = r[5].as<std::uint64_t>();
   c.next_due = TimePoint{Duration{r[6].as<std::int64_t>()}};
+  c.secret = r[7].as<std::string>();
+  c.head = r[8].as<std::string>();
   return c;
 }
 
@@ -283,7 +206,7 @@ class PostgresStore final : public Store {
   }
 
   void prepare_schema(pqxx::connection& c);
-  void write_unit(pqxx::work& tx, std::span<const Record> records, std::span<const StoredCase> cases);
+  void write_unit(pqxx::work& tx, const StoreBatch& b);
   void write_flows(pqxx::work& tx, std::span<const StoredFlow> flows);
   void write_meta(pqxx::work& tx, const std::map<std::string, std::string>& meta);
   void write_start_keys(pqxx::work& tx, std::span<const StartKey> keys);
@@ -302,7 +225,7 @@ class PostgresStore final : public Store {
   void commit(const StoreBatch& b) override {
     with("commit a unit of work", [&](pqxx::connection& c) {
       pqxx::work tx(c);
-      write_unit(tx, b.records, b.cases);
+      write_unit(tx, b);
       write_flows(tx, b.flows);
       write_meta(tx, b.meta);
       write_start_keys(tx, b.start_keys);
@@ -335,22 +258,56 @@ class PostgresStore final : public Store {
                                     after, static_cast<std::int64_t>(page_rows));
       for (const auto& row : r) {
         page.push_back(case_row(row));
-        after = row[7].as<std::int64_t>();
+        after = row[9].as<std::int64_t>();
       }
     }, visit);
   }
 
   std::vector<Record> history(std::string_view case_id) override {
+    std::string secret;
     const auto rows = with("read the journal", [&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
       std::vector<std::string> out;
       for (const auto& row : tx.exec_params("SELECT json FROM records WHERE case_id = $1 ORDER BY seq", std::string(case_id)))
         out.push_back(row[0].as<std::string>());
+      const auto key = tx.exec_params("SELECT coalesce(secret, '') FROM cases WHERE id = $1", std::string(case_id));
+      if (!key.empty()) secret = key[0][0].as<std::string>();
       return out;
     });
     std::vector<Record> out;
-    for (const auto& json : rows) out.push_back(parse_record(json, case_id));
+    for (const auto& json : rows) {
+      out.push_back(parse_record(json, case_id));
+      detail::open_record(out.back(), secret);
+    }
     return out;
+  }
+
+  // By case, then seq (keyset pages: the store is unlocked while `visit` runs).
+  void for_each_stored_record(const std::function<void(const StoredRecord&)>& visit) override {
+    std::string after_case;
+    std::int64_t after_seq = 0;
+    paged<StoredRecord>("read the journal", [&](pqxx::nontransaction& tx, std::vector<StoredRecord>& page) {
+      for (const auto& r : tx.exec_params(
+               "SELECT seq, case_id, at, type, json, coalesce(digest, ''), coalesce(link, ''), coalesce(prev, 0) FROM records "
+               "WHERE (case_id, seq) > ($1, $2) ORDER BY case_id, seq LIMIT $3",
+               after_case, after_seq, static_cast<std::int64_t>(page_rows))) {
+        page.push_back({.seq = r[0].as<std::uint64_t>(), .case_id = r[1].as<std::string>(),
+                        .at = TimePoint{Duration{r[2].as<std::int64_t>()}}, .type = r[3].as<std::string>(),
+                        .json = r[4].as<std::string>(), .digest = r[5].as<std::string>(), .link = r[6].as<std::string>(),
+                        .prev = r[7].as<std::uint64_t>()});
+        after_case = page.back().case_id;
+        after_seq = static_cast<std::int64_t>(page.back().seq);
+      }
+    }, visit);
+  }
+
+  // Dead row versions (an erased key, dropped notifications) go with VACUUM; what a page kept
+  // of them is overwritten as the table is reused (docs/security.md says what remains).
+  void scrub() override {
+    with("vacuum after an erasure", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      tx.exec0("VACUUM cases, outbox");
+    });
   }
 
   std::uint64_t last_seq() override {
@@ -410,13 +367,26 @@ class PostgresStore final : public Store {
 
   void for_each_record(const std::function<void(const Record&)>& visit) override {
     std::int64_t after = 0;
+    std::map<std::string, std::string, std::less<>> secrets;  // of the cases with personal records
     paged<std::string>("read the journal", [&](pqxx::nontransaction& tx, std::vector<std::string>& page) {
       for (const auto& r : tx.exec_params("SELECT seq, json FROM records WHERE seq > $1 ORDER BY seq LIMIT $2", after,
                                           static_cast<std::int64_t>(page_rows))) {
         after = r[0].as<std::int64_t>();
         page.push_back(r[1].as<std::string>());
       }
-    }, [&](const std::string& json) { visit(parse_record(json, {})); });
+    }, [&](const std::string& json) {
+      Record r = parse_record(json, {});
+      if (!r.personal.empty()) {
+        auto it = secrets.find(r.case_id);
+        if (it == secrets.end()) {
+          if (secrets.size() > 10000) secrets.clear();
+          const auto c = find_case(r.case_id);
+          it = secrets.emplace(r.case_id, c ? c->secret : std::string()).first;
+        }
+        detail::open_record(r, it->second);
+      }
+      visit(r);
+    });
   }
 
   std::optional<StartKey> find_start_key(std::string_view key) override {
@@ -508,14 +478,41 @@ void PostgresStore::prepare_schema(pqxx::connection& c) {
   tx.commit();
 }
 
-void PostgresStore::write_unit(pqxx::work& tx, std::span<const Record> records, std::span<const StoredCase> cases) {
-  if (records.empty() && cases.empty()) return;
+void PostgresStore::write_unit(pqxx::work& tx, const StoreBatch& b) {
+  const auto& cases = b.cases;
+  if (b.records.empty() && cases.empty()) return;
+  // Where each case's chain stands. The case rows are locked first (in id order: no deadlock)
+  // and the tips read after, in a statement of their own that sees every commit before the
+  // lock: a unit without the case's row (a delivery outcome) has no revision to check, and two
+  // units reading one tip would fork the chain.
+  std::map<std::string, detail::ChainTip, std::less<>> tips;
+  if (!b.records.empty()) {
+    nlohmann::json ids = nlohmann::json::array();
+    for (const auto& r : b.records) ids.push_back(r.case_id);
+    tx.exec_params("SELECT id FROM cases WHERE id IN (SELECT json_array_elements_text($1::json)) ORDER BY id FOR UPDATE",
+                   ids.dump());
+    // Each case's newest record, not its row: delivery outcomes are journaled without the row.
+    for (const auto& row : tx.exec_params("SELECT DISTINCT ON (case_id) case_id, coalesce(link, ''), seq FROM records "
+                                          "WHERE case_id IN (SELECT json_array_elements_text($1::json)) "
+                                          "ORDER BY case_id, seq DESC",
+                                          ids.dump()))
+      tips[row[0].as<std::string>()] = {row[1].as<std::string>(), row[2].as<std::uint64_t>()};
+  }
+  const auto sealed = detail::seal_batch(b, [&](const std::string& id) {
+    auto it = tips.find(id);
+    return it == tips.end() ? detail::ChainTip{} : it->second;
+  });
   std::optional<std::int64_t> earliest;  // the unit's earliest due time, for engines in wait_for_work
   for (const auto& c : cases)
     if (c.open && c.next_due != TimePoint{} && (!earliest || due_value(c) < *earliest)) earliest = due_value(c);
-  const auto lost = tx.exec_prepared1("escalon_unit", pg::records_json(records), pg::cases_json(cases), channel_,
+  const auto lost = tx.exec_prepared1("escalon_unit", pg::records_json(sealed.records), pg::cases_json(cases, sealed.heads), channel_,
                                       earliest ? std::to_string(*earliest) : std::string())[0];
-  if (lost.is_null()) return;
+  if (lost.is_null()) {
+    for (const auto& [id, head] : sealed.heads)  // cases whose records came without their row
+      if (std::none_of(cases.begin(), cases.end(), [&](const StoredCase& c) { return c.id == id; }))
+        tx.exec_params("UPDATE cases SET head = $1 WHERE id = $2", head, id);
+    return;
+  }
   const auto id = lost.as<std::string>();
   const auto& c = *std::find_if(cases.begin(), cases.end(), [&](const StoredCase& k) { return k.id == id; });
   const auto held = tx.exec_params("SELECT revision FROM cases WHERE id = $1", id);

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 #include "escalon/store.hpp"
 
 namespace escalon::pg {
@@ -70,20 +72,24 @@ class JsonRows {
 extern const char* const unit_statement;
 const char* const unit_statement = R"(
 WITH rec AS (
-  INSERT INTO records(seq, case_id, at, type, json)
-  SELECT seq, case_id, at, type, json
-  FROM json_to_recordset($1::json) AS r(seq bigint, case_id text, at bigint, type text, json text)
+  INSERT INTO records(seq, case_id, at, type, json, digest, link, prev)
+  SELECT seq, case_id, at, type, json, digest, link, prev
+  FROM json_to_recordset($1::json)
+    AS r(seq bigint, case_id text, at bigint, type text, json text, digest text, link text, prev bigint)
   RETURNING seq),
 fresh AS (
   SELECT * FROM json_to_recordset($2::json)
-    AS v(n bigint, id text, flow text, seq bigint, open boolean, state text, revision bigint, due bigint, expected bigint)),
+    AS v(n bigint, id text, flow text, seq bigint, open boolean, state text, revision bigint, due bigint, expected bigint,
+         secret text, head text)),
 ins AS (
-  INSERT INTO cases(id, flow, seq, open, state, revision, next_due)
-  SELECT id, flow, seq, open, state, revision, NULLIF(due, 0) FROM fresh WHERE expected = 0 ORDER BY n
+  INSERT INTO cases(id, flow, seq, open, state, revision, next_due, secret, head)
+  SELECT id, flow, seq, open, state, revision, NULLIF(due, 0), NULLIF(secret, ''), NULLIF(head, '')
+  FROM fresh WHERE expected = 0 ORDER BY n
   ON CONFLICT (id) DO NOTHING RETURNING id),
 upd AS (
   UPDATE cases c SET seq = v.seq, open = v.open, state = v.state, revision = v.revision, next_due = NULLIF(v.due, 0),
-                     lease_owner = NULL, lease_until = NULL
+                     lease_owner = NULL, lease_until = NULL, secret = NULLIF(v.secret, ''),
+                     head = coalesce(NULLIF(v.head, ''), c.head)
   FROM fresh v WHERE v.expected <> 0 AND c.id = v.id AND c.revision = v.expected
     AND c.id = ANY(ARRAY(SELECT id FROM fresh WHERE expected <> 0))
   RETURNING c.id)
@@ -93,20 +99,23 @@ SELECT (SELECT id FROM (SELECT id FROM fresh EXCEPT ALL SELECT id FROM ins EXCEP
        (SELECT pg_notify($3, $4) WHERE $4 <> '')
 )";
 
-std::string records_json(std::span<const Record> records) {
+std::string records_json(std::span<const StoredRecord> records) {
   JsonRows rows;
   for (const auto& r : records) {
     rows.row();
     rows.number("seq", static_cast<std::int64_t>(r.seq));
     rows.text("case_id", r.case_id);
     rows.number("at", r.at.time_since_epoch().count());
-    rows.text("type", record_type_name(r.type));
-    rows.text("json", r.to_json());
+    rows.text("type", r.type);
+    rows.text("json", r.json);
+    rows.text("digest", r.digest);
+    rows.text("link", r.link);
+    rows.number("prev", static_cast<std::int64_t>(r.prev));
   }
   return std::move(rows).done();
 }
 
-std::string cases_json(std::span<const StoredCase> cases) {
+std::string cases_json(std::span<const StoredCase> cases, const std::map<std::string, std::string, std::less<>>& heads) {
   JsonRows rows;
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
@@ -120,6 +129,9 @@ std::string cases_json(std::span<const StoredCase> cases) {
     rows.number("revision", static_cast<std::int64_t>(c.revision));
     rows.number("due", c.next_due.time_since_epoch().count());
     rows.number("expected", static_cast<std::int64_t>(c.expected));
+    rows.text("secret", c.secret);
+    auto h = heads.find(c.id);
+    rows.text("head", h == heads.end() ? std::string_view{} : std::string_view(h->second));
   }
   return std::move(rows).done();
 }

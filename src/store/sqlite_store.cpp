@@ -1,9 +1,12 @@
 // SQLite store: the embedded default for durable cases. The only code that sees sqlite3.h.
 //
-// Schema (version 4; PRAGMA user_version, application_id 'ESCL' marks our files):
-//   records(seq PRIMARY KEY, case_id, at, type, json)   the journal, one row per record
-//   cases(id PRIMARY KEY, flow, seq, open, state, revision, next_due)
-//                                                       the latest state of each case
+// Schema (version 5; PRAGMA user_version, application_id 'ESCL' marks our files):
+//   records(seq PRIMARY KEY, case_id, at, type, json, digest, link, prev)
+//                                                       the journal, one row per record, each a
+//                                                       link of its case's hash chain
+//   cases(id PRIMARY KEY, flow, seq, open, state, revision, next_due, secret, head)
+//                                                       the latest state of each case, the key
+//                                                       of its personal values, its chain's head
 //   meta(key PRIMARY KEY, value)                        engine counters
 //   flows(id, version, hash, file, source)              every flow version cases may run on
 //   start_keys(key PRIMARY KEY, case_id, fingerprint)   idempotency keys of starts
@@ -14,6 +17,8 @@
 // is open (released by the kernel if the process dies). Readers (`?mode=ro`: escalon inspect,
 // report, sqlite3 -readonly) open it beside the writer and read through WAL, each from one
 // consistent snapshot: a read transaction taken at open and kept until the store closes.
+// Deleted content is overwritten (secure_delete), so what an erasure removes leaves the file;
+// scrub() then empties the WAL, the other place old pages live.
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -24,17 +29,19 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <fstream>
 
 #include "escalon/store.hpp"
+#include "store/seal.hpp"
 #include "store/stores.hpp"
 
 namespace escalon {
 namespace {
 
-constexpr int schema_version = 4;
+constexpr int schema_version = 5;
 // Read-only readers (reports, inspect) read stores from this version on: what later versions
 // added is not needed to read.
 constexpr int min_readable_schema = 2;
@@ -64,6 +71,12 @@ const char* const migrations[] = {
                           attempts INTEGER NOT NULL, next_attempt INTEGER NOT NULL, dead INTEGER NOT NULL,
                           error TEXT NOT NULL, notification TEXT NOT NULL, PRIMARY KEY(key, channel));
        CREATE INDEX outbox_case ON outbox(case_id, ord);)",
+    // 5: the journal's hash chain per case; the keys of sealed personal values (docs/security.md).
+    R"(ALTER TABLE records ADD COLUMN digest TEXT;
+       ALTER TABLE records ADD COLUMN link TEXT;
+       ALTER TABLE records ADD COLUMN prev INTEGER;
+       ALTER TABLE cases ADD COLUMN secret TEXT;
+       ALTER TABLE cases ADD COLUMN head TEXT;)",
 };
 static_assert(std::size(migrations) == schema_version);
 
@@ -126,14 +139,22 @@ class SqliteStore final : public Store {
       }
       exec("PRAGMA journal_mode=WAL", "WAL mode");
       exec(fmt::format("PRAGMA synchronous={}", sync == "normal" ? "NORMAL" : "FULL"), "sync mode");
+      exec("PRAGMA secure_delete=ON", "secure delete");
       migrate();
-      insert_record_ = std::make_unique<Statement>(db_, "INSERT INTO records(seq, case_id, at, type, json) VALUES(?,?,?,?,?)", path_);
+      schema_ = schema_version;
+      insert_record_ = std::make_unique<Statement>(
+          db_, "INSERT INTO records(seq, case_id, at, type, json, digest, link, prev) VALUES(?,?,?,?,?,?,?,?)", path_);
       upsert_case_ = std::make_unique<Statement>(
           db_,
-          "INSERT INTO cases(id, flow, seq, open, state, revision, next_due) VALUES(?,?,?,?,?,?,?) "
+          "INSERT INTO cases(id, flow, seq, open, state, revision, next_due, secret, head) VALUES(?1,?2,?3,?4,?5,?6,?7,?9,?10) "
           "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, open=excluded.open, state=excluded.state, "
-          "revision=excluded.revision, next_due=excluded.next_due WHERE cases.revision = ?8",
+          "revision=excluded.revision, next_due=excluded.next_due, secret=excluded.secret, "
+          "head=coalesce(excluded.head, cases.head) WHERE cases.revision = ?8",
           path_);
+      // The case's newest record, not its row: delivery outcomes are journaled without the row.
+      chain_tip_ = std::make_unique<Statement>(
+          db_, "SELECT coalesce(link, ''), seq FROM records WHERE case_id = ? ORDER BY seq DESC LIMIT 1", path_);
+      set_head_ = std::make_unique<Statement>(db_, "UPDATE cases SET head = ? WHERE id = ?", path_);
       insert_flow_ = std::make_unique<Statement>(
           db_, "INSERT INTO flows(id, version, hash, file, source) VALUES(?,?,?,?,?) ON CONFLICT(id, version) DO NOTHING", path_);
       upsert_meta_ = std::make_unique<Statement>(
@@ -166,16 +187,8 @@ class SqliteStore final : public Store {
       throw StoreError(fmt::format("{} was opened read-only (?mode=ro); open it without ?mode=ro to write", path_));
     exec("BEGIN IMMEDIATE", "begin");
     try {
-      for (const auto& r : b.records) {
-        const Statement& s = *insert_record_;
-        s.reset();
-        s.bind(1, static_cast<std::int64_t>(r.seq));
-        s.bind(2, r.case_id);
-        s.bind(3, r.at.time_since_epoch().count());
-        s.bind(4, record_type_name(r.type));
-        s.bind(5, r.to_json());
-        step(s, "write a record");
-      }
+      const auto sealed = detail::seal_batch(b, [&](const std::string& id) { return chain_tip(id); });
+      write_records(sealed);
       for (const auto& c : b.cases) {
         const Statement& s = *upsert_case_;
         s.reset();
@@ -187,6 +200,8 @@ class SqliteStore final : public Store {
         s.bind(6, static_cast<std::int64_t>(c.revision));
         if (c.next_due != TimePoint{}) s.bind(7, c.next_due.time_since_epoch().count());
         s.bind(8, static_cast<std::int64_t>(c.expected));
+        if (!c.secret.empty()) s.bind(9, c.secret);
+        if (auto h = sealed.heads.find(c.id); h != sealed.heads.end()) s.bind(10, h->second);
         step(s, "write a case");
         // A new case (expected 0) inserts; a known one updates only from the expected revision.
         if (sqlite3_changes(db_) != 1)
@@ -194,6 +209,7 @@ class SqliteStore final : public Store {
                                           "reload the case and apply the call again",
                                           path_, c.id, c.expected));
       }
+      set_heads(b, sealed);
       for (const auto& f : b.flows) {
         const Statement& s = *insert_flow_;
         s.reset();
@@ -237,24 +253,21 @@ class SqliteStore final : public Store {
   }
 
   std::vector<StoredCase> open_cases() override {
-    check_snapshot();
     std::vector<StoredCase> out;
-    Statement s(db_, "SELECT id, flow, seq, state, revision, coalesce(next_due, 0) FROM cases WHERE open = 1 ORDER BY rowid", path_);
-    while (step_row(s, "read cases")) {
-      StoredCase c{.id = text_of(s.get(), 0), .flow = text_of(s.get(), 1), .seq = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 2)),
-                   .open = true, .state = text_of(s.get(), 3)};
-      c.revision = c.expected = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 4));
-      c.next_due = TimePoint{Duration{sqlite3_column_int64(s.get(), 5)}};
-      out.push_back(std::move(c));
-    }
+    for_each_case(true, [&](const StoredCase& c) { out.push_back(c); });
     return out;
+  }
+
+  // The columns case_row reads (stores older than schema 5, opened read-only, have no key or head).
+  std::string case_columns() const {
+    return schema_ >= 5 ? "id, flow, seq, open, state, revision, coalesce(next_due, 0), secret, head"
+                        : "id, flow, seq, open, state, revision, coalesce(next_due, 0), NULL, NULL";
   }
 
   std::optional<StoredCase> find_case(std::string_view id) override {
     check_snapshot();
     if (!find_case_)
-      find_case_ = std::make_unique<Statement>(
-          db_, "SELECT id, flow, seq, open, state, revision, coalesce(next_due, 0) FROM cases WHERE id = ?", path_);
+      find_case_ = std::make_unique<Statement>(db_, fmt::format("SELECT {} FROM cases WHERE id = ?", case_columns()).c_str(), path_);
     const Statement& s = *find_case_;
     s.reset();
     s.bind(1, id);
@@ -267,8 +280,7 @@ class SqliteStore final : public Store {
   void for_each_case(std::optional<bool> open, const std::function<void(const StoredCase&)>& visit) override {
     check_snapshot();
     Statement s(db_,
-                open ? "SELECT id, flow, seq, open, state, revision, coalesce(next_due, 0) FROM cases WHERE open = ? ORDER BY rowid"
-                     : "SELECT id, flow, seq, open, state, revision, coalesce(next_due, 0) FROM cases ORDER BY rowid",
+                fmt::format("SELECT {} FROM cases {} ORDER BY rowid", case_columns(), open ? "WHERE open = ?" : "").c_str(),
                 path_);
     if (open) s.bind(1, std::int64_t{*open ? 1 : 0});
     while (step_row(s, "read cases")) visit(case_row(s));
@@ -280,7 +292,53 @@ class SqliteStore final : public Store {
                  .open = sqlite3_column_int64(s.get(), 3) != 0, .state = text_of(s.get(), 4)};
     c.revision = c.expected = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 5));
     c.next_due = TimePoint{Duration{sqlite3_column_int64(s.get(), 6)}};
+    c.secret = text_of(s.get(), 7);
+    c.head = text_of(s.get(), 8);
     return c;
+  }
+
+  // The key of a case's sealed values; empty for a case without one (or erased).
+  std::string secret_of(std::string_view case_id) {
+    if (schema_ < 5) return {};
+    if (!find_secret_) find_secret_ = std::make_unique<Statement>(db_, "SELECT secret FROM cases WHERE id = ?", path_);
+    const Statement& s = *find_secret_;
+    s.reset();
+    s.bind(1, case_id);
+    std::string out = step_row(s, "read a case's key") ? text_of(s.get(), 0) : std::string();
+    s.reset();
+    return out;
+  }
+
+  detail::ChainTip chain_tip(const std::string& case_id) {
+    const Statement& s = *chain_tip_;
+    s.reset();
+    s.bind(1, case_id);
+    detail::ChainTip t;
+    if (step_row(s, "read a case's chain")) t = {text_of(s.get(), 0), static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 1))};
+    s.reset();
+    return t;
+  }
+
+  void for_each_stored_record(const std::function<void(const StoredRecord&)>& visit) override {
+    check_snapshot();
+    Statement s(db_,
+                schema_ >= 5 ? "SELECT seq, case_id, at, type, json, digest, link, coalesce(prev, 0) FROM records ORDER BY case_id, seq"
+                             : "SELECT seq, case_id, at, type, json, NULL, NULL, 0 FROM records ORDER BY case_id, seq",
+                path_);
+    while (step_row(s, "read the journal")) {
+      StoredRecord r{.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0)), .case_id = text_of(s.get(), 1),
+                     .at = TimePoint{Duration{sqlite3_column_int64(s.get(), 2)}}, .type = text_of(s.get(), 3),
+                     .json = text_of(s.get(), 4), .digest = text_of(s.get(), 5), .link = text_of(s.get(), 6),
+                     .prev = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 7))};
+      visit(r);
+    }
+  }
+
+  void scrub() override {
+    if (read_only_) return;
+    // Old page images stay in the WAL until it is reused; TRUNCATE checkpoints and empties it.
+    // A reader holding an old snapshot keeps it from emptying: then the next scrub does.
+    sqlite3_exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
   }
 
   std::vector<StoredFlow> flows() override {
@@ -307,9 +365,14 @@ class SqliteStore final : public Store {
     std::vector<Record> out;
     Statement s(db_, "SELECT json FROM records WHERE case_id = ? ORDER BY seq", path_);
     s.bind(1, case_id);
+    std::optional<std::string> secret;
     while (step_row(s, "read the journal")) {
       try {
         out.push_back(Record::from_json(text_of(s.get(), 0)));
+        if (!out.back().personal.empty()) {
+          if (!secret) secret = secret_of(case_id);
+          detail::open_record(out.back(), *secret);
+        }
       } catch (const Error& e) {
         throw StoreError(fmt::format("{}: a journal record of case '{}' is damaged: {}", path_, case_id, e.message()));
       }
@@ -334,9 +397,19 @@ class SqliteStore final : public Store {
   void for_each_record(const std::function<void(const Record&)>& visit) override {
     check_snapshot();
     Statement s(db_, "SELECT json FROM records ORDER BY seq", path_);
+    std::map<std::string, std::string, std::less<>> secrets;  // of the cases with personal records
     while (step_row(s, "read the journal")) {
       try {
-        visit(Record::from_json(text_of(s.get(), 0)));
+        Record r = Record::from_json(text_of(s.get(), 0));
+        if (!r.personal.empty()) {
+          auto it = secrets.find(r.case_id);
+          if (it == secrets.end()) {
+            if (secrets.size() > 10000) secrets.clear();
+            it = secrets.emplace(r.case_id, secret_of(r.case_id)).first;
+          }
+          detail::open_record(r, it->second);
+        }
+        visit(r);
       } catch (const StoreError&) {
         throw;
       } catch (const Error& e) {
@@ -394,10 +467,14 @@ class SqliteStore final : public Store {
   int lock_fd_ = -1;
   sqlite3* db_ = nullptr;
   std::unique_ptr<Statement> insert_record_, upsert_case_, upsert_meta_, insert_flow_, find_case_, insert_start_key_;
-  std::unique_ptr<Statement> upsert_outbox_, delete_outbox_;
+  std::unique_ptr<Statement> upsert_outbox_, delete_outbox_, chain_tip_, set_head_, find_secret_;
+  int schema_ = 0;
 
   void reset_statements() {
     find_case_.reset();
+    chain_tip_.reset();
+    set_head_.reset();
+    find_secret_.reset();
     insert_record_.reset();
     upsert_case_.reset();
     upsert_meta_.reset();
@@ -405,6 +482,34 @@ class SqliteStore final : public Store {
     insert_start_key_.reset();
     upsert_outbox_.reset();
     delete_outbox_.reset();
+  }
+
+  void write_records(const detail::SealedBatch& sealed) {
+    for (const auto& r : sealed.records) {
+      const Statement& s = *insert_record_;
+      s.reset();
+      s.bind(1, static_cast<std::int64_t>(r.seq));
+      s.bind(2, r.case_id);
+      s.bind(3, r.at.time_since_epoch().count());
+      s.bind(4, r.type);
+      s.bind(5, r.json);
+      s.bind(6, r.digest);
+      s.bind(7, r.link);
+      s.bind(8, static_cast<std::int64_t>(r.prev));
+      step(s, "write a record");
+    }
+  }
+
+  // Heads of cases whose records this unit wrote without their row (delivery outcomes).
+  void set_heads(const StoreBatch& b, const detail::SealedBatch& sealed) {
+    for (const auto& [id, head] : sealed.heads) {
+      if (std::any_of(b.cases.begin(), b.cases.end(), [&](const StoredCase& c) { return c.id == id; })) continue;
+      const Statement& s = *set_head_;
+      s.reset();
+      s.bind(1, head);
+      s.bind(2, id);
+      step(s, "write a case's chain head");
+    }
   }
 
   void write_outbox(const StoreBatch& b) {
@@ -507,6 +612,7 @@ class SqliteStore final : public Store {
       throw StoreError(fmt::format("{} has schema {}, older than this Escalon's {}; open it once without ?mode=ro (an "
                                    "engine, or escalon inspect --db 'sqlite:{}?mode=rw', upgrades it) to read it",
                                    path_, version, schema_version, path_));
+    schema_ = version;
     exec("BEGIN", "begin a snapshot");
     (void)pragma_int("SELECT count(*) FROM meta");  // the first read fixes the snapshot
   }

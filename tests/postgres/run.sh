@@ -9,6 +9,8 @@ tags=(
   "[store-contract]"
   "[shared]"
   "[sql]"
+  "[erasure]"
+  "[verify]"
 )
 : "${PGHOST:?run.sh runs inside pg_virtualenv: tests/postgres/pg_env.sh run.sh ...}"
 # libpq takes the password from PGPASSWORD, so it stays out of the URI and of messages.

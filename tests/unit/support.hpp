@@ -55,6 +55,8 @@ class ForwardingStore : public Store {
   std::optional<StartKey> find_start_key(std::string_view key) override { return inner_.find_start_key(key); }
   void for_each_start_key(const std::function<void(const StartKey&)>& f) override { inner_.for_each_start_key(f); }
   void for_each_outbox(const std::function<void(const OutboxEntry&)>& f) override { inner_.for_each_outbox(f); }
+  void for_each_stored_record(const std::function<void(const StoredRecord&)>& f) override { inner_.for_each_stored_record(f); }
+  void scrub() override { inner_.scrub(); }
   std::vector<OutboxEntry> claim_outbox(TimePoint upto, std::size_t limit, std::string_view owner,
                                         std::chrono::milliseconds lease) override {
     return inner_.claim_outbox(upto, limit, owner, lease);

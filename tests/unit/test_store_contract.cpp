@@ -505,14 +505,17 @@ TEST_CASE("store contract: PostgreSQL refuses other programs' tables and newer s
   escalon::test::pg_exec("DROP TABLE " + schema + ".cases");
   (void)open_store(loc);
   escalon::test::pg_exec("UPDATE " + schema + ".meta SET value = '99' WHERE key = 'escalon/schema'");
-  CHECK_THROWS_WITH(open_store(loc), Catch::Contains("was written by a newer Escalon (schema 99, this one knows up to 2)"));
-  // A schema-1 store (before the outbox) is migrated on open.
+  CHECK_THROWS_WITH(open_store(loc), Catch::Contains("was written by a newer Escalon (schema 99, this one knows up to 3)"));
+  // A schema-1 store (before the outbox and the hash chain) is migrated on open.
   escalon::test::pg_exec("UPDATE " + schema + ".meta SET value = '1' WHERE key = 'escalon/schema'; DROP TABLE " + schema +
-                         ".outbox");
+                         ".outbox; ALTER TABLE " + schema + ".records DROP COLUMN digest, DROP COLUMN link, DROP COLUMN prev; " +
+                         "ALTER TABLE " + schema + ".cases DROP COLUMN secret, DROP COLUMN head");
   (void)open_store(loc);
   CHECK(escalon::test::pg_query_int("SELECT count(*) FROM information_schema.tables WHERE table_schema = '" + schema +
                                     "' AND table_name = 'outbox'") == 1);
-  CHECK(escalon::test::pg_query_int("SELECT value::int FROM " + schema + ".meta WHERE key = 'escalon/schema'") == 2);
+  CHECK(escalon::test::pg_query_int("SELECT count(*) FROM information_schema.columns WHERE table_schema = '" + schema +
+                                    "' AND column_name IN ('digest', 'link', 'prev', 'secret', 'head')") == 5);
+  CHECK(escalon::test::pg_query_int("SELECT value::int FROM " + schema + ".meta WHERE key = 'escalon/schema'") == 3);
 
   // The server drops the store's connection: one call fails naming the server, the next reconnects.
   auto s = open_store(loc + "&application_name=escalon_victim");
