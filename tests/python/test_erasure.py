@@ -106,6 +106,15 @@ def test_the_cli_erases_purges_and_verifies(tmp_path, flow_file):
     assert ("erased " + second) in out and "1 case past retention erased" in out
     assert b"Second Person" not in on_disk(db) and b"Still Open" not in on_disk(db)  # sealed at rest
     assert "every chain holds" in cli("verify", "--db", db)
+    # A copy keeps the open case's values (sealed with its key) and chains the copy anew.
+    copy = str(tmp_path / "copy.db")
+    cli("store", "copy", db, copy)
+    assert "every chain holds" in cli("verify", "--db", copy)
+    copied = escalon.Engine(store="sqlite:" + copy + "?mode=ro")
+    assert copied.history(third)[0].data["customer"] == "Still Open"
+    assert copied.history(first)[0].data["customer"] == "[erased]"
+    del copied
+    assert b"Still Open" not in on_disk(copy)
     subprocess.run(["sqlite3", db, "UPDATE records SET json = replace(json, 'call', 'cell') WHERE seq = 2"], check=True)
     broken = cli("verify", "--db", db, status=1)
     assert "BROKEN case '%s': record 2 was changed: its content does not match its digest" % first in broken
