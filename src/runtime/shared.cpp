@@ -165,6 +165,7 @@ void shared_runner_loop(Core& m, std::unique_lock<std::mutex>& lk, Duration max_
     } catch (const StoreError&) {  // the next round tries again
     }
     if (fired > 0 && (claimed == size || batch.size < size)) continue;  // a full round, or one that conflicted
+    (void)retention_tick(m, lk);  // every engine may: an erasure another made first is left alone
     const TimePoint now = m.now();
     Duration sleep = max_sleep;
     try {

@@ -46,8 +46,10 @@ std::vector<Value> values_from(const Flow& f, const json& j, const std::string& 
     if (!field) throw StoreError(fmt::format("stored case '{}' has data field '{}', which flow '{}' v{} does not declare", case_id, k, f.id, f.version));
     Value value = value_from_json(v);
     if (is_sealed(value)) {
+      if (secret.empty()) continue;  // erased: the key is gone
       auto opened = open_value(value, secret);
-      if (!opened) continue;  // erased: the key is gone
+      if (!opened)
+        throw StoreError(fmt::format("stored case '{}' is damaged: its field '{}' does not open with the case's key", case_id, k));
       value = std::move(*opened);
     }
     out[static_cast<std::size_t>(field - f.data.data())] = field->type.coerce(value, k);
@@ -375,6 +377,8 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
     if (id == "?" || id.empty()) ShapeCheck(id).bad("id", "must be the case's id");
     if (!stored_id.empty() && id != stored_id)
       ShapeCheck(id).bad("id", fmt::format("does not match the id '{}' it is stored under", stored_id));
+    if (!secret.empty() && !valid_secret(secret))
+      throw StoreError(fmt::format("stored case '{}' is damaged: its key is not 64 hex digits", id));
     check_shape(j, id);
     if (j.at("v").get<int>() > snapshot_version)
       throw StoreError(fmt::format("stored case '{}' was written by a newer Escalon (snapshot format {})", id, j.at("v").get<int>()));

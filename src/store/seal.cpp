@@ -53,6 +53,8 @@ std::string new_case_secret() {
   return hex;
 }
 
+bool valid_secret(std::string_view secret) { return key_of(secret).has_value(); }
+
 bool is_sealed(const Value& v) {
   if (v.kind() != Value::Kind::map) return false;
   const auto& m = v.as_map();

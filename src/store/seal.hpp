@@ -28,6 +28,8 @@ namespace escalon::detail {
 
 /// A new case secret: 64 hex digits (32 random bytes).
 [[nodiscard]] std::string new_case_secret();
+/// Whether `secret` has the form new_case_secret gives.
+[[nodiscard]] bool valid_secret(std::string_view secret);
 
 /// Whether `v` is a sealed value: {"$sealed": "<base64 of nonce and ciphertext>"}.
 [[nodiscard]] bool is_sealed(const Value& v);

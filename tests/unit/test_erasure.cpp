@@ -361,3 +361,25 @@ steps:
   CHECK(engine.history(kids[0].id).back().type == RecordType::erased);
   CHECK_FALSE(contains(engine.journal_jsonl({}, {.personal = true}), name));
 }
+
+TEST_CASE("a damaged or swapped case key is refused on load, not taken for an erasure", "[erasure][store]") {
+  Dir dir;
+  const fs::path db = dir.path / "cases.db";
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::string id;
+  {
+    Engine engine({.clock = &clock, .store = open_store("sqlite:" + db.string())});
+    engine.add_flows(compile(visit_flow));
+    id = engine.start("visit", {{"customer", name}});
+  }
+  const auto reopen = [&] {
+    Engine engine({.clock = &clock, .store = open_store("sqlite:" + db.string())});
+    engine.add_flows(compile(visit_flow));
+    return engine.recover();
+  };
+  sqlite(db, fmt::format("UPDATE cases SET secret = 'not-a-key' WHERE id = '{}'", id));
+  CHECK_THROWS_WITH(reopen(), Catch::Contains(fmt::format("stored case '{}' is damaged: its key is not 64 hex digits", id)));
+  sqlite(db, fmt::format("UPDATE cases SET secret = '{}' WHERE id = '{}'", std::string(64, 'a'), id));
+  CHECK_THROWS_WITH(reopen(), Catch::Contains(fmt::format(
+                                  "stored case '{}' is damaged: its field 'customer' does not open with the case's key", id)));
+}
