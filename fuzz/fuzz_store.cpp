@@ -1,6 +1,7 @@
 // A damaged store file: the bytes go to a scratch SQLite file (seed: fuzz_store_seed, a real
-// run), which is opened, read and recovered into an engine with flows/ loaded. StoreError is the
-// promised refusal (docs/store.md); a crash, an abort or any other exception is a finding.
+// run), which is opened, read, recovered into an engine with flows/ loaded and its hash chains
+// verified. StoreError is the promised refusal (docs/store.md); a crash, an abort or any other
+// exception is a finding.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -33,6 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::string> ids;
     store->for_each_case(std::nullopt, [&](const StoredCase& c) { ids.push_back(c.id); });
     for (const auto& id : ids) (void)engine.journal_jsonl(id);
+    (void)verify_journal(*store);  // a hostile file's chain columns: a report, never a crash
   } catch (const StoreError&) {
   } catch (const std::exception& e) {
     fuzz::finding("open_store + recover", e);
