@@ -482,7 +482,11 @@ PYBIND11_MODULE(escalon, m) {
         ChainReport r;
         {
           py::gil_scoped_release nogil;
-          auto store = open_store(where);
+          // A SQLite file is read beside its writer, never upgraded or locked by a check.
+          std::string location = where;
+          if (location.starts_with("sqlite:") && location.find("mode=") == std::string::npos)
+            location += location.find('?') == std::string::npos ? "?mode=ro" : "&mode=ro";
+          auto store = open_store(location);
           r = verify_journal(*store);
         }
         py::dict d;

@@ -166,8 +166,13 @@ class Store {
   /// no hash chain (this default: the memory store) visits none.
   virtual void for_each_stored_record(const std::function<void(const StoredRecord&)>& visit);
   /// Makes what an erasure deleted unrecoverable from the store's files: SQLite overwrites
-  /// deleted content (secure_delete) and empties its WAL; PostgreSQL vacuums the tables.
+  /// deleted content (secure_delete) and empties its WAL (or does so after its next commit when
+  /// a reader holds the WAL now); PostgreSQL vacuums the tables.
   virtual void scrub() {}
+  /// Replaces with "[erased]" the personal values of the case's records written before the store
+  /// kept a hash chain (an older store: they were not sealed). Records of the chain are left
+  /// as they are: their sealed values went with the case's key.
+  virtual void erase_unchained(std::string_view /*case_id*/) {}
 
   // ---- Stores shared by several engine processes (PostgreSQL; docs/deployment.md).
   //

@@ -275,6 +275,8 @@ struct Core {
   std::map<std::string, ActionHandler, std::less<>> actions;
   std::map<std::string, std::shared_ptr<Channel>, std::less<>> channels;
   Outbox outbox;  // not used on a shared store (the store's outbox is read there)
+  // Cases this engine erased: a delivery in flight then has its entry dropped, not retried.
+  std::set<std::string, std::less<>> erased_cases;
   CaseTable cases;
   mutable TimerQueue timers;
   std::uint64_t record_seq = 0;
@@ -530,7 +532,11 @@ struct Op {
 // engine's own call (retention), not authorized. The closed cases whose retention ran out.
 bool erase_call(Op& op, TimePoint now, std::string_view case_id, std::string_view reason, const EventOptions& o,
                 bool system);
-std::vector<std::string> retention_due(Core& m, TimePoint now);
+// `lk` (held) is released while the store is read.
+std::vector<std::string> retention_due(Core& m, std::unique_lock<std::mutex>& lk, TimePoint now);
+// Whether a case was erased (by this engine, or, on a shared store, by any): its notifications
+// in flight are dropped once their try ends.
+bool case_erased(Core& m, const std::string& id);
 // The runner's part: apply_retention once an hour of engine time (lock released meanwhile);
 // true when it ran.
 bool retention_tick(Core& m, std::unique_lock<std::mutex>& lk);

@@ -652,24 +652,37 @@ void Engine::erase(std::string_view case_id, std::string_view reason, EventOptio
   const bool erased = impl_->call(case_id, [&](Op& op, TimePoint now) {
     return detail::erase_call(op, now, case_id, reason, options, false);
   }, false, true);
-  if (erased && impl_->store()) impl_->store()->scrub();
+  if (!impl_->store()) return;
+  impl_->store()->erase_unchained(case_id);  // again after a crash: the erased record is there already
+  if (erased) impl_->store()->scrub();
 }
 
 std::vector<std::string> Engine::apply_retention() {
   auto& m = *impl_;
+  if (detail::handler_scope().in_sink == &m) throw Error("EngineOptions::journal_sink called the engine (apply_retention)");
   std::vector<std::string> due;
   {
-    std::lock_guard lk(m.mutex);
+    std::unique_lock lk(m.mutex);
     m.check_store();
-    due = detail::retention_due(m, m.now());
+    due = detail::retention_due(m, lk, m.now());
   }
-  std::vector<std::string> erased;
+  // One case that cannot be erased (a damaged state) does not hold up the others.
+  std::vector<std::string> erased, failed;
   const EventOptions system{.actor = detail::engine_actor, .channel = "retention"};
-  for (const auto& id : due)
-    if (m.call(id, [&](Op& op, TimePoint now) { return detail::erase_call(op, now, id, "retention period ended", system, true); },
-               false, true))
-      erased.push_back(id);
+  for (const auto& id : due) {
+    try {
+      if (m.call(id, [&](Op& op, TimePoint now) { return detail::erase_call(op, now, id, "retention period ended", system, true); },
+                 false, true))
+        erased.push_back(id);
+      if (m.store()) m.store()->erase_unchained(id);
+    } catch (const Error& e) {
+      failed.push_back(fmt::format("{}: {}", id, e.what()));
+    }
+  }
   if (!erased.empty() && m.store()) m.store()->scrub();
+  if (!failed.empty())
+    throw Error(fmt::format("retention erased {} case{}; {} could not be erased: {}", erased.size(), erased.size() == 1 ? "" : "s",
+                            failed.size(), fmt::join(failed, "; ")));
   return erased;
 }
 

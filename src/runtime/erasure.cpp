@@ -6,6 +6,8 @@
 // step and actor, so KPIs stay computable and the hash chain stays valid; only the sealed
 // values can no longer be opened.
 
+#include <map>
+
 #include "runtime/core.hpp"
 #include "store/seal.hpp"
 
@@ -41,6 +43,7 @@ void Op::erase_case(Case& c, TimePoint at, const std::string& reason, const Even
     }
   c.more().secret.clear();
   c.more().erased = true;
+  m.erased_cases.insert(c.id);
   // Undelivered notifications may quote the person (a template's personal parts): they go.
   std::vector<OutboxRef> dropped;
   if (m.shared() || (m.store() && !m.recovered)) {  // the outbox is read from the store, not held
@@ -76,6 +79,12 @@ std::optional<TimePoint> closed_at(const std::vector<Record>& history) {
 
 bool erase_call(Op& op, TimePoint now, std::string_view case_id, std::string_view reason, const EventOptions& o,
                 bool system) {
+  // An engine that has not recovered must not load an open case (recovery would load it again):
+  // refused from the stored row, without a record.
+  if (op.m.store() && !op.m.recovered && !op.m.shared())
+    if (auto sc = op.m.store()->find_case(case_id); sc && sc->open)
+      throw EventError(Refusal::wrong_state, fmt::format("case '{}' is open; cancel it first, or erase it once it has closed",
+                                                         case_id));
   Case& c = op.find(case_id, "erase", o, now);
   if (!system) op.authorize(c, "erase", o, now, op.m.options.access.erase, "erase", "erase the personal data of");
   if (c.open())
@@ -95,12 +104,15 @@ bool erase_call(Op& op, TimePoint now, std::string_view case_id, std::string_vie
   return true;
 }
 
-// Closed cases still holding personal data (with a store: those that still have a key) whose
-// flow's retention, else the engine's, has run out by `now`; in the order they were started.
-std::vector<std::string> retention_due(Core& m, TimePoint now) {
-  std::vector<std::string> out;
+// Closed cases that still hold personal data and whose flow's retention, else the engine's,
+// has run out by `now`, in the order they were started. With a store: cases with a key, and
+// cases of an older store (no key, not erased) whose flow has personal fields. The store is
+// read with the engine lock released: retention must not stop every call while it reads.
+std::vector<std::string> retention_due(Core& m, std::unique_lock<std::mutex>& lk, TimePoint now) {
   std::vector<StoredFlow> stored;  // read once, when a flow is not loaded (escalon purge loads none)
-  const auto retention_of = [&](const std::string& flow) {
+  std::map<std::string, std::pair<Duration, bool>, std::less<>> policy;  // flow -> retention, has pii
+  const auto policy_of = [&](const std::string& flow) {
+    if (auto it = policy.find(flow); it != policy.end()) return it->second;
     const FlowRt* rt = m.flows.find(flow, 0);  // the latest version's policy applies
     if (!rt && m.store()) {
       if (stored.empty()) stored = m.store()->flows();
@@ -110,32 +122,63 @@ std::vector<std::string> retention_due(Core& m, TimePoint now) {
       std::vector<StoredFlow> unseen;
       if (latest) rt = m.flows.from_store(flow, latest, *m.store(), unseen);
     }
-    return rt && rt->flow->retention > Duration{0} ? rt->flow->retention : m.options.retention;
+    const Duration keep = rt && rt->flow->retention > Duration{0} ? rt->flow->retention : m.options.retention;
+    return policy[flow] = {keep, rt && rt->flow->has_pii};
   };
-  const auto consider = [&](const std::string& id, const std::string& flow, const std::vector<Record>& history) {
-    const Duration keep = retention_of(flow);
-    if (keep <= Duration{0}) return;
-    if (auto at = closed_at(history); at && *at + keep <= now) out.push_back(id);
-  };
-  if (m.store()) {
-    std::vector<std::pair<std::string, std::string>> held;  // id, flow
-    m.store()->for_each_case(false, [&](const StoredCase& sc) {
-      if (!sc.secret.empty()) held.emplace_back(sc.id, sc.flow);
+  std::vector<std::string> out;
+  if (!m.store()) {
+    std::vector<const Case*> closed;
+    m.cases.for_each([&](const Case& c) {
+      if (!c.open() && !c.erased() && c.flow().has_pii) closed.push_back(&c);
     });
-    for (const auto& [id, flow] : held) consider(id, flow, m.store()->history(id));
+    std::sort(closed.begin(), closed.end(), [](const Case* a, const Case* b) { return a->serial < b->serial; });
+    for (const Case* c : closed) {
+      std::vector<Record> history;
+      for (auto i : c->records) history.push_back(m.journal[i]);
+      const Duration keep = policy_of(c->flow().id).first;
+      if (auto at = closed_at(history); keep > Duration{0} && at && *at + keep <= now) out.push_back(c->id);
+    }
     return out;
   }
-  std::vector<const Case*> closed;
-  m.cases.for_each([&](const Case& c) {
-    if (!c.open() && !c.erased() && c.flow().has_pii) closed.push_back(&c);
-  });
-  std::sort(closed.begin(), closed.end(), [](const Case* a, const Case* b) { return a->serial < b->serial; });
-  for (const Case* c : closed) {
-    std::vector<Record> history;
-    for (auto i : c->records) history.push_back(m.journal[i]);
-    consider(c->id, c->flow().id, history);
+  struct Held {
+    std::string id, flow;
+    bool keyed;
+  };
+  std::vector<Held> held;
+  lk.unlock();
+  try {
+    m.store()->for_each_case(false, [&](const StoredCase& sc) {
+      if (!sc.secret.empty() || sc.state.find("\"erased\":true") == std::string::npos)
+        held.push_back({sc.id, sc.flow, !sc.secret.empty()});
+    });
+  } catch (...) {
+    lk.lock();
+    throw;
   }
+  lk.lock();
+  std::vector<std::pair<const Held*, Duration>> candidates;
+  for (const auto& h : held) {
+    const auto [keep, pii] = policy_of(h.flow);
+    if (keep > Duration{0} && (h.keyed || pii)) candidates.emplace_back(&h, keep);
+  }
+  lk.unlock();
+  try {
+    for (const auto& [h, keep] : candidates)
+      if (auto at = closed_at(m.store()->history(h->id)); at && *at + keep <= now) out.push_back(h->id);
+  } catch (...) {
+    lk.lock();
+    throw;
+  }
+  lk.lock();
   return out;
+}
+
+bool case_erased(Core& m, const std::string& id) {
+  if (m.erased_cases.contains(id)) return true;
+  if (!m.shared()) return false;
+  const auto sc = m.store()->find_case(id);
+  // The state's own key (save_case writes it only for an erased case; text values escape quotes).
+  return sc && sc->state.find("\"erased\":true") != std::string::npos;
 }
 
 bool retention_tick(Core& m, std::unique_lock<std::mutex>& lk) {

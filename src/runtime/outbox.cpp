@@ -280,7 +280,11 @@ void Op::record_outcome(std::vector<Delivery>& b, const Outcome& o) {
   }
   std::size_t gone = o.done;
   std::optional<OutboxEntry> retry;
-  if (o.error) {
+  if (o.error && case_erased(m, b[o.done].e.case_id)) {
+    // Erased while this try was under way: the entry goes, with whatever text it held.
+    u.delivered.push_back({b[o.done].e.key, b[o.done].e.channel});
+    ++gone;
+  } else if (o.error) {
     Delivery& d = b[o.done];
     d.e.attempts += 1;
     d.e.error = *o.error;

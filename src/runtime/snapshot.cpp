@@ -39,14 +39,19 @@ json values_json(const Flow& f, const std::vector<Value>& values, std::string_vi
   return out;
 }
 
-std::vector<Value> values_from(const Flow& f, const json& j, const std::string& case_id, std::string_view secret) {
+std::vector<Value> values_from(const Flow& f, const json& j, const std::string& case_id, std::string_view secret,
+                               bool erased) {
   std::vector<Value> out(f.data.size());
   for (const auto& [k, v] : j.items()) {
     const DataField* field = f.find_field(k);
     if (!field) throw StoreError(fmt::format("stored case '{}' has data field '{}', which flow '{}' v{} does not declare", case_id, k, f.id, f.version));
     Value value = value_from_json(v);
     if (is_sealed(value)) {
-      if (secret.empty()) continue;  // erased: the key is gone
+      if (secret.empty() && erased) continue;  // the key is gone: so is the value
+      if (secret.empty())
+        throw StoreError(fmt::format("stored case '{}' is damaged: its field '{}' is sealed but the case has no key (and was "
+                                     "not erased)",
+                                     case_id, k));
       auto opened = open_value(value, secret);
       if (!opened)
         throw StoreError(fmt::format("stored case '{}' is damaged: its field '{}' does not open with the case's key", case_id, k));
@@ -406,9 +411,10 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
       throw StoreError(fmt::format("stored case '{}' is damaged: it is in step {}, which flow '{}' v{} lacks", id, c->step,
                                    f.id, f.version));
     c->visit = j.at("visit").get<std::uint32_t>();
-    c->data = values_from(f, j.at("data"), id, secret);
+    const bool erased = j.value("erased", false);
+    c->data = values_from(f, j.at("data"), id, secret, erased);
     if (!secret.empty()) c->more().secret = secret;
-    if (j.value("erased", false)) c->more().erased = true;
+    if (erased) c->more().erased = true;
     c->assignee = j.at("assignee").get<std::string>();
     c->set_incident(j.value("incident", std::string()));  // the outcome is the end step's
     if (j.contains("keys")) c->more().keys = keys_from(j.at("keys"), id);
@@ -417,7 +423,7 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
     c->parent_visit = j.value("parent_visit", 0u);
     c->depth = j.at("depth").get<std::int32_t>();
     c->join_step = j.value("join_step", -1);
-    if (c->join_step >= 0) c->fork_data = values_from(f, j.at("fork_data"), id, secret);
+    if (c->join_step >= 0) c->fork_data = values_from(f, j.at("fork_data"), id, secret, erased);
     c->arrivals = j.at("arrivals").get<std::int32_t>();
     const auto& clocks = j.at("clocks");
     if (clocks.size() != rt->clock_count) throw StoreError(fmt::format("stored case '{}' has the wrong number of clocks", id));

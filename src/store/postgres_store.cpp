@@ -42,6 +42,8 @@ namespace pg {
 extern const char* const unit_statement;
 std::string records_json(std::span<const StoredRecord> records);
 std::string cases_json(std::span<const StoredCase> cases, const std::map<std::string, std::string, std::less<>>& heads);
+std::map<std::string, detail::ChainTip, std::less<>> lock_chain_tips(pqxx::work& tx, const StoreBatch& b,
+                                                                    const std::string& server);
 }  // namespace pg
 
 namespace {
@@ -310,6 +312,19 @@ class PostgresStore final : public Store {
     });
   }
 
+  void erase_unchained(std::string_view case_id) override {
+    with("erase an older record's personal values", [&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      for (const auto& row : tx.exec_params("SELECT seq, json FROM records WHERE case_id = $1 AND digest IS NULL AND "
+                                            "json LIKE '%\"personal\":%'",
+                                            std::string(case_id)))
+        tx.exec_params("UPDATE records SET json = $1 WHERE seq = $2", detail::erased_record_json(row[1].as<std::string>()),
+                       row[0].as<std::int64_t>());
+      tx.commit();
+    });
+    scrub();
+  }
+
   std::uint64_t last_seq() override {
     return with("read the journal", [&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
@@ -481,23 +496,7 @@ void PostgresStore::prepare_schema(pqxx::connection& c) {
 void PostgresStore::write_unit(pqxx::work& tx, const StoreBatch& b) {
   const auto& cases = b.cases;
   if (b.records.empty() && cases.empty()) return;
-  // Where each case's chain stands. The case rows are locked first (in id order: no deadlock)
-  // and the tips read after, in a statement of their own that sees every commit before the
-  // lock: a unit without the case's row (a delivery outcome) has no revision to check, and two
-  // units reading one tip would fork the chain.
-  std::map<std::string, detail::ChainTip, std::less<>> tips;
-  if (!b.records.empty()) {
-    nlohmann::json ids = nlohmann::json::array();
-    for (const auto& r : b.records) ids.push_back(r.case_id);
-    tx.exec_params("SELECT id FROM cases WHERE id IN (SELECT json_array_elements_text($1::json)) ORDER BY id FOR UPDATE",
-                   ids.dump());
-    // Each case's newest record, not its row: delivery outcomes are journaled without the row.
-    for (const auto& row : tx.exec_params("SELECT DISTINCT ON (case_id) case_id, coalesce(link, ''), seq FROM records "
-                                          "WHERE case_id IN (SELECT json_array_elements_text($1::json)) "
-                                          "ORDER BY case_id, seq DESC",
-                                          ids.dump()))
-      tips[row[0].as<std::string>()] = {row[1].as<std::string>(), row[2].as<std::uint64_t>()};
-  }
+  const auto tips = pg::lock_chain_tips(tx, b, server_);
   const auto sealed = detail::seal_batch(b, [&](const std::string& id) {
     auto it = tips.find(id);
     return it == tips.end() ? detail::ChainTip{} : it->second;

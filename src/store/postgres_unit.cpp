@@ -1,11 +1,16 @@
 // The part of the PostgreSQL store that writes a unit's records and cases: their rows as JSON
-// parameters of one statement (postgres_store.cpp declares what it uses from here).
+// parameters of one statement, and where each case's hash chain stands (postgres_store.cpp
+// declares what it uses from here).
 
 #include <fmt/format.h>
 
+#include <pqxx/pqxx>
+
 #include <map>
 
+#include "base/json.hpp"
 #include "escalon/store.hpp"
+#include "store/seal.hpp"
 
 namespace escalon::pg {
 namespace {
@@ -134,6 +139,35 @@ std::string cases_json(std::span<const StoredCase> cases, const std::map<std::st
     rows.text("head", h == heads.end() ? std::string_view{} : std::string_view(h->second));
   }
   return std::move(rows).done();
+}
+
+// Where each case's chain stands. The case rows are locked first (in id order: no deadlock)
+// and the tips read after, in a statement of their own that sees every commit before the
+// lock: a unit without the case's row (a delivery outcome) has no revision to check, and two
+// units reading one tip would fork the chain.
+std::map<std::string, detail::ChainTip, std::less<>> lock_chain_tips(pqxx::work& tx, const StoreBatch& b,
+                                                                    const std::string& server) {
+  std::map<std::string, detail::ChainTip, std::less<>> tips;
+  if (b.records.empty()) return tips;
+  nlohmann::json ids = nlohmann::json::array();
+  for (const auto& r : b.records) ids.push_back(r.case_id);
+  tx.exec_params("SELECT id FROM cases WHERE id IN (SELECT json_array_elements_text($1::json)) ORDER BY id FOR UPDATE",
+                 ids.dump());
+  // Each case's newest record, not its row: delivery outcomes are journaled without the row.
+  for (const auto& row : tx.exec_params("SELECT DISTINCT ON (case_id) case_id, coalesce(link, ''), seq FROM records "
+                                        "WHERE case_id IN (SELECT json_array_elements_text($1::json)) "
+                                        "ORDER BY case_id, seq DESC",
+                                        ids.dump()))
+    tips[row[0].as<std::string>()] = {row[1].as<std::string>(), row[2].as<std::uint64_t>()};
+  // Numbers are taken before the lock: another engine may have committed a later number for
+  // the case meanwhile (a delivery outcome). Chaining behind it would break the order the
+  // chain is read in; the unit runs again with new numbers instead.
+  for (const auto& r : b.records)
+    if (auto it = tips.find(r.case_id); it != tips.end() && it->second.seq >= r.seq)
+      throw ConflictError(fmt::format("{}: case '{}' has record {} from another engine, after this unit's record {}; "
+                                      "apply the call again",
+                                      server, r.case_id, it->second.seq, r.seq));
+  return tips;
 }
 
 }  // namespace escalon::pg

@@ -145,6 +145,14 @@ void open_record(Record& r, std::string_view secret) {
   });
 }
 
+std::string erased_record_json(std::string_view json) {
+  Record r = Record::from_json(json);
+  for_each_personal(r, [](Value& v) {
+    if (!v.is_null()) v = erased_value();
+  });
+  return r.to_json();
+}
+
 std::string digest_hex(std::string_view text) {
   init_sodium();
   std::array<unsigned char, hash_bytes> h{};

@@ -49,6 +49,9 @@ void for_each_personal(Record& r, const std::function<void(Value&)>& f);
 /// Opens the sealed values of a record read back from a store; those `secret` cannot open
 /// (an erased case) read as erased_value().
 void open_record(Record& r, std::string_view secret);
+/// A stored record's JSON with its personal values replaced by erased_value() (records of an
+/// older store, written before values were sealed). Throws Error for text that is not a record.
+[[nodiscard]] std::string erased_record_json(std::string_view json);
 
 /// BLAKE2b-256 of `text`, 64 hex digits.
 [[nodiscard]] std::string digest_hex(std::string_view text);

@@ -31,6 +31,7 @@
 #include <cstring>
 #include <algorithm>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <fstream>
 
@@ -183,10 +184,15 @@ class SqliteStore final : public Store {
   }
 
   void commit(const StoreBatch& b) override {
+    std::lock_guard lk(write_mutex_);
+    commit_unit(b);
+    if (scrub_pending_) checkpoint();
+  }
+
+  void commit_unit(const StoreBatch& b) {
     if (read_only_)
       throw StoreError(fmt::format("{} was opened read-only (?mode=ro); open it without ?mode=ro to write", path_));
-    exec("BEGIN IMMEDIATE", "begin");
-    try {
+    in_transaction("begin", [&] {
       const auto sealed = detail::seal_batch(b, [&](const std::string& id) { return chain_tip(id); });
       write_records(sealed);
       for (const auto& c : b.cases) {
@@ -245,6 +251,15 @@ class SqliteStore final : public Store {
           throw ConflictError(fmt::format("{}: start key '{}' was taken by another writer", path_, k.key));
       }
       write_outbox(b);
+    });
+  }
+
+  // BEGIN IMMEDIATE (`what` names it in an error), `work`, COMMIT; a ROLLBACK when anything throws.
+  template <class F>
+  void in_transaction(std::string_view what, F&& work) {
+    exec("BEGIN IMMEDIATE", what);
+    try {
+      work();
       exec("COMMIT", "commit");
     } catch (...) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -336,9 +351,38 @@ class SqliteStore final : public Store {
 
   void scrub() override {
     if (read_only_) return;
-    // Old page images stay in the WAL until it is reused; TRUNCATE checkpoints and empties it.
-    // A reader holding an old snapshot keeps it from emptying: then the next scrub does.
-    sqlite3_exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+    std::lock_guard lk(write_mutex_);
+    checkpoint();
+  }
+
+  void erase_unchained(std::string_view case_id) override {
+    if (read_only_) return;
+    std::lock_guard lk(write_mutex_);
+    std::vector<std::pair<std::int64_t, std::string>> rows;
+    {
+      Statement s(db_, "SELECT seq, json FROM records WHERE case_id = ? AND digest IS NULL AND json LIKE '%\"personal\":%'", path_);
+      s.bind(1, case_id);
+      while (step_row(s, "read the journal")) rows.emplace_back(sqlite3_column_int64(s.get(), 0), text_of(s.get(), 1));
+    }
+    if (rows.empty()) return;
+    in_transaction("begin", [&] {
+      Statement s(db_, "UPDATE records SET json = ? WHERE seq = ?", path_);
+      for (const auto& [seq, json] : rows) {
+        s.reset();
+        s.bind(1, detail::erased_record_json(json));
+        s.bind(2, seq);
+        step(s, "erase an older record's personal values");
+      }
+    });
+    checkpoint();
+  }
+
+  // Old page images stay in the WAL until it is reused; TRUNCATE checkpoints and empties it. A
+  // reader holding an old snapshot keeps it from emptying: then it is tried after each commit.
+  void checkpoint() {
+    int log = 0, done = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    scrub_pending_ = rc != SQLITE_OK || log > 0;
   }
 
   std::vector<StoredFlow> flows() override {
@@ -469,6 +513,9 @@ class SqliteStore final : public Store {
   std::unique_ptr<Statement> insert_record_, upsert_case_, upsert_meta_, insert_flow_, find_case_, insert_start_key_;
   std::unique_ptr<Statement> upsert_outbox_, delete_outbox_, chain_tip_, set_head_, find_secret_;
   int schema_ = 0;
+  // Writes come from the engine's committing thread, and scrub/erase_unchained from a caller's.
+  std::mutex write_mutex_;
+  bool scrub_pending_ = false;
 
   void reset_statements() {
     find_case_.reset();
@@ -630,8 +677,7 @@ class SqliteStore final : public Store {
   }
 
   void migrate() {
-    exec("BEGIN IMMEDIATE", "lock the store");  // fails at once when another engine holds the file
-    try {
+    in_transaction("lock the store", [&] {  // fails at once when another engine holds the file
       check_identity();  // again, under the lock
       const int version = pragma_int("PRAGMA user_version");
       for (int v = version; v < schema_version; ++v) exec(migrations[v], fmt::format("migrate the schema to version {}", v + 1));
@@ -640,11 +686,7 @@ class SqliteStore final : public Store {
       if (pragma_int("PRAGMA application_id") != application_id)
         exec(fmt::format("PRAGMA application_id={}", application_id), "mark the store");
       if (version != schema_version) exec(fmt::format("PRAGMA user_version={}", schema_version), "mark the schema version");
-      exec("COMMIT", "finish opening");
-    } catch (...) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
+    });
   }
 };
 

@@ -383,3 +383,54 @@ TEST_CASE("a damaged or swapped case key is refused on load, not taken for an er
   CHECK_THROWS_WITH(reopen(), Catch::Contains(fmt::format(
                                   "stored case '{}' is damaged: its field 'customer' does not open with the case's key", id)));
 }
+
+TEST_CASE("an engine that has not recovered refuses to erase an open case without loading it", "[erasure]") {
+  Dir dir;
+  const std::string where = "sqlite:" + (dir.path / "cases.db").string();
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::string id;
+  {
+    Engine engine({.clock = &clock, .store = open_store(where)});
+    engine.add_flows(compile(visit_flow));
+    id = engine.start("visit", {{"customer", name}});
+  }
+  Engine engine({.clock = &clock, .store = open_store(where)});
+  engine.add_flows(compile(visit_flow));
+  CHECK_THROWS_MATCHES(engine.erase(id, "too early"), EventError,
+                       Catch::Matchers::Predicate<EventError>([](const EventError& e) { return e.code() == Refusal::wrong_state; }));
+  CHECK(engine.recover() == 1);  // loaded once, by recovery, with its clocks
+  engine.send(id, "booked");
+  CHECK(engine.get(id).status == CaseStatus::completed);
+}
+
+TEST_CASE("records of an older store, written before values were sealed, are erased too", "[erasure][retention]") {
+  Dir dir;
+  const fs::path db = dir.path / "cases.db";
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::string id;
+  {
+    Engine engine({.clock = &clock, .store = open_store("sqlite:" + db.string())});
+    engine.add_flows(compile(visit_flow));
+    id = engine.start("visit", {{"customer", "Placeholder"}});
+    engine.send(id, "booked");
+  }
+  // As an older Escalon left it: the start record in the clear and outside the chain, no key.
+  sqlite(db, fmt::format("UPDATE records SET json = json_set(json, '$.data.customer', 'Legacy Lindqvist-Oyelaran') "
+                         "WHERE case_id = '{0}' AND type = 'started'; "
+                         "UPDATE records SET digest = NULL, link = NULL, prev = NULL WHERE case_id = '{0}'; "
+                         "UPDATE cases SET secret = NULL, head = NULL, state = json_set(state, '$.data.customer', "
+                         "'Legacy Lindqvist-Oyelaran') WHERE id = '{0}'",
+                         id));
+  const auto legacy = open_store("sqlite:" + db.string() + "?mode=ro")->history(id).size();
+  REQUIRE(contains(disk_bytes(db), "Legacy Lindqvist-Oyelaran"));
+  clock.advance(24h * 31);
+  Engine engine({.clock = &clock, .store = open_store("sqlite:" + db.string())});
+  engine.add_flows(compile(visit_flow));  // retention: 30 days
+  CHECK(engine.apply_retention() == std::vector<std::string>{id});
+  CHECK_FALSE(contains(disk_bytes(db), "Legacy Lindqvist-Oyelaran"));
+  CHECK(field(engine.history(id).front(), "customer") == Value("[erased]"));
+  const auto report = verify_journal(*open_store("sqlite:" + db.string() + "?mode=ro"));
+  CAPTURE(report.problems);
+  CHECK(report.ok());
+  CHECK(report.unchained == legacy);  // the erased record is the first of the chain
+}
