@@ -118,8 +118,15 @@ int main(int argc, char** argv) try {
       problem("%s: stored n = %lld, the journal has %zu notes", sc.id.c_str(), static_cast<long long>(v.data.at("n").as_int()),
               pc.notes);
     if (v.level() != pc.level) problem("%s: stored level %d, the journal's highest is %d", sc.id.c_str(), v.level(), pc.level);
+    const auto who = v.data.find("who");
+    if (who == v.data.end() || !who->second.as_string().starts_with("Person "))
+      problem("%s: its personal field did not come back (its key was lost?)", sc.id.c_str());
   });
   if (open != cases) problem("%zu cases stored, not %zu", open, cases);
+  // Four engines, SIGKILLs and conflicts: every case's hash chain still holds.
+  const ChainReport chain = verify_journal(*store);
+  for (const auto& p : chain.problems) problem("chain: %s", p.c_str());
+  if (chain.records != records) problem("verify read %zu records, the journal has %zu", chain.records, records);
   std::printf("shared_check: %zu cases, %zu records, %zu acknowledged notes, %zu problems\n", open, records, acked,
               static_cast<std::size_t>(problems));
   return problems == 0 ? 0 : 1;

@@ -75,7 +75,7 @@ int main(int argc, char** argv) try {
   std::vector<std::string> ids(static_cast<std::size_t>(cases));
   const auto id_of = [&](int k) -> const std::string& {
     auto& id = ids[static_cast<std::size_t>(k)];
-    if (id.empty()) id = engine.start("ladder", {}, {.key = "case-" + std::to_string(k)});
+    if (id.empty()) id = engine.start("ladder", {{"who", "Person " + std::to_string(k)}}, {.key = "case-" + std::to_string(k)});
     return id;
   };
   for (int k = std::stoi(proc); k < cases; k += procs) (void)id_of(k);
