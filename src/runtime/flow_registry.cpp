@@ -159,17 +159,20 @@ FlowRt* FlowRegistry::from_store(std::string_view id, std::int64_t version, Stor
   const std::filesystem::path file(sf.file);
   const auto dir = file.parent_path().string();
   const auto res = validate_text(sf.source, file.filename().string(), dir.empty() ? "." : dir);
-  if (!res.ok() || res.flows.size() != 1) {
+  // The text's own flow: a sub-flow it names is read from the file beside it and comes too.
+  const auto own = std::find_if(res.flows.begin(), res.flows.end(),
+                                [&](const FlowPtr& f) { return f->id == id && f->version == version; });
+  if (!res.ok() || own == res.flows.end()) {
     const std::string why = res.diagnostics.empty() ? "no flow in it" : res.diagnostics.front().str();
     throw StoreError(fmt::format("flow '{}' version {} as kept in the store does not load any more: {}; restore the "
                                  "files it includes, or load that version from a file",
                                  id, version, why));
   }
-  if (!res.flows.front()->matches_hash(sf.hash))
+  if (!(*own)->matches_hash(sf.hash))
     throw StoreError(fmt::format("flow '{}' version {} as kept in the store no longer matches its hash: a file it "
                                  "includes ({}) changed since; restore it, or load that version from a file",
-                                 id, version, fmt::join(res.flows.front()->includes, ", ")));
-  if (auto sf2 = add(res.flows.front(), &store)) unseen.push_back(std::move(*sf2));
+                                 id, version, fmt::join((*own)->includes, ", ")));
+  if (auto sf2 = add(*own, &store)) unseen.push_back(std::move(*sf2));
   return find(id, version);
 }
 

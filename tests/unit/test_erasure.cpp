@@ -434,3 +434,22 @@ TEST_CASE("records of an older store, written before values were sealed, are era
   CHECK(report.ok());
   CHECK(report.unchained == legacy);  // the erased record is the first of the chain
 }
+
+TEST_CASE("an engine with no flows loaded erases a case of a stored flow that names a sub-flow", "[erasure]") {
+  // escalon erase loads no flow files: the case's flow version is rebuilt from the store's copy,
+  // whose sub-flow (spare-parts-order) is read from beside it.
+  Dir dir;
+  const std::string where = "sqlite:" + (dir.path / "cases.db").string();
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::string id;
+  {
+    Engine engine({.clock = &clock, .store = open_store(where)});
+    engine.load({std::string(ESCALON_SOURCE_DIR) + "/flows"});
+    id = engine.start("technician-visit", {{"customer", name}});
+    engine.cancel(id, "withdrawn");
+  }
+  Engine engine({.clock = &clock, .store = open_store(where)});
+  engine.erase(id, "request");
+  CHECK(engine.history(id).back().type == RecordType::erased);
+  CHECK(field(engine.history(id).front(), "customer") == Value("[erased]"));
+}
