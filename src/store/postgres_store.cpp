@@ -507,9 +507,11 @@ void PostgresStore::write_unit(pqxx::work& tx, const StoreBatch& b) {
   const auto lost = tx.exec_prepared1("escalon_unit", pg::records_json(sealed.records), pg::cases_json(cases, sealed.heads), channel_,
                                       earliest ? std::to_string(*earliest) : std::string())[0];
   if (lost.is_null()) {
-    for (const auto& [id, head] : sealed.heads)  // cases whose records came without their row
+    for (const auto& entry : sealed.heads) {  // cases whose records came without their row
+      const std::string& id = entry.first;
       if (std::none_of(cases.begin(), cases.end(), [&](const StoredCase& c) { return c.id == id; }))
-        tx.exec_params("UPDATE cases SET head = $1 WHERE id = $2", head, id);
+        tx.exec_params("UPDATE cases SET head = $1 WHERE id = $2", entry.second, id);
+    }
     return;
   }
   const auto id = lost.as<std::string>();

@@ -549,11 +549,12 @@ class SqliteStore final : public Store {
 
   // Heads of cases whose records this unit wrote without their row (delivery outcomes).
   void set_heads(const StoreBatch& b, const detail::SealedBatch& sealed) {
-    for (const auto& [id, head] : sealed.heads) {
+    for (const auto& entry : sealed.heads) {  // (clang 14 does not capture structured bindings)
+      const std::string& id = entry.first;
       if (std::any_of(b.cases.begin(), b.cases.end(), [&](const StoredCase& c) { return c.id == id; })) continue;
       const Statement& s = *set_head_;
       s.reset();
-      s.bind(1, head);
+      s.bind(1, entry.second);
       s.bind(2, id);
       step(s, "write a case's chain head");
     }
