@@ -38,7 +38,7 @@ CopyCounts copy_store(Store& from, Store& to, std::string_view to_name) {
     cases.back().expected = 0;  // new to the target, with the revision it has
     // A case stored before personal values were sealed (an older store) gets its key now: the
     // copy seals its records' personal values instead of dropping them.
-    if (c.secret.empty() && c.state.find("\"erased\":true") == std::string::npos) cases.back().secret = detail::new_case_secret();
+    if (c.secret.empty() && !detail::state_erased(c.state)) cases.back().secret = detail::new_case_secret();
   });
   std::vector<Record> records;
   from.for_each_record([&](const Record& r) { records.push_back(r); });

@@ -148,7 +148,7 @@ std::vector<std::string> retention_due(Core& m, std::unique_lock<std::mutex>& lk
   lk.unlock();
   try {
     m.store()->for_each_case(false, [&](const StoredCase& sc) {
-      if (!sc.secret.empty() || sc.state.find("\"erased\":true") == std::string::npos)
+      if (!sc.secret.empty() || !state_erased(sc.state))
         held.push_back({sc.id, sc.flow, !sc.secret.empty()});
     });
   } catch (...) {
@@ -177,8 +177,7 @@ bool case_erased(Core& m, const std::string& id) {
   if (m.erased_cases.contains(id)) return true;
   if (!m.shared()) return false;
   const auto sc = m.store()->find_case(id);
-  // The state's own key (save_case writes it only for an erased case; text values escape quotes).
-  return sc && sc->state.find("\"erased\":true") != std::string::npos;
+  return sc && state_erased(sc->state);
 }
 
 bool retention_tick(Core& m, std::unique_lock<std::mutex>& lk) {

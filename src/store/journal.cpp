@@ -1,10 +1,10 @@
-#include <algorithm>
 #include "escalon/journal.hpp"
 
 #include <fmt/format.h>
 
 #include "escalon/error.hpp"
 #include "base/json.hpp"
+#include "store/seal.hpp"
 
 namespace escalon {
 
@@ -68,21 +68,10 @@ std::string Record::to_json() const {
 
 Record Record::redacted() const {
   Record r = *this;
-  if (personal.empty()) return r;
   static const Value hidden{std::string("***")};
-  const auto is_personal = [&](std::string_view name) {
-    return std::find(personal.begin(), personal.end(), name) != personal.end();
-  };
-  if (type == RecordType::data_changed && is_personal(target)) {
-    if (!r.old_value.is_null()) r.old_value = hidden;
-    if (!r.new_value.is_null()) r.new_value = hidden;
-  }
-  if (r.data.kind() == Value::Kind::map) {
-    Map m = r.data.as_map();
-    for (auto& [k, v] : m)
-      if (is_personal(k) && !v.is_null()) v = hidden;
-    r.data = Value(std::move(m));
-  }
+  detail::for_each_personal(r, [](Value& v) {
+    if (!v.is_null()) v = hidden;
+  });
   return r;
 }
 

@@ -31,6 +31,10 @@ namespace escalon::detail {
 /// Whether `secret` has the form new_case_secret gives.
 [[nodiscard]] bool valid_secret(std::string_view secret);
 
+/// Whether a stored case state (StoredCase::state) is of an erased case: its own `"erased":true`
+/// key, read without parsing (text values escape their quotes, so only the key matches).
+[[nodiscard]] inline bool state_erased(std::string_view state) { return state.find("\"erased\":true") != std::string_view::npos; }
+
 /// Whether `v` is a sealed value: {"$sealed": "<base64 of nonce and ciphertext>"}.
 [[nodiscard]] bool is_sealed(const Value& v);
 /// `v` sealed with `secret` (a null value stays null: there is nothing to hide).
