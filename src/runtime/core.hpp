@@ -38,6 +38,7 @@
 #include <fmt/format.h>
 
 #include "escalon/engine.hpp"
+#include "runtime/journal_log.hpp"
 #include "runtime/state.hpp"
 
 namespace escalon::detail {
@@ -283,8 +284,8 @@ struct Core {
   std::uint64_t unit_serial = 0;  // units that moved a case (Unit::serial)
   // Without a store the in-memory journal is the only copy of the history, so it is kept;
   // with one, reads go to the store and memory holds only open cases.
-  std::vector<Record> journal;
-  std::vector<Record> orphan_records;  // refused calls for unknown cases (no store)
+  // Refused calls for unknown cases are in it too, belonging to no case.
+  JournalLog journal;
   // Keyed starts the store does not have yet (all of them without a store): a repeat that
   // comes while the first waits for the disk must find it too.
   std::unordered_map<std::string, StartKey> start_keys;

@@ -618,9 +618,10 @@ std::vector<Record> Engine::history(std::string_view case_id) const {
     return m.store()->history(case_id);
   }
   const Case& c = m.find(case_id);
+  const auto positions = m.journal.chain(c.journal_last);
   std::vector<Record> out;
-  out.reserve(c.records.size());
-  for (auto i : c.records) out.push_back(m.journal[i]);
+  out.reserve(positions.size());
+  for (auto i : positions) out.push_back(m.journal.at(i));
   return out;
 }
 

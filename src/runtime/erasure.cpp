@@ -54,8 +54,11 @@ void Op::erase_case(Case& c, TimePoint at, const std::string& reason, const Even
     dropped = m.outbox.drop_case(c.id);
   }
   if (!m.store())  // the in-memory journal is the only copy: its values go now
-    for (auto i : c.records) for_each_personal(m.journal[i], [](Value& v) {
-        if (!v.is_null()) v = erased_value();
+    for (auto i : m.journal.chain(c.journal_last))
+      m.journal.rewrite_values(i, [](Record& r) {
+        for_each_personal(r, [](Value& v) {
+          if (!v.is_null()) v = erased_value();
+        });
       });
   Record r = make(c, RecordType::erased, at);
   r.actor = o.actor;
@@ -134,7 +137,7 @@ std::vector<std::string> retention_due(Core& m, std::unique_lock<std::mutex>& lk
     std::sort(closed.begin(), closed.end(), [](const Case* a, const Case* b) { return a->serial < b->serial; });
     for (const Case* c : closed) {
       std::vector<Record> history;
-      for (auto i : c->records) history.push_back(m.journal[i]);
+      for (auto i : m.journal.chain(c->journal_last)) history.push_back(m.journal.at(i));
       const Duration keep = policy_of(c->flow().id).first;
       if (auto at = closed_at(history); keep > Duration{0} && at && *at + keep <= now) out.push_back(c->id);
     }

@@ -223,8 +223,9 @@ void Op::journal(Record r) {
   r.seq = ++m.record_seq;
   to_sink(r);
   if (!m.options.keep_journal) return;
-  if (Case* c = m.cases.find(r.case_id)) c->records.push_back(static_cast<std::uint32_t>(m.journal.size()));
-  m.journal.push_back(std::move(r));
+  Case* c = m.cases.find(r.case_id);
+  const std::uint32_t pos = m.journal.append(r, c ? c->journal_last : JournalLog::none);
+  if (c) c->journal_last = pos;
 }
 
 namespace {

@@ -109,7 +109,7 @@ struct Case {
   // [0, slas) SLAs, then the step deadline, the step timer and (FlowRt::clock_count) the stage deadline
   std::vector<ClockState> clocks;
   std::string assignee;
-  std::vector<std::uint32_t> records;  // positions in the in-memory journal (engines without a store)
+  std::uint32_t journal_last = UINT32_MAX;  // its newest record in the in-memory journal (engines without a store)
   std::uint64_t serial = 0;  // creation order in this process (ties in queries, migrations)
   // Why the case needs a person, and its parent's id when the parent is not linked (a closed
   // case read back from the store): most cases have neither, so they live behind a pointer.

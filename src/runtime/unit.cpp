@@ -53,8 +53,8 @@ void Op::commit(Case* c, Record r) {
   if (c) c->last_seq = r.seq;
   to_sink(r);
   if (!m.options.keep_journal) return;
-  if (c) c->records.push_back(static_cast<std::uint32_t>(m.journal.size()));
-  m.journal.push_back(std::move(r));
+  const std::uint32_t pos = m.journal.append(r, c ? c->journal_last : JournalLog::none);
+  if (c) c->journal_last = pos;
 }
 
 void Op::to_sink(const Record& r) {

@@ -96,18 +96,10 @@ void for_each_memory_record(const Core& m, std::string_view case_id, const std::
   if (!case_id.empty()) {
     const Case* c = m.cases.find(case_id);
     if (!c) throw CaseError(fmt::format("unknown case '{}'", case_id));
-    for (auto i : c->records) visit(m.journal[i]);
+    for (auto i : m.journal.chain(c->journal_last)) visit(m.journal.at(i));
     return;
   }
-  std::size_t a = 0, b = 0;
-  const auto& j = m.journal;
-  const auto& o = m.orphan_records;
-  while (a < j.size() || b < o.size()) {
-    if (b >= o.size() || (a < j.size() && j[a].seq < o[b].seq))
-      visit(j[a++]);
-    else
-      visit(o[b++]);
-  }
+  for (std::uint32_t i = 0; i < m.journal.size(); ++i) visit(m.journal.at(i));
 }
 
 LoadedCase load_stored(Core& m, const StoredCase& sc) {

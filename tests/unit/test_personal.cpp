@@ -114,3 +114,40 @@ TEST_CASE("pii marks a whole data field and takes a boolean", "[personal][loader
   REQUIRE(nested.size() == 1);
   CHECK_THAT(nested[0], Catch::Contains("`pii` marks a whole data field as personal data"));
 }
+
+// The in-memory journal keeps records packed (texts numbered, values aside): what it gives
+// back must be exactly what the sink saw, record for record, values and personal marks too,
+// with the refused calls for unknown cases in their place.
+TEST_CASE("the in-memory journal gives back every record as it was made", "[personal][journal]") {
+  ManualClock clock{"2026-11-23T08:00:00Z"};
+  std::vector<Record> seen;
+  Engine engine({.clock = &clock, .journal_sink = [&](const Record& r) { seen.push_back(r); }});
+  engine.add_flows(compile(visit_flow));
+  const auto a = engine.start("visit", {{"customer", "Ana Horvat"}, {"device", "washer"}});
+  const auto b = engine.start("visit", {{"customer", "Ivo Kos"}});
+  engine.update(a, {{"phone", "+385 91 555 0101"}});
+  CHECK_THROWS_AS(engine.send("visit-99", "booked"), CaseError);
+  clock.advance(1h);
+  engine.run_due();
+  engine.send(b, "booked", {{"phone", "+385 91 555 0202"}}, {.actor = "sam", .channel = "phone"});
+  CHECK_THROWS_AS(engine.send(b, "booked"), EventError);
+
+  std::string all;
+  std::vector<std::string> of_a, of_b;
+  for (const auto& r : seen) {
+    all += r.to_json() + "\n";
+    if (r.case_id == a) of_a.push_back(r.to_json());
+    if (r.case_id == b) of_b.push_back(r.to_json());
+  }
+  CHECK(engine.journal_jsonl({}, {.personal = true}) == all);
+  auto json = [](const std::vector<Record>& h) {
+    std::vector<std::string> out;
+    for (const auto& r : h) out.push_back(r.to_json());
+    return out;
+  };
+  CHECK(json(engine.history(a)) == of_a);
+  CHECK(json(engine.history(b)) == of_b);
+  CHECK(of_a.size() > 5);
+  CHECK(all.find("visit-99") != std::string::npos);
+  CHECK(engine.history(b).front().personal == std::vector<std::string>{"customer"});
+}
