@@ -86,7 +86,7 @@ void Op::authorize_update(Case& c, const EventOptions& o, TimePoint at) {
 
 // The transitions for an event that the caller may take: each its `allow:`, else the step's
 // `role:`; `send` and `admin` in the policy take any. None: refused, naming who may.
-void Op::authorize_event(Case& c, std::string_view event, std::vector<const Transition*>& candidates,
+void Op::authorize_event(Case& c, std::string_view event, Candidates& candidates,
                          const EventOptions& o, TimePoint at) {
   Access a(m, o);
   if (!a.checked()) return;
@@ -94,7 +94,9 @@ void Op::authorize_event(Case& c, std::string_view event, std::vector<const Tran
   Access policy(m, o);
   if (policy.grant(m.options.access.send, "send") || policy.grant(m.options.access.admin, "admin")) return;
   const std::string& role = c.current().role;
-  std::erase_if(candidates, [&](const Transition* t) { return t->allow.empty() ? !a.grant_role(role) : !a.grant(t->allow, ""); });
+  candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
+                                  [&](const Transition* t) { return t->allow.empty() ? !a.grant_role(role) : !a.grant(t->allow, ""); }),
+                   candidates.end());
   if (!candidates.empty()) return;
   a.grant(m.options.access.send, "send");
   a.grant(m.options.access.admin, "admin");

@@ -148,7 +148,7 @@ void Op::action_failed(Case& c, const Job& j, const std::string& name, const std
 void Op::resolve(std::string_view case_id, const Map& data, std::string_view to_step, const EventOptions& options,
                  TimePoint now) {
   Case& c = find(case_id, "resolve", options, now);
-  if (replayed(c, "resolve", options, detail::call_fingerprint("resolve", &data, to_step), now)) return;
+  if (replayed(c, "resolve", options, [&] { return detail::call_fingerprint("resolve", &data, to_step); }, now)) return;
   authorize(c, "resolve", options, now, m.options.access.repair, "repair", "resolve");
   if (c.status != CaseStatus::incident)
     reject(&c, case_id, "resolve", options, now, c.open() ? Refusal::wrong_state : Refusal::closed,

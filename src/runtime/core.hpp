@@ -137,6 +137,10 @@ struct HandlerScope {
 };
 HandlerScope& handler_scope();
 
+// The transitions of the current step (or its stage) for an event: rarely more than a few,
+// and looked up for every event, so kept inline.
+using Candidates = boost::container::small_vector<const Transition*, 4>;
+
 // A change that passed every check and can now be applied.
 struct Change {
   std::int32_t slot;
@@ -463,7 +467,7 @@ struct Op {
   [[noreturn]] void reject(Case* c, std::string_view case_id, std::string_view event, const EventOptions& o,
                            TimePoint at, Refusal code, std::string why, std::string reason = {});
   [[noreturn]] void not_handled(Case& c, std::string_view event, const EventOptions& o, TimePoint at);
-  [[noreturn]] void guard_refused(Case& c, std::string_view event, const std::vector<const Transition*>& candidates,
+  [[noreturn]] void guard_refused(Case& c, std::string_view event, const Candidates& candidates,
                                   const EventOptions& o, TimePoint at);
   Case& find(std::string_view id, std::string_view event, const EventOptions& o, TimePoint at);
   void apply_event(Case& c, std::string_view event, const Map& payload, const EventOptions& o, TimePoint at);
@@ -476,7 +480,7 @@ struct Op {
   void authorize(Case& c, std::string_view call, const EventOptions& o, TimePoint at,
                  const std::vector<std::string>& grants, std::string_view policy, std::string_view action);
   void authorize_update(Case& c, const EventOptions& o, TimePoint at);
-  void authorize_event(Case& c, std::string_view event, std::vector<const Transition*>& candidates,
+  void authorize_event(Case& c, std::string_view event, Candidates& candidates,
                        const EventOptions& o, TimePoint at);
 
   // --- idempotency keys (keys.cpp)
@@ -489,8 +493,13 @@ struct Op {
   };
   KeyedCall keyed = {};
   // True when case `c` took `o.key` before: nothing is applied, and a first refusal is thrown
-  // again. A key used for another call or payload is refused (key_reused).
-  bool replayed(Case& c, std::string_view call, const EventOptions& o, std::uint64_t fingerprint, TimePoint at);
+  // again. A key used for another call or payload is refused (key_reused). `fingerprint()`
+  // hashes the call's arguments: only calls with a key pay for it.
+  template <class F>
+  bool replayed(Case& c, std::string_view call, const EventOptions& o, F&& fingerprint, TimePoint at) {
+    return !o.key.empty() && replayed_key(c, call, o, fingerprint(), at);
+  }
+  bool replayed_key(Case& c, std::string_view call, const EventOptions& o, std::uint64_t fingerprint, TimePoint at);
   void remember_key(std::optional<Refusal> refusal = {}, std::string message = {}, std::string reason = {});
   // The case a start with this key created (in this process or, through the store, before);
   // key_reused when that start had other arguments.

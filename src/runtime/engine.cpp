@@ -360,8 +360,10 @@ std::string Engine::start(std::string_view flow_id, Map data, StartOptions optio
                                    hint.empty() ? "; load it first" : hint));
     }
     detail::authorize_start(m, *rt->flow, options);
-    const std::uint64_t fp = detail::call_fingerprint(
-        "start", &data, fmt::format("{}\n{}\n{}", flow_id, options.version, options.id));
+    // Only a keyed start is compared with an earlier one.
+    const std::uint64_t fp = options.key.empty() ? 0
+                             : detail::call_fingerprint("start", &data,
+                                                        fmt::format("{}\n{}\n{}", flow_id, options.version, options.id));
     if (!options.key.empty())
       if (auto first = op.started_with(options.key, fp)) return *first;
     try {
@@ -382,7 +384,7 @@ void Engine::send(std::string_view case_id, std::string_view event, Map payload,
   detail::require_valid("payload", payload);
   m.call(case_id, [&](Op& op, TimePoint now) {
     Case* c = &op.find(case_id, event, options, now);
-    if (op.replayed(*c, event, options, detail::call_fingerprint(event, &payload), now)) return;
+    if (op.replayed(*c, event, options, [&] { return detail::call_fingerprint(event, &payload); }, now)) return;
     // A case waiting at a parallel step takes events through its branches: the first active
     // branch whose step handles the event gets it.
     if (c->status == CaseStatus::active && c->current().kind == StepKind::parallel) {
@@ -407,7 +409,7 @@ void Engine::update(std::string_view case_id, Map changes, EventOptions options)
   detail::require_valid("update", changes);
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "update", options, now);
-    if (op.replayed(c, "update", options, detail::call_fingerprint("update", &changes), now)) return;
+    if (op.replayed(c, "update", options, [&] { return detail::call_fingerprint("update", &changes); }, now)) return;
     op.authorize_update(c, options, now);
     if (!c.open())
       op.reject(&c, case_id, "update", options, now, Refusal::closed,
@@ -423,7 +425,7 @@ void Engine::cancel(std::string_view case_id, std::string_view reason, EventOpti
   detail::require_utf8(options);
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "cancel", options, now);
-    if (op.replayed(c, "cancel", options, detail::call_fingerprint("cancel", nullptr, reason), now)) return;
+    if (op.replayed(c, "cancel", options, [&] { return detail::call_fingerprint("cancel", nullptr, reason); }, now)) return;
     op.authorize(c, "cancel", options, now, impl_->options.access.cancel, "cancel", "cancel");
     if (!c.open())
       op.reject(&c, case_id, "cancel", options, now, Refusal::closed,
@@ -439,8 +441,10 @@ void Engine::reschedule(std::string_view case_id, TimePoint due, EventOptions op
   detail::require_utf8(options);
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "reschedule", options, now);
-    if (op.replayed(c, "reschedule", options,
-                    detail::call_fingerprint("reschedule", nullptr, std::to_string(due.time_since_epoch().count())), now))
+    if (op.replayed(
+            c, "reschedule", options,
+            [&] { return detail::call_fingerprint("reschedule", nullptr, std::to_string(due.time_since_epoch().count())); },
+            now))
       return;
     op.authorize(c, "reschedule", options, now, impl_->options.access.reschedule, "reschedule", "reschedule the deadline of");
     if (c.status != CaseStatus::active || !c.current().deadline)
@@ -457,7 +461,7 @@ void Engine::retry(std::string_view case_id, EventOptions options) {
   detail::require_utf8(options);
   impl_->call(case_id, [&](Op& op, TimePoint now) {
     Case& c = op.find(case_id, "retry", options, now);
-    if (op.replayed(c, "retry", options, detail::call_fingerprint("retry", nullptr), now)) return;
+    if (op.replayed(c, "retry", options, [&] { return detail::call_fingerprint("retry", nullptr); }, now)) return;
     op.authorize(c, "retry", options, now, impl_->options.access.repair, "repair", "retry");
     if (c.status != CaseStatus::incident || c.current().kind != StepKind::action)
       op.reject(&c, case_id, "retry", options, now, c.open() ? Refusal::wrong_state : Refusal::closed,

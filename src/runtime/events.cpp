@@ -99,7 +99,7 @@ void Op::not_handled(Case& c, std::string_view event, const EventOptions& o, Tim
 
 // Every guard for the event is false: the caller is told the designer's reasons, when the
 // transitions give them (EventError::reason), else that no `when` holds.
-void Op::guard_refused(Case& c, std::string_view event, const std::vector<const Transition*>& candidates,
+void Op::guard_refused(Case& c, std::string_view event, const Candidates& candidates,
                        const EventOptions& o, TimePoint at) {
   std::vector<std::string_view> reasons;
   for (const Transition* t : candidates)
@@ -122,7 +122,7 @@ void Op::apply_event(Case& c, std::string_view event, const Map& payload, const 
   const Step& s = c.current();
   // The step's own transitions for the event win over its stage's.
   const Stage* stage = c.flow().stage_of(c.step);
-  std::vector<const Transition*> candidates;
+  Candidates candidates;
   for (const auto& t : s.on)
     if (t.event == event) candidates.push_back(&t);
   const bool own = !candidates.empty();

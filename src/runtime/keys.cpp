@@ -27,8 +27,7 @@ std::uint64_t call_fingerprint(std::string_view call, const Map* args, std::stri
   return f.h;
 }
 
-bool Op::replayed(Case& c, std::string_view call, const EventOptions& o, std::uint64_t fingerprint, TimePoint at) {
-  if (o.key.empty()) return false;
+bool Op::replayed_key(Case& c, std::string_view call, const EventOptions& o, std::uint64_t fingerprint, TimePoint at) {
   if (auto why = oversize(o.key)) reject(&c, c.id, call, o, at, Refusal::bad_request, std::move(*why));
   if (const auto* keys = c.keys())
     for (auto it = keys->rbegin(); it != keys->rend(); ++it) {

@@ -1,6 +1,8 @@
 // Cases that start cases: new cases, sub-flow cases, and parallel branches (child cases of the
 // same flow that merge their changes back at the join).
 
+#include <charconv>
+
 #include "base/suggest.hpp"
 #include "runtime/core.hpp"
 
@@ -8,6 +10,16 @@ namespace escalon::detail {
 
 namespace {
 constexpr int max_subflow_depth = 8;
+
+// "FLOW-N", the id of a case started without one: made for every start, so without fmt.
+std::string numbered_id(std::string_view flow, std::uint64_t n) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  std::string id;
+  id.reserve(flow.size() + 1 + static_cast<std::size_t>(end - digits));
+  id.append(flow).append(1, '-').append(digits, end);
+  return id;
+}
 
 // The case's data laid out for another version of its flow, by field name (fields the other
 // version lacks are left out, new ones are null). Used where expressions compiled against one
@@ -39,7 +51,8 @@ Case& Op::create_case(FlowRt* rt, const Map& data, std::string id, TimePoint now
     do id = fmt::format("{}-{}", f.id, m.store()->next_case_number(f.id));  // unique across the engines
     while (used(id));
   } else if (id.empty()) {
-    do id = fmt::format("{}-{}", f.id, ++m.cases.counters[f.id]);
+    std::uint64_t& counter = m.cases.counters[f.id];
+    do id = numbered_id(f.id, ++counter);
     while (used(id));
     u.counters_changed = true;
   } else if (used(id)) {
@@ -69,7 +82,7 @@ Case& Op::create_case(FlowRt* rt, const Map& data, std::string id, TimePoint now
   r.data = Value(std::move(start_data));
   r.message = parent ? fmt::format("version {}, sub-flow of case '{}' (step '{}')", f.version, parent->id,
                                    parent->current().name)
-                     : fmt::format("version {}", f.version);
+                     : "version " + std::to_string(f.version);
   commit(&c, std::move(r));
   // An SLA whose length cannot be counted (its calendar has no working time left, it would end
   // after year 9999) puts the new case into an incident; the call and other cases carry on.

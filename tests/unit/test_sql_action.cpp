@@ -246,7 +246,8 @@ TEST_CASE("unknown connections, two statements and bad inputs are refused with t
         Value("C-100"));
   CHECK_THROWS_WITH(h.dbs->run("crm", "SELECT ?1, ?2", List{1}),
                     "sql connection 'crm': the query takes 2 parameters and params has 1");
-  CHECK_THROWS_WITH(h.dbs->run("crm", "SELECT ?1", List{List{1}}),
+  // List{Value(...)}: clang reads List{List{1}} as a copy of the inner list (CWG 2137).
+  CHECK_THROWS_WITH(h.dbs->run("crm", "SELECT ?1", List{Value(List{1})}),
                     Catch::StartsWith("sql connection 'crm': parameter 1 is a list, which SQL has no one form for"));
   CHECK_THROWS_WITH(h.dbs->run("crm", "  ", {}), "sql connection 'crm': the query is empty");
   CHECK_THROWS_WITH(h.dbs->run("crm", "ATTACH 'other.db' AS o", {}), Catch::Contains("not allowed"));
