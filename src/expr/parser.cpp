@@ -57,6 +57,14 @@ struct pos_parser : x3::parser<pos_parser> {
 };
 pos_parser const pos{};
 
+// The character at `at` for a message: its whole UTF-8 sequence (the text was checked to be
+// UTF-8), so that the message stays UTF-8 too.
+std::string char_at(std::string_view text, std::size_t at) {
+  const auto b = static_cast<unsigned char>(text[at]);
+  const std::size_t n = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+  return std::string(text.substr(at, n));
+}
+
 template <std::size_t I, class A>
 decltype(auto) at(A& a) {
   return boost::fusion::at_c<I>(a);
@@ -230,9 +238,16 @@ struct word_units_t : x3::symbols<char> {
   }
 } const word_units;
 
-auto const ident_char = x3::alnum | x3::char_('_');
+// ASCII classes as character sets. X3's alpha/digit/space hand the char to <cctype>, which for
+// a byte of UTF-8 text outside a string literal (>= 0x80, a negative char) is undefined
+// behaviour; Boost asserts on it in a debug build, where the fuzzer met it.
+auto const space_p = x3::char_(" \t\n\r\f\v");
+auto const blank_p = x3::char_(" \t");
+auto const digit_p = x3::char_('0', '9');
+auto const alpha_p = x3::char_("a-zA-Z");
+auto const ident_char = x3::char_("a-zA-Z0-9_");
 auto kw(const char* k) { return x3::lexeme[x3::lit(k) >> !ident_char]; }
-auto const d2 = x3::repeat(2)[x3::digit];
+auto const d2 = x3::repeat(2)[digit_p];
 
 x3::rule<class expr_c, NodePtr> const expr_r = "an expression";
 x3::rule<class or_c, NodePtr> const or_r = "an expression";
@@ -251,19 +266,19 @@ x3::rule<class lit_c, NodePtr> const literal_r = "a literal";
 x3::rule<class str_c, std::string> const str_r = "a string";
 x3::rule<class rel_op_c, Op> const rel_op_r = "a comparison";
 
-auto const ident_r_def = x3::lexeme[(x3::alpha | x3::char_('_')) >> *ident_char] - (kw("true") | kw("false") | kw("null") | kw("in") | kw("not"));
+auto const ident_r_def = x3::lexeme[(alpha_p | x3::char_('_')) >> *ident_char] - (kw("true") | kw("false") | kw("null") | kw("in") | kw("not"));
 
 auto const str_r_def = x3::lexeme['\'' > *(escapes | ~x3::char_("'\\")) > '\''] |
                        x3::lexeme['"' > *(escapes | ~x3::char_("\"\\")) > '"'];
 
-auto const datetime_p = x3::raw[x3::lexeme[x3::repeat(4)[x3::digit] >> '-' >> d2 >> '-' >> d2 >>
-                                           -('T' >> d2 >> ':' >> d2 >> -(':' >> d2 >> -('.' >> +x3::digit)) >>
+auto const datetime_p = x3::raw[x3::lexeme[x3::repeat(4)[digit_p] >> '-' >> d2 >> '-' >> d2 >>
+                                           -('T' >> d2 >> ':' >> d2 >> -(':' >> d2 >> -('.' >> +digit_p)) >>
                                              -(x3::lit('Z') | (x3::char_("+-") >> d2 >> ':' >> d2)))]];
-auto const word_part = +x3::digit >> *x3::blank >> word_units >> !ident_char;
-auto const duration_p = x3::raw[x3::lexeme[(+(+x3::digit >> units) >> !ident_char) |
-                                           (word_part >> *(+x3::blank >> word_part))]];
-auto const number_p = x3::raw[x3::lexeme[+x3::digit >> -('.' >> +x3::digit) >>
-                                         -(x3::char_("eE") >> -x3::char_("+-") >> +x3::digit) >> !ident_char]];
+auto const word_part = +digit_p >> *blank_p >> word_units >> !ident_char;
+auto const duration_p = x3::raw[x3::lexeme[(+(+digit_p >> units) >> !ident_char) |
+                                           (word_part >> *(+blank_p >> word_part))]];
+auto const number_p = x3::raw[x3::lexeme[+digit_p >> -('.' >> +digit_p) >>
+                                         -(x3::char_("eE") >> -x3::char_("+-") >> +digit_p) >> !ident_char]];
 
 auto const literal_r_def = datetime_p[make_datetime] | duration_p[make_duration] | number_p[make_number] |
                            (pos >> str_r)[make_string] | (pos >> kw("true"))[literal(Value(true))] |
@@ -341,26 +356,26 @@ NodePtr parse_expression(std::string_view text) {
   Iter const base = first;
   NodePtr root;
   try {
-    bool ok = x3::phrase_parse(first, last, x3::with<base_tag>(base)[expr_r], x3::space, root);
+    bool ok = x3::phrase_parse(first, last, x3::with<base_tag>(base)[expr_r], space_p, root);
     if (!ok || !root) {
       // Blank as the skipper sees it (std::isspace: \f and \v too), else `first` is at the end.
       if (trim(text).empty()) throw ExprError("expression is empty", 0);
       if (first == last) throw ExprError("expression ends too early: expected a value, a name or '('", text.size());
-      throw ExprError(fmt::format("unexpected '{}'; expected a value, a name or '('", *first),
+      throw ExprError(fmt::format("unexpected '{}'; expected a value, a name or '('", char_at(text, static_cast<std::size_t>(first - base))),
                       static_cast<std::size_t>(first - base));
     }
   } catch (const x3::expectation_failure<Iter>& e) {
     const auto at = static_cast<std::size_t>(e.where() - base);
     if (e.where() == last)
       throw ExprError(fmt::format("expression ends too early: expected {}", e.which()), at);
-    throw ExprError(fmt::format("expected {} at '{}'", e.which(), *e.where()), at);
+    throw ExprError(fmt::format("expected {} at '{}'", e.which(), char_at(text, at)), at);
   }
   if (first != last) {
     const auto at = static_cast<std::size_t>(first - base);
     const char c = *first;
     if (c == '=' ) throw ExprError("unexpected '='; compare with '=='", at);
     if (c == '&' || c == '|') throw ExprError(fmt::format("unexpected '{}'; write '{}{}'", c, c, c), at);
-    throw ExprError(fmt::format("unexpected '{}' after a complete expression", c), at);
+    throw ExprError(fmt::format("unexpected '{}' after a complete expression", char_at(text, at)), at);
   }
   if (tree_depth(*root) > 4 * max_expression_depth)
     throw ExprError(fmt::format("expression has more than {} nested operations; split it or use a rule table",

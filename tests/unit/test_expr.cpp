@@ -191,6 +191,13 @@ TEST_CASE("syntax errors point at the offending character", "[expr]") {
   CHECK(error_message("") == "expression is empty");
   CHECK(error_message("count 1") == "unexpected '1' after a complete expression");
   CHECK(error_message("1 < count < 3") == "unexpected '<' after a complete expression");  // no chaining
+  // Letters beyond ASCII outside a string literal: named whole (the message stays UTF-8), and
+  // never handed to <cctype> as a negative char (the fuzzer's finding in a debug build).
+  CHECK(error_message("\u00e9t\u00e9 > 1") == "unexpected '\u00e9'; expected a value, a name or '('");
+  CHECK(error_offset("\u00e9t\u00e9 > 1") == 0);
+  CHECK(error_message("count > 1 \u00b4\u00d0") == "unexpected '\u00b4' after a complete expression");
+  CHECK(error_message("count >\u00a01") == "expected an operand at '\u00a0'");
+  CHECK(eval("'caf\u00e9' == 'caf\u00e9'") == Value(true));
   // A day alone is a date (tests/unit/test_date.cpp); next to a datetime it is a type error.
   CHECK(error_message("slot < 2026-12-25") ==
         "cannot order datetime and date; take the day of the datetime with date(x) (in the flow calendar's time zone)");
