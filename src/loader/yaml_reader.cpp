@@ -428,7 +428,27 @@ class FirstNode : public YAML::EventHandler {
   }
 };
 
+// Whether a second document can start in `text`: only on a `---` or `...` line after some
+// content (comments, directives and a leading `---` start the first one). A flow file has
+// none, and then it is not parsed a second time (that was a third of a large flow's load).
+bool may_hold_second_document(std::string_view text) {
+  bool content = false;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t eol = std::min(text.find('\n', i), text.size());
+    const std::string_view line = text.substr(i, eol - i);
+    const bool marker = (line.starts_with("---") || line.starts_with("...")) &&
+                        (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+    if (marker && content) return true;
+    const std::string_view rest = marker ? line.substr(3) : line;
+    const std::size_t first = rest.find_first_not_of(" \t\r");
+    if (first != std::string_view::npos && rest[first] != '#' && (marker || rest[first] != '%')) content = true;
+    i = eol + 1;
+  }
+  return false;
+}
+
 std::optional<YAML::Mark> second_document(const std::string& text) {
+  if (!may_hold_second_document(text)) return std::nullopt;
   std::istringstream in(text);
   YAML::Parser parser(in);
   FirstNode first, second;
@@ -629,9 +649,13 @@ std::optional<YAML::Node> parse_yaml(Reporter& rep, const Source& src) {
       rep.error(document_start(src, *second), "a file holds one YAML document; move the one after `---` into a file of its own");
       return std::nullopt;
     }
-    MergeKeys merges(rep, src);
-    merges.visit(root, 0);
-    if (!merges.ok()) return std::nullopt;
+    // A merge key is the plain scalar `<<`: without those two characters there is nothing to
+    // merge, and the walk over every node is skipped.
+    if (src.text.find("<<") != std::string::npos) {
+      MergeKeys merges(rep, src);
+      merges.visit(root, 0);
+      if (!merges.ok()) return std::nullopt;
+    }
     return root;
   } catch (const YAML::ParserException& e) {
     if (auto tab = tab_indent(src.text, static_cast<std::size_t>(std::max(e.mark.line, 0)) + 1)) {

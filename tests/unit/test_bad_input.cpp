@@ -54,6 +54,12 @@ TEST_CASE("a second YAML document is an error at its `---`, not dropped", "[load
   CHECK(messages(r) == "two.yaml:4:1: error: a file holds one YAML document; move the one after `---` into a file of its own\n");
   // An explicit start of the only document, and an empty document after it, are still one flow.
   CHECK(validate_text("---\nflow: one\nstart: a\nsteps: { a: { end: true } }\n---\n", "one.yaml").ok());
+  CHECK(validate_text("# header\n%YAML 1.2\n---\nflow: one\nstart: a\nsteps: { a: { end: true } }\n", "one.yaml").ok());
+  // A document after the end marker `...` needs no `---`.
+  CHECK(messages(validate_text("flow: one\nstart: a\nsteps: { a: { end: true } }\n...\nflow: two\n", "end.yaml")) ==
+        "end.yaml:5:1: error: a file holds one YAML document; move the one after `---` into a file of its own\n");
+  // Markers inside a block scalar are text, not documents.
+  CHECK(validate_text("flow: one\ndescription: |\n  ---\n  ...\nstart: a\nsteps: { a: { end: true } }\n", "one.yaml").ok());
   CHECK_THROWS_WITH(SimModel::parse("model: m\n--- { model: n }\n", "m.yaml"),
                     "m.yaml:2:1: error: a file holds one YAML document; move the one after `---` into a file of its own");
 }
