@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libasan8 libubsan1                      # GCC 12's ASan/UBSan runtimes (scripts/test-sanitizers.sh)
+  libasan8 libubsan1                      # GCC 12's ASan/UBSan runtimes (a GCC sanitizer build by hand)
   libboost-dev libboost-graph-dev         # Graph (flow checks), Spirit X3 (expressions)
   libfmt-dev libyaml-cpp-dev libcli11-dev
   libhowardhinnant-date-dev tzdata        # IANA time zones on the system tz database
@@ -23,7 +23,10 @@ packages=(
   # "main" on port 5432; the tests do not use it (`pg_ctlcluster 15 main stop` stops it).
   postgresql postgresql-common
   locales                                 # hr_HR/de_DE locales: tests that numbers ignore the locale
-  clang-14 libfuzzer-14-dev               # libFuzzer targets in fuzz/ (scripts/fuzz.sh, scripts/test-fuzz.sh)
+  # The sanitizer build and the libFuzzer targets in fuzz/ (scripts/test-sanitizers.sh,
+  # scripts/fuzz.sh, scripts/test-fuzz.sh); clang's ASan/UBSan runtimes are only recommended
+  # by clang, so they are named.
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev
 )
 
 # Locales the tests switch to (decimal comma); generated only when `locale -a` lacks them.
