@@ -9,8 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-asan}
 command -v clang++-14 >/dev/null || { echo "test-sanitizers.sh: clang++-14 not found; run scripts/setup.sh" >&2; exit 1; }
-# clang, not GCC: libFuzzer ships with clang, and clang compiles the instrumented code about
-# twice as fast. Line tables are all a sanitizer report needs to name file:line.
+# A folder configured by the GCC sanitizer build of earlier versions: CMake cannot switch its
+# compiler in place.
+if [ -f "$build/CMakeCache.txt" ] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang++-14$' "$build/CMakeCache.txt"; then
+  echo "test-sanitizers.sh: $build was configured with another compiler; building it afresh" >&2
+  rm -rf "$build"
+fi
+# clang, not GCC: libFuzzer ships with clang, and clang compiles the instrumented code two to
+# four times as fast. Line tables are all a sanitizer report needs to name file:line.
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -O1"
 # - Python module OFF: a sanitized extension cannot be loaded into Debian's non-sanitized
 #   /usr/bin/python3 (the ASan runtime must come first in the process), so python_pytest is
