@@ -69,6 +69,8 @@ log="$build/findings/$target.log"
 # - the corpus folder grows with what the run finds; the seeds stay in the repository.
 # UBSan only prints and goes on by default: make each report a finding, with its stack.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+# Reports name file:line through llvm-symbolizer (llvm-14, scripts/setup.sh).
+export ASAN_SYMBOLIZER_PATH=${ASAN_SYMBOLIZER_PATH:-/usr/lib/llvm-14/bin/llvm-symbolizer}
 set +e
 "$build/fuzz/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
   ${dict:+-dict=$dict} -artifact_prefix="$findings/" "$@" "$corpus" 2>&1 | tee "$log" | grep -E '^(#[0-9]+ +(INITED|DONE|pulse)|==[0-9]+==|FINDING|SUMMARY|artifact_prefix|Test unit written)|runtime error'

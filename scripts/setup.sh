@@ -24,9 +24,9 @@ packages=(
   postgresql postgresql-common
   locales                                 # hr_HR/de_DE locales: tests that numbers ignore the locale
   # The sanitizer build and the libFuzzer targets in fuzz/ (scripts/test-sanitizers.sh,
-  # scripts/fuzz.sh, scripts/test-fuzz.sh); clang's ASan/UBSan runtimes are only recommended
-  # by clang, so they are named.
-  clang-14 libclang-rt-14-dev libfuzzer-14-dev
+  # scripts/fuzz.sh, scripts/test-fuzz.sh). Named, as recommends are not installed: clang's
+  # ASan/UBSan runtimes, and llvm-symbolizer (llvm-14), without which a report has no file:line.
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev llvm-14
 )
 
 # Locales the tests switch to (decimal comma); generated only when `locale -a` lacks them.

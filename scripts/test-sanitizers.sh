@@ -38,6 +38,8 @@ cmake --build "$build"
 #   that link fails on the missing ASan/UBSan runtime. It checks packaging, not memory safety,
 #   and runs in the normal build.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+# clang's runtimes leave file:line to llvm-symbolizer (GCC's symbolized reports by themselves).
+export ASAN_SYMBOLIZER_PATH=${ASAN_SYMBOLIZER_PATH:-/usr/lib/llvm-14/bin/llvm-symbolizer}
 # A leak inside libpq itself, met when a test ends the server session (scripts/lsan.supp says why).
 export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -34,16 +34,18 @@ class FirstNode : public YAML::EventHandler {
 };
 
 // Whether a second document can start in `text`: only on a `---` or `...` line after some
-// content (comments, directives and a leading `---` start the first one). A flow file has
-// none, and then it is not parsed a second time (that was a third of a large flow's load).
+// content, after another marker (an empty first document), or on a leading `...` (comments,
+// directives and one leading `---` start the first one). A flow file has none, and then it is
+// not parsed a second time (that was a third of a large flow's load).
 bool may_hold_second_document(std::string_view text) {
   bool content = false;
+  int markers = 0;
   for (std::size_t i = 0; i < text.size();) {
     const std::size_t eol = std::min(text.find('\n', i), text.size());
     const std::string_view line = text.substr(i, eol - i);
     const bool marker = (line.starts_with("---") || line.starts_with("...")) &&
                         (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
-    if (marker && content) return true;
+    if (marker && (content || markers++ > 0 || line.starts_with("..."))) return true;
     const std::string_view rest = marker ? line.substr(3) : line;
     const std::size_t first = rest.find_first_not_of(" \t\r");
     if (first != std::string_view::npos && rest[first] != '#' && (marker || rest[first] != '%')) content = true;

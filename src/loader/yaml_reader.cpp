@@ -581,9 +581,9 @@ std::optional<YAML::Node> parse_yaml(Reporter& rep, const Source& src) {
       rep.error(document_start(src, *second), "a file holds one YAML document; move the one after `---` into a file of its own");
       return std::nullopt;
     }
-    // A merge key is the plain scalar `<<`: without those two characters there is nothing to
-    // merge, and the walk over every node is skipped.
-    if (src.text.find("<<") != std::string::npos) {
+    // A merge key is the plain scalar `<<` or a key tagged `!!merge` (whose `<<` may be
+    // written with escapes): with neither in the text, the walk over every node is skipped.
+    if (src.text.find("<<") != std::string::npos || src.text.find("merge") != std::string::npos) {
       MergeKeys merges(rep, src);
       merges.visit(root, 0);
       if (!merges.ok()) return std::nullopt;

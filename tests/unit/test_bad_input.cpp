@@ -58,6 +58,10 @@ TEST_CASE("a second YAML document is an error at its `---`, not dropped", "[load
   // A document after the end marker `...` needs no `---`.
   CHECK(messages(validate_text("flow: one\nstart: a\nsteps: { a: { end: true } }\n...\nflow: two\n", "end.yaml")) ==
         "end.yaml:5:1: error: a file holds one YAML document; move the one after `---` into a file of its own\n");
+  // After an empty first document (a marker, a comment, a marker), the flow is the second one.
+  CHECK(messages(validate_text("---\n# repair flow\n---\nflow: one\nstart: a\nsteps: { a: { end: true } }\n", "e.yaml")) ==
+        "e.yaml:3:1: error: a file holds one YAML document; move the one after `---` into a file of its own\n");
+  CHECK(!validate_text("...\nflow: one\nstart: a\nsteps: { a: { end: true } }\n", "e.yaml").ok());
   // Markers inside a block scalar are text, not documents.
   CHECK(validate_text("flow: one\ndescription: |\n  ---\n  ...\nstart: a\nsteps: { a: { end: true } }\n", "one.yaml").ok());
   CHECK_THROWS_WITH(SimModel::parse("model: m\n--- { model: n }\n", "m.yaml"),

@@ -293,6 +293,21 @@ TEST_CASE("merge keys merge steps, deadlines, transitions and rule outputs", "[d
   CHECK(back->on[1].where.line == 39);  // the transition's own map
 }
 
+// The loader walks the nodes for merge keys only when the text holds `<<` or `merge`: a key
+// tagged !!merge whose `<<` is written with escapes must still merge.
+TEST_CASE("a merge key written as a tagged, escaped scalar merges too", "[designer][loader][yaml]") {
+  const auto r = validate_text("flow: tagged\nstart: y\nsteps:\n  y: &b { role: agent, on: { done: a } }\n"
+                               "  a: { !!merge \"\\x3c\\x3c\": *b, on: { done: z } }\n  z: { end: true }\n",
+                               "tagged.yaml");
+  INFO(fmt::format("{}", fmt::join(messages(r), "\n")));
+  REQUIRE(r.flows.size() == 1);
+  const Step* a = r.flows[0]->find_step("a");
+  REQUIRE(a);
+  CHECK(a->role == "agent");
+  REQUIRE(a->on.size() == 1);
+  CHECK(a->on[0].target == "z");
+}
+
 TEST_CASE("messages about merged keys point where they are written", "[designer][loader][yaml]") {
   const auto r = validate_text(R"(flow: m
 start: a
