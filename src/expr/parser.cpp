@@ -15,6 +15,7 @@
 #include <boost/spirit/home/x3.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "escalon/error.hpp"
@@ -60,9 +61,7 @@ pos_parser const pos{};
 // The character at `at` for a message: its whole UTF-8 sequence (the text was checked to be
 // UTF-8), so that the message stays UTF-8 too.
 std::string char_at(std::string_view text, std::size_t at) {
-  const auto b = static_cast<unsigned char>(text[at]);
-  const std::size_t n = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
-  return std::string(text.substr(at, n));
+  return std::string(text.substr(at, std::max<std::size_t>(1, utf8_sequence(text, at))));
 }
 
 template <std::size_t I, class A>

@@ -361,11 +361,11 @@ std::string Engine::start(std::string_view flow_id, Map data, StartOptions optio
     }
     detail::authorize_start(m, *rt->flow, options);
     // Only a keyed start is compared with an earlier one.
-    const std::uint64_t fp = options.key.empty() ? 0
-                             : detail::call_fingerprint("start", &data,
-                                                        fmt::format("{}\n{}\n{}", flow_id, options.version, options.id));
-    if (!options.key.empty())
+    std::uint64_t fp = 0;
+    if (!options.key.empty()) {
+      fp = detail::call_fingerprint("start", &data, fmt::format("{}\n{}\n{}", flow_id, options.version, options.id));
       if (auto first = op.started_with(options.key, fp)) return *first;
+    }
     try {
       std::string id = op.create_case(rt, data, options.id, now, options.actor, options.channel, nullptr).id;
       if (!options.key.empty()) op.keep_start_key(options.key, id, fp);
@@ -621,12 +621,7 @@ std::vector<Record> Engine::history(std::string_view case_id) const {
       throw CaseError(fmt::format("unknown case '{}'", case_id));
     return m.store()->history(case_id);
   }
-  const Case& c = m.find(case_id);
-  const auto positions = m.journal.chain(c.journal_last);
-  std::vector<Record> out;
-  out.reserve(positions.size());
-  for (auto i : positions) out.push_back(m.journal.at(i));
-  return out;
+  return m.journal.case_records(m.find(case_id).journal_last);
 }
 
 std::string Engine::journal_jsonl(std::string_view case_id, const ReadOptions& read) const {

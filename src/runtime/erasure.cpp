@@ -136,8 +136,7 @@ std::vector<std::string> retention_due(Core& m, std::unique_lock<std::mutex>& lk
     });
     std::sort(closed.begin(), closed.end(), [](const Case* a, const Case* b) { return a->serial < b->serial; });
     for (const Case* c : closed) {
-      std::vector<Record> history;
-      for (auto i : m.journal.chain(c->journal_last)) history.push_back(m.journal.at(i));
+      const std::vector<Record> history = m.journal.case_records(c->journal_last);
       const Duration keep = policy_of(c->flow().id).first;
       if (auto at = closed_at(history); keep > Duration{0} && at && *at + keep <= now) out.push_back(c->id);
     }

@@ -31,7 +31,7 @@ void Op::reject(Case* c, std::string_view case_id, std::string_view event, const
   if (!m.store()) {
     r.seq = ++m.record_seq;
     if (m.options.journal_sink) m.options.journal_sink(r);
-    if (m.options.keep_journal) m.journal.append(r, JournalLog::none);
+    if (m.options.keep_journal) m.journal.append(r, nullptr);
   }
   throw CaseError(why);
 }

@@ -23,7 +23,7 @@ std::uint32_t JournalLog::intern(std::string_view s) {
 
 JournalLog::JournalLog() { texts_.emplace_back(); }
 
-std::uint32_t JournalLog::append(const Record& r, std::uint32_t prev) {
+void JournalLog::append(const Record& r, std::uint32_t* case_last) {
   Packed p{.seq = r.seq,
            .at = r.at,
            .due = r.due,
@@ -34,7 +34,7 @@ std::uint32_t JournalLog::append(const Record& r, std::uint32_t prev) {
            .channel = intern(r.channel),
            .target = intern(r.target),
            .message = intern(r.message),
-           .prev = prev,
+           .prev = case_last ? *case_last : none,
            .values = none,
            .personal = none,
            .level = r.level,
@@ -56,8 +56,7 @@ std::uint32_t JournalLog::append(const Record& r, std::uint32_t prev) {
     personal_.push_back(std::move(names));
   }
   const std::uint32_t pos = records_.push(p);
-  size_ = records_.count;
-  return pos;
+  if (case_last) *case_last = pos;
 }
 
 Record JournalLog::at(std::uint32_t pos) const {
@@ -89,6 +88,14 @@ std::vector<std::uint32_t> JournalLog::chain(std::uint32_t last) const {
   std::vector<std::uint32_t> out;
   for (std::uint32_t i = last; i != none; i = records_[i].prev) out.push_back(i);
   std::reverse(out.begin(), out.end());
+  return out;
+}
+
+std::vector<Record> JournalLog::case_records(std::uint32_t last) const {
+  const auto positions = chain(last);
+  std::vector<Record> out;
+  out.reserve(positions.size());
+  for (auto i : positions) out.push_back(at(i));
   return out;
 }
 

@@ -27,13 +27,15 @@ class JournalLog {
 
   JournalLog();
 
-  // Appends `r`, whose case's previous record is at `prev` (none: its first, or a record of
-  // no case in memory). Returns the new record's position.
-  std::uint32_t append(const Record& r, std::uint32_t prev);
+  // Appends `r`. `case_last` is its case's newest record (Case::journal_last; none before the
+  // first), moved on to `r`; null for a record of no case in memory.
+  void append(const Record& r, std::uint32_t* case_last);
   [[nodiscard]] Record at(std::uint32_t pos) const;
-  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t size() const noexcept { return records_.count; }
   // The positions of one case's records, oldest first, given its newest.
   [[nodiscard]] std::vector<std::uint32_t> chain(std::uint32_t last) const;
+  // One case's records, oldest first, given its newest.
+  [[nodiscard]] std::vector<Record> case_records(std::uint32_t last) const;
   // Changes record `pos` in place (erasure clears its personal values): only its values may
   // change; a change to anything else is ignored.
   void rewrite_values(std::uint32_t pos, const std::function<void(Record&)>& change);
@@ -66,7 +68,6 @@ class JournalLog {
   [[nodiscard]] const std::string& text(std::uint32_t id) const { return texts_[id]; }
 
   Blocks<Packed> records_;
-  std::size_t size_ = 0;
   Blocks<Value> values_;
   std::deque<std::string> texts_;  // text 0 is ""; a deque keeps the index's keys in place
   std::unordered_map<std::string_view, std::uint32_t> index_;

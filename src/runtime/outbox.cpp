@@ -224,8 +224,7 @@ void Op::journal(Record r) {
   to_sink(r);
   if (!m.options.keep_journal) return;
   Case* c = m.cases.find(r.case_id);
-  const std::uint32_t pos = m.journal.append(r, c ? c->journal_last : JournalLog::none);
-  if (c) c->journal_last = pos;
+  m.journal.append(r, c ? &c->journal_last : nullptr);
 }
 
 namespace {

@@ -11,7 +11,7 @@ namespace escalon::detail {
 namespace {
 constexpr int max_subflow_depth = 8;
 
-// "FLOW-N", the id of a case started without one: made for every start, so without fmt.
+// "FLOW-N", the id of a case started without one: made for every such start, so without fmt.
 std::string numbered_id(std::string_view flow, std::uint64_t n) {
   char digits[24];
   const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
@@ -48,7 +48,7 @@ Case& Op::create_case(FlowRt* rt, const Map& data, std::string id, TimePoint now
   // A closed case may have left memory: the store knows every id ever used.
   const auto used = [&](const std::string& x) { return m.cases.contains(x) || (m.store() && m.store()->find_case(x)); };
   if (id.empty() && m.shared()) {
-    do id = fmt::format("{}-{}", f.id, m.store()->next_case_number(f.id));  // unique across the engines
+    do id = numbered_id(f.id, m.store()->next_case_number(f.id));  // unique across the engines
     while (used(id));
   } else if (id.empty()) {
     std::uint64_t& counter = m.cases.counters[f.id];

@@ -53,8 +53,7 @@ void Op::commit(Case* c, Record r) {
   if (c) c->last_seq = r.seq;
   to_sink(r);
   if (!m.options.keep_journal) return;
-  const std::uint32_t pos = m.journal.append(r, c ? c->journal_last : JournalLog::none);
-  if (c) c->journal_last = pos;
+  m.journal.append(r, c ? &c->journal_last : nullptr);
 }
 
 void Op::to_sink(const Record& r) {

@@ -96,7 +96,7 @@ void for_each_memory_record(const Core& m, std::string_view case_id, const std::
   if (!case_id.empty()) {
     const Case* c = m.cases.find(case_id);
     if (!c) throw CaseError(fmt::format("unknown case '{}'", case_id));
-    for (auto i : m.journal.chain(c->journal_last)) visit(m.journal.at(i));
+    for (const auto& r : m.journal.case_records(c->journal_last)) visit(r);
     return;
   }
   for (std::uint32_t i = 0; i < m.journal.size(); ++i) visit(m.journal.at(i));
