@@ -13,6 +13,8 @@
 #include <escalon/escalon.hpp>
 #include <string>
 
+#include "bench_support.hpp"
+
 using namespace escalon;
 using namespace std::chrono_literals;
 using Stopwatch = std::chrono::steady_clock;
@@ -49,14 +51,7 @@ steps:
   closed: { end: true }
 )";
 
-std::vector<FlowPtr> bench_flows() {
-  auto r = validate_text(ticket_yaml, "bench-ticket.yaml");
-  if (!r.ok()) {
-    for (auto& d : r.diagnostics) std::fprintf(stderr, "%s\n", d.str().c_str());
-    std::exit(1);
-  }
-  return r.flows;
-}
+std::vector<FlowPtr> bench_flows() { return bench::flows_or_exit(ticket_yaml, "bench-ticket.yaml"); }
 
 long peak_rss_mib() {
   rusage u{};

@@ -10,14 +10,14 @@
 //   defaults  EngineOptions{} apart from the clock: the journal is kept in memory, which is
 //             what the CLI and the Python module give. Also prints the memory per kept record.
 // Prints one JSON line, shaped like the peer's.
-#include <malloc.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <escalon/escalon.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "bench_support.hpp"
 
 using namespace escalon;
 using Stopwatch = std::chrono::steady_clock;
@@ -42,21 +42,7 @@ steps:
 
 constexpr const char* cycle[] = {"assign", "start", "ask", "reply", "resolve", "reopen", "resolve", "close"};
 
-std::vector<FlowPtr> flows() {
-  auto r = validate_text(ticket_yaml, "w1-ticket.yaml");
-  if (!r.ok()) {
-    for (auto& d : r.diagnostics) std::fprintf(stderr, "%s\n", d.str().c_str());
-    std::exit(1);
-  }
-  return r.flows;
-}
-
-// Bytes the heap has handed out and not taken back (glibc): unlike RSS, exact and not
-// blurred by freed memory the allocator keeps.
-double heap_bytes() {
-  const struct mallinfo2 m = mallinfo2();
-  return static_cast<double>(m.uordblks + m.hblkhd);
-}
+std::vector<FlowPtr> flows() { return bench::flows_or_exit(ticket_yaml, "w1-ticket.yaml"); }
 
 struct Run {
   std::size_t cycles_verified = 0;
@@ -106,12 +92,12 @@ Measured measure(bool keep_journal, std::size_t n, std::size_t warm) {
   Engine engine(options());
   engine.add_flows(flows());
   Measured m;
-  const double heap0 = heap_bytes();
+  const double heap0 = bench::heap_bytes();
   records = 0;
   const auto t0 = Stopwatch::now();
   m.run = run(engine, n);
   m.seconds = std::chrono::duration<double>(Stopwatch::now() - t0).count();
-  m.heap_growth = heap_bytes() - heap0;
+  m.heap_growth = bench::heap_bytes() - heap0;
   // Without a sink nothing counts the records; every cycle writes the same ones.
   m.run.records = keep_journal ? engine.history(m.run.last_case).size() * (n / 8) : records;
   return m;

@@ -4,14 +4,14 @@
 // N cases each wait on a 1-hour delayed transition (a `wait: { for: 1h }` step) on one manual
 // clock; all are created, the clock is advanced 1 h and one run_due() fires them all; every case
 // is then checked to be in `escalated`. Prints create and fire rates and the heap per case.
-#include <malloc.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <escalon/escalon.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "bench_support.hpp"
 
 using namespace escalon;
 using namespace std::chrono_literals;
@@ -27,33 +27,23 @@ steps:
   closed: { end: true }
 )";
 
-double heap_bytes() {
-  const struct mallinfo2 m = mallinfo2();
-  return static_cast<double>(m.uordblks + m.hblkhd);
-}
-
 double seconds_since(Stopwatch::time_point t0) { return std::chrono::duration<double>(Stopwatch::now() - t0).count(); }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100'000;
-  auto r = validate_text(sla_yaml, "w2-sla.yaml");
-  if (!r.ok()) {
-    for (auto& d : r.diagnostics) std::fprintf(stderr, "%s\n", d.str().c_str());
-    return 1;
-  }
   ManualClock clock{"2026-11-29T08:00:00Z"};
   // As XState keeps no history of its actors, the journal is not kept (records are still built
   // and handed to the sink).
   std::size_t records = 0;
   Engine engine({.clock = &clock, .keep_journal = false, .journal_sink = [&records](const Record&) { ++records; }});
-  engine.add_flows(r.flows);
-  const double heap0 = heap_bytes();
+  engine.add_flows(bench::flows_or_exit(sla_yaml, "w2-sla.yaml"));
+  const double heap0 = bench::heap_bytes();
   const auto t0 = Stopwatch::now();
   for (std::size_t i = 0; i < n; ++i) (void)engine.start("w2-sla");
   const double create_s = seconds_since(t0);
-  const double heap1 = heap_bytes();
+  const double heap1 = bench::heap_bytes();
   clock.advance(1h);
   const auto t1 = Stopwatch::now();
   const std::size_t fired = engine.run_due();
