@@ -1,7 +1,9 @@
 // Store benchmarks (issue "Durable cases"):
 //   store_bench events DIR [N] [full|normal]   durable sends/s through the engine vs a raw SQLite
 //                                              insert loop with the same WAL and sync settings
-//   store_bench recover DIR [N]                recovery time for N open cases
+//   store_bench recover DIR [N] [keep]         recovery time for N open cases (keep: reuse the
+//                                              store a previous `keep` run wrote, and leave it, so
+//                                              that a profiler sees recovery alone)
 //   store_bench evict DIR [N]                  N cases opened and closed at sync=normal: peak RSS
 //                                              must stay flat (closed cases leave memory)
 #include <sqlite3.h>
@@ -86,15 +88,22 @@ double raw_rate(const std::string& path, int n, const std::string& sync) {
 // A second baseline: SQLite writing by hand what one engine call writes (two journal rows and
 // the case row, same schema and indexes). The gap to this one is the engine's own cost; the
 // gap between the two baselines is what the durable case model costs in pages per commit.
-double raw_same_rows_rate(const std::string& path, int n, const std::string& sync) {
+// `Rows` leaves parts out, to show what each index costs a commit in pages (events prints them).
+struct Rows {
+  bool case_index = true;  // records_case(case_id, seq): a case's history in order
+  bool due_index = true;   // cases_due(next_due): what falls due next
+  bool case_row = true;    // the case's state
+};
+
+double raw_same_rows_rate(const std::string& path, int n, const std::string& sync, Rows rows = {}) {
   sqlite3* db = open_raw(path, sync);
-  sqlite3_exec(db,
-               "CREATE TABLE records(seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL, at INTEGER NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL);"
-               "CREATE INDEX records_case ON records(case_id, seq);"
-               "CREATE TABLE cases(id TEXT PRIMARY KEY, flow TEXT NOT NULL, seq INTEGER NOT NULL, open INTEGER NOT NULL, state TEXT NOT NULL,"
-               " revision INTEGER NOT NULL DEFAULT 0, next_due INTEGER);"
-               "CREATE INDEX cases_due ON cases(next_due) WHERE open = 1 AND next_due IS NOT NULL;",
-               nullptr, nullptr, nullptr);
+  const std::string schema =
+      std::string("CREATE TABLE records(seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL, at INTEGER NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL);"
+                  "CREATE TABLE cases(id TEXT PRIMARY KEY, flow TEXT NOT NULL, seq INTEGER NOT NULL, open INTEGER NOT NULL, state TEXT NOT NULL,"
+                  " revision INTEGER NOT NULL DEFAULT 0, next_due INTEGER);") +
+      (rows.case_index ? "CREATE INDEX records_case ON records(case_id, seq);" : "") +
+      (rows.due_index ? "CREATE INDEX cases_due ON cases(next_due) WHERE open = 1 AND next_due IS NOT NULL;" : "");
+  sqlite3_exec(db, schema.c_str(), nullptr, nullptr, nullptr);
   sqlite3_stmt* rec = nullptr;
   sqlite3_stmt* cas = nullptr;
   sqlite3_prepare_v2(db, "INSERT INTO records VALUES(?, ?, ?, 'event', ?)", -1, &rec, nullptr);
@@ -118,13 +127,15 @@ double raw_same_rows_rate(const std::string& path, int n, const std::string& syn
       sqlite3_step(rec);
       sqlite3_reset(rec);
     }
-    sqlite3_bind_text(cas, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
-    sqlite3_bind_int64(cas, 2, seq);
-    sqlite3_bind_text(cas, 3, state.data(), static_cast<int>(state.size()), SQLITE_STATIC);
-    sqlite3_bind_int64(cas, 4, i);
-    sqlite3_bind_int64(cas, 5, 1795420800000 + i);
-    sqlite3_step(cas);
-    sqlite3_reset(cas);
+    if (rows.case_row) {
+      sqlite3_bind_text(cas, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(cas, 2, seq);
+      sqlite3_bind_text(cas, 3, state.data(), static_cast<int>(state.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(cas, 4, i);
+      sqlite3_bind_int64(cas, 5, 1795420800000 + i);
+      sqlite3_step(cas);
+      sqlite3_reset(cas);
+    }
     sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
   }
   const double s = since(t0);
@@ -175,14 +186,25 @@ int events(const std::string& dir, int n, const std::string& sync) {
     std::printf("  %-44s %9.0f /s  %4.0f%% of raw, %4.0f%% of by-hand\n", label.c_str(), rate, 100.0 * rate / raw,
                 100.0 * rate / same);
   }
+  // The by-hand loop with parts left out: the pages each index adds to a commit bound the engine.
+  std::printf("  by hand, with parts left out (what each index costs a commit):\n");
+  for (const auto& [label, rows] : std::vector<std::pair<const char*, Rows>>{
+           {"without records_case", {.case_index = false}},
+           {"without cases_due", {.due_index = false}},
+           {"without either index", {.case_index = false, .due_index = false}},
+           {"journal rows only, no index", {.case_index = false, .due_index = false, .case_row = false}}}) {
+    const double rate = raw_same_rows_rate(path, n, sync, rows);
+    std::printf("  %-44s %9.0f /s  %4.0f%% of raw\n", label, rate, 100.0 * rate / raw);
+  }
   return 0;
 }
 
-int recover(const std::string& dir, int n) {
-  const std::string path = dir + "/recover-bench.db";
-  remove_db(path);
+int recover(const std::string& dir, int n, bool keep) {
+  const std::string path = dir + fmt::format("/recover-bench-{}.db", n);
+  const bool reuse = keep && std::filesystem::exists(path);
+  if (!reuse) remove_db(path);
   ManualClock clock{"2026-11-23T08:00:00Z"};
-  {
+  if (!reuse) {
     auto store = open_store("sqlite:" + path + "?sync=normal");
     Engine engine({.clock = &clock, .keep_journal = false, .store = store.get()});
     engine.add_flows(bench_flows());
@@ -202,7 +224,7 @@ int recover(const std::string& dir, int n) {
               recovered, s, static_cast<double>(recovered) / s, static_cast<double>(size) / 1048576.0,
               format_iso8601(*engine.next_due()).c_str());
   store.reset();
-  remove_db(path);
+  if (!keep) remove_db(path);
   return 0;
 }
 
@@ -250,8 +272,8 @@ int main(int argc, char** argv) {
   const int n = argc > 3 ? std::atoi(argv[3]) : 0;
   pii_counter = argc > 5 && std::string(argv[5]) == "pii";
   if (what == "events") return events(dir, n ? n : 2000, argc > 4 ? argv[4] : "full");
-  if (what == "recover") return recover(dir, n ? n : 100000);
+  if (what == "recover") return recover(dir, n ? n : 100000, argc > 4 && std::string(argv[4]) == "keep");
   if (what == "evict") return evict(dir, n ? n : 1000000);
-  std::fprintf(stderr, "usage: store_bench events DIR [N] [full|normal] [pii] | recover DIR [N] | evict DIR [N]\n");
+  std::fprintf(stderr, "usage: store_bench events DIR [N] [full|normal] [pii] | recover DIR [N] [keep] | evict DIR [N]\n");
   return 2;
 }

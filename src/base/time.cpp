@@ -128,10 +128,24 @@ std::string format_iso_date(Date d) {
 }
 
 std::string format_iso8601(TimePoint t) {
-  auto secs = std::chrono::floor<std::chrono::seconds>(t);
-  auto ms = (t - secs).count();
-  if (ms == 0) return date::format("%FT%TZ", secs);
-  return fmt::format("{}.{:03}Z", date::format("%FT%T", secs), ms);
+  const auto secs = std::chrono::floor<std::chrono::seconds>(t);
+  const auto ms = (t - secs).count();
+  const auto day = std::chrono::floor<date::days>(secs);
+  const date::year_month_day ymd{day};
+  // Every record and stored case is stamped: date::format goes through an ostringstream, which
+  // cost more than the rest of a journal record's JSON. The calendar stays date's; only the
+  // digits are written here, for the years 0 to 9999 that journal times keep to.
+  if (int(ymd.year()) < 0 || int(ymd.year()) > 9999) {
+    if (ms == 0) return date::format("%FT%TZ", secs);
+    return fmt::format("{}.{:03}Z", date::format("%FT%T", secs), ms);
+  }
+  const date::hh_mm_ss hms{secs - day};
+  const auto y = int(ymd.year());
+  const auto mo = unsigned(ymd.month()), d = unsigned(ymd.day());
+  const auto h = hms.hours().count(), mi = hms.minutes().count();
+  const auto s = hms.seconds().count();
+  if (ms == 0) return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", y, mo, d, h, mi, s);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", y, mo, d, h, mi, s, ms);
 }
 
 std::string format_duration(Duration d) {

@@ -360,7 +360,7 @@ struct Op {
 
   // --- journal and ownership (engine.cpp)
   Record make(const Case& c, RecordType type, TimePoint at) const;
-  void commit(Case* c, Record r);
+  void commit(Case* c, Record&& r);
   void to_sink(const Record& r);
   void number_records();  // with a store: sequence numbers in commit order
   void touch(Case& c);

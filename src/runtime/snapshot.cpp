@@ -247,35 +247,50 @@ class ShapeCheck {
   [[noreturn]] void bad(std::string_view field, std::string_view what) const {
     throw StoreError(fmt::format("stored case '{}' is damaged: its field '{}' {}", id_, field, what));
   }
-  const json* get(const json& o, const char* key, const std::string& path, bool optional) const {
-    if (o.contains(key)) return &o.at(key);
-    if (!optional) bad(path, "is missing");
+  // A field's place: `key` inside `parent` (a clock `clocks[i]`, or the case itself when empty).
+  // Spelled out only for an error: recovery checks every field of a million cases.
+  struct Where {
+    std::string_view parent;
+    std::size_t index = no_index;
+    static constexpr std::size_t no_index = static_cast<std::size_t>(-1);
+    [[nodiscard]] std::string at(std::string_view key) const {
+      if (parent.empty()) return std::string(key);
+      if (index == no_index) return fmt::format("{}.{}", parent, key);
+      return fmt::format("{}[{}].{}", parent, index, key);
+    }
+  };
+  const json* get(const json& o, const char* key, const Where& w, bool optional) const {
+    if (const auto it = o.find(key); it != o.end()) return &*it;
+    if (!optional) bad(w.at(key), "is missing");
     return nullptr;
   }
-  void string(const json& o, const char* key, const std::string& path, bool optional = false) const {
-    if (const json* v = get(o, key, path, optional); v && !v->is_string()) bad(path, fmt::format("must be text, not {}", shown(*v)));
+  void string(const json& o, const char* key, const Where& w, bool optional = false) const {
+    if (const json* v = get(o, key, w, optional); v && !v->is_string()) bad(w.at(key), fmt::format("must be text, not {}", shown(*v)));
   }
-  void boolean(const json& o, const char* key, const std::string& path) const {
-    if (const json* v = get(o, key, path, false); !v->is_boolean()) bad(path, fmt::format("must be true or false, not {}", shown(*v)));
+  void boolean(const json& o, const char* key, const Where& w) const {
+    if (const json* v = get(o, key, w, false); !v->is_boolean())
+      bad(w.at(key), fmt::format("must be true or false, not {}", shown(*v)));
   }
-  void integer(const json& o, const char* key, const std::string& path, std::int64_t lo, std::int64_t hi,
-               bool optional = false) const {
-    const json* v = get(o, key, path, optional);
-    if (!v) return;
-    if (!v->is_number_integer() || (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) ||
-        v->get<std::int64_t>() < lo || v->get<std::int64_t>() > hi)
-      bad(path, fmt::format("must be a whole number from {} to {}, not {}", lo, hi, shown(*v)));
+  void integer(const json& o, const char* key, const Where& w, std::int64_t lo, std::int64_t hi, bool optional = false) const {
+    if (const json* v = get(o, key, w, optional); v && !integer_in(*v, lo, hi))
+      bad(w.at(key), fmt::format("must be a whole number from {} to {}, not {}", lo, hi, shown(*v)));
   }
-  void time(const json& o, const char* key, const std::string& path, bool optional = false) const {
-    const json* v = get(o, key, path, optional);
-    if (v && (!v->is_number_integer() || (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) ||
-              !in_time_range(tp(*v))))
-      bad(path, fmt::format("must be an instant in the years 1 to 9999 (milliseconds since 1970), not {}", shown(*v)));
+  void time(const json& o, const char* key, const Where& w, bool optional = false) const {
+    if (const json* v = get(o, key, w, optional); v && !time_in(*v))
+      bad(w.at(key), fmt::format("must be an instant in the years 1 to 9999 (milliseconds since 1970), not {}", shown(*v)));
   }
-  void kind(const json& o, const char* key, const std::string& path, bool object, bool optional = false) const {
-    const json* v = get(o, key, path, optional);
+  void kind(const json& o, const char* key, const Where& w, bool object, bool optional = false) const {
+    const json* v = get(o, key, w, optional);
     if (v && (object ? !v->is_object() : !v->is_array()))
-      bad(path, fmt::format("must be {}, not {}", object ? "an object" : "a list", shown(*v)));
+      bad(w.at(key), fmt::format("must be {}, not {}", object ? "an object" : "a list", shown(*v)));
+  }
+  static bool integer_in(const json& v, std::int64_t lo, std::int64_t hi) {
+    return v.is_number_integer() && !(v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) &&
+           v.get<std::int64_t>() >= lo && v.get<std::int64_t>() <= hi;
+  }
+  static bool time_in(const json& v) {
+    return v.is_number_integer() && !(v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) &&
+           in_time_range(tp(v));
   }
   static std::string shown(const json& v) {
     std::string s = v.dump();
@@ -288,59 +303,65 @@ class ShapeCheck {
 
 constexpr std::int64_t i32 = INT32_MAX, u32 = UINT32_MAX;
 
-void check_clock_shape(const ShapeCheck& chk, const json& x, const std::string& p) {
-  if (!x.is_object()) chk.bad(p, fmt::format("must be an object, not {}", ShapeCheck::shown(x)));
+void check_clock_shape(const ShapeCheck& chk, const json& x, std::size_t i) {
+  const ShapeCheck::Where w{"clocks", i};
+  if (!x.is_object()) chk.bad(fmt::format("clocks[{}]", i), fmt::format("must be an object, not {}", ShapeCheck::shown(x)));
   // Kinds, status and step are int32 here; what they name is checked with the flow (check_clock).
-  chk.integer(x, "kind", p + ".kind", 0, 255);
-  for (const char* b : {"active", "met", "done", "warned"}) chk.boolean(x, b, p + "." + b);
-  chk.integer(x, "level", p + ".level", -i32 - 1, i32);
+  chk.integer(x, "kind", w, 0, 255);
+  for (const char* b : {"active", "met", "done", "warned"}) chk.boolean(x, b, w);
+  chk.integer(x, "level", w, -i32 - 1, i32);
   if (!x.at("active").get<bool>()) return;
-  chk.integer(x, "purpose", p + ".purpose", 0, 255);
-  for (const char* b : {"running", "business"}) chk.boolean(x, b, p + "." + b);
-  chk.integer(x, "index", p + ".index", -i32 - 1, i32);
-  chk.integer(x, "attempt", p + ".attempt", 0, i32);
-  chk.integer(x, "visit", p + ".visit", 0, u32);
-  chk.string(x, "calendar", p + ".calendar");
+  chk.integer(x, "purpose", w, 0, 255);
+  for (const char* b : {"running", "business"}) chk.boolean(x, b, w);
+  chk.integer(x, "index", w, -i32 - 1, i32);
+  chk.integer(x, "attempt", w, 0, i32);
+  chk.integer(x, "visit", w, 0, u32);
+  chk.string(x, "calendar", w);
   const std::int64_t span = (max_time - min_time).count();
-  chk.integer(x, "total", p + ".total", 0, span);
-  chk.integer(x, "consumed", p + ".consumed", 0, span);
-  for (const char* t : {"started", "since", "at"}) chk.time(x, t, p + "." + t);
-  chk.time(x, "floor", p + ".floor", true);
-  chk.kind(x, "rungs", p + ".rungs", false);
-  for (std::size_t i = 0; i < x.at("rungs").size(); ++i) {
-    const json& r = x.at("rungs").at(i);
-    const std::string rp = fmt::format("{}.rungs[{}]", p, i);
-    if (!r.is_array() || r.size() != 2) chk.bad(rp, fmt::format("must be [count, time], not {}", ShapeCheck::shown(r)));
-    const json pair = json::object({{"count", r.at(0)}, {"last", r.at(1)}});
-    chk.integer(pair, "count", rp + "[0]", 0, i32);
-    chk.time(pair, "last", rp + "[1]");
+  chk.integer(x, "total", w, 0, span);
+  chk.integer(x, "consumed", w, 0, span);
+  for (const char* t : {"started", "since", "at"}) chk.time(x, t, w);
+  chk.time(x, "floor", w, true);
+  chk.kind(x, "rungs", w, false);
+  const json& rungs = x.at("rungs");
+  for (std::size_t r = 0; r < rungs.size(); ++r) {
+    const json& rung = rungs[r];
+    const auto rp = [&] { return fmt::format("clocks[{}].rungs[{}]", i, r); };
+    if (!rung.is_array() || rung.size() != 2) chk.bad(rp(), fmt::format("must be [count, time], not {}", ShapeCheck::shown(rung)));
+    if (!ShapeCheck::integer_in(rung[0], 0, i32))
+      chk.bad(rp() + "[0]", fmt::format("must be a whole number from 0 to {}, not {}", i32, ShapeCheck::shown(rung[0])));
+    if (!ShapeCheck::time_in(rung[1]))
+      chk.bad(rp() + "[1]", fmt::format("must be an instant in the years 1 to 9999 (milliseconds since 1970), not {}",
+                                        ShapeCheck::shown(rung[1])));
   }
 }
 
 void check_shape(const json& j, const std::string& id) {
   const ShapeCheck chk(id);
-  for (const char* s : {"flow", "hash", "assignee"}) chk.string(j, s, s);
-  for (const char* s : {"outcome", "incident", "parent"}) chk.string(j, s, s, true);
-  chk.integer(j, "v", "v", 0, i32);
-  chk.integer(j, "version", "version", 1, INT64_MAX);
-  chk.integer(j, "status", "status", -i32 - 1, i32);
-  chk.integer(j, "step", "step", -i32 - 1, i32);
-  chk.integer(j, "visit", "visit", 0, u32);
-  chk.integer(j, "parent_visit", "parent_visit", 0, u32, true);
-  chk.integer(j, "depth", "depth", 0, max_stored_depth);
-  chk.integer(j, "join_step", "join_step", -1, i32, true);
-  chk.integer(j, "arrivals", "arrivals", 0, i32);
-  chk.time(j, "started", "started");
-  chk.time(j, "entered", "entered");
-  chk.kind(j, "data", "data", true);
-  if (j.value("join_step", json(-1)).get<std::int64_t>() >= 0) chk.kind(j, "fork_data", "fork_data", true);
-  chk.kind(j, "children", "children", false, true);
-  if (j.contains("children"))
-    for (std::size_t i = 0; i < j.at("children").size(); ++i)
-      if (!j.at("children").at(i).is_string())
-        chk.bad(fmt::format("children[{}]", i), fmt::format("must be a case id, not {}", ShapeCheck::shown(j.at("children").at(i))));
-  chk.kind(j, "clocks", "clocks", false);
-  for (std::size_t i = 0; i < j.at("clocks").size(); ++i) check_clock_shape(chk, j.at("clocks").at(i), fmt::format("clocks[{}]", i));
+  const ShapeCheck::Where top{};
+  for (const char* s : {"flow", "hash", "assignee"}) chk.string(j, s, top);
+  for (const char* s : {"outcome", "incident", "parent"}) chk.string(j, s, top, true);
+  chk.integer(j, "v", top, 0, i32);
+  chk.integer(j, "version", top, 1, INT64_MAX);
+  chk.integer(j, "status", top, -i32 - 1, i32);
+  chk.integer(j, "step", top, -i32 - 1, i32);
+  chk.integer(j, "visit", top, 0, u32);
+  chk.integer(j, "parent_visit", top, 0, u32, true);
+  chk.integer(j, "depth", top, 0, max_stored_depth);
+  chk.integer(j, "join_step", top, -1, i32, true);
+  chk.integer(j, "arrivals", top, 0, i32);
+  chk.time(j, "started", top);
+  chk.time(j, "entered", top);
+  chk.kind(j, "data", top, true);
+  if (j.value("join_step", json(-1)).get<std::int64_t>() >= 0) chk.kind(j, "fork_data", top, true);
+  chk.kind(j, "children", top, false, true);
+  if (const auto ch = j.find("children"); ch != j.end())
+    for (std::size_t i = 0; i < ch->size(); ++i)
+      if (!(*ch)[i].is_string())
+        chk.bad(fmt::format("children[{}]", i), fmt::format("must be a case id, not {}", ShapeCheck::shown((*ch)[i])));
+  chk.kind(j, "clocks", top, false);
+  const json& clocks = j.at("clocks");
+  for (std::size_t i = 0; i < clocks.size(); ++i) check_clock_shape(chk, clocks[i], i);
 }
 
 // A sub-flow case or branch is `PARENT/NAME`: its parent, children and join step must say so, or

@@ -38,7 +38,7 @@ void mark_personal(const Flow& f, Record& r) {
 }
 }  // namespace
 
-void Op::commit(Case* c, Record r) {
+void Op::commit(Case* c, Record&& r) {
   if (c) {
     touch(*c);
     mark_personal(c->flow(), r);

@@ -21,6 +21,10 @@ TEST_CASE("ISO-8601 instants parse with offsets and print canonically", "[time]"
   auto ms = parse_iso8601("2026-11-23T08:00:00.250Z");
   REQUIRE(ms);
   CHECK(format_iso8601(*ms) == "2026-11-23T08:00:00.250Z");
+  // Before 1970 the milliseconds count down: the second is floored, not truncated.
+  CHECK(format_iso8601(TimePoint{Duration{-1}}) == "1969-12-31T23:59:59.999Z");
+  CHECK(format_iso8601(TimePoint{Duration{-86'400'000}}) == "1969-12-31T00:00:00Z");
+  CHECK(format_iso8601(*parse_iso8601("2024-02-29T23:59:59.001Z")) == "2024-02-29T23:59:59.001Z");
   CHECK_FALSE(parse_iso8601("2026-11-23T08:00:00"));  // no offset: not one instant
   CHECK_FALSE(parse_iso8601("2026-11-23"));
   CHECK_FALSE(parse_iso8601("yesterday"));
