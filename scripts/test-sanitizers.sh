@@ -33,10 +33,11 @@ CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=De
 cmake --build "$build"
 
 # Tests left out:
-# - install_consumer: it builds examples/consumer against the installed package with the
-#   consumer's own (non-sanitized) flags; the installed static libescalon.a is instrumented, so
-#   that link fails on the missing ASan/UBSan runtime. It checks packaging, not memory safety,
-#   and runs in the normal build.
+# - install_consumer, install_packages: they build examples/consumer against the installed
+#   package (or the unpacked .deb files) with the consumer's own (non-sanitized) flags; the
+#   static libescalon.a is instrumented, so that link fails on the missing ASan/UBSan runtime.
+#   They check packaging, not memory safety, and run in the normal build. (install_pip is not
+#   built here: Python is off.)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 # clang's runtimes leave file:line to llvm-symbolizer (GCC's symbolized reports by themselves).
 export ASAN_SYMBOLIZER_PATH=${ASAN_SYMBOLIZER_PATH:-/usr/lib/llvm-14/bin/llvm-symbolizer}
@@ -48,4 +49,4 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ESCALON_CRASH_SLOWDOWN=10
 # tests/bad-input/run.py: a case that takes longer than its limit (10 s) times this is a hang.
 export ESCALON_SLOWDOWN=6
-ctest --test-dir "$build" --output-on-failure --timeout 1800 -j "$(nproc)" -E '^install_consumer$'
+ctest --test-dir "$build" --output-on-failure --timeout 1800 -j "$(nproc)" -E '^install_(consumer|packages)$'

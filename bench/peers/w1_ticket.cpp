@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
   auto round1 = [](double x) { return static_cast<double>(static_cast<long long>(x * 10 + 0.5)) / 10.0; };
   nlohmann::json out = {
       {"peer", "escalon"},
-      {"version", std::string(version)},
+      {"version", std::string(version())},
       {"workload", "w1-ticket-" + mode},
       {"events", n},
       {"seconds", m.seconds},

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   }
   nlohmann::json out = {
       {"peer", "escalon"},
-      {"version", std::string(version)},
+      {"version", std::string(version())},
       {"workload", "w2-delayed-manualclock"},
       {"instances", n},
       {"create_s", create_s},

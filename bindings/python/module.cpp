@@ -242,7 +242,7 @@ std::optional<CaseStatus> status_from(const std::optional<std::string>& s) {
 
 }  // namespace
 
-PYBIND11_MODULE(escalon, m) {
+PYBIND11_MODULE(_escalon, m) {
   m.doc() = "Escalon: a workflow and rules engine for contact-center hand-overs (flows in YAML, "
             "deadlines, escalations, SLAs on business calendars, an audit journal, durable cases).";
 
@@ -925,5 +925,5 @@ PYBIND11_MODULE(escalon, m) {
           "Puts dead letters with this key (of this channel; '': any) back for delivery by the next "
           "run_due(); returns how many came back.");
 
-  m.attr("__version__") = std::string(escalon::version);  // escalon/version.hpp, from CMake
+  m.attr("__version__") = std::string(escalon::version());  // escalon/version.hpp, from CMake
 }

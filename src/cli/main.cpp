@@ -630,7 +630,7 @@ struct StoreArgs {
 int main(int argc, char** argv) {
   CLI::App app{"Escalon: a workflow and rules engine for contact centers"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "escalon " + std::string(escalon::version));
+  app.set_version_flag("--version", "escalon " + std::string(escalon::version()));
   ValidateArgs validate;
   GraphArgs graph;
   EvalArgs eval;

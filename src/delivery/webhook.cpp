@@ -97,7 +97,7 @@ class WebhookChannel final : public Channel {
     // Without this, curl waits up to a second for "100 Continue" before sending a larger body.
     detail::append(headers, "Expect:");
     for (const auto& [name, value] : o_.headers) detail::append(headers, name + ": " + value);
-    const std::string agent = fmt::format("escalon/{}", version);
+    const std::string agent = fmt::format("escalon/{}", version());
     detail::check(curl_easy_setopt(h, CURLOPT_URL, o_.url.c_str()), "CURLOPT_URL");
     detail::check(curl_easy_setopt(h, CURLOPT_POST, 1L), "CURLOPT_POST");
     detail::check(curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str()), "CURLOPT_POSTFIELDS");

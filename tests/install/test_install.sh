@@ -11,7 +11,7 @@ cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 test -f "$tmp/prefix/include/escalon/escalon.hpp"
 # The generated version header is installed with the others and agrees with the installed tool.
 test -f "$tmp/prefix/include/escalon/version.hpp"
-version=$(sed -n 's/^inline constexpr std::string_view version = "\(.*\)";$/\1/p' "$tmp/prefix/include/escalon/version.hpp")
+version=$(sed -n 's/^#define ESCALON_VERSION_STRING "\(.*\)"$/\1/p' "$tmp/prefix/include/escalon/version.hpp")
 [ -n "$version" ]
 [ "$("$tmp/prefix/bin/escalon" --version)" == "escalon $version" ]
 test -f "$tmp/prefix/lib/cmake/escalon/escalonConfig.cmake"
@@ -37,10 +37,10 @@ echo "$out"
 [[ "$out" == *"open now 16"* ]]
 "$tmp/prefix/bin/escalon" report --db "$tmp/cases.db" | grep -q "opened 80"
 "$tmp/prefix/bin/escalon" validate "$src/flows" 2>/dev/null
-# The Python module and its stubs land in the prefix's site-packages, importable from there.
-if module=$(find "$tmp/prefix" -name 'escalon*.so' | head -1) && [ -n "$module" ]; then
-  site=$(dirname "$module")
-  test -f "$site/escalon.pyi"
-  PYTHONPATH="$site" /usr/bin/python3 -c "import escalon, sys; assert escalon.validate(sys.argv[1]) == []; print('python module:', escalon.__file__)" "$src/flows"
+# The Python package (module, stubs, py.typed) lands in the prefix, importable from there.
+if module=$(find "$tmp/prefix" -name '_escalon*.so' | head -1) && [ -n "$module" ]; then
+  package=$(dirname "$module")
+  test -f "$package/__init__.pyi" && test -f "$package/py.typed" && test -f "$package/__init__.py"
+  PYTHONPATH="$(dirname "$package")" /usr/bin/python3 -c "import escalon, sys; assert escalon.validate(sys.argv[1]) == []; assert escalon.__version__ == sys.argv[2]; print('python module:', escalon.__file__)" "$src/flows" "$version"
 fi
 echo "1 passed, 0 failed"

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-if not any(pathlib.Path(p, "escalon.pyi").exists() for p in sys.path if p):
+if not any(pathlib.Path(p, "escalon", "py.typed").exists() for p in sys.path if p):
     sys.path.insert(0, str(ROOT / "build" / "python"))
 
 import escalon  # noqa: E402

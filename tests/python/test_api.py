@@ -401,7 +401,7 @@ def test_manual_clock():
 
 
 def test_stubs_cover_the_module():
-    stub = (ROOT / "bindings" / "python" / "escalon.pyi").read_text()
+    stub = (ROOT / "bindings" / "python" / "escalon" / "__init__.pyi").read_text()
     public = [n for n in dir(escalon) if not n.startswith("_")]
     missing = [n for n in public if f"class {n}" not in stub and f"def {n}" not in stub]
     assert missing == []

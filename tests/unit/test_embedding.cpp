@@ -10,6 +10,7 @@
 
 #include "escalon/engine.hpp"
 #include "escalon/loader.hpp"
+#include "escalon/version.hpp"
 #include "support.hpp"
 
 using namespace escalon;
@@ -447,4 +448,12 @@ TEST_CASE("require_handlers also holds for recovery and every changing call; a d
   engine.add_flows(compile(ticket_flow));
   CHECK_THROWS_WITH(engine.recover(), Catch::Contains("counter 'case-number/ticket' is '12x'"));
   CHECK(engine.case_count() == 0);
+}
+
+TEST_CASE("the library reports the version of its headers, as MAJOR.MINOR.PATCH", "[embedding]") {
+  // A host compares these to find a shared library upgraded under it.
+  CHECK(escalon::version() == ESCALON_VERSION_STRING);
+  CHECK(escalon::version() == fmt::format("{}.{}.{}", ESCALON_VERSION_MAJOR, ESCALON_VERSION_MINOR, ESCALON_VERSION_PATCH));
+  static_assert(escalon::version_major == ESCALON_VERSION_MAJOR && escalon::version_minor == ESCALON_VERSION_MINOR &&
+                escalon::version_patch == ESCALON_VERSION_PATCH);
 }
