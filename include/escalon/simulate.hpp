@@ -98,6 +98,7 @@ struct SimResult {
   std::map<std::string, std::string> refused_why;    ///< the same keys -> the engine's message for the first refusal
   std::size_t actions_called = 0, actions_failed = 0;
   std::map<std::string, std::size_t> unmodelled;     ///< "flow/step" entered but not in the model: cases wait for timers
+  std::size_t queue_moves = 0;                       ///< waiting cases an escalation reassigned to another staffed team's queue
   std::vector<SimRoleStats> roles;
   std::vector<SimSample> samples;                    ///< hourly
   std::map<std::string, std::vector<Duration>> step_times;  ///< "flow/step" -> each finished visit

@@ -75,6 +75,7 @@ struct SimStaff {
   std::int32_t agents = 1;
   std::int32_t capacity = 1;
   std::string calendar;                   // empty: always on duty
+  bool fifo = false;                      // `queue: fifo`: first come, first served; else priority first
   SourceLocation where;
 };
 

@@ -328,11 +328,18 @@ class ModelReader {
       detail::SimStaff s;
       s.role = k.Scalar();
       s.where = loc(k);
-      MapReader m(rep_, src_, v, fmt::format("staff of '{}'", s.role), {"agents", "capacity", "calendar"});
+      MapReader m(rep_, src_, v, fmt::format("staff of '{}'", s.role), {"agents", "capacity", "calendar", "queue"});
       if (!m.ok()) continue;
       if (auto x = m.get("agents")) s.agents = static_cast<std::int32_t>(detail::read_int(rep_, src_, *x, "`agents`").value_or(1));
       if (auto x = m.get("capacity")) s.capacity = static_cast<std::int32_t>(detail::read_int(rep_, src_, *x, "`capacity`").value_or(1));
       if (auto x = m.get("calendar")) s.calendar = detail::read_string(rep_, src_, *x, "`calendar`").value_or("");
+      if (auto x = m.get("queue")) {
+        const auto order = detail::read_string(rep_, src_, *x, "`queue`").value_or("priority");
+        if (order != "priority" && order != "fifo")
+          rep_.error(loc(*x), fmt::format("`queue` is 'priority' (the case's `priority` first, then the longest waiting) or "
+                                          "'fifo' (the longest waiting), not '{}'", order));
+        s.fifo = order == "fifo";
+      }
       if (s.agents < 1 || s.agents > 100000) rep_.error(m.where(), "`agents` must be between 1 and 100000");
       if (s.capacity < 1 || s.capacity > 100) rep_.error(m.where(), "`capacity` must be between 1 and 100");
       model.staff.push_back(std::move(s));
