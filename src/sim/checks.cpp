@@ -129,6 +129,23 @@ class ModelChecker {
       c_.error(ms.where, fmt::format("step '{}/{}' is modelled twice", ms.flow, ms.step));
     check_step_events(ms, *f, *s);
     if (ms.work) check_step_staffed(ms, *s);
+    if (!ms.starts_at.empty()) check_starts_at(ms, *f);
+  }
+
+  // `starts_at:` names a datetime field of the flow: the booked time the work waits for.
+  void check_starts_at(const SimStep& ms, const Flow& f) {
+    const DataField* d = f.find_field(ms.starts_at);
+    if (d && d->type.kind == Type::Kind::datetime) return;
+    std::vector<std::string> datetimes;
+    for (const auto& x : f.data)
+      if (x.type.kind == Type::Kind::datetime) datetimes.push_back(x.name);
+    if (d)
+      c_.error(ms.starts_at_where, fmt::format("`starts_at: {}` needs a datetime field; '{}' of flow '{}' is {}{}", ms.starts_at,
+                                               ms.starts_at, f.id, d->type.str(),
+                                               datetimes.empty() ? "" : fmt::format(" (its datetime fields: {})", fmt::join(datetimes, ", "))));
+    else
+      c_.error(ms.starts_at_where, fmt::format("flow '{}' has no data field '{}'{}", f.id, ms.starts_at,
+                                               did_you_mean(ms.starts_at, datetimes)));
   }
 
   void check_step_events(const SimStep& ms, const Flow& f, const Step& s) {

@@ -56,6 +56,9 @@ struct SimStep {
   std::string flow, step;                 // from the key "flow/step"
   std::optional<Dist> work;               // staff of the step's role work this long
   std::optional<Dist> delay;              // or: the outside world answers after this long
+  std::string starts_at;                  // work: a datetime field of the case (a booked slot); the
+                                          // case joins the queue at that time, not on entry
+  SourceLocation starts_at_where;
   std::vector<SimEvent> events;
   SourceLocation where;
 };

@@ -359,7 +359,7 @@ class ModelReader {
       }
       s.flow = key.substr(0, slash);
       s.step = key.substr(slash + 1);
-      MapReader m(rep_, src_, v, fmt::format("step '{}'", key), {"work", "delay", "events"});
+      MapReader m(rep_, src_, v, fmt::format("step '{}'", key), {"work", "delay", "events", "starts_at"});
       if (!m.ok()) continue;
       if (m.has("work") == m.has("delay")) {
         rep_.error(m.where(), fmt::format("step '{}' needs either `work:` (staff of its role do it) or `delay:` (the "
@@ -369,6 +369,14 @@ class ModelReader {
       }
       if (auto x = m.get("work")) s.work = dist(*x, "`work`");
       if (auto x = m.get("delay")) s.delay = dist(*x, "`delay`");
+      if (auto x = m.get("starts_at")) {
+        s.starts_at = detail::read_string(rep_, src_, *x, "`starts_at`").value_or("");
+        s.starts_at_where = loc(*x);
+        if (!m.has("work"))
+          rep_.error(s.starts_at_where, fmt::format("step '{}': `starts_at` is for `work:` (staff start at the booked time); "
+                                                    "a `delay:` counts from entering the step",
+                                                    key));
+      }
       auto ev = m.get("events");
       if (!ev || !ev->IsSequence() || ev->size() == 0) {
         rep_.error(ev ? loc(*ev) : m.where(), fmt::format("step '{}' needs `events:`, a list of {{ send: EVENT, p: 0.8 }}", key));

@@ -62,7 +62,7 @@ Duration draw(const Dist& d, Rng& rng) {
   return d.mean;
 }
 
-enum class Kind : std::uint8_t { arrival, work_done, answer, wake, sample };
+enum class Kind : std::uint8_t { arrival, work_done, answer, wake, sample, booked };
 
 struct Happening {
   TimePoint at{};
@@ -323,6 +323,9 @@ class Simulator {
         dispatch(h.index);
         break;
       case Kind::sample: sample(h.at); break;
+      case Kind::booked:  // the booked time has come: the case joins its team's queue now
+        if (current(h.case_id, h.visit)) enqueue(team_of(cases_.at(h.case_id)), {h.case_id, h.visit, clock_.now(), h.step});
+        break;
     }
   }
 
@@ -410,17 +413,29 @@ class Simulator {
         const detail::SimStep& ms = *it->second;
         if (ms.delay) {
           plan({clock_.now() + draw(*ms.delay, rng_), 0, Kind::answer, 0, id, visit, &ms});
+        } else if (const auto booked = booked_time(id, ms); booked && *booked > clock_.now()) {
+          plan({*booked, 0, Kind::booked, 0, id, visit, &ms});
         } else {
-          // The team the case was assigned to on entry (a rule table may pick it) when the
-          // model staffs it; otherwise the step's role. Later reassignments (escalations) do
-          // not move a case that already waits.
-          auto staffed = role_index_.find(t.assignee);
-          const std::size_t r = staffed != role_index_.end() ? staffed->second
-                                                             : role_index_.at(latest_[t.flow]->find_step(t.step)->role);
-          enqueue(r, {id, visit, clock_.now(), &ms});
+          enqueue(team_of(t), {id, visit, clock_.now(), &ms});
         }
       }
     }
+  }
+
+  // The team the case is assigned to (a rule table may pick it) when the model staffs it;
+  // otherwise the step's role.
+  std::size_t team_of(const Tracked& t) {
+    const auto staffed = role_index_.find(t.assignee);
+    return staffed != role_index_.end() ? staffed->second : role_index_.at(latest_[t.flow]->find_step(t.step)->role);
+  }
+
+  // A work step's `starts_at:` field (a booked visit): the time the work may start, when set.
+  std::optional<TimePoint> booked_time(const std::string& id, const detail::SimStep& ms) const {
+    if (ms.starts_at.empty()) return std::nullopt;
+    const auto view = engine_->get(id);
+    const auto it = view.data.find(ms.starts_at);
+    if (it == view.data.end() || it->second.kind() != Value::Kind::datetime) return std::nullopt;
+    return it->second.as_datetime();
   }
 
   void enqueue(std::size_t r, Waiting w) {

@@ -257,6 +257,83 @@ steps:
   CHECK(r.text().find("Reassigned while waiting: ") != std::string::npos);
 }
 
+TEST_CASE("work at a booked time starts at that time, not when an agent is free", "[simulate][queues]") {
+  const auto flows = flows_of(R"(flow: booking
+roles: [dispatcher, technician]
+data:
+  slot: { type: datetime }
+  note: { type: string }
+start: schedule
+steps:
+  schedule: { role: dispatcher, on: { booked: { to: visit, set: { slot: event.slot } } } }
+  visit: { role: technician, on: { fixed: done } }
+  done: { end: true }
+)");
+  auto run = [&](bool booked) {
+    const auto model = SimModel::parse(fmt::format(R"(model: booking
+start: 2026-01-05T00:00:00Z
+arrivals:
+  booking: {{ per_day: 40 }}
+staff:
+  dispatcher: {{ agents: 2 }}
+  technician: {{ agents: 10 }}
+steps:
+  booking/schedule:
+    work: 5m
+    events: [ {{ send: booked, p: 1, data: {{ slot: {{ after: [4h, 2d] }} }} }} ]
+  booking/visit:
+    work: 1h
+    {}
+    events: [ {{ send: fixed, p: 1 }} ]
+)",
+                                                   booked ? "starts_at: slot" : ""));
+    MemoryStore store;
+    (void)simulate(flows, model, {.days = 10, .seed = 5, .store = &store});
+    // How long after its slot each visit ended.
+    std::map<std::string, TimePoint> slot;
+    std::vector<Duration> after_slot;
+    store.for_each_record([&](const Record& r) {
+      if (r.type == RecordType::data_changed && r.target == "slot") slot[r.case_id] = r.new_value.as_datetime();
+      if (r.type == RecordType::left && r.step == "visit") after_slot.push_back(r.at - slot.at(r.case_id));
+    });
+    return after_slot;
+  };
+  const auto with = run(true), without = run(false);
+  REQUIRE(with.size() > 300);
+  REQUIRE(without.size() > 300);
+  // With `starts_at`, no visit ends before its slot plus the hour of work; without it, visits
+  // are done long before the customer expects the technician.
+  CHECK(*std::min_element(with.begin(), with.end()) >= 1h);
+  CHECK(*std::min_element(without.begin(), without.end()) < -3h);
+}
+
+TEST_CASE("starts_at names a datetime field of the flow and goes with work", "[simulate][queues]") {
+  const auto flows = flows_of(priority_flow);
+  const auto check = [&](const char* step_lines, std::initializer_list<const char*> needles) {
+    try {
+      const auto model = SimModel::parse(fmt::format(R"(model: bad
+start: 2026-01-05T00:00:00Z
+arrivals:
+  prio: {{ per_day: 10 }}
+staff:
+  agent: {{ agents: 1 }}
+steps:
+  prio/serve:
+{}
+    events: [ {{ send: done, p: 1 }} ]
+)",
+                                                     step_lines));
+      (void)simulate(flows, model, {.days = 1});
+      FAIL("the model was taken");
+    } catch (const FlowError& e) {
+      for (const char* n : needles) CHECK_THAT(e.what(), Catch::Contains(n));
+    }
+  };
+  check("    work: 5m\n    starts_at: priority", {"`starts_at: priority` needs a datetime field", "enum[normal, high, urgent]"});
+  check("    work: 5m\n    starts_at: slto", {"flow 'prio' has no data field 'slto'"});
+  check("    delay: 5m\n    starts_at: slot", {"`starts_at` is for `work:`"});
+}
+
 TEST_CASE("a model's queue order is priority or fifo", "[simulate][queues]") {
   const auto flows = flows_of(priority_flow);
   try {
