@@ -67,6 +67,16 @@ struct SimOptions {
   Store* store = nullptr;
   /// Called now and then with the share of simulated time done (0..1), e.g. for a progress bar.
   std::function<void(double)> progress;
+  /// What-if on real history (docs/simulation.md): the cases started in this store (not
+  /// sub-flow cases or branches), at their times, with their channels, actors and start data,
+  /// are the arrivals instead of the model's random ones; the rest (work, answers, staff) comes
+  /// from the model. Personal (`pii`) start data is not replayed: the model's `data:` for the
+  /// flow gives it, or it is left out. Read only; not owned; another store than `store`.
+  Store* replay = nullptr;
+  /// The stretch of the replayed store's history: starts at `replay_from` <= t < `replay_to`.
+  /// The simulation starts at `start`, else `replay_from`, else the day of the first start;
+  /// with `days` = 0 it runs to `replay_to` (else the last start), rounded up to whole days.
+  std::optional<TimePoint> replay_from, replay_to;
 };
 
 struct SimRoleStats {
@@ -99,6 +109,7 @@ struct SimResult {
   std::size_t actions_called = 0, actions_failed = 0;
   std::map<std::string, std::size_t> unmodelled;     ///< "flow/step" entered but not in the model: cases wait for timers
   std::size_t queue_moves = 0;                       ///< waiting cases an escalation reassigned to another staffed team's queue
+  std::size_t replayed = 0;                          ///< arrivals taken from SimOptions::replay (0: the model's)
   std::vector<SimRoleStats> roles;
   std::vector<SimSample> samples;                    ///< hourly
   std::map<std::string, std::vector<Duration>> step_times;  ///< "flow/step" -> each finished visit
@@ -109,6 +120,23 @@ struct SimResult {
   /// outcomes and escalations.
   [[nodiscard]] std::string html(std::string_view title = "Escalon simulation") const;
 };
+
+/// One line of a comparison of two runs: a figure of each, in the unit `unit`.
+struct SimCompareRow {
+  enum class Unit : std::uint8_t { count, percent, duration };
+  std::string what;            ///< "SLA resolution met", "technician mean wait", ...
+  Unit unit = Unit::count;
+  std::optional<double> a, b;  ///< empty: the figure does not exist in that run (no such team, no SLA outcome yet)
+};
+
+/// Two runs side by side (`escalon simulate --compare`): cases, each SLA's met share,
+/// escalations per level, each team's waits, load and queue, the backlog at the end.
+[[nodiscard]] std::vector<SimCompareRow> compare(const SimResult& a, const SimResult& b);
+/// The comparison as a text table, the runs named `a_name` and `b_name`, with the change.
+[[nodiscard]] std::string compare_text(const SimResult& a, std::string_view a_name, const SimResult& b, std::string_view b_name);
+/// The comparison as a self-contained HTML page: the table, then each run's backlog and SLA charts.
+[[nodiscard]] std::string compare_html(const SimResult& a, std::string_view a_name, const SimResult& b, std::string_view b_name,
+                                       std::string_view title = "Escalon: two simulations compared");
 
 /// Runs the simulation. Throws FlowError when the model names flows, steps, events, roles,
 /// calendars or fields the flows do not have (each at the model's file:line:column); StoreError

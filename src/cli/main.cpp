@@ -30,6 +30,7 @@
 #include "cli/outbox.hpp"
 #include "cli/privacy.hpp"
 #include "cli/serve.hpp"
+#include "cli/simulate.hpp"
 #include "cli/store_copy.hpp"
 #include "cli/zones.hpp"
 
@@ -357,62 +358,6 @@ int cmd_report(const std::string& db, const std::string& format, const std::stri
   return exit_ok;
 }
 
-int cmd_simulate(const std::vector<std::string>& paths, const std::string& model_path, std::int64_t days, std::uint64_t seed,
-                 const std::string& db, const std::string& html, const std::string& start_text) {
-  std::vector<escalon::FlowPtr> flows;
-  std::unique_ptr<escalon::Store> store;
-  escalon::SimOptions options{.days = days, .seed = seed};
-  if (!start_text.empty()) {
-    options.start = escalon::parse_iso8601(start_text);
-    if (!options.start) {
-      std::cerr << fmt::format("escalon simulate: --start '{}' is not an ISO-8601 instant\n", start_text);
-      return exit_invalid;
-    }
-  }
-  // The bar goes to a terminal only, so that logs and CI output stay clean.
-  const bool tty = ::isatty(STDERR_FILENO) != 0;
-  int shown = -1;
-  if (tty)
-    options.progress = [&](double done) {
-      const int pct = static_cast<int>(done * 100);
-      if (pct == shown) return;
-      shown = pct;
-      const int filled = pct * 40 / 100;
-      std::cerr << fmt::format("\r[{}{}] {:3}% of {} days", std::string(static_cast<std::size_t>(filled), '#'),
-                               std::string(static_cast<std::size_t>(40 - filled), ' '), pct, days)
-                << std::flush;
-    };
-  try {
-    flows = escalon::load_flows(std::span<const std::string>(paths));
-    const auto model = escalon::SimModel::load(model_path);
-    // A simulated month is not precious: sync=normal keeps the file consistent after a crash
-    // and is several times faster than an fsync per call.
-    if (!db.empty()) store = open_db(db.find(':') == std::string::npos ? "sqlite:" + db + "?sync=normal" : db);
-    options.store = store.get();
-    const auto result = escalon::simulate(flows, model, options);
-    if (tty) std::cerr << '\n';
-    std::cout << result.text() << std::flush;
-    if (!html.empty()) {
-      std::ofstream out(html, std::ios::binary);
-      out << result.html(fmt::format("Escalon simulation: {}", model.name()));
-      if (!out) {
-        std::cerr << fmt::format("escalon simulate: cannot write {}\n", html);
-        return exit_invalid;
-      }
-      std::cerr << fmt::format("wrote {}\n", html);
-    }
-    if (!db.empty()) std::cerr << fmt::format("cases and journal in {} (escalon report --db {}; escalon inspect --db {})\n", db, db, db);
-  } catch (const escalon::FlowError& e) {
-    if (tty) std::cerr << '\n';
-    for (const auto& d : e.diagnostics()) std::cerr << d.str() << '\n';
-    return exit_invalid;
-  } catch (const escalon::Error& e) {
-    if (tty) std::cerr << '\n';
-    std::cerr << "escalon simulate: " << e.what() << '\n';
-    return exit_invalid;
-  }
-  return exit_ok;
-}
 
 int cmd_store_copy(const std::string& from, const std::string& to) {
   try {
@@ -559,34 +504,6 @@ struct ReportArgs {
   int run() const { return cmd_report(db, as_json ? "json" : as_csv ? "csv" : "text", at, tz); }
 };
 
-struct SimulateArgs {
-  std::vector<std::string> paths;
-  std::string model, db, html, start;
-  std::int64_t days = 30;
-  std::uint64_t seed = 1;
-  CLI::App* cmd = nullptr;
-  void add(CLI::App& app) {
-    cmd = app.add_subcommand("simulate", "Run flows under a workload model on a virtual clock (docs/simulation.md); prints the KPI report");
-    cmd->add_option("flows", paths, "Flow files or folders")->required();
-    cmd->add_option("-m,--model", model, "The model file (arrivals, staff, step times, event probabilities)")->required()->check(CLI::ExistingFile);
-    cmd->add_option("-d,--days", days, "How many days to simulate")->check(CLI::Range(1, 3660));
-    // CLI11 reads "-1" into a uint64 as 18446744073709551615 and saturates one too big to it:
-    // check the text before it converts.
-    const CLI::Validator whole_number(
-        [](std::string& s) {
-          std::uint64_t v = 0;
-          const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-          if (!s.empty() && s[0] != '-' && ec == std::errc() && end == s.data() + s.size()) return std::string();
-          return fmt::format("the seed is a whole number from 0 to 18446744073709551615, not {}", s);
-        },
-        "UINT64");
-    cmd->add_option("--seed", seed, "Random seed: the same seed gives the same run")->check(whole_number);
-    cmd->add_option("--start", start, "When the simulation starts (ISO-8601; default: the model's start)");
-    cmd->add_option("--db", db, "Write the cases and journal into this SQLite file (or postgresql://... store), which must be new or empty");
-    cmd->add_option("--html", html, "Also write a self-contained HTML page with charts");
-  }
-  int run() const { return cmd_simulate(paths, model, days, seed, db, html, start); }
-};
 
 struct OutboxArgs {
   std::string db, retry, channel;
@@ -637,7 +554,7 @@ int main(int argc, char** argv) {
   RunArgs run;
   InspectArgs inspect;
   ReportArgs report;
-  SimulateArgs simulate;
+  escalon::cli::SimulateArgs simulate;
   StoreArgs store;
   OutboxArgs outbox;
   escalon::cli::ServeArgs serve;

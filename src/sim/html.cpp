@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "escalon/simulate.hpp"
+#include "sim/model.hpp"
 
 namespace escalon {
 namespace {
@@ -150,6 +151,30 @@ std::string escalation_chart(const Report& rep) {
 }
 
 }  // namespace
+
+std::string compare_html(const SimResult& a, std::string_view a_name, const SimResult& b, std::string_view b_name,
+                         std::string_view title) {
+  std::string rows;
+  for (const auto& r : compare(a, b))
+    rows += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", esc(r.what), detail::compare_cell(r.unit, r.a),
+                        detail::compare_cell(r.unit, r.b), detail::compare_change(r));
+  return fmt::format(R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{0}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse}}td,th{{padding:2px 10px;border-bottom:1px solid #ddd;text-align:right}}
+td:first-child,th:first-child{{text-align:left}}</style></head>
+<body><h1>{0}</h1>
+<table><tr><th></th><th>{1}</th><th>{2}</th><th>change</th></tr>
+{3}</table>
+<h2>Backlog over time: {1}</h2>{4}
+<h2>Backlog over time: {2}</h2>{5}
+<h2>SLA outcomes: {1}</h2>{6}
+<h2>SLA outcomes: {2}</h2>{7}
+</body></html>
+)",
+                     esc(title), esc(a_name), esc(b_name), rows, backlog_chart(a), backlog_chart(b), sla_chart(a.report),
+                     sla_chart(b.report));
+}
 
 std::string SimResult::html(std::string_view title) const {
   std::string staff;

@@ -102,6 +102,23 @@ struct SimModelData {
 
 }  // namespace escalon::detail
 
+namespace escalon::detail {
+// A case start read from a real store, to be started again in the simulation.
+struct Replayed {
+  TimePoint at{};
+  std::string id, flow, channel, actor;
+  Map data;
+};
+
+// The top-level case starts of a real store in [from, to), oldest first (sim/replay.cpp).
+std::vector<Replayed> read_replay(Store& store, std::span<const FlowPtr> flows, std::optional<TimePoint> from,
+                                  std::optional<TimePoint> to);
+
+// A figure of a comparison row as text ("-" when missing), and the change from a to b.
+std::string compare_cell(SimCompareRow::Unit unit, std::optional<double> v);
+std::string compare_change(const SimCompareRow& r);
+}  // namespace escalon::detail
+
 namespace escalon {
 struct SimAccess {
   static const detail::SimModelData& data(const SimModel& m) { return *m.data_; }

@@ -11,6 +11,7 @@
 #include <numbers>
 #include <queue>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 #include "escalon/calendar.hpp"
@@ -62,7 +63,7 @@ Duration draw(const Dist& d, Rng& rng) {
   return d.mean;
 }
 
-enum class Kind : std::uint8_t { arrival, work_done, answer, wake, sample, booked };
+enum class Kind : std::uint8_t { arrival, work_done, answer, wake, sample, booked, replayed };
 
 struct Happening {
   TimePoint at{};
@@ -107,8 +108,9 @@ struct Tracked {
 
 class Simulator {
  public:
-  Simulator(std::span<const FlowPtr> flows, const detail::SimModelData& model, const SimOptions& options)
-      : model_(model), options_(options), rng_(options.seed), clock_(options.start.value_or(model.start)) {
+  Simulator(std::span<const FlowPtr> flows, const detail::SimModelData& model, const SimOptions& options, TimePoint start,
+            std::vector<detail::Replayed> replay)
+      : model_(model), options_(options), rng_(options.seed), clock_(start), replay_(std::move(replay)) {
     for (const auto& f : flows)
       if (!latest_.count(f->id) || latest_[f->id]->version < f->version) latest_[f->id] = f.get();
     take_checked(detail::check_model(model_, flows, latest_));
@@ -156,7 +158,12 @@ class Simulator {
     result_.seed = options_.seed;
     for (auto& r : roles_) r.last_change = from;
     carry_.assign(model_.arrivals.size(), 0.0);
-    for (std::size_t i = 0; i < model_.arrivals.size(); ++i) plan_arrival(i, from);
+    if (options_.replay) {
+      while (next_replayed_ < replay_.size() && replay_[next_replayed_].at < from) ++next_replayed_;
+      if (next_replayed_ < replay_.size()) plan({replay_[next_replayed_].at, 0, Kind::replayed, next_replayed_});
+    } else {
+      for (std::size_t i = 0; i < model_.arrivals.size(); ++i) plan_arrival(i, from);
+    }
     plan({from, 0, Kind::sample});
     while (true) {
       const auto due = engine_->next_due();
@@ -195,6 +202,8 @@ class Simulator {
   std::priority_queue<Happening, std::vector<Happening>, std::greater<>> agenda_;
   std::uint64_t order_ = 0;
   std::vector<double> carry_;  // per arrival stream: its exact time minus the whole second planned (ms)
+  std::vector<detail::Replayed> replay_;  // SimOptions::replay's starts, in time order
+  std::size_t next_replayed_ = 0;
   std::vector<Role> roles_;
   std::map<std::string, std::size_t> role_index_;
   std::map<std::pair<std::string, std::string>, const detail::SimStep*> steps_;  // (flow, step)
@@ -316,6 +325,7 @@ class Simulator {
   void handle(const Happening& h) {
     switch (h.kind) {
       case Kind::arrival: arrive(h.index); break;
+      case Kind::replayed: arrive_replayed(h.index); break;
       case Kind::work_done: work_done(h); break;
       case Kind::answer: answer(h.case_id, h.visit, *h.step, ""); break;
       case Kind::wake:
@@ -342,6 +352,27 @@ class Simulator {
     }
     ++result_.arrivals[a.flow];
     plan_arrival(i, clock_.now());
+  }
+
+  // A case of the real store starts again, as it did then; its personal data (not replayed)
+  // comes from the model's `data:` for its flow when there is one.
+  void arrive_replayed(std::size_t k) {
+    detail::Replayed& a = replay_[k];
+    const auto stream = std::find_if(model_.arrivals.begin(), model_.arrivals.end(), [&](const auto& s) { return s.flow == a.flow; });
+    if (stream != model_.arrivals.end()) {
+      Map generated = generate(stream->data, Map{});
+      for (auto& [name, v] : generated) a.data.try_emplace(name, std::move(v));
+    }
+    try {
+      engine_->start(a.flow, std::move(a.data), StartOptions{.actor = a.actor, .channel = a.channel});
+    } catch (const Error& e) {
+      throw Error(fmt::format("replaying case '{}' (started {}): the engine refused it: {}; a field the flow needs and the "
+                              "store does not give (personal data is not replayed) goes under `arrivals: {}: data:` in the model",
+                              a.id, format_iso8601(a.at), e.message(), a.flow));
+    }
+    ++result_.arrivals[a.flow];
+    ++result_.replayed;
+    if (++next_replayed_ < replay_.size()) plan({replay_[next_replayed_].at, 0, Kind::replayed, next_replayed_});
   }
 
   // ------------------------------------------------------------------ what the journal tells
@@ -624,11 +655,21 @@ class Simulator {
   }
 };
 
-double pct(double x) { return 100.0 * x; }
 
 }  // namespace
 
-SimResult simulate(std::span<const FlowPtr> flows, const SimModel& model, const SimOptions& options) {
+SimResult simulate(std::span<const FlowPtr> flows, const SimModel& model, const SimOptions& input) {
+  SimOptions options = input;
+  std::vector<detail::Replayed> replay;
+  if (options.replay) {
+    replay = detail::read_replay(*options.replay, flows, options.replay_from, options.replay_to);
+    if (!options.start)
+      options.start = options.replay_from ? *options.replay_from : std::chrono::floor<std::chrono::days>(replay.front().at);
+    if (options.days == 0) {
+      const TimePoint end = options.replay_to ? *options.replay_to : replay.back().at + Duration{1};
+      options.days = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::days>(end - *options.start).count());
+    }
+  }
   if (options.days < 1 || options.days > 3660) throw Error("the simulation needs between 1 and 3660 days");
   // Arrivals are planned up to 8 days past the horizon; every instant of the run, and of the
   // records it writes, must stay within years 1 to 9999.
@@ -640,7 +681,7 @@ SimResult simulate(std::span<const FlowPtr> flows, const SimModel& model, const 
                             "start it before {} or simulate fewer days",
                             options.days, format_iso8601(from), format_iso8601(max_time),
                             format_iso8601(max_time + Duration{1} - std::chrono::days{options.days + 8})));
-  Simulator sim(flows, SimAccess::data(model), options);
+  Simulator sim(flows, SimAccess::data(model), options, from, std::move(replay));
   return sim.run();
 }
 
@@ -650,40 +691,6 @@ double erlang_c(std::int32_t agents, double load) {
   double b = 1.0;  // Erlang B by its stable recursion, then C from B
   for (std::int32_t k = 1; k <= agents; ++k) b = load * b / (k + load * b);
   return agents * b / (agents - load * (1 - b));
-}
-
-std::string SimResult::text() const {
-  std::string out = report_text(report);
-  out += fmt::format("\nSimulation: {} days from {} (seed {})\n", std::chrono::duration_cast<std::chrono::days>(to - from).count(),
-                     format_iso8601(from), seed);
-  std::string arr;
-  for (const auto& [f, n] : arrivals) arr += fmt::format("{}{} {}", arr.empty() ? "" : ", ", f, n);
-  out += fmt::format("Arrivals: {}\n", arr.empty() ? "none" : arr);
-  std::size_t refused_total = 0;
-  for (const auto& [k, n] : refused) refused_total += n;
-  out += fmt::format("Events sent: {}, refused: {}; actions called: {}, failed: {}\n", events_sent, refused_total, actions_called,
-                     actions_failed);
-  for (const auto& [k, n] : refused) {
-    auto why = refused_why.find(k);
-    out += fmt::format("  refused {:>5}  {}{}{}\n", n, k, why == refused_why.end() ? "" : " -- first: ",
-                       why == refused_why.end() ? "" : why->second);
-  }
-  if (!roles.empty()) {
-    out += fmt::format("Staff:{:<18} {:>6} {:>8} {:>6} {:>7} {:>10} {:>10} {:>9} {:>7}\n", "", "agents", "handled", "busy", "waited",
-                       "mean wait", "p90 wait", "max queue", "queued");
-    for (const auto& r : roles)
-      out += fmt::format("  {:<22} {:>6} {:>8} {:>5.0f}% {:>6.0f}% {:>10} {:>10} {:>9} {:>7}\n", r.role,
-                         r.capacity > 1 ? fmt::format("{}x{}", r.agents, r.capacity) : std::to_string(r.agents), r.handled,
-                         pct(r.utilization), pct(r.waited_share), format_duration(std::chrono::round<std::chrono::seconds>(r.mean_wait)),
-                         format_duration(std::chrono::round<std::chrono::seconds>(r.p90_wait)), r.max_queue, r.queued_at_end);
-  }
-  if (queue_moves > 0)
-    out += fmt::format("Reassigned while waiting: {} cases moved to another team's queue\n", queue_moves);
-  if (!unmodelled.empty()) {
-    out += "Steps the model does not cover (cases there wait for deadlines only):\n";
-    for (const auto& [k, n] : unmodelled) out += fmt::format("  {:<38} {:>6} visits\n", k, n);
-  }
-  return out;
 }
 
 }  // namespace escalon

@@ -164,6 +164,16 @@ check "simulate into sqlite" 0 "Arrivals: technician-visit" -- "$bin" simulate f
 check "report on the simulated store" 0 "Cases: opened" -- "$bin" report --db "$tmp/sim.db"
 check "simulate refuses a used store" 1 "already holds" -- "$bin" simulate flows/ --model examples/models/technician-visit.yaml --days 3 --db "$tmp/sim.db"
 if grep -q "<svg" "$tmp/sim.html" && grep -q "Backlog over time" "$tmp/sim.html"; then pass=$((pass + 1)); else echo "FAIL simulate --html"; fail=$((fail + 1)); fi
+# What-if on real history: the simulated store's cases replayed, alone and against a model
+# with one technician fewer.
+sed 's/technician:   { agents: 12/technician:   { agents: 11/' examples/models/technician-visit.yaml >"$tmp/one-fewer.yaml"
+check "simulate --replay" 0 "(replayed from a store: " -- "$bin" simulate flows/ --model examples/models/technician-visit.yaml --replay "$tmp/sim.db"
+check "simulate --replay --compare" 0 "technician: agents" -- "$bin" simulate flows/ --model examples/models/technician-visit.yaml \
+  --replay "$tmp/sim.db" --compare "$tmp/one-fewer.yaml" --html "$tmp/compare.html"
+if grep -q "compared" "$tmp/compare.html" && grep -q "<svg" "$tmp/compare.html"; then pass=$((pass + 1)); else echo "FAIL simulate --compare --html"; fail=$((fail + 1)); fi
+check "simulate --replay of a stretch without cases" 1 "no case started from 2030-01-01T00:00:00Z" -- "$bin" simulate flows/ \
+  --model examples/models/technician-visit.yaml --replay "$tmp/sim.db" --from 2030-01-01T00:00:00Z
+check "simulate --from without --replay" 1 "give --replay too" -- "$bin" simulate flows/ --model examples/models/technician-visit.yaml --from 2030-01-01T00:00:00Z
 a=$("$bin" simulate flows/ --model examples/models/complaint.yaml --days 5 --seed 3)
 b=$("$bin" simulate flows/ --model examples/models/complaint.yaml --days 5 --seed 3)
 c=$("$bin" simulate flows/ --model examples/models/complaint.yaml --days 5 --seed 4)

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "escalon/loader.hpp"
 #include "escalon/simulate.hpp"
@@ -352,6 +353,157 @@ steps:
   } catch (const FlowError& e) {
     CHECK_THAT(e.what(), Catch::Contains("`queue` is 'priority'") && Catch::Contains("not 'lifo'") && Catch::Contains(":6:"));
   }
+}
+
+namespace {
+
+const char* personal_flow = R"(flow: queue
+roles: [agent]
+data:
+  customer: { type: string, required: true, pii: true }
+  product: { type: string }
+start: serve
+steps:
+  serve: { role: agent, on: { done: finished } }
+  finished: { end: true }
+)";
+
+std::string replay_model(int agents, bool customer = true) {
+  return fmt::format(R"(model: agents-{}
+start: 2026-01-05T00:00:00Z
+arrivals:
+  queue:
+    per_day: 200
+    data:
+      {}
+      product: {{ choose: {{ washer: 1, oven: 1 }} }}
+staff:
+  agent: {{ agents: {} }}
+steps:
+  queue/serve:
+    work: {{ exponential: 10m }}
+    events: [ {{ send: done, p: 1 }} ]
+)",
+                     agents, customer ? "customer: { sequence: \"C-\" }" : "", agents);
+}
+
+std::vector<std::pair<TimePoint, std::string>> starts(MemoryStore& store) {
+  std::vector<std::pair<TimePoint, std::string>> out;
+  store.for_each_record([&](const Record& r) {
+    if (r.type == RecordType::started) out.emplace_back(r.at, r.data.as_map().at("product").as_string());
+  });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("replay takes the arrivals of a real store: times, channels and data, not personal data", "[simulate][replay]") {
+  const auto flows = flows_of(personal_flow);
+  MemoryStore history;
+  const auto real = simulate(flows, SimModel::parse(replay_model(2)), {.days = 5, .seed = 1, .store = &history});
+  const std::size_t n = real.arrivals.at("queue");
+  REQUIRE(n > 800);
+
+  // Another model, another seed: the arrivals are the store's, at their times, with their data.
+  MemoryStore again;
+  const auto r = simulate(flows, SimModel::parse(replay_model(3)), {.days = 0, .seed = 99, .store = &again, .replay = &history});
+  CHECK(r.replayed == n);
+  CHECK(r.arrivals.at("queue") == n);
+  CHECK(r.from == real.from);  // the day of the first start
+  CHECK(r.to - r.from == std::chrono::days{5});
+  CHECK(starts(again) == starts(history));
+  CHECK(r.text().find("(replayed from a store: ") != std::string::npos);
+  // The customer's name came from the model, not from the store.
+  std::set<std::string> real_names, replayed_names;
+  history.for_each_record([&](const Record& x) {
+    if (x.type == RecordType::started) real_names.insert(x.data.as_map().at("customer").as_string());
+  });
+  again.for_each_record([&](const Record& x) {
+    if (x.type == RecordType::started) replayed_names.insert(x.data.as_map().at("customer").as_string());
+  });
+  CHECK(replayed_names.size() == n);
+
+  // A stretch of the history: only the starts inside it, the simulation as long as it.
+  const TimePoint from = real.from + std::chrono::days{1}, to = real.from + std::chrono::days{3};
+  std::size_t inside = 0;
+  for (const auto& [at, product] : starts(history)) inside += at >= from && at < to ? 1 : 0;
+  const auto part = simulate(flows, SimModel::parse(replay_model(3)), {.days = 0, .replay = &history, .replay_from = from, .replay_to = to});
+  CHECK(part.replayed == inside);
+  CHECK(part.from == from);
+  CHECK(part.to == to);
+}
+
+TEST_CASE("replay says what it cannot do", "[simulate][replay]") {
+  const auto flows = flows_of(personal_flow);
+  MemoryStore history;
+  (void)simulate(flows, SimModel::parse(replay_model(2)), {.days = 1, .store = &history});
+  // Personal data is not replayed: a required personal field needs the model's `data:`.
+  try {
+    (void)simulate(flows, SimModel::parse(replay_model(2, false)), {.days = 0, .replay = &history});
+    FAIL("a start without the required customer was taken");
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("the engine refused it") && Catch::Contains("personal data is not replayed") &&
+                             Catch::Contains("arrivals: queue: data:"));
+  }
+  MemoryStore empty;
+  CHECK_THROWS_WITH(simulate(flows, SimModel::parse(replay_model(2)), {.days = 0, .replay = &empty}),
+                    Catch::Contains("no case started; nothing to replay"));
+  // A store of flows that are not loaded.
+  const auto others = flows_of(queue_flow);
+  MemoryStore of_others;
+  (void)simulate(others, SimModel::parse(R"(model: q
+start: 2026-01-05T00:00:00Z
+arrivals: { queue: { per_day: 50 } }
+staff: { agent: { agents: 1 } }
+steps:
+  queue/serve: { work: 5m, events: [ { send: done, p: 1 } ] }
+)"),
+                 {.days = 1, .store = &of_others});
+  const auto renamed = flows_of(R"(flow: other
+roles: [agent]
+start: serve
+steps:
+  serve: { role: agent, on: { done: finished } }
+  finished: { end: true }
+)");
+  CHECK_THROWS_WITH(simulate(renamed, SimModel::parse(R"(model: o
+start: 2026-01-05T00:00:00Z
+arrivals: { other: { per_day: 50 } }
+staff: { agent: { agents: 1 } }
+steps:
+  other/serve: { work: 5m, events: [ { send: done, p: 1 } ] }
+)"),
+                             {.days = 0, .replay = &of_others}),
+                    Catch::Contains("cases of flow queue, which is not loaded"));
+}
+
+TEST_CASE("two models compared on the same replayed arrivals", "[simulate][replay]") {
+  const auto flows = flows_of(personal_flow);
+  MemoryStore history;
+  (void)simulate(flows, SimModel::parse(replay_model(2)), {.days = 10, .seed = 4, .store = &history});
+  const auto two = simulate(flows, SimModel::parse(replay_model(2)), {.days = 0, .replay = &history});
+  const auto three = simulate(flows, SimModel::parse(replay_model(3)), {.days = 0, .replay = &history});
+  const auto rows = compare(two, three);
+  const auto row = [&](const std::string& what) {
+    for (const auto& r : rows)
+      if (r.what == what) return r;
+    FAIL("no row " << what);
+    return SimCompareRow{};
+  };
+  CHECK(row("cases opened").a == row("cases opened").b);
+  CHECK(*row("agent: agents").a == 2);
+  CHECK(*row("agent: agents").b == 3);
+  // One agent more: shorter waits, less busy.
+  CHECK(*row("agent: mean wait").b < *row("agent: mean wait").a);
+  CHECK(*row("agent: busy").b < *row("agent: busy").a);
+  const std::string text = compare_text(two, "two agents", three, "three agents");
+  INFO(text);
+  CHECK(text.find("two agents") != std::string::npos);
+  CHECK(text.find("agent: busy") != std::string::npos);
+  CHECK(text.find("+1") != std::string::npos);  // the agents' change
+  const std::string html = compare_html(two, "two <agents>", three, "three agents");
+  CHECK(html.find("two &lt;agents&gt;") != std::string::npos);
+  CHECK(html.find("<svg") != std::string::npos);
 }
 
 TEST_CASE("a simulation is deterministic for a seed and differs for another", "[simulate][determinism]") {
