@@ -13,7 +13,7 @@ packages=(
   catch2 libbenchmark-dev
   pybind11-dev python3-dev python3-pytest python3-yaml python3-jsonschema
   python3-pip python3-setuptools python3-venv python3-wheel   # `pip install .` (tests/install/test_pip.sh)
-  dpkg-dev                                # cpack's .deb files: dpkg-shlibdeps finds their dependencies
+  dpkg-dev file                           # cpack's .deb files: dpkg-shlibdeps finds their dependencies; CPackDeb needs `file`
   graphviz                                # `dot` renders `escalon graph` output in tests
   libssl-dev                              # libcrypto: SHA-256 content hashes of flow versions
   libsodium-dev                           # personal data sealed per case (erasure), the journal's hash chain

@@ -21,6 +21,7 @@
 #include "escalon/store.hpp"
 #include "sim/checks.hpp"
 #include "sim/model.hpp"
+#include "sim/rng.hpp"
 
 #include <date/tz.h>
 
@@ -28,40 +29,10 @@ namespace escalon {
 namespace {
 
 using detail::Dist;
+using detail::draw;
 using detail::Gen;
 using detail::GenMap;
-
-// std::mt19937_64 is specified exactly by the standard; the transforms below are ours, so a
-// seed gives the same run with any standard library.
-class Rng {
- public:
-  explicit Rng(std::uint64_t seed) : g_(seed) {}
-  double uniform() { return static_cast<double>(g_() >> 11) * 0x1.0p-53; }            // [0, 1)
-  double open() { return (static_cast<double>(g_() >> 11) + 0.5) * 0x1.0p-53; }       // (0, 1)
-  double exponential(double mean) { return -mean * std::log(open()); }
-  double normal() { return std::sqrt(-2.0 * std::log(open())) * std::cos(2.0 * std::numbers::pi * uniform()); }
-
- private:
-  std::mt19937_64 g_;
-};
-
-Duration draw(const Dist& d, Rng& rng) {
-  // Whole seconds: journals and reports read like a desk's, and nothing here is finer.
-  const auto ms = [](double x) { return Duration{1000 * static_cast<std::int64_t>(std::llround(std::max(0.0, x) / 1000.0))}; };
-  const double mean = static_cast<double>(d.mean.count());
-  switch (d.kind) {
-    case Dist::Kind::fixed: return d.mean;
-    case Dist::Kind::exponential: return ms(rng.exponential(mean));
-    case Dist::Kind::lognormal: {
-      // Parameters of the underlying normal from the mean and sd of the duration itself.
-      const double sd = static_cast<double>(d.sd.count());
-      const double s2 = std::log1p((sd * sd) / (mean * mean));
-      return ms(std::exp(std::log(mean) - s2 / 2 + std::sqrt(s2) * rng.normal()));
-    }
-    case Dist::Kind::uniform: return ms(mean + rng.uniform() * static_cast<double>((d.sd - d.mean).count()));
-  }
-  return d.mean;
-}
+using detail::Rng;
 
 enum class Kind : std::uint8_t { arrival, work_done, answer, wake, sample, booked, replayed };
 
@@ -158,6 +129,7 @@ class Simulator {
     result_.seed = options_.seed;
     for (auto& r : roles_) r.last_change = from;
     carry_.assign(model_.arrivals.size(), 0.0);
+    for (std::size_t i = 0; i < model_.arrivals.size(); ++i) arrival_rngs_.push_back(Rng::stream(options_.seed, i));
     if (options_.replay) {
       while (next_replayed_ < replay_.size() && replay_[next_replayed_].at < from) ++next_replayed_;
       if (next_replayed_ < replay_.size()) plan({replay_[next_replayed_].at, 0, Kind::replayed, next_replayed_});
@@ -192,7 +164,21 @@ class Simulator {
  private:
   const detail::SimModelData& model_;
   const SimOptions& options_;
-  Rng rng_;
+  Rng rng_;  // work times, answers, action failures: what a model changes
+  // Arrivals draw from their own generators (one per stream, one for replayed personal data),
+  // so that two models with the same seed get the same arrivals (escalon simulate --compare).
+  std::vector<Rng> arrival_rngs_;
+  Rng replay_rng_{Rng::stream(options_.seed, 1u << 20)};
+  Rng* draws_ = &rng_;  // where generate() draws from
+  // Points generate() at another generator for one scope.
+  struct DrawFrom {
+    Rng*& to;
+    Rng* before;
+    DrawFrom(Rng*& where, Rng& rng) : to(where), before(where) { to = &rng; }
+    ~DrawFrom() { to = before; }
+    DrawFrom(const DrawFrom&) = delete;
+    DrawFrom& operator=(const DrawFrom&) = delete;
+  };
   ManualClock clock_;
   std::map<std::string, const Flow*> latest_;
   const date::time_zone* zone_ = nullptr;  // the model's, for arrival hours and weekdays
@@ -223,17 +209,17 @@ class Simulator {
       case Gen::Kind::choose: {
         double total = 0;
         for (const auto& [v, w] : g.choices) total += w;
-        double u = rng_.uniform() * total;
+        double u = draws_->uniform() * total;
         for (const auto& [v, w] : g.choices) {
           if (u < w) return v;
           u -= w;
         }
         return g.choices.back().first;
       }
-      case Gen::Kind::bernoulli: return rng_.uniform() < g.p;
+      case Gen::Kind::bernoulli: return draws_->uniform() < g.p;
       case Gen::Kind::after: {
         const auto span = static_cast<double>((g.high - g.low).count());
-        return TimePoint{std::chrono::round<std::chrono::minutes>(clock_.now() + g.low + Duration{static_cast<std::int64_t>(rng_.uniform() * span)})};
+        return TimePoint{std::chrono::round<std::chrono::minutes>(clock_.now() + g.low + Duration{static_cast<std::int64_t>(draws_->uniform() * span)})};
       }
       case Gen::Kind::sequence: return fmt::format("{}{}", g.text, ++sequences_[&g]);
       case Gen::Kind::expr: {
@@ -245,9 +231,9 @@ class Simulator {
       case Gen::Kind::uniform: {
         if (g.integer) {
           const auto lo = static_cast<std::int64_t>(g.lo), hi = static_cast<std::int64_t>(g.hi);
-          return lo + static_cast<std::int64_t>(rng_.uniform() * static_cast<double>(hi - lo + 1));
+          return lo + static_cast<std::int64_t>(draws_->uniform() * static_cast<double>(hi - lo + 1));
         }
-        return g.lo + rng_.uniform() * (g.hi - g.lo);
+        return g.lo + draws_->uniform() * (g.hi - g.lo);
       }
       case Gen::Kind::list: {
         List l;
@@ -311,7 +297,7 @@ class Simulator {
         exact = hour_end;
         continue;
       }
-      const double next = exact + rng_.exponential(3'600'000.0 / per_hour);
+      const double next = exact + arrival_rngs_[i].exponential(3'600'000.0 / per_hour);
       if (next < hour_end) {
         const TimePoint at = std::chrono::round<std::chrono::seconds>(TimePoint{Duration{std::llround(next)}});
         carry_[i] = next - ms(at);
@@ -341,8 +327,13 @@ class Simulator {
 
   void arrive(std::size_t i) {
     const auto& a = model_.arrivals[i];
-    Map data = generate(a.data, Map{});
-    const Value channel = generate(a.channel, data);
+    Map data;
+    Value channel;
+    {
+      const DrawFrom stream(draws_, arrival_rngs_[i]);  // not for what the start sets off (actions)
+      data = generate(a.data, Map{});
+      channel = generate(a.channel, data);
+    }
     try {
       engine_->start(a.flow, std::move(data), StartOptions{.channel = channel.is_null() ? "" : channel.to_display()});
     } catch (const Error& e) {
@@ -360,6 +351,7 @@ class Simulator {
     detail::Replayed& a = replay_[k];
     const auto stream = std::find_if(model_.arrivals.begin(), model_.arrivals.end(), [&](const auto& s) { return s.flow == a.flow; });
     if (stream != model_.arrivals.end()) {
+      const DrawFrom personal(draws_, replay_rng_);
       Map generated = generate(stream->data, Map{});
       for (auto& [name, v] : generated) a.data.try_emplace(name, std::move(v));
     }
@@ -511,11 +503,14 @@ class Simulator {
   // (`queue: fifo` in the model: the longest waiting). Entries of cases that moved on are dropped.
   std::deque<Waiting>::iterator next_waiting(Role& r) {
     std::erase_if(r.queue, [&](const Waiting& w) { return !current(w.case_id, w.visit); });
-    if (r.queue.empty() || r.staff->fifo) return r.queue.begin();
+    if (r.queue.empty()) return r.queue.begin();
+    // fifo: all of one rank, so the longest waiting (a case moved here from another team keeps
+    // its time, though it joined at the back).
+    const auto rank_of = [&](const Waiting& w) { return r.staff->fifo ? 0 : cases_.at(w.case_id).priority; };
     auto best = r.queue.begin();
-    std::int64_t best_rank = cases_.at(best->case_id).priority;
+    std::int64_t best_rank = rank_of(*best);
     for (auto it = std::next(best); it != r.queue.end(); ++it) {
-      const std::int64_t p = cases_.at(it->case_id).priority;
+      const std::int64_t p = rank_of(*it);
       if (p > best_rank || (p == best_rank && it->since < best->since)) {
         best = it;
         best_rank = p;

@@ -37,8 +37,11 @@ echo "$out"
 [[ "$out" == *"open now 16"* ]]
 "$tmp/prefix/bin/escalon" report --db "$tmp/cases.db" | grep -q "opened 80"
 "$tmp/prefix/bin/escalon" validate "$src/flows" 2>/dev/null
-# The Python package (module, stubs, py.typed) lands in the prefix, importable from there.
-if module=$(find "$tmp/prefix" -name '_escalon*.so' | head -1) && [ -n "$module" ]; then
+# The Python package (module, stubs, py.typed) lands in the prefix, importable from there, when
+# the build has it.
+if grep -q '^ESCALON_BUILD_PYTHON:BOOL=ON' "$build/CMakeCache.txt"; then
+  module=$(find "$tmp/prefix" -name '_escalon*.so' | head -1)
+  [ -n "$module" ] || { echo "FAIL: the build has the Python module, the install does not"; exit 1; }
   package=$(dirname "$module")
   test -f "$package/__init__.pyi" && test -f "$package/py.typed" && test -f "$package/__init__.py"
   PYTHONPATH="$(dirname "$package")" /usr/bin/python3 -c "import escalon, sys; assert escalon.validate(sys.argv[1]) == []; assert escalon.__version__ == sys.argv[2]; print('python module:', escalon.__file__)" "$src/flows" "$version"

@@ -17,6 +17,8 @@ cli="$tmp/debs/escalon_${version}-1_${arch}.deb"
 py="$tmp/debs/python3-escalon_${version}-1_${arch}.deb"
 ls "$tmp/debs"
 test -f "$dev" && test -f "$cli"
+python=$(grep -q '^ESCALON_BUILD_PYTHON:BOOL=ON' "$build/CMakeCache.txt" && echo yes || echo no)
+if [ "$python" == yes ] && [ ! -f "$py" ]; then echo "FAIL: the build has the Python module, cpack made no python3-escalon"; exit 1; fi
 
 field() { dpkg-deb -f "$1" "$2"; }
 contents() { dpkg-deb -c "$1" | awk '{print $6}'; }
@@ -36,7 +38,7 @@ contents "$dev" | grep -q '/cmake/escalon/escalonConfig.cmake$'
 contents "$dev" | grep -q '/pkgconfig/escalon.pc$'
 # No file is in two packages (dpkg would refuse to install the second).
 debs=("$dev" "$cli")
-[ -f "$py" ] && debs+=("$py")
+[ "$python" == yes ] && debs+=("$py")
 dups=$(for d in "${debs[@]}"; do contents "$d" | grep -v '/$'; done | sort | uniq -d)
 [ -z "$dups" ] || { echo "FAIL: files in two packages: $dups"; exit 1; }
 # Every dependency is one Debian can install (apt resolves them without installing anything).
@@ -64,7 +66,7 @@ c++ -O1 -o "$tmp/consumer-pc" "$src/examples/consumer/main.cpp" $(pkg-config --c
 out=$("$tmp/consumer-pc" "$src/flows" "$tmp/cases-pc.db" 5)
 [[ "$out" == *"opened 20"* ]] || { echo "$out"; exit 1; }
 
-if [ -f "$py" ]; then
+if [ "$python" == yes ]; then
   site="$root/usr/lib/python3/dist-packages"
   for f in __init__.py __init__.pyi py.typed; do test -f "$site/escalon/$f"; done
   (cd "$tmp" && PYTHONPATH="$site" /usr/bin/python3 -c "import escalon, sys; assert escalon.__version__ == sys.argv[1], escalon.__version__; assert escalon.validate(sys.argv[2]) == []; print('python3-escalon:', escalon.__file__, escalon.Engine)" "$version" "$src/flows")
