@@ -473,7 +473,9 @@ class Simulator {
   void take_moves() {
     auto moves = std::move(moves_);
     moves_.clear();
-    for (const auto& [id, visit] : moves) {
+    for (const auto& move : moves) {
+      const std::string& id = move.first;  // not a structured binding: the lambda below captures it
+      const std::uint64_t visit = move.second;
       if (!current(id, visit)) continue;
       Tracked& t = cases_.at(id);
       const auto to = role_index_.find(t.assignee);
