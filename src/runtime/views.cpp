@@ -5,6 +5,7 @@
 #include <deque>
 #include <limits>
 
+#include "model/priority.hpp"
 #include "runtime/core.hpp"
 #include "runtime/views.hpp"
 
@@ -78,18 +79,9 @@ std::optional<int> query_rank(const Query& q, const Case& c, TimePoint now) {
   const bool has_deadline = dk.active && dk.visit == c.visit;
   if (q.overdue && (has_deadline && now >= due_instant(dk)) != *q.overdue) return std::nullopt;
   if (q.min_level > 0 && (!has_deadline || dk.level < q.min_level)) return std::nullopt;
-  int prio = 0;
-  if (c.rt->priority_slot >= 0) {
-    const auto& pf = c.flow().data[static_cast<std::size_t>(c.rt->priority_slot)];
-    const Value& pv = c.data[static_cast<std::size_t>(c.rt->priority_slot)];
-    if (pv.kind() == Value::Kind::string) {
-      auto it = std::find(pf.type.values.begin(), pf.type.values.end(), pv.as_string());
-      prio = static_cast<int>(it - pf.type.values.begin());
-    } else if (pv.kind() == Value::Kind::integer) {
-      prio = static_cast<int>(pv.as_int());
-    }
-  }
-  return prio;
+  if (c.rt->priority_slot < 0) return 0;
+  const auto slot = static_cast<std::size_t>(c.rt->priority_slot);
+  return priority_rank(c.flow().data[slot], c.data[slot]);
 }
 
 void for_each_memory_record(const Core& m, std::string_view case_id, const std::function<void(const Record&)>& visit) {

@@ -19,6 +19,7 @@
 #include "escalon/expr.hpp"
 #include "escalon/report.hpp"
 #include "escalon/store.hpp"
+#include "model/priority.hpp"
 #include "sim/checks.hpp"
 #include "sim/model.hpp"
 #include "sim/rng.hpp"
@@ -490,15 +491,11 @@ class Simulator {
     }
   }
 
-  // The rank of a `priority` value: its place among the enum's values (later ones first in the
-  // queue), or the number itself for an int field.
+  // The rank of a `priority` value, as Engine::query ranks work queues.
   std::int64_t rank(const std::string& flow, const Value& v) const {
     const auto f = latest_.find(flow);
     const DataField* field = f != latest_.end() ? f->second->find_field("priority") : nullptr;
-    if (v.kind() == Value::Kind::integer) return v.as_int();
-    if (!field || v.kind() != Value::Kind::string) return 0;
-    const auto& values = field->type.values;
-    return std::find(values.begin(), values.end(), v.as_string()) - values.begin();
+    return field ? detail::priority_rank(*field, v) : 0;
   }
 
   // The case a free agent takes next: the highest priority, the longest waiting among equals

@@ -30,6 +30,23 @@ std::vector<FlowPtr> flows_of(const char* yaml) {
   return r.flows;
 }
 
+// An M/M/c queue on queue_flow: Poisson arrivals, exponential handling of 5 minutes, `agents`
+// always on duty.
+SimModel mmc_model(double per_day, int agents) {
+  return SimModel::parse(fmt::format(R"(model: mmc
+start: 2026-01-05T00:00:00Z
+arrivals:
+  queue: {{ per_day: {} }}
+staff:
+  agent: {{ agents: {} }}
+steps:
+  queue/serve:
+    work: {{ exponential: 5m }}
+    events: [ {{ send: done, p: 1 }} ]
+)",
+                                     per_day, agents));
+}
+
 struct Batches {
   double mean = 0, half_width = 0;
 };
@@ -82,18 +99,7 @@ TEST_CASE("an M/M/c queue in the simulator matches Erlang C at several loads", "
     const double load = lambda_per_hour / mu_per_hour;
     const double p_wait = erlang_c(l.agents, load);
     const double mean_wait_s = p_wait / (l.agents * mu_per_hour - lambda_per_hour) * 3600.0;
-    const auto model = SimModel::parse(fmt::format(R"(model: mmc
-start: 2026-01-05T00:00:00Z
-arrivals:
-  queue: {{ per_day: {} }}
-staff:
-  agent: {{ agents: {} }}
-steps:
-  queue/serve:
-    work: {{ exponential: 5m }}
-    events: [ {{ send: done, p: 1 }} ]
-)",
-                                                   lambda_per_hour * 24, l.agents));
+    const auto model = mmc_model(lambda_per_hour * 24, l.agents);
     const auto r = simulate(flows, model, {.days = l.days, .seed = 42});
     REQUIRE(r.roles.size() == 1);
     const auto& st = r.roles[0];
@@ -126,18 +132,7 @@ TEST_CASE("arrivals keep the model's rate at low and high rates", "[simulate][ar
   // About 35,000 arrivals each (4 standard deviations: 2.1 %), which catches the old loss at the
   // high rate (6.3 %) and keeps the test to a few seconds.
   for (const Rate& r : {Rate{1'152, 30, 5}, Rate{11'520, 3, 60}}) {
-    const auto model = SimModel::parse(fmt::format(R"(model: arrivals
-start: 2026-01-05T00:00:00Z
-arrivals:
-  queue: {{ per_day: {} }}
-staff:
-  agent: {{ agents: {} }}
-steps:
-  queue/serve:
-    work: {{ exponential: 5m }}
-    events: [ {{ send: done, p: 1 }} ]
-)",
-                                                   r.per_day, r.agents));
+    const auto model = mmc_model(r.per_day, r.agents);
     for (std::uint64_t seed : {1}) {
       const auto result = simulate(flows, model, {.days = r.days, .seed = seed});
       const double expected = static_cast<double>(r.per_day) * r.days;
