@@ -79,18 +79,31 @@ struct SimOptions {
   std::optional<TimePoint> replay_from, replay_to;
 };
 
+/// A role's queue of work, with the figures of the team named after the role (the entry
+/// `staff: ROLE:`) when the model has one; other teams may serve the role too (`serves:`).
 struct SimRoleStats {
   std::string role;
-  std::int32_t agents = 0;
+  std::int32_t agents = 0;             ///< of the team named after the role; 0 when only other teams serve it
   std::int32_t capacity = 1;           ///< cases one agent works on at once
-  std::size_t handled = 0;             ///< work items finished
-  double utilization = 0;              ///< busy share of the staff's working time (can exceed 1 with overtime)
+  std::size_t handled = 0;             ///< work items of this role finished, by any team
+  double utilization = 0;              ///< the team's busy share of its time on duty (can exceed 1 with overtime)
   double waited_share = 0;             ///< share of work items that waited for an agent
   Duration mean_wait{0}, p90_wait{0}, max_wait{0};
   std::size_t max_queue = 0;
   std::size_t queued_at_end = 0;
   /// Each work item's wait for an agent, with when it joined the queue (for batch statistics).
   std::vector<std::pair<TimePoint, Duration>> waits;
+};
+
+/// A team of the model (an entry under `staff:`): its agents, their time on duty and their work.
+struct SimTeamStats {
+  std::string team;                    ///< its name in the model
+  std::vector<std::string> serves;     ///< the roles it works for, the first preferred
+  std::int32_t agents = 0;
+  std::int32_t capacity = 1;
+  Duration on_duty{0};                 ///< agents' time on duty (calendar, shifts, breaks), summed
+  double utilization = 0;              ///< busy share of `on_duty` x capacity (can exceed 1 with overtime)
+  std::map<std::string, std::size_t> handled;  ///< work items finished, per role
 };
 
 struct SimSample {
@@ -110,7 +123,8 @@ struct SimResult {
   std::map<std::string, std::size_t> unmodelled;     ///< "flow/step" entered but not in the model: cases wait for timers
   std::size_t queue_moves = 0;                       ///< waiting cases an escalation reassigned to another staffed team's queue
   std::size_t replayed = 0;                          ///< arrivals taken from SimOptions::replay (0: the model's)
-  std::vector<SimRoleStats> roles;
+  std::vector<SimRoleStats> roles;                   ///< one per role some team serves
+  std::vector<SimTeamStats> teams;                   ///< one per entry under `staff:`, in model order
   std::vector<SimSample> samples;                    ///< hourly
   std::map<std::string, std::vector<Duration>> step_times;  ///< "flow/step" -> each finished visit
   Report report;                                     ///< the KPI report of the journal at the end

@@ -93,11 +93,15 @@ class ModelChecker {
     }
   }
 
-  // Calendars: any calendar of any loaded flow may set a role's hours.
+  // Calendars: any calendar of any loaded flow may set a team's hours. Each role a team
+  // serves gets one queue, shared by every team that serves it.
   void check_staff(std::span<const FlowPtr> flows) {
     std::map<std::string, const CalendarSpec*> calendars;
-    for (const auto& f : flows)
+    std::set<std::string> declared;  // roles the flows declare (a flow that declares none is not checked)
+    for (const auto& f : flows) {
       for (const auto& [name, spec] : f->calendars) calendars.emplace(name, &spec);
+      declared.insert(f->roles.begin(), f->roles.end());
+    }
     std::vector<std::string> calendar_names;
     for (const auto& [n, s] : calendars) calendar_names.push_back(n);
     for (const auto& s : model_.staff) {
@@ -110,8 +114,13 @@ class ModelChecker {
         else
           calendar = std::make_unique<Calendar>(*it->second);
       }
-      out_.role_index[s.role] = out_.calendars.size();
       out_.calendars.push_back(std::move(calendar));
+      for (const auto& role : s.serves)
+        if (!declared.empty() && !declared.count(role))
+          c_.error(s.serves_where, fmt::format("staff of '{}' serves '{}', a role no loaded flow declares{}", s.role, role,
+                                               did_you_mean(role, std::vector<std::string>(declared.begin(), declared.end()))));
+      for (const auto& role : s.roles())
+        if (out_.role_index.emplace(role, out_.queues.size()).second) out_.queues.push_back(role);
     }
   }
 
@@ -173,7 +182,7 @@ class ModelChecker {
     } else if (!out_.role_index.count(s.role)) {
       std::vector<std::string> role_names;
       for (const auto& [n, i] : out_.role_index) role_names.push_back(n);
-      c_.error(ms.where, fmt::format("step '{}/{}' is work of role '{}', which has no staff; add it under `staff:`{}",
+      c_.error(ms.where, fmt::format("step '{}/{}' is work of role '{}', which has no staff; add it under `staff:` (or to a team's `serves`){}",
                                      ms.flow, ms.step, s.role, did_you_mean(s.role, role_names)));
     }
   }

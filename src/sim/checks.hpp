@@ -22,7 +22,8 @@ namespace escalon::detail {
 struct CheckedModel {
   const date::time_zone* zone = nullptr;                               // the model's time zone
   std::vector<std::unique_ptr<Calendar>> calendars;                    // one per model.staff; null: always on duty
-  std::map<std::string, std::size_t> role_index;                       // role -> index in model.staff
+  std::vector<std::string> queues;                                     // every role some team serves
+  std::map<std::string, std::size_t> role_index;                       // role -> index in queues
   std::map<std::pair<std::string, std::string>, const SimStep*> steps;  // (flow, step)
   std::map<const Gen*, Expression> exprs;                              // every `=` generator, compiled
 };

@@ -74,6 +74,23 @@ std::vector<SimCompareRow> compare(const SimResult& a, const SimResult& b) {
 }
 
 namespace detail {
+void sum_up_waits(SimRoleStats& st) {
+  if (st.waits.empty()) return;
+  std::vector<Duration> w;
+  Duration sum{0};
+  std::size_t waited = 0;
+  for (const auto& [at, d] : st.waits) {
+    w.push_back(d);
+    sum += d;
+    waited += d.count() > 0 ? 1 : 0;
+  }
+  st.mean_wait = sum / static_cast<std::int64_t>(w.size());
+  st.waited_share = static_cast<double>(waited) / static_cast<double>(w.size());
+  std::sort(w.begin(), w.end());
+  st.p90_wait = w[std::min(w.size() - 1, static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(w.size()))) - 1)];
+  st.max_wait = w.back();
+}
+
 std::string compare_cell(SimCompareRow::Unit unit, std::optional<double> v) {
   if (!v) return "-";
   switch (unit) {

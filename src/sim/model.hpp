@@ -73,13 +73,39 @@ struct SimArrival {
   SourceLocation where;
 };
 
+// A break each agent of a team or shift takes once a day: `for` long, inside the window
+// [from, to) (seconds of the local day), the agents' starts spread evenly over the window.
+struct SimBreak {
+  std::int32_t from = 0, to = 0;
+  std::int32_t length = 0;                // seconds
+  SourceLocation where;
+};
+
+// A shift: `agents` of the team on duty from `from` to `to` (seconds of the local day; `to` <=
+// `from` runs past midnight) on the days it starts on.
+struct SimShift {
+  std::int32_t agents = 1;
+  std::int32_t from = 0, to = 0;
+  std::array<bool, 7> days{};             // Monday first
+  std::optional<std::vector<SimBreak>> breaks;  // the shift's own; else the team's
+  SourceLocation where;
+};
+
+// A team: `role` is its name in the model (the key under `staff:`), and the role it serves when
+// `serves` is empty.
 struct SimStaff {
   std::string role;
-  std::int32_t agents = 1;
+  std::vector<std::string> serves;        // skills: the roles it serves, the first preferred
+  SourceLocation serves_where;
+  std::int32_t agents = 1;                // the sum of the shifts' when there are shifts
   std::int32_t capacity = 1;
   std::string calendar;                   // empty: always on duty
   bool fifo = false;                      // `queue: fifo`: first come, first served; else priority first
+  std::vector<SimShift> shifts;           // empty: every agent on duty whenever the calendar is open
+  std::vector<SimBreak> breaks;
   SourceLocation where;
+  // The roles whose queues its agents take work from, in order of preference.
+  [[nodiscard]] std::vector<std::string> roles() const { return serves.empty() ? std::vector<std::string>{role} : serves; }
 };
 
 struct SimAction {
@@ -113,6 +139,9 @@ struct Replayed {
 // The top-level case starts of a real store in [from, to), oldest first (sim/replay.cpp).
 std::vector<Replayed> read_replay(Store& store, std::span<const FlowPtr> flows, std::optional<TimePoint> from,
                                   std::optional<TimePoint> to);
+
+// A queue's mean, p90 and longest wait and the share that waited, from its `waits`.
+void sum_up_waits(SimRoleStats& stats);
 
 // A figure of a comparison row as text ("-" when missing), and the change from a to b.
 std::string compare_cell(SimCompareRow::Unit unit, std::optional<double> v);

@@ -5,6 +5,7 @@
 
 #include <date/tz.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -242,29 +243,37 @@ class ModelReader {
 
   // Weekday weights: { mon-fri: 1, sat: 0.3 }; days not listed weigh 0.
   std::array<double, 7> weekdays(const YAML::Node& n) {
-    static const std::array<std::string_view, 7> names = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
     std::array<double, 7> w{};
     MapReader m(rep_, src_, n, "`by_weekday`", std::vector<std::string>{});
-    auto day = [&](std::string_view s) -> int {
-      for (std::size_t i = 0; i < names.size(); ++i)
-        if (names[i] == s) return static_cast<int>(i);
-      return -1;
-    };
     for (const auto& [k, v] : m.entries()) {
       const double weight = number(v, "a weekday weight").value_or(0);
-      std::stringstream parts(k.Scalar());
-      std::string part;
-      while (std::getline(parts, part, ',')) {
-        const auto dash = part.find('-');
-        const int a = day(part.substr(0, dash)), b = dash == std::string::npos ? a : day(part.substr(dash + 1));
-        if (a < 0 || b < 0 || b < a) {
-          rep_.error(loc(k), fmt::format("'{}' is not a day or a range of days; write mon, mon-fri or sat,sun", part));
-          continue;
-        }
-        for (int i = a; i <= b; ++i) w[static_cast<std::size_t>(i)] = weight;
-      }
+      const auto on = days(k.Scalar(), k);
+      for (std::size_t i = 0; i < on.size(); ++i)
+        if (on[i]) w[i] = weight;
     }
     return w;
+  }
+
+  // "mon", "mon-fri", "sat,sun": the days named (Monday first).
+  std::array<bool, 7> days(const std::string& text, const YAML::Node& where) {
+    static const std::array<std::string_view, 7> names = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    const auto day = [&](std::string_view d) {
+      const auto it = std::find(names.begin(), names.end(), d);
+      return it == names.end() ? -1 : static_cast<int>(it - names.begin());
+    };
+    std::array<bool, 7> on{};
+    std::stringstream parts(text);
+    std::string part;
+    while (std::getline(parts, part, ',')) {
+      const auto dash = part.find('-');
+      const int a = day(part.substr(0, dash)), b = dash == std::string::npos ? a : day(part.substr(dash + 1));
+      if (a < 0 || b < 0 || b < a) {
+        rep_.error(loc(where), fmt::format("'{}' is not a day or a range of days; write mon, mon-fri or sat,sun", part));
+        continue;
+      }
+      for (int i = a; i <= b; ++i) on[static_cast<std::size_t>(i)] = true;
+    }
+    return on;
   }
 
   // Hour-of-day weights: a list of 24 numbers, or { 8: 3, "9-12": 4 } (hours not listed weigh 0).
@@ -328,22 +337,158 @@ class ModelReader {
       detail::SimStaff s;
       s.role = k.Scalar();
       s.where = loc(k);
-      MapReader m(rep_, src_, v, fmt::format("staff of '{}'", s.role), {"agents", "capacity", "calendar", "queue"});
+      MapReader m(rep_, src_, v, fmt::format("staff of '{}'", s.role),
+                  {"agents", "capacity", "calendar", "queue", "serves", "shifts", "breaks"});
       if (!m.ok()) continue;
       if (auto x = m.get("agents")) s.agents = static_cast<std::int32_t>(detail::read_int(rep_, src_, *x, "`agents`").value_or(1));
       if (auto x = m.get("capacity")) s.capacity = static_cast<std::int32_t>(detail::read_int(rep_, src_, *x, "`capacity`").value_or(1));
       if (auto x = m.get("calendar")) s.calendar = detail::read_string(rep_, src_, *x, "`calendar`").value_or("");
-      if (auto x = m.get("queue")) {
-        const auto order = detail::read_string(rep_, src_, *x, "`queue`").value_or("priority");
-        if (order != "priority" && order != "fifo")
-          rep_.error(loc(*x), fmt::format("`queue` is 'priority' (the case's `priority` first, then the longest waiting) or "
-                                          "'fifo' (the longest waiting), not '{}'", order));
-        s.fifo = order == "fifo";
+      if (auto x = m.get("serves")) serves(*x, s);
+      if (auto x = m.get("queue")) queue_order(*x, s);
+      if (auto x = m.get("breaks")) s.breaks = breaks(*x);
+      if (auto x = m.get("shifts")) {
+        if (m.has("agents"))
+          rep_.error(loc(*m.get("agents")), fmt::format("staff of '{}': with `shifts`, give `agents` per shift (the team is "
+                                                        "their sum)", s.role));
+        shifts(*x, s);
       }
       if (s.agents < 1 || s.agents > 100000) rep_.error(m.where(), "`agents` must be between 1 and 100000");
       if (s.capacity < 1 || s.capacity > 100) rep_.error(m.where(), "`capacity` must be between 1 and 100");
       model.staff.push_back(std::move(s));
     }
+  }
+
+  // `serves: [back-office, front-office]`: the roles whose work the team takes, the first
+  // preferred whenever it has work waiting.
+  void serves(const YAML::Node& n, detail::SimStaff& s) {
+    s.serves_where = loc(n);
+    for (auto& [role, node] : detail::read_string_list(rep_, src_, n, "`serves`")) {
+      if (std::find(s.serves.begin(), s.serves.end(), role) != s.serves.end())
+        rep_.error(loc(node), fmt::format("`serves` names '{}' twice", role));
+      else
+        s.serves.push_back(role);
+    }
+    if (s.serves.empty()) rep_.error(loc(n), "`serves` lists the roles the team works for, the first preferred");
+  }
+
+  void queue_order(const YAML::Node& x, detail::SimStaff& s) {
+    const auto order = detail::read_string(rep_, src_, x, "`queue`").value_or("priority");
+    if (order != "priority" && order != "fifo")
+      rep_.error(loc(x), fmt::format("`queue` is 'priority' (the case's `priority` first, then the longest waiting) or "
+                                     "'fifo' (the longest waiting), not '{}'", order));
+    // A queue belongs to a role: a team named after a role sets that role's order.
+    const auto roles = s.roles();
+    if (std::find(roles.begin(), roles.end(), s.role) == roles.end())
+      rep_.error(loc(x), fmt::format("`queue` orders the queue of role '{}', which this team does not serve; set it on the "
+                                     "entry of the role whose queue it orders, or add '{}' to `serves`", s.role, s.role));
+    s.fifo = order == "fifo";
+  }
+
+  // "08:30" as seconds of the day; 24:00 only as an end.
+  std::optional<std::int32_t> time_of_day(std::string_view t, bool end) {
+    int h = -1, mi = -1;
+    const auto colon = t.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    const auto num = [](std::string_view d, int& out) {
+      auto [p, ec] = std::from_chars(d.data(), d.data() + d.size(), out);
+      return !d.empty() && d.size() <= 2 && ec == std::errc{} && p == d.data() + d.size();
+    };
+    if (!num(t.substr(0, colon), h) || !num(t.substr(colon + 1), mi) || t.size() - colon != 3 || mi > 59) return std::nullopt;
+    if (h > 24 || (h == 24 && (mi != 0 || !end))) return std::nullopt;
+    return (h * 60 + mi) * 60;
+  }
+
+  // "08:00-16:00" (a shift's `hours`, a break's `at`); a single time when `single` is allowed.
+  // {-1, -1} when it is not one.
+  std::pair<std::int32_t, std::int32_t> time_range(const YAML::Node& n, std::string_view what, bool single) {
+    const auto s = detail::read_string(rep_, src_, n, what);
+    if (!s) return {-1, -1};
+    const auto dash = s->find('-');
+    const auto from = time_of_day(std::string_view(*s).substr(0, dash), false);
+    const auto to = dash == std::string::npos ? from : time_of_day(std::string_view(*s).substr(dash + 1), true);
+    if (!from || !to || (dash == std::string::npos && !single)) {
+      rep_.error(loc(n), fmt::format("{} '{}' is not {}local times like 08:00-16:00", what, *s, single ? "a local time (12:00) or " : ""));
+      return {-1, -1};
+    }
+    return {*from, *to};
+  }
+
+  // Days a shift starts on: "mon-fri", "sat,sun" or a list of those.
+  std::array<bool, 7> day_set(const YAML::Node& n) {
+    std::array<bool, 7> on{};
+    for (auto& [text, node] : detail::read_string_list(rep_, src_, n, "`days`")) {
+      const auto some = days(text, node);
+      for (std::size_t i = 0; i < on.size(); ++i) on[i] = on[i] || some[i];
+    }
+    return on;
+  }
+
+  void shifts(const YAML::Node& n, detail::SimStaff& s) {
+    if (!n.IsSequence() || n.size() == 0) {
+      rep_.error(loc(n), "`shifts` is a list of { agents: 4, hours: 08:00-16:00, days: mon-fri }");
+      return;
+    }
+    std::int64_t total = 0;
+    for (const auto& item : n) {
+      detail::SimShift sh;
+      sh.where = loc(item);
+      sh.days.fill(true);
+      MapReader m(rep_, src_, item, "a shift", {"agents", "hours", "days", "breaks"});
+      if (!m.ok()) continue;
+      if (auto x = m.get("agents")) sh.agents = static_cast<std::int32_t>(detail::read_int(rep_, src_, *x, "`agents`").value_or(1));
+      if (sh.agents < 1 || sh.agents > 100000) rep_.error(m.where(), "a shift's `agents` must be between 1 and 100000");
+      if (auto x = m.get("hours")) {
+        std::tie(sh.from, sh.to) = time_range(*x, "`hours`", false);
+        if (sh.from >= 0) {
+          if (sh.from == sh.to % 86400)
+            rep_.error(loc(*x), "`hours` start and end at the same time; a shift around the clock needs no `shifts`");
+        }
+      } else {
+        rep_.error(m.where(), "a shift needs `hours:`, e.g. hours: 08:00-16:00 (22:00-06:00 runs past midnight)");
+      }
+      if (auto x = m.get("days")) {
+        sh.days = day_set(*x);
+        if (std::find(sh.days.begin(), sh.days.end(), true) == sh.days.end()) rep_.error(loc(*x), "`days` names no day");
+      }
+      if (auto x = m.get("breaks")) sh.breaks = breaks(*x);
+      total += sh.agents;
+      s.shifts.push_back(std::move(sh));
+    }
+    s.agents = static_cast<std::int32_t>(std::min<std::int64_t>(total, 1'000'000));
+  }
+
+  // Breaks: [{ at: 12:00, for: 30m }, { at: 10:00-11:00, for: 15m }]: each agent once a day.
+  std::vector<detail::SimBreak> breaks(const YAML::Node& n) {
+    std::vector<detail::SimBreak> out;
+    if (!n.IsSequence()) {
+      rep_.error(loc(n), "`breaks` is a list of { at: 11:30-13:30, for: 30m } (each agent once, spread over the window)");
+      return out;
+    }
+    for (const auto& item : n) {
+      detail::SimBreak b;
+      b.where = loc(item);
+      MapReader m(rep_, src_, item, "a break", {"at", "for"});
+      if (!m.ok()) continue;
+      const auto length = m.has("for") ? duration(*m.get("for"), "`for`") : std::nullopt;
+      if (!m.has("for")) rep_.error(m.where(), "a break needs `for:`, how long it lasts (e.g. for: 30m)");
+      const auto at = m.has("at") ? time_range(*m.get("at"), "`at`", true) : std::pair{-1, -1};
+      if (!m.has("at")) rep_.error(m.where(), "a break needs `at:`, a local time (12:00) or a window (11:30-13:30)");
+      if (!length || at.first < 0) continue;
+      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(*length).count();
+      if (secs <= 0 || secs > 12 * 3600) {
+        rep_.error(loc(*m.get("for")), "a break's `for` must be between 1s and 12h");
+        continue;
+      }
+      b.from = at.first;
+      b.length = static_cast<std::int32_t>(secs);
+      b.to = at.first == at.second ? at.first + b.length : at.second;
+      if (b.to - b.from < b.length || b.to > 86400) {
+        rep_.error(loc(*m.get("at")), fmt::format("a break of {} does not fit in its window of the day", format_duration(*length)));
+        continue;
+      }
+      out.push_back(b);
+    }
+    return out;
   }
 
   void steps(const YAML::Node& n, detail::SimModelData& model) {

@@ -21,6 +21,8 @@
 #include "escalon/store.hpp"
 #include "model/priority.hpp"
 #include "sim/checks.hpp"
+#include "sim/duty.hpp"
+#include "sim/generate.hpp"
 #include "sim/model.hpp"
 #include "sim/rng.hpp"
 
@@ -31,8 +33,6 @@ namespace {
 
 using detail::Dist;
 using detail::draw;
-using detail::Gen;
-using detail::GenMap;
 using detail::Rng;
 
 enum class Kind : std::uint8_t { arrival, work_done, answer, wake, sample, booked, replayed };
@@ -46,26 +46,43 @@ struct Happening {
   std::uint64_t visit = 0;
   const detail::SimStep* step = nullptr;
   std::int32_t agent = -1;
+  std::size_t queue = 0;    // work_done: the role's queue the work came from
   friend bool operator>(const Happening& a, const Happening& b) { return std::tie(a.at, a.order) > std::tie(b.at, b.order); }
 };
 
 struct Waiting {
-  std::string case_id;
-  std::uint64_t visit = 0;
+  std::int64_t rank = 0;  // the case's priority rank; 0 in a fifo queue
   TimePoint since{};
+  std::uint64_t seq = 0;  // ties: in the order they joined
+  std::string case_id{};
+  std::uint64_t visit = 0;
   const detail::SimStep* step = nullptr;
+  // The order a free agent takes them in: the highest priority, then the longest waiting.
+  friend bool operator<(const Waiting& a, const Waiting& b) { return std::tie(b.rank, a.since, a.seq) < std::tie(a.rank, b.since, b.seq); }
 };
 
-struct Role {
+// A role's queue; every team that serves the role takes from it.
+struct Queue {
+  std::string role;
+  bool fifo = false;
+  std::set<Waiting> waiting;
+  std::vector<std::size_t> teams;  // asked in this order: those that prefer the role most first
+  SimRoleStats stats;
+};
+
+struct Team {
   const detail::SimStaff* staff = nullptr;
   std::unique_ptr<Calendar> calendar;  // null: always on duty
-  std::deque<Waiting> queue;
+  std::vector<std::size_t> serves;     // queues, the preferred first
   std::vector<std::int32_t> load;      // cases each agent works on now
+  std::vector<detail::Duty> duty;      // each agent's shift and breaks
+  bool rostered = false;               // some agent has a shift or breaks
   std::int32_t busy = 0;
   std::optional<TimePoint> wake;       // a wake-up is planned at this time
+  bool freed = false;                  // an agent got room since the wake-up was planned
   Duration busy_area{0};               // sum over time of busy slots
   TimePoint last_change{};
-  SimRoleStats stats;
+  SimTeamStats stats;
 };
 
 struct Tracked {
@@ -75,7 +92,9 @@ struct Tracked {
   std::uint64_t visit = 0;  // seq of the `entered` record of the current step
   TimePoint entered{};
   std::int64_t priority = 0;  // rank of the `priority` field: the enum's later values first
-  std::int32_t queued = -1;   // the role whose queue it waits in, if it waits
+  std::int32_t queued = -1;   // the queue it waits in, if it waits
+  TimePoint since{};          // and its place there
+  std::uint64_t queue_seq = 0;
 };
 
 class Simulator {
@@ -106,20 +125,45 @@ class Simulator {
   // What the checks of the model against the flows resolved: the simulator runs with it.
   void take_checked(detail::CheckedModel checked) {
     zone_ = checked.zone;
-    for (std::size_t i = 0; i < model_.staff.size(); ++i) {
-      const auto& s = model_.staff[i];
-      Role r;
-      r.staff = &s;
-      r.calendar = std::move(checked.calendars[i]);
-      r.load.assign(static_cast<std::size_t>(s.agents), 0);
-      r.stats.role = s.role;
-      r.stats.agents = s.agents;
-      r.stats.capacity = s.capacity;
-      roles_.push_back(std::move(r));
-    }
+    for (std::size_t i = 0; i < model_.staff.size(); ++i) teams_.push_back(make_team(model_.staff[i], std::move(checked.calendars[i])));
     role_index_ = std::move(checked.role_index);
+    for (const auto& role : checked.queues) {
+      Queue q;
+      q.role = role;
+      q.stats.role = role;
+      std::vector<std::pair<std::size_t, std::size_t>> by_preference;  // (place in the team's `serves`, team)
+      for (std::size_t t = 0; t < teams_.size(); ++t) {
+        const auto roles = teams_[t].staff->roles();
+        const auto at = std::find(roles.begin(), roles.end(), role);
+        if (at != roles.end()) by_preference.emplace_back(static_cast<std::size_t>(at - roles.begin()), t);
+        if (teams_[t].staff->role == role && at != roles.end()) q.fifo = teams_[t].staff->fifo;
+      }
+      std::sort(by_preference.begin(), by_preference.end());
+      for (const auto& [place, t] : by_preference) q.teams.push_back(t);
+      queues_.push_back(std::move(q));
+    }
+    for (auto& t : teams_)
+      for (const auto& role : t.staff->roles()) t.serves.push_back(role_index_.at(role));
     steps_ = std::move(checked.steps);
-    exprs_ = std::move(checked.exprs);
+    gen_.emplace(std::move(checked.exprs), clock_, rng_);
+  }
+
+  Team make_team(const detail::SimStaff& s, std::unique_ptr<Calendar> calendar) const {
+    Team t;
+    t.staff = &s;
+    t.calendar = std::move(calendar);
+    t.load.assign(static_cast<std::size_t>(s.agents), 0);
+    const auto add = [&](const detail::SimShift* shift, const std::vector<detail::SimBreak>& breaks, std::int32_t n) {
+      for (std::int32_t i = 0; i < n; ++i) t.duty.emplace_back(t.calendar.get(), zone_, shift, detail::agent_breaks(breaks, i, n));
+    };
+    if (s.shifts.empty()) add(nullptr, s.breaks, s.agents);
+    for (const auto& shift : s.shifts) add(&shift, shift.breaks ? *shift.breaks : s.breaks, shift.agents);
+    t.rostered = std::any_of(t.duty.begin(), t.duty.end(), [](const detail::Duty& d) { return !d.calendar_only(); });
+    t.stats.team = s.role;
+    t.stats.serves = s.roles();
+    t.stats.agents = s.agents;
+    t.stats.capacity = s.capacity;
+    return t;
   }
 
   SimResult run() {
@@ -128,7 +172,7 @@ class Simulator {
     result_.from = from;
     result_.to = to;
     result_.seed = options_.seed;
-    for (auto& r : roles_) r.last_change = from;
+    for (auto& t : teams_) t.last_change = from;
     carry_.assign(model_.arrivals.size(), 0.0);
     for (std::size_t i = 0; i < model_.arrivals.size(); ++i) arrival_rngs_.push_back(Rng::stream(options_.seed, i));
     if (options_.replay) {
@@ -170,17 +214,8 @@ class Simulator {
   // so that two models with the same seed get the same arrivals (escalon simulate --compare).
   std::vector<Rng> arrival_rngs_;
   Rng replay_rng_{Rng::stream(options_.seed, 1u << 20)};
-  Rng* draws_ = &rng_;  // where generate() draws from
-  // Points generate() at another generator for one scope.
-  struct DrawFrom {
-    Rng*& to;
-    Rng* before;
-    DrawFrom(Rng*& where, Rng& rng) : to(where), before(where) { to = &rng; }
-    ~DrawFrom() { to = before; }
-    DrawFrom(const DrawFrom&) = delete;
-    DrawFrom& operator=(const DrawFrom&) = delete;
-  };
   ManualClock clock_;
+  std::optional<detail::Generator> gen_;  // draws from rng_ unless told otherwise
   std::map<std::string, const Flow*> latest_;
   const date::time_zone* zone_ = nullptr;  // the model's, for arrival hours and weekdays
   std::unique_ptr<Store> owned_store_;
@@ -191,74 +226,16 @@ class Simulator {
   std::vector<double> carry_;  // per arrival stream: its exact time minus the whole second planned (ms)
   std::vector<detail::Replayed> replay_;  // SimOptions::replay's starts, in time order
   std::size_t next_replayed_ = 0;
-  std::vector<Role> roles_;
-  std::map<std::string, std::size_t> role_index_;
+  std::vector<Team> teams_;
+  std::vector<Queue> queues_;
+  std::map<std::string, std::size_t> role_index_;  // role -> its queue
+  std::uint64_t queue_seq_ = 0;
   std::map<std::pair<std::string, std::string>, const detail::SimStep*> steps_;  // (flow, step)
-  std::map<const Gen*, Expression> exprs_;
-  std::map<const Gen*, std::int64_t> sequences_;
   std::unordered_map<std::string, Tracked> cases_;
   std::vector<std::pair<std::string, std::uint64_t>> entries_;  // (case, visit) entered during the last call
   std::vector<std::pair<std::string, std::uint64_t>> moves_;    // (case, visit) reassigned while waiting
   std::size_t open_ = 0;
   SimResult result_;
-
-  // ------------------------------------------------------------------ values
-
-  Value generate(const Gen& g, const Map& data) {
-    switch (g.kind) {
-      case Gen::Kind::literal: return g.literal;
-      case Gen::Kind::choose: {
-        double total = 0;
-        for (const auto& [v, w] : g.choices) total += w;
-        double u = draws_->uniform() * total;
-        for (const auto& [v, w] : g.choices) {
-          if (u < w) return v;
-          u -= w;
-        }
-        return g.choices.back().first;
-      }
-      case Gen::Kind::bernoulli: return draws_->uniform() < g.p;
-      case Gen::Kind::after: {
-        const auto span = static_cast<double>((g.high - g.low).count());
-        return TimePoint{std::chrono::round<std::chrono::minutes>(clock_.now() + g.low + Duration{static_cast<std::int64_t>(draws_->uniform() * span)})};
-      }
-      case Gen::Kind::sequence: return fmt::format("{}{}", g.text, ++sequences_[&g]);
-      case Gen::Kind::expr: {
-        EvalContext ctx;
-        ctx.data = &data;
-        ctx.now = clock_.now();
-        return exprs_.at(&g).evaluate(ctx);
-      }
-      case Gen::Kind::uniform: {
-        if (g.integer) {
-          const auto lo = static_cast<std::int64_t>(g.lo), hi = static_cast<std::int64_t>(g.hi);
-          return lo + static_cast<std::int64_t>(draws_->uniform() * static_cast<double>(hi - lo + 1));
-        }
-        return g.lo + draws_->uniform() * (g.hi - g.lo);
-      }
-      case Gen::Kind::list: {
-        List l;
-        for (std::int64_t i = 0; i < g.count; ++i) l.push_back(generate(g.items.front(), data));
-        return l;
-      }
-    }
-    return {};
-  }
-
-  Map generate(const GenMap& m, const Map& context) {
-    Map out;
-    std::optional<Map> seen;  // for expressions: the context plus the fields made so far
-    for (const auto& [field, g] : m.fields) {
-      if (g.kind == Gen::Kind::expr && !seen) {
-        seen = context;
-        for (const auto& [k, v] : out) (*seen)[k] = v;
-      }
-      Value v = generate(g, g.kind == Gen::Kind::expr ? *seen : context);
-      if (seen) (*seen)[field] = v;
-      out[field] = std::move(v);
-    }
-    return out;
-  }
 
   // ------------------------------------------------------------------ the agenda
 
@@ -316,12 +293,12 @@ class Simulator {
       case Kind::work_done: work_done(h); break;
       case Kind::answer: answer(h.case_id, h.visit, *h.step, ""); break;
       case Kind::wake:
-        roles_[h.index].wake.reset();
+        teams_[h.index].wake.reset();
         dispatch(h.index);
         break;
       case Kind::sample: sample(h.at); break;
       case Kind::booked:  // the booked time has come: the case joins its team's queue now
-        if (current(h.case_id, h.visit)) enqueue(team_of(cases_.at(h.case_id)), {h.case_id, h.visit, clock_.now(), h.step});
+        if (current(h.case_id, h.visit)) enqueue(queue_of(cases_.at(h.case_id)), waiting_now(h.case_id, h.visit, h.step));
         break;
     }
   }
@@ -331,9 +308,9 @@ class Simulator {
     Map data;
     Value channel;
     {
-      const DrawFrom stream(draws_, arrival_rngs_[i]);  // not for what the start sets off (actions)
-      data = generate(a.data, Map{});
-      channel = generate(a.channel, data);
+      const detail::Generator::DrawFrom stream(*gen_, arrival_rngs_[i]);  // not for what the start sets off (actions)
+      data = gen_->values(a.data, Map{});
+      channel = gen_->value(a.channel, data);
     }
     try {
       engine_->start(a.flow, std::move(data), StartOptions{.channel = channel.is_null() ? "" : channel.to_display()});
@@ -352,8 +329,8 @@ class Simulator {
     detail::Replayed& a = replay_[k];
     const auto stream = std::find_if(model_.arrivals.begin(), model_.arrivals.end(), [&](const auto& s) { return s.flow == a.flow; });
     if (stream != model_.arrivals.end()) {
-      const DrawFrom personal(draws_, replay_rng_);
-      Map generated = generate(stream->data, Map{});
+      const detail::Generator::DrawFrom personal(*gen_, replay_rng_);
+      Map generated = gen_->values(stream->data, Map{});
       for (auto& [name, v] : generated) a.data.try_emplace(name, std::move(v));
     }
     try {
@@ -381,7 +358,14 @@ class Simulator {
         break;
       }
       case RecordType::data_changed:
-        if (r.target == "priority") cases_[r.case_id].priority = rank(cases_[r.case_id].flow, r.new_value);
+        if (r.target == "priority") {
+          // A raised priority reorders the queue the case waits in at once.
+          Tracked& t = cases_[r.case_id];
+          const std::int32_t queue = t.queued;
+          std::optional<Waiting> w = unqueue(t);
+          t.priority = rank(t.flow, r.new_value);
+          if (w) put(static_cast<std::size_t>(queue), std::move(*w));
+        }
         break;
       case RecordType::entered: {
         auto& t = cases_[r.case_id];
@@ -403,11 +387,12 @@ class Simulator {
         auto& t = cases_[r.case_id];
         result_.step_times[t.flow + "/" + r.step].push_back(r.at - t.entered);
         t.visit = 0;
-        t.queued = -1;  // its queue entry, if any, is dropped when the queue is next read
+        unqueue(t);
         break;
       }
       case RecordType::completed:
       case RecordType::cancelled:
+        if (const auto it = cases_.find(r.case_id); it != cases_.end()) unqueue(it->second);
         cases_.erase(r.case_id);
         --open_;
         break;
@@ -440,15 +425,15 @@ class Simulator {
         } else if (const auto booked = booked_time(id, ms); booked && *booked > clock_.now()) {
           plan({*booked, 0, Kind::booked, 0, id, visit, &ms});
         } else {
-          enqueue(team_of(t), {id, visit, clock_.now(), &ms});
+          enqueue(queue_of(t), waiting_now(id, visit, &ms));
         }
       }
     }
   }
 
-  // The team the case is assigned to (a rule table may pick it) when the model staffs it;
-  // otherwise the step's role.
-  std::size_t team_of(const Tracked& t) {
+  // The queue of the team the case is assigned to (a rule table may pick it) when the model
+  // staffs it; otherwise the step's role's.
+  std::size_t queue_of(const Tracked& t) {
     const auto staffed = role_index_.find(t.assignee);
     return staffed != role_index_.end() ? staffed->second : role_index_.at(latest_[t.flow]->find_step(t.step)->role);
   }
@@ -462,11 +447,36 @@ class Simulator {
     return it->second.as_datetime();
   }
 
-  void enqueue(std::size_t r, Waiting w) {
-    cases_.at(w.case_id).queued = static_cast<std::int32_t>(r);
-    roles_[r].queue.push_back(std::move(w));
-    roles_[r].stats.max_queue = std::max(roles_[r].stats.max_queue, waiting(roles_[r]));
-    dispatch(r);
+  Waiting waiting_now(const std::string& id, std::uint64_t visit, const detail::SimStep* step) const {
+    return Waiting{.since = clock_.now(), .case_id = id, .visit = visit, .step = step};
+  }
+
+  // Into queue `q` at its place: priority (unless fifo), then the time it has waited.
+  void put(std::size_t q, Waiting w) {
+    Tracked& t = cases_.at(w.case_id);
+    w.rank = queues_[q].fifo ? 0 : t.priority;
+    if (w.seq == 0) w.seq = ++queue_seq_;
+    t.queued = static_cast<std::int32_t>(q);
+    t.since = w.since;
+    t.queue_seq = w.seq;
+    queues_[q].waiting.insert(std::move(w));
+    queues_[q].stats.max_queue = std::max(queues_[q].stats.max_queue, queues_[q].waiting.size());
+  }
+
+  // Out of the queue it waits in, if it waits.
+  std::optional<Waiting> unqueue(Tracked& t) {
+    if (t.queued < 0) return std::nullopt;
+    Queue& q = queues_[static_cast<std::size_t>(t.queued)];
+    t.queued = -1;
+    const auto node = q.waiting.extract(Waiting{.rank = q.fifo ? 0 : t.priority, .since = t.since, .seq = t.queue_seq});
+    if (node.empty()) return std::nullopt;
+    return std::move(node.value());
+  }
+
+  // The teams that serve the role are asked in order of preference for it.
+  void enqueue(std::size_t q, Waiting w) {
+    put(q, std::move(w));
+    for (std::size_t t : queues_[q].teams) dispatch(t);
   }
 
   // Waiting cases reassigned to another staffed team go to its queue, keeping the time they
@@ -474,20 +484,16 @@ class Simulator {
   void take_moves() {
     auto moves = std::move(moves_);
     moves_.clear();
-    for (const auto& move : moves) {
-      const std::string& id = move.first;  // not a structured binding: the lambda below captures it
-      const std::uint64_t visit = move.second;
+    for (const auto& [id, visit] : moves) {
       if (!current(id, visit)) continue;
       Tracked& t = cases_.at(id);
       const auto to = role_index_.find(t.assignee);
       if (t.queued < 0 || to == role_index_.end() || static_cast<std::int32_t>(to->second) == t.queued) continue;
-      auto& from = roles_[static_cast<std::size_t>(t.queued)].queue;
-      const auto it = std::find_if(from.begin(), from.end(), [&](const Waiting& w) { return w.case_id == id && w.visit == visit; });
-      if (it == from.end()) continue;
-      Waiting w = std::move(*it);
-      from.erase(it);
+      std::optional<Waiting> w = unqueue(t);
+      if (!w) continue;
+      w->seq = 0;  // behind those that joined the new queue before it, among equals
       ++result_.queue_moves;
-      enqueue(to->second, std::move(w));
+      enqueue(to->second, std::move(*w));
     }
   }
 
@@ -498,78 +504,79 @@ class Simulator {
     return field ? detail::priority_rank(*field, v) : 0;
   }
 
-  // The case a free agent takes next: the highest priority, the longest waiting among equals
-  // (`queue: fifo` in the model: the longest waiting). Entries of cases that moved on are dropped.
-  std::deque<Waiting>::iterator next_waiting(Role& r) {
-    std::erase_if(r.queue, [&](const Waiting& w) { return !current(w.case_id, w.visit); });
-    if (r.queue.empty()) return r.queue.begin();
-    // fifo: all of one rank, so the longest waiting (a case moved here from another team keeps
-    // its time, though it joined at the back).
-    const auto rank_of = [&](const Waiting& w) { return r.staff->fifo ? 0 : cases_.at(w.case_id).priority; };
-    auto best = r.queue.begin();
-    std::int64_t best_rank = rank_of(*best);
-    for (auto it = std::next(best); it != r.queue.end(); ++it) {
-      const std::int64_t p = rank_of(*it);
-      if (p > best_rank || (p == best_rank && it->since < best->since)) {
-        best = it;
-        best_rank = p;
-      }
-    }
-    return best;
-  }
-
-  std::size_t waiting(const Role& r) const {
-    std::size_t n = 0;
-    for (const auto& w : r.queue) n += current(w.case_id, w.visit) ? 1 : 0;
-    return n;
-  }
-
   // ------------------------------------------------------------------ staff
 
-  void account(Role& r) {
+  void account(Team& t) {
     const TimePoint now = clock_.now();
-    r.busy_area += (now - r.last_change) * r.busy;
-    r.last_change = now;
+    t.busy_area += (now - t.last_change) * t.busy;
+    t.last_change = now;
   }
 
+  // The least loaded agent on duty with room, or -1.
+  std::int32_t free_agent(const Team& t, TimePoint now) const {
+    if (t.calendar && !t.calendar->is_working(now)) return -1;
+    std::optional<detail::LocalTime> local;  // worked out once, for the agents with a roster
+    std::int32_t agent = -1;
+    for (std::size_t i = 0; i < t.load.size(); ++i) {
+      if (t.load[i] >= t.staff->capacity || (agent >= 0 && t.load[i] >= t.load[static_cast<std::size_t>(agent)])) continue;
+      if (!t.duty[i].calendar_only()) {
+        if (!local) local = t.duty[i].local(now);
+        if (!t.duty[i].on(*local)) continue;
+      }
+      agent = static_cast<std::int32_t>(i);
+    }
+    return agent;
+  }
+
+  // Work waits and no agent with room is on duty: wake the team when the first of them is.
+  void plan_wake(std::size_t index, TimePoint now) {
+    Team& t = teams_[index];
+    if (t.wake && !t.freed) return;  // no agent got room since: the same time as before
+    t.freed = false;
+    TimePoint first = TimePoint::max();
+    if (!t.rostered) {
+      const bool room = std::any_of(t.load.begin(), t.load.end(), [&](std::int32_t l) { return l < t.staff->capacity; });
+      if (room && t.calendar) first = t.calendar->next_open(now);
+    } else {
+      for (std::size_t i = 0; i < t.load.size(); ++i)
+        if (t.load[i] < t.staff->capacity) first = std::min(first, t.duty[i].next_on(now));
+    }
+    if (first == TimePoint::max() || first <= now || (t.wake && *t.wake <= first)) return;
+    t.wake = first;
+    plan({first, 0, Kind::wake, index});
+  }
+
+  // Free agents of team `index` take work: from the first role in its `serves` that has any,
+  // the highest priority and longest waiting there.
   void dispatch(std::size_t index) {
-    Role& r = roles_[index];
+    Team& t = teams_[index];
     const TimePoint now = clock_.now();
     while (true) {
-      const auto next = next_waiting(r);
-      if (next == r.queue.end()) return;
-      if (r.calendar && !r.calendar->is_working(now)) {
-        const TimePoint open = r.calendar->next_open(now);
-        if (!r.wake || *r.wake > open) {
-          r.wake = open;
-          plan({open, 0, Kind::wake, index});
-        }
-        return;
-      }
-      // The least loaded agent with room takes the case.
-      std::int32_t agent = -1;
-      for (std::size_t i = 0; i < r.load.size(); ++i)
-        if (r.load[i] < r.staff->capacity && (agent < 0 || r.load[i] < r.load[static_cast<std::size_t>(agent)]))
-          agent = static_cast<std::int32_t>(i);
-      if (agent < 0) return;
-      Waiting w = std::move(*next);
-      r.queue.erase(next);
+      const auto q = std::find_if(t.serves.begin(), t.serves.end(), [&](std::size_t i) { return !queues_[i].waiting.empty(); });
+      if (q == t.serves.end()) return;
+      const std::int32_t agent = free_agent(t, now);
+      if (agent < 0) return plan_wake(index, now);
+      Queue& queue = queues_[*q];
+      Waiting w = std::move(queue.waiting.extract(queue.waiting.begin()).value());
+      if (!current(w.case_id, w.visit)) continue;  // moved on without leaving its step: not seen, kept safe
       cases_.at(w.case_id).queued = -1;
-      account(r);
-      ++r.busy;
-      ++r.load[static_cast<std::size_t>(agent)];
-      r.stats.waits.emplace_back(w.since, now - w.since);
-      plan({now + draw(*w.step->work, rng_), 0, Kind::work_done, index, w.case_id, w.visit, w.step, agent});
+      account(t);
+      ++t.busy;
+      ++t.load[static_cast<std::size_t>(agent)];
+      queue.stats.waits.emplace_back(w.since, now - w.since);
+      plan({now + draw(*w.step->work, rng_), 0, Kind::work_done, index, w.case_id, w.visit, w.step, agent, *q});
     }
   }
 
   void work_done(const Happening& h) {
-    Role& r = roles_[h.index];
-    account(r);
-    --r.busy;
-    --r.load[static_cast<std::size_t>(h.agent)];
-    ++r.stats.handled;
-    answer(h.case_id, h.visit, *h.step, fmt::format("{}-{}", r.staff->role, h.agent + 1));
+    Team& t = teams_[h.index];
+    account(t);
+    --t.busy;
+    --t.load[static_cast<std::size_t>(h.agent)];
+    t.freed = true;
+    ++t.stats.handled[queues_[h.queue].role];
+    ++queues_[h.queue].stats.handled;
+    answer(h.case_id, h.visit, *h.step, fmt::format("{}-{}", t.staff->role, h.agent + 1));
     dispatch(h.index);
   }
 
@@ -588,7 +595,7 @@ class Simulator {
     }
     if (!chosen) return;
     Map payload;
-    if (!chosen->data.fields.empty()) payload = generate(chosen->data, engine_->get(id).data);
+    if (!chosen->data.fields.empty()) payload = gen_->values(chosen->data, engine_->get(id).data);
     try {
       engine_->send(id, chosen->event, std::move(payload), EventOptions{.actor = actor, .channel = actor.empty() ? "" : "desk"});
       ++result_.events_sent;
@@ -604,7 +611,7 @@ class Simulator {
       ++result_.actions_failed;
       throw std::runtime_error(fmt::format("simulated failure of {}", a.name));
     }
-    for (auto& [k, v] : generate(a.set, ctx.data())) ctx.set(k, std::move(v));
+    for (auto& [k, v] : gen_->values(a.set, ctx.data())) ctx.set(k, std::move(v));
   }
 
   // ------------------------------------------------------------------ results
@@ -613,7 +620,7 @@ class Simulator {
     SimSample s;
     s.at = at;
     s.open = open_;
-    for (const auto& r : roles_) s.queued[r.staff->role] = waiting(r);
+    for (const auto& q : queues_) s.queued[q.role] = q.waiting.size();
     result_.samples.push_back(std::move(s));
     const TimePoint to = result_.to;
     if (options_.progress) options_.progress(static_cast<double>((at - result_.from).count()) / static_cast<double>((to - result_.from).count()));
@@ -621,34 +628,34 @@ class Simulator {
   }
 
   void finish(TimePoint from, TimePoint to) {
-    for (auto& r : roles_) {
-      account(r);
-      auto& st = r.stats;
-      st.queued_at_end = waiting(r);
-      const Duration on_duty = r.calendar ? r.calendar->business_time_between(from, to) : to - from;
-      const double slots = static_cast<double>(r.staff->agents) * r.staff->capacity;
-      st.utilization = on_duty.count() > 0 ? static_cast<double>(r.busy_area.count()) / (slots * static_cast<double>(on_duty.count())) : 0;
-      if (!st.waits.empty()) {
-        std::vector<Duration> w;
-        Duration sum{0};
-        std::size_t waited = 0;
-        for (const auto& [t, d] : st.waits) {
-          w.push_back(d);
-          sum += d;
-          waited += d.count() > 0 ? 1 : 0;
-        }
-        st.mean_wait = sum / static_cast<std::int64_t>(w.size());
-        st.waited_share = static_cast<double>(waited) / static_cast<double>(w.size());
-        std::sort(w.begin(), w.end());
-        st.p90_wait = w[std::min(w.size() - 1, static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(w.size()))) - 1)];
-        st.max_wait = w.back();
+    for (auto& t : teams_) {
+      account(t);
+      // Agents alike (no roster, or the same shift and breaks) are on duty alike: worked out once.
+      std::vector<std::pair<const detail::Duty*, Duration>> known;
+      for (const auto& d : t.duty) {
+        auto it = std::find_if(known.begin(), known.end(), [&](const auto& k) { return k.first->same_schedule(d); });
+        if (it == known.end()) it = known.insert(known.end(), {&d, d.between(from, to)});
+        t.stats.on_duty += it->second;
       }
+      const double slots = static_cast<double>(t.staff->capacity) * static_cast<double>(t.stats.on_duty.count());
+      t.stats.utilization = slots > 0 ? static_cast<double>(t.busy_area.count()) / slots : 0;
+    }
+    for (auto& q : queues_) {
+      auto& st = q.stats;
+      st.queued_at_end = q.waiting.size();
+      for (const auto& t : teams_)
+        if (t.staff->role == q.role) {
+          st.agents = t.stats.agents;
+          st.capacity = t.stats.capacity;
+          st.utilization = t.stats.utilization;
+        }
+      detail::sum_up_waits(st);
       result_.roles.push_back(std::move(st));
     }
+    for (auto& t : teams_) result_.teams.push_back(std::move(t.stats));
     result_.report = make_report(*store_, to);
   }
 };
-
 
 }  // namespace
 

@@ -587,7 +587,7 @@ steps:
     work: 5m
     events: [ { send: dne } ]
 )") == "m.yaml:3:43: error: flow 'queue' has no data field 'custmer'\n"
-       "m.yaml:5:3: error: step 'queue/serve' is work of role 'agent', which has no staff; add it under `staff:`\n"
+       "m.yaml:5:3: error: step 'queue/serve' is work of role 'agent', which has no staff; add it under `staff:` (or to a team's `serves`)\n"
        "m.yaml:7:15: error: step 'serve' of flow 'queue' does not handle event 'dne'; did you mean 'done'?\n");
   // Syntax problems are found when the model is read; rates are bounded (issue "Hardening").
   for (const char* rate : {"1e9", "1000001", ".inf", "-1"}) {
