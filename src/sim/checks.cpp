@@ -115,13 +115,20 @@ class ModelChecker {
           calendar = std::make_unique<Calendar>(*it->second);
       }
       out_.calendars.push_back(std::move(calendar));
-      for (const auto& role : s.serves)
-        if (!declared.empty() && !declared.count(role))
-          c_.error(s.serves_where, fmt::format("staff of '{}' serves '{}', a role no loaded flow declares{}", s.role, role,
+      for (std::size_t i = 0; i < s.serves.size(); ++i)
+        if (const auto& role = s.serves[i]; !declared.empty() && !declared.count(role))
+          c_.error(s.serves_where[i], fmt::format("staff of '{}' serves '{}', a role no loaded flow declares{}", s.role, role,
                                                did_you_mean(role, std::vector<std::string>(declared.begin(), declared.end()))));
-      for (const auto& role : s.roles())
-        if (out_.role_index.emplace(role, out_.queues.size()).second) out_.queues.push_back(role);
     }
+    // Queues in the order of the teams named after their roles, then the roles only teams with
+    // skills serve: reports list roles the way the model lists staff.
+    const auto add_queue = [&](const std::string& role) {
+      if (out_.role_index.emplace(role, out_.queues.size()).second) out_.queues.push_back(role);
+    };
+    for (const auto& s : model_.staff)
+      if (const auto roles = s.roles(); std::find(roles.begin(), roles.end(), s.role) != roles.end()) add_queue(s.role);
+    for (const auto& s : model_.staff)
+      for (const auto& role : s.roles()) add_queue(role);
   }
 
   void check_step(const SimStep& ms) {

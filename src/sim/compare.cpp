@@ -1,6 +1,7 @@
 // What a simulation prints: the report with the simulation's own figures, and two runs
 // compared side by side (escalon simulate --compare).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +15,16 @@ namespace escalon {
 namespace {
 double pct(double x) { return 100.0 * x; }
 }  // namespace
+
+namespace detail {
+bool skilled(const SimTeamStats& t) { return t.serves.size() != 1 || t.serves.front() != t.team; }
+
+std::string serves_text(const SimTeamStats& t) {
+  if (t.serves.size() == 1) return t.serves.front();
+  std::vector<std::string> rest(t.serves.begin() + 1, t.serves.end());
+  return fmt::format("{} first, then {}", t.serves.front(), fmt::join(rest, ", "));
+}
+}  // namespace detail
 
 std::vector<SimCompareRow> compare(const SimResult& a, const SimResult& b) {
   using Unit = SimCompareRow::Unit;
@@ -67,6 +78,24 @@ std::vector<SimCompareRow> compare(const SimResult& a, const SimResult& b) {
         of(b, t, [](const auto& s) { return 100 * s.utilization; }));
     add(t + ": queued at the end", Unit::count, of(a, t, [](const auto& s) { return static_cast<double>(s.queued_at_end); }),
         of(b, t, [](const auto& s) { return static_cast<double>(s.queued_at_end); }));
+  }
+  // Teams with skills that are not named after a role have no rows above: their agents and load.
+  std::vector<std::string> skilled;
+  for (const auto* r : {&a, &b})
+    for (const auto& t : r->teams)
+      if (detail::skilled(t) && std::find(teams.begin(), teams.end(), t.team) == teams.end() &&
+          std::find(skilled.begin(), skilled.end(), t.team) == skilled.end())
+        skilled.push_back(t.team);
+  const auto team_of = [](const SimResult& r, const std::string& name, auto&& f) -> std::optional<double> {
+    for (const auto& t : r.teams)
+      if (t.team == name) return f(t);
+    return std::nullopt;
+  };
+  for (const auto& t : skilled) {
+    const auto agents = [](const SimTeamStats& s) { return static_cast<double>(s.agents); };
+    const auto busy = [](const SimTeamStats& s) { return 100 * s.utilization; };
+    add(t + " (team): agents", Unit::count, team_of(a, t, agents), team_of(b, t, agents));
+    add(t + " (team): busy", Unit::percent, team_of(a, t, busy), team_of(b, t, busy));
   }
   const auto backlog = [&](const SimResult& r) { return r.samples.empty() ? std::nullopt : n(r.samples.back().open); };
   add("backlog at the end (open cases, sub-flows too)", Unit::count, backlog(a), backlog(b));
@@ -152,9 +181,27 @@ std::string SimResult::text() const {
                        "mean wait", "p90 wait", "max queue", "queued");
     for (const auto& r : roles)
       out += fmt::format("  {:<22} {:>6} {:>8} {:>5.0f}% {:>6.0f}% {:>10} {:>10} {:>9} {:>7}\n", r.role,
-                         r.capacity > 1 ? fmt::format("{}x{}", r.agents, r.capacity) : std::to_string(r.agents), r.handled,
+                         r.agents == 0       ? std::string("-")
+                         : r.capacity > 1    ? fmt::format("{}x{}", r.agents, r.capacity)
+                                             : std::to_string(r.agents),
+                         r.handled,
                          pct(r.utilization), pct(r.waited_share), format_duration(std::chrono::round<std::chrono::seconds>(r.mean_wait)),
                          format_duration(std::chrono::round<std::chrono::seconds>(r.p90_wait)), r.max_queue, r.queued_at_end);
+  }
+  if (std::any_of(teams.begin(), teams.end(), detail::skilled)) {
+    out += fmt::format("Teams:{:<18} {:>6} {:>9} {:>6}  {}\n", "", "agents", "on duty", "busy", "handled");
+    for (const auto& t : teams) {
+      std::vector<std::string> handled_by_role;
+      for (const auto& role : t.serves) {
+        const auto it = t.handled.find(role);
+        handled_by_role.push_back(fmt::format("{} {}", role, it == t.handled.end() ? 0 : it->second));
+      }
+      out += fmt::format("  {:<22} {:>6} {:>8}h {:>5.0f}%  {}{}\n", t.team,
+                         t.capacity > 1 ? fmt::format("{}x{}", t.agents, t.capacity) : std::to_string(t.agents),
+                         std::chrono::duration_cast<std::chrono::hours>(t.on_duty).count(), pct(t.utilization),
+                         fmt::join(handled_by_role, ", "),
+                         detail::skilled(t) ? fmt::format(" ({})", detail::serves_text(t)) : std::string());
+    }
   }
   if (queue_moves > 0)
     out += fmt::format("Reassigned while waiting: {} cases moved to another team's queue\n", queue_moves);

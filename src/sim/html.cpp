@@ -183,6 +183,18 @@ std::string SimResult::html(std::string_view title) const {
                          esc(r.role), r.agents, r.handled, 100 * r.utilization, 100 * r.waited_share,
                          format_duration(std::chrono::round<std::chrono::seconds>(r.mean_wait)),
                          format_duration(std::chrono::round<std::chrono::seconds>(r.p90_wait)), r.max_queue);
+  std::string team_rows;
+  if (std::any_of(teams.begin(), teams.end(), detail::skilled)) {
+    team_rows = "<h2>Teams</h2><table><tr><th>team</th><th>agents</th><th>on duty</th><th>busy</th><th>handled</th><th>serves</th></tr>\n";
+    for (const auto& t : teams) {
+      std::size_t n = 0;
+      for (const auto& [role, k] : t.handled) n += k;
+      team_rows += fmt::format("<tr><td>{}</td><td>{}</td><td>{}h</td><td>{:.0f}%</td><td>{}</td><td>{}</td></tr>\n", esc(t.team),
+                               t.agents, std::chrono::duration_cast<std::chrono::hours>(t.on_duty).count(), 100 * t.utilization,
+                               n, esc(detail::serves_text(t)));
+    }
+    team_rows += "</table>\n";
+  }
   return fmt::format(R"(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{0}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}}
@@ -194,14 +206,14 @@ td:first-child,th:first-child{{text-align:left}}pre{{background:#f6f6f6;padding:
 <h2>Time per step</h2><p>Box: 25th to 75th percentile; whiskers: 5th to 95th; dark mark: median. Logarithmic time axis.</p>{8}
 <h2>SLA outcomes</h2>{9}
 <h2>Escalations (first firings per level)</h2>{10}
-<h2>Staff</h2><table><tr><th>role</th><th>agents</th><th>handled</th><th>busy</th><th>waited</th><th>mean wait</th><th>p90 wait</th><th>max queue</th></tr>
+<h2>Staff (per role)</h2><table><tr><th>role</th><th>agents</th><th>handled</th><th>busy</th><th>waited</th><th>mean wait</th><th>p90 wait</th><th>max queue</th></tr>
 {11}</table>
-<h2>Report</h2><pre>{12}</pre>
+{13}<h2>Report</h2><pre>{12}</pre>
 </body></html>
 )",
                      esc(title), std::chrono::duration_cast<std::chrono::days>(to - from).count(), format_iso8601(from), seed,
                      report.opened, report.completed, report.open, backlog_chart(*this), step_chart(*this), sla_chart(report),
-                     escalation_chart(report), staff, esc(text()));
+                     escalation_chart(report), staff, esc(text()), team_rows);
 }
 
 }  // namespace escalon

@@ -96,7 +96,7 @@ struct SimShift {
 struct SimStaff {
   std::string role;
   std::vector<std::string> serves;        // skills: the roles it serves, the first preferred
-  SourceLocation serves_where;
+  std::vector<SourceLocation> serves_where;  // each one's place
   std::int32_t agents = 1;                // the sum of the shifts' when there are shifts
   std::int32_t capacity = 1;
   std::string calendar;                   // empty: always on duty
@@ -139,6 +139,11 @@ struct Replayed {
 // The top-level case starts of a real store in [from, to), oldest first (sim/replay.cpp).
 std::vector<Replayed> read_replay(Store& store, std::span<const FlowPtr> flows, std::optional<TimePoint> from,
                                   std::optional<TimePoint> to);
+
+// A team that serves other roles than the one it is named after (`serves:`), and its roles
+// as text: "tech first, then billing".
+bool skilled(const SimTeamStats& t);
+std::string serves_text(const SimTeamStats& t);
 
 // A queue's mean, p90 and longest wait and the share that waited, from its `waits`.
 void sum_up_waits(SimRoleStats& stats);

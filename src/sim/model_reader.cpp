@@ -361,12 +361,13 @@ class ModelReader {
   // `serves: [back-office, front-office]`: the roles whose work the team takes, the first
   // preferred whenever it has work waiting.
   void serves(const YAML::Node& n, detail::SimStaff& s) {
-    s.serves_where = loc(n);
     for (auto& [role, node] : detail::read_string_list(rep_, src_, n, "`serves`")) {
-      if (std::find(s.serves.begin(), s.serves.end(), role) != s.serves.end())
+      if (std::find(s.serves.begin(), s.serves.end(), role) != s.serves.end()) {
         rep_.error(loc(node), fmt::format("`serves` names '{}' twice", role));
-      else
-        s.serves.push_back(role);
+        continue;
+      }
+      s.serves.push_back(role);
+      s.serves_where.push_back(loc(node));
     }
     if (s.serves.empty()) rep_.error(loc(n), "`serves` lists the roles the team works for, the first preferred");
   }
