@@ -7,7 +7,6 @@
 namespace escalon::detail {
 
 namespace {
-constexpr std::int32_t day_seconds = 86400;
 // A shift that never meets the calendar's working time (18:00-22:00 on an 8-to-4 calendar)
 // would be searched for ever: a year of days is enough for any real roster.
 constexpr int max_steps = 3 * 400;

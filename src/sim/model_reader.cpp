@@ -480,6 +480,10 @@ class ModelReader {
         rep_.error(loc(*m.get("for")), "a break's `for` must be between 1s and 12h");
         continue;
       }
+      if (at.second < at.first) {
+        rep_.error(loc(*m.get("at")), "a break's window ends before it starts; a break stays within one day (00:00-24:00)");
+        continue;
+      }
       b.from = at.first;
       b.length = static_cast<std::int32_t>(secs);
       b.to = at.first == at.second ? at.first + b.length : at.second;
