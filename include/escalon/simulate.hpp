@@ -1,11 +1,12 @@
 #pragma once
 /// @file simulate.hpp
 /// Runs flows on a virtual clock under a workload model: cases arrive (a Poisson process whose
-/// rate follows the hour of day and the weekday), staff of each role work on them during their
-/// calendar's hours, each step takes a sampled time and ends with an event chosen by
-/// probability, and customers, suppliers and host actions answer after sampled delays. Cases
-/// wait in their role's queue while its staff are busy, so backlogs form and deadlines really
-/// are missed. The real engine runs every case, so the result is the KPI report of its journal.
+/// rate follows the hour of day and the weekday), teams of agents work on them during their
+/// calendar's hours, shifts and breaks (a team may serve several roles, in preference order),
+/// each step takes a sampled time and ends with an event chosen by probability, and customers,
+/// suppliers and host actions answer after sampled delays. Cases wait in their role's queue
+/// while no agent who serves it is free, so backlogs form and deadlines really are missed. The
+/// real engine runs every case, so the result is the KPI report of its journal.
 ///
 /// @code
 ///   auto flows = escalon::load_flows({"flows/"});
