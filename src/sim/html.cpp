@@ -180,7 +180,7 @@ std::string SimResult::html(std::string_view title) const {
   std::string staff;
   for (const auto& r : roles)
     staff += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0f}%</td><td>{:.0f}%</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                         esc(r.role), r.agents, r.handled, 100 * r.utilization, 100 * r.waited_share,
+                         esc(r.role), r.agents == 0 ? std::string("-") : std::to_string(r.agents), r.handled, 100 * r.utilization, 100 * r.waited_share,
                          format_duration(std::chrono::round<std::chrono::seconds>(r.mean_wait)),
                          format_duration(std::chrono::round<std::chrono::seconds>(r.p90_wait)), r.max_queue);
   std::string team_rows;
