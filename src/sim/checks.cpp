@@ -11,6 +11,7 @@
 
 #include "escalon/error.hpp"
 #include "base/suggest.hpp"
+#include "sim/duty.hpp"
 
 namespace escalon::detail {
 namespace {
@@ -114,6 +115,7 @@ class ModelChecker {
         else
           calendar = std::make_unique<Calendar>(*it->second);
       }
+      check_shifts(s, calendar.get());
       out_.calendars.push_back(std::move(calendar));
       for (std::size_t i = 0; i < s.serves.size(); ++i)
         if (const auto& role = s.serves[i]; !declared.empty() && !declared.count(role))
@@ -129,6 +131,20 @@ class ModelChecker {
       if (const auto roles = s.roles(); std::find(roles.begin(), roles.end(), s.role) != roles.end()) add_queue(s.role);
     for (const auto& s : model_.staff)
       for (const auto& role : s.roles()) add_queue(role);
+  }
+
+  // A shift that never falls in its calendar's working time (18:00-22:00 on an 8-to-4 office)
+  // has agents who never work: surely not what the model means.
+  void check_shifts(const SimStaff& s, const Calendar* calendar) {
+    if (!calendar || !out_.zone) return;
+    for (const auto& shift : s.shifts) {
+      if (shift.from < 0) continue;  // its hours were refused already
+      const Duty duty(calendar, out_.zone, &shift, {});
+      if (duty.next_on(model_.start) == TimePoint::max())
+        c_.error(shift.where, fmt::format("staff of '{}': this shift never falls in the working time of calendar '{}', so its "
+                                          "agents would never work; change its `hours` or `days`",
+                                          s.role, s.calendar));
+    }
   }
 
   void check_step(const SimStep& ms) {

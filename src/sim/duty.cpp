@@ -8,7 +8,8 @@ namespace escalon::detail {
 
 namespace {
 // A shift that never meets the calendar's working time (18:00-22:00 on an 8-to-4 calendar)
-// would be searched for ever: a year of days is enough for any real roster.
+// would be searched for ever. A step jumps to an opening, a shift start or a break's end, so
+// 1200 steps cover at least a year and a half of any real roster.
 constexpr int max_steps = 3 * 400;
 }  // namespace
 
@@ -26,6 +27,15 @@ LocalTime Duty::local(TimePoint t) const {
 // jump; one that exists twice (autumn) is its first.
 TimePoint Duty::at(date::local_days day, std::int32_t second) const {
   return std::chrono::time_point_cast<Duration>(zone_->to_sys(day + std::chrono::seconds{second}, date::choose::earliest));
+}
+
+// `second` of the local day `l` is on, which comes after the instant `t` that `l` is: in the
+// hour that autumn repeats, at() gives its first pass, before `t`; then count from `t`.
+TimePoint Duty::later(TimePoint t, const LocalTime& l, date::local_days day, std::int32_t second) const {
+  const TimePoint when = at(day, second);
+  if (when > t) return when;
+  const auto ahead = (day - l.day) + std::chrono::seconds{second - l.second};
+  return ahead > std::chrono::seconds{0} ? t + ahead : t + std::chrono::seconds{1};
 }
 
 bool Duty::in_shift(const LocalTime& l) const {
@@ -61,7 +71,7 @@ TimePoint Duty::next_on(TimePoint t, bool use_calendar) const {
       } else {
         const auto b = std::find_if(breaks_.begin(), breaks_.end(), [&](const auto& br) { return l.second >= br.first && l.second < br.second; });
         if (b == breaks_.end()) return t;
-        next = at(l.day, b->second);
+        next = later(t, l, l.day, b->second);
       }
     }
     if (next == TimePoint::max()) return next;
@@ -76,10 +86,10 @@ TimePoint Duty::next_off(TimePoint t) const {
   if (shift_) {
     // 24:00 is the next day's midnight; a shift past midnight ends the day after it started.
     const bool ends_tomorrow = shift_->to <= shift_->from && l.second >= shift_->from;
-    off = at(ends_tomorrow ? l.day + date::days{1} : l.day, shift_->to);
+    off = later(t, l, ends_tomorrow ? l.day + date::days{1} : l.day, shift_->to);
   }
   for (const auto& [from, to] : breaks_) {
-    const TimePoint start = from > l.second ? at(l.day, from) : at(l.day + date::days{1}, from);
+    const TimePoint start = later(t, l, from > l.second ? l.day : l.day + date::days{1}, from);
     off = std::min(off, start);
   }
   return off;
@@ -107,6 +117,22 @@ std::vector<std::pair<std::int32_t, std::int32_t>> agent_breaks(const std::vecto
         b.from + static_cast<std::int32_t>(count > 1 ? room * index / (count - 1) : 0);
     out.emplace_back(start, start + b.length);
   }
+  return out;
+}
+
+std::vector<Duty> roster(const SimStaff& team, const Calendar* calendar, const date::time_zone* zone) {
+  // The team's breaks spread over all agents who take them, across shifts (one agent on each
+  // of two shifts must not lunch at once); a shift's own over its agents.
+  std::int32_t sharing = team.shifts.empty() ? team.agents : 0, next = 0;
+  for (const auto& shift : team.shifts) sharing += shift.breaks ? 0 : shift.agents;
+  std::vector<Duty> out;
+  const auto add = [&](const SimShift* shift, std::int32_t n) {
+    for (std::int32_t i = 0; i < n; ++i)
+      out.emplace_back(calendar, zone, shift,
+                       shift && shift->breaks ? agent_breaks(*shift->breaks, i, n) : agent_breaks(team.breaks, next++, sharing));
+  };
+  if (team.shifts.empty()) add(nullptr, team.agents);
+  for (const auto& shift : team.shifts) add(&shift, shift.agents);
   return out;
 }
 

@@ -35,7 +35,7 @@ class Duty {
   // Shift and breaks only; the caller has asked the calendar (once for the whole team).
   [[nodiscard]] bool on(const LocalTime& l) const;
   // The first instant at or after `t` when the agent is on duty; TimePoint::max() when the shift
-  // and the calendar do not meet within a year.
+  // and the calendar do not meet (the search gives up after 1200 steps: years of weeks).
   [[nodiscard]] TimePoint next_on(TimePoint t) const { return next_on(t, true); }
   // Time on duty in [a, b).
   [[nodiscard]] Duration between(TimePoint a, TimePoint b) const;
@@ -52,11 +52,16 @@ class Duty {
   [[nodiscard]] bool in_shift(const LocalTime& l) const;
   [[nodiscard]] TimePoint next_shift_start(const LocalTime& l, TimePoint t) const;
   [[nodiscard]] TimePoint at(date::local_days day, std::int32_t second) const;
+  [[nodiscard]] TimePoint later(TimePoint t, const LocalTime& l, date::local_days day, std::int32_t second) const;
 };
 
-// Agent `index` of `count` alike takes each break at its own time: the starts spread evenly
-// over the break's window, so that a team is never all away at once unless the window says so.
+// Agent `index` of the `count` who share a list of breaks takes each at its own time: the
+// starts spread evenly over the break's window, so that they are not all away at once unless
+// the window is too short for it.
 std::vector<std::pair<std::int32_t, std::int32_t>> agent_breaks(const std::vector<SimBreak>& breaks, std::int32_t index,
                                                                 std::int32_t count);
+
+// Each agent's duty, in agent order: the team's agents, or each shift's in turn.
+std::vector<Duty> roster(const SimStaff& team, const Calendar* calendar, const date::time_zone* zone);
 
 }  // namespace escalon::detail

@@ -340,8 +340,8 @@ class ModelReader {
       MapReader m(rep_, src_, v, fmt::format("staff of '{}'", s.role),
                   {"agents", "capacity", "calendar", "queue", "serves", "shifts", "breaks"});
       if (!m.ok()) continue;
-      if (auto x = m.get("agents")) s.agents = static_cast<std::int32_t>(detail::read_int(rep_, src_, *x, "`agents`").value_or(1));
-      if (auto x = m.get("capacity")) s.capacity = static_cast<std::int32_t>(detail::read_int(rep_, src_, *x, "`capacity`").value_or(1));
+      if (auto x = m.get("agents")) s.agents = count(*x, "`agents`", 100000);
+      if (auto x = m.get("capacity")) s.capacity = count(*x, "`capacity`", 100);
       if (auto x = m.get("calendar")) s.calendar = detail::read_string(rep_, src_, *x, "`calendar`").value_or("");
       if (auto x = m.get("serves")) serves(*x, s);
       if (auto x = m.get("queue")) queue_order(*x, s);
@@ -352,10 +352,20 @@ class ModelReader {
                                                         "their sum)", s.role));
         shifts(*x, s);
       }
-      if (s.agents < 1 || s.agents > 100000) rep_.error(m.where(), "`agents` must be between 1 and 100000");
-      if (s.capacity < 1 || s.capacity > 100) rep_.error(m.where(), "`capacity` must be between 1 and 100");
+      if (s.agents > 100000) rep_.error(m.where(), fmt::format("staff of '{}': more than 100000 agents in all", s.role));
       model.staff.push_back(std::move(s));
     }
+  }
+
+  // A whole number from 1 to `most` (agents, capacity); 1 after an error.
+  std::int32_t count(const YAML::Node& n, std::string_view what, std::int64_t most) {
+    const auto v = detail::read_int(rep_, src_, n, what);
+    if (!v) return 1;
+    if (*v < 1 || *v > most) {
+      rep_.error(loc(n), fmt::format("{} must be between 1 and {}", what, most));
+      return 1;
+    }
+    return static_cast<std::int32_t>(*v);
   }
 
   // `serves: [back-office, front-office]`: the roles whose work the team takes, the first
@@ -390,9 +400,9 @@ class ModelReader {
     int h = -1, mi = -1;
     const auto colon = t.find(':');
     if (colon == std::string_view::npos) return std::nullopt;
-    const auto num = [](std::string_view d, int& out) {
-      auto [p, ec] = std::from_chars(d.data(), d.data() + d.size(), out);
-      return !d.empty() && d.size() <= 2 && ec == std::errc{} && p == d.data() + d.size();
+    const auto num = [](std::string_view d, int& out) {  // digits only: from_chars would take a sign
+      if (d.empty() || d.size() > 2 || !std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+      return std::from_chars(d.data(), d.data() + d.size(), out).ec == std::errc{};
     };
     if (!num(t.substr(0, colon), h) || !num(t.substr(colon + 1), mi) || t.size() - colon != 3 || mi > 59) return std::nullopt;
     if (h > 24 || (h == 24 && (mi != 0 || !end))) return std::nullopt;
@@ -407,6 +417,10 @@ class ModelReader {
     const auto dash = s->find('-');
     const auto from = time_of_day(std::string_view(*s).substr(0, dash), false);
     const auto to = dash == std::string::npos ? from : time_of_day(std::string_view(*s).substr(dash + 1), true);
+    if (!from && time_of_day(std::string_view(*s).substr(0, dash), true)) {
+      rep_.error(loc(n), fmt::format("{} '{}' starts at 24:00, which is only an end; start at 00:00", what, *s));
+      return {-1, -1};
+    }
     if (!from || !to || (dash == std::string::npos && !single)) {
       rep_.error(loc(n), fmt::format("{} '{}' is not {}local times like 08:00-16:00", what, *s, single ? "a local time (12:00) or " : ""));
       return {-1, -1};
@@ -436,14 +450,10 @@ class ModelReader {
       sh.days.fill(true);
       MapReader m(rep_, src_, item, "a shift", {"agents", "hours", "days", "breaks"});
       if (!m.ok()) continue;
-      if (auto x = m.get("agents")) sh.agents = static_cast<std::int32_t>(detail::read_int(rep_, src_, *x, "`agents`").value_or(1));
-      if (sh.agents < 1 || sh.agents > 100000) rep_.error(m.where(), "a shift's `agents` must be between 1 and 100000");
+      if (auto x = m.get("agents")) sh.agents = count(*x, "a shift's `agents`", 100000);
       if (auto x = m.get("hours")) {
+        // 08:00-08:00 is 24 hours from 08:00; 00:00-24:00 a whole day.
         std::tie(sh.from, sh.to) = time_range(*x, "`hours`", false);
-        if (sh.from >= 0) {
-          if (sh.from == sh.to % 86400)
-            rep_.error(loc(*x), "`hours` start and end at the same time; a shift around the clock needs no `shifts`");
-        }
       } else {
         rep_.error(m.where(), "a shift needs `hours:`, e.g. hours: 08:00-16:00 (22:00-06:00 runs past midnight)");
       }
@@ -455,7 +465,7 @@ class ModelReader {
       total += sh.agents;
       s.shifts.push_back(std::move(sh));
     }
-    s.agents = static_cast<std::int32_t>(std::min<std::int64_t>(total, 1'000'000));
+    s.agents = static_cast<std::int32_t>(std::min<std::int64_t>(total, 100001));  // past 100000: refused
   }
 
   // Breaks: [{ at: 12:00, for: 30m }, { at: 10:00-11:00, for: 15m }]: each agent once a day.

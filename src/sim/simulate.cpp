@@ -7,11 +7,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <deque>
-#include <numbers>
 #include <queue>
-#include <random>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "escalon/calendar.hpp"
@@ -31,7 +29,6 @@
 namespace escalon {
 namespace {
 
-using detail::Dist;
 using detail::draw;
 using detail::Rng;
 
@@ -131,15 +128,17 @@ class Simulator {
       Queue q;
       q.role = role;
       q.stats.role = role;
-      std::vector<std::pair<std::size_t, std::size_t>> by_preference;  // (place in the team's `serves`, team)
+      // (place of the role in the team's `serves`, not the team named after the role, team)
+      std::vector<std::tuple<std::size_t, bool, std::size_t>> by_preference;
       for (std::size_t t = 0; t < teams_.size(); ++t) {
         const auto roles = teams_[t].staff->roles();
         const auto at = std::find(roles.begin(), roles.end(), role);
-        if (at != roles.end()) by_preference.emplace_back(static_cast<std::size_t>(at - roles.begin()), t);
-        if (teams_[t].staff->role == role && at != roles.end()) q.fifo = teams_[t].staff->fifo;
+        if (at == roles.end()) continue;
+        by_preference.emplace_back(static_cast<std::size_t>(at - roles.begin()), teams_[t].staff->role != role, t);
+        if (teams_[t].staff->role == role) q.fifo = teams_[t].staff->fifo;
       }
       std::sort(by_preference.begin(), by_preference.end());
-      for (const auto& [place, t] : by_preference) q.teams.push_back(t);
+      for (const auto& choice : by_preference) q.teams.push_back(std::get<2>(choice));
       queues_.push_back(std::move(q));
     }
     for (auto& t : teams_)
@@ -153,11 +152,7 @@ class Simulator {
     t.staff = &s;
     t.calendar = std::move(calendar);
     t.load.assign(static_cast<std::size_t>(s.agents), 0);
-    const auto add = [&](const detail::SimShift* shift, const std::vector<detail::SimBreak>& breaks, std::int32_t n) {
-      for (std::int32_t i = 0; i < n; ++i) t.duty.emplace_back(t.calendar.get(), zone_, shift, detail::agent_breaks(breaks, i, n));
-    };
-    if (s.shifts.empty()) add(nullptr, s.breaks, s.agents);
-    for (const auto& shift : s.shifts) add(&shift, shift.breaks ? *shift.breaks : s.breaks, shift.agents);
+    t.duty = detail::roster(s, t.calendar.get(), zone_);
     t.rostered = std::any_of(t.duty.begin(), t.duty.end(), [](const detail::Duty& d) { return !d.calendar_only(); });
     t.stats.team = s.role;
     t.stats.serves = s.roles();
@@ -538,8 +533,13 @@ class Simulator {
       const bool room = std::any_of(t.load.begin(), t.load.end(), [&](std::int32_t l) { return l < t.staff->capacity; });
       if (room && t.calendar) first = t.calendar->next_open(now);
     } else {
-      for (std::size_t i = 0; i < t.load.size(); ++i)
-        if (t.load[i] < t.staff->capacity) first = std::min(first, t.duty[i].next_on(now));
+      std::vector<const detail::Duty*> asked;  // agents alike: one search per schedule
+      for (std::size_t i = 0; i < t.load.size(); ++i) {
+        if (t.load[i] >= t.staff->capacity) continue;
+        if (std::any_of(asked.begin(), asked.end(), [&](const detail::Duty* d) { return d->same_schedule(t.duty[i]); })) continue;
+        asked.push_back(&t.duty[i]);
+        first = std::min(first, t.duty[i].next_on(now));
+      }
     }
     if (first == TimePoint::max() || first <= now || (t.wake && *t.wake <= first)) return;
     t.wake = first;
@@ -574,8 +574,10 @@ class Simulator {
     --t.busy;
     --t.load[static_cast<std::size_t>(h.agent)];
     t.freed = true;
-    ++t.stats.handled[queues_[h.queue].role];
-    ++queues_[h.queue].stats.handled;
+    if (current(h.case_id, h.visit)) {  // not when a deadline moved the case on meanwhile: that work is lost
+      ++t.stats.handled[queues_[h.queue].role];
+      ++queues_[h.queue].stats.handled;
+    }
     answer(h.case_id, h.visit, *h.step, fmt::format("{}-{}", t.staff->role, h.agent + 1));
     dispatch(h.index);
   }
@@ -644,7 +646,7 @@ class Simulator {
       auto& st = q.stats;
       st.queued_at_end = q.waiting.size();
       for (const auto& t : teams_)
-        if (t.staff->role == q.role) {
+        if (t.staff->role == q.role && std::find(t.serves.begin(), t.serves.end(), static_cast<std::size_t>(&q - queues_.data())) != t.serves.end()) {
           st.agents = t.stats.agents;
           st.capacity = t.stats.capacity;
           st.utilization = t.stats.utilization;

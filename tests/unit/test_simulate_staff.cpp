@@ -74,7 +74,7 @@ std::size_t handled(const SimTeamStats& t, const std::string& role) {
 }
 
 // Tech work arrives faster than the tech desk can do it; billing is light.
-SimResult two_desk_run(const std::string& generalists, std::int64_t days = 10) {
+SimResult two_desk_run(const std::string& generalists, std::int64_t days = 10, Store* store = nullptr) {
   const auto model = SimModel::parse(fmt::format(R"(model: skills
 start: 2026-01-05T00:00:00Z
 arrivals:
@@ -94,7 +94,7 @@ steps:
 )",
                                                  generalists),
                                      "skills.yaml");
-  return simulate(flows_of({bill_flow, fix_flow}), model, {.days = days, .seed = 5});
+  return simulate(flows_of({bill_flow, fix_flow}), model, {.days = days, .seed = 5, .store = store});
 }
 
 // Local times of the model's zone, for checking when agents worked.
@@ -112,7 +112,8 @@ Local local(TimePoint t, const char* zone = "Europe/Zagreb") {
 
 TEST_CASE("a team with skills serves several roles, the first preferred", "[simulate][staff]") {
   const auto alone = two_desk_run("");
-  const auto tech_first = two_desk_run("  generalists: { agents: 2, serves: [tech, billing] }");
+  MemoryStore journal;
+  const auto tech_first = two_desk_run("  generalists: { agents: 2, serves: [tech, billing] }", 10, &journal);
   const auto billing_first = two_desk_run("  generalists: { agents: 2, serves: [billing, tech] }");
   CHECK(two_desk_run("  generalists: { agents: 2, serves: [tech, billing] }").text() == tech_first.text());  // deterministic
   INFO(tech_first.text());
@@ -132,14 +133,19 @@ TEST_CASE("a team with skills serves several roles, the first preferred", "[simu
   CHECK(role(billing_first, "billing").mean_wait < role(tech_first, "billing").mean_wait);
 
   for (const auto* r : {&alone, &tech_first, &billing_first}) {
-    // A team only ever takes work of the roles it serves, and every item is counted once.
+    // A team only ever takes work of the roles it serves.
     CHECK(handled(team(*r, "billing"), "tech") == 0);
     CHECK(handled(team(*r, "tech"), "billing") == 0);
-    for (const auto& q : r->roles) {
-      std::size_t by_teams = 0;
-      for (const auto& t : r->teams) by_teams += handled(t, q.role);
-      CHECK(by_teams == q.handled);
-    }
+  }
+  // The journal agrees: each team's agents sent the `done` of exactly the work it counts, per role.
+  std::map<std::pair<std::string, std::string>, std::size_t> sent;  // (team, flow)
+  journal.for_each_record([&](const Record& rec) {
+    if (rec.type == RecordType::event) ++sent[{rec.actor.substr(0, rec.actor.rfind('-')), rec.case_id.substr(0, rec.case_id.find('-'))}];
+  });
+  for (const auto& t : tech_first.teams) {
+    INFO(t.team);
+    CHECK(sent[{t.team, "bill"}] == handled(t, "billing"));
+    CHECK(sent[{t.team, "fix"}] == handled(t, "tech"));
   }
   // The role rows keep their own team's agents; the text lists the teams and what they did.
   CHECK(role(tech_first, "tech").agents == 1);
@@ -340,6 +346,18 @@ TEST_CASE("duty: shifts past midnight, breaks, the calendar and clock changes", 
   const detail::Duty s(nullptr, zagreb, &small_hours, {});
   CHECK(s.between(at("2026-03-28T12:00:00Z"), at("2026-03-29T12:00:00Z")) == 3h);
   CHECK(s.between(at("2026-10-24T12:00:00Z"), at("2026-10-25T12:00:00Z")) == 5h);  // and back: 5
+
+  // A break in the hour autumn repeats (Zagreb, 25 October 2026: 03:00 CEST -> 02:00 CET):
+  // 02:10-02:40 local, asked in the second pass at 02:15 CET (01:15Z), ends at 02:40 CET.
+  detail::SimShift all_day;
+  all_day.from = 0;
+  all_day.to = 24 * 3600;
+  all_day.days.fill(true);
+  const detail::Duty autumn(nullptr, zagreb, &all_day, {{2 * 3600 + 600, 2 * 3600 + 2400}});
+  CHECK(autumn.next_on(at("2026-10-25T01:15:00Z")) == at("2026-10-25T01:40:00Z"));
+  CHECK(autumn.next_on(at("2026-10-25T00:15:00Z")) == at("2026-10-25T00:40:00Z"));  // the first pass
+  // 00:00-24:00: the whole day, to the next midnight.
+  CHECK(autumn.between(at("2026-01-04T23:00:00Z"), at("2026-01-05T23:00:00Z")) == 24h - 30min);
 }
 
 TEST_CASE("staff entries that cannot work are refused with their place and a fix", "[simulate][staff][errors]") {
@@ -376,8 +394,18 @@ steps:
         "m.yaml:5:22: error: staff of 'billing': with `shifts`, give `agents` per shift (the team is their sum)\n");
   CHECK(problems("  billing: { shifts: [ { agents: 1, hours: 8-16 } ] }") ==
         "m.yaml:5:44: error: `hours` '8-16' is not local times like 08:00-16:00\n");
-  CHECK(problems("  billing: { shifts: [ { agents: 1, hours: 08:00-08:00 } ] }") ==
-        "m.yaml:5:44: error: `hours` start and end at the same time; a shift around the clock needs no `shifts`\n");
+  CHECK(problems("  billing: { shifts: [ { agents: 1, hours: 08:00-08:00 } ] }") == "accepted");  // 24 hours from 08:00
+  CHECK(problems("  billing: { shifts: [ { agents: 1, hours: 00:00-24:00, days: mon-fri } ] }") == "accepted");
+  CHECK(problems("  billing: { shifts: [ { agents: 1, hours: 24:00-08:00 } ] }") ==
+        "m.yaml:5:44: error: `hours` '24:00-08:00' starts at 24:00, which is only an end; start at 00:00\n");
+  CHECK(problems("  billing: { shifts: [ { agents: 1, hours: 08:00--1:00 } ] }") ==
+        "m.yaml:5:44: error: `hours` '08:00--1:00' is not local times like 08:00-16:00\n");
+  CHECK(problems("  billing: { breaks: [ { at: 12:00-13:-30, for: 30m } ] }") ==
+        "m.yaml:5:30: error: `at` '12:00-13:-30' is not a local time (12:00) or local times like 08:00-16:00\n");
+  CHECK(problems("  billing: { agents: 4294967297 }") == "m.yaml:5:22: error: `agents` must be between 1 and 100000\n");
+  CHECK(problems("  billing: { agents: 1, capacity: 0 }") == "m.yaml:5:35: error: `capacity` must be between 1 and 100\n");
+  CHECK(problems("  billing: { shifts: [ { agents: 60000, hours: 08:00-16:00 }, { agents: 60000, hours: 16:00-24:00 } ] }") ==
+        "m.yaml:5:12: error: staff of 'billing': more than 100000 agents in all\n");
   CHECK(problems("  billing: { shifts: [ { agents: 1 } ] }") ==
         "m.yaml:5:24: error: a shift needs `hours:`, e.g. hours: 08:00-16:00 (22:00-06:00 runs past midnight)\n");
   CHECK(problems("  billing: { shifts: [ { hours: 08:00-16:00, days: [mon-fry] } ] }") ==
@@ -393,4 +421,153 @@ steps:
         "m.yaml:5:24: error: a break needs `at:`, a local time (12:00) or a window (11:30-13:30)\n");
   CHECK(problems("  billing: { breaks: { at: 12:00, for: 30m } }") ==
         "m.yaml:5:22: error: `breaks` is a list of { at: 11:30-13:30, for: 30m } (each agent once, spread over the window)\n");
+}
+
+TEST_CASE("a queue offers its work first to the teams that prefer the role most", "[simulate][staff]") {
+  // Billing work is light: the billing desk (billing first) takes nearly all of it, whichever
+  // team the model lists first; the pool (tech first, billing second) only when it is busy.
+  for (const char* staff : {"  pool: { agents: 3, serves: [tech, billing] }\n  billing: { agents: 3 }\n  tech: { agents: 1 }",
+                            "  billing: { agents: 3 }\n  tech: { agents: 1 }\n  pool: { agents: 3, serves: [tech, billing] }"}) {
+    const auto model = SimModel::parse(fmt::format(R"(model: order
+start: 2026-01-05T00:00:00Z
+arrivals:
+  bill: {{ per_day: 100 }}
+  fix: {{ per_day: 20 }}
+staff:
+{}
+steps:
+  bill/serve:
+    work: {{ exponential: 5m }}
+    events: [ {{ send: done, p: 1 }} ]
+  fix/serve:
+    work: {{ exponential: 5m }}
+    events: [ {{ send: done, p: 1 }} ]
+)",
+                                                   staff));
+    const auto r = simulate(flows_of({bill_flow, fix_flow}), model, {.days = 10, .seed = 4});
+    INFO(r.text());
+    CHECK(handled(team(r, "billing"), "billing") > 50 * std::max<std::size_t>(1, handled(team(r, "pool"), "billing")));
+    // Tech work: both teams prefer it; the team named after the role is offered it first.
+    CHECK(handled(team(r, "tech"), "tech") > handled(team(r, "pool"), "tech"));
+  }
+}
+
+TEST_CASE("an agent starts at the very second the shift begins or the break ends", "[simulate][staff]") {
+  // Cases arrive only at night, or only during the break: no later arrival or finished work
+  // could wake the team, so the first work of the day shows when the team woke by itself.
+  const auto run = [&](const std::string& staff, const char* by_hour) {
+    const auto model = SimModel::parse(fmt::format(R"(model: wake
+start: 2026-01-05T00:00:00Z
+timezone: Europe/Zagreb
+arrivals:
+  queue: {{ per_day: 5, by_hour: {{ "{}": 1 }} }}
+staff:
+  agent:
+{}
+steps:
+  queue/serve:
+    work: 10m
+    events: [ {{ send: done, p: 1 }} ]
+)",
+                                                   by_hour, staff));
+    MemoryStore store;
+    (void)simulate(flows_of({one_desk}), model, {.days = 3, .store = &store});
+    std::map<std::string, TimePoint> first;  // local day -> first work finished
+    store.for_each_record([&](const Record& rec) {
+      if (rec.type != RecordType::event) return;
+      const auto day = format_iso8601(rec.at).substr(0, 10);
+      if (!first.count(day)) first[day] = rec.at;
+    });
+    return first;
+  };
+  // A 09:00-17:00 shift (08:00Z in January): work done at 09:10 local.
+  const auto shift = run("    shifts: [ { agents: 1, hours: \"09:00-17:00\" } ]", "2-3");
+  REQUIRE(shift.size() == 3);
+  for (const auto& [day, t] : shift) CHECK(format_iso8601(t) == day + "T08:10:00Z");
+  // The only agent's lunch, 12:00-13:00 local; arrivals in that hour wait for 13:00.
+  const auto lunch = run("    agents: 1\n    breaks: [ { at: \"12:00\", for: 1h } ]", "12-13");
+  REQUIRE(lunch.size() == 3);
+  for (const auto& [day, t] : lunch) CHECK(format_iso8601(t) == day + "T12:10:00Z");
+}
+
+TEST_CASE("the team's breaks are spread over all its agents, across shifts", "[simulate][staff]") {
+  // One agent per shift: spread per shift, both would lunch at 11:30 and leave nobody.
+  const auto model = SimModel::parse(R"(model: spread
+start: 2026-01-05T00:00:00Z
+timezone: Europe/Zagreb
+arrivals:
+  queue: { per_day: 300, by_hour: { "11-14": 1 } }
+staff:
+  agent:
+    breaks: [ { at: "11:30-13:30", for: 30m } ]
+    shifts:
+      - { agents: 1, hours: "08:00-16:00" }
+      - { agents: 1, hours: "10:00-18:00" }
+steps:
+  queue/serve:
+    work: 2m
+    events: [ { send: done, p: 1 } ]
+)");
+  MemoryStore store;
+  const auto r = simulate(flows_of({one_desk}), model, {.days = 5, .store = &store});
+  CHECK(team(r, "agent").on_duty == 5 * 2 * (8h - 30min));
+  std::map<std::string, std::size_t> in_first_lunch;  // work started 11:30-12:00, per agent
+  store.for_each_record([&](const Record& rec) {
+    if (rec.type != RecordType::event) return;
+    const int m = local(rec.at - 2min).minute;
+    if (m >= 11 * 60 + 30 && m < 12 * 60) ++in_first_lunch[rec.actor];
+    if (rec.actor == "agent-2") CHECK(!(m >= 13 * 60 && m < 13 * 60 + 30));  // the second's lunch
+  });
+  CHECK(in_first_lunch["agent-1"] == 0);
+  CHECK(in_first_lunch["agent-2"] > 20);  // someone is there while the first lunches
+}
+
+TEST_CASE("queues stay exact when deadlines take cases out and priorities change while they wait", "[simulate][staff]") {
+  // One overloaded agent; after 20 minutes a waiting case becomes urgent, after an hour it
+  // gives up. Every arrival is then served, gave up, waits at the end or is in the agent's hands.
+  const auto flows = flows_of({R"(flow: prio
+roles: [agent]
+data:
+  priority: { type: enum, values: [normal, urgent], default: normal }
+start: serve
+steps:
+  serve:
+    role: agent
+    deadline: { within: 1h, expire: gave-up, escalate: [ { at: 33%, priority: urgent } ] }
+    on: { done: finished }
+  finished: { end: true }
+  gave-up: { end: true }
+)"});
+  const auto model = SimModel::parse(R"(model: exact
+start: 2026-01-05T00:00:00Z
+arrivals:
+  prio: { per_day: 400 }
+staff:
+  agent: { agents: 1 }
+steps:
+  prio/serve:
+    work: { exponential: 5m }
+    events: [ { send: done, p: 1 } ]
+)");
+  MemoryStore store;
+  const auto r = simulate(flows, model, {.days = 5, .seed = 8, .store = &store});
+  std::size_t gave_up = 0, raised = 0, done = 0;
+  store.for_each_record([&](const Record& rec) {
+    if (rec.type == RecordType::entered && rec.step == "gave-up") ++gave_up;
+    if (rec.type == RecordType::data_changed && rec.target == "priority") ++raised;
+    if (rec.type == RecordType::event) ++done;
+  });
+  const auto& q = role(r, "agent");
+  INFO(r.text());
+  CHECK(gave_up > 100);
+  CHECK(raised > gave_up);
+  CHECK(q.handled == done);
+  const std::size_t accounted = q.handled + gave_up + q.queued_at_end;
+  CHECK(accounted <= r.arrivals.at("prio"));
+  CHECK(accounted + 1 >= r.arrivals.at("prio"));  // at most one in the agent's hands
+  // Nobody waits past the deadline, and the hourly samples count only the waiting.
+  CHECK(q.max_wait <= 1h);
+  for (const auto& sample : r.samples) CHECK(sample.queued.at("agent") <= sample.open);
+  // Raised cases overtake: the urgent ones that were served waited less than the hour.
+  CHECK(q.max_queue >= q.queued_at_end);
 }
