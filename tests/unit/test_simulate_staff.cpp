@@ -73,6 +73,24 @@ std::size_t handled(const SimTeamStats& t, const std::string& role) {
   return it == t.handled.end() ? 0 : it->second;
 }
 
+// A model of one_desk in Zagreb time: `arrivals` is the map under `queue:`, `staff` the
+// entries under `staff:`, `work` the time each case takes.
+SimModel desk_model(std::string_view arrivals, std::string_view staff, std::string_view work) {
+  return SimModel::parse(fmt::format(R"(model: desk
+start: 2026-01-05T00:00:00Z
+timezone: Europe/Zagreb
+arrivals:
+  queue: {}
+staff:
+{}
+steps:
+  queue/serve:
+    work: {}
+    events: [ {{ send: done, p: 1 }} ]
+)",
+                                     arrivals, staff, work));
+}
+
 // Tech work arrives faster than the tech desk can do it; billing is light.
 SimResult two_desk_run(const std::string& generalists, std::int64_t days = 10, Store* store = nullptr) {
   const auto model = SimModel::parse(fmt::format(R"(model: skills
@@ -182,22 +200,12 @@ TEST_CASE("agents work their shifts inside the calendar's hours, and the load is
   // Early shift 2 agents 06:00-12:00, late shift 1 agent 12:00-20:00 on Monday to Wednesday;
   // the office calendar is open 08:00-16:00 on weekdays. So: 08:00-12:00 the early pair, 12:00-16:00
   // the late one (Mon-Wed only), nobody on Thursday afternoon, Friday afternoon or weekends.
-  const auto model = SimModel::parse(R"(model: shifts
-start: 2026-01-05T00:00:00Z
-timezone: Europe/Zagreb
-arrivals:
-  queue: { per_day: 60 }
-staff:
-  agent:
+  const auto model = desk_model("{ per_day: 60 }", R"(  agent:
     calendar: office
     shifts:
       - { agents: 2, hours: "06:00-12:00" }
-      - { agents: 1, hours: "12:00-20:00", days: mon-wed }
-steps:
-  queue/serve:
-    work: 10m
-    events: [ { send: done, p: 1 } ]
-)");
+      - { agents: 1, hours: "12:00-20:00", days: mon-wed })",
+                                 "10m");
   MemoryStore store;
   const auto r = simulate(flows_of({one_desk}), model, {.days = 14, .store = &store});
   INFO(r.text());
@@ -232,22 +240,12 @@ steps:
 TEST_CASE("agents take their breaks one after another, and nobody starts work on a break", "[simulate][staff]") {
   // Two agents around the clock (no calendar), each with a lunch hour in 11:00-14:00: the first
   // from 11:00, the second from 13:00. One from 09:00 to 09:30, all at once.
-  const auto model = SimModel::parse(R"(model: breaks
-start: 2026-01-05T00:00:00Z
-timezone: Europe/Zagreb
-arrivals:
-  queue: { per_day: 200 }
-staff:
-  agent:
+  const auto model = desk_model("{ per_day: 200 }", R"(  agent:
     agents: 2
     breaks:
       - { at: "11:00-14:00", for: 1h }
-      - { at: "09:00", for: 30m }
-steps:
-  queue/serve:
-    work: 5m
-    events: [ { send: done, p: 1 } ]
-)");
+      - { at: "09:00", for: 30m })",
+                                 "5m");
   MemoryStore store;
   const auto r = simulate(flows_of({one_desk}), model, {.days = 7, .store = &store});
   CHECK(team(r, "agent").on_duty == 7 * 2 * (24h - 1h - 30min));
@@ -267,22 +265,12 @@ steps:
 }
 
 TEST_CASE("a shift's own breaks replace the team's", "[simulate][staff]") {
-  const auto model = SimModel::parse(R"(model: breaks
-start: 2026-01-05T00:00:00Z
-timezone: Europe/Zagreb
-arrivals:
-  queue: { per_day: 10 }
-staff:
-  agent:
+  const auto model = desk_model("{ per_day: 10 }", R"(  agent:
     breaks: [ { at: "12:00", for: 1h } ]
     shifts:
       - { agents: 1, hours: "08:00-16:00" }
-      - { agents: 1, hours: "16:00-24:00", breaks: [ { at: "20:00", for: 30m } ] }
-steps:
-  queue/serve:
-    work: 5m
-    events: [ { send: done, p: 1 } ]
-)");
+      - { agents: 1, hours: "16:00-24:00", breaks: [ { at: "20:00", for: 30m } ] })",
+                                 "5m");
   const auto r = simulate(flows_of({one_desk}), model, {.days = 2});
   CHECK(team(r, "agent").on_duty == 2 * (7h + 7h + 30min));
 }
@@ -456,20 +444,7 @@ TEST_CASE("an agent starts at the very second the shift begins or the break ends
   // Cases arrive only at night, or only during the break: no later arrival or finished work
   // could wake the team, so the first work of the day shows when the team woke by itself.
   const auto run = [&](const std::string& staff, const char* by_hour) {
-    const auto model = SimModel::parse(fmt::format(R"(model: wake
-start: 2026-01-05T00:00:00Z
-timezone: Europe/Zagreb
-arrivals:
-  queue: {{ per_day: 5, by_hour: {{ "{}": 1 }} }}
-staff:
-  agent:
-{}
-steps:
-  queue/serve:
-    work: 10m
-    events: [ {{ send: done, p: 1 }} ]
-)",
-                                                   by_hour, staff));
+    const auto model = desk_model(fmt::format(R"({{ per_day: 5, by_hour: {{ "{}": 1 }} }})", by_hour), "  agent:\n" + staff, "10m");
     MemoryStore store;
     (void)simulate(flows_of({one_desk}), model, {.days = 3, .store = &store});
     std::map<std::string, TimePoint> first;  // local day -> first work finished
@@ -492,22 +467,12 @@ steps:
 
 TEST_CASE("the team's breaks are spread over all its agents, across shifts", "[simulate][staff]") {
   // One agent per shift: spread per shift, both would lunch at 11:30 and leave nobody.
-  const auto model = SimModel::parse(R"(model: spread
-start: 2026-01-05T00:00:00Z
-timezone: Europe/Zagreb
-arrivals:
-  queue: { per_day: 300, by_hour: { "11-14": 1 } }
-staff:
-  agent:
+  const auto model = desk_model(R"({ per_day: 300, by_hour: { "11-14": 1 } })", R"(  agent:
     breaks: [ { at: "11:30-13:30", for: 30m } ]
     shifts:
       - { agents: 1, hours: "08:00-16:00" }
-      - { agents: 1, hours: "10:00-18:00" }
-steps:
-  queue/serve:
-    work: 2m
-    events: [ { send: done, p: 1 } ]
-)");
+      - { agents: 1, hours: "10:00-18:00" })",
+                                 "2m");
   MemoryStore store;
   const auto r = simulate(flows_of({one_desk}), model, {.days = 5, .store = &store});
   CHECK(team(r, "agent").on_duty == 5 * 2 * (8h - 30min));
