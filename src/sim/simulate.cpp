@@ -463,7 +463,7 @@ class Simulator {
     if (t.queued < 0) return std::nullopt;
     Queue& q = queues_[static_cast<std::size_t>(t.queued)];
     t.queued = -1;
-    const auto node = q.waiting.extract(Waiting{.rank = q.fifo ? 0 : t.priority, .since = t.since, .seq = t.queue_seq});
+    auto node = q.waiting.extract(Waiting{.rank = q.fifo ? 0 : t.priority, .since = t.since, .seq = t.queue_seq});
     if (node.empty()) return std::nullopt;
     return std::move(node.value());
   }
