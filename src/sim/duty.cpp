@@ -8,8 +8,8 @@ namespace escalon::detail {
 
 namespace {
 // A shift that never meets the calendar's working time (18:00-22:00 on an 8-to-4 calendar)
-// would be searched for ever. A step jumps to an opening, a shift start or a break's end, so
-// 1200 steps cover at least a year and a half of any real roster.
+// would be searched for ever. A step jumps to an opening, a shift start or a break's end (a few
+// steps a day), so 1200 steps cover more than a year of any real roster.
 constexpr int max_steps = 3 * 400;
 }  // namespace
 
