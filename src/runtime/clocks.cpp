@@ -351,12 +351,14 @@ void Op::fire_due(TimePoint now) {
     }
     const auto p = next_point(*c, c->clocks[e.clock]);
     if (!p || p->at != e.at) continue;  // defensive: the generation already rules this out
-    assert(e.at >= last && "timer points fire in time order");
-    last = e.at;
+    // A point of a deadline set to a time already past happens when it was set (ClockState::floor).
+    // Such a point can join the heap during this loop (a rescheduled `at:` deadline) with a due
+    // time before the last one fired: it is the time it happens at that only moves forward.
+    const TimePoint when = std::max(e.at, c->clocks[e.clock].floor);
+    assert(when >= last && "timer points happen in time order");
+    last = when;
     own(*c);
     ++fired;
-    // A point of a deadline set to a time already past happens when it was set (ClockState::floor).
-    const TimePoint when = std::max(e.at, c->clocks[e.clock].floor);
     guarded(*c, when, [] { return std::string(); }, [&] { fire(*c, e.clock, Point{when, p->kind, p->rung}); });
     run_jobs();
   }
