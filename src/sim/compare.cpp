@@ -14,6 +14,10 @@
 namespace escalon {
 namespace {
 double pct(double x) { return 100.0 * x; }
+// "3", or "3x2" for agents who each work on two cases at once.
+std::string agents_text(std::int32_t agents, std::int32_t capacity) {
+  return capacity > 1 ? fmt::format("{}x{}", agents, capacity) : std::to_string(agents);
+}
 }  // namespace
 
 namespace detail {
@@ -181,10 +185,7 @@ std::string SimResult::text() const {
                        "mean wait", "p90 wait", "max queue", "queued");
     for (const auto& r : roles)
       out += fmt::format("  {:<22} {:>6} {:>8} {:>5.0f}% {:>6.0f}% {:>10} {:>10} {:>9} {:>7}\n", r.role,
-                         r.agents == 0       ? std::string("-")
-                         : r.capacity > 1    ? fmt::format("{}x{}", r.agents, r.capacity)
-                                             : std::to_string(r.agents),
-                         r.handled,
+                         r.agents == 0 ? std::string("-") : agents_text(r.agents, r.capacity), r.handled,
                          pct(r.utilization), pct(r.waited_share), format_duration(std::chrono::round<std::chrono::seconds>(r.mean_wait)),
                          format_duration(std::chrono::round<std::chrono::seconds>(r.p90_wait)), r.max_queue, r.queued_at_end);
   }
@@ -197,7 +198,7 @@ std::string SimResult::text() const {
         handled_by_role.push_back(fmt::format("{} {}", role, it == t.handled.end() ? 0 : it->second));
       }
       out += fmt::format("  {:<22} {:>6} {:>8}h {:>5.0f}%  {}{}\n", t.team,
-                         t.capacity > 1 ? fmt::format("{}x{}", t.agents, t.capacity) : std::to_string(t.agents),
+                         agents_text(t.agents, t.capacity),
                          std::chrono::duration_cast<std::chrono::hours>(t.on_duty).count(), pct(t.utilization),
                          fmt::join(handled_by_role, ", "),
                          detail::skilled(t) ? fmt::format(" ({})", detail::serves_text(t)) : std::string());

@@ -64,6 +64,7 @@ struct Queue {
   bool fifo = false;
   std::set<Waiting> waiting;
   std::vector<std::size_t> teams;  // asked in this order: those that prefer the role most first
+  std::optional<std::size_t> own;  // the team named after the role, when it serves it
   SimRoleStats stats;
 };
 
@@ -135,8 +136,9 @@ class Simulator {
         const auto at = std::find(roles.begin(), roles.end(), role);
         if (at == roles.end()) continue;
         by_preference.emplace_back(static_cast<std::size_t>(at - roles.begin()), teams_[t].staff->role != role, t);
-        if (teams_[t].staff->role == role) q.fifo = teams_[t].staff->fifo;
+        if (teams_[t].staff->role == role) q.own = t;
       }
+      q.fifo = q.own && teams_[*q.own].staff->fifo;
       std::sort(by_preference.begin(), by_preference.end());
       for (const auto& choice : by_preference) q.teams.push_back(std::get<2>(choice));
       queues_.push_back(std::move(q));
@@ -645,12 +647,10 @@ class Simulator {
     for (auto& q : queues_) {
       auto& st = q.stats;
       st.queued_at_end = q.waiting.size();
-      for (const auto& t : teams_)
-        if (t.staff->role == q.role && std::find(t.serves.begin(), t.serves.end(), static_cast<std::size_t>(&q - queues_.data())) != t.serves.end()) {
-          st.agents = t.stats.agents;
-          st.capacity = t.stats.capacity;
-          st.utilization = t.stats.utilization;
-        }
+      if (q.own) {  // the role's row shows its own team's staffing and load
+        const SimTeamStats& own = teams_[*q.own].stats;
+        std::tie(st.agents, st.capacity, st.utilization) = std::tie(own.agents, own.capacity, own.utilization);
+      }
       detail::sum_up_waits(st);
       result_.roles.push_back(std::move(st));
     }
