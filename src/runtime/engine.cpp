@@ -74,8 +74,9 @@ struct Engine::Impl : detail::Core {
     const detail::Releaser releaser{op};
     try {
       if (!target.empty()) (void)op.claim(target);
-      // The case came from the store just now: what another engine committed to it before is
-      // older than this, so the call's records come after it in time as in number.
+      // The case came from the store just now, and loading it moved this engine's time to at
+      // least the time it was written at (load_stored): the call's records come after what
+      // another engine committed to it, in time as in number, even when their clocks disagree.
       if (shared()) now = this->now();
       if (exclusive) op.wait_for_all();
       op.fire_due(now);

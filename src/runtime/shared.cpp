@@ -108,8 +108,8 @@ std::size_t Op::fire_claimed(TimePoint now, std::size_t batch) {
     }
     if (c) mine.push_back(c);
   }
-  // Read the clock again after loading: an event another engine committed to one of these
-  // cases before the load must not be followed by records of an earlier time.
+  // Time again after loading (load_stored moved it to at least each state's time): an event
+  // another engine committed to one of these cases must not be followed by earlier records.
   fire_due(std::max(now, m.now()));
   // Claimed, but nothing was due any more (another engine fired it from the state it read):
   // the claim ends now rather than when its lease runs out.

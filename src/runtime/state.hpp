@@ -174,13 +174,18 @@ struct Case {
 
 namespace escalon::detail {
 
-// The full state of a case as JSON text, for stores.
-std::string save_case(const Case& c);
+// The full state of a case as JSON text, for stores. `clock`: the engine's time when it writes
+// the state (Core::high_water), at or after every record of the case.
+std::string save_case(const Case& c, TimePoint clock);
 
 // A saved case, before related cases are linked.
 struct LoadedCase {
   std::unique_ptr<Case> c;
   std::string parent;
+  // The time the state was written at (min_time in states written before Escalon kept it): an
+  // engine on a shared store that loads the case moves its time to at least this (Lamport),
+  // so its records follow those of the engine that wrote it even when their clocks disagree.
+  TimePoint clock = min_time;
 };
 
 // Rebuilds a case from save_case() text. `find_flow(id, version)` gives the loaded flow; a case

@@ -321,6 +321,8 @@ TEST_CASE("recovery refuses a stored case with a damaged family or field, naming
       {"fork-1", [](json& j) { j["visit"] = -1; }, fork + "'visit' must be a whole number from 0 to 4294967295, not -1"},
       {"fork-1", [](json& j) { j["started"] = 400000000000000; },
        fork + "'started' must be an instant in the years 1 to 9999 (milliseconds since 1970), not 400000000000000"},
+      {"fork-1", [](json& j) { j["clock"] = "now"; },
+       fork + "'clock' must be an instant in the years 1 to 9999 (milliseconds since 1970), not \"now\""},
       {"fork-1", [](json& j) { j["assignee"] = nullptr; }, fork + "'assignee' must be text, not null"},
       {"fork-1", [](json& j) { j["data"] = json::array(); }, fork + "'data' must be an object, not []"},
       {"fork-1", [](json& j) { j["clocks"][0] = "x"; }, fork + "'clocks[0]' must be an object, not \"x\""},

@@ -201,6 +201,43 @@ TEST_CASE("deadlines on a shared store fire once when several engines run due wo
   }
 }
 
+TEST_CASE("an engine whose clock is behind another's never writes a case's records out of time order", "[shared]") {
+  for (auto& kind : test::shared_stores()) {
+    INFO(kind.name);
+    auto opened = kind.open();
+    // Two hosts whose clocks disagree by an hour (or a test clock that stopped): b's records on a
+    // case a wrote must still come after a's, in time as in number.
+    ManualClock ahead{"2026-11-30T10:00:00Z"};
+    ManualClock behind{"2026-11-30T09:00:00Z"};
+    auto a = engine_on(kind.connect(), ahead);
+    auto b = engine_on(kind.connect(), behind);
+    (void)b->start("counter");  // b starts first, so its time comes from its own clock (09:00)
+    const std::string id = a->start("counter");
+    a->send(id, "note");
+    b->send(id, "note");
+    const auto h = a->history(id);
+    REQUIRE(h.size() >= 3);
+    CHECK(h.back().at == at("2026-11-30T10:00:00Z"));
+    // b's time moved with what it read, not only for that case: its next case starts at 10:00 too.
+    const std::string other = b->start("counter");
+    CHECK(b->get(other).started == at("2026-11-30T10:00:00Z"));
+    // b fires a's deadline (50 % at 10:30) once its own clock reaches it, not before.
+    behind.set(at("2026-11-30T10:20:00Z"));
+    (void)b->run_due();  // b's own first case (09:00) has its points due at 09:30 and 10:00
+    CHECK(count(b->history(id), RecordType::escalated) == 0);
+    behind.set(at("2026-11-30T10:31:00Z"));
+    (void)b->run_due();
+    const auto after = b->history(id);
+    CHECK(count(after, RecordType::escalated) == 1);
+    CHECK(after.back().type == RecordType::escalated);
+    CHECK(after.back().at == at("2026-11-30T10:30:00Z"));
+    for (std::size_t i = 1; i < after.size(); ++i) {
+      CHECK(after[i - 1].seq < after[i].seq);
+      CHECK(after[i - 1].at <= after[i].at);
+    }
+  }
+}
+
 TEST_CASE("a keyed start repeated on another engine finds the first case", "[shared]") {
   for (auto& kind : test::shared_stores()) {
     INFO(kind.name);
