@@ -51,6 +51,7 @@ std::string Op::call_handler(const ActionHandler& handler, ActionContext& ac) {
   std::string error;
   const HandlerScope outer = handler_scope();
   handler_scope() = {&m, &u, outer.in_sink};
+  ++m.handler_runs;
   lk.unlock();
   try {
     handler(ac);

@@ -340,6 +340,7 @@ void Op::fire_due(TimePoint now) {
   std::vector<TimerEntry> held;
   run_jobs();
   TimePoint last = min_time;
+  [[maybe_unused]] const std::uint64_t runs = m.handler_runs;
   while (!m.timers.empty() && m.timers.top().at <= now) {
     const TimerEntry e = m.timers.top();
     m.timers.pop();
@@ -351,11 +352,16 @@ void Op::fire_due(TimePoint now) {
     }
     const auto p = next_point(*c, c->clocks[e.clock]);
     if (!p || p->at != e.at) continue;  // defensive: the generation already rules this out
-    // A point of a deadline set to a time already past happens when it was set (ClockState::floor).
-    // Such a point can join the heap during this loop (a rescheduled `at:` deadline) with a due
-    // time before the last one fired: it is the time it happens at that only moves forward.
-    const TimePoint when = std::max(e.at, c->clocks[e.clock].floor);
-    assert(when >= last && "timer points happen in time order");
+    // A point of a deadline set to a time already past happens when it was set (ClockState::floor),
+    // and no point happens before the case's newest record: a handler's call into the engine
+    // (run_jobs, at the engine's latest time) may have written one to a case whose point was
+    // still due here. So a point can join the heap during this loop (a rescheduled `at:`
+    // deadline) with a due time before the last one fired: it is the time it happens at that
+    // moves forward, and that only while this loop keeps the lock. A handler releases it, and
+    // meanwhile calls of other threads, or the handler's own, may set a point at the engine's
+    // latest time, later than points still due here (each case's own still come in order).
+    const TimePoint when = std::max({e.at, c->clocks[e.clock].floor, c->last_at});
+    assert((when >= last || runs != m.handler_runs) && "timer points happen in time order");
     last = when;
     own(*c);
     ++fired;

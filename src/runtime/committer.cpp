@@ -80,7 +80,7 @@ void Op::flush() {
   for (Case* c : u.touched) {
     // A case gets its key the first time it is stored with a flow that has personal fields.
     if (c->flow().has_pii && !c->erased() && c->secret().empty()) c->more().secret = new_case_secret();
-    StoredCase sc{.id = c->id, .flow = c->flow().id, .seq = c->last_seq, .open = c->open(), .state = save_case(*c, m.high_water)};
+    StoredCase sc{.id = c->id, .flow = c->flow().id, .seq = c->last_seq, .open = c->open(), .state = save_case(*c)};
     sc.secret = c->secret();
     sc.expected = c->revision;
     sc.revision = ++c->revision;

@@ -125,7 +125,7 @@ ClockState clock_from(const json& x, const FlowRt& rt, const std::string& id) {
 
 }  // namespace
 
-std::string save_case(const Case& c, TimePoint clock) {
+std::string save_case(const Case& c) {
   const Flow& f = c.flow();
   json j;
   j["v"] = snapshot_version;
@@ -144,7 +144,7 @@ std::string save_case(const Case& c, TimePoint clock) {
   if (const auto* keys = c.keys()) j["keys"] = keys_json(*keys);
   j["started"] = ms(c.started);
   j["entered"] = ms(c.entered);
-  j["clock"] = ms(clock);
+  if (c.last_at != min_time) j["last_at"] = ms(c.last_at);
   if (c.parent || !c.parent_id().empty()) {
     j["parent"] = c.parent ? c.parent->id : c.parent_id();
     j["parent_visit"] = c.parent_visit;
@@ -353,7 +353,7 @@ void check_shape(const json& j, const std::string& id) {
   chk.integer(j, "arrivals", top, 0, i32);
   chk.time(j, "started", top);
   chk.time(j, "entered", top);
-  chk.time(j, "clock", top, true);
+  chk.time(j, "last_at", top, true);
   chk.kind(j, "data", top, true);
   if (j.value("join_step", json(-1)).get<std::int64_t>() >= 0) chk.kind(j, "fork_data", top, true);
   chk.kind(j, "children", top, false, true);
@@ -443,6 +443,7 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
     if (j.contains("keys")) c->more().keys = keys_from(j.at("keys"), id);
     c->started = tp(j.at("started"));
     c->entered = tp(j.at("entered"));
+    if (j.contains("last_at")) c->last_at = tp(j.at("last_at"));  // states written before it: unknown
     c->parent_visit = j.value("parent_visit", 0u);
     c->depth = j.at("depth").get<std::int32_t>();
     c->join_step = j.value("join_step", -1);
@@ -456,7 +457,6 @@ LoadedCase load_case(std::string_view text, const std::function<FlowRt*(std::str
       for (const auto& ch : j.at("children")) c->children.push_back(ch.get<std::string>());
     LoadedCase out;
     out.parent = j.value("parent", std::string());
-    if (j.contains("clock")) out.clock = tp(j.at("clock"));
     check_family(*c, out.parent);
     out.c = std::move(c);
     return out;

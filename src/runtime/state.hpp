@@ -106,10 +106,14 @@ struct Case {
   std::uint64_t revision = 0;      // commits of this case so far (optimistic versions in the store)
   TimePoint started{};
   TimePoint entered{};
+  // The time of its newest record: nothing happens to the case before it (a point that fell due
+  // while a handler's call, or another engine, wrote a later record happens at this time).
+  TimePoint last_at = min_time;
   // [0, slas) SLAs, then the step deadline, the step timer and (FlowRt::clock_count) the stage deadline
   std::vector<ClockState> clocks;
   std::string assignee;
   std::uint32_t journal_last = UINT32_MAX;  // its newest record in the in-memory journal (engines without a store)
+  std::uint32_t moves = 0;                   // see moves_unit (here, where it fills padding)
   std::uint64_t serial = 0;  // creation order in this process (ties in queries, migrations)
   // Why the case needs a person, and its parent's id when the parent is not linked (a closed
   // case read back from the store): most cases have neither, so they live behind a pointer.
@@ -131,7 +135,6 @@ struct Case {
   std::int32_t arrivals = 0;  // parent: branches arrived at the current parallel step
   // Steps entered within the unit numbered `moves_unit` (EngineOptions::max_moves_per_call).
   std::uint64_t moves_unit = 0;
-  std::uint32_t moves = 0;
   std::vector<Value> fork_data;
   const Flow& flow() const { return *rt->flow; }
   const Step& current() const { return flow().steps[static_cast<std::size_t>(step)]; }
@@ -174,18 +177,13 @@ struct Case {
 
 namespace escalon::detail {
 
-// The full state of a case as JSON text, for stores. `clock`: the engine's time when it writes
-// the state (Core::high_water), at or after every record of the case.
-std::string save_case(const Case& c, TimePoint clock);
+// The full state of a case as JSON text, for stores.
+std::string save_case(const Case& c);
 
 // A saved case, before related cases are linked.
 struct LoadedCase {
   std::unique_ptr<Case> c;
   std::string parent;
-  // The time the state was written at (min_time in states written before Escalon kept it): an
-  // engine on a shared store that loads the case moves its time to at least this (Lamport),
-  // so its records follow those of the engine that wrote it even when their clocks disagree.
-  TimePoint clock = min_time;
 };
 
 // Rebuilds a case from save_case() text. `find_flow(id, version)` gives the loaded flow; a case

@@ -42,6 +42,10 @@ void Op::commit(Case* c, Record&& r) {
   if (c) {
     touch(*c);
     mark_personal(c->flow(), r);
+    // A case's records are in time order whatever wrote them. Timer points are moved up where
+    // they fire (fire_due); this keeps any other late writer from going back in time.
+    if (r.at < c->last_at) r.at = c->last_at;
+    c->last_at = r.at;
   }
   if (m.store()) {
     // Numbered when the unit commits, in commit order: units of several threads interleave,

@@ -104,10 +104,11 @@ LoadedCase load_stored(Core& m, const StoredCase& sc) {
   // The store's numbers, not the text's: the next commit expects this revision.
   l.c->last_seq = sc.seq;
   l.c->revision = sc.revision;
-  // Another engine may have written the case with a clock ahead of this one's: what this engine
-  // does to it next must not come before that in its journal. A sole engine takes its time from
-  // its own journal instead (recover()).
-  if (m.shared()) m.high_water = std::max(m.high_water, l.clock);
+  // Another engine may have written the case with a clock ahead of this one's: this engine's
+  // time moves to at least the case's newest record (a Lamport clock), so what it does next,
+  // to this case or another, does not come before it. A sole engine takes its time from its
+  // own journal (recover()).
+  if (m.shared()) m.high_water = std::max(m.high_water, l.c->last_at);
   return l;
 }
 

@@ -547,3 +547,60 @@ steps:
   CHECK(notes[1].message == "SLA 'fix' breached");
   CHECK(notes[1].to == std::vector<std::string>{"agent"});
 }
+
+TEST_CASE("a case's records stay in time order when a handler's call writes to it while its point is due",
+          "[core][timers]") {
+  // One run_due() catches up three hours. The first point due (09:00) moves `poke` into a step
+  // whose handler sends `note` to `watched` at the engine's time (11:00); watched's own point
+  // (10:00) is still due in the same round. It happens after the note, not before it.
+  auto flows = compile(R"(flow: poke
+data: { target: string }
+start: sleep
+steps:
+  sleep: { wait: { for: 1h }, next: act }
+  act: { call: poke.other, next: done }
+  done: { end: true }
+)");
+  const auto more = compile(R"(flow: watched
+data: { n: { type: int, default: 0 } }
+start: open
+steps:
+  open:
+    role: agent
+    deadline: { within: 2h, escalate: [ { at: 100%, notify: lead } ] }
+    on:
+      note: { set: { n: n + 1 } }
+      close: { to: closed }
+  closed: { end: true }
+)");
+  flows.insert(flows.end(), more.begin(), more.end());
+  for (const bool stored : {false, true}) {
+    INFO((stored ? "with a store" : "in memory"));
+    MemoryStore store;
+    ManualClock clock{"2026-11-23T08:00:00Z"};
+    Engine engine({.clock = &clock, .store = stored ? &store : nullptr});
+    engine.add_flows(flows);
+    engine.on_action("poke.other", [&](ActionContext& a) { engine.send(a.data().at("target").as_string(), "note"); });
+    const auto watched = engine.start("watched");
+    (void)engine.start("poke", {{"target", watched}});
+    clock.advance(3h);
+    (void)engine.run_due();
+    const auto h = engine.history(watched);
+    const auto note = std::find_if(h.begin(), h.end(), [](const Record& r) { return r.type == RecordType::event; });
+    const auto level = std::find_if(h.begin(), h.end(), [](const Record& r) { return r.type == RecordType::escalated; });
+    REQUIRE(note != h.end());
+    REQUIRE(level != h.end());
+    CHECK(note->at == test::at("2026-11-23T11:00:00Z"));
+    CHECK(note < level);
+    CHECK(level->at == test::at("2026-11-23T11:00:00Z"));
+    for (std::size_t i = 1; i < h.size(); ++i) CHECK(h[i - 1].at <= h[i].at);
+    // Stored, the case keeps that time: an engine reading it back goes on from there.
+    if (stored) {
+      Engine again({.clock = &clock, .store = &store});
+      again.add_flows(flows);
+      again.on_action("poke.other", [](ActionContext&) {});
+      again.send(watched, "close");
+      CHECK(again.history(watched).back().at == test::at("2026-11-23T11:00:00Z"));
+    }
+  }
+}
