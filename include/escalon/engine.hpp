@@ -25,7 +25,8 @@
 ///   3. entering a step sets its role and assignee, runs on_enter hooks, starts its deadline,
 ///      pauses or resumes SLAs, and runs automatic steps (decisions, actions, waits) at once;
 ///   4. action handlers run with the engine's lock released, in the order they arose; a call a
-///      handler makes joins the calling unit (it is committed with it);
+///      handler makes joins the calling unit (it is committed with it) and happens at the
+///      handler's time (the due time of the point that started it, during a catch-up);
 ///   5. the call's unit of work (its records and the new state of every case it touched) is
 ///      committed to the store as a whole; then listeners hear of it, lock released.
 /// docs/runtime.md "How a call flows" has the details.

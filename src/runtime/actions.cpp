@@ -47,10 +47,10 @@ std::string call_key(const Case& c, const Step& s, const Job& j, const std::stri
 }  // namespace
 
 // Runs the handler with the lock released; returns why it failed (empty: it did not).
-std::string Op::call_handler(const ActionHandler& handler, ActionContext& ac) {
+std::string Op::call_handler(const ActionHandler& handler, ActionContext& ac, TimePoint at) {
   std::string error;
   const HandlerScope outer = handler_scope();
-  handler_scope() = {&m, &u, outer.in_sink};
+  handler_scope() = {&m, &u, outer.in_sink, at};
   ++m.handler_runs;
   lk.unlock();
   try {
@@ -85,7 +85,7 @@ void Op::run_job(Job& j) {
   for (std::size_t i = 0; i < c.data.size(); ++i) data[c.flow().data[i].name] = c.data[i];
   ActionContext ac(c.id, s.name, name, j.attempt, std::move(inputs), std::move(data), m.self, call_key(c, s, j, name));
   if (error.empty() && !handler) error = fmt::format("no handler is registered for action '{}' (Engine::on_action)", name);
-  if (error.empty()) error = call_handler(handler, ac);
+  if (error.empty()) error = call_handler(handler, ac, j.at);
   // Only calls the handler made itself can have moved the case meanwhile (it belongs to this unit).
   if (const std::string why = moved_on(c, j); !why.empty()) {
     Record r = make(c, RecordType::action_failed, j.at);

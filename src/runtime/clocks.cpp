@@ -352,17 +352,18 @@ void Op::fire_due(TimePoint now) {
     }
     const auto p = next_point(*c, c->clocks[e.clock]);
     if (!p || p->at != e.at) continue;  // defensive: the generation already rules this out
-    // A point of a deadline set to a time already past happens when it was set (ClockState::floor),
-    // and no point happens before the case's newest record: a handler's call into the engine
-    // (run_jobs, at the engine's latest time) may have written one to a case whose point was
-    // still due here. So a point can join the heap during this loop (a rescheduled `at:`
-    // deadline) with a due time before the last one fired: it is the time it happens at that
-    // moves forward, and that only while this loop keeps the lock. A handler releases it, and
-    // meanwhile calls of other threads, or the handler's own, may set a point at the engine's
-    // latest time, later than points still due here (each case's own still come in order).
-    const TimePoint when = std::max({e.at, c->clocks[e.clock].floor, c->last_at});
-    assert((when >= last || runs != m.handler_runs) && "timer points happen in time order");
-    last = when;
+    // A point of a deadline set to a time already past happens when it was set (ClockState::floor).
+    // Such a point can join the heap during this loop (a rescheduled `at:` deadline) with a due
+    // time before the last one fired: it is the time it happens at that moves forward, and that
+    // only while this loop keeps the lock. A handler releases it, and meanwhile calls of other
+    // threads may set a point at the engine's latest time, later than points still due here.
+    const TimePoint set_or_due = std::max(e.at, c->clocks[e.clock].floor);
+    assert((set_or_due >= last || runs != m.handler_runs) && "timer points happen in time order");
+    last = set_or_due;
+    // Nor does a point happen before its case's newest record. A recomputed deadline (migration,
+    // calendar change) whose level is already past fires when it was recomputed; a thread whose
+    // call wrote to the case at a later time is another way.
+    const TimePoint when = std::max(set_or_due, c->last_at);
     own(*c);
     ++fired;
     guarded(*c, when, [] { return std::string(); }, [&] { fire(*c, e.clock, Point{when, p->kind, p->rung}); });

@@ -134,6 +134,9 @@ struct HandlerScope {
   const void* core = nullptr;
   Unit* unit = nullptr;
   const void* in_sink = nullptr;  // the engine whose journal_sink runs on this thread
+  // The time the handler's job runs at (its results apply then): the handler's own calls into
+  // the engine happen then too, not at whatever time run_due() was called.
+  TimePoint at{};
 };
 HandlerScope& handler_scope();
 
@@ -512,7 +515,7 @@ struct Op {
   // --- actions (actions.cpp)
   void run_jobs();
   void run_job(Job& j);
-  std::string call_handler(const ActionHandler& handler, ActionContext& ac);
+  std::string call_handler(const ActionHandler& handler, ActionContext& ac, TimePoint at);
   static std::string check_results(const Case& c, const std::string& name, const Map& results, std::vector<Change>& changes);
   void action_failed(Case& c, const Job& j, const std::string& name, const std::string& error, bool has_handler);
 

@@ -548,11 +548,12 @@ steps:
   CHECK(notes[1].to == std::vector<std::string>{"agent"});
 }
 
-TEST_CASE("a case's records stay in time order when a handler's call writes to it while its point is due",
+TEST_CASE("a handler's own call into the engine happens at the handler's time, also in a catch-up",
           "[core][timers]") {
   // One run_due() catches up three hours. The first point due (09:00) moves `poke` into a step
-  // whose handler sends `note` to `watched` at the engine's time (11:00); watched's own point
-  // (10:00) is still due in the same round. It happens after the note, not before it.
+  // whose handler sends `note` to `watched`; watched's own point (10:00) is still due in the
+  // same round. The note is sent at 09:00, before that point, as it would have been had the
+  // host called run_due() every minute: the journal does not depend on how often it polls.
   auto flows = compile(R"(flow: poke
 data: { target: string }
 start: sleep
@@ -574,33 +575,41 @@ steps:
   closed: { end: true }
 )");
   flows.insert(flows.end(), more.begin(), more.end());
-  for (const bool stored : {false, true}) {
-    INFO((stored ? "with a store" : "in memory"));
-    MemoryStore store;
-    ManualClock clock{"2026-11-23T08:00:00Z"};
-    Engine engine({.clock = &clock, .store = stored ? &store : nullptr});
-    engine.add_flows(flows);
-    engine.on_action("poke.other", [&](ActionContext& a) { engine.send(a.data().at("target").as_string(), "note"); });
-    const auto watched = engine.start("watched");
-    (void)engine.start("poke", {{"target", watched}});
-    clock.advance(3h);
-    (void)engine.run_due();
-    const auto h = engine.history(watched);
-    const auto note = std::find_if(h.begin(), h.end(), [](const Record& r) { return r.type == RecordType::event; });
-    const auto level = std::find_if(h.begin(), h.end(), [](const Record& r) { return r.type == RecordType::escalated; });
-    REQUIRE(note != h.end());
-    REQUIRE(level != h.end());
-    CHECK(note->at == test::at("2026-11-23T11:00:00Z"));
-    CHECK(note < level);
-    CHECK(level->at == test::at("2026-11-23T11:00:00Z"));
-    for (std::size_t i = 1; i < h.size(); ++i) CHECK(h[i - 1].at <= h[i].at);
-    // Stored, the case keeps that time: an engine reading it back goes on from there.
-    if (stored) {
-      Engine again({.clock = &clock, .store = &store});
-      again.add_flows(flows);
-      again.on_action("poke.other", [](ActionContext&) {});
-      again.send(watched, "close");
-      CHECK(again.history(watched).back().at == test::at("2026-11-23T11:00:00Z"));
+  std::vector<std::vector<Record>> journals;
+  for (const bool stored : {false, true})
+    for (const bool catch_up : {true, false}) {
+      INFO((stored ? "with a store" : "in memory") << (catch_up ? ", one run_due()" : ", run_due() every minute"));
+      MemoryStore store;
+      ManualClock clock{"2026-11-23T08:00:00Z"};
+      Engine engine({.clock = &clock, .store = stored ? &store : nullptr});
+      engine.add_flows(flows);
+      engine.on_action("poke.other", [&](ActionContext& a) { engine.send(a.data().at("target").as_string(), "note"); });
+      const auto watched = engine.start("watched");
+      (void)engine.start("poke", {{"target", watched}});
+      for (int minute = 0; minute < 180; minute += catch_up ? 180 : 1) {
+        clock.advance(catch_up ? 3h : 1min);
+        (void)engine.run_due();
+      }
+      const auto h = engine.history(watched);
+      const auto note = std::find_if(h.begin(), h.end(), [](const Record& r) { return r.type == RecordType::event; });
+      const auto level = std::find_if(h.begin(), h.end(), [](const Record& r) { return r.type == RecordType::escalated; });
+      REQUIRE(note != h.end());
+      REQUIRE(level != h.end());
+      CHECK(note->at == test::at("2026-11-23T09:00:00Z"));
+      CHECK(note < level);
+      CHECK(level->at == test::at("2026-11-23T10:00:00Z"));
+      for (std::size_t i = 1; i < h.size(); ++i) CHECK(h[i - 1].at <= h[i].at);
+      std::vector<Record> all;
+      for (const auto& c : engine.query({.status = std::nullopt}))
+        for (auto r : engine.history(c.id)) all.push_back(std::move(r));
+      journals.push_back(std::move(all));
+    }
+  // Same records, same times, whichever way the host polled.
+  for (std::size_t j = 1; j < journals.size(); ++j) {
+    REQUIRE(journals[j].size() == journals[0].size());
+    for (std::size_t i = 0; i < journals[0].size(); ++i) {
+      CHECK(journals[j][i].type == journals[0][i].type);
+      CHECK(journals[j][i].at == journals[0][i].at);
     }
   }
 }

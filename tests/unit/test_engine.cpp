@@ -746,6 +746,47 @@ steps:
   CHECK(engine.update_calendar(unknown) == 0);
 }
 
+TEST_CASE("a level that a recomputed deadline puts in the past happens when it was recomputed", "[runtime][calendar]") {
+  const char* yaml = R"(flow: short-days
+calendar: office
+calendars:
+  office: { timezone: UTC, hours: { mon-fri: "08:00-10:00" } }
+start: wait
+steps:
+  wait:
+    deadline:
+      within: 8 business hours
+      on_change: recompute
+      escalate: [ { at: 50%, notify: lead } ]
+    on: { x: z }
+  z: { end: true }
+)";
+  ManualClock clock{"2026-11-23T08:00:00Z"};  // Monday
+  Engine engine{{.clock = &clock}};
+  engine.add_flows(flows_from(yaml));
+  const auto id = engine.start("short-days");
+  CHECK(engine.get(id).deadlines.at(0).due == at("2026-11-26T10:00:00Z"));  // 2 h a day: Thursday 10:00
+  clock.advance(6h);
+  CHECK(engine.run_due() == 0);  // 50 % is Tuesday 10:00
+  // At 14:00 the office turns out to work 08:00-16:00: recomputed, 50 % was Monday 12:00.
+  CalendarSpec longer;
+  longer.name = "office";
+  longer.timezone = "UTC";
+  for (int d = 0; d < 5; ++d) longer.weekly[static_cast<std::size_t>(d)] = {{8 * 60, 16 * 60}};
+  CHECK(engine.update_calendar(longer) == 1);
+  CHECK(engine.get(id).deadlines.at(0).due == at("2026-11-23T16:00:00Z"));
+  // The level cannot have happened before the change that put it in the past.
+  const auto h = engine.history(id);
+  const auto set = find_record(h, RecordType::deadline_set, 1);
+  const auto level = find_record(h, RecordType::escalated);
+  REQUIRE(set);
+  REQUIRE(level);
+  CHECK(set->at == at("2026-11-23T14:00:00Z"));
+  CHECK(level->at == at("2026-11-23T14:00:00Z"));
+  CHECK(set->seq < level->seq);
+  for (std::size_t i = 1; i < h.size(); ++i) CHECK(h[i - 1].at <= h[i].at);
+}
+
 TEST_CASE("scenarios run in time order and report refused events", "[runtime][scenario]") {
   const auto flows = load_flows({std::string(ESCALON_SOURCE_DIR) + "/flows"});
   const auto sc = load_scenario(std::string(ESCALON_SOURCE_DIR) + "/examples/scenarios/technician-visit.yaml");
