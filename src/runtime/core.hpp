@@ -300,8 +300,8 @@ struct Core {
   GroupCommit group;
   std::condition_variable released;  // a unit committed: the case families it held are free
   std::size_t holders = 0;            // units that hold case families now
-  // Handlers run so far (each with the engine lock released): while one runs, other threads'
-  // calls, and the handler's own calls into the engine, use the engine's latest time.
+  // Handlers run so far, each with the engine lock released: while one runs, other threads'
+  // calls may set points at the engine's latest time (fire_due's order check).
   std::uint64_t handler_runs = 0;
   // The latest time the engine has used (kept in the store): journal time never runs backwards,
   // even when a system clock is set back or a host restarts with an earlier clock.

@@ -76,8 +76,8 @@ struct Engine::Impl : detail::Core {
     const detail::Releaser releaser{op};
     try {
       if (!target.empty()) (void)op.claim(target);
-      // The case came from the store just now, and loading it moved this engine's time to at
-      // least the time it was written at (load_stored): the call's records come after what
+      // The case came from the store just now, and loading it moved this engine's time up to
+      // the case's newest record (load_stored): the call's records come after what
       // another engine committed to it, in time as in number, even when their clocks disagree.
       if (shared()) now = this->now();
       if (exclusive) op.wait_for_all();

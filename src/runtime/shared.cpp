@@ -108,7 +108,7 @@ std::size_t Op::fire_claimed(TimePoint now, std::size_t batch) {
     }
     if (c) mine.push_back(c);
   }
-  // Time again after loading (load_stored moved it to at least each state's time): an event
+  // Time again after loading (load_stored moved it up to each case's newest record): an event
   // another engine committed to one of these cases must not be followed by earlier records.
   fire_due(std::max(now, m.now()));
   // Claimed, but nothing was due any more (another engine fired it from the state it read):

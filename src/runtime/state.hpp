@@ -106,8 +106,8 @@ struct Case {
   std::uint64_t revision = 0;      // commits of this case so far (optimistic versions in the store)
   TimePoint started{};
   TimePoint entered{};
-  // The time of its newest record: nothing happens to the case before it (a point that fell due
-  // while a handler's call, or another engine, wrote a later record happens at this time).
+  // The time of its newest record: nothing happens to the case before it (a point still due when
+  // a later record was written, by a recomputed deadline or another thread or engine, happens then).
   TimePoint last_at = min_time;
   // [0, slas) SLAs, then the step deadline, the step timer and (FlowRt::clock_count) the stage deadline
   std::vector<ClockState> clocks;
