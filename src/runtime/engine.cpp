@@ -47,13 +47,13 @@ struct Engine::Impl : detail::Core {
       if (closed_only) number_from_store();
       else recover(lk);
     }
-    TimePoint now = this->now();
     if (scope.core == this) {  // a call from an action handler: part of the handler's unit
       // At the handler's time: while run_due() catches up hours, a handler run for a point of
       // 09:00 sends at 09:00, before points of 10:00, as one run_due() per minute would have.
       Op op{*this, *scope.unit, lk};
       return work(op, scope.at);
     }
+    TimePoint now = this->now();
     // A conflict on a shared store: another engine committed one of the call's cases first;
     // they have left memory with the unit, so the call runs again on what that engine stored.
     for (std::uint32_t attempt = 0;; ++attempt) {
